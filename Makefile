@@ -1,0 +1,95 @@
+# vmvault build.
+#
+#   make            build the programs into build/
+#   make run        install what is missing, build, start the vault
+#   make test       install what is missing, build (plain and ASan+UBSan), run every test
+#   make bench      benchmark against restic, Borg and casync (bench/run)
+#   make fuzz       build libFuzzer targets into build/fuzz/ (clang)
+#
+# SAN=1 builds with AddressSanitizer and UndefinedBehaviorSanitizer into build/san/.
+# RELEASE=1 builds with -O3 -march=native into build/release/.
+
+CC      ?= cc
+PKGS    := libcrypto libzstd jansson
+WARN    := -Wall -Wextra -Wshadow -Wstrict-prototypes -Wmissing-prototypes \
+           -Wformat=2 -Wpointer-arith -Wcast-qual -Wwrite-strings -Wvla \
+           -Wundef -Wnull-dereference -Wimplicit-fallthrough -Werror
+CSTD    := -std=gnu11 -D_GNU_SOURCE -D_FILE_OFFSET_BITS=64
+
+ifeq ($(SAN),1)
+  BUILD ?= build/san
+  OPT   := -O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=all
+  LDSAN := -fsanitize=address,undefined
+else ifeq ($(RELEASE),1)
+  BUILD ?= build/release
+  OPT   := -O3 -march=native -g -DNDEBUG
+else
+  BUILD ?= build
+  OPT   := -O2 -g
+endif
+
+CFLAGS  := $(CSTD) $(OPT) $(WARN) -Ilib $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
+LDLIBS  := $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lpthread
+LDFLAGS := $(LDSAN)
+
+LIB_SRC   := $(wildcard lib/*.c lib/store/*.c lib/engine/*.c)
+CLI_SRC   := $(wildcard cli/*.c)
+UNIT_SRC  := $(wildcard tests/unit/test_*.c)
+FUZZ_SRC  := $(wildcard tests/fuzz/fuzz_*.c)
+
+LIB_OBJ   := $(LIB_SRC:%.c=$(BUILD)/%.o)
+CLI_OBJ   := $(CLI_SRC:%.c=$(BUILD)/%.o)
+LIBA      := $(BUILD)/libvmvault.a
+UNIT_BIN  := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
+REPLAY_BIN:= $(FUZZ_SRC:tests/fuzz/%.c=$(BUILD)/tests/replay_%)
+
+.PHONY: all deps run test check-build fuzz bench clean
+all: $(BUILD)/vmvault $(UNIT_BIN) $(REPLAY_BIN)
+
+deps:
+	@scripts/install-deps.sh --check 2>/dev/null || scripts/install-deps.sh
+
+$(BUILD)/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -MMD -MP -c $< -o $@
+
+$(LIBA): $(LIB_OBJ)
+	@rm -f $@
+	ar rcs $@ $^
+
+$(BUILD)/vmvault: $(CLI_OBJ) $(LIBA)
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+$(BUILD)/tests/test_%: $(BUILD)/tests/unit/test_%.o $(BUILD)/tests/unit/harness.o $(LIBA)
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+$(BUILD)/tests/replay_%: $(BUILD)/tests/fuzz/%.o $(BUILD)/tests/fuzz/replay.o $(LIBA)
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+run: deps
+	$(MAKE) all
+	scripts/run-local.sh
+
+test: deps
+	$(MAKE) all
+	$(MAKE) SAN=1 all
+	tests/run.sh
+
+bench: 
+	scripts/install-deps.sh bench
+	$(MAKE) RELEASE=1 build/release/vmvault
+	bench/run
+
+# libFuzzer builds, for fuzzing on demand: build/fuzz/fuzz_X, run with tests/fuzz/corpus/X.
+fuzz:
+	@mkdir -p build/fuzz
+	for f in $(FUZZ_SRC); do n=$$(basename $$f .c); \
+	  clang $(CSTD) -g -O1 -Ilib -fsanitize=fuzzer,address,undefined $$f $(LIB_SRC) \
+	    -o build/fuzz/$$n $(LDLIBS) || exit 1; done
+
+clean:
+	rm -rf build
+
+-include $(shell find build -name '*.d' 2>/dev/null)

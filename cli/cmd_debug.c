@@ -1,0 +1,862 @@
+/*
+ * cmd_debug.c: `vmvault debug ...`, the storage engine on a local store, without a
+ * vault server: create a vault key, back up a raw image (full or incremental from a
+ * list of changed extents), restore it, verify points or the whole store, list, show
+ * and delete points. Developers and the end-to-end tests and benchmark use it; the
+ * vault server drives the same library functions.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "cli.h"
+#include "engine/engine.h"
+#include "err.h"
+#include "json.h"
+#include "log.h"
+#include "store/repo.h"
+#include "util.h"
+
+const char vv_debug_usage[] =
+    "usage: vmvault debug <command> [<options>]\n"
+    "\n"
+    "Drive the storage engine on a local store folder, without a vault server.\n"
+    "Every command takes --store DIR and --key-file FILE (or the environment\n"
+    "variables VMVAULT_STORE and VMVAULT_KEY_FILE). The key file seals every object\n"
+    "in the store with AES-256-GCM; keep it outside the store and back it up: without\n"
+    "it the store cannot be read.\n"
+    "\n"
+    "Commands:\n"
+    "  keygen          create a new vault key file\n"
+    "  image-backup    back up a raw disk image or block device (full or incremental)\n"
+    "  image-restore   restore one disk of a recovery point to a sparse file or device\n"
+    "  verify          re-read and re-hash a point, every point, or every chunk\n"
+    "  list            list the recovery points in the store\n"
+    "  show            print a recovery point's manifest as JSON\n"
+    "  delete          delete a recovery point (its chunks stay for garbage collection)\n"
+    "\n"
+    "Run 'vmvault debug <command> --help' for a command's options.\n";
+
+static const char keygen_usage[] =
+    "usage: vmvault debug keygen --key-file FILE\n"
+    "\n"
+    "Create a new random 256-bit vault key in FILE (mode 0600). Refuses to overwrite\n"
+    "an existing file. Keep the key outside the store it seals, and back it up.\n";
+
+static const char backup_usage[] =
+    "usage: vmvault debug image-backup --store DIR --key-file FILE --image PATH\n"
+    "                                  [--disk-name NAME] [--chunk-size SIZE]\n"
+    "                                  [--parent POINT --changed-extents FILE]\n"
+    "                                  [--retain-until TIME] [--vm-name NAME]\n"
+    "                                  [--domain-xml FILE] [--threads N]\n"
+    "                                  [--output table|json]\n"
+    "\n"
+    "Back up a raw disk image file or block device into the store as a new recovery\n"
+    "point, and print its id. The store folder is created when it does not exist.\n"
+    "\n"
+    "A full backup reads only the allocated parts of the image (SEEK_DATA/SEEK_HOLE),\n"
+    "cuts them into fixed, disk-aligned chunks, skips all-zero chunks, and stores each\n"
+    "chunk the store does not already have, compressed (zstd) and sealed\n"
+    "(AES-256-GCM). With --parent and --changed-extents, only the chunks touched by\n"
+    "the listed extents are read again; all others are taken from the parent point.\n"
+    "\n"
+    "Options:\n"
+    "  --store DIR              store folder (env VMVAULT_STORE)\n"
+    "  --key-file FILE          vault key (env VMVAULT_KEY_FILE); see 'debug keygen'\n"
+    "  --image PATH             raw image file or block device to read\n"
+    "  --disk-name NAME         name of the disk in the point (default: disk0);\n"
+    "                           lower-case letters, digits, '.', '_', '-'\n"
+    "  --chunk-size SIZE        chunk size of a full backup, a power of two from 4K\n"
+    "                           to 16M (default: 256K); incrementals keep the parent's\n"
+    "  --parent POINT           recovery point this incremental builds on\n"
+    "  --changed-extents FILE   extents changed since the parent, one 'OFFSET LENGTH'\n"
+    "                           pair per line (bytes; K/M/G suffixes; '#' comments);\n"
+    "                           '-' reads standard input\n"
+    "  --retain-until TIME      expiry of the point, e.g. 2026-12-31T00:00:00Z\n"
+    "  --vm-name NAME           VM name to record in the manifest\n"
+    "  --domain-xml FILE        libvirt domain XML to save with the point\n"
+    "  --threads N              worker threads (default: CPUs + 2)\n"
+    "  --output table|json      output format (default: table)\n"
+    "\n"
+    "Exit status: 0 on success, 1 on failure, 2 on a usage error.\n";
+
+static const char restore_usage[] =
+    "usage: vmvault debug image-restore --store DIR --key-file FILE --point POINT\n"
+    "                                   --target PATH [--disk-name NAME] [--force]\n"
+    "                                   [--threads N] [--output table|json]\n"
+    "\n"
+    "Restore one disk of a recovery point. A file target is written as a sparse file:\n"
+    "holes and zero chunks stay holes, every other byte is identical to the backed-up\n"
+    "disk. It is written as PATH.partial and renamed to PATH only when complete, so a\n"
+    "failed restore never leaves a half-written PATH. A block device target must be at\n"
+    "least the disk's size; its zero ranges are zeroed. Every chunk is checked against\n"
+    "its SHA-256 id before it is written.\n"
+    "\n"
+    "Options:\n"
+    "  --point POINT        recovery point id (see 'vmvault debug list')\n"
+    "  --disk-name NAME     disk to restore (default: the point's only disk)\n"
+    "  --target PATH        file or block device to write\n"
+    "  --force              replace an existing file at PATH\n"
+    "  --threads N          worker threads (default: CPUs + 2)\n"
+    "  --output table|json  output format (default: table)\n";
+
+static const char verify_usage[] =
+    "usage: vmvault debug verify --store DIR --key-file FILE\n"
+    "                            (--point POINT | --all | --chunks) [--threads N]\n"
+    "                            [--output table|json]\n"
+    "\n"
+    "Prove that stored data can be restored. --point checks one recovery point end to\n"
+    "end: its manifest, each disk index against the manifest's SHA-256, and every\n"
+    "chunk it references (read, authenticated, decompressed, re-hashed). --all does\n"
+    "that for every point; --chunks re-reads and re-hashes every chunk in the store.\n"
+    "Every missing or damaged object is reported by name.\n"
+    "\n"
+    "Exit status: 0 when everything verified, 3 when anything is missing or damaged,\n"
+    "1 on other failures, 2 on a usage error.\n";
+
+static const char list_usage[] =
+    "usage: vmvault debug list --store DIR --key-file FILE [--output table|json]\n"
+    "\n"
+    "List the recovery points in the store, oldest first: id, creation time,\n"
+    "consistency, parent, disks and their sizes.\n";
+
+static const char show_usage[] =
+    "usage: vmvault debug show --store DIR --key-file FILE --point POINT\n"
+    "\n"
+    "Print a recovery point's manifest as JSON.\n";
+
+static const char delete_usage[] =
+    "usage: vmvault debug delete --store DIR --key-file FILE --point POINT\n"
+    "\n"
+    "Delete a recovery point. Its manifest goes first, so the point disappears at\n"
+    "once; its chunks stay until garbage collection finds them unreferenced.\n";
+
+/* Options shared by the debug commands. */
+struct opts {
+    const char *store, *key_file, *image, *disk, *parent, *changed, *point, *target;
+    const char *retain, *vm_name, *domain_xml;
+    uint64_t chunk_size;
+    int threads, json, force, all, chunks;
+};
+
+enum {
+    O_STORE = 256, O_KEY, O_IMAGE, O_DISK, O_CHUNK, O_PARENT, O_CHANGED, O_POINT, O_TARGET,
+    O_RETAIN, O_VMNAME, O_XML, O_THREADS, O_OUTPUT, O_FORCE, O_ALL, O_CHUNKS, O_HELP,
+};
+
+static const struct option long_opts[] = {
+    {"store", required_argument, NULL, O_STORE},
+    {"key-file", required_argument, NULL, O_KEY},
+    {"image", required_argument, NULL, O_IMAGE},
+    {"disk-name", required_argument, NULL, O_DISK},
+    {"chunk-size", required_argument, NULL, O_CHUNK},
+    {"parent", required_argument, NULL, O_PARENT},
+    {"changed-extents", required_argument, NULL, O_CHANGED},
+    {"point", required_argument, NULL, O_POINT},
+    {"target", required_argument, NULL, O_TARGET},
+    {"retain-until", required_argument, NULL, O_RETAIN},
+    {"vm-name", required_argument, NULL, O_VMNAME},
+    {"domain-xml", required_argument, NULL, O_XML},
+    {"threads", required_argument, NULL, O_THREADS},
+    {"output", required_argument, NULL, O_OUTPUT},
+    {"force", no_argument, NULL, O_FORCE},
+    {"all", no_argument, NULL, O_ALL},
+    {"chunks", no_argument, NULL, O_CHUNKS},
+    {"help", no_argument, NULL, O_HELP},
+    {NULL, 0, NULL, 0},
+};
+
+/* Which options each command accepts, by enum value. */
+struct accept {
+    const char *cmd;
+    const char *usage;
+    int allowed[20];
+};
+
+static const struct accept accepts[] = {
+    {"keygen", keygen_usage, {O_KEY}},
+    {"image-backup", backup_usage,
+     {O_STORE, O_KEY, O_IMAGE, O_DISK, O_CHUNK, O_PARENT, O_CHANGED, O_RETAIN, O_VMNAME, O_XML,
+      O_THREADS, O_OUTPUT}},
+    {"image-restore", restore_usage,
+     {O_STORE, O_KEY, O_POINT, O_DISK, O_TARGET, O_FORCE, O_THREADS, O_OUTPUT}},
+    {"verify", verify_usage, {O_STORE, O_KEY, O_POINT, O_ALL, O_CHUNKS, O_THREADS, O_OUTPUT}},
+    {"list", list_usage, {O_STORE, O_KEY, O_OUTPUT}},
+    {"show", show_usage, {O_STORE, O_KEY, O_POINT}},
+    {"delete", delete_usage, {O_STORE, O_KEY, O_POINT}},
+};
+
+static const struct accept *find_accept(const char *cmd)
+{
+    for (size_t i = 0; i < sizeof(accepts) / sizeof(accepts[0]); i++)
+        if (!strcmp(accepts[i].cmd, cmd))
+            return &accepts[i];
+    return NULL;
+}
+
+static const char *opt_name(int val)
+{
+    for (const struct option *o = long_opts; o->name; o++)
+        if (o->val == val)
+            return o->name;
+    return "?";
+}
+
+/* Parse argv for command cmd into o. Returns -1 to go on, or an exit code. */
+static int parse(const char *cmd, int argc, char **argv, struct opts *o)
+{
+    const struct accept *acc = find_accept(cmd);
+    char full[64];
+    int c;
+
+    snprintf(full, sizeof(full), "debug %s", cmd);
+    memset(o, 0, sizeof(*o));
+    o->store = getenv("VMVAULT_STORE");
+    o->key_file = getenv("VMVAULT_KEY_FILE");
+    optind = 0;
+    opterr = 0;
+    while ((c = getopt_long(argc, argv, "+h", long_opts, NULL)) != -1) {
+        int ok = 0;
+        uint64_t v;
+        if (c == 'h' || c == O_HELP) {
+            fputs(acc->usage, stdout);
+            return VV_EXIT_OK;
+        }
+        if (c == '?' || c == ':') {
+            if (optopt)
+                return vv_cli_usage_error(full, "option '%s' needs a value", argv[optind - 1]);
+            return vv_cli_usage_error(full, "unknown option '%s'", argv[optind - 1]);
+        }
+        for (int i = 0; i < 20 && acc->allowed[i]; i++)
+            ok |= acc->allowed[i] == c;
+        if (!ok)
+            return vv_cli_usage_error(full, "option --%s does not apply here", opt_name(c));
+        switch (c) {
+        case O_STORE: o->store = optarg; break;
+        case O_KEY: o->key_file = optarg; break;
+        case O_IMAGE: o->image = optarg; break;
+        case O_DISK:
+            if (!vv_disk_name_valid(optarg))
+                return vv_cli_usage_error(full, "--disk-name '%s' is invalid: use lower-case "
+                                          "letters, digits, '.', '_' and '-'", optarg);
+            o->disk = optarg;
+            break;
+        case O_CHUNK:
+            if (vv_parse_size(optarg, &o->chunk_size) < 0 || !vv_chunk_size_valid(o->chunk_size))
+                return vv_cli_usage_error(full, "--chunk-size '%s' must be a power of two "
+                                          "from 4K to 16M", optarg);
+            break;
+        case O_PARENT:
+        case O_POINT:
+            if (!vv_point_id_valid(optarg))
+                return vv_cli_usage_error(full, "'%s' is not a recovery point id "
+                                          "(like rp-20261127-183728-042-1a2b3c4d)", optarg);
+            if (c == O_PARENT)
+                o->parent = optarg;
+            else
+                o->point = optarg;
+            break;
+        case O_CHANGED: o->changed = optarg; break;
+        case O_TARGET: o->target = optarg; break;
+        case O_RETAIN: {
+            time_t t;
+            if (vv_time_parse(optarg, &t) < 0)
+                return vv_cli_usage_error(full, "--retain-until '%s' must be a UTC time like "
+                                          "2026-12-31T00:00:00Z", optarg);
+            o->retain = optarg;
+            break;
+        }
+        case O_VMNAME: o->vm_name = optarg; break;
+        case O_XML: o->domain_xml = optarg; break;
+        case O_THREADS:
+            if (vv_parse_u64(optarg, &v) < 0 || v < 1 || v > 256)
+                return vv_cli_usage_error(full, "--threads must be 1 to 256");
+            o->threads = (int)v;
+            break;
+        case O_OUTPUT:
+            if (!strcmp(optarg, "json"))
+                o->json = 1;
+            else if (strcmp(optarg, "table") != 0)
+                return vv_cli_usage_error(full, "--output must be 'table' or 'json'");
+            break;
+        case O_FORCE: o->force = 1; break;
+        case O_ALL: o->all = 1; break;
+        case O_CHUNKS: o->chunks = 1; break;
+        default: break;
+        }
+    }
+    if (optind < argc)
+        return vv_cli_usage_error(full, "unexpected argument '%s'", argv[optind]);
+    for (int i = 0; i < 20 && acc->allowed[i]; i++) {
+        if (acc->allowed[i] == O_STORE && !o->store)
+            return vv_cli_usage_error(full, "--store is required (or set VMVAULT_STORE)");
+        if (acc->allowed[i] == O_KEY && !o->key_file)
+            return vv_cli_usage_error(full, "--key-file is required (or set VMVAULT_KEY_FILE)");
+    }
+    return -1;
+}
+
+static double now_seconds(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+static int open_repo(const struct opts *o, int create, struct vv_repo **repo)
+{
+    int r = vv_repo_open(o->store, o->key_file, create, repo);
+    if (r < 0) {
+        fprintf(stderr, "vmvault: cannot open store %s: %s\n", o->store, vv_strerror(r));
+        return VV_EXIT_FAIL;
+    }
+    return VV_EXIT_OK;
+}
+
+static void print_json(json_t *j)
+{
+    char *s = json_dumps(j, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
+    if (s)
+        puts(s);
+    free(s);
+    json_decref(j);
+}
+
+static int cmd_keygen(int argc, char **argv)
+{
+    struct opts o;
+    int r = parse("keygen", argc, argv, &o);
+    if (r >= 0)
+        return r;
+    if (!o.key_file)
+        return vv_cli_usage_error("debug keygen", "--key-file is required");
+    r = vv_key_generate(o.key_file);
+    if (r < 0) {
+        fprintf(stderr, "vmvault: cannot create key %s: %s\n", o.key_file,
+                r == VV_E_EXISTS ? "the file exists (keys are never overwritten)" : vv_strerror(r));
+        return VV_EXIT_FAIL;
+    }
+    printf("Created vault key %s. Back it up: without it the store cannot be read.\n",
+           o.key_file);
+    return VV_EXIT_OK;
+}
+
+static int load_changed(const char *path, struct vv_extent **ext, size_t *n)
+{
+    struct vv_buf b;
+    int r;
+    vv_buf_init(&b, 256u << 20);
+    if (!strcmp(path, "-")) {
+        for (;;) {
+            ssize_t k;
+            if ((r = vv_buf_reserve(&b, 65536)) < 0)
+                break;
+            k = read(STDIN_FILENO, b.data + b.len, 65536);
+            if (k <= 0) {
+                r = k < 0 ? VV_E_IO : 0;
+                break;
+            }
+            b.len += (size_t)k;
+        }
+    } else {
+        r = vv_read_file(path, &b);
+    }
+    if (r < 0)
+        fprintf(stderr, "vmvault: cannot read changed extents %s: %s\n", path, vv_strerror(r));
+    else if ((r = vv_extents_parse((const char *)b.data, b.len, ext, n)) < 0)
+        fprintf(stderr, "vmvault: %s is not a changed-extents list\n", path);
+    vv_buf_release(&b);
+    return r;
+}
+
+static int cmd_backup(int argc, char **argv)
+{
+    struct opts o;
+    struct vv_repo *repo = NULL;
+    struct vv_source *src = NULL;
+    struct vv_manifest m, parent;
+    struct vv_index ix = {0}, pix = {0};
+    struct vv_backup_stats st;
+    struct vv_extent *ext = NULL;
+    struct vv_manifest_disk *d;
+    struct vv_engine_opts eo = {0, NULL};
+    size_t next = 0;
+    double t0 = now_seconds(), secs;
+    const char *disk;
+    int r = parse("image-backup", argc, argv, &o), rc = VV_EXIT_FAIL;
+
+    if (r >= 0)
+        return r;
+    if (!o.image)
+        return vv_cli_usage_error("debug image-backup", "--image is required");
+    if (!o.parent != !o.changed)
+        return vv_cli_usage_error("debug image-backup",
+                                  "--parent and --changed-extents go together");
+    if (o.parent && o.chunk_size)
+        return vv_cli_usage_error("debug image-backup",
+                                  "--chunk-size applies to full backups only (an incremental "
+                                  "keeps its parent's)");
+    disk = o.disk ? o.disk : "disk0";
+    eo.threads = o.threads;
+    memset(&st, 0, sizeof(st));
+    vv_manifest_init(&m);
+    vv_manifest_init(&parent);
+
+    if (open_repo(&o, 1, &repo) != VV_EXIT_OK)
+        goto out;
+    if (o.changed && load_changed(o.changed, &ext, &next) < 0)
+        goto out;
+    if (o.parent) {
+        const struct vv_manifest_disk *pd;
+        r = vv_repo_point_load(repo, o.parent, &parent);
+        if (r < 0) {
+            fprintf(stderr, "vmvault: parent point %s: %s\n", o.parent,
+                    r == VV_E_NOTFOUND ? "does not exist" : vv_strerror(r));
+            goto out;
+        }
+        if (!(pd = vv_manifest_find_disk(&parent, disk))) {
+            fprintf(stderr, "vmvault: parent point %s has no disk named '%s'\n", o.parent, disk);
+            goto out;
+        }
+        if (vv_repo_index_load(repo, &parent, pd, &pix) < 0) {
+            fprintf(stderr, "vmvault: parent point %s: its index of disk %s cannot be read\n",
+                    o.parent, disk);
+            goto out;
+        }
+    }
+    if (vv_source_file_open(o.image, &src) < 0)
+        goto out;
+
+    r = vv_disk_backup(repo, src, o.chunk_size ? (uint32_t)o.chunk_size : VV_CHUNK_SIZE_DEFAULT,
+                       o.parent ? &pix : NULL, ext, next, &eo, &ix, &st);
+    if (r < 0) {
+        fprintf(stderr, "vmvault: backup of %s failed: %s\n", o.image, vv_strerror(r));
+        goto out;
+    }
+
+    {
+        struct timespec ts;
+        clock_gettime(CLOCK_REALTIME, &ts);
+        if ((r = vv_point_id_new((uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000,
+                                 m.id)) < 0)
+            goto out;
+        m.created = ts.tv_sec;
+    }
+    if (o.retain)
+        vv_time_parse(o.retain, &m.expires);
+    if (o.parent)
+        snprintf(m.parent, sizeof(m.parent), "%s", o.parent);
+    m.consistency = VV_CRASH_CONSISTENT;
+    if (o.vm_name && !(m.vm_name = strdup(o.vm_name)))
+        goto out;
+    if (o.domain_xml) {
+        struct vv_buf xml;
+        vv_buf_init(&xml, 16u << 20);
+        if ((r = vv_read_file(o.domain_xml, &xml)) < 0 || vv_buf_append(&xml, "", 1) < 0) {
+            fprintf(stderr, "vmvault: cannot read domain XML %s: %s\n", o.domain_xml,
+                    vv_strerror(r));
+            vv_buf_release(&xml);
+            goto out;
+        }
+        m.domain_xml = (char *)vv_buf_detach(&xml, NULL);
+    }
+    if (vv_manifest_add_disk(&m, disk, o.image, &d) < 0)
+        goto out;
+    if ((r = vv_repo_point_commit(repo, &m, &ix)) < 0) {
+        fprintf(stderr, "vmvault: cannot commit recovery point: %s\n", vv_strerror(r));
+        goto out;
+    }
+    secs = now_seconds() - t0;
+
+    if (o.json) {
+        print_json(json_pack(
+            "{s:s,s:o,s:s,s:s,s:I,s:I,s:{s:I,s:I,s:I,s:I,s:I,s:I,s:I},s:{s:I,s:I,s:I},s:f}",
+            "recoveryPoint", m.id, "parent", o.parent ? json_string(o.parent) : json_null(),
+            "disk", disk, "source", o.image, "virtualSize", (json_int_t)ix.virtual_size,
+            "chunkSize", (json_int_t)ix.chunk_size, "chunks", "total",
+            (json_int_t)st.chunks_total, "read", (json_int_t)st.chunks_read, "new",
+            (json_int_t)st.chunks_new, "dedup", (json_int_t)st.chunks_dedup, "zero",
+            (json_int_t)st.chunks_zero, "hole", (json_int_t)st.chunks_hole, "kept",
+            (json_int_t)st.chunks_kept, "bytes", "read", (json_int_t)st.bytes_read, "new",
+            (json_int_t)st.bytes_new, "stored", (json_int_t)st.bytes_stored, "seconds", secs));
+    } else {
+        char a[32], b[32], c[32];
+        vv_cli_human_bytes(ix.virtual_size, a);
+        vv_cli_human_bytes(ix.chunk_size, b);
+        printf("Recovery point  %s\n", m.id);
+        printf("Parent          %s\n", o.parent ? o.parent : "none (full backup)");
+        printf("Disk            %s: %s, %s, chunks of %s\n", disk, o.image, a, b);
+        vv_cli_human_bytes(st.bytes_read, a);
+        printf("Read            %s in %llu chunks (%llu all-zero; %llu holes and %llu "
+               "unchanged chunks not read)\n",
+               a, (unsigned long long)st.chunks_read, (unsigned long long)st.chunks_zero,
+               (unsigned long long)st.chunks_hole, (unsigned long long)st.chunks_kept);
+        vv_cli_human_bytes(st.bytes_new, a);
+        vv_cli_human_bytes(st.bytes_stored, c);
+        printf("Stored          %llu new chunks, %s compressed and sealed to %s\n",
+               (unsigned long long)st.chunks_new, a, c);
+        printf("Deduplicated    %llu chunks already in the store\n",
+               (unsigned long long)st.chunks_dedup);
+        vv_cli_human_bytes(secs > 0 ? (unsigned long long)((double)st.bytes_read / secs) : 0, a);
+        printf("Elapsed         %.2f s (%s/s read)\n", secs, a);
+    }
+    rc = VV_EXIT_OK;
+out:
+    free(ext);
+    vv_index_release(&ix);
+    vv_index_release(&pix);
+    vv_manifest_release(&m);
+    vv_manifest_release(&parent);
+    vv_source_close(src);
+    vv_repo_close(repo);
+    return rc;
+}
+
+static int cmd_restore(int argc, char **argv)
+{
+    struct opts o;
+    struct vv_repo *repo = NULL;
+    struct vv_manifest m;
+    struct vv_index ix = {0};
+    struct vv_restore_stats st = {0, 0, 0};
+    struct vv_engine_opts eo = {0, NULL};
+    const struct vv_manifest_disk *d;
+    char partial[4096];
+    struct stat sb;
+    double t0 = now_seconds(), secs;
+    int fd = -1, is_file = 1, r = parse("image-restore", argc, argv, &o), rc = VV_EXIT_FAIL;
+
+    if (r >= 0)
+        return r;
+    if (!o.point)
+        return vv_cli_usage_error("debug image-restore", "--point is required");
+    if (!o.target)
+        return vv_cli_usage_error("debug image-restore", "--target is required");
+    if ((size_t)snprintf(partial, sizeof(partial), "%s.partial", o.target) >= sizeof(partial))
+        return vv_cli_usage_error("debug image-restore", "--target path is too long");
+    if (stat(o.target, &sb) == 0) {
+        if (S_ISBLK(sb.st_mode))
+            is_file = 0;
+        else if (!S_ISREG(sb.st_mode) || !o.force) {
+            fprintf(stderr, "vmvault: %s exists; add --force to replace it\n", o.target);
+            return VV_EXIT_FAIL;
+        }
+    }
+    eo.threads = o.threads;
+    vv_manifest_init(&m);
+    if (open_repo(&o, 0, &repo) != VV_EXIT_OK)
+        goto out;
+    r = vv_repo_point_load(repo, o.point, &m);
+    if (r < 0) {
+        fprintf(stderr, "vmvault: recovery point %s: %s\n", o.point,
+                r == VV_E_NOTFOUND ? "does not exist" : vv_strerror(r));
+        goto out;
+    }
+    if (o.disk) {
+        d = vv_manifest_find_disk(&m, o.disk);
+    } else if (m.ndisks == 1) {
+        d = &m.disks[0];
+    } else {
+        fprintf(stderr, "vmvault: point %s has %zu disks; choose one with --disk-name\n",
+                o.point, m.ndisks);
+        goto out;
+    }
+    if (!d) {
+        fprintf(stderr, "vmvault: point %s has no disk named '%s'\n", o.point, o.disk);
+        goto out;
+    }
+    if (vv_repo_index_load(repo, &m, d, &ix) < 0)
+        goto out;
+    if (is_file) {
+        unlink(partial);
+        fd = open(partial, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+    } else {
+        fd = open(o.target, O_WRONLY | O_CLOEXEC);
+    }
+    if (fd < 0) {
+        fprintf(stderr, "vmvault: cannot open %s: %s\n", is_file ? partial : o.target,
+                strerror(errno));
+        goto out;
+    }
+    r = vv_disk_restore(repo, &ix, fd, &eo, &st);
+    if (r == 0 && close(fd) < 0)
+        r = VV_E_IO;
+    fd = -1;
+    if (r < 0) {
+        fprintf(stderr, "vmvault: restore of %s failed: %s\n", o.point, vv_strerror(r));
+        if (is_file)
+            unlink(partial);
+        goto out;
+    }
+    if (is_file && rename(partial, o.target) < 0) {
+        fprintf(stderr, "vmvault: cannot rename %s to %s: %s\n", partial, o.target,
+                strerror(errno));
+        unlink(partial);
+        goto out;
+    }
+    secs = now_seconds() - t0;
+    if (o.json) {
+        print_json(json_pack("{s:s,s:s,s:s,s:I,s:I,s:I,s:f}", "recoveryPoint", m.id, "disk",
+                             d->name, "target", o.target, "virtualSize",
+                             (json_int_t)ix.virtual_size, "chunksWritten",
+                             (json_int_t)st.chunks_written, "bytesWritten",
+                             (json_int_t)st.bytes_written, "seconds", secs));
+    } else {
+        char a[32], b[32];
+        vv_cli_human_bytes(ix.virtual_size, a);
+        vv_cli_human_bytes(st.bytes_written, b);
+        printf("Restored disk %s of %s to %s: %s (%s of data in %llu chunks) in %.2f s\n",
+               d->name, m.id, o.target, a, b, (unsigned long long)st.chunks_written, secs);
+    }
+    rc = VV_EXIT_OK;
+out:
+    if (fd >= 0) {
+        close(fd);
+        if (is_file)
+            unlink(partial);
+    }
+    vv_index_release(&ix);
+    vv_manifest_release(&m);
+    vv_repo_close(repo);
+    return rc;
+}
+
+/* Collected point ids, sorted (ids start with their UTC time, so this is by age). */
+struct id_list {
+    char (*ids)[VV_POINT_ID_MAX];
+    size_t n, cap;
+};
+
+static int collect_point(const char *id, void *arg)
+{
+    struct id_list *l = arg;
+    if (l->n == l->cap) {
+        size_t ncap = l->cap ? 2 * l->cap : 64;
+        void *p = realloc(l->ids, ncap * sizeof(*l->ids));
+        if (!p)
+            return VV_E_NOMEM;
+        l->ids = p;
+        l->cap = ncap;
+    }
+    snprintf(l->ids[l->n++], VV_POINT_ID_MAX, "%s", id);
+    return 0;
+}
+
+static int cmp_ids(const void *a, const void *b) { return strcmp(a, b); }
+
+static int list_points(struct vv_repo *repo, struct id_list *l)
+{
+    int r = vv_repo_point_list(repo, collect_point, l);
+    if (r < 0)
+        fprintf(stderr, "vmvault: cannot list points: %s\n", vv_strerror(r));
+    else if (l->n)
+        qsort(l->ids, l->n, sizeof(*l->ids), cmp_ids);
+    return r;
+}
+
+static int cmd_verify(int argc, char **argv)
+{
+    struct opts o;
+    struct vv_repo *repo = NULL;
+    struct vv_verify_stats st;
+    struct vv_engine_opts eo = {0, NULL};
+    struct id_list l = {NULL, 0, 0};
+    double t0 = now_seconds();
+    int r = parse("verify", argc, argv, &o), rc = VV_EXIT_FAIL, damaged = 0;
+
+    if (r >= 0)
+        return r;
+    if (!!o.point + o.all + o.chunks != 1)
+        return vv_cli_usage_error("debug verify", "give exactly one of --point, --all, --chunks");
+    eo.threads = o.threads;
+    memset(&st, 0, sizeof(st));
+    if (open_repo(&o, 0, &repo) != VV_EXIT_OK)
+        goto out;
+    if (o.chunks) {
+        r = vv_store_verify(repo, &eo, &st);
+    } else {
+        if (o.point)
+            r = collect_point(o.point, &l);
+        else
+            r = list_points(repo, &l);
+        for (size_t i = 0; r >= 0 && i < l.n; i++) {
+            int one = vv_point_verify(repo, l.ids[i], &eo, &st);
+            if (one == VV_E_CORRUPT || one == VV_E_NOTFOUND) {
+                fprintf(stderr, "vmvault: recovery point %s %s\n", l.ids[i],
+                        one == VV_E_NOTFOUND ? "does not exist" : "is DAMAGED");
+                damaged = 1;
+            } else if (one < 0) {
+                r = one;
+            }
+        }
+    }
+    if (r == VV_E_CORRUPT)
+        damaged = 1;
+    else if (r < 0) {
+        fprintf(stderr, "vmvault: verify failed: %s\n", vv_strerror(r));
+        goto out;
+    }
+    if (o.json) {
+        print_json(json_pack("{s:s,s:I,s:I,s:I,s:I,s:I,s:f}", "result",
+                             damaged ? "damaged" : "ok", "points", (json_int_t)st.points,
+                             "chunksChecked", (json_int_t)st.chunks_checked, "chunksMissing",
+                             (json_int_t)st.chunks_missing, "chunksDamaged",
+                             (json_int_t)st.chunks_bad, "bytesChecked",
+                             (json_int_t)st.bytes_checked, "seconds", now_seconds() - t0));
+    } else {
+        char a[32];
+        vv_cli_human_bytes(st.bytes_checked, a);
+        printf("%s: %llu points, %llu chunks checked (%s), %llu missing, %llu damaged, "
+               "%.2f s\n",
+               damaged ? "DAMAGED" : "OK", (unsigned long long)st.points,
+               (unsigned long long)st.chunks_checked, a, (unsigned long long)st.chunks_missing,
+               (unsigned long long)st.chunks_bad, now_seconds() - t0);
+    }
+    rc = damaged ? VV_EXIT_DAMAGED : VV_EXIT_OK;
+out:
+    free(l.ids);
+    vv_repo_close(repo);
+    return rc;
+}
+
+static int cmd_list(int argc, char **argv)
+{
+    struct opts o;
+    struct vv_repo *repo = NULL;
+    struct id_list l = {NULL, 0, 0};
+    json_t *arr = NULL;
+    int r = parse("list", argc, argv, &o), rc = VV_EXIT_FAIL;
+
+    if (r >= 0)
+        return r;
+    if (open_repo(&o, 0, &repo) != VV_EXIT_OK || list_points(repo, &l) < 0)
+        goto out;
+    if (o.json)
+        arr = json_array();
+    else
+        printf("%-30s  %-20s  %-21s  %-30s  %s\n", "RECOVERY POINT", "CREATED", "TYPE",
+               "PARENT", "DISKS");
+    for (size_t i = 0; i < l.n; i++) {
+        struct vv_manifest m;
+        char created[32], disks[512] = "";
+        size_t dl = 0;
+        if (vv_repo_point_load(repo, l.ids[i], &m) < 0) {
+            fprintf(stderr, "vmvault: point %s cannot be read (run 'vmvault debug verify "
+                            "--point %s')\n", l.ids[i], l.ids[i]);
+            continue;
+        }
+        vv_time_format(m.created, created, sizeof(created));
+        for (size_t k = 0; k < m.ndisks && dl < sizeof(disks) - 64; k++) {
+            char sz[32];
+            vv_cli_human_bytes(m.disks[k].virtual_size, sz);
+            dl += (size_t)snprintf(disks + dl, sizeof(disks) - dl, "%s%s (%s)", k ? ", " : "",
+                                   m.disks[k].name, sz);
+        }
+        if (arr)
+            json_array_append_new(arr, json_pack("{s:s,s:s,s:s,s:o,s:s}", "id", m.id,
+                                                 "createdAt", created, "recoveryPointType",
+                                                 vv_consistency_name(m.consistency), "parentId",
+                                                 m.parent[0] ? json_string(m.parent) : json_null(),
+                                                 "disks", disks));
+        else
+            printf("%-30s  %-20s  %-21s  %-30s  %s\n", m.id, created,
+                   vv_consistency_name(m.consistency), m.parent[0] ? m.parent : "-", disks);
+        vv_manifest_release(&m);
+    }
+    if (arr)
+        print_json(arr);
+    rc = VV_EXIT_OK;
+out:
+    free(l.ids);
+    vv_repo_close(repo);
+    return rc;
+}
+
+static int cmd_show(int argc, char **argv)
+{
+    struct opts o;
+    struct vv_repo *repo = NULL;
+    struct vv_manifest m;
+    char *text, err[64];
+    int r = parse("show", argc, argv, &o), rc = VV_EXIT_FAIL;
+
+    if (r >= 0)
+        return r;
+    if (!o.point)
+        return vv_cli_usage_error("debug show", "--point is required");
+    vv_manifest_init(&m);
+    if (open_repo(&o, 0, &repo) != VV_EXIT_OK)
+        goto out;
+    if ((r = vv_repo_point_load(repo, o.point, &m)) < 0) {
+        fprintf(stderr, "vmvault: recovery point %s: %s\n", o.point,
+                r == VV_E_NOTFOUND ? "does not exist" : vv_strerror(r));
+        goto out;
+    }
+    if ((text = vv_manifest_serialize(&m))) {
+        json_t *j = vv_json_parse(text, strlen(text), err, sizeof(err));
+        free(text);
+        if (j)
+            print_json(j);
+    }
+    rc = VV_EXIT_OK;
+out:
+    vv_manifest_release(&m);
+    vv_repo_close(repo);
+    return rc;
+}
+
+static int cmd_delete(int argc, char **argv)
+{
+    struct opts o;
+    struct vv_repo *repo = NULL;
+    int r = parse("delete", argc, argv, &o), rc = VV_EXIT_FAIL;
+
+    if (r >= 0)
+        return r;
+    if (!o.point)
+        return vv_cli_usage_error("debug delete", "--point is required");
+    if (open_repo(&o, 0, &repo) != VV_EXIT_OK)
+        goto out;
+    if ((r = vv_repo_point_delete(repo, o.point)) < 0) {
+        fprintf(stderr, "vmvault: cannot delete %s: %s\n", o.point,
+                r == VV_E_NOTFOUND ? "it does not exist" : vv_strerror(r));
+        goto out;
+    }
+    printf("Deleted recovery point %s.\n", o.point);
+    rc = VV_EXIT_OK;
+out:
+    vv_repo_close(repo);
+    return rc;
+}
+
+static const struct vv_command debug_commands[] = {
+    {"keygen", cmd_keygen, "create a new vault key file", keygen_usage},
+    {"image-backup", cmd_backup, "back up a raw image or block device", backup_usage},
+    {"image-restore", cmd_restore, "restore a disk of a recovery point", restore_usage},
+    {"verify", cmd_verify, "verify points or every chunk", verify_usage},
+    {"list", cmd_list, "list recovery points", list_usage},
+    {"show", cmd_show, "print a point's manifest", show_usage},
+    {"delete", cmd_delete, "delete a recovery point", delete_usage},
+    {NULL, NULL, NULL, NULL},
+};
+
+int vv_cmd_debug(int argc, char **argv)
+{
+    const struct vv_command *c;
+    if (argc < 2 || !strcmp(argv[1], "--help") || !strcmp(argv[1], "-h")) {
+        fputs(vv_debug_usage, argc < 2 ? stderr : stdout);
+        return argc < 2 ? VV_EXIT_USAGE : VV_EXIT_OK;
+    }
+    if (!(c = vv_cli_find(debug_commands, argv[1]))) {
+        fprintf(stderr, "vmvault debug: '%s' is not a debug command. Run 'vmvault debug "
+                        "--help'.\n", argv[1]);
+        return VV_EXIT_USAGE;
+    }
+    return c->run(argc - 1, argv + 1);
+}

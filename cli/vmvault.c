@@ -1,0 +1,94 @@
+/*
+ * vmvault.c: the `vmvault` command line. Verbs follow `az backup` (vault, policy,
+ * protection, container, item, job, recoverypoint, restore) as the vault server
+ * grows them; `debug` drives the storage engine directly on a local store.
+ */
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "cli.h"
+
+#define VV_VERSION "0.1.0"
+
+static const char main_usage[] =
+    "usage: vmvault [--version] [--help] <command> [<args>]\n"
+    "\n"
+    "vmvault keeps deduplicated, compressed, encrypted recovery points of libvirt\n"
+    "virtual machines in a vault.\n"
+    "\n"
+    "Commands:\n";
+
+static const struct vv_command commands[] = {
+    {"debug", vv_cmd_debug, "drive the storage engine on a local store (back up, restore, verify images)",
+     vv_debug_usage},
+    {NULL, NULL, NULL, NULL},
+};
+
+int vv_cli_usage_error(const char *cmd, const char *fmt, ...)
+{
+    va_list ap;
+    fprintf(stderr, "vmvault %s: ", cmd);
+    va_start(ap, fmt);
+    vfprintf(stderr, fmt, ap);
+    va_end(ap);
+    fprintf(stderr, "\nRun 'vmvault %s --help' for usage.\n", cmd);
+    return VV_EXIT_USAGE;
+}
+
+const struct vv_command *vv_cli_find(const struct vv_command *table, const char *name)
+{
+    for (const struct vv_command *c = table; c->name; c++)
+        if (!strcmp(c->name, name))
+            return c;
+    return NULL;
+}
+
+void vv_cli_list(FILE *out, const struct vv_command *table)
+{
+    for (const struct vv_command *c = table; c->name; c++)
+        fprintf(out, "  %-16s %s\n", c->name, c->summary);
+}
+
+void vv_cli_human_bytes(unsigned long long n, char out[32])
+{
+    static const char *units[] = {"B", "KiB", "MiB", "GiB", "TiB", "PiB"};
+    double v = (double)n;
+    int u = 0;
+    while (v >= 1024 && u < 5) {
+        v /= 1024;
+        u++;
+    }
+    if (u == 0)
+        snprintf(out, 32, "%llu B", n);
+    else
+        snprintf(out, 32, "%.1f %s", v, units[u]);
+}
+
+int main(int argc, char **argv)
+{
+    const struct vv_command *c;
+
+    if (argc < 2 || !strcmp(argv[1], "--help") || !strcmp(argv[1], "-h") ||
+        !strcmp(argv[1], "help")) {
+        if (argc >= 3 && !strcmp(argv[1], "help") && (c = vv_cli_find(commands, argv[2]))) {
+            fputs(c->usage, stdout);
+            return VV_EXIT_OK;
+        }
+        fputs(main_usage, argc < 2 ? stderr : stdout);
+        vv_cli_list(argc < 2 ? stderr : stdout, commands);
+        fputs("\nRun 'vmvault <command> --help' for a command's options.\n",
+              argc < 2 ? stderr : stdout);
+        return argc < 2 ? VV_EXIT_USAGE : VV_EXIT_OK;
+    }
+    if (!strcmp(argv[1], "--version")) {
+        printf("vmvault %s\n", VV_VERSION);
+        return VV_EXIT_OK;
+    }
+    c = vv_cli_find(commands, argv[1]);
+    if (!c) {
+        fprintf(stderr, "vmvault: '%s' is not a command. Run 'vmvault --help'.\n", argv[1]);
+        return VV_EXIT_USAGE;
+    }
+    return c->run(argc - 1, argv + 1);
+}

@@ -1,0 +1,30 @@
+/*
+ * codec.h: the adapter for zstd. Nothing else includes zstd.h.
+ *
+ * A vv_codec holds one compression and one decompression context; it is not
+ * thread-safe, so every worker thread owns its own (vv_codec_new / vv_codec_free).
+ */
+#ifndef VV_CODEC_H
+#define VV_CODEC_H
+
+#include <stddef.h>
+
+#define VV_CODEC_DEFAULT_LEVEL 3
+
+struct vv_codec;
+
+/* Owner: the caller; vv_codec_free(NULL) is a no-op. NULL on allocation failure. */
+struct vv_codec *vv_codec_new(int level);
+void vv_codec_free(struct vv_codec *c);
+
+/* Worst-case compressed size of n input bytes. */
+size_t vv_codec_bound(size_t n);
+/* Compress n bytes into dst (capacity cap >= vv_codec_bound(n)); *out_len gets the size.
+ * Returns 0 or VV_E_CODEC. */
+int vv_codec_compress(struct vv_codec *c, const void *src, size_t n, void *dst, size_t cap,
+                      size_t *out_len);
+/* Decompress exactly expect bytes into dst: anything else (more, fewer, malformed
+ * frame) is VV_E_CODEC. */
+int vv_codec_decompress(struct vv_codec *c, const void *src, size_t n, void *dst, size_t expect);
+
+#endif

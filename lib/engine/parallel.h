@@ -1,0 +1,35 @@
+/*
+ * parallel.h: run N independent tasks on a fixed set of worker threads.
+ *
+ * Each worker owns a vv_chunk_io and one scratch buffer for the whole run, so memory
+ * is bounded by threads * (scratch + codec buffers) whatever the number of tasks.
+ * Tasks are handed out in ascending order, so sequential sources are read nearly
+ * sequentially. The first failing task stops the run; its code is returned.
+ */
+#ifndef VV_PARALLEL_H
+#define VV_PARALLEL_H
+
+#include <stdatomic.h>
+#include <stdint.h>
+
+#include "buf.h"
+#include "store/chunkstore.h"
+
+struct vv_worker {
+    int idx;
+    struct vv_chunk_io io;
+    struct vv_buf scratch;
+};
+
+/* Called for each task in [0, ntasks). Returns 0 or a vv_err (logged by the task). */
+typedef int (*vv_task_fn)(void *ctx, struct vv_worker *w, uint64_t task);
+
+/* Run the tasks on nthreads workers (>= 1). cancel (may be NULL) is polled between
+ * tasks: when it becomes non-zero the run stops with VV_E_CANCELLED. */
+int vv_parallel_run(int nthreads, int level, uint64_t ntasks, vv_task_fn fn, void *ctx,
+                    atomic_int *cancel);
+
+/* Default worker count for I/O plus CPU work: CPUs + 2, at most 64. */
+int vv_default_threads(void);
+
+#endif

@@ -1,0 +1,32 @@
+/* log.c: stderr logging with a level threshold; one write() per line so threads do not interleave. */
+#include "log.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <unistd.h>
+
+static enum vv_log_level threshold = VV_LOG_INFO;
+
+void vv_log_set_level(enum vv_log_level lvl) { threshold = lvl; }
+enum vv_log_level vv_log_get_level(void) { return threshold; }
+
+void vv_log(enum vv_log_level lvl, const char *fmt, ...)
+{
+    static const char *names[] = {"debug", "info", "warning", "error"};
+    char line[2048];
+    va_list ap;
+    int n;
+
+    if (lvl < threshold || lvl >= VV_LOG_QUIET)
+        return;
+    n = snprintf(line, sizeof(line), "%s: ", names[lvl]);
+    va_start(ap, fmt);
+    n += vsnprintf(line + n, sizeof(line) - (size_t)n - 1, fmt, ap);
+    va_end(ap);
+    if (n > (int)sizeof(line) - 2)
+        n = (int)sizeof(line) - 2;
+    line[n++] = '\n';
+    if (write(STDERR_FILENO, line, (size_t)n) < 0) {
+        /* nowhere left to report */
+    }
+}

@@ -1,0 +1,21 @@
+/*
+ * log.h: one line per event on stderr: "LEVEL component: message".
+ *
+ * Log once, where the context is known (which file, which chunk), then return the
+ * error code. The level threshold is process-wide (vv_log_set_level), default INFO.
+ */
+#ifndef VV_LOG_H
+#define VV_LOG_H
+
+enum vv_log_level { VV_LOG_DEBUG = 0, VV_LOG_INFO, VV_LOG_WARN, VV_LOG_ERROR, VV_LOG_QUIET };
+
+void vv_log_set_level(enum vv_log_level lvl);
+enum vv_log_level vv_log_get_level(void);
+void vv_log(enum vv_log_level lvl, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+#define vv_debug(...) vv_log(VV_LOG_DEBUG, __VA_ARGS__)
+#define vv_info(...) vv_log(VV_LOG_INFO, __VA_ARGS__)
+#define vv_warn(...) vv_log(VV_LOG_WARN, __VA_ARGS__)
+#define vv_error(...) vv_log(VV_LOG_ERROR, __VA_ARGS__)
+
+#endif

@@ -1,0 +1,86 @@
+/*
+ * backend.h: where stored objects live. A backend maps object keys to byte strings
+ * with five operations (put / get / has / delete / list); the local directory backend
+ * is the default, an S3-compatible one fits the same table.
+ *
+ * Keys are relative, slash-separated names of [a-z0-9._-] segments, such as
+ * "chunks/ab12/ab12cd...". No segment is empty, "." or "..", none starts with ".".
+ *
+ * Invariants every backend keeps:
+ *  - put is atomic and durable: once it returns 0 the whole object survives a crash,
+ *    and no reader ever sees a partial object under its key;
+ *  - put never replaces an existing object (content-addressed data is immutable):
+ *    it returns 1 and leaves the old one, unless VV_PUT_REPLACE is given;
+ *  - any number of threads and processes may call put/get/has concurrently.
+ */
+#ifndef VV_BACKEND_H
+#define VV_BACKEND_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "buf.h"
+
+#define VV_PUT_REPLACE 0x1u
+
+struct vv_backend;
+
+struct vv_backend_ops {
+    const char *name;
+    /* 0 stored, 1 already present (not replaced), <0 vv_err. */
+    int (*put)(struct vv_backend *be, const char *key, const void *data, size_t len,
+               unsigned flags);
+    /* Whole object into out (replacing its contents; out->limit caps it).
+     * VV_E_NOTFOUND when absent. */
+    int (*get)(struct vv_backend *be, const char *key, struct vv_buf *out);
+    /* 1 present, 0 absent, <0 vv_err. */
+    int (*has)(struct vv_backend *be, const char *key);
+    /* 0 deleted, VV_E_NOTFOUND when absent. */
+    int (*del)(struct vv_backend *be, const char *key);
+    /* Call cb for each key under prefix (a folder, "" for all), in no set order.
+     * A non-zero return from cb stops the listing and is returned. */
+    int (*list)(struct vv_backend *be, const char *prefix,
+                int (*cb)(const char *key, void *arg), void *arg);
+    void (*free)(struct vv_backend *be);
+};
+
+struct vv_backend {
+    const struct vv_backend_ops *ops;
+};
+
+static inline int vv_backend_put(struct vv_backend *be, const char *key, const void *d,
+                                 size_t n, unsigned flags)
+{
+    return be->ops->put(be, key, d, n, flags);
+}
+static inline int vv_backend_get(struct vv_backend *be, const char *key, struct vv_buf *out)
+{
+    return be->ops->get(be, key, out);
+}
+static inline int vv_backend_has(struct vv_backend *be, const char *key)
+{
+    return be->ops->has(be, key);
+}
+static inline int vv_backend_del(struct vv_backend *be, const char *key)
+{
+    return be->ops->del(be, key);
+}
+static inline int vv_backend_list(struct vv_backend *be, const char *prefix,
+                                  int (*cb)(const char *key, void *arg), void *arg)
+{
+    return be->ops->list(be, prefix, cb, arg);
+}
+/* Frees the backend; NULL is a no-op. */
+void vv_backend_free(struct vv_backend *be);
+
+/* True when key is well formed (see above). */
+int vv_backend_key_valid(const char *key);
+
+/* Open (creating it when create is set) a local directory backend rooted at dir.
+ * Owner: the caller, vv_backend_free(). Returns NULL and logs on failure. */
+struct vv_backend *vv_backend_local_open(const char *dir, int create);
+/* Remove temporary files older than max_age_s left by writers that died (local only;
+ * no-op for others). Returns the number removed or a vv_err. */
+int vv_backend_local_clean_tmp(struct vv_backend *be, int64_t max_age_s);
+
+#endif

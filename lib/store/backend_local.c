@@ -1,0 +1,403 @@
+/*
+ * backend_local.c: the local-directory backend.
+ *
+ * An object "a/b/c" is the file <root>/a/b/c. put writes a temporary file
+ * ".tmp-<name>-<pid>-<tid>-<n>" in the target folder, fsyncs it, renames it into place
+ * with RENAME_NOREPLACE (link+unlink where the filesystem lacks it) and fsyncs the
+ * folder, so a crash or kill at any moment leaves either no object or the whole one,
+ * and a killed writer leaves at most a temporary file that no reader ever opens
+ * (names starting with "." are never keys) and vv_backend_local_clean_tmp() removes.
+ */
+#include "store/backend.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "err.h"
+#include "log.h"
+#include "util.h"
+
+#ifndef RENAME_NOREPLACE
+#define RENAME_NOREPLACE (1 << 0)
+#endif
+
+struct local_backend {
+    struct vv_backend base;
+    int rootfd;
+    char *root;
+};
+
+static atomic_uint tmp_counter;
+
+static struct local_backend *L(struct vv_backend *be) { return (struct local_backend *)be; }
+
+static int fsync_dirat(int rootfd, const char *rel)
+{
+    int fd = openat(rootfd, rel && *rel ? rel : ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    int r = 0;
+    if (fd < 0)
+        return VV_E_IO;
+    if (fsync(fd) < 0)
+        r = VV_E_IO;
+    close(fd);
+    return r;
+}
+
+/* mkdir -p of the folder part of key, fsyncing each parent whose entries changed. */
+static int make_parents(struct local_backend *lb, const char *key)
+{
+    char path[PATH_MAX];
+    size_t n = strlen(key);
+    if (n >= sizeof(path))
+        return VV_E_INVAL;
+    memcpy(path, key, n + 1);
+    for (char *p = path; *p; p++) {
+        if (*p != '/')
+            continue;
+        *p = '\0';
+        if (mkdirat(lb->rootfd, path, 0750) == 0) {
+            char *slash = strrchr(path, '/');
+            if (slash) {
+                *slash = '\0';
+                fsync_dirat(lb->rootfd, path);
+                *slash = '/';
+            } else {
+                fsync_dirat(lb->rootfd, ".");
+            }
+        } else if (errno != EEXIST) {
+            vv_error("store %s: cannot create folder %s: %s", lb->root, path, strerror(errno));
+            return VV_E_IO;
+        }
+        *p = '/';
+    }
+    return 0;
+}
+
+static void split_key(const char *key, char *dir, size_t dirlen, const char **base)
+{
+    const char *slash = strrchr(key, '/');
+    if (slash) {
+        size_t n = (size_t)(slash - key);
+        if (n >= dirlen)
+            n = dirlen - 1;
+        memcpy(dir, key, n);
+        dir[n] = '\0';
+        *base = slash + 1;
+    } else {
+        snprintf(dir, dirlen, ".");
+        *base = key;
+    }
+}
+
+static int local_put(struct vv_backend *be, const char *key, const void *data, size_t len,
+                     unsigned flags)
+{
+    struct local_backend *lb = L(be);
+    char dir[PATH_MAX], tmp[PATH_MAX];
+    const char *base;
+    int fd, r, saved;
+
+    if (!vv_backend_key_valid(key))
+        return VV_E_INVAL;
+    split_key(key, dir, sizeof(dir), &base);
+    if ((size_t)snprintf(tmp, sizeof(tmp), "%s/.tmp-%.64s-%ld-%ld-%u", dir, base,
+                         (long)getpid(), (long)syscall(SYS_gettid),
+                         atomic_fetch_add(&tmp_counter, 1)) >= sizeof(tmp))
+        return VV_E_INVAL;
+
+    fd = openat(lb->rootfd, tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0640);
+    if (fd < 0 && errno == ENOENT) {
+        if ((r = make_parents(lb, key)) < 0)
+            return r;
+        fd = openat(lb->rootfd, tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0640);
+    }
+    if (fd < 0) {
+        vv_error("store %s: cannot create %s: %s", lb->root, tmp, strerror(errno));
+        return VV_E_IO;
+    }
+    r = vv_write_all(fd, data, len);
+    if (r == 0 && fsync(fd) < 0)
+        r = VV_E_IO;
+    saved = errno;
+    if (close(fd) < 0 && r == 0) {
+        r = VV_E_IO;
+        saved = errno;
+    }
+    if (r < 0) {
+        vv_error("store %s: cannot write %s: %s", lb->root, key, strerror(saved));
+        unlinkat(lb->rootfd, tmp, 0);
+        return r;
+    }
+
+    /* After this block the temporary file is gone whatever happened. */
+    if (flags & VV_PUT_REPLACE) {
+        r = renameat(lb->rootfd, tmp, lb->rootfd, key) == 0 ? 0 : VV_E_IO;
+        saved = errno;
+        if (r < 0)
+            unlinkat(lb->rootfd, tmp, 0);
+    } else if (syscall(SYS_renameat2, lb->rootfd, tmp, lb->rootfd, key, RENAME_NOREPLACE) == 0) {
+        r = 0;
+    } else {
+        saved = errno;
+        if (saved == EINVAL || saved == ENOSYS) {
+            /* filesystem without RENAME_NOREPLACE: link() never replaces either */
+            r = linkat(lb->rootfd, tmp, lb->rootfd, key, 0) == 0 ? 0 : errno == EEXIST ? 1 : VV_E_IO;
+            saved = errno;
+        } else {
+            r = saved == EEXIST ? 1 : VV_E_IO;
+        }
+        unlinkat(lb->rootfd, tmp, 0);
+    }
+    if (r < 0) {
+        vv_error("store %s: cannot move %s into place: %s", lb->root, key, strerror(saved));
+        return r;
+    }
+    if (r == 0 && fsync_dirat(lb->rootfd, dir) < 0) {
+        vv_error("store %s: cannot sync folder of %s: %s", lb->root, key, strerror(errno));
+        return VV_E_IO;
+    }
+    return r;
+}
+
+static int local_get(struct vv_backend *be, const char *key, struct vv_buf *out)
+{
+    struct local_backend *lb = L(be);
+    struct stat st;
+    int fd, r = 0;
+
+    if (!vv_backend_key_valid(key))
+        return VV_E_INVAL;
+    fd = openat(lb->rootfd, key, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) {
+        if (errno == ENOENT || errno == ENOTDIR)
+            return VV_E_NOTFOUND;
+        vv_error("store %s: cannot open %s: %s", lb->root, key, strerror(errno));
+        return VV_E_IO;
+    }
+    if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
+        r = VV_E_IO;
+        goto out;
+    }
+    if (out->limit && (uint64_t)st.st_size > out->limit) {
+        r = VV_E_TOOBIG;
+        goto out;
+    }
+    out->len = 0;
+    if ((r = vv_buf_resize(out, (size_t)st.st_size)) < 0)
+        goto out;
+    for (size_t done = 0; done < out->len;) {
+        ssize_t n = pread(fd, out->data + done, out->len - done, (off_t)done);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0) {
+            vv_error("store %s: cannot read %s: %s", lb->root, key,
+                     n < 0 ? strerror(errno) : "file shrank while reading");
+            r = VV_E_IO;
+            goto out;
+        }
+        done += (size_t)n;
+    }
+out:
+    close(fd);
+    if (r < 0)
+        out->len = 0;
+    return r;
+}
+
+static int local_has(struct vv_backend *be, const char *key)
+{
+    struct local_backend *lb = L(be);
+    struct stat st;
+    if (!vv_backend_key_valid(key))
+        return VV_E_INVAL;
+    if (fstatat(lb->rootfd, key, &st, 0) == 0)
+        return S_ISREG(st.st_mode) ? 1 : 0;
+    if (errno == ENOENT || errno == ENOTDIR)
+        return 0;
+    vv_error("store %s: cannot stat %s: %s", lb->root, key, strerror(errno));
+    return VV_E_IO;
+}
+
+static int local_del(struct vv_backend *be, const char *key)
+{
+    struct local_backend *lb = L(be);
+    char dir[PATH_MAX];
+    const char *base;
+    if (!vv_backend_key_valid(key))
+        return VV_E_INVAL;
+    if (unlinkat(lb->rootfd, key, 0) < 0) {
+        if (errno == ENOENT || errno == ENOTDIR)
+            return VV_E_NOTFOUND;
+        vv_error("store %s: cannot delete %s: %s", lb->root, key, strerror(errno));
+        return VV_E_IO;
+    }
+    split_key(key, dir, sizeof(dir), &base);
+    return fsync_dirat(lb->rootfd, dir);
+}
+
+/* Depth-first walk of folder rel (relative to root), calling cb with each file's key. */
+static int walk(struct local_backend *lb, char *rel, size_t rellen, size_t cap,
+                int (*cb)(const char *, void *), void *arg)
+{
+    int fd = openat(lb->rootfd, rellen ? rel : ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    DIR *d;
+    struct dirent *e;
+    int r = 0;
+
+    if (fd < 0)
+        return errno == ENOENT || errno == ENOTDIR ? 0 : VV_E_IO;
+    if (!(d = fdopendir(fd))) {
+        close(fd);
+        return VV_E_IO;
+    }
+    while ((e = readdir(d))) {
+        size_t n = strlen(e->d_name);
+        int isdir;
+        if (e->d_name[0] == '.')
+            continue;
+        if (rellen + n + 2 > cap) {
+            r = VV_E_TOOBIG;
+            break;
+        }
+        if (rellen) {
+            rel[rellen] = '/';
+            memcpy(rel + rellen + 1, e->d_name, n + 1);
+        } else {
+            memcpy(rel, e->d_name, n + 1);
+        }
+        if (e->d_type == DT_DIR) {
+            isdir = 1;
+        } else if (e->d_type == DT_UNKNOWN) {
+            struct stat st;
+            isdir = fstatat(lb->rootfd, rel, &st, AT_SYMLINK_NOFOLLOW) == 0 && S_ISDIR(st.st_mode);
+        } else {
+            isdir = 0;
+        }
+        if (isdir)
+            r = walk(lb, rel, rellen + (rellen ? 1 : 0) + n, cap, cb, arg);
+        else if (vv_backend_key_valid(rel))
+            r = cb(rel, arg);
+        rel[rellen] = '\0';
+        if (r)
+            break;
+    }
+    closedir(d);
+    return r;
+}
+
+static int local_list(struct vv_backend *be, const char *prefix,
+                      int (*cb)(const char *key, void *arg), void *arg)
+{
+    char rel[PATH_MAX];
+    size_t n = prefix ? strlen(prefix) : 0;
+    if (n && !vv_backend_key_valid(prefix))
+        return VV_E_INVAL;
+    if (n >= sizeof(rel))
+        return VV_E_INVAL;
+    if (n)
+        memcpy(rel, prefix, n);
+    rel[n] = '\0';
+    return walk(L(be), rel, n, sizeof(rel), cb, arg);
+}
+
+static void local_free(struct vv_backend *be)
+{
+    struct local_backend *lb = L(be);
+    close(lb->rootfd);
+    free(lb->root);
+    free(lb);
+}
+
+static const struct vv_backend_ops local_ops = {
+    .name = "local",
+    .put = local_put,
+    .get = local_get,
+    .has = local_has,
+    .del = local_del,
+    .list = local_list,
+    .free = local_free,
+};
+
+struct vv_backend *vv_backend_local_open(const char *dir, int create)
+{
+    struct local_backend *lb;
+    int fd;
+
+    if (create && mkdir(dir, 0750) < 0 && errno != EEXIST) {
+        vv_error("cannot create store folder %s: %s", dir, strerror(errno));
+        return NULL;
+    }
+    fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (fd < 0) {
+        vv_error("cannot open store folder %s: %s", dir, strerror(errno));
+        return NULL;
+    }
+    lb = calloc(1, sizeof(*lb));
+    if (!lb || !(lb->root = strdup(dir))) {
+        free(lb);
+        close(fd);
+        return NULL;
+    }
+    lb->base.ops = &local_ops;
+    lb->rootfd = fd;
+    return &lb->base;
+}
+
+struct clean_ctx {
+    int rootfd;
+    time_t cutoff;
+    int removed;
+};
+
+static int clean_dir(struct clean_ctx *c, const char *rel, int depth)
+{
+    int fd = openat(c->rootfd, rel, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    DIR *d;
+    struct dirent *e;
+    char sub[PATH_MAX];
+
+    if (fd < 0)
+        return 0;
+    if (!(d = fdopendir(fd))) {
+        close(fd);
+        return VV_E_IO;
+    }
+    while ((e = readdir(d))) {
+        struct stat st;
+        if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, ".."))
+            continue;
+        if ((size_t)snprintf(sub, sizeof(sub), "%s/%s", rel, e->d_name) >= sizeof(sub))
+            continue;
+        if (fstatat(c->rootfd, sub, &st, AT_SYMLINK_NOFOLLOW) < 0)
+            continue;
+        if (S_ISDIR(st.st_mode) && depth < 8)
+            clean_dir(c, sub, depth + 1);
+        else if (S_ISREG(st.st_mode) && !strncmp(e->d_name, ".tmp-", 5) &&
+                 st.st_mtime < c->cutoff && unlinkat(c->rootfd, sub, 0) == 0)
+            c->removed++;
+    }
+    closedir(d);
+    return 0;
+}
+
+int vv_backend_local_clean_tmp(struct vv_backend *be, int64_t max_age_s)
+{
+    struct clean_ctx c;
+    if (be->ops != &local_ops)
+        return 0;
+    c.rootfd = L(be)->rootfd;
+    c.cutoff = time(NULL) - (time_t)max_age_s;
+    c.removed = 0;
+    clean_dir(&c, ".", 0);
+    return c.removed;
+}

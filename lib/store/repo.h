@@ -1,0 +1,57 @@
+/*
+ * repo.h: a vault's store: a backend, the vault key, the chunk store on top of it,
+ * and the recovery points (manifest + one index per disk).
+ *
+ * Layout on the backend:
+ *   config                         store identity (JSON, no secrets): format, key id
+ *   chunks/<4 hex>/<64 hex>        sealed chunks
+ *   points/<point id>/<disk>.index sealed disk indexes
+ *   points/<point id>/manifest     sealed manifest: written last, deleted first
+ *
+ * Invariant: a recovery point exists exactly when its manifest does, and the manifest
+ * is only written after every chunk and index it references is durable. A crash
+ * leaves either the whole point or no point (plus unreferenced objects that garbage
+ * collection removes).
+ */
+#ifndef VV_REPO_H
+#define VV_REPO_H
+
+#include "index.h"
+#include "key.h"
+#include "manifest.h"
+#include "store/backend.h"
+#include "store/chunkstore.h"
+
+#define VV_STORE_FORMAT 1
+
+struct vv_repo {
+    struct vv_backend *be; /* owned */
+    struct vv_key key;
+    struct vv_chunkstore chunks; /* points into be and key */
+    int level;                   /* zstd level for new objects */
+};
+
+/* Open the store in dir with the key in key_path. With create, a missing store is
+ * initialised (folder and config). A store sealed with another key is refused with
+ * VV_E_WRONG_KEY before anything is read or written. Owner: the caller,
+ * vv_repo_close(). */
+int vv_repo_open(const char *dir, const char *key_path, int create, struct vv_repo **out);
+void vv_repo_close(struct vv_repo *repo);
+
+/* Write the indexes (one per manifest disk, same order) then the manifest. Fills
+ * each disk's index_sha256 and chunk counts from its index. VV_E_EXISTS when the
+ * point id is taken. */
+int vv_repo_point_commit(struct vv_repo *repo, struct vv_manifest *m,
+                         const struct vv_index *indexes);
+/* Load and check a manifest. VV_E_NOTFOUND when the point does not exist. */
+int vv_repo_point_load(struct vv_repo *repo, const char *id, struct vv_manifest *m);
+/* Load one disk's index and check it against the manifest (SHA-256, size, chunk size). */
+int vv_repo_index_load(struct vv_repo *repo, const struct vv_manifest *m,
+                       const struct vv_manifest_disk *d, struct vv_index *out);
+/* Call cb with each point id (no set order). */
+int vv_repo_point_list(struct vv_repo *repo, int (*cb)(const char *id, void *arg), void *arg);
+/* Remove a point: the manifest first (the point is gone at once), then its indexes.
+ * Chunks are left for garbage collection. */
+int vv_repo_point_delete(struct vv_repo *repo, const char *id);
+
+#endif

@@ -1,0 +1,221 @@
+/* util.c: see util.h. */
+#include "util.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "err.h"
+
+void vv_hex_encode(const uint8_t *in, size_t n, char *out)
+{
+    static const char digits[] = "0123456789abcdef";
+    for (size_t i = 0; i < n; i++) {
+        out[2 * i] = digits[in[i] >> 4];
+        out[2 * i + 1] = digits[in[i] & 15];
+    }
+    out[2 * n] = '\0';
+}
+
+static int hexval(char c)
+{
+    if (c >= '0' && c <= '9')
+        return c - '0';
+    if (c >= 'a' && c <= 'f')
+        return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F')
+        return c - 'A' + 10;
+    return -1;
+}
+
+int vv_hex_decode(const char *in, uint8_t *out, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        int hi, lo;
+        if (!in[2 * i] || !in[2 * i + 1])
+            return VV_E_INVAL;
+        hi = hexval(in[2 * i]);
+        lo = hexval(in[2 * i + 1]);
+        if (hi < 0 || lo < 0)
+            return VV_E_INVAL;
+        out[i] = (uint8_t)(hi << 4 | lo);
+    }
+    return in[2 * n] == '\0' ? 0 : VV_E_INVAL;
+}
+
+int vv_parse_u64(const char *s, uint64_t *out)
+{
+    uint64_t v = 0;
+    if (!s || !*s)
+        return VV_E_INVAL;
+    for (; *s; s++) {
+        if (*s < '0' || *s > '9')
+            return VV_E_INVAL;
+        if (v > (UINT64_MAX - (uint64_t)(*s - '0')) / 10)
+            return VV_E_INVAL;
+        v = v * 10 + (uint64_t)(*s - '0');
+    }
+    *out = v;
+    return 0;
+}
+
+int vv_parse_size(const char *s, uint64_t *out)
+{
+    uint64_t v = 0, mul = 1;
+    const char *p = s;
+    if (!s || !isdigit((unsigned char)*s))
+        return VV_E_INVAL;
+    for (; isdigit((unsigned char)*p); p++) {
+        if (v > (UINT64_MAX - (uint64_t)(*p - '0')) / 10)
+            return VV_E_INVAL;
+        v = v * 10 + (uint64_t)(*p - '0');
+    }
+    switch (toupper((unsigned char)*p)) {
+    case '\0': break;
+    case 'K': mul = 1ULL << 10; p++; break;
+    case 'M': mul = 1ULL << 20; p++; break;
+    case 'G': mul = 1ULL << 30; p++; break;
+    case 'T': mul = 1ULL << 40; p++; break;
+    default: return VV_E_INVAL;
+    }
+    if (mul > 1 && (p[0] == 'i' || p[0] == 'I') && (p[1] == 'B' || p[1] == 'b'))
+        p += 2;
+    else if (mul > 1 && (p[0] == 'B' || p[0] == 'b'))
+        p++;
+    else if (mul == 1 && (p[0] == 'B' || p[0] == 'b'))
+        p++;
+    if (*p)
+        return VV_E_INVAL;
+    if (v && mul > UINT64_MAX / v)
+        return VV_E_INVAL;
+    *out = v * mul;
+    return 0;
+}
+
+void vv_time_format(time_t t, char *out, size_t outlen)
+{
+    struct tm tm;
+    gmtime_r(&t, &tm);
+    strftime(out, outlen, "%Y-%m-%dT%H:%M:%SZ", &tm);
+}
+
+int vv_time_parse(const char *s, time_t *out)
+{
+    struct tm tm;
+    const char *end;
+    memset(&tm, 0, sizeof(tm));
+    if (!s)
+        return VV_E_INVAL;
+    end = strptime(s, "%Y-%m-%dT%H:%M:%SZ", &tm);
+    if (!end || *end)
+        return VV_E_INVAL;
+    *out = timegm(&tm);
+    return 0;
+}
+
+int vv_read_file(const char *path, struct vv_buf *b)
+{
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    struct stat st;
+    int r = 0;
+
+    if (fd < 0)
+        return errno == ENOENT ? VV_E_NOTFOUND : VV_E_IO;
+    if (fstat(fd, &st) < 0) {
+        r = VV_E_IO;
+        goto out;
+    }
+    if (b->limit && (uint64_t)st.st_size > b->limit) {
+        r = VV_E_TOOBIG;
+        goto out;
+    }
+    b->len = 0;
+    for (;;) {
+        size_t want = 65536;
+        ssize_t n;
+        if (b->limit) {
+            if (b->len == b->limit) {
+                char c;
+                n = read(fd, &c, 1);
+                r = n == 0 ? 0 : n < 0 ? VV_E_IO : VV_E_TOOBIG;
+                break;
+            }
+            if (want > b->limit - b->len)
+                want = b->limit - b->len;
+        }
+        r = vv_buf_reserve(b, want);
+        if (r < 0)
+            break;
+        n = read(fd, b->data + b->len, want);
+        if (n < 0) {
+            if (errno == EINTR)
+                continue;
+            r = VV_E_IO;
+            break;
+        }
+        if (n == 0)
+            break;
+        b->len += (size_t)n;
+    }
+out:
+    close(fd);
+    return r;
+}
+
+int vv_write_all(int fd, const void *p, size_t n)
+{
+    const uint8_t *q = p;
+    while (n) {
+        ssize_t w = write(fd, q, n);
+        if (w < 0) {
+            if (errno == EINTR)
+                continue;
+            return VV_E_IO;
+        }
+        q += w;
+        n -= (size_t)w;
+    }
+    return 0;
+}
+
+int vv_pread_full(int fd, void *p, size_t n, uint64_t off)
+{
+    uint8_t *q = p;
+    while (n) {
+        ssize_t r = pread(fd, q, n, (off_t)off);
+        if (r < 0) {
+            if (errno == EINTR)
+                continue;
+            return VV_E_IO;
+        }
+        if (r == 0) {
+            memset(q, 0, n);
+            return 0;
+        }
+        q += r;
+        n -= (size_t)r;
+        off += (uint64_t)r;
+    }
+    return 0;
+}
+
+int vv_ncpu(void)
+{
+    long n = sysconf(_SC_NPROCESSORS_ONLN);
+    return n < 1 ? 1 : (int)n;
+}
+
+int vv_is_zero(const void *p, size_t n)
+{
+    const uint8_t *q = p;
+    size_t head = n < 16 ? n : 16;
+    for (size_t i = 0; i < head; i++)
+        if (q[i])
+            return 0;
+    return n <= 16 || memcmp(q, q + 16, n - 16) == 0;
+}

@@ -1,0 +1,69 @@
+/*
+ * util.h: small pure helpers shared by every module: little-endian fields, hex,
+ * sizes with suffixes, UTC timestamps, whole-file reads with a cap.
+ */
+#ifndef VV_UTIL_H
+#define VV_UTIL_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <time.h>
+
+#include "buf.h"
+
+static inline void vv_put_le32(uint8_t *p, uint32_t v)
+{
+    for (int i = 0; i < 4; i++)
+        p[i] = (uint8_t)(v >> (8 * i));
+}
+static inline void vv_put_le64(uint8_t *p, uint64_t v)
+{
+    for (int i = 0; i < 8; i++)
+        p[i] = (uint8_t)(v >> (8 * i));
+}
+static inline uint32_t vv_get_le32(const uint8_t *p)
+{
+    uint32_t v = 0;
+    for (int i = 3; i >= 0; i--)
+        v = (v << 8) | p[i];
+    return v;
+}
+static inline uint64_t vv_get_le64(const uint8_t *p)
+{
+    uint64_t v = 0;
+    for (int i = 7; i >= 0; i--)
+        v = (v << 8) | p[i];
+    return v;
+}
+
+/* Lower-case hex of n bytes into out (2n+1 bytes, NUL-terminated). */
+void vv_hex_encode(const uint8_t *in, size_t n, char *out);
+/* Parse exactly 2n hex digits (either case) into out. Returns 0 or VV_E_INVAL. */
+int vv_hex_decode(const char *in, uint8_t *out, size_t n);
+
+/* Parse "4096", "256K", "4M", "1G", "2T" (binary units, optional "iB"/"B").
+ * Returns 0 or VV_E_INVAL (garbage, overflow). */
+int vv_parse_size(const char *s, uint64_t *out);
+/* Parse a decimal unsigned integer with no sign, no suffix. Returns 0 or VV_E_INVAL. */
+int vv_parse_u64(const char *s, uint64_t *out);
+
+/* Format t as "2026-11-27T18:37:28Z" into out (at least 21 bytes). */
+void vv_time_format(time_t t, char *out, size_t outlen);
+/* Parse that form (only UTC "Z"). Returns 0 or VV_E_INVAL. */
+int vv_time_parse(const char *s, time_t *out);
+
+/* Read a whole file into b (b->limit caps it). Returns 0, VV_E_NOTFOUND, VV_E_IO, VV_E_TOOBIG. */
+int vv_read_file(const char *path, struct vv_buf *b);
+/* Write all n bytes to fd (retrying short writes). Returns 0 or VV_E_IO (errno set). */
+int vv_write_all(int fd, const void *p, size_t n);
+/* pread exactly n bytes (short only at EOF, then the rest is zero-filled).
+ * Returns 0 or VV_E_IO (errno set). */
+int vv_pread_full(int fd, void *p, size_t n, uint64_t off);
+
+/* Number of online CPUs (at least 1). */
+int vv_ncpu(void);
+
+/* True when n bytes at p are all zero. */
+int vv_is_zero(const void *p, size_t n);
+
+#endif

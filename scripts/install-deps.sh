@@ -1,0 +1,65 @@
+#!/usr/bin/env bash
+# Installs every Debian package vmvault needs, and nothing that is already there.
+#
+#   scripts/install-deps.sh            build, run and test packages
+#   scripts/install-deps.sh bench      also the peers the benchmark compares against
+#   scripts/install-deps.sh --check    exit 0 when everything is installed, 1 if not
+#
+# Idempotent: a second run with everything present makes no apt call at all.
+# Uses sudo when not run as root.
+set -euo pipefail
+
+# Build: compiler, pkg-config and the -dev packages of every library we link.
+BUILD_PKGS=(build-essential pkg-config libssl-dev libzstd-dev libjansson-dev)
+# Test: sanitizer and fuzzer runtimes (clang), tools the end-to-end tests drive.
+TEST_PKGS=(clang libclang-rt-dev e2fsprogs xxd python3)
+# Benchmark peers (bench/run only).
+BENCH_PKGS=(restic borgbackup casync zstd time e2fsprogs)
+
+check_only=0
+groups=(build test)
+for a in "$@"; do
+    case "$a" in
+        --check) check_only=1 ;;
+        bench) groups+=(bench) ;;
+        -h|--help) sed -n '2,9p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+        *) echo "install-deps.sh: unknown argument '$a' (see --help)" >&2; exit 2 ;;
+    esac
+done
+
+wanted=()
+for g in "${groups[@]}"; do
+    case "$g" in
+        build) wanted+=("${BUILD_PKGS[@]}") ;;
+        test) wanted+=("${TEST_PKGS[@]}") ;;
+        bench) wanted+=("${BENCH_PKGS[@]}") ;;
+    esac
+done
+
+missing=()
+for p in "${wanted[@]}"; do
+    status=$(dpkg-query -W -f='${Status}' "$p" 2>/dev/null || true)
+    [ "$status" = "install ok installed" ] || missing+=("$p")
+done
+# Deduplicate while keeping order.
+if [ ${#missing[@]} -gt 0 ]; then
+    mapfile -t missing < <(printf '%s\n' "${missing[@]}" | awk '!seen[$0]++')
+fi
+
+if [ ${#missing[@]} -eq 0 ]; then
+    exit 0
+fi
+if [ "$check_only" = 1 ]; then
+    echo "missing packages: ${missing[*]}" >&2
+    exit 1
+fi
+
+SUDO=
+if [ "$(id -u)" != 0 ]; then
+    command -v sudo >/dev/null || { echo "install-deps.sh: not root and no sudo; install: ${missing[*]}" >&2; exit 1; }
+    SUDO=sudo
+fi
+echo "install-deps.sh: installing ${missing[*]}"
+export DEBIAN_FRONTEND=noninteractive
+$SUDO apt-get update -qq
+$SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}"
