@@ -43,7 +43,8 @@ LIBA      := $(BUILD)/libvmvault.a
 UNIT_BIN  := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
 REPLAY_BIN:= $(FUZZ_SRC:tests/fuzz/%.c=$(BUILD)/tests/replay_%)
 
-.PHONY: all deps run test check-build fuzz bench clean
+.PHONY: all deps run test fuzz bench clean
+.SECONDARY:
 all: $(BUILD)/vmvault $(UNIT_BIN) $(REPLAY_BIN)
 
 deps:
