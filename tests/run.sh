@@ -1,0 +1,75 @@
+#!/usr/bin/env bash
+# Runs every test: unit tests, fuzz-corpus replays and end-to-end tests, first on the
+# plain build (build/) and then on the ASan+UBSan build (build/san/). Each check
+# prints one line; the run ends with "N passed, N failed" and exits 1 when anything
+# failed. `make test` builds both and calls this.
+#
+#   tests/run.sh                 everything
+#   tests/run.sh --quick         the plain build only
+#   VV_ONLY=t0100 tests/run.sh   only the suites whose name contains t0100
+set -u
+TOP=$(cd "$(dirname "$0")/.." && pwd)
+cd "$TOP"
+builds=(build build/san)
+[ "${1:-}" = --quick ] && builds=(build)
+passed=0 failed=0
+failures=()
+
+export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=1:strict_string_checks=1}
+export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
+
+# run_suite LABEL COMMAND...: runs one test program, echoes its PASS/FAIL lines
+# prefixed with LABEL and adds them up. A program that exits non-zero without
+# printing a FAIL line (a crash, a sanitizer report) counts as one failure.
+run_suite() {
+    local label=$1; shift
+    local out rc p f
+    if [ -n "${VV_ONLY:-}" ] && [[ "$label" != *"$VV_ONLY"* ]]; then return; fi
+    out=$("$@" 2>&1); rc=$?
+    p=$(printf '%s\n' "$out" | grep -c '^PASS ')
+    f=$(printf '%s\n' "$out" | grep -c '^FAIL ')
+    printf '%s\n' "$out" | grep -E '^(PASS|FAIL|     )' | sed "s|^|[$label] |"
+    if [ "$rc" != 0 ] && [ "$f" = 0 ]; then
+        f=1
+        echo "[$label] FAIL exited with status $rc:"
+        printf '%s\n' "$out" | tail -n 30 | sed "s|^|[$label]   |"
+    fi
+    passed=$((passed + p)); failed=$((failed + f))
+    [ "$f" = 0 ] || failures+=("$label")
+}
+
+# replay LABEL BINARY CORPUS: one check per corpus.
+replay() {
+    local label=$1 bin=$2 corpus=$3 out
+    if [ -n "${VV_ONLY:-}" ] && [[ "$label" != *"$VV_ONLY"* ]]; then return; fi
+    if out=$("$bin" "$corpus" 2>&1); then
+        echo "[$label] PASS $(printf '%s' "$out" | tail -n 1) replayed"
+        passed=$((passed + 1))
+    else
+        echo "[$label] FAIL"
+        printf '%s\n' "$out" | tail -n 30 | sed "s|^|[$label]   |"
+        failed=$((failed + 1)); failures+=("$label")
+    fi
+}
+
+for b in "${builds[@]}"; do
+    tag=${b#build}; tag=${tag#/}; tag=${tag:-plain}
+    for t in "$b"/tests/test_*; do
+        [ -x "$t" ] && run_suite "$tag $(basename "$t")" "$t"
+    done
+    for t in "$b"/tests/replay_fuzz_*; do
+        [ -x "$t" ] || continue
+        name=$(basename "$t"); name=${name#replay_fuzz_}
+        replay "$tag fuzz-$name" "$t" "tests/fuzz/corpus/$name"
+    done
+    for t in tests/e2e/t[0-9]*.sh; do
+        run_suite "$tag $(basename "$t" .sh)" env VMVAULT="$TOP/$b/vmvault" bash "$t"
+    done
+done
+
+if [ ${#failures[@]} -gt 0 ]; then
+    echo "failed suites:"
+    printf '  %s\n' "${failures[@]}"
+fi
+echo "$passed passed, $failed failed"
+[ "$failed" = 0 ]
