@@ -70,7 +70,8 @@ struct vv_verify_stats {
  * all is well, VV_E_CORRUPT when anything is missing or damaged (each one logged). */
 int vv_point_verify(struct vv_repo *repo, const char *point_id, const struct vv_engine_opts *o,
                     struct vv_verify_stats *st);
-/* Verify every chunk in the store (re-read, re-hash). Same return convention. */
+/* Verify every chunk in the store (re-read, re-hash). Same return convention. Also
+ * removes temporary files that writers killed more than a day ago left behind. */
 int vv_store_verify(struct vv_repo *repo, const struct vv_engine_opts *o,
                     struct vv_verify_stats *st);
 

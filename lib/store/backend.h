@@ -79,6 +79,10 @@ int vv_backend_key_valid(const char *key);
 /* Open (creating it when create is set) a local directory backend rooted at dir.
  * Owner: the caller, vv_backend_free(). Returns NULL and logs on failure. */
 struct vv_backend *vv_backend_local_open(const char *dir, int create);
+/* Create folders (and their parents) ahead of writes, then make the new entries
+ * durable: n folder names relative to the root, such as "chunks/abc". Existing ones
+ * are fine. Local only (a no-op elsewhere). Returns 0 or VV_E_IO. */
+int vv_backend_local_mkdirs(struct vv_backend *be, const char *const *folders, size_t n);
 /* Remove temporary files older than max_age_s left by writers that died (local only;
  * no-op for others). Returns the number removed or a vv_err. */
 int vv_backend_local_clean_tmp(struct vv_backend *be, int64_t max_age_s);

@@ -353,6 +353,34 @@ struct vv_backend *vv_backend_local_open(const char *dir, int create)
     return &lb->base;
 }
 
+int vv_backend_local_mkdirs(struct vv_backend *be, const char *const *folders, size_t n)
+{
+    struct local_backend *lb;
+    char key[PATH_MAX], parent[PATH_MAX] = "", last[PATH_MAX] = "";
+    if (be->ops != &local_ops)
+        return 0;
+    lb = L(be);
+    for (size_t i = 0; i < n; i++) {
+        const char *base;
+        int r;
+        /* make_parents creates every folder of "<folder>/x" */
+        if ((size_t)snprintf(key, sizeof(key), "%s/x", folders[i]) >= sizeof(key))
+            return VV_E_INVAL;
+        if (mkdirat(lb->rootfd, folders[i], 0750) < 0 && errno != EEXIST &&
+            (r = make_parents(lb, key)) < 0)
+            return r;
+        split_key(folders[i], parent, sizeof(parent), &base);
+        if (strcmp(parent, last) != 0) {
+            if (last[0] && fsync_dirat(lb->rootfd, last) < 0)
+                return VV_E_IO;
+            memcpy(last, parent, sizeof(last));
+        }
+    }
+    if (last[0] && fsync_dirat(lb->rootfd, last) < 0)
+        return VV_E_IO;
+    return 0;
+}
+
 struct clean_ctx {
     int rootfd;
     time_t cutoff;

@@ -28,16 +28,16 @@ void vv_chunk_key(const uint8_t id[VV_CHUNK_ID_LEN], char out[VV_CHUNK_KEY_MAX])
 {
     char hex[2 * VV_CHUNK_ID_LEN + 1];
     vv_hex_encode(id, VV_CHUNK_ID_LEN, hex);
-    snprintf(out, VV_CHUNK_KEY_MAX, "chunks/%.4s/%s", hex, hex);
+    snprintf(out, VV_CHUNK_KEY_MAX, "chunks/%.3s/%s", hex, hex);
 }
 
 int vv_chunk_key_parse(const char *key, uint8_t id[VV_CHUNK_ID_LEN])
 {
-    /* "chunks/" 4 hex "/" 64 hex */
-    if (strlen(key) != 7 + 4 + 1 + 64 || strncmp(key, "chunks/", 7) != 0 || key[11] != '/' ||
-        strncmp(key + 7, key + 12, 4) != 0)
+    /* "chunks/" 3 hex "/" 64 hex */
+    if (strlen(key) != 7 + 3 + 1 + 64 || strncmp(key, "chunks/", 7) != 0 || key[10] != '/' ||
+        strncmp(key + 7, key + 11, 3) != 0)
         return VV_E_INVAL;
-    return vv_hex_decode(key + 12, id, VV_CHUNK_ID_LEN);
+    return vv_hex_decode(key + 11, id, VV_CHUNK_ID_LEN);
 }
 
 int vv_chunk_has(struct vv_chunkstore *cs, const uint8_t id[VV_CHUNK_ID_LEN])

@@ -2,7 +2,7 @@
  * chunkstore.h: content-addressed chunks on a backend.
  *
  * A chunk's id is the SHA-256 of its plaintext; it is stored sealed in an envelope
- * under "chunks/<first 4 hex digits>/<64 hex digits>". Storing a chunk that is
+ * under "chunks/<first 3 hex digits>/<64 hex digits>". Storing a chunk that is
  * already there is a dedup hit and costs one existence check, no compression.
  * Reading always re-checks the id against the decoded bytes, so a chunk read back is
  * exactly the chunk written, or an error.
@@ -23,7 +23,7 @@
 #include "store/backend.h"
 
 #define VV_CHUNK_ID_LEN VV_SHA256_LEN
-#define VV_CHUNK_KEY_MAX 80 /* "chunks/xxxx/" + 64 hex + NUL */
+#define VV_CHUNK_KEY_MAX 80 /* "chunks/xxx/" + 64 hex + NUL */
 
 struct vv_chunkstore {
     struct vv_backend *be;    /* borrowed */

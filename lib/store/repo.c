@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "envelope.h"
 #include "err.h"
@@ -24,7 +25,26 @@ static int check_config(struct vv_repo *repo, const char *dir, int create)
     vv_buf_init(&b, 65536);
     r = vv_backend_get(repo->be, "config", &b);
     if (r == VV_E_NOTFOUND && create) {
-        char text[256];
+        char text[256], (*names)[16] = calloc(4097, sizeof(*names));
+        const char *ptrs[4097];
+        if (!names) {
+            vv_buf_release(&b);
+            return VV_E_NOMEM;
+        }
+        /* every chunk folder exists before the first chunk: no mkdir on the hot path */
+        for (unsigned i = 0; i < 4096; i++) {
+            snprintf(names[i], sizeof(names[i]), "chunks/%03x", i);
+            ptrs[i] = names[i];
+        }
+        snprintf(names[4096], sizeof(names[4096]), "points");
+        ptrs[4096] = names[4096];
+        r = vv_backend_local_mkdirs(repo->be, ptrs, 4097);
+        free(names);
+        if (r < 0) {
+            vv_error("cannot create the folders of store %s", dir);
+            vv_buf_release(&b);
+            return r;
+        }
         int n = snprintf(text, sizeof(text), "{\"format\":%d,\"keyId\":\"%s\"}\n",
                          VV_STORE_FORMAT, hex);
         vv_buf_release(&b);
@@ -34,7 +54,14 @@ static int check_config(struct vv_repo *repo, const char *dir, int create)
         return r;
     }
     if (r == VV_E_NOTFOUND) {
-        vv_error("%s is not a vmvault store (no config)", dir);
+        struct stat st;
+        char path[4096];
+        snprintf(path, sizeof(path), "%s/chunks", dir);
+        if (stat(path, &st) == 0 && S_ISDIR(st.st_mode))
+            vv_error("%s: store creation was interrupted (no config yet); the next "
+                     "backup into it completes it", dir);
+        else
+            vv_error("%s is not a vmvault store (no config)", dir);
         vv_buf_release(&b);
         return VV_E_NOTFOUND;
     }
@@ -86,8 +113,6 @@ int vv_repo_open(const char *dir, const char *key_path, int create, struct vv_re
     repo->chunks.be = repo->be;
     repo->chunks.key = &repo->key;
     repo->level = 3;
-    /* writers that died more than a day ago left these behind */
-    vv_backend_local_clean_tmp(repo->be, 86400);
     *out = repo;
     return 0;
 fail:

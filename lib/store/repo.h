@@ -4,7 +4,7 @@
  *
  * Layout on the backend:
  *   config                         store identity (JSON, no secrets): format, key id
- *   chunks/<4 hex>/<64 hex>        sealed chunks
+ *   chunks/<3 hex>/<64 hex>        sealed chunks (the 4096 folders made with the store)
  *   points/<point id>/<disk>.index sealed disk indexes
  *   points/<point id>/manifest     sealed manifest: written last, deleted first
  *
