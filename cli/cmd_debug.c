@@ -302,6 +302,22 @@ static int parse(const char *cmd, int argc, char **argv, struct opts *o)
     return -1;
 }
 
+/* fsync the folder holding path, so a rename into it survives a crash. */
+static void sync_parent(const char *path)
+{
+    char dir[4096];
+    const char *slash = strrchr(path, '/');
+    int fd;
+    if (!slash)
+        snprintf(dir, sizeof(dir), ".");
+    else
+        snprintf(dir, sizeof(dir), "%.*s", (int)(slash - path) + (slash == path), path);
+    if ((fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) >= 0) {
+        fsync(fd);
+        close(fd);
+    }
+}
+
 static double now_seconds(void)
 {
     struct timespec ts;
@@ -600,6 +616,8 @@ static int cmd_restore(int argc, char **argv)
         unlink(partial);
         goto out;
     }
+    if (is_file)
+        sync_parent(o.target);
     secs = now_seconds() - t0;
     if (o.json) {
         print_json(json_pack("{s:s,s:s,s:s,s:I,s:I,s:I,s:f}", "recoveryPoint", m.id, "disk",

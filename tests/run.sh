@@ -12,7 +12,7 @@ TOP=$(cd "$(dirname "$0")/.." && pwd)
 cd "$TOP"
 builds=(build build/san)
 [ "${1:-}" = --quick ] && builds=(build)
-passed=0 failed=0
+passed=0 failed=0 skipped=0
 failures=()
 
 export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=1:strict_string_checks=1}
@@ -28,7 +28,8 @@ run_suite() {
     out=$("$@" 2>&1); rc=$?
     p=$(printf '%s\n' "$out" | grep -c '^PASS ')
     f=$(printf '%s\n' "$out" | grep -c '^FAIL ')
-    printf '%s\n' "$out" | grep -E '^(PASS|FAIL|     )' | sed "s|^|[$label] |"
+    skipped=$((skipped + $(printf '%s\n' "$out" | grep -c '^SKIP ')))
+    printf '%s\n' "$out" | grep -E '^(PASS|FAIL|SKIP|     )' | sed "s|^|[$label] |"
     if [ "$rc" != 0 ] && [ "$f" = 0 ]; then
         f=1
         echo "[$label] FAIL exited with status $rc:"
@@ -71,5 +72,9 @@ if [ ${#failures[@]} -gt 0 ]; then
     echo "failed suites:"
     printf '  %s\n' "${failures[@]}"
 fi
-echo "$passed passed, $failed failed"
+if [ "$skipped" -gt 0 ]; then
+    echo "$passed passed, $failed failed, $skipped skipped"
+else
+    echo "$passed passed, $failed failed"
+fi
 [ "$failed" = 0 ]
