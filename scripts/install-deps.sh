@@ -14,7 +14,7 @@ BUILD_PKGS=(build-essential pkg-config libssl-dev libzstd-dev libjansson-dev)
 # Test: sanitizer and fuzzer runtimes (clang), tools the end-to-end tests drive.
 TEST_PKGS=(clang libclang-rt-dev e2fsprogs xxd python3)
 # Benchmark peers (bench/run only).
-BENCH_PKGS=(restic borgbackup casync zstd time e2fsprogs)
+BENCH_PKGS=(restic borgbackup casync zstd time e2fsprogs openssl)
 
 check_only=0
 groups=(build test)

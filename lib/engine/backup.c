@@ -159,7 +159,8 @@ int vv_extents_parse(const char *text, size_t len, struct vv_extent **out, size_
     *out = NULL;
     *n = 0;
     while (pos < len) {
-        char buf[256], a[64], c[64], extra[8];
+        /* a and c as long as a line: a longer token would be split in two by sscanf */
+        char buf[256], a[256], c[256], extra[8];
         size_t e = pos;
         struct vv_extent x;
         int k;
@@ -177,7 +178,7 @@ int vv_extents_parse(const char *text, size_t len, struct vv_extent **out, size_
         pos = e + 1;
         if (strchr(buf, '#'))
             *strchr(buf, '#') = '\0';
-        k = sscanf(buf, "%63s %63s %7s", a, c, extra);
+        k = sscanf(buf, "%255s %255s %7s", a, c, extra);
         if (k <= 0)
             continue;
         if (k != 2 || vv_parse_size(a, &x.off) < 0 || vv_parse_size(c, &x.len) < 0 ||

@@ -54,7 +54,8 @@ static int verify_ids(struct vv_repo *repo, uint8_t (*ids)[VV_CHUNK_ID_LEN], siz
     size_t u = 0;
     int r;
 
-    qsort(ids, n, VV_CHUNK_ID_LEN, cmp_id);
+    if (n) /* no chunks (all holes, or an empty store): ids is NULL, which qsort forbids */
+        qsort(ids, n, VV_CHUNK_ID_LEN, cmp_id);
     for (size_t i = 0; i < n; i++)
         if (u == 0 || memcmp(ids[u - 1], ids[i], VV_CHUNK_ID_LEN) != 0)
             memmove(ids[u++], ids[i], VV_CHUNK_ID_LEN);

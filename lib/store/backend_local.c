@@ -383,7 +383,7 @@ int vv_backend_local_mkdirs(struct vv_backend *be, const char *const *folders, s
 
 struct clean_ctx {
     int rootfd;
-    time_t cutoff;
+    struct timespec cutoff; /* to the nanosecond: max_age_s 0 means every file so far */
     int removed;
 };
 
@@ -411,7 +411,10 @@ static int clean_dir(struct clean_ctx *c, const char *rel, int depth)
         if (S_ISDIR(st.st_mode) && depth < 8)
             clean_dir(c, sub, depth + 1);
         else if (S_ISREG(st.st_mode) && !strncmp(e->d_name, ".tmp-", 5) &&
-                 st.st_mtime < c->cutoff && unlinkat(c->rootfd, sub, 0) == 0)
+                 (st.st_mtim.tv_sec < c->cutoff.tv_sec ||
+                  (st.st_mtim.tv_sec == c->cutoff.tv_sec &&
+                   st.st_mtim.tv_nsec < c->cutoff.tv_nsec)) &&
+                 unlinkat(c->rootfd, sub, 0) == 0)
             c->removed++;
     }
     closedir(d);
@@ -424,7 +427,8 @@ int vv_backend_local_clean_tmp(struct vv_backend *be, int64_t max_age_s)
     if (be->ops != &local_ops)
         return 0;
     c.rootfd = L(be)->rootfd;
-    c.cutoff = time(NULL) - (time_t)max_age_s;
+    clock_gettime(CLOCK_REALTIME, &c.cutoff);
+    c.cutoff.tv_sec -= (time_t)max_age_s;
     c.removed = 0;
     clean_dir(&c, ".", 0);
     return c.removed;
