@@ -111,11 +111,14 @@ int vv_time_parse(const char *s, time_t *out)
     memset(&tm, 0, sizeof(tm));
     if (!s)
         return VV_E_INVAL;
+    char again[32];
     end = strptime(s, "%Y-%m-%dT%H:%M:%SZ", &tm);
     if (!end || *end)
         return VV_E_INVAL;
     *out = timegm(&tm);
-    return 0;
+    /* strict: only the canonical spelling of a real time (no "2026-02-31", no " 7") */
+    vv_time_format(*out, again, sizeof(again));
+    return strcmp(again, s) == 0 ? 0 : VV_E_INVAL;
 }
 
 int vv_read_file(const char *path, struct vv_buf *b)

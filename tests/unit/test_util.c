@@ -52,6 +52,10 @@ TEST(time_round_trip)
     CHECK_EQ(t, 1795804648);
     CHECK_EQ(vv_time_parse("2026-11-27 18:37:28", &t), VV_E_INVAL);
     CHECK_EQ(vv_time_parse("2026-11-27T18:37:28Zjunk", &t), VV_E_INVAL);
+    CHECK_EQ(vv_time_parse("2026-02-31T00:00:00Z", &t), VV_E_INVAL);
+    CHECK_EQ(vv_time_parse("2026-11-27T18:37:60Z", &t), VV_E_INVAL);
+    CHECK_EQ(vv_time_parse(" 2026-11-27T18:37:28Z", &t), VV_E_INVAL);
+    CHECK_EQ(vv_time_parse("2026-1-27T18:37:28Z", &t), VV_E_INVAL);
 }
 
 TEST(zero_detection)
