@@ -368,21 +368,7 @@ static int load_changed(const char *path, struct vv_extent **ext, size_t *n)
     struct vv_buf b;
     int r;
     vv_buf_init(&b, 256u << 20);
-    if (!strcmp(path, "-")) {
-        for (;;) {
-            ssize_t k;
-            if ((r = vv_buf_reserve(&b, 65536)) < 0)
-                break;
-            k = read(STDIN_FILENO, b.data + b.len, 65536);
-            if (k <= 0) {
-                r = k < 0 ? VV_E_IO : 0;
-                break;
-            }
-            b.len += (size_t)k;
-        }
-    } else {
-        r = vv_read_file(path, &b);
-    }
+    r = vv_read_file(strcmp(path, "-") ? path : "/dev/stdin", &b);
     if (r < 0)
         fprintf(stderr, "vmvault: cannot read changed extents %s: %s\n", path, vv_strerror(r));
     else if ((r = vv_extents_parse((const char *)b.data, b.len, ext, n)) < 0)
