@@ -1,0 +1,175 @@
+/*
+ * policy.h: the backup policy, the schedule and retention model of Azure Backup's
+ * AzureIaasVM policies (docs/api.md, "Policies").
+ *
+ * A policy says when an item is backed up (Daily or Weekly at one time of day, or
+ * Hourly every few hours inside a window, in one time zone), how long the instant
+ * restore points (snapshots) are kept, and which recovery points the vault keeps for
+ * how long: the daily, weekly, monthly and yearly tiers (grandfather-father-son), each
+ * optional, at least one present.
+ *
+ * Key invariant: every struct vv_policy made by vv_policy_from_json or
+ * vv_policy_default satisfies every rule below, and fields a policy does not use are
+ * zero, so two equal policies compare equal field by field and
+ * vv_policy_from_json(vv_policy_to_json(p)) gives back p exactly.
+ *
+ * Pure module: no I/O except vv_tz_exists, which reads the first bytes of one file.
+ * struct vv_policy holds no pointers: copy it by assignment; vv_policy_release frees
+ * nothing.
+ *
+ * Rules (Azure's, as docs/api.md states them):
+ *   - times of day on the hour or half hour only (:00 or :30);
+ *   - Weekly schedules run on at least one day and keep no daily tier; the weekly tier's
+ *     days, and the days of monthly/yearly tiers in the Weekly format, must be days
+ *     the schedule runs on; monthly/yearly tiers in the Daily format (days of the
+ *     month) need a Daily or Hourly schedule;
+ *   - Hourly: interval 4, 6, 8 or 12 hours, window 4 to 24 hours, policy type V2;
+ *   - instant restore: 1 to 5 days (Daily), 5 (Weekly), 1 to 30 (Hourly);
+ *   - daily tier 7 to 9999 days, weekly 1 to 5163 weeks, monthly 1 to 1188 months,
+ *     yearly 1 to 99 years;
+ *   - days of the month 1 to 28, or the last day.
+ */
+#ifndef VV_POLICY_H
+#define VV_POLICY_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "json.h"
+
+#define VV_TZ_NAME_MAX 64 /* longest time-zone name, without the NUL */
+
+enum vv_policy_type { VV_POLICY_V1 = 1, VV_POLICY_V2 = 2 };
+
+enum vv_schedule_freq { VV_FREQ_DAILY = 1, VV_FREQ_WEEKLY = 2, VV_FREQ_HOURLY = 3 };
+
+/* How a monthly or yearly tier picks its points; VV_RET_FORMAT_NONE in the daily and
+ * weekly tiers and in absent tiers. */
+enum vv_retention_format {
+    VV_RET_FORMAT_NONE = 0,
+    VV_RET_FORMAT_WEEKLY = 1, /* weeks of the month x days of the week */
+    VV_RET_FORMAT_DAILY = 2,  /* days of the month */
+};
+
+/* Day-of-week bits: bit 0 Sunday .. bit 6 Saturday (struct tm's tm_wday). */
+#define VV_DAY(wday) (1u << (wday))
+#define VV_DAYS_ALL 0x7fu
+/* Week-of-the-month bits. */
+#define VV_WEEK_FIRST 0x01u
+#define VV_WEEK_SECOND 0x02u
+#define VV_WEEK_THIRD 0x04u
+#define VV_WEEK_FOURTH 0x08u
+#define VV_WEEK_LAST 0x10u
+/* Month bits: bit 0 January .. bit 11 December (struct tm's tm_mon). */
+#define VV_MONTH(mon) (1u << (mon))
+/* Day-of-the-month bits: bit d for date d, 1..28 (bit 0 is never set). */
+#define VV_DATE(d) (1u << (d))
+
+/* One retention tier. Fields a tier does not use are 0. */
+struct vv_retention {
+    int present;                     /* 0: the tier is absent (then every field is 0) */
+    uint32_t count;                  /* in the tier's unit: days, weeks, months, years */
+    enum vv_retention_format format; /* monthly and yearly only */
+    uint8_t days;   /* VV_DAY bits: weekly tier; monthly/yearly in the Weekly format */
+    uint8_t weeks;  /* VV_WEEK_* bits: monthly/yearly in the Weekly format */
+    uint32_t dates; /* VV_DATE bits: monthly/yearly in the Daily format */
+    int last_date;  /* 1: the last day of the month (Daily format) */
+    uint16_t months; /* VV_MONTH bits: yearly tier, not 0 when present */
+};
+
+struct vv_policy {
+    char time_zone[VV_TZ_NAME_MAX + 1]; /* IANA name, syntax checked (vv_tz_name_valid) */
+    enum vv_policy_type type;           /* V2 whenever the schedule is Hourly */
+    enum vv_schedule_freq frequency;
+    uint16_t run_time; /* Daily, Weekly: minutes after midnight, a multiple of 30; else 0 */
+    uint8_t run_days;  /* Weekly: VV_DAY bits, not 0; else 0 */
+    uint8_t hourly_interval;  /* Hourly: 4, 6, 8 or 12 (hours); else 0 */
+    uint16_t window_start;    /* Hourly: minutes after midnight, a multiple of 30; else 0 */
+    uint8_t window_hours;     /* Hourly: 4..24; else 0 */
+    uint8_t instant_rp_days;  /* instant-restore snapshots kept this many days */
+    struct vv_retention daily;   /* count in days */
+    struct vv_retention weekly;  /* count in weeks */
+    struct vv_retention monthly; /* count in months */
+    struct vv_retention yearly;  /* count in years */
+};
+
+/* Azure's DefaultPolicy: UTC, Daily at 02:00, daily tier 30 days, instant restore
+ * 2 days, V1. Overwrites all of *p. */
+void vv_policy_default(struct vv_policy *p);
+
+/*
+ * Strict parse of a policy object (docs/api.md shape). Keys:
+ *   timeZone                       optional, default "UTC"; syntax only (vv_tz_name_valid)
+ *   schedulePolicy                 required: scheduleRunFrequency Daily|Weekly|Hourly;
+ *                                  scheduleRunTimes (Daily, Weekly; refused for Hourly),
+ *                                  a 1-element array of "HH:MM" or a UTC date-time
+ *                                  "2026-01-01T02:30:00Z" (fraction of a second and
+ *                                  "+00:00" allowed) whose time of day is kept;
+ *                                  scheduleRunDays (Weekly only); hourlySchedule
+ *                                  {interval, scheduleWindowStartTime,
+ *                                  scheduleWindowDuration} (Hourly only, all required)
+ *   retentionPolicy                required: dailySchedule, weeklySchedule,
+ *                                  monthlySchedule, yearlySchedule; at least one
+ *   instantRpRetentionRangeInDays  optional: default 2 (Daily), 5 (Weekly), 7 (Hourly)
+ *   policyType                     optional "V1" | "V2": default V2 for Hourly, else V1
+ *   name, vault, protectedItemsCount   ignored whatever their value, so that a policy
+ *                                  as the server shows it can be edited and sent back
+ * Each tier has retentionDuration {count, durationType} (Days, Weeks, Months or Years,
+ * matching the tier) and may have retentionTimes (an array of strings, ignored).
+ * A JSON null counts as an absent key. Any other key, at any level, is refused. Names
+ * of days, weeks of the month and months are spelled as Azure does ("Sunday",
+ * "First".."Fourth", "Last", "January"); a repeated name is refused. daysOfTheMonth
+ * entries are {"date": 1..28, "isLast": false} or {"date": 0, "isLast": true} (date
+ * may be left out when isLast is true; isLast defaults to false).
+ *
+ * in: borrowed. Returns 0 and fills *out, or VV_E_INVAL with *out untouched and a
+ * one-line ASCII reason in err naming the field path and the rule, e.g.
+ *   "retentionPolicy.dailySchedule.retentionDuration.count: must be 7 to 9999 days"
+ *   "unknown field 'schedulePolicy.scheduleRunTime'"
+ * (err may be NULL when errlen is 0; the reason is cut to errlen-1 bytes).
+ */
+int vv_policy_from_json(const json_t *in, struct vv_policy *out, char *err, size_t errlen);
+
+/*
+ * The canonical JSON of a valid policy (from vv_policy_from_json or
+ * vv_policy_default): key order timeZone, schedulePolicy, instantRpRetentionRangeInDays,
+ * retentionPolicy, policyType; times as "HH:MM"; scheduleRunTimes a 1-element array
+ * (Daily, Weekly); scheduleRunDays only for Weekly; hourlySchedule only for Hourly;
+ * only the present tiers; names in calendar order; no retentionTimes. Does not
+ * include name, vault or protectedItemsCount: the caller adds them.
+ * Owner: the caller, json_decref(). NULL when memory runs out.
+ */
+json_t *vv_policy_to_json(const struct vv_policy *p);
+
+/* Nothing to free today (the struct holds no pointers); zeroes *p, so a released
+ * policy is never mistaken for a valid one. Kept so callers need not change if a
+ * field ever moves to the heap. Safe to call twice. */
+void vv_policy_release(struct vv_policy *p);
+
+/* 1 when every field of a and b is the same, else 0. */
+int vv_policy_equal(const struct vv_policy *a, const struct vv_policy *b);
+
+/*
+ * 1 when changing from old to new_ keeps some points for less time, else 0: a tier
+ * of old is absent from new_, or its count is smaller, or it keeps fewer points
+ * (a day, week of the month, date, last day or month dropped from its selection, or
+ * a monthly/yearly tier switched between the Weekly and Daily formats), or the
+ * instant-restore days shrink. Conservative: a point still covered by another tier
+ * is not looked for. Schedule changes alone never count.
+ */
+int vv_policy_reduces_retention(const struct vv_policy *old, const struct vv_policy *new_);
+
+/* 1 when name is a well-formed IANA zone name: 1 to VV_TZ_NAME_MAX characters of
+ * [A-Za-z0-9_+-/], not starting or ending with '/', no empty component ("//"). So it
+ * can never leave the zoneinfo folder (no '.', no leading '/'). NULL gives 0. */
+int vv_tz_name_valid(const char *name);
+
+/*
+ * 1 when zoneinfo_dir/name exists, is a regular file (after symbolic links) and starts
+ * with the TZif magic; else 0 (also for a malformed name, see vv_tz_name_valid).
+ * The module's only I/O: opens that one file read-only and reads 4 bytes.
+ * The server calls it with "/usr/share/zoneinfo".
+ */
+int vv_tz_exists(const char *zoneinfo_dir, const char *name);
+
+#endif
