@@ -1,6 +1,7 @@
 /* codec.c: zstd adapter (see codec.h). */
 #include "codec.h"
 
+#include <stdint.h>
 #include <stdlib.h>
 
 #include <zstd.h>
@@ -65,5 +66,16 @@ int vv_codec_decompress(struct vv_codec *c, const void *src, size_t n, void *dst
     r = ZSTD_decompressDCtx(c->dctx, dst, expect, src, n);
     if (ZSTD_isError(r) || r != expect)
         return VV_E_CODEC;
+    return 0;
+}
+
+int vv_codec_frame_size(const void *src, size_t n, size_t *out)
+{
+    unsigned long long fsz = ZSTD_getFrameContentSize(src, n);
+    if (fsz == ZSTD_CONTENTSIZE_ERROR || fsz == ZSTD_CONTENTSIZE_UNKNOWN || fsz > SIZE_MAX)
+        return VV_E_CODEC;
+    if (ZSTD_findFrameCompressedSize(src, n) != n)
+        return VV_E_CODEC;
+    *out = (size_t)fsz;
     return 0;
 }

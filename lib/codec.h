@@ -26,5 +26,8 @@ int vv_codec_compress(struct vv_codec *c, const void *src, size_t n, void *dst, 
 /* Decompress exactly expect bytes into dst: anything else (more, fewer, malformed
  * frame) is VV_E_CODEC. */
 int vv_codec_decompress(struct vv_codec *c, const void *src, size_t n, void *dst, size_t expect);
+/* The decompressed size a single zstd frame declares in its header. Returns 0, or
+ * VV_E_CODEC when src is not one zstd frame or the frame does not declare its size. */
+int vv_codec_frame_size(const void *src, size_t n, size_t *out);
 
 #endif

@@ -3,9 +3,25 @@
 
 #include <stdarg.h>
 #include <stdio.h>
+#include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 static enum vv_log_level threshold = VV_LOG_INFO;
+static int timestamps;
+
+void vv_log_set_timestamps(int on) { timestamps = on; }
+
+int vv_log_level_parse(const char *s, enum vv_log_level *out)
+{
+    static const char *names[] = {"debug", "info", "warn", "error"};
+    for (int i = 0; i < 4; i++)
+        if (!strcmp(s, names[i])) {
+            *out = (enum vv_log_level)i;
+            return 0;
+        }
+    return -1;
+}
 
 void vv_log_set_level(enum vv_log_level lvl) { threshold = lvl; }
 enum vv_log_level vv_log_get_level(void) { return threshold; }
@@ -19,7 +35,16 @@ void vv_log(enum vv_log_level lvl, const char *fmt, ...)
 
     if (lvl < threshold || lvl >= VV_LOG_QUIET)
         return;
-    n = snprintf(line, sizeof(line), "%s: ", names[lvl]);
+    n = 0;
+    if (timestamps) {
+        struct timespec ts;
+        struct tm tm;
+        clock_gettime(CLOCK_REALTIME, &ts);
+        gmtime_r(&ts.tv_sec, &tm);
+        n = (int)strftime(line, sizeof(line), "%Y-%m-%dT%H:%M:%S", &tm);
+        n += snprintf(line + n, sizeof(line) - (size_t)n, ".%03ldZ ", ts.tv_nsec / 1000000);
+    }
+    n += snprintf(line + n, sizeof(line) - (size_t)n, "%s: ", names[lvl]);
     va_start(ap, fmt);
     n += vsnprintf(line + n, sizeof(line) - (size_t)n - 1, fmt, ap);
     va_end(ap);

@@ -1,5 +1,5 @@
 /*
- * log.h: one line per event on stderr: "LEVEL component: message".
+ * log.h: one line per event on stderr: "[TIME ]LEVEL: message".
  *
  * Log once, where the context is known (which file, which chunk), then return the
  * error code. The level threshold is process-wide (vv_log_set_level), default INFO.
@@ -10,6 +10,10 @@
 enum vv_log_level { VV_LOG_DEBUG = 0, VV_LOG_INFO, VV_LOG_WARN, VV_LOG_ERROR, VV_LOG_QUIET };
 
 void vv_log_set_level(enum vv_log_level lvl);
+/* Prefix every line with its UTC time to the millisecond (daemons turn this on). */
+void vv_log_set_timestamps(int on);
+/* Parse "debug", "info", "warn", "error". Returns 0 or -1. */
+int vv_log_level_parse(const char *s, enum vv_log_level *out);
 enum vv_log_level vv_log_get_level(void);
 void vv_log(enum vv_log_level lvl, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 

@@ -331,3 +331,47 @@ int vv_repo_point_delete(struct vv_repo *repo, const char *id)
     snprintf(key, sizeof(key), "points/%s", id);
     return vv_backend_list(repo->be, key, delete_one, repo);
 }
+
+int vv_repo_point_purge(struct vv_repo *repo, const char *id)
+{
+    char key[256];
+    int r;
+    if (!vv_point_id_valid(id))
+        return VV_E_INVAL;
+    manifest_key(id, key, sizeof(key));
+    if ((r = vv_backend_del(repo->be, key)) < 0 && r != VV_E_NOTFOUND)
+        return r;
+    snprintf(key, sizeof(key), "points/%s", id);
+    return vv_backend_list(repo->be, key, delete_one, repo);
+}
+
+struct list_all_ctx {
+    int (*cb)(const char *id, void *arg);
+    void *arg;
+    char last[VV_POINT_ID_MAX];
+};
+
+static int list_all_one(const char *key, void *arg)
+{
+    struct list_all_ctx *c = arg;
+    char id[VV_POINT_ID_MAX];
+    const char *p = key + strlen("points/"), *slash = strchr(p, '/');
+    size_t n;
+    if (!slash)
+        return 0;
+    n = (size_t)(slash - p);
+    if (n >= sizeof(id))
+        return 0;
+    memcpy(id, p, n);
+    id[n] = '\0';
+    if (!vv_point_id_valid(id) || !strcmp(id, c->last))
+        return 0;
+    snprintf(c->last, sizeof(c->last), "%s", id);
+    return c->cb(id, c->arg);
+}
+
+int vv_repo_point_list_all(struct vv_repo *repo, int (*cb)(const char *id, void *arg), void *arg)
+{
+    struct list_all_ctx c = {cb, arg, ""};
+    return vv_backend_list(repo->be, "points", list_all_one, &c);
+}

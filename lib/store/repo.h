@@ -53,5 +53,11 @@ int vv_repo_point_list(struct vv_repo *repo, int (*cb)(const char *id, void *arg
 /* Remove a point: the manifest first (the point is gone at once), then its indexes.
  * Chunks are left for garbage collection. */
 int vv_repo_point_delete(struct vv_repo *repo, const char *id);
+/* Remove whatever exists of a point, whole or partial (a commit cut short leaves
+ * indexes without a manifest). 0 also when nothing was there. */
+int vv_repo_point_purge(struct vv_repo *repo, const char *id);
+/* Call cb with the id of every point that has any object, manifest or not (an id
+ * may be reported more than once). */
+int vv_repo_point_list_all(struct vv_repo *repo, int (*cb)(const char *id, void *arg), void *arg);
 
 #endif
