@@ -11,7 +11,7 @@
 # RELEASE=1 builds with -O3 -march=native into build/release/.
 
 CC      ?= cc
-PKGS    := libcrypto libzstd jansson
+PKGS    := libcrypto libzstd jansson libcurl sqlite3 libmicrohttpd
 WARN    := -Wall -Wextra -Wshadow -Wstrict-prototypes -Wmissing-prototypes \
            -Wformat=2 -Wpointer-arith -Wcast-qual -Wwrite-strings -Wvla \
            -Wundef -Wnull-dereference -Wimplicit-fallthrough -Werror
@@ -35,18 +35,22 @@ LDFLAGS := $(LDSAN)
 
 LIB_SRC   := $(wildcard lib/*.c lib/store/*.c lib/engine/*.c)
 CLI_SRC   := $(wildcard cli/*.c)
+SRV_SRC   := $(wildcard server/*.c server/*/*.c)
 UNIT_SRC  := $(wildcard tests/unit/test_*.c)
 FUZZ_SRC  := $(wildcard tests/fuzz/fuzz_*.c)
 
 LIB_OBJ   := $(LIB_SRC:%.c=$(BUILD)/%.o)
 CLI_OBJ   := $(CLI_SRC:%.c=$(BUILD)/%.o)
+SRV_OBJ   := $(SRV_SRC:%.c=$(BUILD)/%.o)
+SRV_LIB_SRC := $(filter-out server/vmvaultd.c,$(SRV_SRC))
+SRVA      := $(BUILD)/libvmvaultd.a
 LIBA      := $(BUILD)/libvmvault.a
 UNIT_BIN  := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
 REPLAY_BIN:= $(FUZZ_SRC:tests/fuzz/%.c=$(BUILD)/tests/replay_%)
 
 .PHONY: all deps run test fuzz bench clean
 .SECONDARY:
-all: $(BUILD)/vmvault $(UNIT_BIN) $(REPLAY_BIN)
+all: $(BUILD)/vmvault $(BUILD)/vmvaultd $(UNIT_BIN) $(REPLAY_BIN)
 
 deps:
 	@scripts/install-deps.sh --check 2>/dev/null || scripts/install-deps.sh
@@ -71,6 +75,24 @@ $(LIBA): $(LIB_OBJ)
 	$(Q)ar rcs $@ $^
 
 $(BUILD)/vmvault: $(CLI_OBJ) $(LIBA)
+	$(say) LINK $@
+	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+# The server's modules as a library: vmvaultd and the API fuzz target link it.
+$(SRVA): $(SRV_LIB_SRC:%.c=$(BUILD)/%.o)
+	@rm -f $@
+	$(say) AR $@
+	$(Q)ar rcs $@ $^
+
+$(BUILD)/vmvaultd: $(BUILD)/server/vmvaultd.o $(SRVA) $(LIBA)
+	$(say) LINK $@
+	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+$(BUILD)/server/%.o: CFLAGS += -Iserver
+$(BUILD)/tests/fuzz/fuzz_api.o: CFLAGS += -Iserver
+
+$(BUILD)/tests/replay_fuzz_api: $(BUILD)/tests/fuzz/fuzz_api.o $(BUILD)/tests/fuzz/replay.o $(SRVA) $(LIBA)
+	@mkdir -p $(dir $@)
 	$(say) LINK $@
 	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
@@ -102,7 +124,7 @@ bench:
 fuzz:
 	@mkdir -p build/fuzz
 	for f in $(FUZZ_SRC); do n=$$(basename $$f .c); \
-	  clang $(CSTD) -g -O1 -Ilib -fsanitize=fuzzer,address,undefined $$f $(LIB_SRC) \
+	  clang $(CSTD) -g -O1 -Ilib -Iserver -fsanitize=fuzzer,address,undefined $$f $(LIB_SRC) $(SRV_LIB_SRC) \
 	    -o build/fuzz/$$n $(LDLIBS) || exit 1; done
 
 clean:

@@ -10,9 +10,10 @@
 set -euo pipefail
 
 # Build: compiler, pkg-config and the -dev packages of every library we link.
-BUILD_PKGS=(build-essential pkg-config libssl-dev libzstd-dev libjansson-dev)
+BUILD_PKGS=(build-essential pkg-config libssl-dev libzstd-dev libjansson-dev
+            libsqlite3-dev libmicrohttpd-dev libcurl4-openssl-dev tzdata)
 # Test: sanitizer and fuzzer runtimes (clang), tools the end-to-end tests drive.
-TEST_PKGS=(clang libclang-rt-dev e2fsprogs xxd python3)
+TEST_PKGS=(clang libclang-rt-dev e2fsprogs xxd python3 curl zstd sqlite3 procps)
 # Benchmark peers (bench/run only).
 BENCH_PKGS=(restic borgbackup casync zstd time e2fsprogs openssl)
 

@@ -1,33 +1,27 @@
 #!/usr/bin/env bash
-# make run: prepares a ready-to-use local vault store and shows how to use it.
+# make run: starts the vault server with its embedded defaults, in the foreground.
 #
-# The data folder (VMVAULT_DATA, default ./var in the source tree) gets a vault key
-# (vault.key, mode 0600) and a store folder (store/). Both are created once and
-# reused on later runs; nothing is ever overwritten.
+#   data folder  VMVAULTD_DATA_DIR, default ./var/vmvaultd in the source tree
+#   address      VMVAULTD_LISTEN, default 127.0.0.1:8080
+#
+# The first start creates the catalog and the user 'owner', whose token is written to
+# DATA/owner.token (mode 0600). Ctrl-C (or SIGTERM) stops the server cleanly.
 set -euo pipefail
 TOP=$(cd "$(dirname "$0")/.." && pwd)
-DATA=${VMVAULT_DATA:-$TOP/var}
-VMVAULT=$TOP/build/vmvault
+DATA=${VMVAULTD_DATA_DIR:-$TOP/var/vmvaultd}
+LISTEN=${VMVAULTD_LISTEN:-127.0.0.1:8080}
 mkdir -p "$DATA"
 chmod 700 "$DATA"
-[ -e "$DATA/vault.key" ] || "$VMVAULT" debug keygen --key-file "$DATA/vault.key"
-export VMVAULT_STORE=$DATA/store VMVAULT_KEY_FILE=$DATA/vault.key
-points=0
-if [ -d "$DATA/store" ]; then
-    points=$("$VMVAULT" debug list --output json | python3 -c 'import json,sys; print(len(json.load(sys.stdin)))')
-fi
 cat <<MSG
 
-vmvault is built: $VMVAULT
-Local vault store: $DATA/store ($points recovery points)
-Vault key:         $DATA/vault.key  (keep a copy elsewhere: without it the store cannot be read)
+Starting the vault server: $TOP/build/vmvaultd --data-dir $DATA --listen $LISTEN
+From another shell:
+  export PATH=$TOP/build:\$PATH
+  export VMVAULT_URL=http://$LISTEN VMVAULT_TOKEN=\$(cat $DATA/owner.token)
+  vmvault vault create --name v1 --location westeurope
+  vmvault vault list --output table
+  vmvault policy get-default-for-vm --vault-name v1
+Stop it with Ctrl-C.
 
-Use it from this shell with:
-  export VMVAULT_STORE=$DATA/store VMVAULT_KEY_FILE=$DATA/vault.key
-  $VMVAULT debug image-backup --image /path/to/disk.img --disk-name vda
-  $VMVAULT debug list
-  $VMVAULT debug image-restore --point <id> --target /tmp/restored.img
-  $VMVAULT debug verify --all
-
-'$VMVAULT --help' lists every command.
 MSG
+exec "$TOP/build/vmvaultd" --data-dir "$DATA" --listen "$LISTEN"

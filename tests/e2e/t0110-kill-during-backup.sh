@@ -14,6 +14,12 @@ for delay in 0.05 0.2 0.4 0.7 1.0; do
     sleep "$delay"
     kill -9 "$pid" 2>/dev/null
     wait "$pid" 2>/dev/null
+    if [ ! -e store ]; then
+        # killed before the store folder existed: nothing was created
+        check_fails "a backup killed at ${delay}s before creating the store left none" 1 \
+            "cannot open store" "$VMVAULT" debug list
+        continue
+    fi
     if [ ! -e store/config ]; then
         # killed while the store itself was being created
         check_fails "a store whose creation was killed at ${delay}s says so" 1 \

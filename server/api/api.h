@@ -1,0 +1,156 @@
+/*
+ * api.h: what every REST handler shares: the call (request, caller, path
+ * parameters, parsed body), replies and errors in the API's JSON shape, body field
+ * checks, and the handlers themselves (one file per resource in server/api/).
+ *
+ * A handler runs with the catalog locked unless its route says it locks for itself
+ * (chunk uploads, long polls, commits): those take the lock only around catalog work.
+ * A handler always answers: exactly one vv_reply* per call.
+ */
+#ifndef VV_API_H
+#define VV_API_H
+
+#include <stdint.h>
+#include <time.h>
+
+#include "http.h"
+#include "json.h"
+#include "server.h"
+
+/* Roles, in increasing power. */
+enum vv_role { VV_ROLE_NONE = 0, VV_ROLE_READER, VV_ROLE_OPERATOR, VV_ROLE_CONTRIBUTOR,
+               VV_ROLE_OWNER };
+
+/* Who is calling. */
+struct vv_ident {
+    int agent;              /* 1: a host agent's token */
+    int64_t user_id;        /* users */
+    char user[96];          /* user name, or "agent:<host>" */
+    enum vv_role role;
+    char token_id[32];
+    int64_t container_id;   /* agents */
+    int64_t vault_id;       /* agents: the vault they registered with */
+    char container[80];
+    char vault[80];
+    char vault_uuid[VV_UUID_LEN];
+};
+
+struct vv_call {
+    struct vv_server *srv;
+    const struct vv_http_req *req;
+    struct vv_http_resp *resp;
+    struct vv_ident who;
+    const char *param[4]; /* path parameters, in order; borrowed from the request */
+    char param_buf[4][160];
+    json_t *body;         /* the parsed JSON object body, when the route takes one */
+    time_t now;
+    int self_lock;        /* the handler takes the catalog lock itself */
+};
+
+typedef void (*vv_api_fn)(struct vv_call *c);
+
+/* Replies. v is stolen (NULL answers an empty object). */
+void vv_reply(struct vv_call *c, int status, json_t *v);
+void vv_reply_error(struct vv_call *c, int status, const char *code, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+/* 500 InternalError for a vv_err (already logged where it happened). */
+void vv_reply_internal(struct vv_call *c, int err);
+/* A list: {"value": arr}; arr stolen (NULL: 500). */
+void vv_reply_list(struct vv_call *c, json_t *arr);
+
+/* Body checks. Each returns 0, or replies 400 InvalidParameter naming the field and
+ * returns -1. */
+int vv_body_only(struct vv_call *c, const json_t *obj, const char *where,
+                 const char *const *allowed);
+int vv_body_str(struct vv_call *c, const json_t *obj, const char *name, int required,
+                const char **out);
+int vv_body_int(struct vv_call *c, const json_t *obj, const char *name, int required,
+                int64_t min, int64_t max, int64_t *out);
+int vv_body_bool(struct vv_call *c, const json_t *obj, const char *name, int *out);
+
+/* Name rules of vaults, policies, users, tokens, hosts, VMs. */
+int vv_name_valid(const char *s);
+/* A region/location: 1-64 of [a-z0-9-]. */
+int vv_region_valid(const char *s);
+/* "2026-11-27T21:00:00Z" into out (32 bytes), or "" for t == 0. */
+void vv_api_time(time_t t, char out[32]);
+/* Parse "YYYY-MM-DD" (end_of_day: 23:59:59 of that day, else 00:00:00) or a UTC time. */
+int vv_api_parse_date(const char *s, int end_of_day, time_t *out);
+
+void vv_audit(struct vv_call *c, const char *action, const char *target, const char *detail);
+
+/* Catalog look-ups that reply 404 themselves: 0 and the vault's id (and uuid,
+ * location when not NULL), or -1 after replying. */
+int vv_find_vault(struct vv_call *c, const char *name, int64_t *id, char uuid[VV_UUID_LEN],
+                  char *location, size_t loclen);
+
+/* Jobs (jobs.c). */
+int vv_job_create(struct vv_call *c, int64_t vault_id, int64_t item_id, const char *operation,
+                  const char *status, const char *tasks_json, time_t retain_until,
+                  char id_out[VV_UUID_LEN]);
+json_t *vv_job_json(struct vv_call *c, const char *job_id);
+
+/* The job in param[0] if it belongs to the calling agent's host, is claimed and has
+ * not ended: 0 with its operation, status and item (0 when none); -1 after replying.
+ * Catalog locked. */
+int vv_agent_job(struct vv_call *c, char op[32], char status[32], int64_t *item_id);
+/* Remove the indexes staged for a job. */
+void vv_staging_remove(struct vv_server *s, const char *vault_uuid, const char *job);
+
+/* Handlers, by file. */
+void vv_api_health(struct vv_call *c);
+void vv_api_whoami(struct vv_call *c);
+/* vaults.c */
+void vv_api_vault_create(struct vv_call *c);
+void vv_api_vault_list(struct vv_call *c);
+void vv_api_vault_show(struct vv_call *c);
+void vv_api_vault_delete(struct vv_call *c);
+void vv_api_props_show(struct vv_call *c);
+void vv_api_props_set(struct vv_call *c);
+void vv_api_credentials(struct vv_call *c);
+/* policies.c */
+void vv_api_policy_list(struct vv_call *c);
+void vv_api_policy_show(struct vv_call *c);
+void vv_api_policy_create(struct vv_call *c);
+void vv_api_policy_set(struct vv_call *c);
+void vv_api_policy_delete(struct vv_call *c);
+int vv_policy_insert_default(struct vv_call *c, int64_t vault_id);
+/* containers.c */
+void vv_api_container_list(struct vv_call *c);
+void vv_api_container_show(struct vv_call *c);
+void vv_api_container_delete(struct vv_call *c);
+void vv_api_protectable_list(struct vv_call *c);
+/* items.c */
+void vv_api_item_enable(struct vv_call *c);
+void vv_api_item_list(struct vv_call *c);
+void vv_api_item_show(struct vv_call *c);
+void vv_api_item_backup(struct vv_call *c);
+void vv_api_item_disable(struct vv_call *c);
+void vv_api_item_resume(struct vv_call *c);
+void vv_api_point_list(struct vv_call *c);
+void vv_api_point_show(struct vv_call *c);
+/* jobs.c */
+void vv_api_job_list(struct vv_call *c);
+void vv_api_job_show(struct vv_call *c);
+void vv_api_job_cancel(struct vv_call *c);
+/* access.c */
+void vv_api_user_create(struct vv_call *c);
+void vv_api_user_list(struct vv_call *c);
+void vv_api_user_delete(struct vv_call *c);
+void vv_api_token_create(struct vv_call *c);
+void vv_api_token_list(struct vv_call *c);
+void vv_api_token_revoke(struct vv_call *c);
+void vv_api_audit_list(struct vv_call *c);
+/* agent.c */
+void vv_api_agent_register(struct vv_call *c);
+void vv_api_agent_inventory(struct vv_call *c);
+void vv_api_agent_job_next(struct vv_call *c);
+void vv_api_agent_job_progress(struct vv_call *c);
+void vv_api_agent_job_complete(struct vv_call *c);
+/* transfer.c */
+void vv_api_chunks_missing(struct vv_call *c);
+void vv_api_chunk_put(struct vv_call *c);
+void vv_api_index_put(struct vv_call *c);
+void vv_api_point_commit(struct vv_call *c);
+
+#endif

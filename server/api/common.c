@@ -1,0 +1,257 @@
+/*
+ * common.c: replies, body checks, names, times, the audit log and the look-ups
+ * every handler shares (see api.h).
+ */
+#include <ctype.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "api/api.h"
+#include "auth.h"
+#include "err.h"
+#include "log.h"
+#include "util.h"
+
+static void set_body(struct vv_call *c, int status, char *text)
+{
+    free(c->resp->body);
+    c->resp->status = text ? status : 500;
+    c->resp->content_type = "application/json";
+    c->resp->body = text;
+    c->resp->body_len = text ? strlen(text) : 0;
+}
+
+void vv_reply(struct vv_call *c, int status, json_t *v)
+{
+    if (!v)
+        v = json_object();
+    set_body(c, status, json_dumps(v, JSON_INDENT(2) | JSON_PRESERVE_ORDER));
+    json_decref(v);
+}
+
+void vv_reply_error(struct vv_call *c, int status, const char *code, const char *fmt, ...)
+{
+    char msg[1024];
+    va_list ap;
+    json_t *e;
+
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof(msg), fmt, ap);
+    va_end(ap);
+    /* Messages repeat what the client sent (a path, a name): keep them printable
+     * ASCII, which is also always valid JSON text. */
+    for (char *p = msg; *p; p++)
+        if ((unsigned char)*p < 0x20 || (unsigned char)*p >= 0x7f)
+            *p = '?';
+    e = json_pack("{s:{s:s,s:s}}", "error", "code", code, "message", msg);
+    set_body(c, status, e ? json_dumps(e, JSON_INDENT(2) | JSON_PRESERVE_ORDER) : NULL);
+    json_decref(e);
+}
+
+void vv_reply_internal(struct vv_call *c, int err)
+{
+    vv_reply_error(c, 500, "InternalError", "the server failed: %s (see the server log)",
+                   vv_strerror(err));
+}
+
+void vv_reply_list(struct vv_call *c, json_t *arr)
+{
+    if (!arr) {
+        vv_reply_internal(c, VV_E_IO);
+        return;
+    }
+    vv_reply(c, 200, json_pack("{s:o}", "value", arr));
+}
+
+int vv_body_only(struct vv_call *c, const json_t *obj, const char *where,
+                 const char *const *allowed)
+{
+    const char *key;
+    json_t *v;
+
+    json_object_foreach((json_t *)(uintptr_t)obj, key, v) {
+        int ok = 0;
+        for (const char *const *a = allowed; *a; a++)
+            if (!strcmp(*a, key))
+                ok = 1;
+        if (!ok) {
+            vv_reply_error(c, 400, "InvalidParameter", "unknown field '%s%s%s'", where ? where : "",
+                           where ? "." : "", key);
+            return -1;
+        }
+    }
+    return 0;
+}
+
+int vv_body_str(struct vv_call *c, const json_t *obj, const char *name, int required,
+                const char **out)
+{
+    json_t *v = json_object_get(obj, name);
+    *out = NULL;
+    if (!v || json_is_null(v)) {
+        if (!required)
+            return 0;
+        vv_reply_error(c, 400, "InvalidParameter", "field '%s' is required", name);
+        return -1;
+    }
+    if (!json_is_string(v)) {
+        vv_reply_error(c, 400, "InvalidParameter", "field '%s' must be a string", name);
+        return -1;
+    }
+    if (strlen(json_string_value(v)) != json_string_length(v)) {
+        vv_reply_error(c, 400, "InvalidParameter", "field '%s' contains a NUL character", name);
+        return -1;
+    }
+    *out = json_string_value(v);
+    return 0;
+}
+
+int vv_body_int(struct vv_call *c, const json_t *obj, const char *name, int required,
+                int64_t min, int64_t max, int64_t *out)
+{
+    json_t *v = json_object_get(obj, name);
+    if (!v || json_is_null(v)) {
+        if (!required)
+            return 0;
+        vv_reply_error(c, 400, "InvalidParameter", "field '%s' is required", name);
+        return -1;
+    }
+    if (!json_is_integer(v) || json_integer_value(v) < min || json_integer_value(v) > max) {
+        vv_reply_error(c, 400, "InvalidParameter", "field '%s' must be an integer from %lld to %lld",
+                       name, (long long)min, (long long)max);
+        return -1;
+    }
+    *out = json_integer_value(v);
+    return 0;
+}
+
+int vv_body_bool(struct vv_call *c, const json_t *obj, const char *name, int *out)
+{
+    json_t *v = json_object_get(obj, name);
+    if (!v || json_is_null(v))
+        return 0;
+    if (!json_is_boolean(v)) {
+        vv_reply_error(c, 400, "InvalidParameter", "field '%s' must be true or false", name);
+        return -1;
+    }
+    *out = json_is_true(v);
+    return 0;
+}
+
+int vv_name_valid(const char *s)
+{
+    size_t n = s ? strlen(s) : 0;
+    if (n < 1 || n > 64 || !isalnum((unsigned char)s[0]))
+        return 0;
+    for (size_t i = 0; i < n; i++)
+        if (!isalnum((unsigned char)s[i]) && !strchr("._-", s[i]))
+            return 0;
+    return 1;
+}
+
+int vv_region_valid(const char *s)
+{
+    size_t n = s ? strlen(s) : 0;
+    if (n < 1 || n > 64 || !isalnum((unsigned char)s[0]))
+        return 0;
+    for (size_t i = 0; i < n; i++)
+        if (!islower((unsigned char)s[i]) && !isdigit((unsigned char)s[i]) && s[i] != '-')
+            return 0;
+    return 1;
+}
+
+void vv_api_time(time_t t, char out[32])
+{
+    if (t == 0)
+        out[0] = 0;
+    else
+        vv_time_format(t, out, 32);
+}
+
+static int leap(int y) { return (y % 4 == 0 && y % 100 != 0) || y % 400 == 0; }
+
+int vv_api_parse_date(const char *s, int end_of_day, time_t *out)
+{
+    static const int mdays[] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
+    int y, m, d;
+    char tail;
+    struct tm tm;
+
+    if (strlen(s) == 10 && sscanf(s, "%4d-%2d-%2d%c", &y, &m, &d, &tail) == 3 && s[4] == '-' &&
+        s[7] == '-' && isdigit((unsigned char)s[0]) && isdigit((unsigned char)s[5]) &&
+        isdigit((unsigned char)s[8])) {
+        if (y < 1970 || y > 9999 || m < 1 || m > 12 || d < 1 ||
+            d > mdays[m - 1] + (m == 2 && leap(y)))
+            return VV_E_INVAL;
+        memset(&tm, 0, sizeof(tm));
+        tm.tm_year = y - 1900;
+        tm.tm_mon = m - 1;
+        tm.tm_mday = d;
+        if (end_of_day) {
+            tm.tm_hour = 23;
+            tm.tm_min = 59;
+            tm.tm_sec = 59;
+        }
+        *out = timegm(&tm);
+        return 0;
+    }
+    return vv_time_parse(s, out);
+}
+
+void vv_audit(struct vv_call *c, const char *action, const char *target, const char *detail)
+{
+    vv_db_run(c->srv->db, "INSERT INTO audit(time, actor, action, target, detail) VALUES (?,?,?,?,?)",
+              "issss", (int64_t)c->now, c->who.user[0] ? c->who.user : "-", action, target,
+              detail);
+    vv_info("audit actor=%s action=%s target=%s%s%s", c->who.user[0] ? c->who.user : "-", action,
+            target, detail ? " detail=" : "", detail ? detail : "");
+}
+
+int vv_find_vault(struct vv_call *c, const char *name, int64_t *id, char uuid[VV_UUID_LEN],
+                  char *location, size_t loclen)
+{
+    struct vv_stmt *st;
+    int r;
+
+    r = vv_db_prepare(c->srv->db, &st, "SELECT id, uuid, location FROM vaults WHERE name = ?", "s",
+                      name);
+    if (r) {
+        vv_reply_internal(c, r);
+        return -1;
+    }
+    r = vv_stmt_step(st);
+    if (r == 1) {
+        *id = vv_stmt_int(st, 0);
+        if (uuid)
+            snprintf(uuid, VV_UUID_LEN, "%s", vv_stmt_text(st, 1));
+        if (location)
+            snprintf(location, loclen, "%s", vv_stmt_text(st, 2));
+    }
+    vv_stmt_free(st);
+    if (r < 0) {
+        vv_reply_internal(c, r);
+        return -1;
+    }
+    if (r == 0) {
+        vv_reply_error(c, 404, "VaultNotFound", "vault '%s' does not exist", name);
+        return -1;
+    }
+    return 0;
+}
+
+void vv_api_health(struct vv_call *c)
+{
+    vv_reply(c, 200, json_pack("{s:s,s:s}", "status", "ok", "version", VV_SERVER_VERSION));
+}
+
+void vv_api_whoami(struct vv_call *c)
+{
+    if (c->who.agent)
+        vv_reply(c, 200, json_pack("{s:b,s:s,s:s,s:s}", "agent", 1, "container", c->who.container,
+                                   "vault", c->who.vault, "token", c->who.token_id));
+    else
+        vv_reply(c, 200, json_pack("{s:s,s:s,s:s}", "user", c->who.user, "role",
+                                   vv_role_name(c->who.role), "token", c->who.token_id));
+}

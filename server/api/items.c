@@ -1,0 +1,507 @@
+/*
+ * items.c: protected items (enable, list, show, backup now, disable, resume) and
+ * their recovery points.
+ *
+ * Rules: a VM is protected by one vault only (checked here, and enforced by the
+ * catalog's unique vm_uuid); only a VM whose host is in the vault's region can be
+ * protected; an item has at most one backup queued or running.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "api/api.h"
+#include "err.h"
+#include "log.h"
+#include "store/repo.h"
+
+#define T(col) "strftime('%Y-%m-%dT%H:%M:%SZ', " col ", 'unixepoch')"
+
+#define ITEM_SELECT                                                                          \
+    "SELECT i.name, v.name AS vault, c.name AS container, i.vm_uuid AS vmUuid, "               \
+    "  p.name AS policy, i.state AS protectionState, "                                       \
+    "  i.last_backup_status AS lastBackupStatus, " T("i.last_backup_time") " AS lastBackupTime, " \
+    "  (SELECT COUNT(*) FROM recovery_points r WHERE r.item_id = i.id) AS recoveryPointCount, " \
+    "  (SELECT r.name FROM recovery_points r WHERE r.item_id = i.id "                          \
+    "     ORDER BY r.time DESC, r.id DESC LIMIT 1) AS latestRecoveryPoint, "                   \
+    "  c.region, " T("i.created") " AS createdAt "                                            \
+    "FROM protected_items i JOIN vaults v ON v.id = i.vault_id "                             \
+    "  JOIN containers c ON c.id = i.container_id LEFT JOIN policies p ON p.id = i.policy_id "
+
+#define POINT_SELECT                                                                         \
+    "SELECT r.name, i.name AS item, v.name AS vault, " T("r.time") " AS time, "                \
+    "  " T("r.expires") " AS expiresAt, r.consistency, r.parent, r.disks AS \"disks:json\", "  \
+    "  r.job_id AS job "                                                                     \
+    "FROM recovery_points r JOIN protected_items i ON i.id = r.item_id "                     \
+    "  JOIN vaults v ON v.id = r.vault_id "
+
+static json_t *item_json(struct vv_call *c, int64_t item_id)
+{
+    int err;
+    return vv_db_row(c->srv->db, &err, ITEM_SELECT "WHERE i.id = ?", "i", item_id);
+}
+
+/* The item named in the URL (param[1]) in vault vid, with ?container= to choose
+ * between hosts. 0 and *id, or -1 after replying. */
+static int find_item(struct vv_call *c, int64_t vid, int64_t *id)
+{
+    const char *container = vv_http_query(c->req, "container");
+    struct vv_stmt *st;
+    int r, n = 0;
+
+    r = vv_db_prepare(c->srv->db, &st,
+                      "SELECT i.id FROM protected_items i JOIN containers c ON c.id = i.container_id "
+                      "WHERE i.vault_id = ? AND i.name = ? AND (? IS NULL OR c.name = ?)",
+                      "isss", vid, c->param[1], container, container);
+    if (r) {
+        vv_reply_internal(c, r);
+        return -1;
+    }
+    while ((r = vv_stmt_step(st)) == 1) {
+        *id = vv_stmt_int(st, 0);
+        n++;
+    }
+    vv_stmt_free(st);
+    if (r < 0) {
+        vv_reply_internal(c, r);
+        return -1;
+    }
+    if (n == 0) {
+        vv_reply_error(c, 404, "ItemNotFound", "vault '%s' has no protected item '%s'%s%s",
+                       c->param[0], c->param[1], container ? " on host " : "",
+                       container ? container : "");
+        return -1;
+    }
+    if (n > 1) {
+        vv_reply_error(c, 409, "AmbiguousItemName",
+                       "several hosts have a protected VM named '%s'; name the host with "
+                       "?container= (--container-name)",
+                       c->param[1]);
+        return -1;
+    }
+    return 0;
+}
+
+/* A job on the item that is queued or running: 1 (and its id), 0, or <0. */
+static int active_job(struct vv_call *c, int64_t item_id, char id[80])
+{
+    return vv_db_text(c->srv->db, id, 80,
+                      "SELECT id FROM jobs WHERE item_id = ? AND status IN ('InProgress','Cancelling') "
+                      "LIMIT 1",
+                      "i", item_id);
+}
+
+void vv_api_item_enable(struct vv_call *c)
+{
+    static const char *const fields[] = {"vm", "container", "policy", NULL};
+    const char *vm, *container = NULL, *policy = "DefaultPolicy";
+    char location[80], region[80] = "", uuid[80] = "", name[80] = "", other[80] = "";
+    char job[VV_UUID_LEN];
+    int64_t vid, cid = 0, pid = 0, item_id;
+    struct vv_stmt *st;
+    json_t *item;
+    int r, n = 0;
+
+    if (vv_find_vault(c, c->param[0], &vid, NULL, location, sizeof(location)))
+        return;
+    if (vv_body_only(c, c->body, NULL, fields) || vv_body_str(c, c->body, "vm", 1, &vm) ||
+        vv_body_str(c, c->body, "container", 0, &container) ||
+        vv_body_str(c, c->body, "policy", 0, &policy))
+        return;
+    if (!policy)
+        policy = "DefaultPolicy";
+    r = vv_db_prepare(c->srv->db, &st,
+                      "SELECT x.name, x.uuid, c.id, c.region FROM protectable_items x "
+                      "JOIN containers c ON c.id = x.container_id "
+                      "WHERE c.vault_id = ? AND (x.name = ? OR x.uuid = ?) "
+                      "  AND (? IS NULL OR c.name = ?)",
+                      "issss", vid, vm, vm, container, container);
+    if (r) {
+        vv_reply_internal(c, r);
+        return;
+    }
+    while ((r = vv_stmt_step(st)) == 1) {
+        snprintf(name, sizeof(name), "%s", vv_stmt_text(st, 0));
+        snprintf(uuid, sizeof(uuid), "%s", vv_stmt_text(st, 1));
+        cid = vv_stmt_int(st, 2);
+        snprintf(region, sizeof(region), "%s", vv_stmt_text(st, 3));
+        n++;
+    }
+    vv_stmt_free(st);
+    if (r < 0) {
+        vv_reply_internal(c, r);
+        return;
+    }
+    if (n == 0) {
+        vv_reply_error(c, 404, "ProtectableItemNotFound",
+                       "no host registered with vault '%s' reports a VM '%s'%s%s; see "
+                       "'vmvault protectable-item list'",
+                       c->param[0], vm, container ? " on host " : "", container ? container : "");
+        return;
+    }
+    if (n > 1) {
+        vv_reply_error(c, 409, "AmbiguousItemName",
+                       "several hosts report a VM named '%s'; name the host (container) or give "
+                       "the VM's UUID",
+                       vm);
+        return;
+    }
+    r = vv_db_text(c->srv->db, other, sizeof(other),
+                   "SELECT v.name FROM protected_items i JOIN vaults v ON v.id = i.vault_id "
+                   "WHERE i.vm_uuid = ?",
+                   "s", uuid);
+    if (r < 0) {
+        vv_reply_internal(c, r);
+        return;
+    }
+    if (r == 1 && !strcmp(other, c->param[0])) {
+        vv_reply_error(c, 409, "ItemAlreadyProtected",
+                       "VM '%s' is already protected by vault '%s' (to restart a stopped "
+                       "protection, use resume)",
+                       name, other);
+        return;
+    }
+    if (r == 1) {
+        vv_reply_error(c, 409, "VmAlreadyProtectedInAnotherVault",
+                       "VM '%s' (%s) is already protected by vault '%s'; a VM can be protected "
+                       "by one vault only. Stop its protection there first",
+                       name, uuid, other);
+        return;
+    }
+    if (strcmp(region, location) != 0) {
+        vv_reply_error(c, 409, "VmRegionMismatch",
+                       "VM '%s' is on a host in region '%s' but vault '%s' is in '%s'; only VMs "
+                       "in the vault's region can be protected. Use a vault in '%s'",
+                       name, region, c->param[0], location, region);
+        return;
+    }
+    r = vv_db_int(c->srv->db, &pid, "SELECT id FROM policies WHERE vault_id = ? AND name = ?", "is",
+                  vid, policy);
+    if (r <= 0) {
+        if (r == 0)
+            vv_reply_error(c, 404, "PolicyNotFound", "vault '%s' has no policy '%s'", c->param[0],
+                           policy);
+        else
+            vv_reply_internal(c, r);
+        return;
+    }
+    if ((r = vv_db_begin(c->srv->db)) != 0) {
+        vv_reply_internal(c, r);
+        return;
+    }
+    r = vv_db_run(c->srv->db,
+                  "INSERT INTO protected_items(vault_id, container_id, name, vm_uuid, policy_id, "
+                  "state, created) VALUES (?,?,?,?,?,'IRPending',?)",
+                  "iissii", vid, cid, name, uuid, pid, (int64_t)c->now);
+    if (r == VV_E_EXISTS) {
+        vv_db_rollback(c->srv->db);
+        vv_reply_error(c, 409, "VmAlreadyProtectedInAnotherVault",
+                       "VM '%s' is already protected by another vault", name);
+        return;
+    }
+    if (r < 0)
+        goto fail;
+    item_id = vv_db_last_id(c->srv->db);
+    if ((r = vv_job_create(c, vid, item_id, "ConfigureBackup", "Completed", "[]", 0, job)) < 0 ||
+        (r = vv_db_commit(c->srv->db)) != 0)
+        goto fail;
+    vv_info("protection enabled for VM '%s' (%s) in vault '%s' with policy '%s' by %s", name, uuid,
+            c->param[0], policy, c->who.user);
+    item = item_json(c, item_id);
+    vv_reply(c, 201, json_pack("{s:o*,s:o*}", "item", item, "job", vv_job_json(c, job)));
+    return;
+fail:
+    vv_db_rollback(c->srv->db);
+    vv_reply_internal(c, r);
+}
+
+void vv_api_item_list(struct vv_call *c)
+{
+    const char *container = vv_http_query(c->req, "container");
+    const char *policy = vv_http_query(c->req, "policy");
+    const char *state = vv_http_query(c->req, "state");
+    int64_t vid;
+
+    if (vv_find_vault(c, c->param[0], &vid, NULL, NULL, 0))
+        return;
+    vv_reply_list(c, vv_db_rows(c->srv->db,
+                                ITEM_SELECT "WHERE i.vault_id = ? AND (? IS NULL OR c.name = ?) "
+                                            "AND (? IS NULL OR p.name = ?) "
+                                            "AND (? IS NULL OR i.state = ?) ORDER BY i.name, c.name",
+                                "issssss", vid, container, container, policy, policy, state,
+                                state));
+}
+
+void vv_api_item_show(struct vv_call *c)
+{
+    int64_t vid, id;
+    json_t *v;
+    if (vv_find_vault(c, c->param[0], &vid, NULL, NULL, 0) || find_item(c, vid, &id))
+        return;
+    if (!(v = item_json(c, id))) {
+        vv_reply_internal(c, VV_E_IO);
+        return;
+    }
+    vv_reply(c, 200, v);
+}
+
+void vv_api_item_backup(struct vv_call *c)
+{
+    static const char *const fields[] = {"retainUntil", NULL};
+    static const char tasks[] = "[{\"name\":\"Take Snapshot\",\"status\":\"NotStarted\"},"
+                                "{\"name\":\"Transfer data to vault\",\"status\":\"NotStarted\"}]";
+    const char *retain = NULL;
+    char state[32] = "", busy[80], job[VV_UUID_LEN];
+    int64_t vid, id;
+    time_t until = c->now + 30 * 86400;
+    int r;
+
+    if (vv_find_vault(c, c->param[0], &vid, NULL, NULL, 0) || find_item(c, vid, &id))
+        return;
+    if (vv_body_only(c, c->body, NULL, fields) || vv_body_str(c, c->body, "retainUntil", 0, &retain))
+        return;
+    if (retain) {
+        if (vv_api_parse_date(retain, 1, &until) != 0) {
+            vv_reply_error(c, 400, "InvalidParameter",
+                           "retainUntil '%s' is not a date (YYYY-MM-DD) or a UTC time "
+                           "(YYYY-MM-DDTHH:MM:SSZ)",
+                           retain);
+            return;
+        }
+        if (until <= c->now) {
+            vv_reply_error(c, 400, "InvalidParameter",
+                           "retainUntil '%s' is in the past; give a later day", retain);
+            return;
+        }
+        if (until > c->now + (time_t)99 * 366 * 86400) {
+            vv_reply_error(c, 400, "InvalidParameter",
+                           "retainUntil '%s' is more than 99 years away", retain);
+            return;
+        }
+    }
+    if ((r = vv_db_text(c->srv->db, state, sizeof(state),
+                        "SELECT state FROM protected_items WHERE id = ?", "i", id)) < 0) {
+        vv_reply_internal(c, r);
+        return;
+    }
+    if (!strcmp(state, "ProtectionStopped")) {
+        vv_reply_error(c, 409, "ItemNotProtected",
+                       "protection of '%s' is stopped; resume it before taking a backup",
+                       c->param[1]);
+        return;
+    }
+    if ((r = active_job(c, id, busy)) != 0) {
+        if (r < 0)
+            vv_reply_internal(c, r);
+        else
+            vv_reply_error(c, 409, "OperationInProgress",
+                           "job %s is already running on '%s'; wait for it or stop it", busy,
+                           c->param[1]);
+        return;
+    }
+    if ((r = vv_job_create(c, vid, id, "Backup", "InProgress", tasks, until, job)) < 0) {
+        vv_reply_internal(c, r);
+        return;
+    }
+    vv_info("backup of '%s' in vault '%s' requested by %s: job %s", c->param[1], c->param[0],
+            c->who.user, job);
+    vv_reply(c, 202, vv_job_json(c, job));
+}
+
+struct purge_list {
+    char (*names)[VV_POINT_ID_MAX];
+    size_t n;
+};
+
+void vv_api_item_disable(struct vv_call *c)
+{
+    static const char *const fields[] = {"deleteBackupData", NULL};
+    char state[32] = "", busy[80], job[VV_UUID_LEN], uuid[VV_UUID_LEN];
+    int64_t vid, id;
+    int del = 0, r;
+    struct vv_stmt *st;
+    struct purge_list pl = {NULL, 0};
+    json_t *item = NULL;
+
+    if (vv_find_vault(c, c->param[0], &vid, uuid, NULL, 0) || find_item(c, vid, &id))
+        return;
+    if (vv_body_only(c, c->body, NULL, fields) || vv_body_bool(c, c->body, "deleteBackupData", &del))
+        return;
+    if ((r = active_job(c, id, busy)) != 0) {
+        if (r < 0)
+            vv_reply_internal(c, r);
+        else
+            vv_reply_error(c, 409, "OperationInProgress",
+                           "job %s is running on '%s'; wait for it or stop it first", busy,
+                           c->param[1]);
+        return;
+    }
+    if ((r = vv_db_text(c->srv->db, state, sizeof(state),
+                        "SELECT state FROM protected_items WHERE id = ?", "i", id)) < 0) {
+        vv_reply_internal(c, r);
+        return;
+    }
+    if (!del && !strcmp(state, "ProtectionStopped")) {
+        vv_reply_error(c, 409, "ItemAlreadyStopped",
+                       "protection of '%s' is already stopped (its data is retained)", c->param[1]);
+        return;
+    }
+    if ((r = vv_db_begin(c->srv->db)) != 0) {
+        vv_reply_internal(c, r);
+        return;
+    }
+    if (!del) {
+        r = vv_db_run(c->srv->db,
+                      "UPDATE protected_items SET state = 'ProtectionStopped', "
+                      "last_policy = (SELECT name FROM policies WHERE id = policy_id), "
+                      "policy_id = NULL WHERE id = ?",
+                      "i", id);
+        if (r < 0 || (r = vv_job_create(c, vid, id, "DisableBackup", "Completed", "[]", 0, job)) < 0)
+            goto fail;
+        vv_audit(c, "DisableProtection", c->param[1], c->param[0]);
+    } else {
+        if ((r = vv_db_prepare(c->srv->db, &st, "SELECT name FROM recovery_points WHERE item_id = ?",
+                               "i", id)) != 0)
+            goto fail;
+        while ((r = vv_stmt_step(st)) == 1) {
+            void *grown = realloc(pl.names, (pl.n + 1) * sizeof(*pl.names));
+            if (!grown) {
+                r = VV_E_NOMEM;
+                break;
+            }
+            pl.names = grown;
+            snprintf(pl.names[pl.n++], VV_POINT_ID_MAX, "%s", vv_stmt_text(st, 0));
+        }
+        vv_stmt_free(st);
+        if (r < 0)
+            goto fail;
+        if ((r = vv_job_create(c, vid, id, "DeleteBackupData", "Completed", "[]", 0, job)) < 0 ||
+            (r = vv_db_run(c->srv->db, "DELETE FROM recovery_points WHERE item_id = ?", "i", id)) < 0 ||
+            (r = vv_db_run(c->srv->db, "DELETE FROM protected_items WHERE id = ?", "i", id)) < 0)
+            goto fail;
+        {
+            char detail[64];
+            snprintf(detail, sizeof(detail), "vault=%s recoveryPoints=%zu", c->param[0], pl.n);
+            vv_audit(c, "DeleteBackupData", c->param[1], detail);
+        }
+    }
+    if ((r = vv_db_commit(c->srv->db)) != 0)
+        goto fail;
+    if (del) {
+        /* The catalog forgot the points; their store objects go now (or at the next
+         * start, whose recovery removes points the catalog does not list). */
+        struct vv_repo *repo;
+        if (vv_server_repo(c->srv, uuid, &repo) == 0)
+            for (size_t i = 0; i < pl.n; i++)
+                vv_repo_point_purge(repo, pl.names[i]);
+        vv_info("protection of '%s' in vault '%s' stopped by %s; %zu recovery point(s) deleted",
+                c->param[1], c->param[0], c->who.user, pl.n);
+    } else {
+        item = item_json(c, id);
+        vv_info("protection of '%s' in vault '%s' stopped by %s; data retained", c->param[1],
+                c->param[0], c->who.user);
+    }
+    free(pl.names);
+    vv_reply(c, 200, json_pack("{s:o?,s:o*}", "item", item, "job", vv_job_json(c, job)));
+    return;
+fail:
+    free(pl.names);
+    vv_db_rollback(c->srv->db);
+    vv_reply_internal(c, r);
+}
+
+void vv_api_item_resume(struct vv_call *c)
+{
+    static const char *const fields[] = {"policy", NULL};
+    const char *policy = NULL;
+    char state[32] = "", last[80] = "", job[VV_UUID_LEN];
+    int64_t vid, id, pid = 0;
+    int r;
+
+    if (vv_find_vault(c, c->param[0], &vid, NULL, NULL, 0) || find_item(c, vid, &id))
+        return;
+    if (vv_body_only(c, c->body, NULL, fields) || vv_body_str(c, c->body, "policy", 0, &policy))
+        return;
+    if ((r = vv_db_text(c->srv->db, state, sizeof(state),
+                        "SELECT state FROM protected_items WHERE id = ?", "i", id)) < 0 ||
+        (r = vv_db_text(c->srv->db, last, sizeof(last),
+                        "SELECT COALESCE(last_policy, '') FROM protected_items WHERE id = ?", "i",
+                        id)) < 0) {
+        vv_reply_internal(c, r);
+        return;
+    }
+    if (strcmp(state, "ProtectionStopped") != 0) {
+        vv_reply_error(c, 409, "ItemAlreadyProtected", "'%s' is already protected (%s)",
+                       c->param[1], state);
+        return;
+    }
+    if (!policy)
+        policy = last[0] ? last : "DefaultPolicy";
+    r = vv_db_int(c->srv->db, &pid, "SELECT id FROM policies WHERE vault_id = ? AND name = ?", "is",
+                  vid, policy);
+    if (r <= 0) {
+        if (r == 0)
+            vv_reply_error(c, 404, "PolicyNotFound",
+                           "vault '%s' has no policy '%s'; name another with 'policy'",
+                           c->param[0], policy);
+        else
+            vv_reply_internal(c, r);
+        return;
+    }
+    if ((r = vv_db_begin(c->srv->db)) != 0) {
+        vv_reply_internal(c, r);
+        return;
+    }
+    r = vv_db_run(c->srv->db,
+                  "UPDATE protected_items SET policy_id = ?, last_policy = NULL, "
+                  "state = CASE WHEN EXISTS(SELECT 1 FROM recovery_points r WHERE r.item_id = id) "
+                  "  THEN 'Protected' ELSE 'IRPending' END WHERE id = ?",
+                  "ii", pid, id);
+    if (r < 0 || (r = vv_job_create(c, vid, id, "ConfigureBackup", "Completed", "[]", 0, job)) < 0 ||
+        (r = vv_db_commit(c->srv->db)) != 0) {
+        vv_db_rollback(c->srv->db);
+        vv_reply_internal(c, r);
+        return;
+    }
+    vv_reply(c, 200, item_json(c, id));
+}
+
+void vv_api_point_list(struct vv_call *c)
+{
+    const char *sd = vv_http_query(c->req, "startDate"), *ed = vv_http_query(c->req, "endDate");
+    time_t from = 0, to = (time_t)253402300799; /* 9999-12-31 */
+    int64_t vid, id;
+
+    if (vv_find_vault(c, c->param[0], &vid, NULL, NULL, 0) || find_item(c, vid, &id))
+        return;
+    if ((sd && vv_api_parse_date(sd, 0, &from) != 0) || (ed && vv_api_parse_date(ed, 1, &to) != 0)) {
+        vv_reply_error(c, 400, "InvalidParameter",
+                       "startDate and endDate are dates (YYYY-MM-DD) or UTC times");
+        return;
+    }
+    vv_reply_list(c, vv_db_rows(c->srv->db,
+                                POINT_SELECT "WHERE r.item_id = ? AND r.time >= ? AND r.time <= ? "
+                                             "ORDER BY r.time DESC, r.id DESC",
+                                "iii", id, (int64_t)from, (int64_t)to));
+}
+
+void vv_api_point_show(struct vv_call *c)
+{
+    int64_t vid, id;
+    json_t *v;
+    int err;
+
+    if (vv_find_vault(c, c->param[0], &vid, NULL, NULL, 0) || find_item(c, vid, &id))
+        return;
+    v = vv_db_row(c->srv->db, &err, POINT_SELECT "WHERE r.item_id = ? AND r.name = ?", "is", id,
+                  c->param[2]);
+    if (!v) {
+        if (err == VV_E_NOTFOUND)
+            vv_reply_error(c, 404, "RecoveryPointNotFound",
+                           "'%s' has no recovery point '%s'", c->param[1], c->param[2]);
+        else
+            vv_reply_internal(c, err);
+        return;
+    }
+    vv_reply(c, 200, v);
+}

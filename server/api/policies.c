@@ -1,0 +1,257 @@
+/*
+ * policies.c: backup policies of a vault. The body is checked by lib/policy.c and
+ * stored in its canonical JSON form; every vault has a DefaultPolicy.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "api/api.h"
+#include "err.h"
+#include "log.h"
+#include "policy.h"
+
+#define ZONEINFO "/usr/share/zoneinfo"
+#define DEFAULT_POLICY "DefaultPolicy"
+
+/* The API form: name, vault, the policy's fields, protectedItemsCount. */
+static json_t *policy_json(const char *vault, const char *name, const char *spec, int64_t count)
+{
+    json_t *o = json_pack("{s:s,s:s}", "name", name, "vault", vault);
+    json_t *sp = vv_json_parse(spec, strlen(spec), NULL, 0);
+    if (o && sp && json_is_object(sp))
+        json_object_update(o, sp);
+    json_decref(sp);
+    if (o)
+        json_object_set_new(o, "protectedItemsCount", json_integer((json_int_t)count));
+    return o;
+}
+
+#define POLICY_ROWS                                                                    \
+    "SELECT p.name, p.spec, (SELECT COUNT(*) FROM protected_items i "                  \
+    "  WHERE i.policy_id = p.id) FROM policies p WHERE p.vault_id = ? "
+
+static json_t *policies_json(struct vv_call *c, const char *vault, int64_t vault_id,
+                             const char *only, int *err)
+{
+    struct vv_stmt *st;
+    json_t *arr = json_array();
+    int r;
+
+    r = only ? vv_db_prepare(c->srv->db, &st, POLICY_ROWS "AND p.name = ?", "is", vault_id, only)
+             : vv_db_prepare(c->srv->db, &st, POLICY_ROWS "ORDER BY p.name", "i", vault_id);
+    if (r) {
+        json_decref(arr);
+        *err = r;
+        return NULL;
+    }
+    while ((r = vv_stmt_step(st)) == 1)
+        json_array_append_new(arr, policy_json(vault, vv_stmt_text(st, 0), vv_stmt_text(st, 1),
+                                               vv_stmt_int(st, 2)));
+    vv_stmt_free(st);
+    *err = r;
+    if (r < 0) {
+        json_decref(arr);
+        return NULL;
+    }
+    return arr;
+}
+
+int vv_policy_insert_default(struct vv_call *c, int64_t vault_id)
+{
+    struct vv_policy p;
+    json_t *j;
+    char *spec;
+    int r;
+
+    vv_policy_default(&p);
+    j = vv_policy_to_json(&p);
+    spec = j ? vv_json_dump(j) : NULL;
+    json_decref(j);
+    if (!spec)
+        return VV_E_NOMEM;
+    r = vv_db_run(c->srv->db,
+                  "INSERT INTO policies(vault_id, name, spec, created, updated) VALUES (?,?,?,?,?)",
+                  "issii", vault_id, DEFAULT_POLICY, spec, (int64_t)c->now, (int64_t)c->now);
+    free(spec);
+    return r < 0 ? r : 0;
+}
+
+/* Check a policy body; on success *spec is its canonical JSON (caller frees). */
+static int parse_policy(struct vv_call *c, char **spec)
+{
+    struct vv_policy p;
+    char err[300];
+    json_t *j;
+
+    if (vv_policy_from_json(c->body, &p, err, sizeof(err)) != 0) {
+        vv_reply_error(c, 400, "InvalidParameter", "%s", err);
+        return -1;
+    }
+    /* p.time_zone passed the name syntax check, so it is safe to echo and to use
+     * as a path below the zoneinfo folder. */
+    if (!vv_tz_exists(ZONEINFO, p.time_zone)) {
+        vv_reply_error(c, 400, "InvalidParameter",
+                       "timeZone: '%s' is not a known IANA time zone (for example Europe/Berlin)",
+                       p.time_zone);
+        return -1;
+    }
+    j = vv_policy_to_json(&p);
+    *spec = j ? vv_json_dump(j) : NULL;
+    json_decref(j);
+    vv_policy_release(&p);
+    if (!*spec) {
+        vv_reply_internal(c, VV_E_NOMEM);
+        return -1;
+    }
+    return 0;
+}
+
+void vv_api_policy_list(struct vv_call *c)
+{
+    int64_t vid;
+    int err;
+    if (vv_find_vault(c, c->param[0], &vid, NULL, NULL, 0))
+        return;
+    vv_reply_list(c, policies_json(c, c->param[0], vid, NULL, &err));
+}
+
+static void reply_one(struct vv_call *c, int status, int64_t vid, const char *name)
+{
+    int err;
+    json_t *arr = policies_json(c, c->param[0], vid, name, &err);
+    if (!arr) {
+        vv_reply_internal(c, err);
+        return;
+    }
+    if (json_array_size(arr) == 0) {
+        json_decref(arr);
+        vv_reply_error(c, 404, "PolicyNotFound", "vault '%s' has no policy '%s'", c->param[0], name);
+        return;
+    }
+    vv_reply(c, status, json_incref(json_array_get(arr, 0)));
+    json_decref(arr);
+}
+
+void vv_api_policy_show(struct vv_call *c)
+{
+    int64_t vid;
+    if (vv_find_vault(c, c->param[0], &vid, NULL, NULL, 0))
+        return;
+    reply_one(c, 200, vid, c->param[1]);
+}
+
+void vv_api_policy_create(struct vv_call *c)
+{
+    const char *name;
+    char *spec;
+    int64_t vid;
+    int r;
+
+    if (vv_find_vault(c, c->param[0], &vid, NULL, NULL, 0) ||
+        vv_body_str(c, c->body, "name", 1, &name))
+        return;
+    if (!vv_name_valid(name)) {
+        vv_reply_error(c, 400, "InvalidParameter",
+                       "policy name '%s' is not valid: 1 to 64 letters, digits, '.', '_' or '-'",
+                       name);
+        return;
+    }
+    if (parse_policy(c, &spec))
+        return;
+    r = vv_db_run(c->srv->db,
+                  "INSERT INTO policies(vault_id, name, spec, created, updated) VALUES (?,?,?,?,?)",
+                  "issii", vid, name, spec, (int64_t)c->now, (int64_t)c->now);
+    free(spec);
+    if (r == VV_E_EXISTS) {
+        vv_reply_error(c, 409, "PolicyAlreadyExists",
+                       "vault '%s' already has a policy '%s'; change it with PUT (policy set)",
+                       c->param[0], name);
+        return;
+    }
+    if (r < 0) {
+        vv_reply_internal(c, r);
+        return;
+    }
+    reply_one(c, 201, vid, name);
+}
+
+void vv_api_policy_set(struct vv_call *c)
+{
+    const char *name;
+    char *spec;
+    int64_t vid;
+    int r;
+
+    if (vv_find_vault(c, c->param[0], &vid, NULL, NULL, 0) ||
+        vv_body_str(c, c->body, "name", 0, &name))
+        return;
+    if (name && strcmp(name, c->param[1]) != 0) {
+        vv_reply_error(c, 400, "InvalidParameter",
+                       "field 'name' ('%s') differs from the policy in the URL ('%s'); "
+                       "policies cannot be renamed",
+                       name, c->param[1]);
+        return;
+    }
+    if (parse_policy(c, &spec))
+        return;
+    r = vv_db_run(c->srv->db, "UPDATE policies SET spec = ?, updated = ? WHERE vault_id = ? AND name = ?",
+                  "siis", spec, (int64_t)c->now, vid, c->param[1]);
+    free(spec);
+    if (r < 0) {
+        vv_reply_internal(c, r);
+        return;
+    }
+    if (r == 0) {
+        vv_reply_error(c, 404, "PolicyNotFound", "vault '%s' has no policy '%s'", c->param[0],
+                       c->param[1]);
+        return;
+    }
+    vv_audit(c, "SetPolicy", c->param[1], c->param[0]);
+    reply_one(c, 200, vid, c->param[1]);
+}
+
+void vv_api_policy_delete(struct vv_call *c)
+{
+    int64_t vid, pid = 0, used = 0;
+    int r;
+
+    if (vv_find_vault(c, c->param[0], &vid, NULL, NULL, 0))
+        return;
+    r = vv_db_int(c->srv->db, &pid, "SELECT id FROM policies WHERE vault_id = ? AND name = ?", "is",
+                  vid, c->param[1]);
+    if (r < 0) {
+        vv_reply_internal(c, r);
+        return;
+    }
+    if (r == 0) {
+        vv_reply_error(c, 404, "PolicyNotFound", "vault '%s' has no policy '%s'", c->param[0],
+                       c->param[1]);
+        return;
+    }
+    if (!strcmp(c->param[1], DEFAULT_POLICY)) {
+        vv_reply_error(c, 409, "DefaultPolicyNotDeletable",
+                       "DefaultPolicy cannot be deleted; change it with policy set instead");
+        return;
+    }
+    r = vv_db_int(c->srv->db, &used, "SELECT COUNT(*) FROM protected_items WHERE policy_id = ?", "i",
+                  pid);
+    if (r < 0) {
+        vv_reply_internal(c, r);
+        return;
+    }
+    if (used) {
+        vv_reply_error(c, 409, "PolicyInUse",
+                       "policy '%s' protects %lld item(s); move them to another policy or stop "
+                       "their protection first",
+                       c->param[1], (long long)used);
+        return;
+    }
+    r = vv_db_run(c->srv->db, "DELETE FROM policies WHERE id = ?", "i", pid);
+    if (r < 0) {
+        vv_reply_internal(c, r);
+        return;
+    }
+    vv_audit(c, "DeletePolicy", c->param[1], c->param[0]);
+    vv_reply(c, 200, NULL);
+}

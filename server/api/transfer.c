@@ -1,0 +1,586 @@
+/*
+ * transfer.c: how an agent's backup reaches the store: which chunks the vault lacks,
+ * chunk uploads (decompressed, re-hashed, refused when the bytes do not match the
+ * id, sealed and stored durably before the answer), disk indexes staged per job, and
+ * the commit of a recovery point.
+ *
+ * Commit order, the heart of crash safety: every referenced chunk is checked
+ * present, then the store writes the indexes and the manifest last, then the catalog
+ * row is committed. A crash before the catalog commit leaves a store point the
+ * catalog does not list, which the next start removes; the agent never got a 201, so
+ * no one believes the point exists. A recovery point is whole or absent.
+ *
+ * These handlers lock the catalog only around catalog work: uploads and hashing run
+ * in parallel on every connection's thread.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "api/api.h"
+#include "codec.h"
+#include "crypto.h"
+#include "err.h"
+#include "index.h"
+#include "log.h"
+#include "manifest.h"
+#include "store/chunkstore.h"
+#include "store/repo.h"
+#include "util.h"
+
+#define MAX_IDS 10000
+#define MAX_MISSING_LISTED 100
+
+/* Per-thread working set: a chunk io (codec, buffers) and the decompressed upload. */
+struct tls {
+    struct vv_chunk_io io;
+    struct vv_buf plain;
+};
+
+static pthread_key_t tls_key;
+static pthread_once_t tls_once = PTHREAD_ONCE_INIT;
+
+static void tls_free(void *p)
+{
+    struct tls *t = p;
+    vv_chunk_io_release(&t->io);
+    vv_buf_release(&t->plain);
+    free(t);
+}
+
+static void tls_init(void) { pthread_key_create(&tls_key, tls_free); }
+
+static struct tls *thread_tls(void)
+{
+    struct tls *t;
+    pthread_once(&tls_once, tls_init);
+    t = pthread_getspecific(tls_key);
+    if (t)
+        return t;
+    t = calloc(1, sizeof(*t));
+    if (!t)
+        return NULL;
+    if (vv_chunk_io_init(&t->io, VV_CODEC_DEFAULT_LEVEL) != 0) {
+        free(t);
+        return NULL;
+    }
+    vv_buf_init(&t->plain, VV_CHUNK_SIZE_MAX);
+    pthread_setspecific(tls_key, t);
+    return t;
+}
+
+static int parse_id(const char *hex, uint8_t id[VV_CHUNK_ID_LEN])
+{
+    if (strlen(hex) != 2 * VV_CHUNK_ID_LEN)
+        return VV_E_INVAL;
+    for (const char *p = hex; *p; p++)
+        if (!((*p >= '0' && *p <= '9') || (*p >= 'a' && *p <= 'f')))
+            return VV_E_INVAL;
+    return vv_hex_decode(hex, id, VV_CHUNK_ID_LEN);
+}
+
+static int agent_repo(struct vv_call *c, struct vv_repo **repo)
+{
+    int r = vv_server_repo(c->srv, c->who.vault_uuid, repo);
+    if (r)
+        vv_reply_internal(c, r);
+    return r ? -1 : 0;
+}
+
+void vv_api_chunks_missing(struct vv_call *c)
+{
+    static const char *const fields[] = {"ids", NULL};
+    struct vv_repo *repo;
+    json_t *ids, *v, *missing;
+    size_t i;
+
+    if (vv_body_only(c, c->body, NULL, fields))
+        return;
+    ids = json_object_get(c->body, "ids");
+    if (!json_is_array(ids) || json_array_size(ids) > MAX_IDS) {
+        vv_reply_error(c, 400, "InvalidParameter",
+                       "field 'ids' must be an array of at most %d chunk ids", MAX_IDS);
+        return;
+    }
+    json_array_foreach(ids, i, v) {
+        uint8_t id[VV_CHUNK_ID_LEN];
+        if (!json_is_string(v) || parse_id(json_string_value(v), id) != 0) {
+            vv_reply_error(c, 400, "InvalidParameter",
+                           "ids[%zu] is not a chunk id (64 lower-case hex digits)", i);
+            return;
+        }
+    }
+    if (agent_repo(c, &repo))
+        return;
+    missing = json_array();
+    json_array_foreach(ids, i, v) {
+        uint8_t id[VV_CHUNK_ID_LEN];
+        int r;
+        parse_id(json_string_value(v), id);
+        r = vv_chunk_has(&repo->chunks, id);
+        if (r < 0) {
+            json_decref(missing);
+            vv_reply_internal(c, r);
+            return;
+        }
+        if (r == 0)
+            json_array_append(missing, v);
+    }
+    vv_reply(c, 200, json_pack("{s:o}", "missing", missing));
+}
+
+void vv_api_chunk_put(struct vv_call *c)
+{
+    const char *enc = vv_http_header(c->req, "Content-Encoding");
+    uint8_t id[VV_CHUNK_ID_LEN], got[VV_SHA256_LEN];
+    char got_hex[2 * VV_SHA256_LEN + 1];
+    const uint8_t *data = c->req->body;
+    size_t n = c->req->body_len;
+    struct vv_repo *repo;
+    struct tls *t;
+    int r;
+
+    if (parse_id(c->param[0], id) != 0) {
+        vv_reply_error(c, 400, "InvalidParameter",
+                       "'%s' is not a chunk id (64 lower-case hex digits)", c->param[0]);
+        return;
+    }
+    if (n == 0) {
+        vv_reply_error(c, 400, "InvalidParameter", "the chunk is empty");
+        return;
+    }
+    if (!(t = thread_tls())) {
+        vv_reply_internal(c, VV_E_NOMEM);
+        return;
+    }
+    if (enc && !strcmp(enc, "zstd")) {
+        size_t plain = 0;
+        if (vv_codec_frame_size(data, n, &plain) != 0 || plain == 0 || plain > VV_CHUNK_SIZE_MAX) {
+            vv_reply_error(c, 400, "InvalidParameter",
+                           "the body is not one zstd frame declaring a size of 1 byte to 16 MiB");
+            return;
+        }
+        if ((r = vv_buf_resize(&t->plain, plain)) != 0) {
+            vv_reply_internal(c, r);
+            return;
+        }
+        if (vv_codec_decompress(t->io.codec, data, n, t->plain.data, plain) != 0) {
+            vv_reply_error(c, 400, "InvalidParameter", "the zstd frame does not decompress");
+            return;
+        }
+        data = t->plain.data;
+        n = plain;
+    } else if (enc && strcmp(enc, "identity") != 0) {
+        vv_reply_error(c, 415, "UnsupportedMediaType",
+                       "Content-Encoding '%s' is not supported: send raw bytes or zstd", enc);
+        return;
+    } else if (n > VV_CHUNK_SIZE_MAX) {
+        vv_reply_error(c, 413, "RequestTooLarge", "a chunk is at most 16 MiB");
+        return;
+    }
+    vv_sha256(data, n, got);
+    if (memcmp(got, id, sizeof(got)) != 0) {
+        vv_hex_encode(got, sizeof(got), got_hex);
+        vv_warn("chunk upload from host '%s' refused: content hashes to %s, not %s",
+                c->who.container, got_hex, c->param[0]);
+        vv_reply_error(c, 400, "ChunkHashMismatch",
+                       "the chunk's SHA-256 is %s, not its id %s; it was not stored", got_hex,
+                       c->param[0]);
+        return;
+    }
+    if (agent_repo(c, &repo))
+        return;
+    r = vv_chunk_put(&repo->chunks, &t->io, id, data, n, NULL);
+    if (r < 0) {
+        vv_reply_internal(c, r);
+        return;
+    }
+    vv_reply(c, 201, json_pack("{s:s,s:b}", "id", c->param[0], "stored", r == 0));
+}
+
+void vv_staging_remove(struct vv_server *s, const char *vault_uuid, const char *job)
+{
+    char dir[4200], sub[4400];
+    vv_server_vault_path(s, vault_uuid, "staging", dir, sizeof(dir));
+    snprintf(sub, sizeof(sub), "%s/%s", dir, job);
+    vv_rmtree(sub);
+}
+
+/* The running Backup job in param[0], this agent's. Takes the lock. 0, or -1 after
+ * replying. */
+static int backup_job(struct vv_call *c, int64_t *item_id)
+{
+    char op[32], status[32];
+    int r;
+
+    vv_db_lock(c->srv->db);
+    r = vv_agent_job(c, op, status, item_id);
+    vv_db_unlock(c->srv->db);
+    if (r)
+        return -1;
+    if (strcmp(op, "Backup") != 0) {
+        vv_reply_error(c, 409, "InvalidParameter", "job %s is a %s job, not a Backup", c->param[0],
+                       op);
+        return -1;
+    }
+    if (strcmp(status, "InProgress") != 0) {
+        vv_reply_error(c, 409, "JobCancelRequested",
+                       "job %s is being cancelled; stop and complete it as Cancelled", c->param[0]);
+        return -1;
+    }
+    return 0;
+}
+
+static void staged_path(struct vv_call *c, const char *job, const char *disk, char *out,
+                        size_t outlen)
+{
+    char dir[4200];
+    vv_server_vault_path(c->srv, c->who.vault_uuid, "staging", dir, sizeof(dir));
+    snprintf(out, outlen, "%s/%s/%s.index", dir, job, disk);
+}
+
+void vv_api_index_put(struct vv_call *c)
+{
+    char path[4400], tmp[4500], dir[4400];
+    struct vv_index ix;
+    struct vv_index_counts cnt;
+    int64_t item_id;
+    int fd, r;
+
+    if (backup_job(c, &item_id))
+        return;
+    if (!vv_disk_name_valid(c->param[1])) {
+        vv_reply_error(c, 400, "InvalidParameter",
+                       "'%s' is not a disk name (lower-case letters, digits, '.', '_', '-')",
+                       c->param[1]);
+        return;
+    }
+    r = c->req->body ? vv_index_parse(c->req->body, c->req->body_len, &ix) : VV_E_CORRUPT;
+    if (r != 0) {
+        vv_reply_error(c, 400, "InvalidIndex",
+                       "the body is not a disk index in its serialized form (docs/format.md): %s",
+                       vv_strerror(r));
+        return;
+    }
+    vv_index_count(&ix, &cnt);
+    vv_index_release(&ix);
+    staged_path(c, c->param[0], c->param[1], path, sizeof(path));
+    snprintf(dir, sizeof(dir), "%s", path);
+    *strrchr(dir, '/') = 0;
+    if (mkdir(dir, 0700) != 0 && errno != EEXIST) {
+        vv_error("cannot create %s: %s", dir, strerror(errno));
+        vv_reply_internal(c, VV_E_IO);
+        return;
+    }
+    snprintf(tmp, sizeof(tmp), "%s.tmp", path);
+    fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+    if (fd < 0 || vv_write_all(fd, c->req->body, c->req->body_len) != 0 || fsync(fd) != 0 ||
+        close(fd) != 0 || rename(tmp, path) != 0) {
+        vv_error("cannot write %s: %s", path, strerror(errno));
+        if (fd >= 0)
+            close(fd);
+        unlink(tmp);
+        vv_reply_internal(c, VV_E_IO);
+        return;
+    }
+    vv_reply(c, 201, json_pack("{s:s,s:I,s:I,s:I,s:I}", "disk", c->param[1], "chunks",
+                               (json_int_t)(cnt.data + cnt.zero + cnt.hole), "dataChunks",
+                               (json_int_t)cnt.data, "zeroChunks", (json_int_t)cnt.zero,
+                               "holeChunks", (json_int_t)cnt.hole));
+}
+
+/* Every data chunk of ix present in the store? Adds up to MAX_MISSING_LISTED missing
+ * ids to missing and counts them all. */
+static int check_chunks(struct vv_repo *repo, const struct vv_index *ix, json_t *missing,
+                        uint64_t *nmissing)
+{
+    for (uint64_t i = 0; i < ix->count; i++) {
+        int r;
+        if (vv_index_kind(ix, i) != VV_ENTRY_DATA)
+            continue;
+        r = vv_chunk_has(&repo->chunks, ix->ids[i]);
+        if (r < 0)
+            return r;
+        if (r == 0) {
+            if (json_array_size(missing) < MAX_MISSING_LISTED) {
+                char hex[2 * VV_CHUNK_ID_LEN + 1];
+                vv_hex_encode(ix->ids[i], VV_CHUNK_ID_LEN, hex);
+                json_array_append_new(missing, json_string(hex));
+            }
+            (*nmissing)++;
+        }
+    }
+    return 0;
+}
+
+static json_t *disks_json(const struct vv_manifest *m)
+{
+    json_t *arr = json_array();
+    for (size_t i = 0; i < m->ndisks; i++) {
+        const struct vv_manifest_disk *d = &m->disks[i];
+        json_array_append_new(
+            arr, json_pack("{s:s,s:s?,s:I,s:I,s:I,s:I,s:I}", "name", d->name, "source", d->source,
+                           "virtualSize", (json_int_t)d->virtual_size, "chunkSize",
+                           (json_int_t)d->chunk_size, "dataChunks", (json_int_t)d->data_chunks,
+                           "zeroChunks", (json_int_t)d->zero_chunks, "holeChunks",
+                           (json_int_t)d->hole_chunks));
+    }
+    return arr;
+}
+
+void vv_api_point_commit(struct vv_call *c)
+{
+    static const char *const fields[] = {"consistency", "parent", "vmName", "vmUuid", "domainXml",
+                                         "disks", NULL};
+    static const char *const dfields[] = {"name", "source", NULL};
+    const char *cons, *parent = NULL, *vm_name = NULL, *vm_uuid = NULL, *xml = NULL;
+    char item_uuid[80] = "", item_name[80] = "", done_rp[80] = "", vault_name[80] = "";
+    char tstr[32], estr[32];
+    struct vv_manifest m;
+    struct vv_index *ixs = NULL;
+    struct vv_repo *repo;
+    json_t *disks, *d, *missing = NULL, *disks_j = NULL;
+    uint64_t nmissing = 0;
+    int64_t item_id, retain = 0, n;
+    size_t i, nix = 0;
+    char *disks_text = NULL;
+    int r, committed = 0;
+
+    vv_manifest_init(&m);
+    if (backup_job(c, &item_id))
+        return;
+    if (vv_body_only(c, c->body, NULL, fields) ||
+        vv_body_str(c, c->body, "consistency", 1, &cons) ||
+        vv_body_str(c, c->body, "parent", 0, &parent) ||
+        vv_body_str(c, c->body, "vmName", 0, &vm_name) ||
+        vv_body_str(c, c->body, "vmUuid", 0, &vm_uuid) ||
+        vv_body_str(c, c->body, "domainXml", 0, &xml))
+        return;
+    if (vv_consistency_parse(cons, &m.consistency) != 0) {
+        vv_reply_error(c, 400, "InvalidParameter",
+                       "consistency must be CrashConsistent, FileSystemConsistent or "
+                       "ApplicationConsistent, not '%s'",
+                       cons);
+        return;
+    }
+    if (xml && strlen(xml) > 4u << 20) {
+        vv_reply_error(c, 400, "InvalidParameter", "domainXml is larger than 4 MiB");
+        return;
+    }
+    disks = json_object_get(c->body, "disks");
+    if (!json_is_array(disks) || json_array_size(disks) < 1 ||
+        json_array_size(disks) > VV_MAX_DISKS) {
+        vv_reply_error(c, 400, "InvalidParameter", "field 'disks' must list 1 to %d disks",
+                       VV_MAX_DISKS);
+        return;
+    }
+
+    /* What the catalog says about the job and its item. */
+    vv_db_lock(c->srv->db);
+    r = vv_db_text(c->srv->db, done_rp, sizeof(done_rp),
+                   "SELECT COALESCE(recovery_point, '') FROM jobs WHERE id = ?", "s", c->param[0]);
+    if (r >= 0)
+        r = vv_db_int(c->srv->db, &retain, "SELECT COALESCE(retain_until, 0) FROM jobs WHERE id = ?",
+                      "s", c->param[0]);
+    if (r >= 0)
+        r = vv_db_text(c->srv->db, item_uuid, sizeof(item_uuid),
+                       "SELECT vm_uuid FROM protected_items WHERE id = ?", "i", item_id);
+    if (r >= 0)
+        r = vv_db_text(c->srv->db, item_name, sizeof(item_name),
+                       "SELECT name FROM protected_items WHERE id = ?", "i", item_id);
+    n = 1;
+    if (r >= 0 && parent && *parent)
+        r = vv_db_int(c->srv->db, &n,
+                      "SELECT COUNT(*) FROM recovery_points WHERE name = ? AND item_id = ?", "si",
+                      parent, item_id);
+    vv_db_unlock(c->srv->db);
+    if (r < 0) {
+        vv_reply_internal(c, r);
+        return;
+    }
+    if (done_rp[0]) {
+        vv_reply_error(c, 409, "JobAlreadyCommitted", "job %s already committed recovery point %s",
+                       c->param[0], done_rp);
+        return;
+    }
+    if (!item_uuid[0]) {
+        vv_reply_error(c, 409, "ItemNotProtected", "job %s has no protected item any more",
+                       c->param[0]);
+        return;
+    }
+    if (vm_uuid && strcmp(vm_uuid, item_uuid) != 0) {
+        vv_reply_error(c, 400, "InvalidParameter",
+                       "vmUuid %s is not the UUID of the job's VM (%s)", vm_uuid, item_uuid);
+        return;
+    }
+    if (n == 0) {
+        vv_reply_error(c, 400, "InvalidParameter",
+                       "parent '%s' is not a recovery point of this item", parent);
+        return;
+    }
+
+    if (agent_repo(c, &repo))
+        return;
+    ixs = calloc(json_array_size(disks), sizeof(*ixs));
+    missing = json_array();
+    if (!ixs || !missing) {
+        r = VV_E_NOMEM;
+        goto internal;
+    }
+    json_array_foreach(disks, i, d) {
+        const char *dn, *src = NULL;
+        char where[32], path[4400];
+        struct vv_buf b;
+        struct vv_manifest_disk *md;
+        struct vv_index_counts cnt;
+
+        snprintf(where, sizeof(where), "disks[%zu]", i);
+        if (!json_is_object(d)) {
+            vv_reply_error(c, 400, "InvalidParameter", "%s must be an object", where);
+            goto out;
+        }
+        if (vv_body_only(c, d, where, dfields) || vv_body_str(c, d, "name", 1, &dn) ||
+            vv_body_str(c, d, "source", 0, &src))
+            goto out;
+        if (src && strlen(src) > 4096) {
+            vv_reply_error(c, 400, "InvalidParameter", "%s.source is longer than 4096", where);
+            goto out;
+        }
+        r = vv_manifest_add_disk(&m, dn, src, &md);
+        if (r == VV_E_INVAL || r == VV_E_EXISTS) {
+            vv_reply_error(c, 400, "InvalidParameter", "%s.name '%s' is %s", where, dn,
+                           r == VV_E_EXISTS ? "listed twice" : "not a disk name");
+            goto out;
+        }
+        if (r)
+            goto internal;
+        staged_path(c, c->param[0], dn, path, sizeof(path));
+        vv_buf_init(&b, (128u << 20) + 64);
+        r = vv_read_file(path, &b);
+        if (r == VV_E_NOTFOUND) {
+            vv_buf_release(&b);
+            vv_reply_error(c, 409, "MissingIndex",
+                           "no index was uploaded for disk '%s' of job %s (PUT .../disks/%s/index)",
+                           dn, c->param[0], dn);
+            goto out;
+        }
+        if (r == 0)
+            r = vv_index_parse(b.data, b.len, &ixs[nix]);
+        vv_buf_release(&b);
+        if (r)
+            goto internal;
+        nix++;
+        md->virtual_size = ixs[nix - 1].virtual_size;
+        md->chunk_size = ixs[nix - 1].chunk_size;
+        vv_index_count(&ixs[nix - 1], &cnt);
+        (void)cnt;
+        if ((r = check_chunks(repo, &ixs[nix - 1], missing, &nmissing)) != 0)
+            goto internal;
+    }
+    if (nmissing) {
+        json_t *err = json_pack("{s:{s:s,s:s,s:I,s:O}}", "error", "code", "MissingChunks",
+                                "message",
+                                "the indexes reference chunks the vault does not have; upload "
+                                "them, then commit again. Nothing was committed",
+                                "missingCount", (json_int_t)nmissing, "missing", missing);
+        vv_warn("commit of job %s refused: %llu referenced chunk(s) missing", c->param[0],
+                (unsigned long long)nmissing);
+        vv_reply(c, 409, err);
+        goto out;
+    }
+
+    /* Build and write the point: indexes, then the manifest. */
+    {
+        struct timespec ts;
+        clock_gettime(CLOCK_REALTIME, &ts);
+        if ((r = vv_point_id_new((uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000,
+                                 m.id)) != 0)
+            goto internal;
+    }
+    snprintf(m.parent, sizeof(m.parent), "%s", parent ? parent : "");
+    m.created = time(NULL);
+    m.expires = (time_t)retain;
+    m.vm_name = strdup(vm_name ? vm_name : item_name);
+    m.vm_uuid = strdup(item_uuid);
+    m.domain_xml = xml ? strdup(xml) : NULL;
+    if (!m.vm_name || !m.vm_uuid || (xml && !m.domain_xml)) {
+        r = VV_E_NOMEM;
+        goto internal;
+    }
+    if ((r = vv_repo_point_commit(repo, &m, ixs)) != 0)
+        goto internal;
+    disks_j = disks_json(&m);
+    disks_text = vv_json_dump(disks_j);
+    if (!disks_text) {
+        r = VV_E_NOMEM;
+        goto undo;
+    }
+
+    /* Then the catalog, in one transaction. */
+    vv_db_lock(c->srv->db);
+    r = vv_db_begin(c->srv->db);
+    if (r == 0 &&
+        (r = vv_db_run(c->srv->db,
+                       "UPDATE jobs SET recovery_point = ? WHERE id = ? AND recovery_point IS NULL "
+                       "AND status = 'InProgress'",
+                       "ss", m.id, c->param[0])) == 0)
+        r = VV_E_EXISTS; /* another commit of this job won, or the job was cancelled */
+    if (r >= 0)
+        r = vv_db_run(c->srv->db,
+                      "INSERT INTO recovery_points(name, vault_id, item_id, time, expires, "
+                      "consistency, parent, disks, job_id) VALUES (?,?,?,?,NULLIF(?, 0),?,?,?,?)",
+                      "siiiissss", m.id, c->who.vault_id, item_id, (int64_t)m.created,
+                      (int64_t)m.expires, vv_consistency_name(m.consistency), m.parent, disks_text,
+                      c->param[0]);
+    if (r >= 0)
+        r = vv_db_run(c->srv->db,
+                      "UPDATE protected_items SET state = 'Protected' WHERE id = ? AND state = 'IRPending'",
+                      "i", item_id);
+    if (r >= 0)
+        r = vv_db_commit(c->srv->db);
+    if (r < 0)
+        vv_db_rollback(c->srv->db);
+    else
+        committed = 1;
+    vv_db_text(c->srv->db, vault_name, sizeof(vault_name), "SELECT name FROM vaults WHERE id = ?",
+               "i", c->who.vault_id);
+    vv_db_unlock(c->srv->db);
+    if (!committed) {
+        if (r == VV_E_EXISTS) {
+            vv_repo_point_purge(repo, m.id);
+            vv_reply_error(c, 409, "JobAlreadyCommitted",
+                           "job %s already committed a recovery point or was cancelled", c->param[0]);
+            goto out;
+        }
+        goto undo;
+    }
+    vv_staging_remove(c->srv, c->who.vault_uuid, c->param[0]);
+    vv_info("recovery point %s of '%s' committed (%s, %zu disk(s)) by host '%s'", m.id, item_name,
+            vv_consistency_name(m.consistency), m.ndisks, c->who.container);
+    vv_api_time(m.created, tstr);
+    vv_api_time(m.expires, estr);
+    vv_reply(c, 201,
+             json_pack("{s:s,s:s,s:s,s:s,s:s?,s:s,s:s,s:O,s:s}", "name", m.id, "item", item_name,
+                       "vault", vault_name, "time", tstr, "expiresAt", m.expires ? estr : NULL,
+                       "consistency", vv_consistency_name(m.consistency), "parent", m.parent,
+                       "disks", disks_j, "job", c->param[0]));
+    goto out;
+undo:
+    vv_repo_point_purge(repo, m.id);
+internal:
+    vv_reply_internal(c, r);
+out:
+    for (i = 0; i < nix; i++)
+        vv_index_release(&ixs[i]);
+    free(ixs);
+    free(disks_text);
+    json_decref(disks_j);
+    json_decref(missing);
+    vv_manifest_release(&m);
+}

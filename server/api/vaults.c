@@ -1,0 +1,307 @@
+/*
+ * vaults.c: vaults, their backup properties (storage redundancy with its lock,
+ * soft delete) and vault credentials for host registration.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "api/api.h"
+#include "auth.h"
+#include "err.h"
+#include "log.h"
+
+#define VAULT_SELECT                                                                          \
+    "SELECT v.name, v.uuid AS id, v.location, v.redundancy AS storageRedundancy, "             \
+    "  json_object('state', v.soft_delete_state, 'retentionDays', v.soft_delete_days) "       \
+    "    AS \"softDelete:json\", "                                                            \
+    "  strftime('%Y-%m-%dT%H:%M:%SZ', v.created, 'unixepoch') AS createdAt, "                  \
+    "  (SELECT COUNT(*) FROM protected_items p WHERE p.vault_id = v.id) AS protectedItemCount, " \
+    "  (SELECT COUNT(*) FROM recovery_points r WHERE r.vault_id = v.id) AS recoveryPointCount, " \
+    "  (SELECT COUNT(*) FROM containers c WHERE c.vault_id = v.id) AS containerCount "         \
+    "FROM vaults v "
+
+static int redundancy_valid(const char *s)
+{
+    return !strcmp(s, "GeoRedundant") || !strcmp(s, "LocallyRedundant");
+}
+
+/* softDelete {"state": "Enabled"|"Disabled", "retentionDays": 14..180}; fills what is
+ * given. Returns 0 or -1 after replying. */
+static int parse_soft_delete(struct vv_call *c, const json_t *sd, const char **state,
+                             int64_t *days)
+{
+    static const char *const fields[] = {"state", "retentionDays", NULL};
+    if (!json_is_object(sd)) {
+        vv_reply_error(c, 400, "InvalidParameter", "field 'softDelete' must be an object");
+        return -1;
+    }
+    if (vv_body_only(c, sd, "softDelete", fields) || vv_body_str(c, sd, "state", 0, state) ||
+        vv_body_int(c, sd, "retentionDays", 0, 14, 180, days))
+        return -1;
+    if (*state && strcmp(*state, "Enabled") && strcmp(*state, "Disabled")) {
+        vv_reply_error(c, 400, "InvalidParameter",
+                       "softDelete.state must be 'Enabled' or 'Disabled', not '%s'", *state);
+        return -1;
+    }
+    return 0;
+}
+
+static json_t *vault_json(struct vv_call *c, const char *name, int *err)
+{
+    return vv_db_row(c->srv->db, err, VAULT_SELECT "WHERE v.name = ?", "s", name);
+}
+
+void vv_api_vault_create(struct vv_call *c)
+{
+    static const char *const fields[] = {"name", "location", "storageRedundancy", "softDelete",
+                                         NULL};
+    const char *name, *location, *redundancy = "GeoRedundant", *sd_state = "Enabled";
+    int64_t sd_days = 14, exists = 0, vault_id;
+    char uuid[VV_UUID_LEN];
+    json_t *sd, *v;
+    int r, err;
+
+    if (vv_body_only(c, c->body, NULL, fields) || vv_body_str(c, c->body, "name", 1, &name) ||
+        vv_body_str(c, c->body, "location", 1, &location) ||
+        vv_body_str(c, c->body, "storageRedundancy", 0, &redundancy))
+        return;
+    if (!redundancy)
+        redundancy = "GeoRedundant";
+    if (!vv_name_valid(name)) {
+        vv_reply_error(c, 400, "InvalidParameter",
+                       "vault name '%s' is not valid: 1 to 64 letters, digits, '.', '_' or '-', "
+                       "starting with a letter or digit",
+                       name);
+        return;
+    }
+    if (!vv_region_valid(location)) {
+        vv_reply_error(c, 400, "InvalidParameter",
+                       "location '%s' is not valid: 1 to 64 lower-case letters, digits or '-' "
+                       "(for example westeurope)",
+                       location);
+        return;
+    }
+    if (!redundancy_valid(redundancy)) {
+        vv_reply_error(c, 400, "InvalidParameter",
+                       "storageRedundancy must be 'GeoRedundant' or 'LocallyRedundant', not '%s'",
+                       redundancy);
+        return;
+    }
+    if ((sd = json_object_get(c->body, "softDelete"))) {
+        const char *st = NULL;
+        if (parse_soft_delete(c, sd, &st, &sd_days))
+            return;
+        if (st)
+            sd_state = st;
+    }
+    r = vv_db_int(c->srv->db, &exists, "SELECT COUNT(*) FROM vaults WHERE name = ?", "s", name);
+    if (r < 0)
+        { vv_reply_internal(c, r); return; }
+    if (exists) {
+        vv_reply_error(c, 409, "VaultAlreadyExists", "a vault named '%s' already exists", name);
+        return;
+    }
+    if ((r = vv_uuid_new(uuid)) != 0 || (r = vv_server_vault_create(c->srv, uuid)) != 0)
+        { vv_reply_internal(c, r); return; }
+    if ((r = vv_db_begin(c->srv->db)) != 0)
+        goto fail;
+    r = vv_db_run(c->srv->db,
+                  "INSERT INTO vaults(name, uuid, location, redundancy, soft_delete_state, "
+                  "soft_delete_days, created) VALUES (?,?,?,?,?,?,?)",
+                  "sssssii", name, uuid, location, redundancy, sd_state, sd_days, (int64_t)c->now);
+    if (r < 0)
+        goto fail;
+    vault_id = vv_db_last_id(c->srv->db);
+    if ((r = vv_policy_insert_default(c, vault_id)) < 0 || (r = vv_db_commit(c->srv->db)) != 0)
+        goto fail;
+    vv_info("vault '%s' created (%s, %s) by %s", name, location, redundancy, c->who.user);
+    v = vault_json(c, name, &err);
+    if (!v)
+        { vv_reply_internal(c, err); return; }
+    vv_reply(c, 201, v);
+    return;
+fail:
+    vv_db_rollback(c->srv->db);
+    vv_server_vault_remove(c->srv, uuid);
+    vv_reply_internal(c, r);
+}
+
+void vv_api_vault_list(struct vv_call *c)
+{
+    vv_reply_list(c, vv_db_rows(c->srv->db, VAULT_SELECT "ORDER BY v.name", ""));
+}
+
+void vv_api_vault_show(struct vv_call *c)
+{
+    int err;
+    json_t *v = vault_json(c, c->param[0], &err);
+    if (!v) {
+        if (err == VV_E_NOTFOUND)
+            vv_reply_error(c, 404, "VaultNotFound", "vault '%s' does not exist", c->param[0]);
+        else
+            vv_reply_internal(c, err);
+        return;
+    }
+    vv_reply(c, 200, v);
+}
+
+void vv_api_vault_delete(struct vv_call *c)
+{
+    int64_t id, items = 0, points = 0;
+    char uuid[VV_UUID_LEN];
+    int r;
+
+    if (vv_find_vault(c, c->param[0], &id, uuid, NULL, 0))
+        return;
+    if (vv_db_int(c->srv->db, &items, "SELECT COUNT(*) FROM protected_items WHERE vault_id = ?",
+                  "i", id) < 0 ||
+        vv_db_int(c->srv->db, &points, "SELECT COUNT(*) FROM recovery_points WHERE vault_id = ?",
+                  "i", id) < 0)
+        { vv_reply_internal(c, VV_E_IO); return; }
+    if (items || points) {
+        vv_reply_error(c, 409, "VaultNotEmpty",
+                       "vault '%s' cannot be deleted: it has %lld protected item(s) and %lld "
+                       "recovery point(s); stop protection of every item with its backup data "
+                       "deleted first",
+                       c->param[0], (long long)items, (long long)points);
+        return;
+    }
+    if ((r = vv_db_begin(c->srv->db)) != 0)
+        { vv_reply_internal(c, r); return; }
+    if ((r = vv_db_run(c->srv->db, "DELETE FROM vaults WHERE id = ?", "i", id)) < 0) {
+        vv_db_rollback(c->srv->db);
+        { vv_reply_internal(c, r); return; }
+    }
+    vv_audit(c, "DeleteVault", c->param[0], NULL);
+    if ((r = vv_db_commit(c->srv->db)) != 0) {
+        vv_db_rollback(c->srv->db);
+        { vv_reply_internal(c, r); return; }
+    }
+    /* The catalog no longer knows the vault; its folder goes now, or at the next
+     * start if this fails half-way. */
+    vv_server_vault_remove(c->srv, uuid);
+    vv_reply(c, 200, NULL);
+}
+
+static json_t *props_json(struct vv_call *c, int64_t id, int *err)
+{
+    return vv_db_row(c->srv->db, err,
+                     "SELECT redundancy AS storageRedundancy, "
+                     "  EXISTS(SELECT 1 FROM protected_items p WHERE p.vault_id = v.id) "
+                     "    AS \"storageRedundancyLocked:bool\", "
+                     "  json_object('state', soft_delete_state, 'retentionDays', soft_delete_days) "
+                     "    AS \"softDelete:json\" "
+                     "FROM vaults v WHERE id = ?",
+                     "i", id);
+}
+
+void vv_api_props_show(struct vv_call *c)
+{
+    int64_t id;
+    int err;
+    json_t *v;
+    if (vv_find_vault(c, c->param[0], &id, NULL, NULL, 0))
+        return;
+    if (!(v = props_json(c, id, &err)))
+        { vv_reply_internal(c, err); return; }
+    vv_reply(c, 200, v);
+}
+
+void vv_api_props_set(struct vv_call *c)
+{
+    static const char *const fields[] = {"storageRedundancy", "softDelete", NULL};
+    const char *redundancy = NULL, *sd_state = NULL;
+    char current[32] = "", detail[256];
+    int64_t id, sd_days = -1, items = 0;
+    json_t *sd, *v;
+    int r, err;
+
+    if (vv_find_vault(c, c->param[0], &id, NULL, NULL, 0))
+        return;
+    if (vv_body_only(c, c->body, NULL, fields) ||
+        vv_body_str(c, c->body, "storageRedundancy", 0, &redundancy))
+        return;
+    if (redundancy && !redundancy_valid(redundancy)) {
+        vv_reply_error(c, 400, "InvalidParameter",
+                       "storageRedundancy must be 'GeoRedundant' or 'LocallyRedundant', not '%s'",
+                       redundancy);
+        return;
+    }
+    if ((sd = json_object_get(c->body, "softDelete")) &&
+        parse_soft_delete(c, sd, &sd_state, &sd_days))
+        return;
+    if (vv_db_text(c->srv->db, current, sizeof(current),
+                   "SELECT redundancy FROM vaults WHERE id = ?", "i", id) < 0 ||
+        vv_db_int(c->srv->db, &items, "SELECT COUNT(*) FROM protected_items WHERE vault_id = ?",
+                  "i", id) < 0)
+        { vv_reply_internal(c, VV_E_IO); return; }
+    if (redundancy && strcmp(redundancy, current) != 0 && items > 0) {
+        vv_reply_error(c, 409, "StorageModelModifyError",
+                       "the storage redundancy of vault '%s' is locked at %s: it protects %lld "
+                       "item(s). Stop protection of every item and delete its backup data, or "
+                       "create a new vault with the redundancy you want",
+                       c->param[0], current, (long long)items);
+        return;
+    }
+    if ((r = vv_db_begin(c->srv->db)) != 0)
+        { vv_reply_internal(c, r); return; }
+    r = vv_db_run(c->srv->db,
+                  "UPDATE vaults SET redundancy = COALESCE(?, redundancy), "
+                  "soft_delete_state = COALESCE(?, soft_delete_state), "
+                  "soft_delete_days = CASE WHEN ? >= 0 THEN ? ELSE soft_delete_days END "
+                  "WHERE id = ?",
+                  "ssiii", redundancy, sd_state, sd_days, sd_days, id);
+    if (r < 0) {
+        vv_db_rollback(c->srv->db);
+        { vv_reply_internal(c, r); return; }
+    }
+    snprintf(detail, sizeof(detail), "storageRedundancy=%s softDelete=%s/%lld",
+             redundancy ? redundancy : "(unchanged)", sd_state ? sd_state : "(unchanged)",
+             (long long)sd_days);
+    vv_audit(c, "SetBackupProperties", c->param[0], detail);
+    if ((r = vv_db_commit(c->srv->db)) != 0) {
+        vv_db_rollback(c->srv->db);
+        { vv_reply_internal(c, r); return; }
+    }
+    if (!(v = props_json(c, id, &err)))
+        { vv_reply_internal(c, err); return; }
+    vv_reply(c, 200, v);
+}
+
+void vv_api_credentials(struct vv_call *c)
+{
+    static const char *const fields[] = {"expiresInHours", NULL};
+    char uuid[VV_UUID_LEN], location[80], secret[VV_TOKEN_MAX], hash[65], url[600], exp[32];
+    int64_t id, hours = 48;
+    const char *host;
+    int r;
+
+    if (vv_find_vault(c, c->param[0], &id, uuid, location, sizeof(location)))
+        return;
+    if (vv_body_only(c, c->body, NULL, fields) ||
+        vv_body_int(c, c->body, "expiresInHours", 0, 1, 240, &hours))
+        return;
+    if ((r = vv_secret_new(secret, hash)) != 0)
+        { vv_reply_internal(c, r); return; }
+    r = vv_db_run(c->srv->db,
+                  "INSERT INTO registration_secrets(vault_id, hash, created, expires, created_by) "
+                  "VALUES (?,?,?,?,?)",
+                  "isiis", id, hash, (int64_t)c->now, (int64_t)c->now + hours * 3600, c->who.user);
+    if (r < 0)
+        { vv_reply_internal(c, r); return; }
+    host = vv_http_header(c->req, "Host");
+    if (c->srv->public_url[0])
+        snprintf(url, sizeof(url), "%s", c->srv->public_url);
+    else if (host && *host && strlen(host) < 256 && !strpbrk(host, " /\\\"'<>"))
+        snprintf(url, sizeof(url), "http://%s", host);
+    else
+        snprintf(url, sizeof(url), "%s", c->srv->listen_url);
+    vv_api_time(c->now + (time_t)hours * 3600, exp);
+    vv_info("vault credentials for '%s' issued to %s, valid until %s", c->param[0], c->who.user,
+            exp);
+    vv_reply(c, 201,
+             json_pack("{s:s,s:s,s:s,s:s,s:s,s:s,s:n}", "vaultUrl", url, "vaultName", c->param[0],
+                       "vaultId", uuid, "location", location, "registrationSecret", secret,
+                       "expiresAt", exp, "certificateFingerprint"));
+}

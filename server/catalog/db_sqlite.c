@@ -1,0 +1,358 @@
+/*
+ * db_sqlite.c: the SQLite adapter behind db.h. The database runs in WAL mode with
+ * foreign keys enforced and synchronous=FULL: a transaction that returned is on disk.
+ */
+#include "catalog/db.h"
+
+#include <pthread.h>
+#include <sqlite3.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "err.h"
+#include "log.h"
+
+struct vv_db {
+    sqlite3 *h;
+    pthread_mutex_t mu;
+};
+
+struct vv_stmt {
+    sqlite3_stmt *s;
+    struct vv_db *db;
+};
+
+static int map_err(struct vv_db *db, int rc, const char *what)
+{
+    int ext = sqlite3_extended_errcode(db->h);
+    /* Extended result codes are on: compare the primary code in the low byte. */
+    if ((rc & 0xff) == SQLITE_CONSTRAINT) {
+        if (ext == SQLITE_CONSTRAINT_UNIQUE || ext == SQLITE_CONSTRAINT_PRIMARYKEY)
+            return VV_E_EXISTS;
+        vv_debug("catalog: %s: %s", what, sqlite3_errmsg(db->h));
+        return VV_E_INVAL;
+    }
+    if ((rc & 0xff) == SQLITE_NOMEM)
+        return VV_E_NOMEM;
+    vv_error("catalog: %s: %s", what, sqlite3_errmsg(db->h));
+    return VV_E_IO;
+}
+
+int vv_db_open(const char *path, struct vv_db **out)
+{
+    struct vv_db *db = calloc(1, sizeof(*db));
+    int rc;
+
+    if (!db)
+        return VV_E_NOMEM;
+    rc = sqlite3_open_v2(path, &db->h, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE |
+                                           SQLITE_OPEN_FULLMUTEX, NULL);
+    if (rc != SQLITE_OK) {
+        vv_error("catalog: cannot open %s: %s", path, db->h ? sqlite3_errmsg(db->h) : "out of memory");
+        sqlite3_close(db->h);
+        free(db);
+        return VV_E_IO;
+    }
+    pthread_mutex_init(&db->mu, NULL);
+    sqlite3_busy_timeout(db->h, 10000);
+    sqlite3_extended_result_codes(db->h, 1);
+    if (vv_db_exec(db, "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; "
+                       "PRAGMA foreign_keys=ON;") != 0) {
+        vv_db_close(db);
+        return VV_E_IO;
+    }
+    *out = db;
+    return 0;
+}
+
+void vv_db_close(struct vv_db *db)
+{
+    if (!db)
+        return;
+    sqlite3_close(db->h);
+    pthread_mutex_destroy(&db->mu);
+    free(db);
+}
+
+void vv_db_lock(struct vv_db *db) { pthread_mutex_lock(&db->mu); }
+void vv_db_unlock(struct vv_db *db) { pthread_mutex_unlock(&db->mu); }
+
+int vv_db_exec(struct vv_db *db, const char *sql)
+{
+    char *msg = NULL;
+    int rc = sqlite3_exec(db->h, sql, NULL, NULL, &msg);
+    if (rc != SQLITE_OK) {
+        vv_error("catalog: %s", msg ? msg : sqlite3_errstr(rc));
+        sqlite3_free(msg);
+        return (rc & 0xff) == SQLITE_CONSTRAINT ? VV_E_INVAL : VV_E_IO;
+    }
+    return 0;
+}
+
+int vv_db_begin(struct vv_db *db) { return vv_db_exec(db, "BEGIN IMMEDIATE"); }
+int vv_db_commit(struct vv_db *db) { return vv_db_exec(db, "COMMIT"); }
+void vv_db_rollback(struct vv_db *db)
+{
+    if (!sqlite3_get_autocommit(db->h))
+        sqlite3_exec(db->h, "ROLLBACK", NULL, NULL, NULL);
+}
+
+static int bind_args(struct vv_stmt *st, const char *fmt, va_list ap)
+{
+    int n = sqlite3_bind_parameter_count(st->s);
+    int i = 0;
+
+    for (; fmt && fmt[i]; i++) {
+        int rc, col = i + 1;
+        switch (fmt[i]) {
+        case 's': {
+            const char *v = va_arg(ap, const char *);
+            rc = v ? sqlite3_bind_text(st->s, col, v, -1, SQLITE_TRANSIENT)
+                   : sqlite3_bind_null(st->s, col);
+            break;
+        }
+        case 'i':
+            rc = sqlite3_bind_int64(st->s, col, (sqlite3_int64)va_arg(ap, int64_t));
+            break;
+        case 'n':
+            rc = sqlite3_bind_null(st->s, col);
+            break;
+        default:
+            vv_error("catalog: bad bind format '%s'", fmt);
+            return VV_E_INVAL;
+        }
+        if (rc != SQLITE_OK)
+            return map_err(st->db, rc, "bind");
+    }
+    if (i != n) {
+        vv_error("catalog: statement wants %d parameters, format gives %d", n, i);
+        return VV_E_INVAL;
+    }
+    return 0;
+}
+
+static int prepare_v(struct vv_db *db, struct vv_stmt **out, const char *sql, const char *fmt,
+                     va_list ap)
+{
+    struct vv_stmt *st = calloc(1, sizeof(*st));
+    int rc;
+
+    if (!st)
+        return VV_E_NOMEM;
+    st->db = db;
+    rc = sqlite3_prepare_v2(db->h, sql, -1, &st->s, NULL);
+    if (rc != SQLITE_OK) {
+        vv_error("catalog: cannot prepare \"%s\": %s", sql, sqlite3_errmsg(db->h));
+        free(st);
+        return VV_E_IO;
+    }
+    rc = bind_args(st, fmt, ap);
+    if (rc) {
+        vv_stmt_free(st);
+        return rc;
+    }
+    *out = st;
+    return 0;
+}
+
+int vv_db_prepare(struct vv_db *db, struct vv_stmt **out, const char *sql, const char *fmt, ...)
+{
+    va_list ap;
+    int r;
+    va_start(ap, fmt);
+    r = prepare_v(db, out, sql, fmt, ap);
+    va_end(ap);
+    return r;
+}
+
+int vv_stmt_step(struct vv_stmt *st)
+{
+    int rc = sqlite3_step(st->s);
+    if (rc == SQLITE_ROW)
+        return 1;
+    if (rc == SQLITE_DONE)
+        return 0;
+    return map_err(st->db, rc, sqlite3_sql(st->s));
+}
+
+void vv_stmt_free(struct vv_stmt *st)
+{
+    if (!st)
+        return;
+    sqlite3_finalize(st->s);
+    free(st);
+}
+
+int vv_stmt_ncols(struct vv_stmt *st) { return sqlite3_column_count(st->s); }
+const char *vv_stmt_name(struct vv_stmt *st, int col) { return sqlite3_column_name(st->s, col); }
+int vv_stmt_is_null(struct vv_stmt *st, int col)
+{
+    return sqlite3_column_type(st->s, col) == SQLITE_NULL;
+}
+int vv_stmt_is_int(struct vv_stmt *st, int col)
+{
+    return sqlite3_column_type(st->s, col) == SQLITE_INTEGER;
+}
+int64_t vv_stmt_int(struct vv_stmt *st, int col) { return sqlite3_column_int64(st->s, col); }
+const char *vv_stmt_text(struct vv_stmt *st, int col)
+{
+    const unsigned char *t = sqlite3_column_text(st->s, col);
+    return t ? (const char *)t : "";
+}
+
+int vv_db_run(struct vv_db *db, const char *sql, const char *fmt, ...)
+{
+    struct vv_stmt *st;
+    va_list ap;
+    int r;
+
+    va_start(ap, fmt);
+    r = prepare_v(db, &st, sql, fmt, ap);
+    va_end(ap);
+    if (r)
+        return r;
+    while ((r = vv_stmt_step(st)) == 1)
+        ;
+    vv_stmt_free(st);
+    return r < 0 ? r : sqlite3_changes(db->h);
+}
+
+int vv_db_int(struct vv_db *db, int64_t *out, const char *sql, const char *fmt, ...)
+{
+    struct vv_stmt *st;
+    va_list ap;
+    int r;
+
+    va_start(ap, fmt);
+    r = prepare_v(db, &st, sql, fmt, ap);
+    va_end(ap);
+    if (r)
+        return r;
+    r = vv_stmt_step(st);
+    if (r == 1)
+        *out = vv_stmt_int(st, 0);
+    vv_stmt_free(st);
+    return r;
+}
+
+int vv_db_text(struct vv_db *db, char *out, size_t outlen, const char *sql, const char *fmt, ...)
+{
+    struct vv_stmt *st;
+    va_list ap;
+    int r;
+
+    va_start(ap, fmt);
+    r = prepare_v(db, &st, sql, fmt, ap);
+    va_end(ap);
+    if (r)
+        return r;
+    r = vv_stmt_step(st);
+    if (r == 1)
+        snprintf(out, outlen, "%s", vv_stmt_text(st, 0));
+    vv_stmt_free(st);
+    return r;
+}
+
+/* One row as an object, with the ":json" / ":bool" column conventions. */
+static json_t *row_object(struct vv_stmt *st)
+{
+    json_t *o = json_object();
+    int n = vv_stmt_ncols(st);
+
+    if (!o)
+        return NULL;
+    for (int c = 0; c < n; c++) {
+        const char *name = vv_stmt_name(st, c);
+        const char *colon = strchr(name, ':');
+        char key[128];
+        json_t *v;
+
+        snprintf(key, sizeof(key), "%.*s", colon ? (int)(colon - name) : (int)strlen(name), name);
+        if (vv_stmt_is_null(st, c))
+            v = json_null();
+        else if (colon && !strcmp(colon, ":json")) {
+            const char *t = vv_stmt_text(st, c);
+            v = vv_json_parse(t, strlen(t), NULL, 0);
+            if (!v)
+                v = json_null();
+        } else if (colon && !strcmp(colon, ":bool"))
+            v = json_boolean(vv_stmt_int(st, c) != 0);
+        else if (vv_stmt_is_int(st, c))
+            v = json_integer((json_int_t)vv_stmt_int(st, c));
+        else
+            v = json_string(vv_stmt_text(st, c));
+        if (!v || json_object_set_new(o, key, v) != 0) {
+            json_decref(o);
+            return NULL;
+        }
+    }
+    return o;
+}
+
+static json_t *rows_v(struct vv_db *db, int *err, int first_only, const char *sql,
+                      const char *fmt, va_list ap)
+{
+    struct vv_stmt *st;
+    json_t *arr = NULL, *one = NULL;
+    int r;
+
+    r = prepare_v(db, &st, sql, fmt, ap);
+    if (r) {
+        *err = r;
+        return NULL;
+    }
+    if (!first_only && !(arr = json_array())) {
+        vv_stmt_free(st);
+        *err = VV_E_NOMEM;
+        return NULL;
+    }
+    while ((r = vv_stmt_step(st)) == 1) {
+        json_t *o = row_object(st);
+        if (!o) {
+            r = VV_E_NOMEM;
+            break;
+        }
+        if (first_only) {
+            one = o;
+            break;
+        }
+        json_array_append_new(arr, o);
+    }
+    vv_stmt_free(st);
+    if (r < 0) {
+        json_decref(arr);
+        json_decref(one);
+        *err = r;
+        return NULL;
+    }
+    if (first_only && !one) {
+        *err = VV_E_NOTFOUND;
+        return NULL;
+    }
+    *err = 0;
+    return first_only ? one : arr;
+}
+
+json_t *vv_db_rows(struct vv_db *db, const char *sql, const char *fmt, ...)
+{
+    va_list ap;
+    json_t *r;
+    int err;
+    va_start(ap, fmt);
+    r = rows_v(db, &err, 0, sql, fmt, ap);
+    va_end(ap);
+    return r;
+}
+
+json_t *vv_db_row(struct vv_db *db, int *err, const char *sql, const char *fmt, ...)
+{
+    va_list ap;
+    json_t *r;
+    va_start(ap, fmt);
+    r = rows_v(db, err, 1, sql, fmt, ap);
+    va_end(ap);
+    return r;
+}
+
+int64_t vv_db_last_id(struct vv_db *db) { return (int64_t)sqlite3_last_insert_rowid(db->h); }

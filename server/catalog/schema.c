@@ -1,0 +1,170 @@
+/*
+ * schema.c: the catalog's tables and their versioned migrations.
+ *
+ * PRAGMA user_version holds the number of migrations applied. Each migration runs in
+ * its own transaction with the version bump, so a crash leaves the catalog at one
+ * version or the next. Migrations are only ever appended, never edited.
+ *
+ * Times are integer seconds since the epoch (UTC). The catalog is the truth for
+ * what exists; the chunk store holds the bytes. Rules that must hold whatever the
+ * code does are constraints: one vault per VM (protected_items.vm_uuid UNIQUE), no
+ * policy, container or vault removed while an item refers to it (foreign keys).
+ */
+#include "catalog/catalog.h"
+
+#include <stdio.h>
+
+#include "err.h"
+#include "log.h"
+
+static const char *const migrations[] = {
+    /* 1: the first schema. */
+    "CREATE TABLE users ("
+    "  id INTEGER PRIMARY KEY,"
+    "  name TEXT NOT NULL UNIQUE,"
+    "  role TEXT NOT NULL CHECK (role IN ('Reader','Operator','Contributor','Owner')),"
+    "  created INTEGER NOT NULL);"
+    "CREATE TABLE vaults ("
+    "  id INTEGER PRIMARY KEY,"
+    "  name TEXT NOT NULL UNIQUE,"
+    "  uuid TEXT NOT NULL UNIQUE,"
+    "  location TEXT NOT NULL,"
+    "  redundancy TEXT NOT NULL CHECK (redundancy IN ('GeoRedundant','LocallyRedundant')),"
+    "  soft_delete_state TEXT NOT NULL CHECK (soft_delete_state IN ('Enabled','Disabled')),"
+    "  soft_delete_days INTEGER NOT NULL,"
+    "  created INTEGER NOT NULL);"
+    "CREATE TABLE containers ("
+    "  id INTEGER PRIMARY KEY,"
+    "  vault_id INTEGER NOT NULL REFERENCES vaults(id) ON DELETE CASCADE,"
+    "  name TEXT NOT NULL,"
+    "  region TEXT NOT NULL,"
+    "  agent_version TEXT,"
+    "  registered INTEGER NOT NULL,"
+    "  last_seen INTEGER,"
+    "  UNIQUE (vault_id, name));"
+    "CREATE TABLE tokens ("
+    "  id TEXT PRIMARY KEY,"
+    "  hash TEXT NOT NULL UNIQUE,"
+    "  user_id INTEGER REFERENCES users(id) ON DELETE CASCADE,"
+    "  container_id INTEGER REFERENCES containers(id) ON DELETE CASCADE,"
+    "  name TEXT,"
+    "  created INTEGER NOT NULL,"
+    "  expires INTEGER,"
+    "  last_used INTEGER,"
+    "  revoked INTEGER NOT NULL DEFAULT 0,"
+    "  CHECK ((user_id IS NULL) <> (container_id IS NULL)));"
+    "CREATE TABLE registration_secrets ("
+    "  id INTEGER PRIMARY KEY,"
+    "  vault_id INTEGER NOT NULL REFERENCES vaults(id) ON DELETE CASCADE,"
+    "  hash TEXT NOT NULL UNIQUE,"
+    "  created INTEGER NOT NULL,"
+    "  expires INTEGER NOT NULL,"
+    "  created_by TEXT);"
+    "CREATE TABLE policies ("
+    "  id INTEGER PRIMARY KEY,"
+    "  vault_id INTEGER NOT NULL REFERENCES vaults(id) ON DELETE CASCADE,"
+    "  name TEXT NOT NULL,"
+    "  spec TEXT NOT NULL,"
+    "  created INTEGER NOT NULL,"
+    "  updated INTEGER NOT NULL,"
+    "  UNIQUE (vault_id, name));"
+    "CREATE TABLE protectable_items ("
+    "  id INTEGER PRIMARY KEY,"
+    "  container_id INTEGER NOT NULL REFERENCES containers(id) ON DELETE CASCADE,"
+    "  name TEXT NOT NULL,"
+    "  uuid TEXT NOT NULL,"
+    "  state TEXT NOT NULL,"
+    "  disks TEXT NOT NULL,"
+    "  updated INTEGER NOT NULL,"
+    "  UNIQUE (container_id, uuid));"
+    "CREATE TABLE protected_items ("
+    "  id INTEGER PRIMARY KEY,"
+    "  vault_id INTEGER NOT NULL REFERENCES vaults(id),"
+    "  container_id INTEGER NOT NULL REFERENCES containers(id),"
+    "  name TEXT NOT NULL,"
+    "  vm_uuid TEXT NOT NULL UNIQUE,"
+    "  policy_id INTEGER REFERENCES policies(id),"
+    "  last_policy TEXT,"
+    "  state TEXT NOT NULL CHECK (state IN ('IRPending','Protected','ProtectionStopped')),"
+    "  created INTEGER NOT NULL,"
+    "  last_backup_time INTEGER,"
+    "  last_backup_status TEXT);"
+    "CREATE INDEX protected_items_vault ON protected_items(vault_id, name);"
+    "CREATE TABLE recovery_points ("
+    "  id INTEGER PRIMARY KEY,"
+    "  name TEXT NOT NULL UNIQUE,"
+    "  vault_id INTEGER NOT NULL REFERENCES vaults(id),"
+    "  item_id INTEGER NOT NULL REFERENCES protected_items(id),"
+    "  time INTEGER NOT NULL,"
+    "  expires INTEGER,"
+    "  consistency TEXT NOT NULL,"
+    "  parent TEXT NOT NULL DEFAULT '',"
+    "  disks TEXT NOT NULL,"
+    "  job_id TEXT);"
+    "CREATE INDEX recovery_points_item ON recovery_points(item_id, time);"
+    "CREATE TABLE jobs ("
+    "  id TEXT PRIMARY KEY,"
+    "  vault_id INTEGER NOT NULL REFERENCES vaults(id) ON DELETE CASCADE,"
+    "  item_id INTEGER REFERENCES protected_items(id) ON DELETE SET NULL,"
+    "  item_name TEXT,"
+    "  container_id INTEGER REFERENCES containers(id) ON DELETE SET NULL,"
+    "  container_name TEXT,"
+    "  operation TEXT NOT NULL,"
+    "  status TEXT NOT NULL CHECK (status IN ('InProgress','Completed',"
+    "    'CompletedWithWarnings','Failed','Cancelling','Cancelled')),"
+    "  start_time INTEGER NOT NULL,"
+    "  end_time INTEGER,"
+    "  tasks TEXT NOT NULL DEFAULT '[]',"
+    "  bytes_done INTEGER NOT NULL DEFAULT 0,"
+    "  bytes_total INTEGER NOT NULL DEFAULT 0,"
+    "  error_code TEXT,"
+    "  error_message TEXT,"
+    "  params TEXT NOT NULL DEFAULT '{}',"
+    "  retain_until INTEGER,"
+    "  recovery_point TEXT,"
+    "  claimed INTEGER,"
+    "  heartbeat INTEGER,"
+    "  cancel_requested INTEGER NOT NULL DEFAULT 0,"
+    "  created_by TEXT);"
+    "CREATE INDEX jobs_vault ON jobs(vault_id, start_time);"
+    "CREATE INDEX jobs_queue ON jobs(container_id, status, claimed);"
+    "CREATE TABLE audit ("
+    "  id INTEGER PRIMARY KEY,"
+    "  time INTEGER NOT NULL,"
+    "  actor TEXT NOT NULL,"
+    "  action TEXT NOT NULL,"
+    "  target TEXT NOT NULL,"
+    "  detail TEXT);",
+};
+
+int vv_catalog_migrate(struct vv_db *db)
+{
+    int64_t have = 0;
+    int r;
+    const int64_t want = (int64_t)(sizeof(migrations) / sizeof(migrations[0]));
+
+    r = vv_db_int(db, &have, "PRAGMA user_version", "");
+    if (r < 0)
+        return r;
+    if (have > want) {
+        vv_error("catalog: schema version %lld is newer than this vmvaultd knows (%lld); "
+                 "run a newer vmvaultd",
+                 (long long)have, (long long)want);
+        return VV_E_BAD_VERSION;
+    }
+    for (int64_t v = have; v < want; v++) {
+        char bump[64];
+        snprintf(bump, sizeof(bump), "PRAGMA user_version=%lld", (long long)(v + 1));
+        if ((r = vv_db_begin(db)) != 0)
+            return r;
+        if ((r = vv_db_exec(db, migrations[v])) != 0 || (r = vv_db_exec(db, bump)) != 0) {
+            vv_db_rollback(db);
+            vv_error("catalog: migration %lld failed", (long long)(v + 1));
+            return r;
+        }
+        if ((r = vv_db_commit(db)) != 0)
+            return r;
+        vv_info("catalog: schema migrated to version %lld", (long long)(v + 1));
+    }
+    return 0;
+}

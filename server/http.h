@@ -1,0 +1,59 @@
+/*
+ * http.h: the HTTP server, as the rest of vmvaultd sees it. http_mhd.c is the one
+ * adapter for libmicrohttpd; nothing else includes microhttpd.h.
+ *
+ * Every connection runs on its own thread, so a handler may block (a long poll, a
+ * chunk written to disk). A request reaches the handler only once its whole body
+ * has arrived; a body over the cap that vv_http_cap_fn names is answered 413
+ * without being read into memory.
+ */
+#ifndef VV_HTTP_H
+#define VV_HTTP_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+struct vv_http_req {
+    const char *method; /* "GET", "POST", ... */
+    const char *path;   /* URL path, percent-decoded, without the query */
+    const uint8_t *body; /* borrowed for the handler's duration; NULL when empty */
+    size_t body_len;
+    void *conn; /* the adapter's connection, for vv_http_query / vv_http_header;
+                 * NULL for a request built in memory (no query, no headers) */
+};
+
+struct vv_http_resp {
+    int status;
+    const char *content_type; /* static string */
+    char *body;               /* owned: freed by the adapter with free() */
+    size_t body_len;
+    char allow[64]; /* the Allow header of a 405 answer; "" for none */
+};
+
+/* A query-string argument or a request header (case-insensitive name); NULL when
+ * absent. Borrowed until the handler returns. */
+const char *vv_http_query(const struct vv_http_req *req, const char *name);
+const char *vv_http_header(const struct vv_http_req *req, const char *name);
+/* The peer's address as text ("127.0.0.1"), into out. */
+void vv_http_peer(const struct vv_http_req *req, char *out, size_t outlen);
+
+/* Called once per request before its body: the largest body accepted, in bytes. */
+typedef size_t (*vv_http_cap_fn)(void *ctx, const char *method, const char *path);
+/* Called once per complete request; fills resp (status 0 means 500). */
+typedef void (*vv_http_handler_fn)(void *ctx, const struct vv_http_req *req,
+                                   struct vv_http_resp *resp);
+/* Called after every response with its status, for the request log. */
+typedef void (*vv_http_done_fn)(void *ctx, const struct vv_http_req *req, int status,
+                                double ms);
+
+struct vv_http_server;
+
+/* Listen on host:port ("127.0.0.1:8080"; port 0 picks a free one) and serve until
+ * vv_http_stop. *out_port gets the bound port. Owner: the caller, vv_http_stop(). */
+int vv_http_start(const char *listen, vv_http_cap_fn cap, vv_http_handler_fn handler,
+                  vv_http_done_fn done, void *ctx, struct vv_http_server **out,
+                  unsigned *out_port);
+/* Stop accepting, wait for running handlers, free. NULL is a no-op. */
+void vv_http_stop(struct vv_http_server *s);
+
+#endif

@@ -1,0 +1,336 @@
+/*
+ * router.c: every REST route in one table (method, path pattern, the permission it
+ * needs, body cap), authentication, the permission check, and the request log.
+ *
+ * Path patterns use "*" for a parameter segment. The permission is checked before
+ * the handler runs, so a handler never sees a caller its route does not allow.
+ */
+#include "router.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+
+#include "api/api.h"
+#include "auth.h"
+#include "err.h"
+#include "log.h"
+
+/* What a route requires of its caller. */
+enum perm {
+    P_PUBLIC,     /* no token */
+    P_ANY,        /* any valid token, user or agent */
+    P_READ,       /* users: Reader and up */
+    P_OPERATE,    /* Operator and up */
+    P_CONTRIBUTE, /* Contributor and up */
+    P_OWNER,      /* Owner */
+    P_AGENT,      /* host agents only */
+};
+
+enum {
+    F_JSON = 1,      /* the body must be a JSON object (an empty body is {}) */
+    F_SELF_LOCK = 2, /* the handler takes the catalog lock itself */
+};
+
+#define KiB (size_t)1024
+#define MiB (1024 * KiB)
+
+struct route {
+    const char *method;
+    const char *pattern;
+    enum perm perm;
+    int flags;
+    size_t cap;
+    vv_api_fn fn;
+};
+
+#define J F_JSON
+#define JCAP MiB
+
+static const struct route routes[] = {
+    {"GET", "/api/v1/health", P_PUBLIC, 0, 0, vv_api_health},
+    {"GET", "/api/v1/whoami", P_ANY, 0, 0, vv_api_whoami},
+
+    {"POST", "/api/v1/vaults", P_CONTRIBUTE, J, JCAP, vv_api_vault_create},
+    {"GET", "/api/v1/vaults", P_READ, 0, 0, vv_api_vault_list},
+    {"GET", "/api/v1/vaults/*", P_READ, 0, 0, vv_api_vault_show},
+    {"DELETE", "/api/v1/vaults/*", P_OWNER, 0, 0, vv_api_vault_delete},
+    {"GET", "/api/v1/vaults/*/backupProperties", P_READ, 0, 0, vv_api_props_show},
+    {"PATCH", "/api/v1/vaults/*/backupProperties", P_CONTRIBUTE, J, JCAP, vv_api_props_set},
+    {"POST", "/api/v1/vaults/*/credentials", P_CONTRIBUTE, J, JCAP, vv_api_credentials},
+
+    {"GET", "/api/v1/vaults/*/policies", P_READ, 0, 0, vv_api_policy_list},
+    {"POST", "/api/v1/vaults/*/policies", P_CONTRIBUTE, J, JCAP, vv_api_policy_create},
+    {"GET", "/api/v1/vaults/*/policies/*", P_READ, 0, 0, vv_api_policy_show},
+    {"PUT", "/api/v1/vaults/*/policies/*", P_CONTRIBUTE, J, JCAP, vv_api_policy_set},
+    {"DELETE", "/api/v1/vaults/*/policies/*", P_CONTRIBUTE, 0, 0, vv_api_policy_delete},
+
+    {"GET", "/api/v1/vaults/*/containers", P_READ, 0, 0, vv_api_container_list},
+    {"GET", "/api/v1/vaults/*/containers/*", P_READ, 0, 0, vv_api_container_show},
+    {"DELETE", "/api/v1/vaults/*/containers/*", P_CONTRIBUTE, 0, 0, vv_api_container_delete},
+    {"GET", "/api/v1/vaults/*/protectableItems", P_READ, 0, 0, vv_api_protectable_list},
+
+    {"POST", "/api/v1/vaults/*/protectedItems", P_OPERATE, J, JCAP, vv_api_item_enable},
+    {"GET", "/api/v1/vaults/*/protectedItems", P_READ, 0, 0, vv_api_item_list},
+    {"GET", "/api/v1/vaults/*/protectedItems/*", P_READ, 0, 0, vv_api_item_show},
+    {"POST", "/api/v1/vaults/*/protectedItems/*/backup", P_OPERATE, J, JCAP, vv_api_item_backup},
+    {"POST", "/api/v1/vaults/*/protectedItems/*/disable", P_CONTRIBUTE, J, JCAP,
+     vv_api_item_disable},
+    {"POST", "/api/v1/vaults/*/protectedItems/*/resume", P_OPERATE, J, JCAP, vv_api_item_resume},
+    {"GET", "/api/v1/vaults/*/protectedItems/*/recoveryPoints", P_READ, 0, 0, vv_api_point_list},
+    {"GET", "/api/v1/vaults/*/protectedItems/*/recoveryPoints/*", P_READ, 0, 0,
+     vv_api_point_show},
+
+    {"GET", "/api/v1/vaults/*/jobs", P_READ, 0, 0, vv_api_job_list},
+    {"GET", "/api/v1/vaults/*/jobs/*", P_READ, 0, 0, vv_api_job_show},
+    {"POST", "/api/v1/vaults/*/jobs/*/cancel", P_OPERATE, J, JCAP, vv_api_job_cancel},
+
+    {"POST", "/api/v1/users", P_OWNER, J, JCAP, vv_api_user_create},
+    {"GET", "/api/v1/users", P_OWNER, 0, 0, vv_api_user_list},
+    {"DELETE", "/api/v1/users/*", P_OWNER, 0, 0, vv_api_user_delete},
+    {"POST", "/api/v1/users/*/tokens", P_OWNER, J, JCAP, vv_api_token_create},
+    {"GET", "/api/v1/tokens", P_OWNER, 0, 0, vv_api_token_list},
+    {"DELETE", "/api/v1/tokens/*", P_OWNER, 0, 0, vv_api_token_revoke},
+    {"GET", "/api/v1/audit", P_OWNER, 0, 0, vv_api_audit_list},
+
+    {"POST", "/api/v1/agent/register", P_PUBLIC, J, JCAP, vv_api_agent_register},
+    {"PUT", "/api/v1/agent/inventory", P_AGENT, J, 16 * MiB, vv_api_agent_inventory},
+    {"GET", "/api/v1/agent/jobs/next", P_AGENT, F_SELF_LOCK, 0, vv_api_agent_job_next},
+    {"POST", "/api/v1/agent/jobs/*/progress", P_AGENT, J, JCAP, vv_api_agent_job_progress},
+    {"POST", "/api/v1/agent/jobs/*/complete", P_AGENT, J, JCAP, vv_api_agent_job_complete},
+    {"POST", "/api/v1/agent/chunks/missing", P_AGENT, J | F_SELF_LOCK, 2 * MiB,
+     vv_api_chunks_missing},
+    {"PUT", "/api/v1/agent/chunks/*", P_AGENT, F_SELF_LOCK, 16 * MiB + 64 * KiB,
+     vv_api_chunk_put},
+    {"PUT", "/api/v1/agent/jobs/*/disks/*/index", P_AGENT, F_SELF_LOCK, 128 * MiB + 64,
+     vv_api_index_put},
+    {"POST", "/api/v1/agent/jobs/*/recoveryPoint", P_AGENT, J | F_SELF_LOCK, 8 * MiB,
+     vv_api_point_commit},
+};
+
+#define NROUTES (sizeof(routes) / sizeof(routes[0]))
+
+/* Match path against pattern; store up to 4 "*" segments in c (when not NULL). */
+static int match(const char *pattern, const char *path, struct vv_call *c)
+{
+    int np = 0;
+
+    while (*pattern && *path) {
+        if (*pattern == '*') {
+            const char *end = strchr(path, '/');
+            size_t n = end ? (size_t)(end - path) : strlen(path);
+            if (n == 0 || np >= 4)
+                return 0;
+            if (c) {
+                if (n >= sizeof(c->param_buf[np]))
+                    n = sizeof(c->param_buf[np]) - 1; /* too long to be a valid name */
+                memcpy(c->param_buf[np], path, n);
+                c->param_buf[np][n] = 0;
+                c->param[np] = c->param_buf[np];
+            }
+            np++;
+            pattern++;
+            path += n;
+            continue;
+        }
+        if (*pattern != *path)
+            return 0;
+        pattern++;
+        path++;
+    }
+    /* A trailing slash is tolerated. */
+    if (*path == '/' && !path[1])
+        path++;
+    return !*pattern && !*path;
+}
+
+/* The route for method+path; *path_known tells whether the path matched another
+ * method (405 rather than 404). */
+static const struct route *find(const char *method, const char *path, int *path_known,
+                                struct vv_call *c)
+{
+    *path_known = 0;
+    for (size_t i = 0; i < NROUTES; i++) {
+        if (!match(routes[i].pattern, path, NULL))
+            continue;
+        *path_known = 1;
+        if (!strcmp(routes[i].method, method)) {
+            if (c)
+                match(routes[i].pattern, path, c);
+            return &routes[i];
+        }
+    }
+    return NULL;
+}
+
+size_t vv_router_cap(void *ctx, const char *method, const char *path)
+{
+    int known;
+    const struct route *r = find(method, path, &known, NULL);
+    (void)ctx;
+    return r && r->cap ? r->cap : 64 * KiB;
+}
+
+static int allowed(const struct route *r, const struct vv_ident *who)
+{
+    switch (r->perm) {
+    case P_PUBLIC:
+    case P_ANY:
+        return 1;
+    case P_AGENT:
+        return who->agent;
+    case P_READ:
+        return !who->agent && who->role >= VV_ROLE_READER;
+    case P_OPERATE:
+        return !who->agent && who->role >= VV_ROLE_OPERATOR;
+    case P_CONTRIBUTE:
+        return !who->agent && who->role >= VV_ROLE_CONTRIBUTOR;
+    case P_OWNER:
+        return !who->agent && who->role >= VV_ROLE_OWNER;
+    }
+    return 0;
+}
+
+static const char *perm_text(enum perm p)
+{
+    switch (p) {
+    case P_READ:
+        return "a user token (Reader or higher)";
+    case P_OPERATE:
+        return "the Operator, Contributor or Owner role";
+    case P_CONTRIBUTE:
+        return "the Contributor or Owner role";
+    case P_OWNER:
+        return "the Owner role";
+    case P_AGENT:
+        return "a host agent's token";
+    default:
+        return "a token";
+    }
+}
+
+/* Per-thread: who made the request being logged. */
+static __thread char log_actor[96];
+
+void vv_router_handle(void *ctx, const struct vv_http_req *req, struct vv_http_resp *resp)
+{
+    vv_router_handle_as(ctx, req, resp, NULL);
+}
+
+void vv_router_handle_as(void *ctx, const struct vv_http_req *req, struct vv_http_resp *resp,
+                         const struct vv_ident *as)
+{
+    struct vv_server *s = ctx;
+    struct vv_call c;
+    const struct route *r;
+    int known, rc;
+
+    memset(&c, 0, sizeof(c));
+    c.srv = s;
+    c.req = req;
+    c.resp = resp;
+    c.now = time(NULL);
+    snprintf(log_actor, sizeof(log_actor), "-");
+
+    r = find(req->method, req->path, &known, &c);
+    if (!r) {
+        if (known) {
+            size_t n = 0;
+            for (size_t i = 0; i < NROUTES; i++)
+                if (match(routes[i].pattern, req->path, NULL) &&
+                    n + strlen(routes[i].method) + 3 < sizeof(resp->allow))
+                    n += (size_t)snprintf(resp->allow + n, sizeof(resp->allow) - n, "%s%s",
+                                          n ? ", " : "", routes[i].method);
+            vv_reply_error(&c, 405, "MethodNotAllowed", "%s is not allowed on %s (allowed: %s)",
+                           req->method, req->path, resp->allow);
+        }
+        else
+            vv_reply_error(&c, 404, "RouteNotFound", "no API endpoint %s %s (see docs/api.md)",
+                           req->method, req->path);
+        return;
+    }
+    if (r->flags & F_JSON) {
+        const char *ct = vv_http_header(req, "Content-Type");
+        char err[200];
+        if (req->body_len) {
+            if (ct && strncasecmp(ct, "application/json", 16) != 0) {
+                vv_reply_error(&c, 415, "UnsupportedMediaType",
+                               "send the body as JSON with 'Content-Type: application/json', "
+                               "not '%s'",
+                               ct);
+                return;
+            }
+            c.body = vv_json_parse(req->body, req->body_len, err, sizeof(err));
+            if (!c.body) {
+                vv_reply_error(&c, 400, "InvalidJson", "the body is not valid JSON: %s", err);
+                return;
+            }
+            if (!json_is_object(c.body)) {
+                json_decref(c.body);
+                c.body = NULL;
+                vv_reply_error(&c, 400, "InvalidJson", "the body must be a JSON object");
+                return;
+            }
+        } else {
+            c.body = json_object();
+        }
+    }
+
+    vv_db_lock(s->db);
+    if (r->perm != P_PUBLIC) {
+        if (as) {
+            c.who = *as;
+            rc = 0;
+        } else {
+            rc = vv_authenticate(s, vv_http_header(req, "Authorization"), c.now, &c.who);
+        }
+        if (rc) {
+            vv_db_unlock(s->db);
+            if (rc == VV_E_NOTFOUND)
+                vv_reply_error(&c, 401, "Unauthenticated",
+                               "a valid token is required: send 'Authorization: Bearer TOKEN' "
+                               "(the token may be unknown, revoked or expired)");
+            else
+                vv_reply_internal(&c, rc);
+            json_decref(c.body);
+            return;
+        }
+        snprintf(log_actor, sizeof(log_actor), "%s", c.who.user);
+        if (!allowed(r, &c.who)) {
+            vv_db_unlock(s->db);
+            vv_reply_error(&c, 403, "AuthorizationFailed", "%s %s needs %s; '%s' %s", req->method,
+                           req->path, perm_text(r->perm), c.who.user,
+                           c.who.agent ? "is a host agent"
+                                       : (c.who.role == VV_ROLE_READER        ? "is a Reader"
+                                          : c.who.role == VV_ROLE_OPERATOR    ? "is an Operator"
+                                          : c.who.role == VV_ROLE_CONTRIBUTOR ? "is a Contributor"
+                                                                              : "is an Owner"));
+            json_decref(c.body);
+            return;
+        }
+    }
+    if (r->flags & F_SELF_LOCK) {
+        vv_db_unlock(s->db);
+        c.self_lock = 1;
+        r->fn(&c);
+    } else {
+        r->fn(&c);
+        vv_db_rollback(s->db); /* a handler that returned inside a transaction */
+        vv_db_unlock(s->db);
+    }
+    json_decref(c.body);
+}
+
+void vv_router_log(void *ctx, const struct vv_http_req *req, int status, double ms)
+{
+    (void)ctx;
+    if (status >= 500)
+        vv_warn("request method=%s path=%s status=%d actor=%s ms=%.1f", req->method, req->path,
+                status, log_actor, ms);
+    else
+        vv_info("request method=%s path=%s status=%d actor=%s ms=%.1f", req->method, req->path,
+                status, log_actor, ms);
+    snprintf(log_actor, sizeof(log_actor), "-");
+}

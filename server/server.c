@@ -1,0 +1,169 @@
+/*
+ * server.c: the vault folders of a running server: paths, the per-vault stores kept
+ * open, creating and removing a vault's folder, and UUIDs.
+ */
+#include "server.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "crypto.h"
+#include "err.h"
+#include "key.h"
+#include "log.h"
+#include "util.h"
+
+void vv_server_vault_path(const struct vv_server *s, const char *uuid, const char *sub,
+                          char *out, size_t outlen)
+{
+    snprintf(out, outlen, "%s/vaults/%s%s%s", s->data_dir, uuid, sub ? "/" : "", sub ? sub : "");
+}
+
+int vv_server_repo(struct vv_server *s, const char *uuid, struct vv_repo **out)
+{
+    char store[4200], key[4200];
+    struct vv_server_repo *grown;
+    int r = 0;
+
+    pthread_mutex_lock(&s->repos_mu);
+    for (size_t i = 0; i < s->nrepos; i++)
+        if (!strcmp(s->repos[i].uuid, uuid)) {
+            *out = s->repos[i].repo;
+            pthread_mutex_unlock(&s->repos_mu);
+            return 0;
+        }
+    vv_server_vault_path(s, uuid, "store", store, sizeof(store));
+    vv_server_vault_path(s, uuid, "vault.key", key, sizeof(key));
+    grown = realloc(s->repos, (s->nrepos + 1) * sizeof(*grown));
+    if (!grown) {
+        r = VV_E_NOMEM;
+        goto out;
+    }
+    s->repos = grown;
+    r = vv_repo_open(store, key, 0, &s->repos[s->nrepos].repo);
+    if (r)
+        goto out;
+    snprintf(s->repos[s->nrepos].uuid, VV_UUID_LEN, "%s", uuid);
+    *out = s->repos[s->nrepos].repo;
+    s->nrepos++;
+out:
+    pthread_mutex_unlock(&s->repos_mu);
+    return r;
+}
+
+static int mkdir_p(const char *path, mode_t mode)
+{
+    if (mkdir(path, mode) == 0 || errno == EEXIST)
+        return 0;
+    vv_error("cannot create %s: %s", path, strerror(errno));
+    return VV_E_IO;
+}
+
+int vv_server_vault_create(struct vv_server *s, const char *uuid)
+{
+    char dir[4200], path[4200];
+    struct vv_repo *repo;
+    int r;
+
+    snprintf(dir, sizeof(dir), "%s/vaults", s->data_dir);
+    if ((r = mkdir_p(dir, 0700)) != 0)
+        return r;
+    vv_server_vault_path(s, uuid, NULL, dir, sizeof(dir));
+    if ((r = mkdir_p(dir, 0700)) != 0)
+        return r;
+    vv_server_vault_path(s, uuid, "staging", path, sizeof(path));
+    if ((r = mkdir_p(path, 0700)) != 0)
+        return r;
+    vv_server_vault_path(s, uuid, "vault.key", path, sizeof(path));
+    if ((r = vv_key_generate(path)) != 0)
+        return r;
+    {
+        char store[4200];
+        vv_server_vault_path(s, uuid, "store", store, sizeof(store));
+        r = vv_repo_open(store, path, 1, &repo);
+        if (r)
+            return r;
+    }
+    pthread_mutex_lock(&s->repos_mu);
+    {
+        struct vv_server_repo *grown = realloc(s->repos, (s->nrepos + 1) * sizeof(*grown));
+        if (grown) {
+            s->repos = grown;
+            snprintf(s->repos[s->nrepos].uuid, VV_UUID_LEN, "%s", uuid);
+            s->repos[s->nrepos++].repo = repo;
+            repo = NULL;
+        }
+    }
+    pthread_mutex_unlock(&s->repos_mu);
+    vv_repo_close(repo);
+    return 0;
+}
+
+int vv_rmtree(const char *path)
+{
+    DIR *d = opendir(path);
+    struct dirent *e;
+    int r = 0;
+
+    if (!d) {
+        if (errno == ENOENT)
+            return 0;
+        if (errno == ENOTDIR)
+            return unlink(path) == 0 ? 0 : VV_E_IO;
+        return VV_E_IO;
+    }
+    while ((e = readdir(d))) {
+        char sub[4400];
+        struct stat st;
+        if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, ".."))
+            continue;
+        snprintf(sub, sizeof(sub), "%s/%s", path, e->d_name);
+        if (lstat(sub, &st) != 0)
+            continue;
+        if (S_ISDIR(st.st_mode)) {
+            if (vv_rmtree(sub) != 0)
+                r = VV_E_IO;
+        } else if (unlink(sub) != 0) {
+            r = VV_E_IO;
+        }
+    }
+    closedir(d);
+    if (rmdir(path) != 0)
+        r = VV_E_IO;
+    return r;
+}
+
+int vv_server_vault_remove(struct vv_server *s, const char *uuid)
+{
+    char dir[4200];
+    int r;
+
+    /* An open store stays allocated until shutdown (a request may still hold it);
+     * its files go now. */
+    vv_server_vault_path(s, uuid, NULL, dir, sizeof(dir));
+    r = vv_rmtree(dir);
+    if (r)
+        vv_error("cannot remove all of %s; remove it by hand", dir);
+    return r;
+}
+
+int vv_uuid_new(char out[VV_UUID_LEN])
+{
+    uint8_t b[16];
+    int r = vv_random(b, sizeof(b));
+    if (r)
+        return r;
+    b[6] = (uint8_t)((b[6] & 0x0f) | 0x40);
+    b[8] = (uint8_t)((b[8] & 0x3f) | 0x80);
+    snprintf(out, VV_UUID_LEN,
+             "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x", b[0], b[1],
+             b[2], b[3], b[4], b[5], b[6], b[7], b[8], b[9], b[10], b[11], b[12], b[13], b[14],
+             b[15]);
+    return 0;
+}

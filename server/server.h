@@ -1,0 +1,64 @@
+/*
+ * server.h: the state of one running vmvaultd, shared by every request thread.
+ *
+ * Data folder layout:
+ *   catalog.db                    the catalog (SQLite, WAL)
+ *   owner.token                   the first owner's token (0600), written once
+ *   vmvaultd.url                  the URL the server listens on, rewritten at start
+ *   vaults/<vault uuid>/vault.key the vault's key (0600)
+ *   vaults/<vault uuid>/store/    the vault's chunk store and recovery points
+ *   vaults/<vault uuid>/staging/  disk indexes uploaded for backups not yet committed
+ */
+#ifndef VV_SERVER_H
+#define VV_SERVER_H
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <time.h>
+
+#include "catalog/catalog.h"
+#include "store/repo.h"
+
+#define VV_SERVER_VERSION "0.1.0"
+#define VV_UUID_LEN 37 /* 36 characters and NUL */
+
+struct vv_server_repo {
+    char uuid[VV_UUID_LEN];
+    struct vv_repo *repo; /* owned by the server */
+};
+
+struct vv_server {
+    char data_dir[4096];
+    char public_url[512]; /* --public-url; "" to derive from the request's Host */
+    char listen_url[512]; /* http://host:port actually bound */
+    struct vv_db *db;     /* owned */
+    int64_t agent_timeout; /* seconds without news before an agent's job fails */
+    atomic_int stopping;
+    pthread_mutex_t repos_mu;
+    struct vv_server_repo *repos; /* open stores, never closed before shutdown */
+    size_t nrepos;
+};
+
+/* Path of a vault's folder or of sub inside it ("store", "vault.key", "staging"). */
+void vv_server_vault_path(const struct vv_server *s, const char *uuid, const char *sub,
+                          char *out, size_t outlen);
+/* The open store of a vault (opened on first use). Borrowed until the server stops. */
+int vv_server_repo(struct vv_server *s, const char *uuid, struct vv_repo **out);
+/* Create a vault's folder, key and store. */
+int vv_server_vault_create(struct vv_server *s, const char *uuid);
+/* Remove a vault's folder and everything in it (closing its store if open). */
+int vv_server_vault_remove(struct vv_server *s, const char *uuid);
+/* Remove a folder tree. Returns 0 (also when it did not exist) or VV_E_IO. */
+int vv_rmtree(const char *path);
+/* Fail jobs whose agent vanished (see maintenance.c). Catalog locked. Returns the
+ * number failed or <0. */
+int vv_jobs_expire(struct vv_db *db, time_t now, int64_t timeout);
+/* Start the background thread; it ends when s->stopping is set. */
+int vv_maintenance_start(struct vv_server *s, pthread_t *out);
+
+/* A random UUID (version 4). */
+int vv_uuid_new(char out[VV_UUID_LEN]);
+
+#endif

@@ -1,0 +1,468 @@
+/*
+ * vmvaultd.c: the vault server. Opens (or creates) the data folder and its catalog,
+ * brings the catalog and the stores back to one consistent state after a crash,
+ * makes sure an owner exists, serves the REST API until SIGTERM or SIGINT.
+ * `vmvaultd check` verifies a stopped server's catalog and stores offline.
+ */
+#include <dirent.h>
+#include <errno.h>
+#include <getopt.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "auth.h"
+#include "catalog/catalog.h"
+#include "engine/engine.h"
+#include "err.h"
+#include "http.h"
+#include "log.h"
+#include "router.h"
+#include "server.h"
+#include "util.h"
+
+static const char usage[] =
+    "usage: vmvaultd [--data-dir DIR] [--listen HOST:PORT] [--public-url URL]\n"
+    "                [--agent-timeout SECONDS] [--log-level debug|info|warn|error]\n"
+    "       vmvaultd check [--data-dir DIR]\n"
+    "\n"
+    "The vmvault vault server: the REST API every operator, dashboard and host agent\n"
+    "talks to, the catalog (SQLite) and each vault's chunk store.\n"
+    "\n"
+    "It needs no configuration. On first start it creates the data folder, the\n"
+    "catalog and the user 'owner' (role Owner), whose token it writes to\n"
+    "DIR/owner.token (mode 0600). Use that token with the CLI:\n"
+    "    export VMVAULT_URL=http://127.0.0.1:8080\n"
+    "    export VMVAULT_TOKEN=$(cat DIR/owner.token)\n"
+    "    vmvault vault create --name v1 --location westeurope\n"
+    "After a crash it removes recovery points that were not completely committed\n"
+    "and uploads that were never committed, before it serves anything.\n"
+    "SIGTERM or SIGINT stops it cleanly.\n"
+    "\n"
+    "Options:\n"
+    "  --data-dir DIR      where the catalog and stores live (default: $VMVAULTD_DATA_DIR,\n"
+    "                      else /var/lib/vmvault as root, else ~/.local/share/vmvault)\n"
+    "  --listen HOST:PORT  address to serve on (default: 127.0.0.1:8080; port 0 picks\n"
+    "                      a free port); the URL is written to DIR/vmvaultd.url\n"
+    "  --public-url URL    the URL hosts use to reach this server, written into vault\n"
+    "                      credentials files (default: from each request's Host header)\n"
+    "  --agent-timeout S   a job fails when its host's agent gives no news for S seconds\n"
+    "                      (default: 900); AgentStoppedResponding when it had started,\n"
+    "                      AgentUnreachable when it never did\n"
+    "  --log-level LEVEL   debug, info (default), warn or error\n"
+    "\n"
+    "check: with the server stopped, verify the catalog (SQLite integrity, foreign\n"
+    "keys) and every vault's store: every recovery point in the catalog is read back\n"
+    "and re-hashed chunk by chunk, and no point exists in a store that the catalog\n"
+    "does not list. Prints a JSON report. Exit status 0 when consistent, 3 when\n"
+    "anything is missing or damaged, 1 when it cannot run.\n"
+    "\n"
+    "Exit status: 0 after a clean stop, 1 on a start-up failure, 2 on a usage error.\n";
+
+static volatile sig_atomic_t got_signal;
+
+static void on_signal(int sig) { got_signal = sig; }
+
+static void default_data_dir(char *out, size_t n)
+{
+    const char *env = getenv("VMVAULTD_DATA_DIR"), *home = getenv("HOME");
+    if (env && *env)
+        snprintf(out, n, "%s", env);
+    else if (geteuid() == 0 || !home)
+        snprintf(out, n, "/var/lib/vmvault");
+    else
+        snprintf(out, n, "%s/.local/share/vmvault", home);
+}
+
+static int ensure_dir(const char *dir)
+{
+    char tmp[4096];
+    snprintf(tmp, sizeof(tmp), "%s", dir);
+    for (char *p = tmp + 1; *p; p++) {
+        if (*p != '/')
+            continue;
+        *p = 0;
+        if (mkdir(tmp, 0755) != 0 && errno != EEXIST) {
+            vv_error("cannot create %s: %s", tmp, strerror(errno));
+            return VV_E_IO;
+        }
+        *p = '/';
+    }
+    if (mkdir(tmp, 0700) != 0 && errno != EEXIST) {
+        vv_error("cannot create %s: %s", tmp, strerror(errno));
+        return VV_E_IO;
+    }
+    return 0;
+}
+
+/* ---- crash recovery --------------------------------------------------------- */
+
+struct recover_ctx {
+    struct vv_server *s;
+    int64_t vault_id;
+    struct vv_repo *repo;
+    int removed;
+    int err;
+};
+
+static int recover_point(const char *id, void *arg)
+{
+    struct recover_ctx *rc = arg;
+    int64_t n = 0;
+    int r = vv_db_int(rc->s->db, &n, "SELECT COUNT(*) FROM recovery_points WHERE name = ?", "s", id);
+    if (r < 0) {
+        rc->err = r;
+        return r;
+    }
+    if (n == 0) {
+        vv_warn("recovery: removing recovery point %s: it was never committed to the catalog", id);
+        r = vv_repo_point_purge(rc->repo, id);
+        if (r < 0)
+            vv_error("recovery: cannot remove %s: %s", id, vv_strerror(r));
+        else
+            rc->removed++;
+    }
+    return 0;
+}
+
+/* Staging folders of jobs that can no longer commit. */
+static void recover_staging(struct vv_server *s, const char *uuid)
+{
+    char dir[4200];
+    vv_server_vault_path(s, uuid, "staging", dir, sizeof(dir));
+    if (vv_rmtree(dir) != 0)
+        vv_warn("recovery: cannot empty %s", dir);
+    if (mkdir(dir, 0700) != 0 && errno != EEXIST)
+        vv_warn("recovery: cannot create %s: %s", dir, strerror(errno));
+}
+
+static int recover(struct vv_server *s)
+{
+    char dir[4200];
+    struct vv_stmt *st;
+    DIR *d;
+    struct dirent *e;
+    int r;
+
+    /* Vault folders whose vault is not in the catalog: a create or delete cut short. */
+    snprintf(dir, sizeof(dir), "%s/vaults", s->data_dir);
+    if ((d = opendir(dir))) {
+        while ((e = readdir(d))) {
+            int64_t n = 0;
+            if (e->d_name[0] == '.')
+                continue;
+            r = vv_db_int(s->db, &n, "SELECT COUNT(*) FROM vaults WHERE uuid = ?", "s", e->d_name);
+            if (r < 0) {
+                closedir(d);
+                return r;
+            }
+            if (n == 0) {
+                char sub[4600];
+                snprintf(sub, sizeof(sub), "%s/%s", dir, e->d_name);
+                vv_warn("recovery: removing %s: no vault in the catalog owns it", sub);
+                vv_rmtree(sub);
+            }
+        }
+        closedir(d);
+    }
+
+    /* Points in a store that the catalog does not list: a commit cut short. */
+    r = vv_db_prepare(s->db, &st, "SELECT id, uuid, name FROM vaults", "");
+    if (r)
+        return r;
+    while ((r = vv_stmt_step(st)) == 1) {
+        struct recover_ctx rc = {s, vv_stmt_int(st, 0), NULL, 0, 0};
+        char uuid[VV_UUID_LEN];
+        snprintf(uuid, sizeof(uuid), "%s", vv_stmt_text(st, 1));
+        if (vv_server_repo(s, uuid, &rc.repo) != 0) {
+            vv_error("recovery: cannot open the store of vault '%s'", vv_stmt_text(st, 2));
+            continue;
+        }
+        vv_repo_point_list_all(rc.repo, recover_point, &rc);
+        if (rc.removed)
+            vv_warn("recovery: vault '%s': removed %d uncommitted recovery point(s)",
+                    vv_stmt_text(st, 2), rc.removed);
+        recover_staging(s, uuid);
+    }
+    vv_stmt_free(st);
+    if (r < 0)
+        return r;
+    /* Jobs whose uploads were just discarded cannot commit any more. */
+    r = vv_db_run(s->db,
+                  "UPDATE jobs SET status = CASE WHEN status = 'Cancelling' THEN 'Cancelled' "
+                  "  ELSE 'Failed' END, end_time = ?, "
+                  "  error_code = CASE WHEN status = 'Cancelling' THEN NULL ELSE 'VaultRestarted' END, "
+                  "  error_message = CASE WHEN status = 'Cancelling' THEN NULL ELSE "
+                  "  'the vault server restarted while this job ran; run the backup again' END "
+                  "WHERE status IN ('InProgress','Cancelling') AND claimed IS NOT NULL",
+                  "i", (int64_t)time(NULL));
+    if (r > 0)
+        vv_warn("recovery: %d running job(s) failed: the server restarted under them", r);
+    return r < 0 ? r : 0;
+}
+
+/* ---- check ------------------------------------------------------------------ */
+
+struct check_ctx {
+    struct vv_db *db;
+    json_t *problems;
+    const char *vault;
+};
+
+static void problem(json_t *problems, const char *vault, const char *what, const char *detail)
+{
+    json_array_append_new(problems, json_pack("{s:s,s:s,s:s}", "vault", vault ? vault : "",
+                                              "problem", what, "detail", detail));
+}
+
+static int check_orphan(const char *id, void *arg)
+{
+    struct check_ctx *cc = arg;
+    int64_t n = 0;
+    if (vv_db_int(cc->db, &n, "SELECT COUNT(*) FROM recovery_points WHERE name = ?", "s", id) >= 0 &&
+        n == 0)
+        problem(cc->problems, cc->vault, "UncommittedRecoveryPoint", id);
+    return 0;
+}
+
+static int run_check(struct vv_server *s)
+{
+    json_t *problems = json_array(), *report;
+    struct vv_stmt *st, *pt;
+    struct vv_verify_stats vs = {0};
+    struct vv_engine_opts eo = {0, NULL};
+    int64_t vaults = 0, points = 0;
+    char *text;
+    int r, bad;
+
+    r = vv_db_prepare(s->db, &st, "PRAGMA integrity_check", "");
+    if (r)
+        return 1;
+    while (vv_stmt_step(st) == 1)
+        if (strcmp(vv_stmt_text(st, 0), "ok") != 0)
+            problem(problems, NULL, "CatalogDamaged", vv_stmt_text(st, 0));
+    vv_stmt_free(st);
+    if (vv_db_prepare(s->db, &st, "PRAGMA foreign_key_check", "") == 0) {
+        while (vv_stmt_step(st) == 1)
+            problem(problems, NULL, "CatalogForeignKey", vv_stmt_text(st, 0));
+        vv_stmt_free(st);
+    }
+    if (vv_db_prepare(s->db, &st, "SELECT id, uuid, name FROM vaults ORDER BY name", "") != 0)
+        return 1;
+    while (vv_stmt_step(st) == 1) {
+        char uuid[VV_UUID_LEN], name[80];
+        struct vv_repo *repo;
+        struct check_ctx cc;
+        snprintf(uuid, sizeof(uuid), "%s", vv_stmt_text(st, 1));
+        snprintf(name, sizeof(name), "%s", vv_stmt_text(st, 2));
+        vaults++;
+        if (vv_server_repo(s, uuid, &repo) != 0) {
+            problem(problems, name, "StoreUnreadable", uuid);
+            continue;
+        }
+        if (vv_db_prepare(s->db, &pt, "SELECT name FROM recovery_points WHERE vault_id = ?", "i",
+                          vv_stmt_int(st, 0)) == 0) {
+            while (vv_stmt_step(pt) == 1) {
+                points++;
+                r = vv_point_verify(repo, vv_stmt_text(pt, 0), &eo, &vs);
+                if (r == VV_E_NOTFOUND)
+                    problem(problems, name, "RecoveryPointMissing", vv_stmt_text(pt, 0));
+                else if (r < 0)
+                    problem(problems, name, "RecoveryPointDamaged", vv_stmt_text(pt, 0));
+            }
+            vv_stmt_free(pt);
+        }
+        cc.db = s->db;
+        cc.problems = problems;
+        cc.vault = name;
+        vv_repo_point_list_all(repo, check_orphan, &cc);
+    }
+    vv_stmt_free(st);
+    bad = json_array_size(problems) > 0;
+    report = json_pack("{s:s,s:I,s:I,s:I,s:I,s:o}", "status", bad ? "damaged" : "ok", "vaults",
+                       (json_int_t)vaults, "recoveryPoints", (json_int_t)points, "chunksChecked",
+                       (json_int_t)vs.chunks_checked, "bytesChecked",
+                       (json_int_t)vs.bytes_checked, "problems", problems);
+    text = json_dumps(report, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
+    if (text)
+        printf("%s\n", text);
+    free(text);
+    json_decref(report);
+    return bad ? 3 : 0;
+}
+
+/* ---- main ------------------------------------------------------------------- */
+
+static void close_server(struct vv_server *s)
+{
+    for (size_t i = 0; i < s->nrepos; i++)
+        vv_repo_close(s->repos[i].repo);
+    free(s->repos);
+    vv_db_close(s->db);
+    pthread_mutex_destroy(&s->repos_mu);
+}
+
+int main(int argc, char **argv)
+{
+    static const struct option opts[] = {
+        {"data-dir", required_argument, NULL, 'd'}, {"listen", required_argument, NULL, 'l'},
+        {"public-url", required_argument, NULL, 'u'}, {"log-level", required_argument, NULL, 'L'},
+        {"agent-timeout", required_argument, NULL, 't'},
+        {"help", no_argument, NULL, 'h'}, {"version", no_argument, NULL, 'V'},
+        {NULL, 0, NULL, 0},
+    };
+    static struct vv_server srv;
+    const char *listen = "127.0.0.1:8080";
+    struct vv_http_server *http = NULL;
+    pthread_t maint;
+    char path[4200];
+    unsigned port = 0;
+    int check = 0, c, r;
+    struct sigaction sa;
+
+    if (argc > 1 && !strcmp(argv[1], "check")) {
+        check = 1;
+        argv[1] = argv[0];
+        argc--;
+        argv++;
+    }
+    default_data_dir(srv.data_dir, sizeof(srv.data_dir));
+    srv.agent_timeout = 900;
+    opterr = 0;
+    while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+        switch (c) {
+        case 'd':
+            if (!*optarg || strlen(optarg) >= sizeof(srv.data_dir) - 200) {
+                fprintf(stderr, "vmvaultd: --data-dir must be a path of at most 3800 bytes\n");
+                return 2;
+            }
+            snprintf(srv.data_dir, sizeof(srv.data_dir), "%s", optarg);
+            break;
+        case 'l':
+            listen = optarg;
+            break;
+        case 'u':
+            if (strncmp(optarg, "http://", 7) && strncmp(optarg, "https://", 8)) {
+                fprintf(stderr, "vmvaultd: --public-url must start with http:// or https://\n");
+                return 2;
+            }
+            snprintf(srv.public_url, sizeof(srv.public_url), "%s", optarg);
+            break;
+        case 'L': {
+            enum vv_log_level lvl;
+            if (vv_log_level_parse(optarg, &lvl) != 0) {
+                fprintf(stderr, "vmvaultd: --log-level must be debug, info, warn or error\n");
+                return 2;
+            }
+            vv_log_set_level(lvl);
+            break;
+        }
+        case 't': {
+            uint64_t v;
+            if (vv_parse_u64(optarg, &v) != 0 || v < 1 || v > 86400 * 7) {
+                fprintf(stderr, "vmvaultd: --agent-timeout must be 1 to 604800 seconds\n");
+                return 2;
+            }
+            srv.agent_timeout = (int64_t)v;
+            break;
+        }
+        case 'h':
+            fputs(usage, stdout);
+            return 0;
+        case 'V':
+            printf("vmvaultd %s\n", VV_SERVER_VERSION);
+            return 0;
+        default:
+            fprintf(stderr, "vmvaultd: unknown option '%s'\nRun 'vmvaultd --help' for usage.\n",
+                    argv[optind - 1]);
+            return 2;
+        }
+    }
+    if (optind < argc) {
+        fprintf(stderr, "vmvaultd: unexpected argument '%s'\nRun 'vmvaultd --help' for usage.\n",
+                argv[optind]);
+        return 2;
+    }
+    if (check && (listen != NULL && strcmp(listen, "127.0.0.1:8080") != 0)) {
+        fprintf(stderr, "vmvaultd check: --listen does not apply here\n");
+        return 2;
+    }
+    pthread_mutex_init(&srv.repos_mu, NULL);
+    umask(077);
+    if (!check)
+        vv_log_set_timestamps(1);
+
+    snprintf(path, sizeof(path), "%s/catalog.db", srv.data_dir);
+    if (check) {
+        if (access(path, F_OK) != 0) {
+            fprintf(stderr, "vmvaultd check: no catalog at %s\n", path);
+            return 1;
+        }
+        if (vv_db_open(path, &srv.db) != 0 || vv_catalog_migrate(srv.db) != 0)
+            return 1;
+        r = run_check(&srv);
+        close_server(&srv);
+        return r;
+    }
+
+    if (ensure_dir(srv.data_dir) != 0)
+        return 1;
+    chmod(srv.data_dir, 0700);
+    if (vv_db_open(path, &srv.db) != 0 || vv_catalog_migrate(srv.db) != 0)
+        return 1;
+    if (recover(&srv) != 0 || vv_bootstrap_owner(&srv, time(NULL)) != 0) {
+        close_server(&srv);
+        return 1;
+    }
+
+    memset(&sa, 0, sizeof(sa));
+    sa.sa_handler = on_signal;
+    sigaction(SIGTERM, &sa, NULL);
+    sigaction(SIGINT, &sa, NULL);
+    signal(SIGPIPE, SIG_IGN);
+
+    r = vv_http_start(listen, vv_router_cap, vv_router_handle, vv_router_log, &srv, &http, &port);
+    if (r) {
+        close_server(&srv);
+        return 1;
+    }
+    if (vv_maintenance_start(&srv, &maint) != 0) {
+        vv_http_stop(http);
+        close_server(&srv);
+        return 1;
+    }
+    {
+        char host[256];
+        const char *colon = listen[0] == '[' ? strchr(listen, ']') + 1 : strrchr(listen, ':');
+        snprintf(host, sizeof(host), "%.*s", (int)(colon - listen), listen);
+        if (!strcmp(host, "0.0.0.0"))
+            snprintf(host, sizeof(host), "127.0.0.1");
+        else if (!strcmp(host, "[::]"))
+            snprintf(host, sizeof(host), "[::1]");
+        snprintf(srv.listen_url, sizeof(srv.listen_url), "http://%s:%u", host, port);
+    }
+    snprintf(path, sizeof(path), "%s/vmvaultd.url", srv.data_dir);
+    {
+        FILE *f = fopen(path, "w");
+        if (f) {
+            fprintf(f, "%s\n", srv.listen_url);
+            fclose(f);
+        }
+    }
+    vv_info("vmvaultd %s serving %s/api/v1 (data folder %s)", VV_SERVER_VERSION, srv.listen_url,
+            srv.data_dir);
+
+    while (!got_signal)
+        sleep(1); /* a signal cuts the sleep short */
+    vv_info("stopping on %s", got_signal == SIGTERM ? "SIGTERM" : "SIGINT");
+    atomic_store(&srv.stopping, 1);
+    vv_http_stop(http);
+    pthread_join(maint, NULL);
+    close_server(&srv);
+    vv_info("stopped");
+    return 0;
+}
