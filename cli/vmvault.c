@@ -9,8 +9,6 @@
 
 #include "cli.h"
 
-#define VV_VERSION "0.1.0"
-
 static const char main_usage[] =
     "usage: vmvault [--version] [--help] <command> [<args>]\n"
     "\n"
@@ -20,6 +18,23 @@ static const char main_usage[] =
     "Commands:\n";
 
 static const struct vv_command commands[] = {
+    {"login", vv_cmd_login, "check a server URL and token and save them for later commands",
+     vv_login_usage},
+    {"logout", vv_cmd_logout, "forget the saved server URL and token", vv_logout_usage},
+    {"vault", vv_cmd_vault, "create, list, show and delete vaults; backup properties; credentials",
+     vv_vault_usage},
+    {"policy", vv_cmd_policy, "backup policies: schedule and retention", vv_policy_usage},
+    {"container", vv_cmd_container, "hosts registered with a vault", vv_container_usage},
+    {"protectable-item", vv_cmd_protectable_item, "VMs the registered hosts report",
+     vv_protectable_item_usage},
+    {"protection", vv_cmd_protection, "enable, disable and resume protection; back up now",
+     vv_protection_usage},
+    {"item", vv_cmd_item, "protected items (backup items)", vv_item_usage},
+    {"job", vv_cmd_job, "list, show, stop and wait for jobs", vv_job_usage},
+    {"recoverypoint", vv_cmd_recoverypoint, "recovery points of a protected item",
+     vv_recoverypoint_usage},
+    {"user", vv_cmd_user, "users and their roles (Owner)", vv_user_usage},
+    {"token", vv_cmd_token, "API tokens of users (Owner)", vv_token_usage},
     {"debug", vv_cmd_debug, "drive the storage engine on a local store (back up, restore, verify images)",
      vv_debug_usage},
     {NULL, NULL, NULL, NULL},
@@ -77,7 +92,8 @@ int main(int argc, char **argv)
         }
         fputs(main_usage, argc < 2 ? stderr : stdout);
         vv_cli_list(argc < 2 ? stderr : stdout, commands);
-        fputs("\nRun 'vmvault <command> --help' for a command's options.\n",
+        fputs("\nRun 'vmvault <command> --help' for a command's options. The commands\n"
+              "before 'debug' talk to a vault server: start with 'vmvault login'.\n",
               argc < 2 ? stderr : stdout);
         return argc < 2 ? VV_EXIT_USAGE : VV_EXIT_OK;
     }

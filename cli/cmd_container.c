@@ -1,0 +1,144 @@
+/*
+ * cmd_container.c: `vmvault container ...` (hosts registered with a vault) and
+ * `vmvault protectable-item list` (the VMs those hosts report), from
+ * /api/v1/vaults/{v}/containers and /api/v1/vaults/{v}/protectableItems.
+ */
+#include <stdio.h>
+#include <string.h>
+
+#include "client.h"
+
+const char vv_container_usage[] =
+    "usage: vmvault container <command> [<options>]\n"
+    "\n"
+    "A container is a hypervisor host registered with a vault: its agent reports the\n"
+    "host's VMs and runs their backups. Hosts register with a vault credentials file\n"
+    "('vmvault vault credentials').\n"
+    "\n"
+    "Commands:\n"
+    "  list   list the hosts registered with a vault\n"
+    "  show   show a registered host\n"
+    "\n"
+    "Run 'vmvault container <command> --help' for a command's options.\n";
+
+const char vv_protectable_item_usage[] =
+    "usage: vmvault protectable-item <command> [<options>]\n"
+    "\n"
+    "Protectable items are the VMs the registered hosts report, with their disks and\n"
+    "whether they are protected in this vault, in another, or not at all.\n"
+    "\n"
+    "Commands:\n"
+    "  list   list the VMs the vault's hosts report\n"
+    "\n"
+    "Run 'vmvault protectable-item <command> --help' for a command's options.\n";
+
+static const char list_usage[] =
+    "usage: vmvault container list --vault-name VAULT [--output json|table]\n"
+    "\n"
+    "List the hosts registered with a vault: region, agent version, when each\n"
+    "registered and was last heard from, and how many VMs it reports and has\n"
+    "protected.\n"
+    "\n"
+    "Options:\n"
+    "  --vault-name VAULT       the vault\n"
+    VV_HELP_OUTPUT
+    "\n"
+    "Example:\n"
+    "  vmvault container list --vault-name v1 --output table\n"
+    VV_HELP_TAIL;
+
+static const char show_usage[] =
+    "usage: vmvault container show --vault-name VAULT --name HOST [--output json|table]\n"
+    "\n"
+    "Show a host registered with a vault.\n"
+    "\n"
+    "Options:\n"
+    "  --vault-name VAULT       the vault\n"
+    "  --name HOST              the host (container) name\n"
+    VV_HELP_OUTPUT
+    "\n"
+    "Example:\n"
+    "  vmvault container show --vault-name v1 --name host1\n"
+    VV_HELP_TAIL;
+
+static const char pi_list_usage[] =
+    "usage: vmvault protectable-item list --vault-name VAULT [--container-name HOST]\n"
+    "                                     [--output json|table]\n"
+    "\n"
+    "List the VMs the vault's registered hosts report: name, UUID, host, region, power\n"
+    "state, disks, and protection state (NotProtected, Protected in this vault, or\n"
+    "ProtectedInAnotherVault). Protect one with 'vmvault protection enable-for-vm'.\n"
+    "\n"
+    "Options:\n"
+    "  --vault-name VAULT       the vault\n"
+    "  --container-name HOST    only the VMs of this host\n"
+    VV_HELP_OUTPUT
+    "\n"
+    "Example:\n"
+    "  vmvault protectable-item list --vault-name v1 --output table\n"
+    VV_HELP_TAIL;
+
+static const struct vv_verb v_list = {
+    "container list", list_usage, {{O_VAULT_NAME, VV_REQ}, {O_OUTPUT, 0}, {O_HELP, 0}}};
+static const struct vv_verb v_show = {
+    "container show", show_usage,
+    {{O_VAULT_NAME, VV_REQ}, {O_NAME, VV_REQ}, {O_OUTPUT, 0}, {O_HELP, 0}}};
+static const struct vv_verb v_pi_list = {
+    "protectable-item list", pi_list_usage,
+    {{O_VAULT_NAME, VV_REQ}, {O_CONTAINER, 0}, {O_OUTPUT, 0}, {O_HELP, 0}}};
+
+static int cmd_list(int argc, char **argv)
+{
+    struct vv_args a;
+    struct vv_path p;
+    int rc = vv_args_parse(&v_list, argc, argv, &a);
+    if (rc >= 0)
+        return rc;
+    vv_path_init(&p, "/api/v1/vaults/%s/containers", vv_arg(&a, O_VAULT_NAME));
+    return vv_request_print(&a, "GET", &p, NULL, vv_cols_container);
+}
+
+static int cmd_show(int argc, char **argv)
+{
+    struct vv_args a;
+    struct vv_path p;
+    int rc = vv_args_parse(&v_show, argc, argv, &a);
+    if (rc >= 0)
+        return rc;
+    vv_path_init(&p, "/api/v1/vaults/%s/containers/%s", vv_arg(&a, O_VAULT_NAME),
+                 vv_arg(&a, O_NAME));
+    return vv_request_print(&a, "GET", &p, NULL, vv_cols_container);
+}
+
+static int cmd_pi_list(int argc, char **argv)
+{
+    struct vv_args a;
+    struct vv_path p;
+    int rc = vv_args_parse(&v_pi_list, argc, argv, &a);
+    if (rc >= 0)
+        return rc;
+    vv_path_init(&p, "/api/v1/vaults/%s/protectableItems", vv_arg(&a, O_VAULT_NAME));
+    vv_path_query(&p, "container", vv_arg(&a, O_CONTAINER));
+    return vv_request_print(&a, "GET", &p, NULL, vv_cols_protectable);
+}
+
+static const struct vv_command container_commands[] = {
+    {"list", cmd_list, "list registered hosts", list_usage},
+    {"show", cmd_show, "show a registered host", show_usage},
+    {NULL, NULL, NULL, NULL},
+};
+
+static const struct vv_command pi_commands[] = {
+    {"list", cmd_pi_list, "list the VMs the hosts report", pi_list_usage},
+    {NULL, NULL, NULL, NULL},
+};
+
+int vv_cmd_container(int argc, char **argv)
+{
+    return vv_cli_group("container", vv_container_usage, container_commands, argc, argv);
+}
+
+int vv_cmd_protectable_item(int argc, char **argv)
+{
+    return vv_cli_group("protectable-item", vv_protectable_item_usage, pi_commands, argc, argv);
+}

@@ -1,0 +1,235 @@
+/*
+ * cmd_login.c: `vmvault login` checks a server URL and token (GET /api/v1/whoami)
+ * and saves them in the config file (mode 0600) that every other API command reads;
+ * `vmvault logout` removes that file.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "client.h"
+#include "util.h"
+
+const char vv_login_usage[] =
+    "usage: vmvault login --url URL --token TOKEN [--output json|table]\n"
+    "\n"
+    "Check that the vault server at URL answers and accepts TOKEN (GET /api/v1/whoami),\n"
+    "then save both in the config file, so later commands need neither. The file is\n"
+    "$XDG_CONFIG_HOME/vmvault/config.json, else ~/.config/vmvault/config.json, written\n"
+    "with mode 0600. Nothing is saved when the check fails. The environment variables\n"
+    "VMVAULT_URL and VMVAULT_TOKEN, when set, override the saved values.\n"
+    "\n"
+    "A server's first start creates the user 'owner' and writes its token to\n"
+    "owner.token in its data folder; 'vmvault token create' makes tokens for others.\n"
+    "Agent tokens (of registered hosts) are refused here.\n"
+    "\n"
+    "Options:\n"
+    "  --url URL                the server, e.g. http://vault.example:8080\n"
+    "  --token TOKEN            a user's API token; '-' reads it from standard input,\n"
+    "                           which keeps it out of the process list and shell history\n"
+    VV_HELP_OUTPUT
+    "\n"
+    "Example:\n"
+    "  vmvault login --url http://127.0.0.1:8080 --token - < /srv/vmvault/owner.token\n"
+    "\n"
+    "Exit status: 0 when the token was accepted and saved; 1 when the server refused\n"
+    "the token, could not be reached, or the file could not be written; 2 on a usage\n"
+    "error.\n";
+
+const char vv_logout_usage[] =
+    "usage: vmvault logout\n"
+    "\n"
+    "Remove the config file written by 'vmvault login' ($XDG_CONFIG_HOME/vmvault/\n"
+    "config.json, else ~/.config/vmvault/config.json). The token itself stays valid on\n"
+    "the server; revoke it with 'vmvault token revoke --id ID' if it should not be used\n"
+    "again.\n"
+    "\n"
+    "Options:\n"
+    "  -h, --help               show this help\n"
+    "\n"
+    "Example:\n"
+    "  vmvault logout\n"
+    "\n"
+    "Exit status: 0 when the file is gone (or was not there), 1 when it could not be\n"
+    "removed, 2 on a usage error.\n";
+
+static const struct vv_verb v_login = {
+    "login", vv_login_usage, {{O_URL, VV_REQ}, {O_TOKEN, VV_REQ}, {O_OUTPUT, 0}, {O_HELP, 0}}};
+static const struct vv_verb v_logout = {"logout", vv_logout_usage, {{O_HELP, 0}}};
+
+/* mkdir -p of the folder holding path, new folders mode 0700. Returns 0 or -1. */
+static int make_parent(const char *path)
+{
+    char dir[4096];
+    size_t n;
+    const char *slash = strrchr(path, '/');
+    if (!slash || (size_t)(slash - path) >= sizeof(dir))
+        return 0;
+    n = (size_t)(slash - path);
+    memcpy(dir, path, n);
+    dir[n] = '\0';
+    for (size_t i = 1; i <= n; i++) {
+        if (dir[i] != '/' && dir[i] != '\0')
+            continue;
+        dir[i] = '\0';
+        if (mkdir(dir, 0700) < 0 && errno != EEXIST)
+            return -1;
+        if (i < n)
+            dir[i] = '/';
+    }
+    return 0;
+}
+
+/* Write the config atomically with mode 0600. Returns 0 or -1 with errno set. */
+static int save_config(const char *path, const char *url, const char *token)
+{
+    json_t *j = json_pack("{s:s,s:s}", "url", url, "token", token);
+    char *text = j ? json_dumps(j, JSON_INDENT(2) | JSON_PRESERVE_ORDER) : NULL;
+    char *tmp = NULL;
+    int fd = -1, r = -1, e = ENOMEM;
+
+    json_decref(j);
+    if (!text || asprintf(&tmp, "%s.XXXXXX", path) < 0) {
+        tmp = NULL;
+        goto out;
+    }
+    if (make_parent(path) < 0 || (fd = mkstemp(tmp)) < 0) {
+        e = errno;
+        goto out;
+    }
+    if (vv_write_all(fd, text, strlen(text)) < 0 || vv_write_all(fd, "\n", 1) < 0 ||
+        fsync(fd) < 0) {
+        e = errno;
+        goto out;
+    }
+    if (close(fd) < 0) {
+        fd = -1;
+        e = errno;
+        goto out;
+    }
+    fd = -1;
+    if (rename(tmp, path) < 0) {
+        e = errno;
+        goto out;
+    }
+    r = 0;
+out:
+    if (fd >= 0)
+        close(fd);
+    if (r < 0 && tmp)
+        unlink(tmp);
+    free(tmp);
+    free(text);
+    errno = e;
+    return r;
+}
+
+/* Read one line (the token) from standard input into buf. Returns 0 or -1. */
+static int read_token(char *buf, size_t n)
+{
+    size_t len;
+    if (isatty(STDIN_FILENO))
+        fputs("Token: ", stderr);
+    if (!fgets(buf, (int)n, stdin))
+        return -1;
+    len = strcspn(buf, "\r\n");
+    buf[len] = '\0';
+    while (len > 0 && (buf[len - 1] == ' ' || buf[len - 1] == '\t'))
+        buf[--len] = '\0';
+    return len > 0 ? 0 : -1;
+}
+
+int vv_cmd_login(int argc, char **argv)
+{
+    struct vv_args a;
+    struct vv_client c;
+    struct vv_path p;
+    json_t *ans = NULL;
+    char tokbuf[4096];
+    const char *token, *user = NULL, *role = NULL;
+    char *path = NULL, err[64];
+    int rc = vv_args_parse(&v_login, argc, argv, &a);
+
+    if (rc >= 0)
+        return rc;
+    token = vv_arg(&a, O_TOKEN);
+    if (!strcmp(token, "-")) {
+        if (read_token(tokbuf, sizeof(tokbuf)) < 0) {
+            fprintf(stderr, "vmvault: no token on standard input\n");
+            return VV_EXIT_FAIL;
+        }
+        token = tokbuf;
+    }
+    if (!(path = vv_config_path())) {
+        fprintf(stderr, "vmvault: neither XDG_CONFIG_HOME nor HOME is set: there is no place "
+                "for the config file; set VMVAULT_URL and VMVAULT_TOKEN instead\n");
+        return VV_EXIT_FAIL;
+    }
+    if ((rc = vv_client_open_with(&c, vv_arg(&a, O_URL), token, a.json)) != VV_EXIT_OK)
+        goto out;
+    vv_path_init(&p, "/api/v1/whoami");
+    if ((rc = vv_client_call(&c, "GET", &p, NULL, &ans)) != VV_EXIT_OK)
+        goto out;
+    rc = VV_EXIT_FAIL;
+    if (json_is_true(json_object_get(ans, "agent"))) {
+        fprintf(stderr, "vmvault: this is the agent token of a registered host; log in with "
+                "a user's token\n");
+        goto out;
+    }
+    vv_json_get_str(ans, "user", 0, &user, err, sizeof(err));
+    vv_json_get_str(ans, "role", 0, &role, err, sizeof(err));
+    if (!user) {
+        fprintf(stderr, "vmvault: the server at %s did not say who the token belongs to; is "
+                "it a vmvault server?\n", c.url);
+        goto out;
+    }
+    if (save_config(path, c.url, token) < 0) {
+        fprintf(stderr, "vmvault: cannot write %s: %s\n", path, strerror(errno));
+        goto out;
+    }
+    if (c.json) {
+        json_t *o = json_pack("{s:s,s:s,s:s?,s:s}", "url", c.url, "user", user, "role", role,
+                              "config", path);
+        vv_print_json(o);
+        json_decref(o);
+    } else {
+        printf("Logged in to %s as %s (%s). Saved to %s.\n", c.url, user, role ? role : "?",
+               path);
+    }
+    rc = VV_EXIT_OK;
+out:
+    explicit_bzero(tokbuf, sizeof(tokbuf));
+    json_decref(ans);
+    vv_client_close(&c);
+    free(path);
+    return rc;
+}
+
+int vv_cmd_logout(int argc, char **argv)
+{
+    struct vv_args a;
+    char *path;
+    int rc = vv_args_parse(&v_logout, argc, argv, &a);
+
+    if (rc >= 0)
+        return rc;
+    if (!(path = vv_config_path())) {
+        printf("Not logged in (neither XDG_CONFIG_HOME nor HOME is set).\n");
+        return VV_EXIT_OK;
+    }
+    if (unlink(path) == 0) {
+        printf("Removed %s. The token stays valid on the server until it is revoked.\n", path);
+    } else if (errno == ENOENT) {
+        printf("Not logged in (no %s).\n", path);
+    } else {
+        fprintf(stderr, "vmvault: cannot remove %s: %s\n", path, strerror(errno));
+        rc = VV_EXIT_FAIL;
+    }
+    if (rc < 0)
+        rc = VV_EXIT_OK;
+    free(path);
+    return rc;
+}

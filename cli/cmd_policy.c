@@ -1,0 +1,354 @@
+/*
+ * cmd_policy.c: `vmvault policy ...`: backup policies of a vault, the schedule and
+ * retention model of Azure's AzureIaasVM policies, sent as JSON files
+ * (/api/v1/vaults/{v}/policies).
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "client.h"
+#include "err.h"
+#include "util.h"
+
+#define POLICY_FILE_MAX (1u << 20) /* the server's body limit */
+
+const char vv_policy_usage[] =
+    "usage: vmvault policy <command> [<options>]\n"
+    "\n"
+    "A backup policy says when the items on it are backed up (daily, weekly or every\n"
+    "few hours, in a time zone) and how long their recovery points are kept (daily,\n"
+    "weekly, monthly and yearly retention). Every vault has a DefaultPolicy.\n"
+    "\n"
+    "Commands:\n"
+    "  create               create a policy from a JSON file\n"
+    "  set                  replace a policy with a JSON file\n"
+    "  list                 list a vault's policies\n"
+    "  show                 show a policy\n"
+    "  delete               delete a policy no item uses\n"
+    "  get-default-for-vm   show the vault's DefaultPolicy\n"
+    "\n"
+    "Run 'vmvault policy <command> --help' for a command's options.\n";
+
+#define POLICY_FILE_HELP                                                                   \
+    "The file holds one JSON object, like the output of 'vmvault policy show':\n"          \
+    "\n"                                                                                   \
+    "  {\"timeZone\": \"UTC\",\n"                                                          \
+    "   \"schedulePolicy\": {\"scheduleRunFrequency\": \"Daily\",\n"                       \
+    "                      \"scheduleRunTimes\": [\"02:00\"]},\n"                          \
+    "   \"instantRpRetentionRangeInDays\": 2,\n"                                           \
+    "   \"retentionPolicy\": {\"dailySchedule\":\n"                                        \
+    "       {\"retentionDuration\": {\"count\": 30, \"durationType\": \"Days\"}}}}\n"      \
+    "\n"                                                                                   \
+    "scheduleRunFrequency is Daily, Weekly (with scheduleRunDays, e.g. [\"Sunday\"])\n"    \
+    "or Hourly (with hourlySchedule {\"interval\": 4|6|8|12, \"scheduleWindowStartTime\":\n" \
+    "\"08:00\", \"scheduleWindowDuration\": 4..24}); retentionPolicy may also hold\n"      \
+    "weeklySchedule, monthlySchedule and yearlySchedule. Its \"name\" is set to --name;\n" \
+    "the read-only fields of 'policy show' output (vault, protectedItemsCount) are\n"      \
+    "dropped, so that output can be edited and sent back. The server checks every\n"       \
+    "field and names the one it refuses.\n"
+
+static const char create_usage[] =
+    "usage: vmvault policy create --vault-name VAULT --name POLICY --policy FILE\n"
+    "                             [--output json|table]\n"
+    "\n"
+    "Create a backup policy in a vault from a JSON file. Needs the Contributor role.\n"
+    "\n"
+    POLICY_FILE_HELP
+    "\n"
+    "Options:\n"
+    "  --vault-name VAULT       the vault\n"
+    "  --name POLICY            the new policy's name\n"
+    "  --policy FILE            the policy as JSON; '-' reads standard input\n"
+    VV_HELP_OUTPUT
+    "\n"
+    "Example:\n"
+    "  vmvault policy get-default-for-vm --vault-name v1 > weekly.json\n"
+    "  # edit weekly.json: \"scheduleRunFrequency\": \"Weekly\", \"scheduleRunDays\": [\"Sunday\"]\n"
+    "  vmvault policy create --vault-name v1 --name Weekly --policy weekly.json\n"
+    VV_HELP_TAIL;
+
+static const char set_usage[] =
+    "usage: vmvault policy set --vault-name VAULT --name POLICY --policy FILE\n"
+    "                          [--output json|table]\n"
+    "\n"
+    "Replace a policy with the JSON file's contents. Every item on the policy follows\n"
+    "the new schedule and retention. Needs the Contributor role.\n"
+    "\n"
+    POLICY_FILE_HELP
+    "\n"
+    "Options:\n"
+    "  --vault-name VAULT       the vault\n"
+    "  --name POLICY            the policy to replace\n"
+    "  --policy FILE            the policy as JSON; '-' reads standard input\n"
+    VV_HELP_OUTPUT
+    "\n"
+    "Example:\n"
+    "  vmvault policy show --vault-name v1 --name Weekly > p.json\n"
+    "  vmvault policy set --vault-name v1 --name Weekly --policy p.json\n"
+    VV_HELP_TAIL;
+
+static const char list_usage[] =
+    "usage: vmvault policy list --vault-name VAULT [--output json|table]\n"
+    "\n"
+    "List a vault's backup policies with their schedule, retention and the number of\n"
+    "items on each.\n"
+    "\n"
+    "Options:\n"
+    "  --vault-name VAULT       the vault\n"
+    VV_HELP_OUTPUT
+    "\n"
+    "Example:\n"
+    "  vmvault policy list --vault-name v1 --output table\n"
+    VV_HELP_TAIL;
+
+static const char show_usage[] =
+    "usage: vmvault policy show --vault-name VAULT --name POLICY [--output json|table]\n"
+    "\n"
+    "Show a backup policy.\n"
+    "\n"
+    "Options:\n"
+    "  --vault-name VAULT       the vault\n"
+    "  --name POLICY            the policy\n"
+    VV_HELP_OUTPUT
+    "\n"
+    "Example:\n"
+    "  vmvault policy show --vault-name v1 --name DefaultPolicy\n"
+    VV_HELP_TAIL;
+
+static const char delete_usage[] =
+    "usage: vmvault policy delete --vault-name VAULT --name POLICY [--output json|table]\n"
+    "\n"
+    "Delete a backup policy. The server refuses while an item uses it (PolicyInUse),\n"
+    "and always for DefaultPolicy (DefaultPolicyNotDeletable). Needs the Contributor\n"
+    "role.\n"
+    "\n"
+    "Options:\n"
+    "  --vault-name VAULT       the vault\n"
+    "  --name POLICY            the policy\n"
+    VV_HELP_OUTPUT
+    "\n"
+    "Example:\n"
+    "  vmvault policy delete --vault-name v1 --name Weekly\n"
+    VV_HELP_TAIL;
+
+static const char default_usage[] =
+    "usage: vmvault policy get-default-for-vm --vault-name VAULT [--output json|table]\n"
+    "\n"
+    "Show the vault's DefaultPolicy, the policy 'protection enable-for-vm' uses when\n"
+    "none is named. Its JSON is a starting point for 'policy create'.\n"
+    "\n"
+    "Options:\n"
+    "  --vault-name VAULT       the vault\n"
+    VV_HELP_OUTPUT
+    "\n"
+    "Example:\n"
+    "  vmvault policy get-default-for-vm --vault-name v1 > policy.json\n"
+    VV_HELP_TAIL;
+
+static const struct vv_verb v_create = {
+    "policy create", create_usage,
+    {{O_VAULT_NAME, VV_REQ}, {O_NAME, VV_REQ}, {O_POLICY, VV_REQ}, {O_OUTPUT, 0}, {O_HELP, 0}}};
+static const struct vv_verb v_set = {
+    "policy set", set_usage,
+    {{O_VAULT_NAME, VV_REQ}, {O_NAME, VV_REQ}, {O_POLICY, VV_REQ}, {O_OUTPUT, 0}, {O_HELP, 0}}};
+static const struct vv_verb v_list = {
+    "policy list", list_usage, {{O_VAULT_NAME, VV_REQ}, {O_OUTPUT, 0}, {O_HELP, 0}}};
+static const struct vv_verb v_show = {
+    "policy show", show_usage,
+    {{O_VAULT_NAME, VV_REQ}, {O_NAME, VV_REQ}, {O_OUTPUT, 0}, {O_HELP, 0}}};
+static const struct vv_verb v_delete = {
+    "policy delete", delete_usage,
+    {{O_VAULT_NAME, VV_REQ}, {O_NAME, VV_REQ}, {O_OUTPUT, 0}, {O_HELP, 0}}};
+static const struct vv_verb v_default = {
+    "policy get-default-for-vm", default_usage,
+    {{O_VAULT_NAME, VV_REQ}, {O_OUTPUT, 0}, {O_HELP, 0}}};
+
+/* Read all of standard input into b (capped by b->limit). Returns 0 or a vv_err. */
+static int read_stdin(struct vv_buf *b)
+{
+    for (;;) {
+        size_t want = 65536;
+        ssize_t n;
+        int r;
+        if (b->len == b->limit) { /* full: anything more is too much */
+            char ch;
+            while ((n = read(STDIN_FILENO, &ch, 1)) < 0 && errno == EINTR)
+                ;
+            return n == 0 ? 0 : n < 0 ? VV_E_IO : VV_E_TOOBIG;
+        }
+        if (want > b->limit - b->len)
+            want = b->limit - b->len;
+        if ((r = vv_buf_reserve(b, want)) < 0)
+            return r;
+        n = read(STDIN_FILENO, b->data + b->len, want);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0)
+            return VV_E_IO;
+        if (n == 0)
+            return 0;
+        b->len += (size_t)n;
+    }
+}
+
+/* Load the policy file as the request body: a JSON object, "name" set to name,
+ * read-only fields dropped. Returns the body (caller frees with json_decref) or NULL
+ * after printing why. */
+static json_t *load_policy(const char *file, const char *name)
+{
+    struct vv_buf b;
+    json_t *j;
+    char err[160];
+    int r;
+
+    vv_buf_init(&b, POLICY_FILE_MAX);
+    r = strcmp(file, "-") ? vv_read_file(file, &b) : read_stdin(&b);
+    if (r < 0) {
+        fprintf(stderr, "vmvault: cannot read %s: %s\n", strcmp(file, "-") ? file : "standard input",
+                r == VV_E_NOTFOUND ? "no such file"
+                : r == VV_E_TOOBIG ? "larger than 1 MiB"
+                : r == VV_E_IO ? strerror(errno) : vv_strerror(r));
+        vv_buf_release(&b);
+        return NULL;
+    }
+    j = vv_json_parse(b.data, b.len, err, sizeof(err));
+    vv_buf_release(&b);
+    if (!j) {
+        fprintf(stderr, "vmvault: %s is not valid JSON: %s\n",
+                strcmp(file, "-") ? file : "standard input", err);
+        return NULL;
+    }
+    if (!json_is_object(j)) {
+        fprintf(stderr, "vmvault: %s must hold a JSON object (a policy)\n",
+                strcmp(file, "-") ? file : "standard input");
+        json_decref(j);
+        return NULL;
+    }
+    json_object_del(j, "vault");
+    json_object_del(j, "protectedItemsCount");
+    json_object_set_new(j, "name", json_string(name));
+    return j;
+}
+
+/* Send the policy file with method to path, print the answer. */
+static int send_policy(const struct vv_args *a, const char *method, const struct vv_path *p)
+{
+    struct vv_client c;
+    json_t *body, *ans = NULL;
+    int rc;
+
+    if (!(body = load_policy(vv_arg(a, O_POLICY), vv_arg(a, O_NAME))))
+        return VV_EXIT_FAIL;
+    if ((rc = vv_client_open(&c, a)) == VV_EXIT_OK &&
+        (rc = vv_client_call(&c, method, p, body, &ans)) == VV_EXIT_OK)
+        vv_print(c.json, ans, vv_cols_policy);
+    json_decref(ans);
+    json_decref(body);
+    vv_client_close(&c);
+    return rc;
+}
+
+static int request_and_print(const struct vv_args *a, const char *method,
+                             const struct vv_path *p)
+{
+    struct vv_client c;
+    json_t *ans = NULL;
+    int rc = vv_client_open(&c, a);
+    if (rc == VV_EXIT_OK && (rc = vv_client_call(&c, method, p, NULL, &ans)) == VV_EXIT_OK) {
+        if (!strcmp(method, "DELETE") && !c.json)
+            printf("Deleted policy '%s'.\n", vv_arg(a, O_NAME));
+        else
+            vv_print(c.json, ans, vv_cols_policy);
+    }
+    json_decref(ans);
+    vv_client_close(&c);
+    return rc;
+}
+
+static int cmd_create(int argc, char **argv)
+{
+    struct vv_args a;
+    struct vv_path p;
+    int rc = vv_args_parse(&v_create, argc, argv, &a);
+    if (rc >= 0)
+        return rc;
+    vv_path_init(&p, "/api/v1/vaults/%s/policies", vv_arg(&a, O_VAULT_NAME));
+    return send_policy(&a, "POST", &p);
+}
+
+static int cmd_set(int argc, char **argv)
+{
+    struct vv_args a;
+    struct vv_path p;
+    int rc = vv_args_parse(&v_set, argc, argv, &a);
+    if (rc >= 0)
+        return rc;
+    vv_path_init(&p, "/api/v1/vaults/%s/policies/%s", vv_arg(&a, O_VAULT_NAME),
+                 vv_arg(&a, O_NAME));
+    return send_policy(&a, "PUT", &p);
+}
+
+static int cmd_list(int argc, char **argv)
+{
+    struct vv_args a;
+    struct vv_path p;
+    int rc = vv_args_parse(&v_list, argc, argv, &a);
+    if (rc >= 0)
+        return rc;
+    vv_path_init(&p, "/api/v1/vaults/%s/policies", vv_arg(&a, O_VAULT_NAME));
+    return request_and_print(&a, "GET", &p);
+}
+
+static int cmd_show(int argc, char **argv)
+{
+    struct vv_args a;
+    struct vv_path p;
+    int rc = vv_args_parse(&v_show, argc, argv, &a);
+    if (rc >= 0)
+        return rc;
+    vv_path_init(&p, "/api/v1/vaults/%s/policies/%s", vv_arg(&a, O_VAULT_NAME),
+                 vv_arg(&a, O_NAME));
+    return request_and_print(&a, "GET", &p);
+}
+
+static int cmd_delete(int argc, char **argv)
+{
+    struct vv_args a;
+    struct vv_path p;
+    int rc = vv_args_parse(&v_delete, argc, argv, &a);
+    if (rc >= 0)
+        return rc;
+    vv_path_init(&p, "/api/v1/vaults/%s/policies/%s", vv_arg(&a, O_VAULT_NAME),
+                 vv_arg(&a, O_NAME));
+    return request_and_print(&a, "DELETE", &p);
+}
+
+static int cmd_default(int argc, char **argv)
+{
+    struct vv_args a;
+    struct vv_path p;
+    int rc = vv_args_parse(&v_default, argc, argv, &a);
+    if (rc >= 0)
+        return rc;
+    vv_path_init(&p, "/api/v1/vaults/%s/policies/%s", vv_arg(&a, O_VAULT_NAME),
+                 "DefaultPolicy");
+    return request_and_print(&a, "GET", &p);
+}
+
+static const struct vv_command policy_commands[] = {
+    {"create", cmd_create, "create a policy from a JSON file", create_usage},
+    {"set", cmd_set, "replace a policy with a JSON file", set_usage},
+    {"list", cmd_list, "list a vault's policies", list_usage},
+    {"show", cmd_show, "show a policy", show_usage},
+    {"delete", cmd_delete, "delete a policy no item uses", delete_usage},
+    {"get-default-for-vm", cmd_default, "show the vault's DefaultPolicy", default_usage},
+    {NULL, NULL, NULL, NULL},
+};
+
+int vv_cmd_policy(int argc, char **argv)
+{
+    return vv_cli_group("policy", vv_policy_usage, policy_commands, argc, argv);
+}

@@ -1,0 +1,118 @@
+/*
+ * cmd_recoverypoint.c: `vmvault recoverypoint ...`: the recovery points of a
+ * protected item (/api/v1/vaults/{v}/protectedItems/{item}/recoveryPoints).
+ */
+#include <stdio.h>
+#include <string.h>
+
+#include "client.h"
+
+const char vv_recoverypoint_usage[] =
+    "usage: vmvault recoverypoint <command> [<options>]\n"
+    "\n"
+    "A recovery point is one consistent copy of all of a VM's disks, with the VM's\n"
+    "libvirt definition, kept until its expiry time.\n"
+    "\n"
+    "Commands:\n"
+    "  list   list an item's recovery points, newest first\n"
+    "  show   show a recovery point\n"
+    "\n"
+    "Run 'vmvault recoverypoint <command> --help' for a command's options.\n";
+
+static const char list_usage[] =
+    "usage: vmvault recoverypoint list --vault-name VAULT --item-name ITEM\n"
+    "                                  [--container-name HOST] [--start-date DATE]\n"
+    "                                  [--end-date DATE] [--output json|table]\n"
+    "\n"
+    "List a protected item's recovery points, newest first: time, expiry,\n"
+    "consistency and disks.\n"
+    "\n"
+    "Options:\n"
+    "  --vault-name VAULT       the vault\n"
+    "  --item-name ITEM         the protected item (its VM's name)\n"
+    "  --container-name HOST    the item's host, when items of that name are on several\n"
+    "  --start-date DATE        points taken on or after DATE: YYYY-MM-DD, DD-MM-YYYY\n"
+    "                           or a UTC time like 2026-11-27T21:00:00Z\n"
+    "  --end-date DATE          points taken on or before DATE (same forms)\n"
+    VV_HELP_OUTPUT
+    "\n"
+    "Example:\n"
+    "  vmvault recoverypoint list --vault-name v1 --item-name web1 --output table\n"
+    "  vmvault recoverypoint list --vault-name v1 --item-name web1 --start-date 01-11-2026\n"
+    VV_HELP_TAIL;
+
+static const char show_usage[] =
+    "usage: vmvault recoverypoint show --vault-name VAULT --item-name ITEM --name POINT\n"
+    "                                  [--container-name HOST] [--output json|table]\n"
+    "\n"
+    "Show a recovery point: its time, expiry, consistency, parent point, the job that\n"
+    "made it, and per disk its size, chunk size and chunk counts.\n"
+    "\n"
+    "Options:\n"
+    "  --vault-name VAULT       the vault\n"
+    "  --item-name ITEM         the protected item (its VM's name)\n"
+    "  --name POINT             the recovery point's name; --rp-name is the same\n"
+    "  --container-name HOST    the item's host, when items of that name are on several\n"
+    VV_HELP_OUTPUT
+    "\n"
+    "Example:\n"
+    "  vmvault recoverypoint show --vault-name v1 --item-name web1 \\\n"
+    "      --name rp-20261127-210800-123-1a2b3c4d\n"
+    VV_HELP_TAIL;
+
+static const struct vv_verb v_list = {
+    "recoverypoint list", list_usage,
+    {{O_VAULT_NAME, VV_REQ}, {O_ITEM_NAME, VV_REQ}, {O_CONTAINER, 0}, {O_START_DATE, 0},
+     {O_END_DATE, 0}, {O_OUTPUT, 0}, {O_HELP, 0}}};
+static const struct vv_verb v_show = {
+    "recoverypoint show", show_usage,
+    {{O_VAULT_NAME, VV_REQ}, {O_ITEM_NAME, VV_REQ}, {O_NAME, VV_TEXT}, {O_RP_NAME, 0},
+     {O_CONTAINER, 0}, {O_OUTPUT, 0}, {O_HELP, 0}}};
+
+static int cmd_list(int argc, char **argv)
+{
+    struct vv_args a;
+    struct vv_path p;
+    int rc = vv_args_parse(&v_list, argc, argv, &a);
+    if (rc >= 0)
+        return rc;
+    vv_path_init(&p, "/api/v1/vaults/%s/protectedItems/%s/recoveryPoints",
+                 vv_arg(&a, O_VAULT_NAME), vv_arg(&a, O_ITEM_NAME));
+    vv_path_query(&p, "container", vv_arg(&a, O_CONTAINER));
+    vv_path_query(&p, "startDate", vv_arg(&a, O_START_DATE));
+    vv_path_query(&p, "endDate", vv_arg(&a, O_END_DATE));
+    return vv_request_print(&a, "GET", &p, NULL, vv_cols_point);
+}
+
+static int cmd_show(int argc, char **argv)
+{
+    struct vv_args a;
+    struct vv_path p;
+    const char *name, *alias;
+    int rc = vv_args_parse(&v_show, argc, argv, &a);
+
+    if (rc >= 0)
+        return rc;
+    name = vv_arg(&a, O_NAME);
+    alias = vv_arg(&a, O_RP_NAME);
+    if (name && alias && strcmp(name, alias) != 0)
+        return vv_cli_usage_error(v_show.cmd, "--name and --rp-name name different points; "
+                                  "give one");
+    if (!name && !(name = alias))
+        return vv_cli_usage_error(v_show.cmd, "--name is required");
+    vv_path_init(&p, "/api/v1/vaults/%s/protectedItems/%s/recoveryPoints/%s",
+                 vv_arg(&a, O_VAULT_NAME), vv_arg(&a, O_ITEM_NAME), name);
+    vv_path_query(&p, "container", vv_arg(&a, O_CONTAINER));
+    return vv_request_print(&a, "GET", &p, NULL, vv_cols_point);
+}
+
+static const struct vv_command rp_commands[] = {
+    {"list", cmd_list, "list an item's recovery points", list_usage},
+    {"show", cmd_show, "show a recovery point", show_usage},
+    {NULL, NULL, NULL, NULL},
+};
+
+int vv_cmd_recoverypoint(int argc, char **argv)
+{
+    return vv_cli_group("recoverypoint", vv_recoverypoint_usage, rp_commands, argc, argv);
+}

@@ -1,0 +1,489 @@
+/*
+ * cmd_vault.c: `vmvault vault ...`: create, list, show and delete vaults, their
+ * backup properties (storage redundancy, soft delete), and vault credentials files
+ * with which hosts register (POST /api/v1/vaults, /vaults/{v}/backupProperties,
+ * /vaults/{v}/credentials).
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "client.h"
+#include "util.h"
+
+const char vv_vault_usage[] =
+    "usage: vmvault vault <command> [<options>]\n"
+    "\n"
+    "A vault holds the policies, registered hosts, protected items, recovery points and\n"
+    "jobs of a set of VMs, with its own encrypted store. Vaults have a location; hosts\n"
+    "of that region register with it using vault credentials.\n"
+    "\n"
+    "Commands:\n"
+    "  create              create a vault\n"
+    "  list                list vaults\n"
+    "  show                show a vault\n"
+    "  delete              delete an empty vault\n"
+    "  backup-properties   show or set storage redundancy and soft delete\n"
+    "  credentials         write a vault credentials file for registering hosts\n"
+    "\n"
+    "Run 'vmvault vault <command> --help' for a command's options.\n";
+
+static const char create_usage[] =
+    "usage: vmvault vault create --name VAULT --location LOCATION\n"
+    "                            [--backup-storage-redundancy GeoRedundant|LocallyRedundant]\n"
+    "                            [--soft-delete-feature-state Enable|Disable]\n"
+    "                            [--soft-delete-duration DAYS] [--output json|table]\n"
+    "\n"
+    "Create a vault. It gets its own chunk store and key, and a policy named\n"
+    "DefaultPolicy (daily at 02:00 UTC, kept 30 days). Hosts whose region differs from\n"
+    "the vault's location cannot protect their VMs in it. Needs the Contributor role.\n"
+    "\n"
+    "Options:\n"
+    "  --name VAULT             the vault's name: 1 to 64 letters, digits, '.', '_',\n"
+    "                           '-', starting with a letter or digit\n"
+    "  --location LOCATION      the vault's location (region), e.g. westeurope\n"
+    "  --backup-storage-redundancy GeoRedundant|LocallyRedundant\n"
+    "                           storage redundancy (default: GeoRedundant); it cannot\n"
+    "                           change once the vault protects an item\n"
+    "  --soft-delete-feature-state Enable|Disable\n"
+    "                           keep deleted backup data for a while (default: Enable)\n"
+    "  --soft-delete-duration DAYS\n"
+    "                           days deleted data is kept, 14 to 180 (default: 14)\n"
+    VV_HELP_OUTPUT
+    "\n"
+    "Example:\n"
+    "  vmvault vault create --name v1 --location westeurope\n"
+    "  vmvault vault create --name lab --location westeurope \\\n"
+    "      --backup-storage-redundancy LocallyRedundant --soft-delete-feature-state Disable\n"
+    VV_HELP_TAIL;
+
+static const char list_usage[] =
+    "usage: vmvault vault list [--output json|table]\n"
+    "\n"
+    "List every vault: name, location, redundancy, soft delete, counts of protected\n"
+    "items, recovery points and registered hosts.\n"
+    "\n"
+    "Options:\n"
+    VV_HELP_OUTPUT
+    "\n"
+    "Example:\n"
+    "  vmvault vault list --output table\n"
+    VV_HELP_TAIL;
+
+static const char show_usage[] =
+    "usage: vmvault vault show --name VAULT [--output json|table]\n"
+    "\n"
+    "Show a vault: its id, location, storage redundancy, soft delete settings, creation\n"
+    "time and how many items, recovery points and hosts it has.\n"
+    "\n"
+    "Options:\n"
+    "  --name VAULT             the vault\n"
+    VV_HELP_OUTPUT
+    "\n"
+    "Example:\n"
+    "  vmvault vault show --name v1\n"
+    VV_HELP_TAIL;
+
+static const char delete_usage[] =
+    "usage: vmvault vault delete --name VAULT [--yes] [--output json|table]\n"
+    "\n"
+    "Delete a vault with its policies, registered hosts, credentials and jobs. The\n"
+    "server refuses (VaultNotEmpty) while the vault has protected items, in any state,\n"
+    "or recovery points: disable protection of every item with --delete-backup-data\n"
+    "first. On a terminal the command asks for confirmation unless --yes is given;\n"
+    "when standard input is not a terminal it proceeds. Needs the Owner role.\n"
+    "\n"
+    "Options:\n"
+    "  --name VAULT             the vault\n"
+    "  --yes                    do not ask for confirmation\n"
+    VV_HELP_OUTPUT
+    "\n"
+    "Example:\n"
+    "  vmvault vault delete --name lab --yes\n"
+    VV_HELP_TAIL;
+
+static const char props_usage[] =
+    "usage: vmvault vault backup-properties <command> [<options>]\n"
+    "\n"
+    "A vault's backup properties: storage redundancy (GeoRedundant or\n"
+    "LocallyRedundant; locked once the vault protects an item) and soft delete (whether\n"
+    "deleted backup data is kept, and for how many days).\n"
+    "\n"
+    "Commands:\n"
+    "  show   show the backup properties\n"
+    "  set    change the backup properties\n"
+    "\n"
+    "Run 'vmvault vault backup-properties <command> --help' for a command's options.\n";
+
+static const char props_show_usage[] =
+    "usage: vmvault vault backup-properties show --name VAULT [--output json|table]\n"
+    "\n"
+    "Show a vault's storage redundancy, whether it is locked (the vault has protected\n"
+    "items), and its soft delete state and retention in days.\n"
+    "\n"
+    "Options:\n"
+    "  --name VAULT             the vault\n"
+    VV_HELP_OUTPUT
+    "\n"
+    "Example:\n"
+    "  vmvault vault backup-properties show --name v1 --output table\n"
+    VV_HELP_TAIL;
+
+static const char props_set_usage[] =
+    "usage: vmvault vault backup-properties set --name VAULT\n"
+    "                            [--backup-storage-redundancy GeoRedundant|LocallyRedundant]\n"
+    "                            [--soft-delete-feature-state Enable|Disable]\n"
+    "                            [--soft-delete-duration DAYS] [--output json|table]\n"
+    "\n"
+    "Change a vault's backup properties; give at least one. The server refuses a\n"
+    "redundancy change once the vault has a protected item (StorageModelModifyError):\n"
+    "stop protection of every item, deleting its data, or use a new vault. Settings\n"
+    "not given keep their current values. Needs the Contributor role.\n"
+    "\n"
+    "Options:\n"
+    "  --name VAULT             the vault\n"
+    "  --backup-storage-redundancy GeoRedundant|LocallyRedundant\n"
+    "                           the new storage redundancy\n"
+    "  --soft-delete-feature-state Enable|Disable\n"
+    "                           turn soft delete on or off\n"
+    "  --soft-delete-duration DAYS\n"
+    "                           days deleted data is kept, 14 to 180\n"
+    VV_HELP_OUTPUT
+    "\n"
+    "Example:\n"
+    "  vmvault vault backup-properties set --name v1 \\\n"
+    "      --backup-storage-redundancy LocallyRedundant\n"
+    "  vmvault vault backup-properties set --name v1 --soft-delete-duration 30\n"
+    VV_HELP_TAIL;
+
+static const char creds_usage[] =
+    "usage: vmvault vault credentials --name VAULT --file PATH [--expires-in-hours N]\n"
+    "                                 [--force] [--output json|table]\n"
+    "\n"
+    "Create a registration secret for hosts and write the vault credentials file to\n"
+    "PATH (mode 0600): the server's URL, the vault's name, id and location, and the\n"
+    "secret. Copy it to each hypervisor host and register the host's agent with it;\n"
+    "any number of hosts may use one file until it expires. The secret is printed\n"
+    "nowhere else; treat the file like a password. Needs the Contributor role.\n"
+    "\n"
+    "Options:\n"
+    "  --name VAULT             the vault\n"
+    "  --file PATH              where to write the credentials; an existing file is\n"
+    "                           not replaced without --force\n"
+    "  --expires-in-hours N     validity of the secret, 1 to 240 hours (default: 48)\n"
+    "  --force                  replace PATH if it exists\n"
+    VV_HELP_OUTPUT
+    "\n"
+    "Example:\n"
+    "  vmvault vault credentials --name v1 --file v1.vaultcredentials --expires-in-hours 24\n"
+    VV_HELP_TAIL;
+
+static const struct vv_verb v_create = {
+    "vault create", create_usage,
+    {{O_NAME, VV_REQ}, {O_LOCATION, VV_REQ}, {O_REDUNDANCY, 0}, {O_SD_STATE, 0},
+     {O_SD_DURATION, 0}, {O_OUTPUT, 0}, {O_HELP, 0}}};
+static const struct vv_verb v_list = {"vault list", list_usage, {{O_OUTPUT, 0}, {O_HELP, 0}}};
+static const struct vv_verb v_show = {
+    "vault show", show_usage, {{O_NAME, VV_REQ}, {O_OUTPUT, 0}, {O_HELP, 0}}};
+static const struct vv_verb v_delete = {
+    "vault delete", delete_usage, {{O_NAME, VV_REQ}, {O_YES, 0}, {O_OUTPUT, 0}, {O_HELP, 0}}};
+static const struct vv_verb v_props_show = {
+    "vault backup-properties show", props_show_usage,
+    {{O_NAME, VV_REQ}, {O_OUTPUT, 0}, {O_HELP, 0}}};
+static const struct vv_verb v_props_set = {
+    "vault backup-properties set", props_set_usage,
+    {{O_NAME, VV_REQ}, {O_REDUNDANCY, 0}, {O_SD_STATE, 0}, {O_SD_DURATION, 0}, {O_OUTPUT, 0},
+     {O_HELP, 0}}};
+static const struct vv_verb v_creds = {
+    "vault credentials", creds_usage,
+    {{O_NAME, VV_REQ}, {O_FILE, VV_REQ}, {O_EXPIRES_HOURS, 0}, {O_FORCE, 0}, {O_OUTPUT, 0},
+     {O_HELP, 0}}};
+
+/* "Enable" -> "Enabled" (the API's spelling). */
+static const char *sd_state(const char *flag)
+{
+    return !strcmp(flag, "Enable") ? "Enabled" : "Disabled";
+}
+
+static int cmd_create(int argc, char **argv)
+{
+    struct vv_args a;
+    struct vv_path p;
+    json_t *body;
+    int rc = vv_args_parse(&v_create, argc, argv, &a);
+
+    if (rc >= 0)
+        return rc;
+    body = json_pack("{s:s,s:s}", "name", vv_arg(&a, O_NAME), "location",
+                     vv_arg(&a, O_LOCATION));
+    if (vv_arg(&a, O_REDUNDANCY))
+        json_object_set_new(body, "storageRedundancy", json_string(vv_arg(&a, O_REDUNDANCY)));
+    if (vv_arg(&a, O_SD_STATE) || vv_arg(&a, O_SD_DURATION)) {
+        const char *st = vv_arg(&a, O_SD_STATE);
+        json_t *sd = json_pack("{s:s}", "state", st ? sd_state(st) : "Enabled");
+        if (vv_arg(&a, O_SD_DURATION))
+            json_object_set_new(sd, "retentionDays",
+                                json_integer((json_int_t)vv_arg_num(&a, O_SD_DURATION)));
+        json_object_set_new(body, "softDelete", sd);
+    }
+    vv_path_init(&p, "/api/v1/vaults");
+    rc = vv_request_print(&a, "POST", &p, body, vv_cols_vault);
+    json_decref(body);
+    return rc;
+}
+
+static int cmd_list(int argc, char **argv)
+{
+    struct vv_args a;
+    struct vv_path p;
+    int rc = vv_args_parse(&v_list, argc, argv, &a);
+    if (rc >= 0)
+        return rc;
+    vv_path_init(&p, "/api/v1/vaults");
+    return vv_request_print(&a, "GET", &p, NULL, vv_cols_vault);
+}
+
+static int cmd_show(int argc, char **argv)
+{
+    struct vv_args a;
+    struct vv_path p;
+    int rc = vv_args_parse(&v_show, argc, argv, &a);
+    if (rc >= 0)
+        return rc;
+    vv_path_init(&p, "/api/v1/vaults/%s", vv_arg(&a, O_NAME));
+    return vv_request_print(&a, "GET", &p, NULL, vv_cols_vault);
+}
+
+static int cmd_delete(int argc, char **argv)
+{
+    struct vv_args a;
+    struct vv_client c;
+    struct vv_path p;
+    json_t *ans = NULL;
+    const char *name;
+    int rc = vv_args_parse(&v_delete, argc, argv, &a);
+
+    if (rc >= 0)
+        return rc;
+    name = vv_arg(&a, O_NAME);
+    if ((rc = vv_client_open(&c, &a)) != VV_EXIT_OK)
+        goto out;
+    if (!vv_confirm(vv_arg(&a, O_YES) != NULL, "Delete vault '%s' with its policies, hosts "
+                    "and jobs?", name)) {
+        fprintf(stderr, "vmvault: not deleted\n");
+        rc = VV_EXIT_FAIL;
+        goto out;
+    }
+    vv_path_init(&p, "/api/v1/vaults/%s", name);
+    if ((rc = vv_client_call(&c, "DELETE", &p, NULL, &ans)) == VV_EXIT_OK) {
+        if (c.json)
+            vv_print_json(ans);
+        else
+            printf("Deleted vault '%s'.\n", name);
+    }
+out:
+    json_decref(ans);
+    vv_client_close(&c);
+    return rc;
+}
+
+static int cmd_props_show(int argc, char **argv)
+{
+    struct vv_args a;
+    struct vv_path p;
+    int rc = vv_args_parse(&v_props_show, argc, argv, &a);
+    if (rc >= 0)
+        return rc;
+    vv_path_init(&p, "/api/v1/vaults/%s/backupProperties", vv_arg(&a, O_NAME));
+    return vv_request_print(&a, "GET", &p, NULL, vv_cols_backup_props);
+}
+
+static int cmd_props_set(int argc, char **argv)
+{
+    struct vv_args a;
+    struct vv_client c;
+    struct vv_path p;
+    json_t *body = NULL, *cur = NULL, *ans = NULL;
+    int rc = vv_args_parse(&v_props_set, argc, argv, &a);
+
+    if (rc >= 0)
+        return rc;
+    if (!vv_arg(&a, O_REDUNDANCY) && !vv_arg(&a, O_SD_STATE) && !vv_arg(&a, O_SD_DURATION))
+        return vv_cli_usage_error(v_props_set.cmd, "give at least one of "
+                                  "--backup-storage-redundancy, --soft-delete-feature-state, "
+                                  "--soft-delete-duration");
+    vv_path_init(&p, "/api/v1/vaults/%s/backupProperties", vv_arg(&a, O_NAME));
+    if ((rc = vv_client_open(&c, &a)) != VV_EXIT_OK)
+        goto out;
+    body = json_object();
+    if (vv_arg(&a, O_REDUNDANCY))
+        json_object_set_new(body, "storageRedundancy", json_string(vv_arg(&a, O_REDUNDANCY)));
+    if (vv_arg(&a, O_SD_STATE) || vv_arg(&a, O_SD_DURATION)) {
+        /* soft delete is one setting: fill in what was not given from the vault */
+        json_t *sd = json_object();
+        const json_t *cursd;
+        if ((rc = vv_client_call(&c, "GET", &p, NULL, &cur)) != VV_EXIT_OK) {
+            json_decref(sd);
+            goto out;
+        }
+        cursd = json_object_get(cur, "softDelete");
+        if (vv_arg(&a, O_SD_STATE))
+            json_object_set_new(sd, "state", json_string(sd_state(vv_arg(&a, O_SD_STATE))));
+        else if (json_is_string(json_object_get(cursd, "state")))
+            json_object_set(sd, "state", json_object_get(cursd, "state"));
+        if (vv_arg(&a, O_SD_DURATION))
+            json_object_set_new(sd, "retentionDays",
+                                json_integer((json_int_t)vv_arg_num(&a, O_SD_DURATION)));
+        else if (json_is_integer(json_object_get(cursd, "retentionDays")))
+            json_object_set(sd, "retentionDays", json_object_get(cursd, "retentionDays"));
+        json_object_set_new(body, "softDelete", sd);
+    }
+    if ((rc = vv_client_call(&c, "PATCH", &p, body, &ans)) == VV_EXIT_OK)
+        vv_print(c.json, ans, vv_cols_backup_props);
+out:
+    json_decref(ans);
+    json_decref(cur);
+    json_decref(body);
+    vv_client_close(&c);
+    return rc;
+}
+
+/* Write text to path with mode 0600, through a temporary file in the same folder:
+ * without force an existing path is never replaced (link() fails), with force it is
+ * replaced atomically (rename()). Returns 0 or -1 with errno set. */
+static int write_private(const char *path, const char *text, int force)
+{
+    char *tmp = NULL;
+    int fd, r = -1, e;
+
+    if (asprintf(&tmp, "%s.XXXXXX", path) < 0) {
+        errno = ENOMEM;
+        return -1;
+    }
+    if ((fd = mkstemp(tmp)) < 0) { /* mkstemp creates it 0600 */
+        e = errno;
+        free(tmp);
+        errno = e;
+        return -1;
+    }
+    if (vv_write_all(fd, text, strlen(text)) < 0 || fsync(fd) < 0) {
+        e = errno;
+        close(fd);
+        goto out;
+    }
+    if (close(fd) < 0) {
+        e = errno;
+        goto out;
+    }
+    if (force)
+        r = rename(tmp, path);
+    else
+        r = link(tmp, path);
+    e = errno;
+out:
+    if (r < 0 || !force)
+        unlink(tmp);
+    free(tmp);
+    errno = e;
+    return r;
+}
+
+static int cmd_creds(int argc, char **argv)
+{
+    struct vv_args a;
+    struct vv_client c;
+    struct vv_path p;
+    json_t *body = NULL, *ans = NULL;
+    const char *file, *exp = NULL;
+    char *text = NULL, when[64], err[64];
+    struct stat st;
+    int rc = vv_args_parse(&v_creds, argc, argv, &a);
+
+    if (rc >= 0)
+        return rc;
+    file = vv_arg(&a, O_FILE);
+    if (!vv_arg(&a, O_FORCE) && lstat(file, &st) == 0) {
+        fprintf(stderr, "vmvault: %s exists; add --force to replace it\n", file);
+        return VV_EXIT_FAIL;
+    }
+    if ((rc = vv_client_open(&c, &a)) != VV_EXIT_OK)
+        goto out;
+    body = json_object();
+    if (vv_arg(&a, O_EXPIRES_HOURS))
+        json_object_set_new(body, "expiresInHours",
+                            json_integer((json_int_t)vv_arg_num(&a, O_EXPIRES_HOURS)));
+    vv_path_init(&p, "/api/v1/vaults/%s/credentials", vv_arg(&a, O_NAME));
+    if ((rc = vv_client_call(&c, "POST", &p, body, &ans)) != VV_EXIT_OK)
+        goto out;
+    rc = VV_EXIT_FAIL;
+    if (!json_is_object(ans) || !(text = json_dumps(ans, JSON_INDENT(2) | JSON_PRESERVE_ORDER))) {
+        fprintf(stderr, "vmvault: the server's answer is not a credentials object\n");
+        goto out;
+    }
+    /* a file ends with a newline */
+    {
+        size_t n = strlen(text);
+        char *t2 = realloc(text, n + 2);
+        if (!t2)
+            goto out;
+        text = t2;
+        memcpy(text + n, "\n", 2);
+    }
+    if (write_private(file, text, vv_arg(&a, O_FORCE) != NULL) < 0) {
+        fprintf(stderr, "vmvault: cannot write %s: %s%s\n", file, strerror(errno),
+                errno == EEXIST ? " (add --force to replace it)" : "");
+        goto out;
+    }
+    vv_json_get_str(ans, "expiresAt", 0, &exp, err, sizeof(err));
+    if (c.json) {
+        json_t *o = json_pack("{s:s}", "file", file);
+        static const char *const keep[] = {"vaultName", "vaultId", "vaultUrl", "expiresAt"};
+        for (size_t i = 0; i < sizeof(keep) / sizeof(keep[0]); i++)
+            if (json_object_get(ans, keep[i]))
+                json_object_set(o, keep[i], json_object_get(ans, keep[i]));
+        vv_print_json(o);
+        json_decref(o);
+    } else {
+        vv_format_time(exp, when, sizeof(when));
+        printf("Wrote the credentials of vault '%s' to %s (mode 0600).\n", vv_arg(&a, O_NAME),
+               file);
+        printf("Hosts can register with them until %s.\n", exp ? when : "they expire");
+    }
+    rc = VV_EXIT_OK;
+out:
+    free(text);
+    json_decref(ans);
+    json_decref(body);
+    vv_client_close(&c);
+    return rc;
+}
+
+static const struct vv_command props_commands[] = {
+    {"show", cmd_props_show, "show the backup properties", props_show_usage},
+    {"set", cmd_props_set, "change the backup properties", props_set_usage},
+    {NULL, NULL, NULL, NULL},
+};
+
+static int cmd_props(int argc, char **argv)
+{
+    return vv_cli_group("vault backup-properties", props_usage, props_commands, argc, argv);
+}
+
+static const struct vv_command vault_commands[] = {
+    {"create", cmd_create, "create a vault", create_usage},
+    {"list", cmd_list, "list vaults", list_usage},
+    {"show", cmd_show, "show a vault", show_usage},
+    {"delete", cmd_delete, "delete an empty vault", delete_usage},
+    {"backup-properties", cmd_props, "show or set backup properties", props_usage},
+    {"credentials", cmd_creds, "write a vault credentials file", creds_usage},
+    {NULL, NULL, NULL, NULL},
+};
+
+int vv_cmd_vault(int argc, char **argv)
+{
+    return vv_cli_group("vault", vv_vault_usage, vault_commands, argc, argv);
+}
