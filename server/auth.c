@@ -110,8 +110,10 @@ int vv_authenticate(struct vv_server *s, const char *authorization, time_t now,
             snprintf(who->vault_uuid, sizeof(who->vault_uuid), "%s", vv_stmt_text(st, 8));
             snprintf(who->user, sizeof(who->user), "agent:%s", who->container);
         }
-        /* Record use at most once a minute: a write per request is not worth it. */
-        if (vv_stmt_is_null(st, 9) || vv_stmt_int(st, 9) < (int64_t)now - 60) {
+        /* Record use at most once a minute (sooner with a short agent timeout, which
+         * reads last_seen): a write per request is not worth it. */
+        int64_t every = s->agent_timeout / 4 < 60 ? s->agent_timeout / 4 : 60;
+        if (vv_stmt_is_null(st, 9) || vv_stmt_int(st, 9) < (int64_t)now - every) {
             vv_stmt_free(st);
             vv_db_run(s->db, "UPDATE tokens SET last_used = ? WHERE hash = ?", "is",
                       (int64_t)now, hash);

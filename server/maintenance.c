@@ -43,14 +43,21 @@ int vv_jobs_expire(struct vv_db *db, time_t now, int64_t timeout)
                   "  ' has not contacted the vault since ' || "
                   "  COALESCE(strftime('%Y-%m-%dT%H:%M:%SZ', (SELECT last_seen FROM containers c "
                   "    WHERE c.id = jobs.container_id), 'unixepoch'), 'it registered') || "
-                  "  '; check that vmvault-agent runs there and can reach the vault (vmvault-agent "
-                  "diagnose), then run the job again' "
+                  "  '; check that vmvault-agent runs there and can reach the vault, then run the "
+                  "job again' "
                   "WHERE status = 'InProgress' AND claimed IS NULL AND start_time < ? "
                   "  AND NOT EXISTS (SELECT 1 FROM containers c WHERE c.id = jobs.container_id "
                   "    AND c.last_seen >= ?)",
                   "iii", (int64_t)now, (int64_t)(now - timeout), (int64_t)(now - timeout));
     if (b < 0)
         return b;
+    if (a + b > 0 &&
+        vv_db_run(db,
+                  "UPDATE protected_items SET last_backup_status = 'Failed', last_backup_time = ? "
+                  "WHERE id IN (SELECT item_id FROM jobs WHERE operation = 'Backup' "
+                  "  AND end_time = ? AND error_code IN ('AgentStoppedResponding','AgentUnreachable'))",
+                  "ii", (int64_t)now, (int64_t)now) < 0)
+        return VV_E_IO;
     if (a + b > 0)
         vv_warn("jobs: %d job(s) failed: their host's agent did not answer for %lld s", a + b,
                 (long long)timeout);

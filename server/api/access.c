@@ -34,12 +34,8 @@ void vv_api_user_create(struct vv_call *c)
     if (vv_body_only(c, c->body, NULL, fields) || vv_body_str(c, c->body, "name", 1, &name) ||
         vv_body_str(c, c->body, "role", 1, &role))
         return;
-    if (!vv_name_valid(name)) {
-        vv_reply_error(c, 400, "InvalidParameter",
-                       "user name '%s' is not valid: 1 to 64 letters, digits, '.', '_' or '-'",
-                       name);
+    if (vv_check_name(c, "user name", name))
         return;
-    }
     if (vv_role_parse(role, &rl) != 0) {
         vv_reply_error(c, 400, "InvalidParameter",
                        "role '%s' is not one of Reader, Operator, Contributor, Owner", role);
@@ -121,12 +117,8 @@ void vv_api_token_create(struct vv_call *c)
     if (vv_body_only(c, c->body, NULL, fields) || vv_body_str(c, c->body, "name", 0, &name) ||
         vv_body_int(c, c->body, "expiresInDays", 0, 1, 3650, &days))
         return;
-    if (name && !vv_name_valid(name)) {
-        vv_reply_error(c, 400, "InvalidParameter",
-                       "token name '%s' is not valid: 1 to 64 letters, digits, '.', '_' or '-'",
-                       name);
+    if (name && vv_check_name(c, "token name", name))
         return;
-    }
     if ((r = vv_token_new("vvt", token, id, hash)) != 0) {
         vv_reply_internal(c, r);
         return;

@@ -49,11 +49,8 @@ void vv_api_agent_register(struct vv_call *c)
         vv_body_str(c, c->body, "region", 0, &region) ||
         vv_body_str(c, c->body, "agentVersion", 0, &version))
         return;
-    if (!vv_name_valid(host)) {
-        vv_reply_error(c, 400, "InvalidParameter",
-                       "hostName '%s' is not valid: 1 to 64 letters, digits, '.', '_' or '-'", host);
+    if (vv_check_name(c, "hostName", host))
         return;
-    }
     if (region && !vv_region_valid(region)) {
         vv_reply_error(c, 400, "InvalidParameter",
                        "region '%s' is not valid: lower-case letters, digits or '-'", region);

@@ -79,10 +79,19 @@ int vv_api_parse_date(const char *s, int end_of_day, time_t *out);
 
 void vv_audit(struct vv_call *c, const char *action, const char *target, const char *detail);
 
+/* 0 when name follows the name rule, else replies 400 InvalidParameter ("<what>
+ * '<name>' is not valid: ...") and returns -1. */
+int vv_check_name(struct vv_call *c, const char *what, const char *name);
+
 /* Catalog look-ups that reply 404 themselves: 0 and the vault's id (and uuid,
  * location when not NULL), or -1 after replying. */
 int vv_find_vault(struct vv_call *c, const char *name, int64_t *id, char uuid[VV_UUID_LEN],
                   char *location, size_t loclen);
+
+/* The id of policy name in vault vid: 0, or -1 after replying 404 PolicyNotFound
+ * (with hint appended to the message) or 500. */
+int vv_find_policy(struct vv_call *c, int64_t vid, const char *name, const char *hint,
+                   int64_t *id);
 
 /* Jobs (jobs.c). */
 int vv_job_create(struct vv_call *c, int64_t vault_id, int64_t item_id, const char *operation,

@@ -151,6 +151,17 @@ int vv_name_valid(const char *s)
     return 1;
 }
 
+int vv_check_name(struct vv_call *c, const char *what, const char *name)
+{
+    if (vv_name_valid(name))
+        return 0;
+    vv_reply_error(c, 400, "InvalidParameter",
+                   "%s '%s' is not valid: 1 to 64 letters, digits, '.', '_' or '-', starting "
+                   "with a letter or digit",
+                   what, name);
+    return -1;
+}
+
 int vv_region_valid(const char *s)
 {
     size_t n = s ? strlen(s) : 0;
@@ -239,6 +250,21 @@ int vv_find_vault(struct vv_call *c, const char *name, int64_t *id, char uuid[VV
         return -1;
     }
     return 0;
+}
+
+int vv_find_policy(struct vv_call *c, int64_t vid, const char *name, const char *hint,
+                   int64_t *id)
+{
+    int r = vv_db_int(c->srv->db, id, "SELECT id FROM policies WHERE vault_id = ? AND name = ?",
+                      "is", vid, name);
+    if (r == 1)
+        return 0;
+    if (r == 0)
+        vv_reply_error(c, 404, "PolicyNotFound", "vault '%s' has no policy '%s'%s", c->param[0],
+                       name, hint ? hint : "");
+    else
+        vv_reply_internal(c, r);
+    return -1;
 }
 
 void vv_api_health(struct vv_call *c)

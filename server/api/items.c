@@ -175,16 +175,8 @@ void vv_api_item_enable(struct vv_call *c)
                        name, region, c->param[0], location, region);
         return;
     }
-    r = vv_db_int(c->srv->db, &pid, "SELECT id FROM policies WHERE vault_id = ? AND name = ?", "is",
-                  vid, policy);
-    if (r <= 0) {
-        if (r == 0)
-            vv_reply_error(c, 404, "PolicyNotFound", "vault '%s' has no policy '%s'", c->param[0],
-                           policy);
-        else
-            vv_reply_internal(c, r);
+    if (vv_find_policy(c, vid, policy, NULL, &pid))
         return;
-    }
     if ((r = vv_db_begin(c->srv->db)) != 0) {
         vv_reply_internal(c, r);
         return;
@@ -437,17 +429,8 @@ void vv_api_item_resume(struct vv_call *c)
     }
     if (!policy)
         policy = last[0] ? last : "DefaultPolicy";
-    r = vv_db_int(c->srv->db, &pid, "SELECT id FROM policies WHERE vault_id = ? AND name = ?", "is",
-                  vid, policy);
-    if (r <= 0) {
-        if (r == 0)
-            vv_reply_error(c, 404, "PolicyNotFound",
-                           "vault '%s' has no policy '%s'; name another with 'policy'",
-                           c->param[0], policy);
-        else
-            vv_reply_internal(c, r);
+    if (vv_find_policy(c, vid, policy, "; name another with 'policy'", &pid))
         return;
-    }
     if ((r = vv_db_begin(c->srv->db)) != 0) {
         vv_reply_internal(c, r);
         return;

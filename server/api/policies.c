@@ -151,12 +151,8 @@ void vv_api_policy_create(struct vv_call *c)
     if (vv_find_vault(c, c->param[0], &vid, NULL, NULL, 0) ||
         vv_body_str(c, c->body, "name", 1, &name))
         return;
-    if (!vv_name_valid(name)) {
-        vv_reply_error(c, 400, "InvalidParameter",
-                       "policy name '%s' is not valid: 1 to 64 letters, digits, '.', '_' or '-'",
-                       name);
+    if (vv_check_name(c, "policy name", name))
         return;
-    }
     if (parse_policy(c, &spec))
         return;
     r = vv_db_run(c->srv->db,
@@ -218,17 +214,8 @@ void vv_api_policy_delete(struct vv_call *c)
 
     if (vv_find_vault(c, c->param[0], &vid, NULL, NULL, 0))
         return;
-    r = vv_db_int(c->srv->db, &pid, "SELECT id FROM policies WHERE vault_id = ? AND name = ?", "is",
-                  vid, c->param[1]);
-    if (r < 0) {
-        vv_reply_internal(c, r);
+    if (vv_find_policy(c, vid, c->param[1], NULL, &pid))
         return;
-    }
-    if (r == 0) {
-        vv_reply_error(c, 404, "PolicyNotFound", "vault '%s' has no policy '%s'", c->param[0],
-                       c->param[1]);
-        return;
-    }
     if (!strcmp(c->param[1], DEFAULT_POLICY)) {
         vv_reply_error(c, 409, "DefaultPolicyNotDeletable",
                        "DefaultPolicy cannot be deleted; change it with policy set instead");

@@ -68,13 +68,8 @@ void vv_api_vault_create(struct vv_call *c)
         return;
     if (!redundancy)
         redundancy = "GeoRedundant";
-    if (!vv_name_valid(name)) {
-        vv_reply_error(c, 400, "InvalidParameter",
-                       "vault name '%s' is not valid: 1 to 64 letters, digits, '.', '_' or '-', "
-                       "starting with a letter or digit",
-                       name);
+    if (vv_check_name(c, "vault name", name))
         return;
-    }
     if (!vv_region_valid(location)) {
         vv_reply_error(c, 400, "InvalidParameter",
                        "location '%s' is not valid: 1 to 64 lower-case letters, digits or '-' "

@@ -218,39 +218,52 @@ int vv_db_run(struct vv_db *db, const char *sql, const char *fmt, ...)
     return r < 0 ? r : sqlite3_changes(db->h);
 }
 
-int vv_db_int(struct vv_db *db, int64_t *out, const char *sql, const char *fmt, ...)
+/* Run the statement and hand its first row to take (when there is one). */
+static int first_row(struct vv_db *db, const char *sql, const char *fmt, va_list ap,
+                     void (*take)(struct vv_stmt *st, void *arg), void *arg)
 {
     struct vv_stmt *st;
-    va_list ap;
-    int r;
-
-    va_start(ap, fmt);
-    r = prepare_v(db, &st, sql, fmt, ap);
-    va_end(ap);
+    int r = prepare_v(db, &st, sql, fmt, ap);
     if (r)
         return r;
     r = vv_stmt_step(st);
     if (r == 1)
-        *out = vv_stmt_int(st, 0);
+        take(st, arg);
     vv_stmt_free(st);
+    return r;
+}
+
+static void take_int(struct vv_stmt *st, void *arg) { *(int64_t *)arg = vv_stmt_int(st, 0); }
+
+struct text_out {
+    char *out;
+    size_t len;
+};
+
+static void take_text(struct vv_stmt *st, void *arg)
+{
+    struct text_out *t = arg;
+    snprintf(t->out, t->len, "%s", vv_stmt_text(st, 0));
+}
+
+int vv_db_int(struct vv_db *db, int64_t *out, const char *sql, const char *fmt, ...)
+{
+    va_list ap;
+    int r;
+    va_start(ap, fmt);
+    r = first_row(db, sql, fmt, ap, take_int, out);
+    va_end(ap);
     return r;
 }
 
 int vv_db_text(struct vv_db *db, char *out, size_t outlen, const char *sql, const char *fmt, ...)
 {
-    struct vv_stmt *st;
+    struct text_out t = {out, outlen};
     va_list ap;
     int r;
-
     va_start(ap, fmt);
-    r = prepare_v(db, &st, sql, fmt, ap);
+    r = first_row(db, sql, fmt, ap, take_text, &t);
     va_end(ap);
-    if (r)
-        return r;
-    r = vv_stmt_step(st);
-    if (r == 1)
-        snprintf(out, outlen, "%s", vv_stmt_text(st, 0));
-    vv_stmt_free(st);
     return r;
 }
 
