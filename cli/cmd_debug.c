@@ -387,7 +387,7 @@ static int cmd_backup(int argc, char **argv)
     struct vv_backup_stats st;
     struct vv_extent *ext = NULL;
     struct vv_manifest_disk *d;
-    struct vv_engine_opts eo = {0, NULL};
+    struct vv_engine_opts eo = {0, NULL, NULL};
     size_t next = 0;
     double t0 = now_seconds(), secs;
     const char *disk;
@@ -527,7 +527,7 @@ static int cmd_restore(int argc, char **argv)
     struct vv_manifest m;
     struct vv_index ix = {0};
     struct vv_restore_stats st = {0, 0, 0};
-    struct vv_engine_opts eo = {0, NULL};
+    struct vv_engine_opts eo = {0, NULL, NULL};
     const struct vv_manifest_disk *d;
     char partial[4096];
     struct stat sb;
@@ -669,7 +669,7 @@ static int cmd_verify(int argc, char **argv)
     struct opts o;
     struct vv_repo *repo = NULL;
     struct vv_verify_stats st;
-    struct vv_engine_opts eo = {0, NULL};
+    struct vv_engine_opts eo = {0, NULL, NULL};
     struct id_list l = {NULL, 0, 0};
     double t0 = now_seconds();
     int r = parse("verify", argc, argv, &o), rc = VV_EXIT_FAIL, damaged = 0;

@@ -2,6 +2,7 @@
 #include "util.h"
 
 #include <ctype.h>
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -221,4 +222,38 @@ int vv_is_zero(const void *p, size_t n)
         if (q[i])
             return 0;
     return n <= 16 || memcmp(q, q + 16, n - 16) == 0;
+}
+
+int vv_rmtree(const char *path)
+{
+    DIR *d = opendir(path);
+    struct dirent *e;
+    int r = 0;
+
+    if (!d) {
+        if (errno == ENOENT)
+            return 0;
+        if (errno == ENOTDIR)
+            return unlink(path) == 0 ? 0 : VV_E_IO;
+        return VV_E_IO;
+    }
+    while ((e = readdir(d))) {
+        char sub[4400];
+        struct stat st;
+        if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, ".."))
+            continue;
+        snprintf(sub, sizeof(sub), "%s/%s", path, e->d_name);
+        if (lstat(sub, &st) != 0)
+            continue;
+        if (S_ISDIR(st.st_mode)) {
+            if (vv_rmtree(sub) != 0)
+                r = VV_E_IO;
+        } else if (unlink(sub) != 0) {
+            r = VV_E_IO;
+        }
+    }
+    closedir(d);
+    if (rmdir(path) != 0)
+        r = VV_E_IO;
+    return r;
 }

@@ -63,6 +63,10 @@ int vv_pread_full(int fd, void *p, size_t n, uint64_t off);
 /* Number of online CPUs (at least 1). */
 int vv_ncpu(void);
 
+/* Remove a folder and everything under it (symbolic links are removed, not
+ * followed). Returns 0 (also when it did not exist) or VV_E_IO. */
+int vv_rmtree(const char *path);
+
 /* True when n bytes at p are all zero. */
 int vv_is_zero(const void *p, size_t n);
 

@@ -105,40 +105,6 @@ int vv_server_vault_create(struct vv_server *s, const char *uuid)
     return 0;
 }
 
-int vv_rmtree(const char *path)
-{
-    DIR *d = opendir(path);
-    struct dirent *e;
-    int r = 0;
-
-    if (!d) {
-        if (errno == ENOENT)
-            return 0;
-        if (errno == ENOTDIR)
-            return unlink(path) == 0 ? 0 : VV_E_IO;
-        return VV_E_IO;
-    }
-    while ((e = readdir(d))) {
-        char sub[4400];
-        struct stat st;
-        if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, ".."))
-            continue;
-        snprintf(sub, sizeof(sub), "%s/%s", path, e->d_name);
-        if (lstat(sub, &st) != 0)
-            continue;
-        if (S_ISDIR(st.st_mode)) {
-            if (vv_rmtree(sub) != 0)
-                r = VV_E_IO;
-        } else if (unlink(sub) != 0) {
-            r = VV_E_IO;
-        }
-    }
-    closedir(d);
-    if (rmdir(path) != 0)
-        r = VV_E_IO;
-    return r;
-}
-
 int vv_server_vault_remove(struct vv_server *s, const char *uuid)
 {
     char dir[4200];

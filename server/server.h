@@ -50,8 +50,6 @@ int vv_server_repo(struct vv_server *s, const char *uuid, struct vv_repo **out);
 int vv_server_vault_create(struct vv_server *s, const char *uuid);
 /* Remove a vault's folder and everything in it (closing its store if open). */
 int vv_server_vault_remove(struct vv_server *s, const char *uuid);
-/* Remove a folder tree. Returns 0 (also when it did not exist) or VV_E_IO. */
-int vv_rmtree(const char *path);
 /* Fail jobs whose agent vanished (see maintenance.c). Catalog locked. Returns the
  * number failed or <0. */
 int vv_jobs_expire(struct vv_db *db, time_t now, int64_t timeout);

@@ -18,11 +18,12 @@
 #include "util.h"
 
 struct backup_run {
-    struct vv_repo *repo;
+    atomic_uint_fast64_t *progress;
+    struct vv_chunk_sink *sink;
     struct vv_source *src;
     struct vv_index *ix;
     const uint64_t *tasks; /* chunk numbers to read */
-    atomic_uint_fast64_t read, fresh, dedup, zero, bytes_read, bytes_new, bytes_stored;
+    atomic_uint_fast64_t read, zero, bytes_read;
 };
 
 static int backup_task(void *ctx, struct vv_worker *w, uint64_t t)
@@ -31,7 +32,6 @@ static int backup_task(void *ctx, struct vv_worker *w, uint64_t t)
     uint64_t i = b->tasks[t], off = i * b->ix->chunk_size;
     uint32_t len = vv_index_chunk_len(b->ix, i);
     uint8_t id[VV_CHUNK_ID_LEN];
-    size_t stored = 0;
     int r;
 
     if ((r = vv_buf_resize(&w->scratch, len)) < 0)
@@ -40,6 +40,8 @@ static int backup_task(void *ctx, struct vv_worker *w, uint64_t t)
         return r;
     atomic_fetch_add(&b->read, 1);
     atomic_fetch_add(&b->bytes_read, len);
+    if (b->progress)
+        atomic_fetch_add(b->progress, len);
     if (vv_is_zero(w->scratch.data, len)) {
         vv_index_set_zero(b->ix, i);
         atomic_fetch_add(&b->zero, 1);
@@ -47,22 +49,46 @@ static int backup_task(void *ctx, struct vv_worker *w, uint64_t t)
     }
     if ((r = vv_sha256(w->scratch.data, len, id)) < 0)
         return r;
-    r = vv_chunk_put(&b->repo->chunks, &w->io, id, w->scratch.data, len, &stored);
-    if (r < 0) {
+    if ((r = b->sink->ops->put(b->sink, w, id, w->scratch.data, len)) < 0) {
         vv_error("%s: cannot store chunk at offset %llu: %s", b->src->desc,
                  (unsigned long long)off, vv_strerror(r));
         return r;
     }
-    if (r == 1) {
-        atomic_fetch_add(&b->dedup, 1);
-    } else {
-        atomic_fetch_add(&b->fresh, 1);
-        atomic_fetch_add(&b->bytes_new, len);
-        atomic_fetch_add(&b->bytes_stored, stored);
-    }
     vv_index_set_data(b->ix, i, id);
     return 0;
 }
+
+static int backup_done(void *ctx, struct vv_worker *w)
+{
+    struct backup_run *b = ctx;
+    return b->sink->ops->flush ? b->sink->ops->flush(b->sink, w) : 0;
+}
+
+/* The local sink: chunks go straight into a repository. */
+struct local_sink {
+    struct vv_chunk_sink base;
+    struct vv_repo *repo;
+};
+
+static int local_put(struct vv_chunk_sink *s, struct vv_worker *w,
+                     const uint8_t id[VV_CHUNK_ID_LEN], const void *data, size_t n)
+{
+    struct local_sink *ls = (struct local_sink *)(void *)s;
+    size_t stored = 0;
+    int r = vv_chunk_put(&ls->repo->chunks, &w->io, id, data, n, &stored);
+    if (r < 0)
+        return r;
+    if (r == 1) {
+        atomic_fetch_add(&s->dedup, 1);
+    } else {
+        atomic_fetch_add(&s->fresh, 1);
+        atomic_fetch_add(&s->bytes_new, n);
+        atomic_fetch_add(&s->bytes_stored, stored);
+    }
+    return 0;
+}
+
+static const struct vv_chunk_sink_ops local_ops = {local_put, NULL};
 
 /* Allocation map of the planned chunks: mark[i] = 1 when chunk i holds allocated bytes. */
 struct map_ctx {
@@ -85,7 +111,26 @@ int vv_disk_backup(struct vv_repo *repo, struct vv_source *src, uint32_t chunk_s
                    size_t nchanged, const struct vv_engine_opts *o, struct vv_index *out,
                    struct vv_backup_stats *st)
 {
+    struct local_sink ls;
+    int r;
+
+    memset(&ls, 0, sizeof(ls));
+    ls.base.ops = &local_ops;
+    ls.repo = repo;
+    r = vv_disk_backup_to(&ls.base, repo->level, src, chunk_size, parent, changed, nchanged, o,
+                          out, st);
+    return r;
+}
+
+int vv_disk_backup_to(struct vv_chunk_sink *sink, int level, struct vv_source *src,
+                      uint32_t chunk_size, const struct vv_index *parent,
+                      const struct vv_extent *changed, size_t nchanged,
+                      const struct vv_engine_opts *o, struct vv_index *out,
+                      struct vv_backup_stats *st)
+{
     struct backup_run b;
+    uint64_t fresh0 = atomic_load(&sink->fresh), dedup0 = atomic_load(&sink->dedup);
+    uint64_t new0 = atomic_load(&sink->bytes_new), stored0 = atomic_load(&sink->bytes_stored);
     struct map_ctx m = {NULL, 0};
     uint64_t *want = NULL, *tasks = NULL;
     size_t nwant = 0, ntasks = 0;
@@ -128,19 +173,20 @@ int vv_disk_backup(struct vv_repo *repo, struct vv_source *src, uint32_t chunk_s
     st->chunks_kept += out->count - nwant;
     st->chunks_total += out->count;
 
-    b.repo = repo;
+    b.sink = sink;
+    b.progress = o ? o->progress : NULL;
     b.src = src;
     b.ix = out;
     b.tasks = tasks;
-    r = vv_parallel_run(o && o->threads ? o->threads : vv_default_threads(), repo->level,
-                        ntasks, backup_task, &b, o ? o->cancel : NULL);
+    r = vv_parallel_run_ex(o && o->threads ? o->threads : vv_default_threads(), level, ntasks,
+                           backup_task, backup_done, &b, o ? o->cancel : NULL);
     st->chunks_read += b.read;
-    st->chunks_new += b.fresh;
-    st->chunks_dedup += b.dedup;
+    st->chunks_new += atomic_load(&sink->fresh) - fresh0;
+    st->chunks_dedup += atomic_load(&sink->dedup) - dedup0;
     st->chunks_zero += b.zero;
     st->bytes_read += b.bytes_read;
-    st->bytes_new += b.bytes_new;
-    st->bytes_stored += b.bytes_stored;
+    st->bytes_new += atomic_load(&sink->bytes_new) - new0;
+    st->bytes_stored += atomic_load(&sink->bytes_stored) - stored0;
 out:
     free(m.mark);
     free(want);

@@ -13,6 +13,8 @@
 #include <stdatomic.h>
 #include <stdint.h>
 
+#include "engine/fetch.h"
+#include "engine/sink.h"
 #include "engine/source.h"
 #include "index.h"
 #include "manifest.h"
@@ -21,6 +23,7 @@
 struct vv_engine_opts {
     int threads;        /* 0: vv_default_threads() */
     atomic_int *cancel; /* may be NULL; non-zero stops the work (VV_E_CANCELLED) */
+    atomic_uint_fast64_t *progress; /* may be NULL; bytes read are added as they are */
 };
 
 struct vv_backup_stats {
@@ -44,6 +47,14 @@ int vv_disk_backup(struct vv_repo *repo, struct vv_source *src, uint32_t chunk_s
                    const struct vv_index *parent, const struct vv_extent *changed,
                    size_t nchanged, const struct vv_engine_opts *o, struct vv_index *out,
                    struct vv_backup_stats *st);
+/* The same into any sink (sink.h); level is the zstd level of the workers' codecs.
+ * The sink may hold chunks until each worker's flush: they are stored when this
+ * returns 0. A chunk id in out is only valid once the sink has stored it. */
+int vv_disk_backup_to(struct vv_chunk_sink *sink, int level, struct vv_source *src,
+                      uint32_t chunk_size, const struct vv_index *parent,
+                      const struct vv_extent *changed, size_t nchanged,
+                      const struct vv_engine_opts *o, struct vv_index *out,
+                      struct vv_backup_stats *st);
 
 struct vv_restore_stats {
     uint64_t chunks_written;
@@ -56,6 +67,9 @@ struct vv_restore_stats {
  * Every chunk is verified against its id before it is written. */
 int vv_disk_restore(struct vv_repo *repo, const struct vv_index *ix, int fd,
                     const struct vv_engine_opts *o, struct vv_restore_stats *st);
+/* The same with chunks from any fetcher (fetch.h); level is the workers' zstd level. */
+int vv_disk_restore_from(struct vv_chunk_fetch *fetch, int level, const struct vv_index *ix,
+                         int fd, const struct vv_engine_opts *o, struct vv_restore_stats *st);
 
 struct vv_verify_stats {
     uint64_t points;

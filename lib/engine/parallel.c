@@ -9,6 +9,7 @@
 
 struct run {
     vv_task_fn fn;
+    vv_worker_fn done;
     void *ctx;
     uint64_t ntasks;
     int level;
@@ -54,6 +55,10 @@ static void *worker_main(void *arg)
             break;
         }
     }
+    if (run->done && !atomic_load(&run->err) && (r = run->done(run->ctx, &s->w)) < 0) {
+        int zero = 0;
+        atomic_compare_exchange_strong(&run->err, &zero, r);
+    }
     vv_chunk_io_release(&s->w.io);
     vv_buf_release(&s->w.scratch);
     return NULL;
@@ -61,6 +66,12 @@ static void *worker_main(void *arg)
 
 int vv_parallel_run(int nthreads, int level, uint64_t ntasks, vv_task_fn fn, void *ctx,
                     atomic_int *cancel)
+{
+    return vv_parallel_run_ex(nthreads, level, ntasks, fn, NULL, ctx, cancel);
+}
+
+int vv_parallel_run_ex(int nthreads, int level, uint64_t ntasks, vv_task_fn fn,
+                       vv_worker_fn done, void *ctx, atomic_int *cancel)
 {
     struct run run;
     struct slot *slots;
@@ -71,6 +82,7 @@ int vv_parallel_run(int nthreads, int level, uint64_t ntasks, vv_task_fn fn, voi
     if ((uint64_t)nthreads > ntasks)
         nthreads = ntasks ? (int)ntasks : 1;
     run.fn = fn;
+    run.done = done;
     run.ctx = ctx;
     run.ntasks = ntasks;
     run.level = level;

@@ -24,10 +24,18 @@ struct vv_worker {
 /* Called for each task in [0, ntasks). Returns 0 or a vv_err (logged by the task). */
 typedef int (*vv_task_fn)(void *ctx, struct vv_worker *w, uint64_t task);
 
-/* Run the tasks on nthreads workers (>= 1). cancel (may be NULL) is polled between
- * tasks: when it becomes non-zero the run stops with VV_E_CANCELLED. */
+/* Called once by each worker after its last task, unless the run failed or was
+ * cancelled. Returns 0 or a vv_err (logged by the callee). */
+typedef int (*vv_worker_fn)(void *ctx, struct vv_worker *w);
+
+/* Run the tasks on nthreads workers (>= 1; fewer when there are fewer tasks; worker
+ * indexes are below nthreads). cancel (may be NULL) is polled between tasks: when it
+ * becomes non-zero the run stops with VV_E_CANCELLED. */
 int vv_parallel_run(int nthreads, int level, uint64_t ntasks, vv_task_fn fn, void *ctx,
                     atomic_int *cancel);
+/* The same, with done (may be NULL) called by each worker at the end. */
+int vv_parallel_run_ex(int nthreads, int level, uint64_t ntasks, vv_task_fn fn,
+                       vv_worker_fn done, void *ctx, atomic_int *cancel);
 
 /* Default worker count for I/O plus CPU work: CPUs + 2, at most 64. */
 int vv_default_threads(void);

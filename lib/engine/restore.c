@@ -20,7 +20,8 @@
 #include "util.h"
 
 struct restore_run {
-    struct vv_repo *repo;
+    atomic_uint_fast64_t *progress;
+    struct vv_chunk_fetch *fetch;
     const struct vv_index *ix;
     const uint64_t *tasks;
     int fd;
@@ -33,9 +34,10 @@ static int restore_task(void *ctx, struct vv_worker *w, uint64_t t)
     uint64_t i = rr->tasks[t], off = i * rr->ix->chunk_size;
     uint32_t len = vv_index_chunk_len(rr->ix, i);
     char hex[2 * VV_CHUNK_ID_LEN + 1];
-    int r = vv_chunk_get(&rr->repo->chunks, &w->io, rr->ix->ids[i]);
+    const struct vv_buf *data = NULL;
+    int r = rr->fetch->ops->get(rr->fetch, w, rr->ix->ids[i], &data);
 
-    if (r == 0 && w->io.dec.len != len)
+    if (r == 0 && data->len != len)
         r = VV_E_CORRUPT;
     if (r < 0) {
         vv_hex_encode(rr->ix->ids[i], VV_CHUNK_ID_LEN, hex);
@@ -44,7 +46,7 @@ static int restore_task(void *ctx, struct vv_worker *w, uint64_t t)
         return r;
     }
     for (size_t done = 0; done < len;) {
-        ssize_t n = pwrite(rr->fd, w->io.dec.data + done, len - done, (off_t)(off + done));
+        ssize_t n = pwrite(rr->fd, data->data + done, len - done, (off_t)(off + done));
         if (n < 0 && errno == EINTR)
             continue;
         if (n <= 0) {
@@ -56,6 +58,8 @@ static int restore_task(void *ctx, struct vv_worker *w, uint64_t t)
     }
     atomic_fetch_add(&rr->chunks, 1);
     atomic_fetch_add(&rr->bytes, len);
+    if (rr->progress)
+        atomic_fetch_add(rr->progress, len);
     return 0;
 }
 
@@ -69,8 +73,32 @@ static int zero_range(int fd, uint64_t off, uint64_t len)
     return VV_E_IO;
 }
 
+/* The local fetcher: chunks from a repository on this machine. */
+struct local_fetch {
+    struct vv_chunk_fetch base;
+    struct vv_repo *repo;
+};
+
+static int local_get(struct vv_chunk_fetch *f, struct vv_worker *w,
+                     const uint8_t id[VV_CHUNK_ID_LEN], const struct vv_buf **out)
+{
+    struct local_fetch *lf = (struct local_fetch *)(void *)f;
+    int r = vv_chunk_get(&lf->repo->chunks, &w->io, id);
+    *out = &w->io.dec;
+    return r;
+}
+
+static const struct vv_chunk_fetch_ops local_fetch_ops = {local_get};
+
 int vv_disk_restore(struct vv_repo *repo, const struct vv_index *ix, int fd,
                     const struct vv_engine_opts *o, struct vv_restore_stats *st)
+{
+    struct local_fetch lf = {{&local_fetch_ops}, repo};
+    return vv_disk_restore_from(&lf.base, repo->level, ix, fd, o, st);
+}
+
+int vv_disk_restore_from(struct vv_chunk_fetch *fetch, int level, const struct vv_index *ix,
+                         int fd, const struct vv_engine_opts *o, struct vv_restore_stats *st)
 {
     struct restore_run rr;
     struct stat sb;
@@ -116,11 +144,12 @@ int vv_disk_restore(struct vv_repo *repo, const struct vv_index *ix, int fd,
         }
     }
     memset(&rr, 0, sizeof(rr));
-    rr.repo = repo;
+    rr.fetch = fetch;
+    rr.progress = o ? o->progress : NULL;
     rr.ix = ix;
     rr.tasks = tasks;
     rr.fd = fd;
-    r = vv_parallel_run(o && o->threads ? o->threads : vv_default_threads(), repo->level, n,
+    r = vv_parallel_run(o && o->threads ? o->threads : vv_default_threads(), level, n,
                         restore_task, &rr, o ? o->cancel : NULL);
     free(tasks);
     st->chunks_written += rr.chunks;

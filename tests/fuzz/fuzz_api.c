@@ -22,6 +22,7 @@
 #include "log.h"
 #include "router.h"
 #include "server.h"
+#include "util.h"
 
 static struct vv_server srv;
 static struct vv_ident owner, agent;
@@ -43,7 +44,7 @@ static int run(const struct vv_ident *who, const char *method, const char *path,
                size_t n, json_t **out)
 {
     struct vv_http_req req = {method, path, (const uint8_t *)body, n, NULL};
-    struct vv_http_resp resp = {0, NULL, NULL, 0, ""};
+    struct vv_http_resp resp = {0, NULL, NULL, 0, "", NULL};
     json_t *j = NULL;
 
     vv_router_handle_as(&srv, &req, &resp, who);
