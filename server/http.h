@@ -28,6 +28,7 @@ struct vv_http_resp {
     char *body;               /* owned: freed by the adapter with free() */
     size_t body_len;
     char allow[64]; /* the Allow header of a 405 answer; "" for none */
+    const char *content_encoding; /* static string, or NULL */
 };
 
 /* A query-string argument or a request header (case-insensitive name); NULL when

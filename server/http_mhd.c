@@ -80,7 +80,7 @@ static double ms_since(const struct timespec *t0)
 }
 
 static enum MHD_Result send_response(struct MHD_Connection *c, int status, const char *type, char *body,
-                            size_t len, int owned, const char *allow)
+                            size_t len, int owned, const char *allow, const char *encoding)
 {
     struct MHD_Response *r;
     enum MHD_Result ret;
@@ -99,6 +99,8 @@ static enum MHD_Result send_response(struct MHD_Connection *c, int status, const
     MHD_add_response_header(r, "Cache-Control", "no-store");
     if (allow && *allow)
         MHD_add_response_header(r, "Allow", allow);
+    if (encoding)
+        MHD_add_response_header(r, "Content-Encoding", encoding);
     ret = MHD_queue_response(c, (unsigned)status, r);
     MHD_destroy_response(r);
     return ret;
@@ -138,7 +140,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
             if (s->done)
                 s->done(s->ctx, &req, 413, ms_since(&st->t0));
             return send_response(c, 413, "application/json", (char *)(uintptr_t)too_big_body,
-                        sizeof(too_big_body) - 1, 0, NULL);
+                        sizeof(too_big_body) - 1, 0, NULL, NULL);
         }
         return MHD_YES;
     }
@@ -154,14 +156,14 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
     {
         struct vv_http_req req = {method, url, st->body.len ? st->body.data : NULL, st->body.len,
                                   c};
-        struct vv_http_resp resp = {0, NULL, NULL, 0, ""};
+        struct vv_http_resp resp = {0, NULL, NULL, 0, "", NULL};
         enum MHD_Result ret;
 
         if (st->too_big) {
             if (s->done)
                 s->done(s->ctx, &req, 413, ms_since(&st->t0));
             return send_response(c, 413, "application/json", (char *)(uintptr_t)too_big_body,
-                        sizeof(too_big_body) - 1, 0, NULL);
+                        sizeof(too_big_body) - 1, 0, NULL, NULL);
         }
         s->handler(s->ctx, &req, &resp);
         if (resp.status == 0) {
@@ -175,10 +177,10 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
             s->done(s->ctx, &req, resp.status, ms_since(&st->t0));
         if (!resp.body)
             ret = send_response(c, resp.status, resp.content_type, (char *)(uintptr_t) "", 0, 0,
-                                resp.allow);
+                                resp.allow, NULL);
         else
             ret = send_response(c, resp.status, resp.content_type, resp.body, resp.body_len, 1,
-                                resp.allow);
+                                resp.allow, resp.content_encoding);
         return ret;
     }
 }

@@ -82,6 +82,8 @@ static const struct route routes[] = {
     {"GET", "/api/v1/vaults/*/protectedItems/*/recoveryPoints", P_READ, 0, 0, vv_api_point_list},
     {"GET", "/api/v1/vaults/*/protectedItems/*/recoveryPoints/*", P_READ, 0, 0,
      vv_api_point_show},
+    {"POST", "/api/v1/vaults/*/protectedItems/*/recoveryPoints/*/restore", P_OPERATE, J, JCAP,
+     vv_api_point_restore},
 
     {"GET", "/api/v1/vaults/*/jobs", P_READ, 0, 0, vv_api_job_list},
     {"GET", "/api/v1/vaults/*/jobs/*", P_READ, 0, 0, vv_api_job_show},
@@ -108,6 +110,9 @@ static const struct route routes[] = {
      vv_api_index_put},
     {"POST", "/api/v1/agent/jobs/*/recoveryPoint", P_AGENT, J | F_SELF_LOCK, 8 * MiB,
      vv_api_point_commit},
+    {"GET", "/api/v1/agent/jobs/*/recoveryPoint", P_AGENT, F_SELF_LOCK, 0, vv_api_point_manifest},
+    {"GET", "/api/v1/agent/jobs/*/disks/*/index", P_AGENT, F_SELF_LOCK, 0, vv_api_index_get},
+    {"GET", "/api/v1/agent/chunks/*", P_AGENT, F_SELF_LOCK, 0, vv_api_chunk_get},
 };
 
 #define NROUTES (sizeof(routes) / sizeof(routes[0]))
@@ -151,9 +156,18 @@ static int match(const char *pattern, const char *path, struct vv_call *c)
 static const struct route *find(const char *method, const char *path, int *path_known,
                                 struct vv_call *c)
 {
+    int literal = 0;
+
+    /* A path spelled out by a route (".../chunks/missing") belongs to that route's
+     * methods only, never to a pattern that would read it as a parameter. */
+    for (size_t i = 0; i < NROUTES; i++)
+        if (!strchr(routes[i].pattern, '*') && match(routes[i].pattern, path, NULL))
+            literal = 1;
     *path_known = 0;
     for (size_t i = 0; i < NROUTES; i++) {
         if (!match(routes[i].pattern, path, NULL))
+            continue;
+        if (literal && strchr(routes[i].pattern, '*'))
             continue;
         *path_known = 1;
         if (!strcmp(routes[i].method, method)) {
@@ -238,8 +252,13 @@ void vv_router_handle_as(void *ctx, const struct vv_http_req *req, struct vv_htt
     if (!r) {
         if (known) {
             size_t n = 0;
+            int lit = 0;
+            for (size_t i = 0; i < NROUTES; i++)
+                if (!strchr(routes[i].pattern, '*') && match(routes[i].pattern, req->path, NULL))
+                    lit = 1;
             for (size_t i = 0; i < NROUTES; i++)
                 if (match(routes[i].pattern, req->path, NULL) &&
+                    !(lit && strchr(routes[i].pattern, '*')) &&
                     n + strlen(routes[i].method) + 3 < sizeof(resp->allow))
                     n += (size_t)snprintf(resp->allow + n, sizeof(resp->allow) - n, "%s%s",
                                           n ? ", " : "", routes[i].method);

@@ -469,8 +469,12 @@ out:
 
 void vv_api_agent_job_complete(struct vv_call *c)
 {
-    static const char *const fields[] = {"status", "error", NULL};
+    static const char *const fields[] = {"status", "error", "stats", NULL};
     static const char *const efields[] = {"code", "message", NULL};
+    static const char *const sfields[] = {"bytesRead", "bytesSent", "bytesNew", "chunksRead",
+                                          "chunksNew", "chunksDeduplicated", "chunksZero",
+                                          "chunksKept", "incremental", NULL};
+    char *stats_text = NULL;
     const char *st, *code = NULL, *msg = NULL;
     char op[32], status[32], rp[80] = "", uuid[VV_UUID_LEN];
     int64_t item_id;
@@ -522,14 +526,35 @@ void vv_api_agent_job_complete(struct vv_call *c)
             return;
         }
     }
+    if ((e = json_object_get(c->body, "stats"))) {
+        const char *k;
+        json_t *v;
+        if (!json_is_object(e) || vv_body_only(c, e, "stats", sfields)) {
+            if (!json_is_object(e))
+                vv_reply_error(c, 400, "InvalidParameter", "field 'stats' must be an object");
+            return;
+        }
+        json_object_foreach(e, k, v) {
+            if (!(json_is_integer(v) && json_integer_value(v) >= 0) &&
+                !(json_is_boolean(v) && !strcmp(k, "incremental"))) {
+                vv_reply_error(c, 400, "InvalidParameter",
+                               "stats.%s must be a non-negative integer", k);
+                return;
+            }
+        }
+        stats_text = vv_json_dump(e);
+    }
     if ((r = vv_db_begin(c->srv->db)) != 0) {
+        free(stats_text);
         vv_reply_internal(c, r);
         return;
     }
     r = vv_db_run(c->srv->db,
-                  "UPDATE jobs SET status = ?, end_time = ?, error_code = ?, error_message = ? "
-                  "WHERE id = ?",
-                  "sisss", st, (int64_t)c->now, code, msg, c->param[0]);
+                  "UPDATE jobs SET status = ?, end_time = ?, error_code = ?, error_message = ?, "
+                  "stats = COALESCE(?, stats) WHERE id = ?",
+                  "sissss", st, (int64_t)c->now, code, msg, stats_text, c->param[0]);
+    free(stats_text);
+    stats_text = NULL;
     if (r >= 0 && !strcmp(op, "Backup") && item_id)
         r = vv_db_run(c->srv->db,
                       "UPDATE protected_items SET last_backup_status = ?, last_backup_time = ? "

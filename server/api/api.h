@@ -138,6 +138,7 @@ void vv_api_item_disable(struct vv_call *c);
 void vv_api_item_resume(struct vv_call *c);
 void vv_api_point_list(struct vv_call *c);
 void vv_api_point_show(struct vv_call *c);
+void vv_api_point_restore(struct vv_call *c);
 /* jobs.c */
 void vv_api_job_list(struct vv_call *c);
 void vv_api_job_show(struct vv_call *c);
@@ -161,5 +162,8 @@ void vv_api_chunks_missing(struct vv_call *c);
 void vv_api_chunk_put(struct vv_call *c);
 void vv_api_index_put(struct vv_call *c);
 void vv_api_point_commit(struct vv_call *c);
+void vv_api_point_manifest(struct vv_call *c);
+void vv_api_index_get(struct vv_call *c);
+void vv_api_chunk_get(struct vv_call *c);
 
 #endif

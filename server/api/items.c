@@ -488,3 +488,145 @@ void vv_api_point_show(struct vv_call *c)
     }
     vv_reply(c, 200, v);
 }
+
+void vv_api_point_restore(struct vv_call *c)
+{
+    static const char *const fields[] = {"restoreMode", "targetDirectory", "format",
+                                         "targetVmName", "disks", NULL};
+    static const char tasks[] = "[{\"name\":\"Transfer data from vault\",\"status\":\"NotStarted\"}]";
+    const char *mode = "RestoreDisks", *dir = NULL, *format = NULL, *target_name = NULL;
+    char busy[80], job[VV_UUID_LEN], disks_json[16384] = "";
+    int64_t vid, id, found = 0;
+    json_t *disks, *d, *params, *ans;
+    size_t i;
+    int r;
+
+    if (vv_find_vault(c, c->param[0], &vid, NULL, NULL, 0) || find_item(c, vid, &id))
+        return;
+    if (vv_body_only(c, c->body, NULL, fields) ||
+        vv_body_str(c, c->body, "restoreMode", 0, &mode) ||
+        vv_body_str(c, c->body, "targetDirectory", 0, &dir) ||
+        vv_body_str(c, c->body, "format", 0, &format) ||
+        vv_body_str(c, c->body, "targetVmName", 0, &target_name))
+        return;
+    if (!mode)
+        mode = "RestoreDisks";
+    if (strcmp(mode, "RestoreDisks") && strcmp(mode, "AlternateLocation") &&
+        strcmp(mode, "OriginalLocation")) {
+        vv_reply_error(c, 400, "InvalidParameter",
+                       "restoreMode must be RestoreDisks, AlternateLocation or OriginalLocation");
+        return;
+    }
+    if (strcmp(mode, "OriginalLocation") != 0 &&
+        (!dir || dir[0] != '/' || strlen(dir) > 3000 || strstr(dir, "/../") ||
+         strstr(dir, "\n"))) {
+        vv_reply_error(c, 400, "InvalidParameter",
+                       "targetDirectory must be an absolute path on the VM's host (at most 3000 "
+                       "characters)");
+        return;
+    }
+    if (!strcmp(mode, "OriginalLocation") && dir) {
+        vv_reply_error(c, 400, "InvalidParameter",
+                       "OriginalLocation writes over the VM's own disks: targetDirectory does "
+                       "not apply");
+        return;
+    }
+    if (format && strcmp(format, "qcow2") && strcmp(format, "raw")) {
+        vv_reply_error(c, 400, "InvalidParameter", "format must be qcow2 or raw");
+        return;
+    }
+    if (target_name && (!strcmp(mode, "AlternateLocation") ? vv_check_name(c, "targetVmName",
+                                                                             target_name)
+                                                           : (vv_reply_error(
+                                                                  c, 400, "InvalidParameter",
+                                                                  "targetVmName applies to "
+                                                                  "AlternateLocation only"),
+                                                              -1)))
+        return;
+    disks = json_object_get(c->body, "disks");
+    if (disks && (!json_is_array(disks) || json_array_size(disks) > 256)) {
+        vv_reply_error(c, 400, "InvalidParameter", "disks must be an array of disk names");
+        return;
+    }
+    json_array_foreach(disks, i, d) {
+        if (!json_is_string(d) || !vv_name_valid(json_string_value(d))) {
+            vv_reply_error(c, 400, "InvalidParameter", "disks[%zu] is not a disk name", i);
+            return;
+        }
+    }
+    r = vv_db_text(c->srv->db, disks_json, sizeof(disks_json),
+                   "SELECT disks FROM recovery_points WHERE item_id = ? AND name = ?", "is", id,
+                   c->param[2]);
+    if (r <= 0) {
+        if (r == 0)
+            vv_reply_error(c, 404, "RecoveryPointNotFound", "'%s' has no recovery point '%s'",
+                           c->param[1], c->param[2]);
+        else
+            vv_reply_internal(c, r);
+        return;
+    }
+    json_array_foreach(disks, i, d) {
+        json_t *pd = vv_json_parse(disks_json, strlen(disks_json), NULL, 0), *x;
+        size_t k;
+        found = 0;
+        json_array_foreach(pd, k, x) {
+            if (!strcmp(json_string_value(json_object_get(x, "name")), json_string_value(d)))
+                found = 1;
+        }
+        json_decref(pd);
+        if (!found) {
+            vv_reply_error(c, 400, "InvalidParameter", "recovery point %s has no disk '%s'",
+                           c->param[2], json_string_value(d));
+            return;
+        }
+    }
+    if ((r = active_job(c, id, busy)) != 0) {
+        if (r < 0)
+            vv_reply_internal(c, r);
+        else
+            vv_reply_error(c, 409, "OperationInProgress",
+                           "job %s is running on '%s'; wait for it or stop it first", busy,
+                           c->param[1]);
+        return;
+    }
+    if ((r = vv_db_begin(c->srv->db)) != 0) {
+        vv_reply_internal(c, r);
+        return;
+    }
+    if ((r = vv_job_create(c, vid, id, "Restore", "InProgress", tasks, 0, job)) < 0)
+        goto fail;
+    params = vv_db_row(c->srv->db, &r, "SELECT params AS \"p:json\" FROM jobs WHERE id = ?", "s",
+                       job);
+    if (!params)
+        goto fail;
+    {
+        json_t *p = json_object_get(params, "p");
+        char *text;
+        json_object_set_new(p, "recoveryPoint", json_string(c->param[2]));
+        json_object_set_new(p, "restoreMode", json_string(mode));
+        if (dir)
+            json_object_set_new(p, "targetDirectory", json_string(dir));
+        if (format)
+            json_object_set_new(p, "format", json_string(format));
+        if (target_name)
+            json_object_set_new(p, "targetVmName", json_string(target_name));
+        if (disks)
+            json_object_set(p, "disks", disks);
+        text = vv_json_dump(p);
+        r = text ? vv_db_run(c->srv->db, "UPDATE jobs SET params = ? WHERE id = ?", "ss", text,
+                             job)
+                 : VV_E_NOMEM;
+        free(text);
+        json_decref(params);
+    }
+    if (r < 0 || (r = vv_db_commit(c->srv->db)) != 0)
+        goto fail;
+    vv_info("restore of '%s' from %s (%s) requested by %s: job %s", c->param[1], c->param[2],
+            mode, c->who.user, job);
+    ans = vv_job_json(c, job);
+    vv_reply(c, 202, ans);
+    return;
+fail:
+    vv_db_rollback(c->srv->db);
+    vv_reply_internal(c, r);
+}

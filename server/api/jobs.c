@@ -28,7 +28,7 @@
     "  CASE WHEN j.error_code IS NULL THEN NULL "                                             \
     "       ELSE json_object('code', j.error_code, 'message', j.error_message) END "            \
     "    AS \"error:json\", "                                                                 \
-    "  j.created_by AS createdBy "                                                            \
+    "  j.created_by AS createdBy, j.stats AS \"stats:json\" "                                 \
     "FROM jobs j JOIN vaults v ON v.id = j.vault_id "
 
 int vv_job_create(struct vv_call *c, int64_t vault_id, int64_t item_id, const char *operation,

@@ -584,3 +584,151 @@ out:
     json_decref(missing);
     vv_manifest_release(&m);
 }
+
+/* ---- restores: what an agent reads back ------------------------------------------ */
+
+/* The recovery point a running Restore job of this agent restores: 0 with its
+ * manifest loaded (release with vv_manifest_release) and the repo; -1 after replying. */
+static int restore_point(struct vv_call *c, struct vv_repo **repo, struct vv_manifest *m)
+{
+    char op[32], status[32], rp[VV_POINT_ID_MAX] = "";
+    int64_t item_id;
+    json_t *row;
+    int r, err;
+
+    vv_manifest_init(m);
+    vv_db_lock(c->srv->db);
+    r = vv_agent_job(c, op, status, &item_id);
+    row = r ? NULL
+            : vv_db_row(c->srv->db, &err, "SELECT params AS \"p:json\" FROM jobs WHERE id = ?",
+                        "s", c->param[0]);
+    vv_db_unlock(c->srv->db);
+    if (r)
+        return -1;
+    if (strcmp(op, "Restore") != 0) {
+        json_decref(row);
+        vv_reply_error(c, 409, "InvalidParameter", "job %s is a %s job, not a Restore",
+                       c->param[0], op);
+        return -1;
+    }
+    snprintf(rp, sizeof(rp), "%s",
+             json_string_value(json_object_get(json_object_get(row, "p"), "recoveryPoint"))
+                 ? json_string_value(json_object_get(json_object_get(row, "p"), "recoveryPoint"))
+                 : "");
+    json_decref(row);
+    if (agent_repo(c, repo))
+        return -1;
+    r = vv_repo_point_load(*repo, rp, m);
+    if (r) {
+        if (r == VV_E_NOTFOUND)
+            vv_reply_error(c, 404, "RecoveryPointNotFound",
+                           "recovery point %s is not in the vault any more", rp);
+        else
+            vv_reply_error(c, 500, "RecoveryPointDamaged",
+                           "recovery point %s cannot be read: %s; run 'vmvaultd check'", rp,
+                           vv_strerror(r));
+        vv_manifest_release(m);
+        return -1;
+    }
+    return 0;
+}
+
+void vv_api_point_manifest(struct vv_call *c)
+{
+    struct vv_manifest m;
+    struct vv_repo *repo;
+    char tstr[32];
+    json_t *disks;
+
+    if (restore_point(c, &repo, &m))
+        return;
+    disks = disks_json(&m);
+    vv_api_time(m.created, tstr);
+    vv_reply(c, 200,
+             json_pack("{s:s,s:s,s:s,s:s,s:s?,s:s?,s:s?,s:o}", "name", m.id, "time", tstr,
+                       "consistency", vv_consistency_name(m.consistency), "parent", m.parent,
+                       "vmName", m.vm_name, "vmUuid", m.vm_uuid, "domainXml", m.domain_xml,
+                       "disks", disks));
+    vv_manifest_release(&m);
+}
+
+void vv_api_index_get(struct vv_call *c)
+{
+    struct vv_manifest m;
+    struct vv_repo *repo;
+    const struct vv_manifest_disk *d;
+    struct vv_index ix;
+    struct vv_buf b = VV_BUF_INIT;
+    int r;
+
+    if (restore_point(c, &repo, &m))
+        return;
+    if (!(d = vv_manifest_find_disk(&m, c->param[1]))) {
+        vv_reply_error(c, 404, "InvalidParameter", "recovery point %s has no disk '%s'", m.id,
+                       c->param[1]);
+        vv_manifest_release(&m);
+        return;
+    }
+    r = vv_repo_index_load(repo, &m, d, &ix);
+    if (r == 0) {
+        r = vv_index_serialize(&ix, &b);
+        vv_index_release(&ix);
+    }
+    vv_manifest_release(&m);
+    if (r) {
+        vv_buf_release(&b);
+        vv_reply_error(c, 500, "RecoveryPointDamaged",
+                       "the index of disk %s cannot be read: %s; run 'vmvaultd check'",
+                       c->param[1], vv_strerror(r));
+        return;
+    }
+    free(c->resp->body);
+    c->resp->status = 200;
+    c->resp->content_type = "application/octet-stream";
+    c->resp->body = (char *)vv_buf_detach(&b, &c->resp->body_len);
+}
+
+void vv_api_chunk_get(struct vv_call *c)
+{
+    uint8_t id[VV_CHUNK_ID_LEN];
+    struct vv_repo *repo;
+    struct tls *t;
+    size_t zlen = 0;
+    char *out;
+    int r;
+
+    if (parse_id(c->param[0], id) != 0) {
+        vv_reply_error(c, 400, "InvalidParameter",
+                       "'%s' is not a chunk id (64 lower-case hex digits)", c->param[0]);
+        return;
+    }
+    if (!(t = thread_tls())) {
+        vv_reply_internal(c, VV_E_NOMEM);
+        return;
+    }
+    if (agent_repo(c, &repo))
+        return;
+    r = vv_chunk_get(&repo->chunks, &t->io, id);
+    if (r == VV_E_NOTFOUND) {
+        vv_reply_error(c, 404, "ChunkNotFound", "the vault has no chunk %s", c->param[0]);
+        return;
+    }
+    if (r) {
+        vv_reply_error(c, 500, "ChunkDamaged", "chunk %s cannot be read: %s; run 'vmvaultd check'",
+                       c->param[0], vv_strerror(r));
+        return;
+    }
+    if (!(out = malloc(vv_codec_bound(t->io.dec.len))) ||
+        vv_codec_compress(t->io.codec, t->io.dec.data, t->io.dec.len, out,
+                          vv_codec_bound(t->io.dec.len), &zlen) != 0) {
+        free(out);
+        vv_reply_internal(c, VV_E_NOMEM);
+        return;
+    }
+    free(c->resp->body);
+    c->resp->status = 200;
+    c->resp->content_type = "application/octet-stream";
+    c->resp->content_encoding = "zstd";
+    c->resp->body = out;
+    c->resp->body_len = zlen;
+}

@@ -135,6 +135,8 @@ static const char *const migrations[] = {
     "  action TEXT NOT NULL,"
     "  target TEXT NOT NULL,"
     "  detail TEXT);",
+    /* 2: what a Backup job read, sent and found already in the vault. */
+    "ALTER TABLE jobs ADD COLUMN stats TEXT;",
 };
 
 int vv_catalog_migrate(struct vv_db *db)
