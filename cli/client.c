@@ -32,6 +32,9 @@ static const char *const sdstate_v[] = {"Enable", "Disable", NULL};
 static const char *const role_v[] = {"Reader", "Operator", "Contributor", "Owner", NULL};
 static const char *const status_v[] = {"InProgress", "Completed", "CompletedWithWarnings",
                                        "Failed",     "Cancelling", "Cancelled", NULL};
+static const char *const format_v[] = {"qcow2", "raw", NULL};
+static const char *const restore_mode_v[] = {"RestoreDisks", "AlternateLocation",
+                                             "OriginalLocation", NULL};
 static const char *const operation_v[] = {"ConfigureBackup", "Backup", "DisableBackup",
                                           "DeleteBackupData", "Restore", NULL};
 
@@ -75,6 +78,11 @@ static const struct optdef {
     {O_TOKEN, "token", K_TEXT, 0, 0, NULL},
     {O_OUTPUT, "output", K_OUTPUT, 0, 0, NULL},
     {O_HELP, "help", K_HELP, 0, 0, NULL},
+    {O_TARGET_DIR, "target-dir", K_TEXT, 0, 0, NULL},
+    {O_FORMAT, "format", K_ENUM, 0, 0, format_v},
+    {O_RESTORE_MODE, "restore-mode", K_ENUM, 0, 0, restore_mode_v},
+    {O_TARGET_VM_NAME, "target-vm-name", K_NAME, 0, 0, NULL},
+    {O_DISKS, "diskslist", K_TEXT, 0, 0, NULL},
 };
 #define NDEFS (sizeof(optdefs) / sizeof(optdefs[0]))
 
@@ -332,6 +340,20 @@ uint64_t vv_arg_num(const struct vv_args *a, int opt)
     return opt >= O_NAME && opt < O_END ? a->num[opt - O_NAME] : 0;
 }
 
+int vv_args_alias(const struct vv_verb *v, struct vv_args *a, int opt, int alias,
+                  const char *what)
+{
+    const char *val = vv_arg(a, opt), *other = vv_arg(a, alias);
+
+    if (val && other && strcmp(val, other) != 0)
+        return vv_cli_usage_error(v->cmd, "--%s and --%s name different %s; give one",
+                                  opt_name(opt), opt_name(alias), what);
+    if (!val && !(val = other))
+        return vv_cli_usage_error(v->cmd, "--%s is required", opt_name(opt));
+    a->val[opt - O_NAME] = val;
+    return -1;
+}
+
 int vv_cli_group(const char *group, const char *usage, const struct vv_command *verbs,
                  int argc, char **argv)
 {
@@ -545,14 +567,15 @@ static void path_escape(struct vv_path *p, const char *s)
     }
 }
 
-void vv_path_init(struct vv_path *p, const char *fmt, ...)
+/* Build p from fmt: each %s is the next segment next(ctx) gives, escaped as one
+ * path segment; %% is '%'. */
+static void path_build(struct vv_path *p, const char *fmt, const char *(*next)(void *ctx),
+                       void *ctx)
 {
-    va_list ap;
     memset(p, 0, sizeof(*p));
-    va_start(ap, fmt);
     for (const char *f = fmt; *f; f++) {
         if (f[0] == '%' && f[1] == 's') {
-            const char *seg = va_arg(ap, const char *);
+            const char *seg = next(ctx);
             /* "." and ".." would be resolved away as path segments */
             if (!strcmp(seg, "."))
                 path_put(p, "%2E", 3);
@@ -568,7 +591,23 @@ void vv_path_init(struct vv_path *p, const char *fmt, ...)
             path_put(p, f, 1);
         }
     }
-    va_end(ap);
+}
+
+struct va_segs {
+    va_list ap;
+};
+
+static const char *next_va_seg(void *ctx)
+{
+    return va_arg(((struct va_segs *)ctx)->ap, const char *);
+}
+
+void vv_path_init(struct vv_path *p, const char *fmt, ...)
+{
+    struct va_segs segs;
+    va_start(segs.ap, fmt);
+    path_build(p, fmt, next_va_seg, &segs);
+    va_end(segs.ap);
 }
 
 void vv_path_query(struct vv_path *p, const char *key, const char *value)
@@ -718,17 +757,90 @@ int vv_client_call(struct vv_client *c, const char *method, const struct vv_path
     return VV_EXIT_FAIL;
 }
 
-int vv_request_print(const struct vv_args *a, const char *method, const struct vv_path *p,
-                     const json_t *body, const struct vv_column *cols)
+int vv_request_show(const struct vv_args *a, const struct vv_ask *ask, const char *method,
+                    const struct vv_path *p, const json_t *body, vv_show_fn *show,
+                    const void *ctx)
 {
     struct vv_client c;
     json_t *ans = NULL;
     int rc = vv_client_open(&c, a);
+
+    if (rc == VV_EXIT_OK && ask &&
+        !vv_confirm(vv_arg(a, O_YES) != NULL, "%s", ask->question)) {
+        fprintf(stderr, "vmvault: %s\n", ask->declined);
+        rc = VV_EXIT_FAIL;
+    }
     if (rc == VV_EXIT_OK && (rc = vv_client_call(&c, method, p, body, &ans)) == VV_EXIT_OK)
-        vv_print(c.json, ans, cols);
+        show(&c, ans, ctx);
     json_decref(ans);
     vv_client_close(&c);
     return rc;
+}
+
+static void show_cols(const struct vv_client *c, const json_t *ans, const void *cols)
+{
+    vv_print(c->json, ans, cols);
+}
+
+int vv_request_print(const struct vv_args *a, const char *method, const struct vv_path *p,
+                     const json_t *body, const struct vv_column *cols)
+{
+    return vv_request_show(a, NULL, method, p, body, show_cols, cols);
+}
+
+static void show_said(const struct vv_client *c, const json_t *ans, const void *said)
+{
+    if (c->json)
+        vv_print_json(ans);
+    else
+        printf("%s\n", (const char *)said);
+}
+
+int vv_request_say(const struct vv_args *a, const struct vv_ask *ask, const char *method,
+                   const struct vv_path *p, const char *said)
+{
+    return vv_request_show(a, ask, method, p, NULL, show_said, said);
+}
+
+/* The path segments of a simple verb: its options' values, in order. */
+struct opt_segs {
+    const struct vv_args *a;
+    const int *opt;
+};
+
+static const char *next_opt_seg(void *ctx)
+{
+    struct opt_segs *s = ctx;
+    const char *v = vv_arg(s->a, *s->opt++);
+    return v ? v : "";
+}
+
+int vv_run_simple(const struct vv_simple_verb *s, int argc, char **argv)
+{
+    struct vv_args a;
+    struct vv_path p;
+    struct opt_segs segs;
+    int rc = vv_args_parse(&s->verb, argc, argv, &a);
+
+    if (rc >= 0)
+        return rc;
+    if (s->alias.opt &&
+        (rc = vv_args_alias(&s->verb, &a, s->alias.opt, s->alias.alias, s->alias.what)) >= 0)
+        return rc;
+    segs.a = &a;
+    segs.opt = s->segs;
+    path_build(&p, s->path, next_opt_seg, &segs);
+    for (const struct vv_query *q = s->query; q->key; q++) {
+        const struct optdef *d = find_def(q->opt);
+        char num[24];
+        if (d && d->kind == K_UINT && vv_arg(&a, q->opt)) {
+            snprintf(num, sizeof(num), "%llu", (unsigned long long)vv_arg_num(&a, q->opt));
+            vv_path_query(&p, q->key, num);
+        } else {
+            vv_path_query(&p, q->key, vv_arg(&a, q->opt));
+        }
+    }
+    return vv_request_print(&a, s->method, &p, NULL, s->cols);
 }
 
 /* ------------------------------------------------------------------------------ */

@@ -13,6 +13,9 @@
  *    exit status 1. Callers print nothing more about the failure.
  *  - Output: --output json (default; lists as a JSON array of their "value"
  *    elements) or --output table (aligned columns, a column set per resource).
+ *  - Verbs of one request run through vv_request_show() and its shorthands (open,
+ *    confirm, send, print, close); a verb that is a GET, or a POST without a body,
+ *    with nothing else to it is a table entry (struct vv_simple_verb).
  *
  * Every function returning int returns a process exit status (VV_EXIT_*) unless
  * said otherwise.
@@ -35,6 +38,7 @@ enum vv_opt {
     O_VM, O_ITEM_NAME, O_DELETE_DATA, O_RETAIN_UNTIL, O_STATUS, O_OPERATION,
     O_START_DATE, O_END_DATE, O_LIMIT, O_TIMEOUT, O_INTERVAL, O_RP_NAME, O_ROLE,
     O_USER, O_EXPIRES_DAYS, O_ID, O_URL, O_TOKEN, O_OUTPUT, O_HELP,
+    O_TARGET_DIR, O_FORMAT, O_RESTORE_MODE, O_TARGET_VM_NAME, O_DISKS,
     O_END
 };
 #define VV_NOPTS (O_END - O_NAME)
@@ -71,6 +75,12 @@ int vv_args_parse(const struct vv_verb *v, int argc, char **argv, struct vv_args
 const char *vv_arg(const struct vv_args *a, int opt);
 /* The numeric value of opt (0 when not given). */
 uint64_t vv_arg_num(const struct vv_args *a, int opt);
+/* Fold alias into opt, two spellings of one required option (--item-name for
+ * --name): after the call vv_arg(a, opt) is the value given with either. Returns -1
+ * to go on, or VV_EXIT_USAGE after a usage error naming v: neither was given, or
+ * both with different values ("--name and --rp-name name different WHAT"). */
+int vv_args_alias(const struct vv_verb *v, struct vv_args *a, int opt, int alias,
+                  const char *what);
 
 /* A group of verbs ("vault", "vault backup-properties"): --help prints usage; an
  * unknown verb is a usage error naming the group. argv[0] is the group's name. */
@@ -126,10 +136,60 @@ void vv_path_query(struct vv_path *p, const char *key, const char *value);
 int vv_client_call(struct vv_client *c, const char *method, const struct vv_path *path,
                    const json_t *body, json_t **out);
 
-/* The whole of a simple verb: open a connection from a's settings, send method
- * path with body (NULL for none), print the answer with cols, close. */
+/* How a verb prints its 2xx answer ans (borrowed until it returns) in the output
+ * format c asks for (c->json); ctx is what the verb handed to vv_request_show(). */
+typedef void vv_show_fn(const struct vv_client *c, const json_t *ans, const void *ctx);
+
+/* A question before a request that destroys or stops something. Both strings are
+ * borrowed for the call. */
+struct vv_ask {
+    const char *question; /* asked as "QUESTION [y/N]" (vv_confirm(); --yes answers it) */
+    const char *declined; /* on a no: printed as "vmvault: DECLINED", exit VV_EXIT_FAIL */
+};
+
+/* The whole of a one-request verb: open a connection from a's settings; when ask is
+ * not NULL ask its question; send method path with body (NULL for none; borrowed);
+ * hand a 2xx answer to show(c, answer, ctx) (show is required; ctx may be NULL);
+ * close. Failures are printed once, by vv_client_open() and vv_client_call(). */
+int vv_request_show(const struct vv_args *a, const struct vv_ask *ask, const char *method,
+                    const struct vv_path *p, const json_t *body, vv_show_fn *show,
+                    const void *ctx);
+/* vv_request_show() printing the answer with vv_print() and cols. */
 int vv_request_print(const struct vv_args *a, const char *method, const struct vv_path *p,
                      const json_t *body, const struct vv_column *cols);
+/* vv_request_show() without a body, for an answer that is no news: JSON prints the
+ * answer as is (vv_print_json()), a table prints the sentence said (borrowed) on a
+ * line of its own. */
+int vv_request_say(const struct vv_args *a, const struct vv_ask *ask, const char *method,
+                   const struct vv_path *p, const char *said);
+
+/* A verb that is one request without a body, declared as a table entry: the path
+ * is filled in from options, the options given become query parameters, the answer
+ * prints with vv_print() and cols. Static data; nothing is owned. */
+struct vv_query {
+    const char *key; /* the query parameter; NULL ends the list */
+    int opt;         /* the option (enum vv_opt) it carries, when given; numbers as
+                      * whole numbers without leading zeros */
+};
+struct vv_alias {
+    int opt;          /* the option the verb requires (O_NAME); 0: no alias */
+    int alias;        /* another spelling of it (O_ITEM_NAME) */
+    const char *what; /* what they name, plural, for "name different WHAT" */
+};
+struct vv_simple_verb {
+    struct vv_verb verb;
+    const char *method;           /* "GET", or "POST" for an action without a body */
+    const char *path;             /* a vv_path_init() format (only %s and %%), its */
+    int segs[4];                  /* %s filled with these options' values, in order:
+                                   * required options, or the alias's opt */
+    struct vv_query query[8];     /* appended in order */
+    struct vv_alias alias;        /* folded with vv_args_alias() before the request */
+    const struct vv_column *cols;
+};
+
+/* Run the simple verb s: parse argv (argv[0] is the verb) against s->verb, fold the
+ * alias, build the path and query, send, print. */
+int vv_run_simple(const struct vv_simple_verb *s, int argc, char **argv);
 
 /* Output. */
 enum vv_col_kind {

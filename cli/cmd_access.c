@@ -4,7 +4,6 @@
  * Every command here needs the Owner role.
  */
 #include <stdio.h>
-#include <string.h>
 
 #include "client.h"
 
@@ -128,34 +127,20 @@ static const char token_revoke_usage[] =
 static const struct vv_verb v_user_create = {
     "user create", user_create_usage,
     {{O_NAME, VV_REQ}, {O_ROLE, VV_REQ}, {O_OUTPUT, 0}, {O_HELP, 0}}};
-static const struct vv_verb v_user_list = {
-    "user list", user_list_usage, {{O_OUTPUT, 0}, {O_HELP, 0}}};
+static const struct vv_simple_verb s_user_list = {
+    .verb = {"user list", user_list_usage, {{O_OUTPUT, 0}, {O_HELP, 0}}},
+    .method = "GET", .path = "/api/v1/users", .cols = vv_cols_user};
 static const struct vv_verb v_user_delete = {
     "user delete", user_delete_usage, {{O_NAME, VV_REQ}, {O_OUTPUT, 0}, {O_HELP, 0}}};
 static const struct vv_verb v_token_create = {
     "token create", token_create_usage,
     {{O_USER, VV_REQ}, {O_NAME, 0}, {O_EXPIRES_DAYS, 0}, {O_OUTPUT, 0}, {O_HELP, 0}}};
-static const struct vv_verb v_token_list = {
-    "token list", token_list_usage, {{O_USER, 0}, {O_OUTPUT, 0}, {O_HELP, 0}}};
+static const struct vv_simple_verb s_token_list = {
+    .verb = {"token list", token_list_usage, {{O_USER, 0}, {O_OUTPUT, 0}, {O_HELP, 0}}},
+    .method = "GET", .path = "/api/v1/tokens", .query = {{"user", O_USER}},
+    .cols = vv_cols_token};
 static const struct vv_verb v_token_revoke = {
     "token revoke", token_revoke_usage, {{O_ID, VV_REQ}, {O_OUTPUT, 0}, {O_HELP, 0}}};
-
-/* DELETE path; print the answer in JSON, or done (a sentence) in a table. */
-static int delete_and_say(const struct vv_args *a, const struct vv_path *p, const char *done)
-{
-    struct vv_client c;
-    json_t *ans = NULL;
-    int rc = vv_client_open(&c, a);
-    if (rc == VV_EXIT_OK && (rc = vv_client_call(&c, "DELETE", p, NULL, &ans)) == VV_EXIT_OK) {
-        if (c.json)
-            vv_print_json(ans);
-        else
-            printf("%s\n", done);
-    }
-    json_decref(ans);
-    vv_client_close(&c);
-    return rc;
-}
 
 static int cmd_user_create(int argc, char **argv)
 {
@@ -175,35 +160,41 @@ static int cmd_user_create(int argc, char **argv)
 
 static int cmd_user_list(int argc, char **argv)
 {
-    struct vv_args a;
-    struct vv_path p;
-    int rc = vv_args_parse(&v_user_list, argc, argv, &a);
-    if (rc >= 0)
-        return rc;
-    vv_path_init(&p, "/api/v1/users");
-    return vv_request_print(&a, "GET", &p, NULL, vv_cols_user);
+    return vv_run_simple(&s_user_list, argc, argv);
 }
 
 static int cmd_user_delete(int argc, char **argv)
 {
     struct vv_args a;
     struct vv_path p;
-    char done[160];
+    char said[160];
     int rc = vv_args_parse(&v_user_delete, argc, argv, &a);
     if (rc >= 0)
         return rc;
     vv_path_init(&p, "/api/v1/users/%s", vv_arg(&a, O_NAME));
-    snprintf(done, sizeof(done), "Deleted user '%s' and revoked its tokens.", vv_arg(&a, O_NAME));
-    return delete_and_say(&a, &p, done);
+    snprintf(said, sizeof(said), "Deleted user '%s' and revoked its tokens.", vv_arg(&a, O_NAME));
+    return vv_request_say(&a, NULL, "DELETE", &p, said);
+}
+
+/* A new token: its row, and in a table the secret itself; then, on stderr, that it
+ * is shown only this once. */
+static void show_token(const struct vv_client *c, const json_t *ans, const void *ctx)
+{
+    const json_t *tok = json_object_get(ans, "token");
+
+    (void)ctx;
+    vv_print(c->json, ans, vv_cols_token);
+    if (!c->json && json_is_string(tok))
+        printf("\nToken: %s\n", json_string_value(tok));
+    fprintf(stderr, "Save the token now: it cannot be shown again. The user signs in with "
+            "'vmvault login --url %s --token -'.\n", c->url);
 }
 
 static int cmd_token_create(int argc, char **argv)
 {
     struct vv_args a;
-    struct vv_client c;
     struct vv_path p;
-    json_t *body, *ans = NULL;
-    const json_t *tok;
+    json_t *body;
     int rc = vv_args_parse(&v_token_create, argc, argv, &a);
 
     if (rc >= 0)
@@ -215,44 +206,27 @@ static int cmd_token_create(int argc, char **argv)
         json_object_set_new(body, "expiresInDays",
                             json_integer((json_int_t)vv_arg_num(&a, O_EXPIRES_DAYS)));
     vv_path_init(&p, "/api/v1/users/%s/tokens", vv_arg(&a, O_USER));
-    if ((rc = vv_client_open(&c, &a)) == VV_EXIT_OK &&
-        (rc = vv_client_call(&c, "POST", &p, body, &ans)) == VV_EXIT_OK) {
-        tok = json_object_get(ans, "token");
-        vv_print(c.json, ans, vv_cols_token);
-        if (!c.json && json_is_string(tok))
-            printf("\nToken: %s\n", json_string_value(tok));
-        fprintf(stderr, "Save the token now: it cannot be shown again. The user signs in with "
-                "'vmvault login --url %s --token -'.\n", c.url);
-    }
-    json_decref(ans);
+    rc = vv_request_show(&a, NULL, "POST", &p, body, show_token, NULL);
     json_decref(body);
-    vv_client_close(&c);
     return rc;
 }
 
 static int cmd_token_list(int argc, char **argv)
 {
-    struct vv_args a;
-    struct vv_path p;
-    int rc = vv_args_parse(&v_token_list, argc, argv, &a);
-    if (rc >= 0)
-        return rc;
-    vv_path_init(&p, "/api/v1/tokens");
-    vv_path_query(&p, "user", vv_arg(&a, O_USER));
-    return vv_request_print(&a, "GET", &p, NULL, vv_cols_token);
+    return vv_run_simple(&s_token_list, argc, argv);
 }
 
 static int cmd_token_revoke(int argc, char **argv)
 {
     struct vv_args a;
     struct vv_path p;
-    char done[160];
+    char said[160];
     int rc = vv_args_parse(&v_token_revoke, argc, argv, &a);
     if (rc >= 0)
         return rc;
     vv_path_init(&p, "/api/v1/tokens/%s", vv_arg(&a, O_ID));
-    snprintf(done, sizeof(done), "Revoked token '%.100s'.", vv_arg(&a, O_ID));
-    return delete_and_say(&a, &p, done);
+    snprintf(said, sizeof(said), "Revoked token '%.100s'.", vv_arg(&a, O_ID));
+    return vv_request_say(&a, NULL, "DELETE", &p, said);
 }
 
 static const struct vv_command user_commands[] = {

@@ -4,7 +4,6 @@
  * /api/v1/vaults/{v}/containers and /api/v1/vaults/{v}/protectableItems.
  */
 #include <stdio.h>
-#include <string.h>
 
 #include "client.h"
 
@@ -16,8 +15,9 @@ const char vv_container_usage[] =
     "('vmvault vault credentials').\n"
     "\n"
     "Commands:\n"
-    "  list   list the hosts registered with a vault\n"
-    "  show   show a registered host\n"
+    "  list         list the hosts registered with a vault\n"
+    "  show         show a registered host\n"
+    "  unregister   remove a host from a vault and revoke its agent's token\n"
     "\n"
     "Run 'vmvault container <command> --help' for a command's options.\n";
 
@@ -61,6 +61,27 @@ static const char show_usage[] =
     "  vmvault container show --vault-name v1 --name host1\n"
     VV_HELP_TAIL;
 
+static const char unregister_usage[] =
+    "usage: vmvault container unregister --vault-name VAULT --name HOST [--yes]\n"
+    "                                    [--output json|table]\n"
+    "\n"
+    "Remove a host from a vault: its agent's token stops working at once and the VMs it\n"
+    "reported are forgotten. The host can register again with new vault credentials.\n"
+    "The server refuses while the host has protected items\n"
+    "(ContainerHasProtectedItems): stop their protection with their backup data\n"
+    "deleted first. On a terminal it asks for confirmation unless --yes is given.\n"
+    "Needs the Contributor role; the audit log records it.\n"
+    "\n"
+    "Options:\n"
+    "  --vault-name VAULT       the vault\n"
+    "  --name HOST              the host (container) name\n"
+    "  --yes                    do not ask for confirmation\n"
+    VV_HELP_OUTPUT
+    "\n"
+    "Example:\n"
+    "  vmvault container unregister --vault-name v1 --name host1 --yes\n"
+    VV_HELP_TAIL;
+
 static const char pi_list_usage[] =
     "usage: vmvault protectable-item list --vault-name VAULT [--container-name HOST]\n"
     "                                     [--output json|table]\n"
@@ -78,53 +99,62 @@ static const char pi_list_usage[] =
     "  vmvault protectable-item list --vault-name v1 --output table\n"
     VV_HELP_TAIL;
 
-static const struct vv_verb v_list = {
-    "container list", list_usage, {{O_VAULT_NAME, VV_REQ}, {O_OUTPUT, 0}, {O_HELP, 0}}};
-static const struct vv_verb v_show = {
-    "container show", show_usage,
-    {{O_VAULT_NAME, VV_REQ}, {O_NAME, VV_REQ}, {O_OUTPUT, 0}, {O_HELP, 0}}};
-static const struct vv_verb v_pi_list = {
-    "protectable-item list", pi_list_usage,
-    {{O_VAULT_NAME, VV_REQ}, {O_CONTAINER, 0}, {O_OUTPUT, 0}, {O_HELP, 0}}};
+static const struct vv_simple_verb s_list = {
+    .verb = {"container list", list_usage, {{O_VAULT_NAME, VV_REQ}, {O_OUTPUT, 0}, {O_HELP, 0}}},
+    .method = "GET", .path = "/api/v1/vaults/%s/containers", .segs = {O_VAULT_NAME},
+    .cols = vv_cols_container};
+static const struct vv_simple_verb s_show = {
+    .verb = {"container show", show_usage,
+             {{O_VAULT_NAME, VV_REQ}, {O_NAME, VV_REQ}, {O_OUTPUT, 0}, {O_HELP, 0}}},
+    .method = "GET", .path = "/api/v1/vaults/%s/containers/%s", .segs = {O_VAULT_NAME, O_NAME},
+    .cols = vv_cols_container};
+static const struct vv_verb v_unregister = {
+    "container unregister", unregister_usage,
+    {{O_VAULT_NAME, VV_REQ}, {O_NAME, VV_REQ}, {O_YES, 0}, {O_OUTPUT, 0}, {O_HELP, 0}}};
+static const struct vv_simple_verb s_pi_list = {
+    .verb = {"protectable-item list", pi_list_usage,
+             {{O_VAULT_NAME, VV_REQ}, {O_CONTAINER, 0}, {O_OUTPUT, 0}, {O_HELP, 0}}},
+    .method = "GET", .path = "/api/v1/vaults/%s/protectableItems", .segs = {O_VAULT_NAME},
+    .query = {{"container", O_CONTAINER}}, .cols = vv_cols_protectable};
 
 static int cmd_list(int argc, char **argv)
 {
-    struct vv_args a;
-    struct vv_path p;
-    int rc = vv_args_parse(&v_list, argc, argv, &a);
-    if (rc >= 0)
-        return rc;
-    vv_path_init(&p, "/api/v1/vaults/%s/containers", vv_arg(&a, O_VAULT_NAME));
-    return vv_request_print(&a, "GET", &p, NULL, vv_cols_container);
+    return vv_run_simple(&s_list, argc, argv);
 }
 
 static int cmd_show(int argc, char **argv)
 {
+    return vv_run_simple(&s_show, argc, argv);
+}
+
+static int cmd_unregister(int argc, char **argv)
+{
     struct vv_args a;
     struct vv_path p;
-    int rc = vv_args_parse(&v_show, argc, argv, &a);
+    char question[256], said[256];
+    const struct vv_ask ask = {question, "not unregistered"};
+    const char *vault, *name;
+    int rc = vv_args_parse(&v_unregister, argc, argv, &a);
+
     if (rc >= 0)
         return rc;
-    vv_path_init(&p, "/api/v1/vaults/%s/containers/%s", vv_arg(&a, O_VAULT_NAME),
-                 vv_arg(&a, O_NAME));
-    return vv_request_print(&a, "GET", &p, NULL, vv_cols_container);
+    vault = vv_arg(&a, O_VAULT_NAME);
+    name = vv_arg(&a, O_NAME);
+    snprintf(question, sizeof(question), "Unregister host '%s' from vault '%s'?", name, vault);
+    snprintf(said, sizeof(said), "Unregistered host '%s' from vault '%s'.", name, vault);
+    vv_path_init(&p, "/api/v1/vaults/%s/containers/%s", vault, name);
+    return vv_request_say(&a, &ask, "DELETE", &p, said);
 }
 
 static int cmd_pi_list(int argc, char **argv)
 {
-    struct vv_args a;
-    struct vv_path p;
-    int rc = vv_args_parse(&v_pi_list, argc, argv, &a);
-    if (rc >= 0)
-        return rc;
-    vv_path_init(&p, "/api/v1/vaults/%s/protectableItems", vv_arg(&a, O_VAULT_NAME));
-    vv_path_query(&p, "container", vv_arg(&a, O_CONTAINER));
-    return vv_request_print(&a, "GET", &p, NULL, vv_cols_protectable);
+    return vv_run_simple(&s_pi_list, argc, argv);
 }
 
 static const struct vv_command container_commands[] = {
     {"list", cmd_list, "list registered hosts", list_usage},
     {"show", cmd_show, "show a registered host", show_usage},
+    {"unregister", cmd_unregister, "remove a host from a vault", unregister_usage},
     {NULL, NULL, NULL, NULL},
 };
 

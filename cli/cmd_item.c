@@ -2,9 +2,6 @@
  * cmd_item.c: `vmvault item ...`: the protected items (backup items) of a vault
  * (/api/v1/vaults/{v}/protectedItems).
  */
-#include <stdio.h>
-#include <string.h>
-
 #include "client.h"
 
 const char vv_item_usage[] =
@@ -54,44 +51,27 @@ static const char show_usage[] =
     "  vmvault item show --vault-name v1 --name web1\n"
     VV_HELP_TAIL;
 
-static const struct vv_verb v_list = {
-    "item list", list_usage, {{O_VAULT_NAME, VV_REQ}, {O_CONTAINER, 0}, {O_OUTPUT, 0}, {O_HELP, 0}}};
-static const struct vv_verb v_show = {
-    "item show", show_usage,
-    {{O_VAULT_NAME, VV_REQ}, {O_NAME, VV_TEXT}, {O_ITEM_NAME, 0}, {O_CONTAINER, 0},
-     {O_OUTPUT, 0}, {O_HELP, 0}}};
+static const struct vv_simple_verb s_list = {
+    .verb = {"item list", list_usage,
+             {{O_VAULT_NAME, VV_REQ}, {O_CONTAINER, 0}, {O_OUTPUT, 0}, {O_HELP, 0}}},
+    .method = "GET", .path = "/api/v1/vaults/%s/protectedItems", .segs = {O_VAULT_NAME},
+    .query = {{"container", O_CONTAINER}}, .cols = vv_cols_item};
+static const struct vv_simple_verb s_show = {
+    .verb = {"item show", show_usage,
+             {{O_VAULT_NAME, VV_REQ}, {O_NAME, VV_TEXT}, {O_ITEM_NAME, 0}, {O_CONTAINER, 0},
+              {O_OUTPUT, 0}, {O_HELP, 0}}},
+    .method = "GET", .path = "/api/v1/vaults/%s/protectedItems/%s",
+    .segs = {O_VAULT_NAME, O_NAME}, .query = {{"container", O_CONTAINER}},
+    .alias = {O_NAME, O_ITEM_NAME, "items"}, .cols = vv_cols_item};
 
 static int cmd_list(int argc, char **argv)
 {
-    struct vv_args a;
-    struct vv_path p;
-    int rc = vv_args_parse(&v_list, argc, argv, &a);
-    if (rc >= 0)
-        return rc;
-    vv_path_init(&p, "/api/v1/vaults/%s/protectedItems", vv_arg(&a, O_VAULT_NAME));
-    vv_path_query(&p, "container", vv_arg(&a, O_CONTAINER));
-    return vv_request_print(&a, "GET", &p, NULL, vv_cols_item);
+    return vv_run_simple(&s_list, argc, argv);
 }
 
 static int cmd_show(int argc, char **argv)
 {
-    struct vv_args a;
-    struct vv_path p;
-    const char *name, *alias;
-    int rc = vv_args_parse(&v_show, argc, argv, &a);
-
-    if (rc >= 0)
-        return rc;
-    name = vv_arg(&a, O_NAME);
-    alias = vv_arg(&a, O_ITEM_NAME);
-    if (name && alias && strcmp(name, alias) != 0)
-        return vv_cli_usage_error(v_show.cmd, "--name and --item-name name different items; "
-                                  "give one");
-    if (!name && !(name = alias))
-        return vv_cli_usage_error(v_show.cmd, "--name is required");
-    vv_path_init(&p, "/api/v1/vaults/%s/protectedItems/%s", vv_arg(&a, O_VAULT_NAME), name);
-    vv_path_query(&p, "container", vv_arg(&a, O_CONTAINER));
-    return vv_request_print(&a, "GET", &p, NULL, vv_cols_item);
+    return vv_run_simple(&s_show, argc, argv);
 }
 
 static const struct vv_command item_commands[] = {

@@ -111,16 +111,24 @@ static const char wait_usage[] =
     "passed, or when the server refused a request or could not be reached; 2 on a\n"
     "usage error.\n";
 
-static const struct vv_verb v_list = {
-    "job list", list_usage,
-    {{O_VAULT_NAME, VV_REQ}, {O_STATUS, 0}, {O_OPERATION, 0}, {O_ITEM_NAME, 0},
-     {O_START_DATE, 0}, {O_END_DATE, 0}, {O_LIMIT, 0}, {O_OUTPUT, 0}, {O_HELP, 0}}};
-static const struct vv_verb v_show = {
-    "job show", show_usage,
-    {{O_VAULT_NAME, VV_REQ}, {O_NAME, VV_REQ | VV_TEXT}, {O_OUTPUT, 0}, {O_HELP, 0}}};
-static const struct vv_verb v_stop = {
-    "job stop", stop_usage,
-    {{O_VAULT_NAME, VV_REQ}, {O_NAME, VV_REQ | VV_TEXT}, {O_OUTPUT, 0}, {O_HELP, 0}}};
+static const struct vv_simple_verb s_list = {
+    .verb = {"job list", list_usage,
+             {{O_VAULT_NAME, VV_REQ}, {O_STATUS, 0}, {O_OPERATION, 0}, {O_ITEM_NAME, 0},
+              {O_START_DATE, 0}, {O_END_DATE, 0}, {O_LIMIT, 0}, {O_OUTPUT, 0}, {O_HELP, 0}}},
+    .method = "GET", .path = "/api/v1/vaults/%s/jobs", .segs = {O_VAULT_NAME},
+    .query = {{"status", O_STATUS}, {"operation", O_OPERATION}, {"item", O_ITEM_NAME},
+              {"startDate", O_START_DATE}, {"endDate", O_END_DATE}, {"limit", O_LIMIT}},
+    .cols = vv_cols_job};
+static const struct vv_simple_verb s_show = {
+    .verb = {"job show", show_usage,
+             {{O_VAULT_NAME, VV_REQ}, {O_NAME, VV_REQ | VV_TEXT}, {O_OUTPUT, 0}, {O_HELP, 0}}},
+    .method = "GET", .path = "/api/v1/vaults/%s/jobs/%s", .segs = {O_VAULT_NAME, O_NAME},
+    .cols = vv_cols_job};
+static const struct vv_simple_verb s_stop = {
+    .verb = {"job stop", stop_usage,
+             {{O_VAULT_NAME, VV_REQ}, {O_NAME, VV_REQ | VV_TEXT}, {O_OUTPUT, 0}, {O_HELP, 0}}},
+    .method = "POST", .path = "/api/v1/vaults/%s/jobs/%s/cancel",
+    .segs = {O_VAULT_NAME, O_NAME}, .cols = vv_cols_job};
 static const struct vv_verb v_wait = {
     "job wait", wait_usage,
     {{O_VAULT_NAME, VV_REQ}, {O_NAME, VV_REQ | VV_TEXT}, {O_TIMEOUT, 0}, {O_INTERVAL, 0},
@@ -128,47 +136,17 @@ static const struct vv_verb v_wait = {
 
 static int cmd_list(int argc, char **argv)
 {
-    struct vv_args a;
-    struct vv_path p;
-    char limit[24];
-    int rc = vv_args_parse(&v_list, argc, argv, &a);
-
-    if (rc >= 0)
-        return rc;
-    vv_path_init(&p, "/api/v1/vaults/%s/jobs", vv_arg(&a, O_VAULT_NAME));
-    vv_path_query(&p, "status", vv_arg(&a, O_STATUS));
-    vv_path_query(&p, "operation", vv_arg(&a, O_OPERATION));
-    vv_path_query(&p, "item", vv_arg(&a, O_ITEM_NAME));
-    vv_path_query(&p, "startDate", vv_arg(&a, O_START_DATE));
-    vv_path_query(&p, "endDate", vv_arg(&a, O_END_DATE));
-    if (vv_arg(&a, O_LIMIT)) {
-        snprintf(limit, sizeof(limit), "%llu", (unsigned long long)vv_arg_num(&a, O_LIMIT));
-        vv_path_query(&p, "limit", limit);
-    }
-    return vv_request_print(&a, "GET", &p, NULL, vv_cols_job);
+    return vv_run_simple(&s_list, argc, argv);
 }
 
 static int cmd_show(int argc, char **argv)
 {
-    struct vv_args a;
-    struct vv_path p;
-    int rc = vv_args_parse(&v_show, argc, argv, &a);
-    if (rc >= 0)
-        return rc;
-    vv_path_init(&p, "/api/v1/vaults/%s/jobs/%s", vv_arg(&a, O_VAULT_NAME), vv_arg(&a, O_NAME));
-    return vv_request_print(&a, "GET", &p, NULL, vv_cols_job);
+    return vv_run_simple(&s_show, argc, argv);
 }
 
 static int cmd_stop(int argc, char **argv)
 {
-    struct vv_args a;
-    struct vv_path p;
-    int rc = vv_args_parse(&v_stop, argc, argv, &a);
-    if (rc >= 0)
-        return rc;
-    vv_path_init(&p, "/api/v1/vaults/%s/jobs/%s/cancel", vv_arg(&a, O_VAULT_NAME),
-                 vv_arg(&a, O_NAME));
-    return vv_request_print(&a, "POST", &p, NULL, vv_cols_job);
+    return vv_run_simple(&s_stop, argc, argv);
 }
 
 /* ---- job wait ---- */

@@ -154,17 +154,23 @@ static const struct vv_verb v_create = {
 static const struct vv_verb v_set = {
     "policy set", set_usage,
     {{O_VAULT_NAME, VV_REQ}, {O_NAME, VV_REQ}, {O_POLICY, VV_REQ}, {O_OUTPUT, 0}, {O_HELP, 0}}};
-static const struct vv_verb v_list = {
-    "policy list", list_usage, {{O_VAULT_NAME, VV_REQ}, {O_OUTPUT, 0}, {O_HELP, 0}}};
-static const struct vv_verb v_show = {
-    "policy show", show_usage,
-    {{O_VAULT_NAME, VV_REQ}, {O_NAME, VV_REQ}, {O_OUTPUT, 0}, {O_HELP, 0}}};
+static const struct vv_simple_verb s_list = {
+    .verb = {"policy list", list_usage, {{O_VAULT_NAME, VV_REQ}, {O_OUTPUT, 0}, {O_HELP, 0}}},
+    .method = "GET", .path = "/api/v1/vaults/%s/policies", .segs = {O_VAULT_NAME},
+    .cols = vv_cols_policy};
+static const struct vv_simple_verb s_show = {
+    .verb = {"policy show", show_usage,
+             {{O_VAULT_NAME, VV_REQ}, {O_NAME, VV_REQ}, {O_OUTPUT, 0}, {O_HELP, 0}}},
+    .method = "GET", .path = "/api/v1/vaults/%s/policies/%s", .segs = {O_VAULT_NAME, O_NAME},
+    .cols = vv_cols_policy};
 static const struct vv_verb v_delete = {
     "policy delete", delete_usage,
     {{O_VAULT_NAME, VV_REQ}, {O_NAME, VV_REQ}, {O_OUTPUT, 0}, {O_HELP, 0}}};
-static const struct vv_verb v_default = {
-    "policy get-default-for-vm", default_usage,
-    {{O_VAULT_NAME, VV_REQ}, {O_OUTPUT, 0}, {O_HELP, 0}}};
+static const struct vv_simple_verb s_default = {
+    .verb = {"policy get-default-for-vm", default_usage,
+             {{O_VAULT_NAME, VV_REQ}, {O_OUTPUT, 0}, {O_HELP, 0}}},
+    .method = "GET", .path = "/api/v1/vaults/%s/policies/DefaultPolicy",
+    .segs = {O_VAULT_NAME}, .cols = vv_cols_policy};
 
 /* Read all of standard input into b (capped by b->limit). Returns 0 or a vv_err. */
 static int read_stdin(struct vv_buf *b)
@@ -236,36 +242,29 @@ static json_t *load_policy(const char *file, const char *name)
 /* Send the policy file with method to path, print the answer. */
 static int send_policy(const struct vv_args *a, const char *method, const struct vv_path *p)
 {
-    struct vv_client c;
-    json_t *body, *ans = NULL;
+    json_t *body;
     int rc;
 
     if (!(body = load_policy(vv_arg(a, O_POLICY), vv_arg(a, O_NAME))))
         return VV_EXIT_FAIL;
-    if ((rc = vv_client_open(&c, a)) == VV_EXIT_OK &&
-        (rc = vv_client_call(&c, method, p, body, &ans)) == VV_EXIT_OK)
-        vv_print(c.json, ans, vv_cols_policy);
-    json_decref(ans);
+    rc = vv_request_print(a, method, p, body, vv_cols_policy);
     json_decref(body);
-    vv_client_close(&c);
     return rc;
 }
 
-static int request_and_print(const struct vv_args *a, const char *method,
-                             const struct vv_path *p)
+/* /api/v1/vaults/{v}/policies/{name} */
+static void policy_path(struct vv_path *p, const struct vv_args *a)
 {
-    struct vv_client c;
-    json_t *ans = NULL;
-    int rc = vv_client_open(&c, a);
-    if (rc == VV_EXIT_OK && (rc = vv_client_call(&c, method, p, NULL, &ans)) == VV_EXIT_OK) {
-        if (!strcmp(method, "DELETE") && !c.json)
-            printf("Deleted policy '%s'.\n", vv_arg(a, O_NAME));
-        else
-            vv_print(c.json, ans, vv_cols_policy);
-    }
-    json_decref(ans);
-    vv_client_close(&c);
-    return rc;
+    vv_path_init(p, "/api/v1/vaults/%s/policies/%s", vv_arg(a, O_VAULT_NAME), vv_arg(a, O_NAME));
+}
+
+/* A deleted policy: the answer in JSON, a sentence naming the policy in a table. */
+static void show_deleted(const struct vv_client *c, const json_t *ans, const void *name)
+{
+    if (c->json)
+        vv_print(c->json, ans, vv_cols_policy);
+    else
+        printf("Deleted policy '%s'.\n", (const char *)name);
 }
 
 static int cmd_create(int argc, char **argv)
@@ -286,32 +285,18 @@ static int cmd_set(int argc, char **argv)
     int rc = vv_args_parse(&v_set, argc, argv, &a);
     if (rc >= 0)
         return rc;
-    vv_path_init(&p, "/api/v1/vaults/%s/policies/%s", vv_arg(&a, O_VAULT_NAME),
-                 vv_arg(&a, O_NAME));
+    policy_path(&p, &a);
     return send_policy(&a, "PUT", &p);
 }
 
 static int cmd_list(int argc, char **argv)
 {
-    struct vv_args a;
-    struct vv_path p;
-    int rc = vv_args_parse(&v_list, argc, argv, &a);
-    if (rc >= 0)
-        return rc;
-    vv_path_init(&p, "/api/v1/vaults/%s/policies", vv_arg(&a, O_VAULT_NAME));
-    return request_and_print(&a, "GET", &p);
+    return vv_run_simple(&s_list, argc, argv);
 }
 
 static int cmd_show(int argc, char **argv)
 {
-    struct vv_args a;
-    struct vv_path p;
-    int rc = vv_args_parse(&v_show, argc, argv, &a);
-    if (rc >= 0)
-        return rc;
-    vv_path_init(&p, "/api/v1/vaults/%s/policies/%s", vv_arg(&a, O_VAULT_NAME),
-                 vv_arg(&a, O_NAME));
-    return request_and_print(&a, "GET", &p);
+    return vv_run_simple(&s_show, argc, argv);
 }
 
 static int cmd_delete(int argc, char **argv)
@@ -321,21 +306,13 @@ static int cmd_delete(int argc, char **argv)
     int rc = vv_args_parse(&v_delete, argc, argv, &a);
     if (rc >= 0)
         return rc;
-    vv_path_init(&p, "/api/v1/vaults/%s/policies/%s", vv_arg(&a, O_VAULT_NAME),
-                 vv_arg(&a, O_NAME));
-    return request_and_print(&a, "DELETE", &p);
+    policy_path(&p, &a);
+    return vv_request_show(&a, NULL, "DELETE", &p, NULL, show_deleted, vv_arg(&a, O_NAME));
 }
 
 static int cmd_default(int argc, char **argv)
 {
-    struct vv_args a;
-    struct vv_path p;
-    int rc = vv_args_parse(&v_default, argc, argv, &a);
-    if (rc >= 0)
-        return rc;
-    vv_path_init(&p, "/api/v1/vaults/%s/policies/%s", vv_arg(&a, O_VAULT_NAME),
-                 "DefaultPolicy");
-    return request_and_print(&a, "GET", &p);
+    return vv_run_simple(&s_default, argc, argv);
 }
 
 static const struct vv_command policy_commands[] = {

@@ -4,7 +4,6 @@
  * item now (/api/v1/vaults/{v}/protectedItems...).
  */
 #include <stdio.h>
-#include <string.h>
 
 #include "client.h"
 
@@ -148,10 +147,12 @@ static void item_action_path(struct vv_path *p, const struct vv_args *a, const c
 
 /* Print an {"item": ..., "job": ...} answer: as is in JSON; the item's row (when
  * there is one) and the job's row in a table. */
-static void print_item_and_job(int json, const json_t *ans)
+static void show_item_and_job(const struct vv_client *c, const json_t *ans, const void *ctx)
 {
     const json_t *item = json_object_get(ans, "item"), *job = json_object_get(ans, "job");
-    if (json) {
+
+    (void)ctx;
+    if (c->json) {
         vv_print_json(ans);
         return;
     }
@@ -163,12 +164,20 @@ static void print_item_and_job(int json, const json_t *ans)
         vv_print(0, job, vv_cols_job);
 }
 
+/* Print a Backup job; in a table also how to follow it (ctx: the vault's name). */
+static void show_backup_job(const struct vv_client *c, const json_t *ans, const void *vault)
+{
+    vv_print(c->json, ans, vv_cols_job);
+    if (!c->json && json_is_string(json_object_get(ans, "id")))
+        printf("\nFollow it with: vmvault job wait --vault-name %s --name %s\n",
+               (const char *)vault, json_string_value(json_object_get(ans, "id")));
+}
+
 static int cmd_enable(int argc, char **argv)
 {
     struct vv_args a;
-    struct vv_client c;
     struct vv_path p;
-    json_t *body, *ans = NULL;
+    json_t *body;
     int rc = vv_args_parse(&v_enable, argc, argv, &a);
 
     if (rc >= 0)
@@ -177,44 +186,31 @@ static int cmd_enable(int argc, char **argv)
     if (vv_arg(&a, O_CONTAINER))
         json_object_set_new(body, "container", json_string(vv_arg(&a, O_CONTAINER)));
     vv_path_init(&p, "/api/v1/vaults/%s/protectedItems", vv_arg(&a, O_VAULT_NAME));
-    if ((rc = vv_client_open(&c, &a)) == VV_EXIT_OK &&
-        (rc = vv_client_call(&c, "POST", &p, body, &ans)) == VV_EXIT_OK)
-        print_item_and_job(c.json, ans);
-    json_decref(ans);
+    rc = vv_request_show(&a, NULL, "POST", &p, body, show_item_and_job, NULL);
     json_decref(body);
-    vv_client_close(&c);
     return rc;
 }
 
 static int cmd_disable(int argc, char **argv)
 {
     struct vv_args a;
-    struct vv_client c;
     struct vv_path p;
-    json_t *body = NULL, *ans = NULL;
+    json_t *body;
+    char question[1200]; /* room for any item name */
+    const struct vv_ask ask = {question, "nothing changed"};
     int del, rc = vv_args_parse(&v_disable, argc, argv, &a);
 
     if (rc >= 0)
         return rc;
     del = vv_arg(&a, O_DELETE_DATA) != NULL;
-    if ((rc = vv_client_open(&c, &a)) != VV_EXIT_OK)
-        goto out;
-    if (!vv_confirm(vv_arg(&a, O_YES) != NULL, del
-                    ? "Stop protecting '%s' and DELETE all its recovery points?"
-                    : "Stop protecting '%s' (its recovery points are kept)?",
-                    vv_arg(&a, O_ITEM_NAME))) {
-        fprintf(stderr, "vmvault: nothing changed\n");
-        rc = VV_EXIT_FAIL;
-        goto out;
-    }
+    snprintf(question, sizeof(question), del
+             ? "Stop protecting '%s' and DELETE all its recovery points?"
+             : "Stop protecting '%s' (its recovery points are kept)?",
+             vv_arg(&a, O_ITEM_NAME));
     body = json_pack("{s:b}", "deleteBackupData", del);
     item_action_path(&p, &a, "disable");
-    if ((rc = vv_client_call(&c, "POST", &p, body, &ans)) == VV_EXIT_OK)
-        print_item_and_job(c.json, ans);
-out:
-    json_decref(ans);
+    rc = vv_request_show(&a, &ask, "POST", &p, body, show_item_and_job, NULL);
     json_decref(body);
-    vv_client_close(&c);
     return rc;
 }
 
@@ -239,9 +235,8 @@ static int cmd_resume(int argc, char **argv)
 static int cmd_backup(int argc, char **argv)
 {
     struct vv_args a;
-    struct vv_client c;
     struct vv_path p;
-    json_t *body, *ans = NULL;
+    json_t *body;
     int rc = vv_args_parse(&v_backup, argc, argv, &a);
 
     if (rc >= 0)
@@ -250,16 +245,8 @@ static int cmd_backup(int argc, char **argv)
     if (vv_arg(&a, O_RETAIN_UNTIL))
         json_object_set_new(body, "retainUntil", json_string(vv_arg(&a, O_RETAIN_UNTIL)));
     item_action_path(&p, &a, "backup");
-    if ((rc = vv_client_open(&c, &a)) == VV_EXIT_OK &&
-        (rc = vv_client_call(&c, "POST", &p, body, &ans)) == VV_EXIT_OK) {
-        vv_print(c.json, ans, vv_cols_job);
-        if (!c.json && json_is_string(json_object_get(ans, "id")))
-            printf("\nFollow it with: vmvault job wait --vault-name %s --name %s\n",
-                   vv_arg(&a, O_VAULT_NAME), json_string_value(json_object_get(ans, "id")));
-    }
-    json_decref(ans);
+    rc = vv_request_show(&a, NULL, "POST", &p, body, show_backup_job, vv_arg(&a, O_VAULT_NAME));
     json_decref(body);
-    vv_client_close(&c);
     return rc;
 }
 

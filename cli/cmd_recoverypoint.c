@@ -2,9 +2,6 @@
  * cmd_recoverypoint.c: `vmvault recoverypoint ...`: the recovery points of a
  * protected item (/api/v1/vaults/{v}/protectedItems/{item}/recoveryPoints).
  */
-#include <stdio.h>
-#include <string.h>
-
 #include "client.h"
 
 const char vv_recoverypoint_usage[] =
@@ -60,50 +57,30 @@ static const char show_usage[] =
     "      --name rp-20261127-210800-123-1a2b3c4d\n"
     VV_HELP_TAIL;
 
-static const struct vv_verb v_list = {
-    "recoverypoint list", list_usage,
-    {{O_VAULT_NAME, VV_REQ}, {O_ITEM_NAME, VV_REQ}, {O_CONTAINER, 0}, {O_START_DATE, 0},
-     {O_END_DATE, 0}, {O_OUTPUT, 0}, {O_HELP, 0}}};
-static const struct vv_verb v_show = {
-    "recoverypoint show", show_usage,
-    {{O_VAULT_NAME, VV_REQ}, {O_ITEM_NAME, VV_REQ}, {O_NAME, VV_TEXT}, {O_RP_NAME, 0},
-     {O_CONTAINER, 0}, {O_OUTPUT, 0}, {O_HELP, 0}}};
+static const struct vv_simple_verb s_list = {
+    .verb = {"recoverypoint list", list_usage,
+             {{O_VAULT_NAME, VV_REQ}, {O_ITEM_NAME, VV_REQ}, {O_CONTAINER, 0}, {O_START_DATE, 0},
+              {O_END_DATE, 0}, {O_OUTPUT, 0}, {O_HELP, 0}}},
+    .method = "GET", .path = "/api/v1/vaults/%s/protectedItems/%s/recoveryPoints",
+    .segs = {O_VAULT_NAME, O_ITEM_NAME},
+    .query = {{"container", O_CONTAINER}, {"startDate", O_START_DATE}, {"endDate", O_END_DATE}},
+    .cols = vv_cols_point};
+static const struct vv_simple_verb s_show = {
+    .verb = {"recoverypoint show", show_usage,
+             {{O_VAULT_NAME, VV_REQ}, {O_ITEM_NAME, VV_REQ}, {O_NAME, VV_TEXT}, {O_RP_NAME, 0},
+              {O_CONTAINER, 0}, {O_OUTPUT, 0}, {O_HELP, 0}}},
+    .method = "GET", .path = "/api/v1/vaults/%s/protectedItems/%s/recoveryPoints/%s",
+    .segs = {O_VAULT_NAME, O_ITEM_NAME, O_NAME}, .query = {{"container", O_CONTAINER}},
+    .alias = {O_NAME, O_RP_NAME, "points"}, .cols = vv_cols_point};
 
 static int cmd_list(int argc, char **argv)
 {
-    struct vv_args a;
-    struct vv_path p;
-    int rc = vv_args_parse(&v_list, argc, argv, &a);
-    if (rc >= 0)
-        return rc;
-    vv_path_init(&p, "/api/v1/vaults/%s/protectedItems/%s/recoveryPoints",
-                 vv_arg(&a, O_VAULT_NAME), vv_arg(&a, O_ITEM_NAME));
-    vv_path_query(&p, "container", vv_arg(&a, O_CONTAINER));
-    vv_path_query(&p, "startDate", vv_arg(&a, O_START_DATE));
-    vv_path_query(&p, "endDate", vv_arg(&a, O_END_DATE));
-    return vv_request_print(&a, "GET", &p, NULL, vv_cols_point);
+    return vv_run_simple(&s_list, argc, argv);
 }
 
 static int cmd_show(int argc, char **argv)
 {
-    struct vv_args a;
-    struct vv_path p;
-    const char *name, *alias;
-    int rc = vv_args_parse(&v_show, argc, argv, &a);
-
-    if (rc >= 0)
-        return rc;
-    name = vv_arg(&a, O_NAME);
-    alias = vv_arg(&a, O_RP_NAME);
-    if (name && alias && strcmp(name, alias) != 0)
-        return vv_cli_usage_error(v_show.cmd, "--name and --rp-name name different points; "
-                                  "give one");
-    if (!name && !(name = alias))
-        return vv_cli_usage_error(v_show.cmd, "--name is required");
-    vv_path_init(&p, "/api/v1/vaults/%s/protectedItems/%s/recoveryPoints/%s",
-                 vv_arg(&a, O_VAULT_NAME), vv_arg(&a, O_ITEM_NAME), name);
-    vv_path_query(&p, "container", vv_arg(&a, O_CONTAINER));
-    return vv_request_print(&a, "GET", &p, NULL, vv_cols_point);
+    return vv_run_simple(&s_show, argc, argv);
 }
 
 static const struct vv_command rp_commands[] = {

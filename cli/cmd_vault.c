@@ -186,14 +186,19 @@ static const struct vv_verb v_create = {
     "vault create", create_usage,
     {{O_NAME, VV_REQ}, {O_LOCATION, VV_REQ}, {O_REDUNDANCY, 0}, {O_SD_STATE, 0},
      {O_SD_DURATION, 0}, {O_OUTPUT, 0}, {O_HELP, 0}}};
-static const struct vv_verb v_list = {"vault list", list_usage, {{O_OUTPUT, 0}, {O_HELP, 0}}};
-static const struct vv_verb v_show = {
-    "vault show", show_usage, {{O_NAME, VV_REQ}, {O_OUTPUT, 0}, {O_HELP, 0}}};
+static const struct vv_simple_verb s_list = {
+    .verb = {"vault list", list_usage, {{O_OUTPUT, 0}, {O_HELP, 0}}},
+    .method = "GET", .path = "/api/v1/vaults", .cols = vv_cols_vault};
+static const struct vv_simple_verb s_show = {
+    .verb = {"vault show", show_usage, {{O_NAME, VV_REQ}, {O_OUTPUT, 0}, {O_HELP, 0}}},
+    .method = "GET", .path = "/api/v1/vaults/%s", .segs = {O_NAME}, .cols = vv_cols_vault};
 static const struct vv_verb v_delete = {
     "vault delete", delete_usage, {{O_NAME, VV_REQ}, {O_YES, 0}, {O_OUTPUT, 0}, {O_HELP, 0}}};
-static const struct vv_verb v_props_show = {
-    "vault backup-properties show", props_show_usage,
-    {{O_NAME, VV_REQ}, {O_OUTPUT, 0}, {O_HELP, 0}}};
+static const struct vv_simple_verb s_props_show = {
+    .verb = {"vault backup-properties show", props_show_usage,
+             {{O_NAME, VV_REQ}, {O_OUTPUT, 0}, {O_HELP, 0}}},
+    .method = "GET", .path = "/api/v1/vaults/%s/backupProperties", .segs = {O_NAME},
+    .cols = vv_cols_backup_props};
 static const struct vv_verb v_props_set = {
     "vault backup-properties set", props_set_usage,
     {{O_NAME, VV_REQ}, {O_REDUNDANCY, 0}, {O_SD_STATE, 0}, {O_SD_DURATION, 0}, {O_OUTPUT, 0},
@@ -238,68 +243,34 @@ static int cmd_create(int argc, char **argv)
 
 static int cmd_list(int argc, char **argv)
 {
-    struct vv_args a;
-    struct vv_path p;
-    int rc = vv_args_parse(&v_list, argc, argv, &a);
-    if (rc >= 0)
-        return rc;
-    vv_path_init(&p, "/api/v1/vaults");
-    return vv_request_print(&a, "GET", &p, NULL, vv_cols_vault);
+    return vv_run_simple(&s_list, argc, argv);
 }
 
 static int cmd_show(int argc, char **argv)
 {
-    struct vv_args a;
-    struct vv_path p;
-    int rc = vv_args_parse(&v_show, argc, argv, &a);
-    if (rc >= 0)
-        return rc;
-    vv_path_init(&p, "/api/v1/vaults/%s", vv_arg(&a, O_NAME));
-    return vv_request_print(&a, "GET", &p, NULL, vv_cols_vault);
+    return vv_run_simple(&s_show, argc, argv);
 }
 
 static int cmd_delete(int argc, char **argv)
 {
     struct vv_args a;
-    struct vv_client c;
     struct vv_path p;
-    json_t *ans = NULL;
-    const char *name;
+    char question[160], said[160];
+    const struct vv_ask ask = {question, "not deleted"};
     int rc = vv_args_parse(&v_delete, argc, argv, &a);
 
     if (rc >= 0)
         return rc;
-    name = vv_arg(&a, O_NAME);
-    if ((rc = vv_client_open(&c, &a)) != VV_EXIT_OK)
-        goto out;
-    if (!vv_confirm(vv_arg(&a, O_YES) != NULL, "Delete vault '%s' with its policies, hosts "
-                    "and jobs?", name)) {
-        fprintf(stderr, "vmvault: not deleted\n");
-        rc = VV_EXIT_FAIL;
-        goto out;
-    }
-    vv_path_init(&p, "/api/v1/vaults/%s", name);
-    if ((rc = vv_client_call(&c, "DELETE", &p, NULL, &ans)) == VV_EXIT_OK) {
-        if (c.json)
-            vv_print_json(ans);
-        else
-            printf("Deleted vault '%s'.\n", name);
-    }
-out:
-    json_decref(ans);
-    vv_client_close(&c);
-    return rc;
+    snprintf(question, sizeof(question), "Delete vault '%s' with its policies, hosts and jobs?",
+             vv_arg(&a, O_NAME));
+    snprintf(said, sizeof(said), "Deleted vault '%s'.", vv_arg(&a, O_NAME));
+    vv_path_init(&p, "/api/v1/vaults/%s", vv_arg(&a, O_NAME));
+    return vv_request_say(&a, &ask, "DELETE", &p, said);
 }
 
 static int cmd_props_show(int argc, char **argv)
 {
-    struct vv_args a;
-    struct vv_path p;
-    int rc = vv_args_parse(&v_props_show, argc, argv, &a);
-    if (rc >= 0)
-        return rc;
-    vv_path_init(&p, "/api/v1/vaults/%s/backupProperties", vv_arg(&a, O_NAME));
-    return vv_request_print(&a, "GET", &p, NULL, vv_cols_backup_props);
+    return vv_run_simple(&s_props_show, argc, argv);
 }
 
 static int cmd_props_set(int argc, char **argv)

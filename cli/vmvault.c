@@ -33,6 +33,8 @@ static const struct vv_command commands[] = {
     {"job", vv_cmd_job, "list, show, stop and wait for jobs", vv_job_usage},
     {"recoverypoint", vv_cmd_recoverypoint, "recovery points of a protected item",
      vv_recoverypoint_usage},
+    {"restore", vv_cmd_restore, "restore a recovery point's disks, as a new VM or in place",
+     vv_restore_usage},
     {"user", vv_cmd_user, "users and their roles (Owner)", vv_user_usage},
     {"token", vv_cmd_token, "API tokens of users (Owner)", vv_token_usage},
     {"debug", vv_cmd_debug, "drive the storage engine on a local store (back up, restore, verify images)",
