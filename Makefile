@@ -11,7 +11,7 @@
 # RELEASE=1 builds with -O3 -march=native into build/release/.
 
 CC      ?= cc
-PKGS    := libcrypto libzstd jansson libcurl sqlite3 libmicrohttpd
+PKGS    := libcrypto libzstd jansson libcurl sqlite3 libmicrohttpd libvirt libnbd libxml-2.0
 WARN    := -Wall -Wextra -Wshadow -Wstrict-prototypes -Wmissing-prototypes \
            -Wformat=2 -Wpointer-arith -Wcast-qual -Wwrite-strings -Wvla \
            -Wundef -Wnull-dereference -Wimplicit-fallthrough -Werror
@@ -36,6 +36,7 @@ LDFLAGS := $(LDSAN)
 LIB_SRC   := $(wildcard lib/*.c lib/store/*.c lib/engine/*.c)
 CLI_SRC   := $(wildcard cli/*.c)
 SRV_SRC   := $(wildcard server/*.c server/*/*.c)
+AGENT_SRC := $(wildcard agent/*.c)
 UNIT_SRC  := $(wildcard tests/unit/test_*.c)
 FUZZ_SRC  := $(wildcard tests/fuzz/fuzz_*.c)
 
@@ -50,7 +51,7 @@ REPLAY_BIN:= $(FUZZ_SRC:tests/fuzz/%.c=$(BUILD)/tests/replay_%)
 
 .PHONY: all deps run test fuzz bench clean
 .SECONDARY:
-all: $(BUILD)/vmvault $(BUILD)/vmvaultd $(UNIT_BIN) $(REPLAY_BIN)
+all: $(BUILD)/vmvault $(BUILD)/vmvaultd $(BUILD)/vmvault-agent $(BUILD)/tests/test_agent_adapters $(UNIT_BIN) $(REPLAY_BIN)
 
 deps:
 	@scripts/install-deps.sh --check 2>/dev/null || scripts/install-deps.sh
@@ -89,6 +90,18 @@ $(BUILD)/vmvaultd: $(BUILD)/server/vmvaultd.o $(SRVA) $(LIBA)
 	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
 $(BUILD)/server/%.o: CFLAGS += -Iserver
+$(BUILD)/agent/%.o: CFLAGS += -Iagent
+
+$(BUILD)/vmvault-agent: $(AGENT_SRC:%.c=$(BUILD)/%.o) $(LIBA)
+	$(say) LINK $@
+	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+# The agent's NBD and XML adapters against real qemu-img / qemu-nbd (run by tests/run.sh).
+$(BUILD)/tests/test_agent_adapters: $(BUILD)/agent/tests/nbd_xml_check.o $(BUILD)/agent/nbd.o \
+		$(BUILD)/agent/xml.o $(LIBA)
+	@mkdir -p $(dir $@)
+	$(say) LINK $@
+	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 $(BUILD)/tests/fuzz/fuzz_api.o: CFLAGS += -Iserver
 
 $(BUILD)/tests/replay_fuzz_api: $(BUILD)/tests/fuzz/fuzz_api.o $(BUILD)/tests/fuzz/replay.o $(SRVA) $(LIBA)

@@ -11,7 +11,10 @@ set -euo pipefail
 
 # Build: compiler, pkg-config and the -dev packages of every library we link.
 BUILD_PKGS=(build-essential pkg-config libssl-dev libzstd-dev libjansson-dev
-            libsqlite3-dev libmicrohttpd-dev libcurl4-openssl-dev tzdata)
+            libsqlite3-dev libmicrohttpd-dev libcurl4-openssl-dev tzdata
+            libvirt-dev libnbd-dev libxml2-dev)
+# Run: what the host agent drives (libvirt, QEMU, qemu-nbd).
+RUN_PKGS=(libvirt-daemon-system qemu-system-x86 qemu-utils libnbd-bin nbdkit)
 # Test: sanitizer and fuzzer runtimes (clang), tools the end-to-end tests drive.
 TEST_PKGS=(clang libclang-rt-dev e2fsprogs xxd python3 curl zstd sqlite3 procps)
 # Benchmark peers (bench/run only).
@@ -31,7 +34,7 @@ done
 wanted=()
 for g in "${groups[@]}"; do
     case "$g" in
-        build) wanted+=("${BUILD_PKGS[@]}") ;;
+        build) wanted+=("${BUILD_PKGS[@]}" "${RUN_PKGS[@]}") ;;
         test) wanted+=("${TEST_PKGS[@]}") ;;
         bench) wanted+=("${BENCH_PKGS[@]}") ;;
     esac

@@ -64,7 +64,7 @@ for b in "${builds[@]}"; do
         replay "$tag fuzz-$name" "$t" "tests/fuzz/corpus/$name"
     done
     for t in tests/e2e/t[0-9]*.sh; do
-        run_suite "$tag $(basename "$t" .sh)" env VMVAULT="$TOP/$b/vmvault" VMVAULTD="$TOP/$b/vmvaultd" bash "$t"
+        run_suite "$tag $(basename "$t" .sh)" env VMVAULT="$TOP/$b/vmvault" VMVAULTD="$TOP/$b/vmvaultd" VMVAULT_AGENT="$TOP/$b/vmvault-agent" bash "$t"
     done
 done
 

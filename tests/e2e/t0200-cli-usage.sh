@@ -22,7 +22,7 @@ verbs=(
     "vault backup-properties show" "vault backup-properties set"
     "policy create" "policy set" "policy list" "policy show" "policy delete"
     "policy get-default-for-vm"
-    "container list" "container show" "protectable-item list"
+    "container list" "container show" "container unregister" "protectable-item list" "restore restore-disks"
     "protection enable-for-vm" "protection disable" "protection resume" "protection backup-now"
     "item list" "item show"
     "job list" "job show" "job stop" "job wait"
@@ -30,7 +30,7 @@ verbs=(
     "user create" "user list" "user delete" "token create" "token list" "token revoke"
 )
 for g in vault "vault backup-properties" policy container protectable-item protection item \
-         job recoverypoint user token; do
+         job recoverypoint user token restore; do
     # shellcheck disable=SC2086
     check "$g --help" sh -c "'$VMVAULT' $g --help | head -n 1 | grep -q '^usage: vmvault $g <command>'"
     # shellcheck disable=SC2086

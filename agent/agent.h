@@ -1,0 +1,83 @@
+/*
+ * agent.h: the host agent's shared state and its modules.
+ *
+ * vmvault-agent registers a hypervisor host with a vault, then runs as a daemon:
+ * it reports the host's VMs (from libvirt), claims the jobs the vault has for the
+ * host and carries them out, reporting progress as it goes.
+ *
+ * State folder (0711: not listable; default /var/lib/vmvault-agent):
+ *   agent.json              the vault's URL and id, this host's name, region and
+ *                           agent token (0600)
+ *   chains/<vm uuid>.json   the VM's incremental chain: last recovery point, the
+ *                           libvirt checkpoint it ended with, each disk's chunk size
+ *   chains/<vm uuid>/<disk>.index   that point's disk indexes, the parents of the
+ *                           next incremental
+ *   run/                    NBD sockets and scratch files of running backups
+ */
+#ifndef VV_AGENT_H
+#define VV_AGENT_H
+
+#include <stdatomic.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "http_client.h"
+#include "json.h"
+
+#define VV_AGENT_VERSION "0.1.0"
+
+struct vv_virt;
+
+struct vv_agent {
+    char state_dir[3800];
+    char uri[512];       /* libvirt connection URI */
+    char url[512];       /* the vault's URL */
+    char token[128];     /* this host's agent token */
+    char host[80];       /* container name */
+    char vault[80];      /* vault name */
+    char vault_id[40];
+    char region[80];
+    int threads;         /* backup workers */
+    struct vv_http *http; /* the main thread's client; owned */
+    struct vv_virt *virt; /* owned */
+    atomic_int stop;      /* set by SIGTERM/SIGINT */
+};
+
+/* ---- state.c ---------------------------------------------------------------- */
+/* Create the state folder (0700) if needed. */
+int vv_state_init(const char *dir);
+/* Read and write agent.json. */
+int vv_state_load(struct vv_agent *a);
+int vv_state_save(const struct vv_agent *a);
+/* Atomically replace path (under the state folder) with n bytes, mode 0600. */
+int vv_state_write(const char *path, const void *data, size_t n);
+
+/* ---- vault.c: the vault's agent API ---------------------------------------- */
+/* Call the vault: JSON body (may be NULL) in, JSON answer out (*out may be NULL for
+ * 204; caller json_decref()s). Returns 0 on a 2xx answer. On an error answer
+ * returns VV_E_INVAL (4xx) or VV_E_IO (5xx, no answer) with "CODE: message" in err
+ * and the status in *status (may be NULL; 0 when no answer arrived). */
+int vv_vault_json(struct vv_agent *a, struct vv_http *h, const char *method, const char *path,
+                  json_t *body, json_t **out, long *status, char *err, size_t errlen);
+/* The same with a raw body (chunks, indexes); extra_header may be NULL. */
+int vv_vault_raw(struct vv_agent *a, struct vv_http *h, const char *method, const char *path,
+                 const void *data, size_t n, const char *extra_header, json_t **out,
+                 long *status, char *err, size_t errlen);
+
+/* ---- inventory / jobs ---------------------------------------------------------- */
+/* Report the host's VMs when they changed since the last report (or force). */
+int vv_agent_report_inventory(struct vv_agent *a, int force);
+/* Carry out one claimed job (the vault's job object, with "params"). */
+int vv_agent_run_job(struct vv_agent *a, json_t *job);
+/* Progress of a job: tasks is a JSON array of {"name","status"} (may be NULL); returns
+ * 1 when the vault asks to cancel, 0, or <0. */
+int vv_agent_progress(struct vv_agent *a, const char *job, json_t *tasks, int64_t done,
+                      int64_t total);
+/* End a job: status "Completed", "CompletedWithWarnings", "Failed", "Cancelled". */
+int vv_agent_complete(struct vv_agent *a, const char *job, const char *status,
+                      const char *code, const char *message);
+/* The same with what the job read and sent (stats, may be NULL; borrowed). */
+int vv_agent_complete_stats(struct vv_agent *a, const char *job, const char *status,
+                            const char *code, const char *message, json_t *stats);
+
+#endif

@@ -1,0 +1,572 @@
+/*
+ * job_backup.c: one Backup job, from the vault's job to a committed recovery point.
+ *
+ *  Take Snapshot: a running domain gets a pull-mode backup (libvirt exports each
+ *    disk over NBD on a unix socket) that also creates a new checkpoint; its qcow2
+ *    disks carry dirty bitmaps from the chain's last checkpoint when the chain is
+ *    intact. A shut-off domain's images are read directly (read-only qemu-nbd).
+ *  Transfer data to vault: per disk, read the dirty extents (incremental) or the
+ *    allocated ones (full), chunk, hash, ask the vault what it lacks, upload that;
+ *    upload the disk's index; commit the point; end the backup job.
+ *  Then the chain moves on: the new checkpoint and the point's indexes are kept for
+ *    the next incremental and the previous checkpoint is deleted.
+ *
+ * A failure or a cancel at any step ends the libvirt backup job, deletes the
+ * checkpoint it created and removes the sockets and scratch files: the host is left
+ * as it was, and the chain's old checkpoint still covers every change since.
+ */
+#include <errno.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "agent.h"
+#include "buf.h"
+#include "engine/engine.h"
+#include "err.h"
+#include "index.h"
+#include "log.h"
+#include "nbd.h"
+#include "upload.h"
+#include "util.h"
+#include "virt.h"
+
+#define MAX_DISKS 64
+
+/* The VM's chain as the agent keeps it between backups. */
+struct chain {
+    char point[VV_POINT_ID_MAX];
+    char checkpoint[128];
+};
+
+struct job {
+    struct vv_agent *a;
+    const char *id;
+    char vm_uuid[40], vm_name[256], last_point[VV_POINT_ID_MAX];
+    struct vv_vm vm;
+    struct chain chain;
+    char run_dir[4200], socket[4300];
+    char new_checkpoint[128];
+    int began;           /* a libvirt backup job runs */
+    json_t *tasks;       /* the sub-tasks as last reported */
+    char warning[1024];  /* CompletedWithWarnings when set */
+    char code[64], message[1024];
+    struct vv_backup_stats st; /* what the transfer read and sent */
+    int incremental;
+    /* progress, shared with the reporter thread */
+    atomic_uint_fast64_t done;
+    atomic_uint_fast64_t total;
+    atomic_int cancel;
+    atomic_int finished;
+    pthread_mutex_t mu; /* guards tasks */
+};
+
+static void chain_paths(struct vv_agent *a, const char *uuid, char *json, size_t jl, char *dir,
+                        size_t dl)
+{
+    snprintf(json, jl, "%s/chains/%s.json", a->state_dir, uuid);
+    snprintf(dir, dl, "%s/chains/%s", a->state_dir, uuid);
+}
+
+static void chain_load(struct vv_agent *a, const char *uuid, struct chain *c)
+{
+    char jpath[4200], dir[4200];
+    struct vv_buf b;
+    json_t *j;
+
+    memset(c, 0, sizeof(*c));
+    chain_paths(a, uuid, jpath, sizeof(jpath), dir, sizeof(dir));
+    vv_buf_init(&b, 1 << 20);
+    if (vv_read_file(jpath, &b) == 0 && (j = vv_json_parse(b.data, b.len, NULL, 0))) {
+        const char *p = json_string_value(json_object_get(j, "point"));
+        const char *cp = json_string_value(json_object_get(j, "checkpoint"));
+        if (p && strlen(p) < sizeof(c->point))
+            snprintf(c->point, sizeof(c->point), "%s", p);
+        if (cp && strlen(cp) < sizeof(c->checkpoint))
+            snprintf(c->checkpoint, sizeof(c->checkpoint), "%s", cp);
+        json_decref(j);
+    }
+    vv_buf_release(&b);
+}
+
+/* The index of disk target in the chain's last point, when it is kept. */
+static int chain_index(struct vv_agent *a, const char *uuid, const char *target,
+                       struct vv_index *out)
+{
+    char jpath[4200], dir[4200], path[4400];
+    struct vv_buf b;
+    int r;
+
+    chain_paths(a, uuid, jpath, sizeof(jpath), dir, sizeof(dir));
+    snprintf(path, sizeof(path), "%s/%s.index", dir, target);
+    vv_buf_init(&b, 1u << 30);
+    r = vv_read_file(path, &b);
+    if (r == 0)
+        r = vv_index_parse(b.data, b.len, out);
+    vv_buf_release(&b);
+    return r;
+}
+
+static int mkdir_one(const char *p)
+{
+    if (mkdir(p, 0700) == 0 || errno == EEXIST)
+        return 0;
+    vv_error("cannot create %s: %s", p, strerror(errno));
+    return VV_E_IO;
+}
+
+/* Keep the new chain: point, checkpoint, indexes. */
+static int chain_save(struct vv_agent *a, const char *uuid, const char *point,
+                      const char *checkpoint, const struct vv_vm *vm, const struct vv_index *ix)
+{
+    char jpath[4200], dir[4200], path[4400];
+    json_t *j;
+    char *text;
+    int r;
+
+    snprintf(path, sizeof(path), "%s/chains", a->state_dir);
+    chain_paths(a, uuid, jpath, sizeof(jpath), dir, sizeof(dir));
+    if ((r = mkdir_one(path)) || (r = mkdir_one(dir)))
+        return r;
+    for (size_t i = 0; i < vm->ndisks; i++) {
+        struct vv_buf b = VV_BUF_INIT;
+        if ((r = vv_index_serialize(&ix[i], &b)) == 0) {
+            snprintf(path, sizeof(path), "%s/%s.index", dir, vm->disks[i].target);
+            r = vv_state_write(path, b.data, b.len);
+        }
+        vv_buf_release(&b);
+        if (r)
+            return r;
+    }
+    j = json_pack("{s:s,s:s?}", "point", point, "checkpoint", checkpoint);
+    text = j ? vv_json_dump(j) : NULL;
+    json_decref(j);
+    if (!text)
+        return VV_E_NOMEM;
+    r = vv_state_write(jpath, text, strlen(text));
+    free(text);
+    return r;
+}
+
+/* ---- progress ----------------------------------------------------------------- */
+
+static void set_task(struct job *jb, const char *name, const char *status)
+{
+    size_t i;
+    json_t *t;
+    pthread_mutex_lock(&jb->mu);
+    json_array_foreach(jb->tasks, i, t) {
+        if (!strcmp(json_string_value(json_object_get(t, "name")), name))
+            json_object_set_new(t, "status", json_string(status));
+    }
+    pthread_mutex_unlock(&jb->mu);
+}
+
+static int report(struct job *jb)
+{
+    json_t *tasks;
+    int r;
+    pthread_mutex_lock(&jb->mu);
+    tasks = json_deep_copy(jb->tasks);
+    pthread_mutex_unlock(&jb->mu);
+    r = vv_agent_progress(jb->a, jb->id, tasks, (int64_t)atomic_load(&jb->done),
+                          (int64_t)atomic_load(&jb->total));
+    json_decref(tasks);
+    if (r == 1)
+        atomic_store(&jb->cancel, 1);
+    return r;
+}
+
+/* Reports progress every second until the job ends; sets cancel when asked. */
+static void *reporter(void *arg)
+{
+    struct job *jb = arg;
+    int ticks = 0;
+    while (!atomic_load(&jb->finished)) {
+        usleep(100 * 1000);
+        if (++ticks % 10 == 0)
+            report(jb);
+        if (atomic_load(&jb->a->stop))
+            atomic_store(&jb->cancel, 1);
+    }
+    return NULL;
+}
+
+static void failf(struct job *jb, const char *code, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+static void failf(struct job *jb, const char *code, const char *fmt, ...)
+{
+    va_list ap;
+    if (jb->code[0])
+        return;
+    snprintf(jb->code, sizeof(jb->code), "%s", code);
+    va_start(ap, fmt);
+    vsnprintf(jb->message, sizeof(jb->message), fmt, ap);
+    va_end(ap);
+}
+
+/* ---- the steps ----------------------------------------------------------------- */
+
+static int is_qcow2(const struct vv_vm_disk *d) { return !strcmp(d->format, "qcow2"); }
+
+static int take_snapshot(struct job *jb, const char **inc)
+{
+    struct vv_agent *a = jb->a;
+    const char *targets[MAX_DISKS], *bitmaps[MAX_DISKS];
+    size_t nb = 0;
+    int r;
+
+    *inc = NULL;
+    if (!jb->vm.running)
+        return 0; /* shut off: the images are read as they are */
+    for (size_t i = 0; i < jb->vm.ndisks; i++) {
+        targets[i] = jb->vm.disks[i].target;
+        if (is_qcow2(&jb->vm.disks[i]))
+            bitmaps[nb++] = jb->vm.disks[i].target;
+    }
+    if (jb->chain.checkpoint[0]) {
+        if (strcmp(jb->chain.point, jb->last_point) != 0)
+            snprintf(jb->warning, sizeof(jb->warning),
+                     "the vault's last recovery point (%s) is not the one this host's checkpoint "
+                     "follows (%s); all allocated data was read again and a new chain started",
+                     jb->last_point[0] ? jb->last_point : "none", jb->chain.point);
+        else if (vv_virt_checkpoint_exists(a->virt, jb->vm_uuid, jb->chain.checkpoint) != 1)
+            snprintf(jb->warning, sizeof(jb->warning),
+                     "checkpoint %s of the last backup is missing from the VM; all allocated "
+                     "data was read again and a new chain started",
+                     jb->chain.checkpoint);
+        else
+            *inc = jb->chain.checkpoint;
+    }
+    snprintf(jb->new_checkpoint, sizeof(jb->new_checkpoint), "vmvault-%.8s-%lld", jb->id,
+             (long long)time(NULL));
+    snprintf(jb->run_dir, sizeof(jb->run_dir), "%s/run/%s", a->state_dir, jb->id);
+    {
+        char runs[4100];
+        snprintf(runs, sizeof(runs), "%s/run", a->state_dir);
+        if ((r = mkdir_one(runs)) || (r = mkdir_one(jb->run_dir)))
+            return r;
+        chmod(runs, 0711);
+    }
+    /* QEMU runs as another user and creates the socket and the scratch files here:
+     * it may write, nobody may list; the folder's name is the job's random id. */
+    chmod(jb->run_dir, 0733);
+    snprintf(jb->socket, sizeof(jb->socket), "%s/nbd.sock", jb->run_dir);
+    r = vv_virt_backup_begin(a->virt, jb->vm_uuid, jb->socket, jb->run_dir, targets,
+                             jb->vm.ndisks, bitmaps, nb, *inc, nb ? jb->new_checkpoint : NULL);
+    if (r) {
+        failf(jb, "SnapshotFailed",
+              "libvirt could not start a backup of VM '%s' (see the agent's log); check that "
+              "the domain runs and that no other backup job is active on it",
+              jb->vm_name);
+        jb->new_checkpoint[0] = 0;
+        return r;
+    }
+    if (!nb)
+        jb->new_checkpoint[0] = 0;
+    jb->began = 1;
+    return 0;
+}
+
+static int upload_index(struct job *jb, const char *target, const struct vv_index *ix)
+{
+    struct vv_buf b = VV_BUF_INIT;
+    char path[300], err[600];
+    int r = vv_index_serialize(ix, &b);
+    if (r == 0) {
+        snprintf(path, sizeof(path), "/api/v1/agent/jobs/%s/disks/%s/index", jb->id, target);
+        r = vv_vault_raw(jb->a, jb->a->http, "PUT", path, b.data, b.len, NULL, NULL, NULL, err,
+                         sizeof(err));
+        if (r)
+            failf(jb, "UploadFailed", "%s", err);
+    }
+    vv_buf_release(&b);
+    return r;
+}
+
+static int add_len(uint64_t off, uint64_t len, void *arg)
+{
+    (void)off;
+    *(uint64_t *)arg += len;
+    return 0;
+}
+
+/* One disk's source, parent index and dirty extents, opened before any transfer so
+ * the job's total is known up front. */
+struct disk_plan {
+    struct vv_source *src;
+    struct vv_index parent;
+    int has_parent;
+    struct vv_extent *dirty;
+    size_t ndirty;
+};
+
+static void plans_free(struct disk_plan *p, size_t n)
+{
+    for (size_t i = 0; p && i < n; i++) {
+        vv_source_close(p[i].src);
+        vv_index_release(&p[i].parent);
+        free(p[i].dirty);
+    }
+    free(p);
+}
+
+static int plan(struct job *jb, const char *inc, struct disk_plan *p)
+{
+    struct vv_agent *a = jb->a;
+    uint64_t total = 0;
+    int r = 0;
+
+    for (size_t i = 0; i < jb->vm.ndisks && r == 0; i++) {
+        const struct vv_vm_disk *d = &jb->vm.disks[i];
+        char bitmap[128];
+        int use_bitmap = inc && is_qcow2(d);
+
+        if (use_bitmap && chain_index(a, jb->vm_uuid, d->target, &p[i].parent) == 0)
+            p[i].has_parent = 1;
+        else if (use_bitmap && !jb->warning[0])
+            snprintf(jb->warning, sizeof(jb->warning),
+                     "the index of disk %s in point %s is not kept on this host; the disk was "
+                     "read in full",
+                     d->target, jb->chain.point);
+        snprintf(bitmap, sizeof(bitmap), "backup-%s", d->target);
+        if (jb->vm.running)
+            r = vv_nbd_open_unix(jb->socket, d->target, p[i].has_parent ? bitmap : NULL, &p[i].src);
+        else
+            r = vv_nbd_open_image(d->source, d->format, &p[i].src);
+        if (r) {
+            failf(jb, "DiskReadFailed", "cannot read disk %s of VM '%s' (%s); see the agent's log",
+                  d->target, jb->vm_name, d->source);
+            break;
+        }
+        if (p[i].has_parent) {
+            if ((r = vv_nbd_dirty_extents(p[i].src, &p[i].dirty, &p[i].ndirty)) != 0) {
+                failf(jb, "DiskReadFailed", "cannot read the dirty bitmap of disk %s", d->target);
+                break;
+            }
+            for (size_t k = 0; k < p[i].ndirty; k++)
+                total += p[i].dirty[k].len;
+        } else if ((r = p[i].src->ops->map(p[i].src, 0, p[i].src->size, add_len, &total)) != 0) {
+            failf(jb, "DiskReadFailed", "cannot map the allocated data of disk %s", d->target);
+        }
+    }
+    atomic_store(&jb->total, total);
+    return r;
+}
+
+static int transfer(struct job *jb, const char *inc, struct vv_index *ix)
+{
+    struct vv_agent *a = jb->a;
+    struct vv_upload *up = NULL;
+    struct vv_engine_opts eo;
+    struct disk_plan *p;
+    int r;
+
+    eo.threads = a->threads;
+    eo.cancel = &jb->cancel;
+    eo.progress = &jb->done;
+    if (!(p = calloc(jb->vm.ndisks, sizeof(*p))))
+        return VV_E_NOMEM;
+    if ((r = plan(jb, inc, p)) == 0)
+        r = vv_upload_new(a, a->threads, &up);
+    for (size_t i = 0; i < jb->vm.ndisks && r == 0; i++) {
+        const struct vv_vm_disk *d = &jb->vm.disks[i];
+        struct vv_index *pp = p[i].has_parent ? &p[i].parent : NULL;
+
+        r = vv_disk_backup_to(vv_upload_sink(up), VV_CODEC_DEFAULT_LEVEL, p[i].src,
+                              pp ? pp->chunk_size : VV_CHUNK_SIZE_DEFAULT, pp, p[i].dirty,
+                              p[i].ndirty, &eo, &ix[i], &jb->st);
+        if (pp)
+            jb->incremental = 1;
+        if (r == VV_E_CANCELLED)
+            failf(jb, "Cancelled", "cancelled");
+        else if (r)
+            failf(jb, vv_upload_error(up)[0] ? "ExtensionSnapshotFailedNoNetwork" : "DiskReadFailed",
+                  "%s", vv_upload_error(up)[0] ? vv_upload_error(up)
+                                               : "reading the disk failed; see the agent's log");
+        if (r == 0)
+            r = upload_index(jb, d->target, &ix[i]);
+    }
+    vv_info("backup of %s: read %llu chunk(s) (%llu bytes), %llu new (%llu bytes sent), %llu "
+            "already in the vault, %llu zero, %llu kept from the parent",
+            jb->vm_name, (unsigned long long)jb->st.chunks_read,
+            (unsigned long long)jb->st.bytes_read, (unsigned long long)jb->st.chunks_new,
+            (unsigned long long)jb->st.bytes_stored, (unsigned long long)jb->st.chunks_dedup,
+            (unsigned long long)jb->st.chunks_zero, (unsigned long long)jb->st.chunks_kept);
+    vv_upload_free(up);
+    plans_free(p, jb->vm.ndisks);
+    return r;
+}
+
+static int commit(struct job *jb, int incremental, char point[VV_POINT_ID_MAX])
+{
+    json_t *disks = json_array(), *body, *ans = NULL;
+    char path[200], err[600];
+    int r;
+
+    for (size_t i = 0; i < jb->vm.ndisks; i++)
+        json_array_append_new(disks, json_pack("{s:s,s:s}", "name", jb->vm.disks[i].target,
+                                               "source", jb->vm.disks[i].source));
+    body = json_pack("{s:s,s:s,s:s,s:s,s:s,s:o}", "consistency", "CrashConsistent", "parent",
+                     incremental ? jb->last_point : "", "vmName", jb->vm_name, "vmUuid",
+                     jb->vm_uuid, "domainXml", jb->vm.xml, "disks", disks);
+    snprintf(path, sizeof(path), "/api/v1/agent/jobs/%s/recoveryPoint", jb->id);
+    r = vv_vault_json(jb->a, jb->a->http, "POST", path, body, &ans, NULL, err, sizeof(err));
+    json_decref(body);
+    if (r) {
+        failf(jb, "CommitFailed", "%s", err);
+        return r;
+    }
+    snprintf(point, VV_POINT_ID_MAX, "%s", json_string_value(json_object_get(ans, "name")));
+    json_decref(ans);
+    return 0;
+}
+
+/* Undo what a failed or cancelled job left on the host. */
+static void clean_host(struct job *jb, int keep_checkpoint)
+{
+    if (jb->began) {
+        vv_virt_backup_end(jb->a->virt, jb->vm_uuid);
+        jb->began = 0;
+    }
+    if (!keep_checkpoint && jb->new_checkpoint[0])
+        vv_virt_checkpoint_delete(jb->a->virt, jb->vm_uuid, jb->new_checkpoint);
+    if (jb->run_dir[0]) {
+        char p[4400];
+        for (size_t i = 0; i < jb->vm.ndisks; i++) {
+            snprintf(p, sizeof(p), "%s/%s.scratch", jb->run_dir, jb->vm.disks[i].target);
+            unlink(p);
+        }
+        unlink(jb->socket);
+        rmdir(jb->run_dir);
+    }
+}
+
+int vv_agent_backup(struct vv_agent *a, json_t *job);
+
+int vv_agent_backup(struct vv_agent *a, json_t *job)
+{
+    struct job jb;
+    json_t *params = json_object_get(job, "params");
+    const char *s;
+    struct vv_index *ix = NULL;
+    char point[VV_POINT_ID_MAX] = "";
+    const char *inc = NULL;
+    pthread_t th;
+    int r, incremental = 0, have_thread;
+
+    memset(&jb, 0, sizeof(jb));
+    jb.a = a;
+    jb.id = json_string_value(json_object_get(job, "id"));
+    pthread_mutex_init(&jb.mu, NULL);
+    jb.tasks = json_pack("[{s:s,s:s},{s:s,s:s}]", "name", "Take Snapshot", "status", "InProgress",
+                         "name", "Transfer data to vault", "status", "NotStarted");
+    if ((s = json_string_value(json_object_get(params, "vmUuid"))))
+        snprintf(jb.vm_uuid, sizeof(jb.vm_uuid), "%s", s);
+    if ((s = json_string_value(json_object_get(params, "vmName"))))
+        snprintf(jb.vm_name, sizeof(jb.vm_name), "%s", s);
+    if ((s = json_string_value(json_object_get(params, "lastRecoveryPoint"))))
+        snprintf(jb.last_point, sizeof(jb.last_point), "%s", s);
+    report(&jb);
+    have_thread = pthread_create(&th, NULL, reporter, &jb) == 0;
+
+    r = vv_virt_get(a->virt, jb.vm_uuid, &jb.vm);
+    if (r) {
+        failf(&jb, "VmNotFound", "VM '%s' (%s) is not defined on host '%s' any more; stop its "
+              "protection or re-create it", jb.vm_name, jb.vm_uuid, a->host);
+        goto end;
+    }
+    if (jb.vm.ndisks == 0 || jb.vm.ndisks > MAX_DISKS) {
+        r = VV_E_UNSUPPORTED;
+        failf(&jb, "NoDisks", "VM '%s' has %zu disks; vmvault backs up 1 to %d", jb.vm_name,
+              jb.vm.ndisks, MAX_DISKS);
+        goto end;
+    }
+    chain_load(a, jb.vm_uuid, &jb.chain);
+    if ((r = take_snapshot(&jb, &inc)) != 0)
+        goto end;
+    set_task(&jb, "Take Snapshot", "Completed");
+    set_task(&jb, "Transfer data to vault", "InProgress");
+    report(&jb);
+    if (atomic_load(&jb.cancel)) {
+        r = VV_E_CANCELLED;
+        failf(&jb, "Cancelled", "cancelled");
+        goto end;
+    }
+    if (!(ix = calloc(jb.vm.ndisks, sizeof(*ix)))) {
+        r = VV_E_NOMEM;
+        goto end;
+    }
+    if ((r = transfer(&jb, inc, ix)) != 0)
+        goto end;
+    incremental = jb.incremental;
+    if (atomic_load(&jb.cancel)) {
+        r = VV_E_CANCELLED;
+        failf(&jb, "Cancelled", "cancelled");
+        goto end;
+    }
+    if (jb.began) {
+        vv_virt_backup_end(a->virt, jb.vm_uuid);
+        jb.began = 0;
+    }
+    if ((r = commit(&jb, incremental, point)) != 0)
+        goto end;
+    /* The point is in the vault: move the chain on. */
+    if (chain_save(a, jb.vm_uuid, point, jb.new_checkpoint[0] ? jb.new_checkpoint : NULL, &jb.vm,
+                   ix) != 0)
+        snprintf(jb.warning, sizeof(jb.warning),
+                 "the chain state could not be saved on the host; the next backup reads all "
+                 "allocated data");
+    if (jb.chain.checkpoint[0] && strcmp(jb.chain.checkpoint, jb.new_checkpoint) != 0)
+        vv_virt_checkpoint_delete(a->virt, jb.vm_uuid, jb.chain.checkpoint);
+    clean_host(&jb, 1);
+    set_task(&jb, "Transfer data to vault", "Completed");
+end:
+    if (r)
+        clean_host(&jb, 0);
+    atomic_store(&jb.finished, 1);
+    if (have_thread)
+        pthread_join(th, NULL);
+    if (r && !strcmp(jb.code, "Cancelled")) {
+        set_task(&jb, "Transfer data to vault", "Cancelled");
+        report(&jb);
+        vv_agent_complete(a, jb.id, "Cancelled", NULL, NULL);
+    } else if (r) {
+        if (!jb.code[0])
+            failf(&jb, "BackupFailed", "the backup failed: %s (see the agent's log)",
+                  vv_strerror(r));
+        set_task(&jb, jb.began ? "Transfer data to vault" : "Take Snapshot", "Failed");
+        report(&jb);
+        vv_agent_complete(a, jb.id, "Failed", jb.code, jb.message);
+    } else {
+        json_t *stats = json_pack(
+            "{s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:b}", "bytesRead", (json_int_t)jb.st.bytes_read,
+            "bytesSent", (json_int_t)jb.st.bytes_stored, "bytesNew", (json_int_t)jb.st.bytes_new,
+            "chunksRead", (json_int_t)jb.st.chunks_read, "chunksNew", (json_int_t)jb.st.chunks_new,
+            "chunksDeduplicated", (json_int_t)jb.st.chunks_dedup, "chunksZero",
+            (json_int_t)jb.st.chunks_zero, "chunksKept", (json_int_t)jb.st.chunks_kept,
+            "incremental", incremental);
+        atomic_store(&jb.done, atomic_load(&jb.total));
+        report(&jb);
+        if (jb.warning[0])
+            vv_agent_complete_stats(a, jb.id, "CompletedWithWarnings", "IncrementalChainBroken",
+                                    jb.warning, stats);
+        else
+            vv_agent_complete_stats(a, jb.id, "Completed", NULL, NULL, stats);
+        json_decref(stats);
+        vv_info("job %s: recovery point %s of '%s' committed%s", jb.id, point, jb.vm_name,
+                incremental ? " (incremental)" : "");
+    }
+    if (ix)
+        for (size_t i = 0; i < jb.vm.ndisks; i++)
+            vv_index_release(&ix[i]);
+    free(ix);
+    vv_vm_release(&jb.vm);
+    json_decref(jb.tasks);
+    pthread_mutex_destroy(&jb.mu);
+    return r;
+}

@@ -1,0 +1,134 @@
+/*
+ * state.c: the agent's state folder and agent.json (see agent.h).
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "agent.h"
+#include "buf.h"
+#include "err.h"
+#include "log.h"
+#include "util.h"
+
+int vv_state_init(const char *dir)
+{
+    char tmp[4096];
+    snprintf(tmp, sizeof(tmp), "%s", dir);
+    for (char *p = tmp + 1; *p; p++) {
+        if (*p != '/')
+            continue;
+        *p = 0;
+        if (mkdir(tmp, 0755) != 0 && errno != EEXIST) {
+            vv_error("cannot create %s: %s", tmp, strerror(errno));
+            return VV_E_IO;
+        }
+        *p = '/';
+    }
+    if (mkdir(dir, 0711) != 0 && errno != EEXIST) {
+        vv_error("cannot create %s: %s", dir, strerror(errno));
+        return VV_E_IO;
+    }
+    /* Others may pass through (QEMU, another user, reaches the NBD socket and scratch
+     * files under run/) but not list it; every file with a secret is 0600. */
+    if (chmod(dir, 0711) != 0) {
+        vv_error("cannot restrict %s to its owner: %s", dir, strerror(errno));
+        return VV_E_IO;
+    }
+    return 0;
+}
+
+int vv_state_write(const char *path, const void *data, size_t n)
+{
+    char tmp[4200];
+    int fd;
+
+    snprintf(tmp, sizeof(tmp), "%s.tmp", path);
+    fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+    if (fd < 0 || vv_write_all(fd, data, n) != 0 || fsync(fd) != 0) {
+        vv_error("cannot write %s: %s", path, strerror(errno));
+        if (fd >= 0)
+            close(fd);
+        unlink(tmp);
+        return VV_E_IO;
+    }
+    close(fd);
+    if (rename(tmp, path) != 0) {
+        vv_error("cannot write %s: %s", path, strerror(errno));
+        unlink(tmp);
+        return VV_E_IO;
+    }
+    return 0;
+}
+
+static int copy_str(const json_t *o, const char *name, char *out, size_t len)
+{
+    const char *v = json_string_value(json_object_get(o, name));
+    if (!v || strlen(v) >= len)
+        return VV_E_CORRUPT;
+    snprintf(out, len, "%s", v);
+    return 0;
+}
+
+int vv_state_load(struct vv_agent *a)
+{
+    char path[4096], err[200];
+    struct vv_buf b;
+    json_t *j;
+    int r;
+
+    snprintf(path, sizeof(path), "%s/agent.json", a->state_dir);
+    vv_buf_init(&b, 1 << 20);
+    r = vv_read_file(path, &b);
+    if (r == VV_E_NOTFOUND) {
+        vv_error("this host is not registered: %s does not exist; run 'vmvault-agent register "
+                 "--vault-credentials FILE' first",
+                 path);
+        vv_buf_release(&b);
+        return r;
+    }
+    if (r) {
+        vv_error("cannot read %s: %s", path, vv_strerror(r));
+        vv_buf_release(&b);
+        return r;
+    }
+    j = vv_json_parse(b.data, b.len, err, sizeof(err));
+    vv_buf_release(&b);
+    if (!j || copy_str(j, "vaultUrl", a->url, sizeof(a->url)) ||
+        copy_str(j, "token", a->token, sizeof(a->token)) ||
+        copy_str(j, "hostName", a->host, sizeof(a->host)) ||
+        copy_str(j, "vaultName", a->vault, sizeof(a->vault)) ||
+        copy_str(j, "vaultId", a->vault_id, sizeof(a->vault_id)) ||
+        copy_str(j, "region", a->region, sizeof(a->region))) {
+        vv_error("%s is damaged%s%s; register the host again", path, j ? "" : ": ",
+                 j ? "" : err);
+        json_decref(j);
+        return VV_E_CORRUPT;
+    }
+    if (!a->uri[0] && json_is_string(json_object_get(j, "connect")))
+        snprintf(a->uri, sizeof(a->uri), "%s", json_string_value(json_object_get(j, "connect")));
+    json_decref(j);
+    return 0;
+}
+
+int vv_state_save(const struct vv_agent *a)
+{
+    char path[4096];
+    json_t *j = json_pack("{s:s,s:s,s:s,s:s,s:s,s:s,s:s}", "vaultUrl", a->url, "vaultName",
+                          a->vault, "vaultId", a->vault_id, "hostName", a->host, "region",
+                          a->region, "connect", a->uri, "token", a->token);
+    char *text = j ? json_dumps(j, JSON_INDENT(2) | JSON_PRESERVE_ORDER) : NULL;
+    int r;
+
+    json_decref(j);
+    if (!text)
+        return VV_E_NOMEM;
+    snprintf(path, sizeof(path), "%s/agent.json", a->state_dir);
+    r = vv_state_write(path, text, strlen(text));
+    free(text);
+    return r;
+}

@@ -1,0 +1,173 @@
+/*
+ * upload.c: the agent's chunk sink. Each backup worker gathers its chunks in a
+ * batch (at most 64 chunks or 8 MiB), asks the vault once which of the batch it
+ * lacks, then compresses (zstd) and uploads only those, on its own HTTP connection.
+ * Memory stays at one batch per worker; the vault re-hashes what it receives.
+ */
+#include "upload.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "codec.h"
+#include "engine/parallel.h"
+#include "err.h"
+#include "log.h"
+#include "util.h"
+
+#define BATCH_CHUNKS 64
+#define BATCH_BYTES (8u << 20)
+
+struct batch {
+    struct vv_http *http;
+    uint8_t ids[BATCH_CHUNKS][VV_CHUNK_ID_LEN];
+    size_t off[BATCH_CHUNKS], len[BATCH_CHUNKS];
+    size_t n;
+    struct vv_buf data; /* the batch's chunks, back to back */
+    struct vv_buf z;    /* one compressed chunk */
+};
+
+struct vv_upload {
+    struct vv_chunk_sink base;
+    struct vv_agent *a;
+    int nworkers;
+    struct batch *b;
+    pthread_mutex_t mu;
+    char err[512]; /* the first failure, for the job's error */
+};
+
+static void set_err(struct vv_upload *u, const char *msg)
+{
+    pthread_mutex_lock(&u->mu);
+    if (!u->err[0])
+        snprintf(u->err, sizeof(u->err), "%s", msg);
+    pthread_mutex_unlock(&u->mu);
+}
+
+/* Ask which chunks of the batch the vault lacks, upload those. */
+static int send_batch(struct vv_upload *u, struct batch *b, struct vv_worker *w)
+{
+    char hex[2 * VV_CHUNK_ID_LEN + 1], err[400], path[160];
+    json_t *ids = json_array(), *body, *ans = NULL, *missing;
+    int r = 0;
+
+    if (!ids)
+        return VV_E_NOMEM;
+    for (size_t i = 0; i < b->n; i++) {
+        vv_hex_encode(b->ids[i], VV_CHUNK_ID_LEN, hex);
+        json_array_append_new(ids, json_string(hex));
+    }
+    body = json_pack("{s:o}", "ids", ids);
+    r = vv_vault_json(u->a, b->http, "POST", "/api/v1/agent/chunks/missing", body, &ans, NULL,
+                      err, sizeof(err));
+    json_decref(body);
+    if (r) {
+        set_err(u, err);
+        vv_error("cannot ask the vault for missing chunks: %s", err);
+        return r;
+    }
+    missing = json_object_get(ans, "missing");
+    for (size_t i = 0; i < b->n && r == 0; i++) {
+        int lacks = 0;
+        size_t k, zlen = 0;
+        json_t *m;
+        vv_hex_encode(b->ids[i], VV_CHUNK_ID_LEN, hex);
+        json_array_foreach(missing, k, m) {
+            if (json_is_string(m) && !strcmp(json_string_value(m), hex))
+                lacks = 1;
+        }
+        if (!lacks) {
+            atomic_fetch_add(&u->base.dedup, 1);
+            continue;
+        }
+        if ((r = vv_buf_resize(&b->z, vv_codec_bound(b->len[i]))) != 0)
+            break;
+        if ((r = vv_codec_compress(w->io.codec, b->data.data + b->off[i], b->len[i], b->z.data,
+                                   b->z.len, &zlen)) != 0)
+            break;
+        snprintf(path, sizeof(path), "/api/v1/agent/chunks/%s", hex);
+        r = vv_vault_raw(u->a, b->http, "PUT", path, b->z.data, zlen, "Content-Encoding: zstd",
+                         NULL, NULL, err, sizeof(err));
+        if (r) {
+            set_err(u, err);
+            vv_error("cannot upload chunk %s: %s", hex, err);
+            break;
+        }
+        atomic_fetch_add(&u->base.fresh, 1);
+        atomic_fetch_add(&u->base.bytes_new, b->len[i]);
+        atomic_fetch_add(&u->base.bytes_stored, zlen);
+    }
+    json_decref(ans);
+    b->n = 0;
+    b->data.len = 0;
+    return r;
+}
+
+static int up_put(struct vv_chunk_sink *s, struct vv_worker *w, const uint8_t id[VV_CHUNK_ID_LEN],
+                  const void *data, size_t n)
+{
+    struct vv_upload *u = (struct vv_upload *)(void *)s;
+    struct batch *b = &u->b[w->idx];
+    int r;
+
+    if (w->idx < 0 || w->idx >= u->nworkers)
+        return VV_E_INVAL;
+    if (!b->http && !(b->http = vv_http_new("vmvault-agent/" VV_AGENT_VERSION)))
+        return VV_E_NOMEM;
+    memcpy(b->ids[b->n], id, VV_CHUNK_ID_LEN);
+    b->off[b->n] = b->data.len;
+    b->len[b->n] = n;
+    if ((r = vv_buf_append(&b->data, data, n)) != 0)
+        return r;
+    b->n++;
+    if (b->n == BATCH_CHUNKS || b->data.len >= BATCH_BYTES)
+        return send_batch(u, b, w);
+    return 0;
+}
+
+static int up_flush(struct vv_chunk_sink *s, struct vv_worker *w)
+{
+    struct vv_upload *u = (struct vv_upload *)(void *)s;
+    struct batch *b = &u->b[w->idx];
+    return b->n ? send_batch(u, b, w) : 0;
+}
+
+static const struct vv_chunk_sink_ops upload_ops = {up_put, up_flush};
+
+int vv_upload_new(struct vv_agent *a, int nworkers, struct vv_upload **out)
+{
+    struct vv_upload *u = calloc(1, sizeof(*u));
+    if (!u || !(u->b = calloc((size_t)nworkers, sizeof(*u->b)))) {
+        free(u);
+        return VV_E_NOMEM;
+    }
+    u->base.ops = &upload_ops;
+    u->a = a;
+    u->nworkers = nworkers;
+    pthread_mutex_init(&u->mu, NULL);
+    for (int i = 0; i < nworkers; i++) {
+        vv_buf_init(&u->b[i].data, 0);
+        vv_buf_init(&u->b[i].z, 0);
+    }
+    *out = u;
+    return 0;
+}
+
+struct vv_chunk_sink *vv_upload_sink(struct vv_upload *u) { return &u->base; }
+
+const char *vv_upload_error(struct vv_upload *u) { return u->err; }
+
+void vv_upload_free(struct vv_upload *u)
+{
+    if (!u)
+        return;
+    for (int i = 0; i < u->nworkers; i++) {
+        vv_http_free(u->b[i].http);
+        vv_buf_release(&u->b[i].data);
+        vv_buf_release(&u->b[i].z);
+    }
+    free(u->b);
+    pthread_mutex_destroy(&u->mu);
+    free(u);
+}

@@ -1,0 +1,24 @@
+/*
+ * upload.h: the agent's chunk sink (see upload.c): batched "which do you lack"
+ * questions to the vault, then compressed uploads of only those chunks.
+ */
+#ifndef VV_UPLOAD_H
+#define VV_UPLOAD_H
+
+#include <pthread.h>
+
+#include "agent.h"
+#include "engine/sink.h"
+
+struct vv_upload;
+
+/* A sink for backups run with at most nworkers workers. Owner: the caller,
+ * vv_upload_free(). a is borrowed for the sink's life. */
+int vv_upload_new(struct vv_agent *a, int nworkers, struct vv_upload **out);
+/* The sink to give vv_disk_backup_to; borrowed from u. */
+struct vv_chunk_sink *vv_upload_sink(struct vv_upload *u);
+/* The first upload failure as "CODE: message", "" when none. Borrowed from u. */
+const char *vv_upload_error(struct vv_upload *u);
+void vv_upload_free(struct vv_upload *u);
+
+#endif

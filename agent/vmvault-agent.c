@@ -1,0 +1,499 @@
+/*
+ * vmvault-agent.c: the host agent. `register` joins a vault with a vault
+ * credentials file; `run` is the daemon: inventory, job claims, backups.
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "agent.h"
+#include "buf.h"
+#include "engine/parallel.h"
+#include "err.h"
+#include "log.h"
+#include "util.h"
+#include "virt.h"
+
+int vv_agent_backup(struct vv_agent *a, json_t *job);
+int vv_agent_restore(struct vv_agent *a, json_t *job);
+
+#define DEFAULT_STATE_DIR "/var/lib/vmvault-agent"
+#define DEFAULT_URI "qemu:///system"
+
+static const char usage[] =
+    "usage: vmvault-agent register --vault-credentials FILE [--region REGION]\n"
+    "                              [--host-name NAME] [--state-dir DIR] [--connect URI]\n"
+    "       vmvault-agent run [--state-dir DIR] [--connect URI] [--threads N] [--once]\n"
+    "                         [--log-level debug|info|warn|error]\n"
+    "\n"
+    "The vmvault host agent. It registers this hypervisor host with a vault, reports\n"
+    "the host's libvirt VMs to it, and carries out the backups the vault asks for:\n"
+    "running VMs through libvirt checkpoints and pull-mode backups read over NBD (only\n"
+    "the blocks changed since the last backup, when the chain is intact), shut-off VMs\n"
+    "by reading their images directly. Only the chunks the vault lacks are sent.\n"
+    "\n"
+    "register: read a vault credentials file ('vmvault vault credentials --name V\n"
+    "  --file FILE' writes one), register this host with the vault, and keep the\n"
+    "  host's own token in the state folder (mode 0600, folder 0700). Registering\n"
+    "  again replaces the host's token.\n"
+    "    --vault-credentials FILE  the vault credentials file\n"
+    "    --region REGION           the host's region (default: the vault's location);\n"
+    "                              only VMs in the vault's region can be protected\n"
+    "    --host-name NAME          the host's name in the vault (default: hostname)\n"
+    "run: the daemon. Reports the VMs when they change (and every 5 minutes), claims\n"
+    "  the host's jobs and runs them one after another, until SIGTERM or SIGINT.\n"
+    "    --threads N               backup workers (default: CPUs + 2)\n"
+    "    --once                    report, run the queued jobs, then exit\n"
+    "Both:\n"
+    "    --state-dir DIR           default " DEFAULT_STATE_DIR "\n"
+    "    --connect URI             libvirt URI (default " DEFAULT_URI ")\n"
+    "\n"
+    "Examples:\n"
+    "  vmvault vault credentials --name v1 --file /root/v1.vaultcredentials\n"
+    "  vmvault-agent register --vault-credentials /root/v1.vaultcredentials\n"
+    "  systemctl enable --now vmvault-agent     # agent/vmvault-agent.service\n"
+    "\n"
+    "Exit status: 0 on success or a clean stop, 1 on failure, 2 on a usage error.\n";
+
+static struct vv_agent agent;
+
+static void on_signal(int sig)
+{
+    (void)sig;
+    atomic_store(&agent.stop, 1);
+}
+
+/* ---- progress and completion ---------------------------------------------------- */
+
+int vv_agent_progress(struct vv_agent *a, const char *job, json_t *tasks, int64_t done,
+                      int64_t total)
+{
+    static __thread struct vv_http *h;
+    char path[200], err[600];
+    json_t *body, *ans = NULL;
+    int r, cancel;
+
+    if (!h && !(h = vv_http_new("vmvault-agent/" VV_AGENT_VERSION)))
+        return VV_E_NOMEM;
+    body = json_pack("{s:I,s:I}", "bytesDone", (json_int_t)done, "bytesTotal", (json_int_t)total);
+    if (tasks)
+        json_object_set(body, "tasks", tasks);
+    snprintf(path, sizeof(path), "/api/v1/agent/jobs/%s/progress", job);
+    r = vv_vault_json(a, h, "POST", path, body, &ans, NULL, err, sizeof(err));
+    json_decref(body);
+    if (r) {
+        vv_warn("job %s: progress not reported: %s", job, err);
+        return r;
+    }
+    cancel = json_is_true(json_object_get(ans, "cancelRequested"));
+    json_decref(ans);
+    return cancel;
+}
+
+int vv_agent_complete(struct vv_agent *a, const char *job, const char *status, const char *code,
+                      const char *message)
+{
+    return vv_agent_complete_stats(a, job, status, code, message, NULL);
+}
+
+int vv_agent_complete_stats(struct vv_agent *a, const char *job, const char *status,
+                            const char *code, const char *message, json_t *stats)
+{
+    char path[200], err[600];
+    json_t *body = json_pack("{s:s}", "status", status);
+    int r;
+
+    if (stats)
+        json_object_set(body, "stats", stats);
+    if (code)
+        json_object_set_new(body, "error", json_pack("{s:s,s:s}", "code", code, "message",
+                                                     message ? message : ""));
+    snprintf(path, sizeof(path), "/api/v1/agent/jobs/%s/complete", job);
+    r = vv_vault_json(a, a->http, "POST", path, body, NULL, NULL, err, sizeof(err));
+    json_decref(body);
+    if (r)
+        vv_error("job %s: cannot report its end (%s): %s", job, status, err);
+    else if (code)
+        vv_warn("job %s ended %s: %s: %s", job, status, code, message ? message : "");
+    return r;
+}
+
+/* ---- inventory ------------------------------------------------------------------- */
+
+int vv_agent_report_inventory(struct vv_agent *a, int force)
+{
+    static char *last;
+    struct vv_vm *vms;
+    size_t n, nvms;
+    json_t *arr, *body;
+    char *text, err[600];
+    int r;
+
+    if ((r = vv_virt_list(a->virt, &vms, &n)) != 0)
+        return r;
+    arr = json_array();
+    for (size_t i = 0; i < n; i++) {
+        json_t *disks = json_array();
+        int ok = 1;
+        for (const char *p = vms[i].name; *p; p++)
+            if (!((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9') ||
+                  *p == '.' || *p == '_' || *p == '-'))
+                ok = 0;
+        if (!ok || strlen(vms[i].name) > 64) {
+            vv_warn("VM '%s' is not reported: vmvault names VMs with 1 to 64 letters, digits, "
+                    "'.', '_' or '-'",
+                    vms[i].name);
+            json_decref(disks);
+            continue;
+        }
+        for (size_t k = 0; k < vms[i].ndisks; k++)
+            json_array_append_new(disks, json_pack("{s:s,s:I,s:s,s:s}", "name",
+                                                   vms[i].disks[k].target, "size",
+                                                   (json_int_t)vms[i].disks[k].size, "source",
+                                                   vms[i].disks[k].source, "format",
+                                                   vms[i].disks[k].format));
+        json_array_append_new(arr, json_pack("{s:s,s:s,s:s,s:o}", "name", vms[i].name, "uuid",
+                                             vms[i].uuid, "state", vms[i].state, "disks", disks));
+    }
+    vv_vms_free(vms, n);
+    nvms = json_array_size(arr);
+    body = json_pack("{s:o}", "vms", arr);
+    text = vv_json_dump(body);
+    if (!force && last && text && !strcmp(last, text)) {
+        free(text);
+        json_decref(body);
+        return 0;
+    }
+    r = vv_vault_json(a, a->http, "PUT", "/api/v1/agent/inventory", body, NULL, NULL, err,
+                      sizeof(err));
+    json_decref(body);
+    if (r) {
+        vv_warn("cannot report the host's VMs: %s", err);
+        free(text);
+        return r;
+    }
+    vv_info("reported %zu VM(s) to vault '%s'", nvms, a->vault);
+    free(last);
+    last = text;
+    return 0;
+}
+
+int vv_agent_run_job(struct vv_agent *a, json_t *job)
+{
+    const char *op = json_string_value(json_object_get(job, "operation"));
+    const char *id = json_string_value(json_object_get(job, "id"));
+    if (!id)
+        return VV_E_CORRUPT;
+    vv_info("job %s: %s of '%s'", id, op ? op : "?",
+            json_string_value(json_object_get(job, "item")) ? json_string_value(json_object_get(job, "item")) : "?");
+    if (op && !strcmp(op, "Backup"))
+        return vv_agent_backup(a, job);
+    if (op && !strcmp(op, "Restore"))
+        return vv_agent_restore(a, job);
+    vv_agent_complete(a, id, "Failed", "UnsupportedOperation",
+                      "this agent version does not carry out this operation; update vmvault-agent");
+    return VV_E_UNSUPPORTED;
+}
+
+/* Leftovers of a run that was killed: libvirt backup jobs still exporting into our
+ * run folder, scratch files, and checkpoints of ours that no chain uses. */
+static void clean_leftovers(struct vv_agent *a)
+{
+    struct vv_vm *vms;
+    size_t n;
+    char dir[4100];
+
+    if (vv_virt_list(a->virt, &vms, &n) != 0)
+        return;
+    for (size_t i = 0; i < n; i++) {
+        char **cps = NULL, jpath[4200];
+        size_t ncp = 0;
+        struct vv_buf b;
+        char keep[128] = "";
+        json_t *j;
+
+        snprintf(jpath, sizeof(jpath), "%s/chains/%s.json", a->state_dir, vms[i].uuid);
+        vv_buf_init(&b, 1 << 20);
+        if (vv_read_file(jpath, &b) == 0 && (j = vv_json_parse(b.data, b.len, NULL, 0))) {
+            const char *cp = json_string_value(json_object_get(j, "checkpoint"));
+            if (cp)
+                snprintf(keep, sizeof(keep), "%s", cp);
+            json_decref(j);
+        }
+        vv_buf_release(&b);
+        if (vv_virt_backup_running_in(a->virt, vms[i].uuid, a->state_dir) == 1) {
+            vv_warn("ending the backup job of VM '%s' left by an interrupted run", vms[i].name);
+            vv_virt_backup_end(a->virt, vms[i].uuid);
+        }
+        if (vv_virt_checkpoints(a->virt, vms[i].uuid, &cps, &ncp) == 0) {
+            for (size_t k = 0; k < ncp; k++) {
+                if (!strncmp(cps[k], "vmvault-", 8) && strcmp(cps[k], keep) != 0) {
+                    vv_warn("removing checkpoint %s of VM '%s' left by an interrupted backup",
+                            cps[k], vms[i].name);
+                    vv_virt_checkpoint_delete(a->virt, vms[i].uuid, cps[k]);
+                }
+                free(cps[k]);
+            }
+            free(cps);
+        }
+    }
+    vv_vms_free(vms, n);
+    /* run/ holds only the sockets and scratch files of backups that died with us. */
+    snprintf(dir, sizeof(dir), "%s/run", a->state_dir);
+    vv_rmtree(dir);
+}
+
+/* ---- commands ------------------------------------------------------------------- */
+
+static int cmd_register(const char *creds, const char *region, const char *host_name)
+{
+    struct vv_buf b;
+    json_t *c, *body, *ans = NULL;
+    char err[600], hn[256];
+    const char *url, *vid, *secret, *loc;
+    int r;
+
+    vv_buf_init(&b, 1 << 20);
+    if ((r = vv_read_file(creds, &b)) != 0) {
+        fprintf(stderr, "vmvault-agent: cannot read %s: %s\n", creds, vv_strerror(r));
+        vv_buf_release(&b);
+        return 1;
+    }
+    c = vv_json_parse(b.data, b.len, err, sizeof(err));
+    vv_buf_release(&b);
+    url = json_string_value(json_object_get(c, "vaultUrl"));
+    vid = json_string_value(json_object_get(c, "vaultId"));
+    secret = json_string_value(json_object_get(c, "registrationSecret"));
+    loc = json_string_value(json_object_get(c, "location"));
+    if (!c || !url || !vid || !secret || strlen(url) >= sizeof(agent.url) ||
+        strlen(vid) >= sizeof(agent.vault_id)) {
+        fprintf(stderr,
+                "vmvault-agent: %s is not a vault credentials file (download one with 'vmvault "
+                "vault credentials --name VAULT --file FILE')\n",
+                creds);
+        json_decref(c);
+        return 1;
+    }
+    if (!host_name) {
+        if (gethostname(hn, sizeof(hn)) != 0)
+            snprintf(hn, sizeof(hn), "localhost");
+        hn[sizeof(hn) - 1] = 0;
+        if (strchr(hn, '.'))
+            *strchr(hn, '.') = 0;
+        host_name = hn;
+    }
+    snprintf(agent.url, sizeof(agent.url), "%s", url);
+    while (strlen(agent.url) && agent.url[strlen(agent.url) - 1] == '/')
+        agent.url[strlen(agent.url) - 1] = 0;
+    snprintf(agent.vault_id, sizeof(agent.vault_id), "%s", vid);
+    body = json_pack("{s:s,s:s,s:s,s:s}", "vaultId", vid, "registrationSecret", secret,
+                     "hostName", host_name, "agentVersion", VV_AGENT_VERSION);
+    if (region)
+        json_object_set_new(body, "region", json_string(region));
+    agent.token[0] = 0;
+    r = vv_vault_json(&agent, agent.http, "POST", "/api/v1/agent/register", body, &ans, NULL, err,
+                      sizeof(err));
+    json_decref(body);
+    json_decref(c);
+    if (r) {
+        fprintf(stderr, "vmvault-agent: registration refused: %s\n", err);
+        return 1;
+    }
+    snprintf(agent.token, sizeof(agent.token), "%s", json_string_value(json_object_get(ans, "token")));
+    snprintf(agent.host, sizeof(agent.host), "%s",
+             json_string_value(json_object_get(json_object_get(ans, "container"), "name")));
+    snprintf(agent.region, sizeof(agent.region), "%s",
+             json_string_value(json_object_get(json_object_get(ans, "container"), "region")));
+    snprintf(agent.vault, sizeof(agent.vault), "%s",
+             json_string_value(json_object_get(json_object_get(ans, "vault"), "name")));
+    json_decref(ans);
+    (void)loc;
+    if ((r = vv_state_init(agent.state_dir)) != 0 || (r = vv_state_save(&agent)) != 0)
+        return 1;
+    printf("Registered host '%s' (region %s) with vault '%s' at %s.\n"
+           "Its credential is in %s/agent.json. Start the agent with:\n"
+           "  vmvault-agent run --state-dir %s\n",
+           agent.host, agent.region, agent.vault, agent.url, agent.state_dir, agent.state_dir);
+    return 0;
+}
+
+static int cmd_run(int once)
+{
+    time_t last_inventory = 0;
+    char err[600];
+    int r;
+
+    if (vv_state_load(&agent) != 0)
+        return 1;
+    if (!agent.uri[0])
+        snprintf(agent.uri, sizeof(agent.uri), "%s", DEFAULT_URI);
+    if (vv_virt_open(agent.uri, &agent.virt) != 0)
+        return 1;
+    vv_info("vmvault-agent %s: host '%s', vault '%s' at %s, libvirt %s", VV_AGENT_VERSION,
+            agent.host, agent.vault, agent.url, agent.uri);
+    clean_leftovers(&agent);
+    while (!atomic_load(&agent.stop)) {
+        json_t *job = NULL;
+        long status = 0;
+        if (time(NULL) - last_inventory >= 300 || once) {
+            vv_agent_report_inventory(&agent, 1);
+            last_inventory = time(NULL);
+        } else {
+            vv_agent_report_inventory(&agent, 0);
+        }
+        r = vv_vault_json(&agent, agent.http, "GET",
+                          once ? "/api/v1/agent/jobs/next" : "/api/v1/agent/jobs/next?wait=5",
+                          NULL, &job, &status, err, sizeof(err));
+        if (r) {
+            vv_warn("cannot ask the vault for jobs: %s", err);
+            if (status == 401) {
+                vv_error("the vault no longer accepts this host's token: register it again");
+                vv_virt_close(agent.virt);
+                return 1;
+            }
+            if (once)
+                break;
+            sleep(5);
+            continue;
+        }
+        if (status == 204 || !job) {
+            json_decref(job);
+            if (once)
+                break;
+            continue;
+        }
+        vv_agent_run_job(&agent, job);
+        json_decref(job);
+    }
+    vv_info("stopped");
+    vv_virt_close(agent.virt);
+    agent.virt = NULL;
+    return 0;
+}
+
+int main(int argc, char **argv)
+{
+    static const struct option opts[] = {
+        {"vault-credentials", required_argument, NULL, 'c'},
+        {"region", required_argument, NULL, 'r'},
+        {"host-name", required_argument, NULL, 'n'},
+        {"state-dir", required_argument, NULL, 's'},
+        {"connect", required_argument, NULL, 'u'},
+        {"threads", required_argument, NULL, 't'},
+        {"once", no_argument, NULL, 'o'},
+        {"log-level", required_argument, NULL, 'L'},
+        {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0},
+    };
+    const char *cmd, *creds = NULL, *region = NULL, *host = NULL;
+    int c, once = 0, rc;
+    struct sigaction sa;
+
+    if (argc < 2 || !strcmp(argv[1], "--help") || !strcmp(argv[1], "-h")) {
+        fputs(usage, argc < 2 ? stderr : stdout);
+        return argc < 2 ? 2 : 0;
+    }
+    if (!strcmp(argv[1], "--version")) {
+        printf("vmvault-agent %s\n", VV_AGENT_VERSION);
+        return 0;
+    }
+    cmd = argv[1];
+    if (strcmp(cmd, "register") && strcmp(cmd, "run")) {
+        fprintf(stderr, "vmvault-agent: '%s' is not a command (register, run). Run "
+                        "'vmvault-agent --help'.\n", cmd);
+        return 2;
+    }
+    snprintf(agent.state_dir, sizeof(agent.state_dir), "%s", DEFAULT_STATE_DIR);
+    agent.threads = vv_default_threads();
+    opterr = 0;
+    optind = 2;
+    while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+        switch (c) {
+        case 'c':
+            creds = optarg;
+            break;
+        case 'r':
+            region = optarg;
+            break;
+        case 'n':
+            host = optarg;
+            break;
+        case 's':
+            if (strlen(optarg) >= sizeof(agent.state_dir) - 300) {
+                fprintf(stderr, "vmvault-agent: --state-dir is too long\n");
+                return 2;
+            }
+            snprintf(agent.state_dir, sizeof(agent.state_dir), "%s", optarg);
+            break;
+        case 'u':
+            snprintf(agent.uri, sizeof(agent.uri), "%s", optarg);
+            break;
+        case 't': {
+            uint64_t v;
+            if (vv_parse_u64(optarg, &v) != 0 || v < 1 || v > 64) {
+                fprintf(stderr, "vmvault-agent: --threads must be 1 to 64\n");
+                return 2;
+            }
+            agent.threads = (int)v;
+            break;
+        }
+        case 'o':
+            once = 1;
+            break;
+        case 'L': {
+            enum vv_log_level lvl;
+            if (vv_log_level_parse(optarg, &lvl) != 0) {
+                fprintf(stderr, "vmvault-agent: --log-level must be debug, info, warn or error\n");
+                return 2;
+            }
+            vv_log_set_level(lvl);
+            break;
+        }
+        case 'h':
+            fputs(usage, stdout);
+            return 0;
+        default:
+            fprintf(stderr, "vmvault-agent %s: unknown option '%s'\nRun 'vmvault-agent --help'.\n",
+                    cmd, argv[optind - 1]);
+            return 2;
+        }
+    }
+    if (optind < argc) {
+        fprintf(stderr, "vmvault-agent %s: unexpected argument '%s'\n", cmd, argv[optind]);
+        return 2;
+    }
+    if (!strcmp(cmd, "register") && (!creds || once)) {
+        fprintf(stderr, "vmvault-agent register: %s\n",
+                once ? "--once does not apply here" : "--vault-credentials is required");
+        return 2;
+    }
+    if (!strcmp(cmd, "run") && (creds || region || host)) {
+        fprintf(stderr, "vmvault-agent run: --vault-credentials, --region and --host-name "
+                        "belong to register\n");
+        return 2;
+    }
+    if (region && !(strlen(region) >= 1 && strlen(region) <= 64 &&
+                    strspn(region, "abcdefghijklmnopqrstuvwxyz0123456789-") == strlen(region))) {
+        fprintf(stderr, "vmvault-agent register: --region must be lower-case letters, digits or "
+                        "'-' (for example westeurope)\n");
+        return 2;
+    }
+    memset(&sa, 0, sizeof(sa));
+    sa.sa_handler = on_signal;
+    sigaction(SIGTERM, &sa, NULL);
+    sigaction(SIGINT, &sa, NULL);
+    signal(SIGPIPE, SIG_IGN);
+    vv_log_set_timestamps(!strcmp(cmd, "run"));
+    if (vv_http_global_init() != 0 || !(agent.http = vv_http_new("vmvault-agent/" VV_AGENT_VERSION))) {
+        fprintf(stderr, "vmvault-agent: cannot initialise the HTTP client\n");
+        return 1;
+    }
+    rc = !strcmp(cmd, "register") ? cmd_register(creds, region, host) : cmd_run(once);
+    vv_http_free(agent.http);
+    vv_http_global_cleanup();
+    return rc;
+}
