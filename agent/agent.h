@@ -38,6 +38,7 @@ struct vv_agent {
     char vault_id[40];
     char region[80];
     int threads;         /* backup workers */
+    uint64_t max_upload_rate; /* bytes per second sent to the vault, 0: no limit */
     struct vv_http *http; /* the main thread's client; owned */
     struct vv_virt *virt; /* owned */
     atomic_int stop;      /* set by SIGTERM/SIGINT */
@@ -69,10 +70,11 @@ int vv_vault_raw(struct vv_agent *a, struct vv_http *h, const char *method, cons
 int vv_agent_report_inventory(struct vv_agent *a, int force);
 /* Carry out one claimed job (the vault's job object, with "params"). */
 int vv_agent_run_job(struct vv_agent *a, json_t *job);
-/* Progress of a job: tasks is a JSON array of {"name","status"} (may be NULL); returns
- * 1 when the vault asks to cancel, 0, or <0. */
-int vv_agent_progress(struct vv_agent *a, const char *job, json_t *tasks, int64_t done,
-                      int64_t total);
+/* Progress of a job, sent on h (one thread at a time per client): tasks is a JSON
+ * array of {"name","status"} (may be NULL); returns 1 when the vault asks to cancel,
+ * 0, or <0. */
+int vv_agent_progress(struct vv_agent *a, struct vv_http *h, const char *job, json_t *tasks,
+                      int64_t done, int64_t total);
 /* End a job: status "Completed", "CompletedWithWarnings", "Failed", "Cancelled". */
 int vv_agent_complete(struct vv_agent *a, const char *job, const char *status,
                       const char *code, const char *message);

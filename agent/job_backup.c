@@ -62,7 +62,8 @@ struct job {
     atomic_uint_fast64_t total;
     atomic_int cancel;
     atomic_int finished;
-    pthread_mutex_t mu; /* guards tasks */
+    pthread_mutex_t mu; /* guards tasks and rh */
+    struct vv_http *rh; /* progress reports' client; owned */
 };
 
 static void chain_paths(struct vv_agent *a, const char *uuid, char *json, size_t jl, char *dir,
@@ -172,9 +173,10 @@ static int report(struct job *jb)
     int r;
     pthread_mutex_lock(&jb->mu);
     tasks = json_deep_copy(jb->tasks);
+    r = jb->rh ? vv_agent_progress(jb->a, jb->rh, jb->id, tasks, (int64_t)atomic_load(&jb->done),
+                                   (int64_t)atomic_load(&jb->total))
+               : VV_E_NOMEM;
     pthread_mutex_unlock(&jb->mu);
-    r = vv_agent_progress(jb->a, jb->id, tasks, (int64_t)atomic_load(&jb->done),
-                          (int64_t)atomic_load(&jb->total));
     json_decref(tasks);
     if (r == 1)
         atomic_store(&jb->cancel, 1);
@@ -207,6 +209,30 @@ static void failf(struct job *jb, const char *code, const char *fmt, ...)
     va_start(ap, fmt);
     vsnprintf(jb->message, sizeof(jb->message), fmt, ap);
     va_end(ap);
+}
+
+/* Keep the disks the item's disk settings select ({"setting": "include"|"exclude",
+ * "disks": [...]}; NULL keeps all). */
+static void select_disks(struct vv_vm *vm, const json_t *ds)
+{
+    const char *setting = json_string_value(json_object_get(ds, "setting"));
+    const json_t *list = json_object_get(ds, "disks");
+    size_t k = 0;
+
+    if (!setting || !json_is_array(list))
+        return;
+    for (size_t i = 0; i < vm->ndisks; i++) {
+        int listed = 0;
+        size_t j;
+        json_t *v;
+        json_array_foreach((json_t *)(uintptr_t)list, j, v) {
+            if (json_is_string(v) && !strcmp(json_string_value(v), vm->disks[i].target))
+                listed = 1;
+        }
+        if (listed == !strcmp(setting, "include"))
+            vm->disks[k++] = vm->disks[i];
+    }
+    vm->ndisks = k;
 }
 
 /* ---- the steps ----------------------------------------------------------------- */
@@ -371,8 +397,8 @@ static int transfer(struct job *jb, const char *inc, struct vv_index *ix)
     eo.progress = &jb->done;
     if (!(p = calloc(jb->vm.ndisks, sizeof(*p))))
         return VV_E_NOMEM;
-    if ((r = plan(jb, inc, p)) == 0)
-        r = vv_upload_new(a, a->threads, &up);
+    if ((r = plan(jb, inc, p)) == 0 && (r = vv_upload_new(a, a->threads, &up)) == 0)
+        vv_upload_set_cancel(up, &jb->cancel);
     for (size_t i = 0; i < jb->vm.ndisks && r == 0; i++) {
         const struct vv_vm_disk *d = &jb->vm.disks[i];
         struct vv_index *pp = p[i].has_parent ? &p[i].parent : NULL;
@@ -463,6 +489,7 @@ int vv_agent_backup(struct vv_agent *a, json_t *job)
     jb.a = a;
     jb.id = json_string_value(json_object_get(job, "id"));
     pthread_mutex_init(&jb.mu, NULL);
+    jb.rh = vv_http_new("vmvault-agent/" VV_AGENT_VERSION);
     jb.tasks = json_pack("[{s:s,s:s},{s:s,s:s}]", "name", "Take Snapshot", "status", "InProgress",
                          "name", "Transfer data to vault", "status", "NotStarted");
     if ((s = json_string_value(json_object_get(params, "vmUuid"))))
@@ -480,10 +507,13 @@ int vv_agent_backup(struct vv_agent *a, json_t *job)
               "protection or re-create it", jb.vm_name, jb.vm_uuid, a->host);
         goto end;
     }
+    select_disks(&jb.vm, json_object_get(params, "diskSettings"));
     if (jb.vm.ndisks == 0 || jb.vm.ndisks > MAX_DISKS) {
         r = VV_E_UNSUPPORTED;
-        failf(&jb, "NoDisks", "VM '%s' has %zu disks; vmvault backs up 1 to %d", jb.vm_name,
-              jb.vm.ndisks, MAX_DISKS);
+        failf(&jb, "NoDisks",
+              "VM '%s' has %zu disks to back up (after its disk settings); vmvault backs up 1 "
+              "to %d",
+              jb.vm_name, jb.vm.ndisks, MAX_DISKS);
         goto end;
     }
     chain_load(a, jb.vm_uuid, &jb.chain);
@@ -531,6 +561,14 @@ end:
     atomic_store(&jb.finished, 1);
     if (have_thread)
         pthread_join(th, NULL);
+    if (r && atomic_load(&a->stop) && !strcmp(jb.code, "Cancelled")) {
+        /* Not the operator's cancel: the agent itself is stopping. */
+        snprintf(jb.code, sizeof(jb.code), "AgentStopped");
+        snprintf(jb.message, sizeof(jb.message),
+                 "vmvault-agent on host '%s' was stopped while this backup ran; nothing was "
+                 "committed and the host was cleaned up; run the backup again",
+                 a->host);
+    }
     if (r && !strcmp(jb.code, "Cancelled")) {
         set_task(&jb, "Transfer data to vault", "Cancelled");
         report(&jb);
@@ -567,6 +605,7 @@ end:
     free(ix);
     vv_vm_release(&jb.vm);
     json_decref(jb.tasks);
+    vv_http_free(jb.rh);
     pthread_mutex_destroy(&jb.mu);
     return r;
 }

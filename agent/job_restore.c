@@ -159,7 +159,7 @@ static void failr(struct restore *rs, const char *code, const char *fmt, ...)
 static int progress(struct restore *rs, const char *status, uint64_t total)
 {
     json_t *tasks = json_pack("[{s:s,s:s}]", "name", "Transfer data from vault", "status", status);
-    int r = vv_agent_progress(rs->a, rs->id, tasks, (int64_t)atomic_load(&rs->done),
+    int r = vv_agent_progress(rs->a, rs->a->http, rs->id, tasks, (int64_t)atomic_load(&rs->done),
                               (int64_t)total);
     json_decref(tasks);
     if (r == 1)

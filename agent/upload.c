@@ -6,9 +6,11 @@
  */
 #include "upload.h"
 
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "codec.h"
 #include "engine/parallel.h"
@@ -31,11 +33,40 @@ struct batch {
 struct vv_upload {
     struct vv_chunk_sink base;
     struct vv_agent *a;
+    struct timespec next; /* rate limit: when the next byte may leave (monotonic) */
+    atomic_int *cancel;   /* borrowed; may be NULL */
     int nworkers;
     struct batch *b;
     pthread_mutex_t mu;
     char err[512]; /* the first failure, for the job's error */
 };
+
+/* Wait until n more bytes fit the agent's upload rate (all workers share it). */
+static void throttle(struct vv_upload *u, size_t n)
+{
+    struct timespec now, at;
+    uint64_t rate = u->a->max_upload_rate;
+    int64_t ns;
+
+    if (!rate)
+        return;
+    pthread_mutex_lock(&u->mu);
+    clock_gettime(CLOCK_MONOTONIC, &now);
+    if (u->next.tv_sec < now.tv_sec ||
+        (u->next.tv_sec == now.tv_sec && u->next.tv_nsec < now.tv_nsec))
+        u->next = now;
+    at = u->next;
+    ns = (int64_t)((double)n * 1e9 / (double)rate);
+    u->next.tv_sec += ns / 1000000000;
+    u->next.tv_nsec += ns % 1000000000;
+    if (u->next.tv_nsec >= 1000000000) {
+        u->next.tv_sec++;
+        u->next.tv_nsec -= 1000000000;
+    }
+    pthread_mutex_unlock(&u->mu);
+    while (clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &at, NULL) == EINTR)
+        ;
+}
 
 static void set_err(struct vv_upload *u, const char *msg)
 {
@@ -81,12 +112,17 @@ static int send_batch(struct vv_upload *u, struct batch *b, struct vv_worker *w)
             atomic_fetch_add(&u->base.dedup, 1);
             continue;
         }
+        if (u->cancel && atomic_load(u->cancel)) {
+            r = VV_E_CANCELLED;
+            break;
+        }
         if ((r = vv_buf_resize(&b->z, vv_codec_bound(b->len[i]))) != 0)
             break;
         if ((r = vv_codec_compress(w->io.codec, b->data.data + b->off[i], b->len[i], b->z.data,
                                    b->z.len, &zlen)) != 0)
             break;
         snprintf(path, sizeof(path), "/api/v1/agent/chunks/%s", hex);
+        throttle(u, zlen);
         r = vv_vault_raw(u->a, b->http, "PUT", path, b->z.data, zlen, "Content-Encoding: zstd",
                          NULL, NULL, err, sizeof(err));
         if (r) {
@@ -155,6 +191,8 @@ int vv_upload_new(struct vv_agent *a, int nworkers, struct vv_upload **out)
 }
 
 struct vv_chunk_sink *vv_upload_sink(struct vv_upload *u) { return &u->base; }
+
+void vv_upload_set_cancel(struct vv_upload *u, atomic_int *cancel) { u->cancel = cancel; }
 
 const char *vv_upload_error(struct vv_upload *u) { return u->err; }
 

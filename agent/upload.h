@@ -17,6 +17,8 @@ struct vv_upload;
 int vv_upload_new(struct vv_agent *a, int nworkers, struct vv_upload **out);
 /* The sink to give vv_disk_backup_to; borrowed from u. */
 struct vv_chunk_sink *vv_upload_sink(struct vv_upload *u);
+/* Stop uploading between chunks once *cancel is non-zero (VV_E_CANCELLED). */
+void vv_upload_set_cancel(struct vv_upload *u, atomic_int *cancel);
 /* The first upload failure as "CODE: message", "" when none. Borrowed from u. */
 const char *vv_upload_error(struct vv_upload *u);
 void vv_upload_free(struct vv_upload *u);

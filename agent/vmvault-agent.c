@@ -28,7 +28,7 @@ static const char usage[] =
     "usage: vmvault-agent register --vault-credentials FILE [--region REGION]\n"
     "                              [--host-name NAME] [--state-dir DIR] [--connect URI]\n"
     "       vmvault-agent run [--state-dir DIR] [--connect URI] [--threads N] [--once]\n"
-    "                         [--log-level debug|info|warn|error]\n"
+    "                         [--max-upload-rate RATE] [--log-level debug|info|warn|error]\n"
     "\n"
     "The vmvault host agent. It registers this hypervisor host with a vault, reports\n"
     "the host's libvirt VMs to it, and carries out the backups the vault asks for:\n"
@@ -47,6 +47,8 @@ static const char usage[] =
     "run: the daemon. Reports the VMs when they change (and every 5 minutes), claims\n"
     "  the host's jobs and runs them one after another, until SIGTERM or SIGINT.\n"
     "    --threads N               backup workers (default: CPUs + 2)\n"
+    "    --max-upload-rate RATE    send at most RATE bytes per second to the vault\n"
+    "                              (K, M, G suffixes; default: no limit)\n"
     "    --once                    report, run the queued jobs, then exit\n"
     "Both:\n"
     "    --state-dir DIR           default " DEFAULT_STATE_DIR "\n"
@@ -69,16 +71,13 @@ static void on_signal(int sig)
 
 /* ---- progress and completion ---------------------------------------------------- */
 
-int vv_agent_progress(struct vv_agent *a, const char *job, json_t *tasks, int64_t done,
-                      int64_t total)
+int vv_agent_progress(struct vv_agent *a, struct vv_http *h, const char *job, json_t *tasks,
+                      int64_t done, int64_t total)
 {
-    static __thread struct vv_http *h;
     char path[200], err[600];
     json_t *body, *ans = NULL;
     int r, cancel;
 
-    if (!h && !(h = vv_http_new("vmvault-agent/" VV_AGENT_VERSION)))
-        return VV_E_NOMEM;
     body = json_pack("{s:I,s:I}", "bytesDone", (json_int_t)done, "bytesTotal", (json_int_t)total);
     if (tasks)
         json_object_set(body, "tasks", tasks);
@@ -385,6 +384,7 @@ int main(int argc, char **argv)
         {"connect", required_argument, NULL, 'u'},
         {"threads", required_argument, NULL, 't'},
         {"once", no_argument, NULL, 'o'},
+        {"max-upload-rate", required_argument, NULL, 'R'},
         {"log-level", required_argument, NULL, 'L'},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
@@ -444,6 +444,13 @@ int main(int argc, char **argv)
         case 'o':
             once = 1;
             break;
+        case 'R':
+            if (vv_parse_size(optarg, &agent.max_upload_rate) != 0 || agent.max_upload_rate < 4096) {
+                fprintf(stderr, "vmvault-agent: --max-upload-rate must be at least 4K (bytes per "
+                                "second; K, M, G suffixes)\n");
+                return 2;
+            }
+            break;
         case 'L': {
             enum vv_log_level lvl;
             if (vv_log_level_parse(optarg, &lvl) != 0) {
@@ -469,6 +476,10 @@ int main(int argc, char **argv)
     if (!strcmp(cmd, "register") && (!creds || once)) {
         fprintf(stderr, "vmvault-agent register: %s\n",
                 once ? "--once does not apply here" : "--vault-credentials is required");
+        return 2;
+    }
+    if (!strcmp(cmd, "register") && agent.max_upload_rate) {
+        fprintf(stderr, "vmvault-agent register: --max-upload-rate belongs to run\n");
         return 2;
     }
     if (!strcmp(cmd, "run") && (creds || region || host)) {

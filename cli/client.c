@@ -33,6 +33,7 @@ static const char *const role_v[] = {"Reader", "Operator", "Contributor", "Owner
 static const char *const status_v[] = {"InProgress", "Completed", "CompletedWithWarnings",
                                        "Failed",     "Cancelling", "Cancelled", NULL};
 static const char *const format_v[] = {"qcow2", "raw", NULL};
+static const char *const disk_setting_v[] = {"include", "exclude", NULL};
 static const char *const restore_mode_v[] = {"RestoreDisks", "AlternateLocation",
                                              "OriginalLocation", NULL};
 static const char *const operation_v[] = {"ConfigureBackup", "Backup", "DisableBackup",
@@ -83,6 +84,7 @@ static const struct optdef {
     {O_RESTORE_MODE, "restore-mode", K_ENUM, 0, 0, restore_mode_v},
     {O_TARGET_VM_NAME, "target-vm-name", K_NAME, 0, 0, NULL},
     {O_DISKS, "diskslist", K_TEXT, 0, 0, NULL},
+    {O_DISK_SETTING, "disk-list-setting", K_ENUM, 0, 0, disk_setting_v},
 };
 #define NDEFS (sizeof(optdefs) / sizeof(optdefs[0]))
 

@@ -4,6 +4,7 @@
  * item now (/api/v1/vaults/{v}/protectedItems...).
  */
 #include <stdio.h>
+#include <string.h>
 
 #include "client.h"
 
@@ -23,7 +24,9 @@ const char vv_protection_usage[] =
 
 static const char enable_usage[] =
     "usage: vmvault protection enable-for-vm --vault-name VAULT --vm VM --policy-name POLICY\n"
-    "                                        [--container-name HOST] [--output json|table]\n"
+    "                                        [--container-name HOST]\n"
+    "                                        [--diskslist DISK,... --disk-list-setting\n"
+    "                                         include|exclude] [--output json|table]\n"
     "\n"
     "Protect a VM that a registered host reports ('vmvault protectable-item list') with\n"
     "a backup policy. The VM becomes a protected item named after it, in state\n"
@@ -40,10 +43,16 @@ static const char enable_usage[] =
     "  --vm VM                  the VM's name or UUID\n"
     "  --policy-name POLICY     the backup policy, e.g. DefaultPolicy\n"
     "  --container-name HOST    the VM's host, when VMs of that name run on several\n"
+    "  --diskslist DISK,...     disks by target name (vda,vdb) that --disk-list-setting\n"
+    "                           includes in or excludes from every backup (default:\n"
+    "                           all disks)\n"
+    "  --disk-list-setting S    include (only these disks) or exclude (all but these)\n"
     VV_HELP_OUTPUT
     "\n"
-    "Example:\n"
+    "Examples:\n"
     "  vmvault protection enable-for-vm --vault-name v1 --vm web1 --policy-name DefaultPolicy\n"
+    "  vmvault protection enable-for-vm --vault-name v1 --vm db1 --policy-name DefaultPolicy \\\n"
+    "      --diskslist vdb --disk-list-setting exclude       # not the scratch disk\n"
     VV_HELP_TAIL;
 
 static const char disable_usage[] =
@@ -123,7 +132,7 @@ static const char backup_usage[] =
 static const struct vv_verb v_enable = {
     "protection enable-for-vm", enable_usage,
     {{O_VAULT_NAME, VV_REQ}, {O_VM, VV_REQ}, {O_POLICY_NAME, VV_REQ}, {O_CONTAINER, 0},
-     {O_OUTPUT, 0}, {O_HELP, 0}}};
+     {O_DISKS, 0}, {O_DISK_SETTING, 0}, {O_OUTPUT, 0}, {O_HELP, 0}}};
 static const struct vv_verb v_disable = {
     "protection disable", disable_usage,
     {{O_VAULT_NAME, VV_REQ}, {O_ITEM_NAME, VV_REQ}, {O_CONTAINER, 0}, {O_DELETE_DATA, 0},
@@ -182,9 +191,29 @@ static int cmd_enable(int argc, char **argv)
 
     if (rc >= 0)
         return rc;
+    if (!vv_arg(&a, O_DISKS) != !vv_arg(&a, O_DISK_SETTING))
+        return vv_cli_usage_error("protection enable-for-vm",
+                                  "--diskslist and --disk-list-setting go together");
     body = json_pack("{s:s,s:s}", "vm", vv_arg(&a, O_VM), "policy", vv_arg(&a, O_POLICY_NAME));
     if (vv_arg(&a, O_CONTAINER))
         json_object_set_new(body, "container", json_string(vv_arg(&a, O_CONTAINER)));
+    if (vv_arg(&a, O_DISKS)) {
+        json_t *list = json_array();
+        char buf[1024], *save = NULL;
+        snprintf(buf, sizeof(buf), "%s", vv_arg(&a, O_DISKS));
+        for (char *t = strtok_r(buf, ",", &save); t; t = strtok_r(NULL, ",", &save)) {
+            if (!vv_name_valid(t)) {
+                json_decref(list);
+                json_decref(body);
+                return vv_cli_usage_error("protection enable-for-vm",
+                                          "--diskslist: '%s' is not a disk name", t);
+            }
+            json_array_append_new(list, json_string(t));
+        }
+        json_object_set_new(body, "diskSettings",
+                            json_pack("{s:s,s:o}", "setting", vv_arg(&a, O_DISK_SETTING), "disks",
+                                      list));
+    }
     vv_path_init(&p, "/api/v1/vaults/%s/protectedItems", vv_arg(&a, O_VAULT_NAME));
     rc = vv_request_show(&a, NULL, "POST", &p, body, show_item_and_job, NULL);
     json_decref(body);

@@ -345,7 +345,10 @@ void vv_router_handle_as(void *ctx, const struct vv_http_req *req, struct vv_htt
 void vv_router_log(void *ctx, const struct vv_http_req *req, int status, double ms)
 {
     (void)ctx;
-    if (status >= 500)
+    if (status == 204) /* an agent's long poll that found nothing: every few seconds */
+        vv_debug("request method=%s path=%s status=%d actor=%s ms=%.1f", req->method, req->path,
+                 status, log_actor, ms);
+    else if (status >= 500)
         vv_warn("request method=%s path=%s status=%d actor=%s ms=%.1f", req->method, req->path,
                 status, log_actor, ms);
     else

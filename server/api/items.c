@@ -24,7 +24,7 @@
     "  (SELECT COUNT(*) FROM recovery_points r WHERE r.item_id = i.id) AS recoveryPointCount, " \
     "  (SELECT r.name FROM recovery_points r WHERE r.item_id = i.id "                          \
     "     ORDER BY r.time DESC, r.id DESC LIMIT 1) AS latestRecoveryPoint, "                   \
-    "  c.region, " T("i.created") " AS createdAt "                                            \
+    "  c.region, " T("i.created") " AS createdAt, i.disk_settings AS \"diskSettings:json\" "      \
     "FROM protected_items i JOIN vaults v ON v.id = i.vault_id "                             \
     "  JOIN containers c ON c.id = i.container_id LEFT JOIN policies p ON p.id = i.policy_id "
 
@@ -93,7 +93,10 @@ static int active_job(struct vv_call *c, int64_t item_id, char id[80])
 
 void vv_api_item_enable(struct vv_call *c)
 {
-    static const char *const fields[] = {"vm", "container", "policy", NULL};
+    static const char *const fields[] = {"vm", "container", "policy", "diskSettings", NULL};
+    static const char *const dfields[] = {"setting", "disks", NULL};
+    char *disk_settings;
+    json_t *ds;
     const char *vm, *container = NULL, *policy = "DefaultPolicy";
     char location[80], region[80] = "", uuid[80] = "", name[80] = "", other[80] = "";
     char job[VV_UUID_LEN];
@@ -110,6 +113,33 @@ void vv_api_item_enable(struct vv_call *c)
         return;
     if (!policy)
         policy = "DefaultPolicy";
+    if ((ds = json_object_get(c->body, "diskSettings")) && !json_is_null(ds)) {
+        const char *setting;
+        json_t *list, *d;
+        size_t k;
+        if (!json_is_object(ds)) {
+            vv_reply_error(c, 400, "InvalidParameter", "diskSettings must be an object");
+            return;
+        }
+        if (vv_body_only(c, ds, "diskSettings", dfields) ||
+            vv_body_str(c, ds, "setting", 1, &setting))
+            return;
+        list = json_object_get(ds, "disks");
+        if ((strcmp(setting, "include") && strcmp(setting, "exclude")) || !json_is_array(list) ||
+            json_array_size(list) < 1 || json_array_size(list) > 256) {
+            vv_reply_error(c, 400, "InvalidParameter",
+                           "diskSettings: setting is include or exclude, disks a list of 1 to "
+                           "256 disk names");
+            return;
+        }
+        json_array_foreach(list, k, d) {
+            if (!json_is_string(d) || !vv_name_valid(json_string_value(d))) {
+                vv_reply_error(c, 400, "InvalidParameter", "diskSettings.disks[%zu] is not a disk name",
+                               k);
+                return;
+            }
+        }
+    }
     r = vv_db_prepare(c->srv->db, &st,
                       "SELECT x.name, x.uuid, c.id, c.region FROM protectable_items x "
                       "JOIN containers c ON c.id = x.container_id "
@@ -181,10 +211,12 @@ void vv_api_item_enable(struct vv_call *c)
         vv_reply_internal(c, r);
         return;
     }
+    disk_settings = ds && !json_is_null(ds) ? vv_json_dump(ds) : NULL;
     r = vv_db_run(c->srv->db,
                   "INSERT INTO protected_items(vault_id, container_id, name, vm_uuid, policy_id, "
-                  "state, created) VALUES (?,?,?,?,?,'IRPending',?)",
-                  "iissii", vid, cid, name, uuid, pid, (int64_t)c->now);
+                  "state, created, disk_settings) VALUES (?,?,?,?,?,'IRPending',?,?)",
+                  "iissiis", vid, cid, name, uuid, pid, (int64_t)c->now, disk_settings);
+    free(disk_settings);
     if (r == VV_E_EXISTS) {
         vv_db_rollback(c->srv->db);
         vv_reply_error(c, 409, "VmAlreadyProtectedInAnotherVault",

@@ -137,6 +137,9 @@ static const char *const migrations[] = {
     "  detail TEXT);",
     /* 2: what a Backup job read, sent and found already in the vault. */
     "ALTER TABLE jobs ADD COLUMN stats TEXT;",
+    /* 3: selective disks of a protected item: {"setting": "include"|"exclude",
+     * "disks": [...]}, NULL for all disks. */
+    "ALTER TABLE protected_items ADD COLUMN disk_settings TEXT;",
 };
 
 int vv_catalog_migrate(struct vv_db *db)

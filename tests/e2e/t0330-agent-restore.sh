@@ -96,6 +96,25 @@ for t in vda vdb; do
 done
 check "the VM starts on its restored disks" virsh -c qemu:///system start "$APP"
 
+# Selective disks: a VM protected without its vdb backs up and restores vda only.
+virt_domain sel --disk vda:qcow2:32M:51:8 --disk vdb:raw:16M:52:4
+SEL=$VIRT_DOM
+agent_run
+check "protect a VM excluding its vdb" "$VMVAULT" protection enable-for-vm --vault-name v1 --vm "$SEL" \
+    --policy-name DefaultPolicy --diskslist vdb --disk-list-setting exclude
+check_out "the item shows its disk settings" 'j["diskSettings"] == {"setting": "exclude", "disks": ["vdb"]}' \
+    "$VMVAULT" item show --vault-name v1 --name "$SEL"
+J=$(jobid "$VMVAULT" protection backup-now --vault-name v1 --item-name "$SEL")
+agent_run
+PS=$("$VMVAULT" item show --vault-name v1 --name "$SEL" 2>/dev/null | jv 'j["latestRecoveryPoint"]')
+check_out "its recovery point holds vda only" '[d["name"] for d in j["disks"]] == ["vda"]' \
+    "$VMVAULT" recoverypoint show --vault-name v1 --item-name "$SEL" --name "$PS"
+J=$(jobid "$VMVAULT" restore restore-disks --vault-name v1 --item-name "$SEL" --rp-name "$PS" --target-dir "$WORK/sel")
+agent_run
+check "and vda restores byte-identical" same_disk "$WORK/sel/$SEL-vda.qcow2" qcow2 "$(virt_expected sel vda)"
+check_refused "half of a disk setting is a usage error" 2 "go together" "" \
+    "$VMVAULT" protection enable-for-vm --vault-name v1 --vm "$SEL" --policy-name DefaultPolicy --diskslist vda
+
 check_refused "a restore without a target folder is a usage error" 2 "target-dir" "" \
     "$VMVAULT" restore restore-disks --vault-name v1 --item-name "$APP" --rp-name "$P1"
 check_refused "an unknown point" 1 RecoveryPointNotFound "" \
