@@ -17,26 +17,13 @@
 
 int vv_state_init(const char *dir)
 {
-    char tmp[4096];
-    snprintf(tmp, sizeof(tmp), "%s", dir);
-    for (char *p = tmp + 1; *p; p++) {
-        if (*p != '/')
-            continue;
-        *p = 0;
-        if (mkdir(tmp, 0755) != 0 && errno != EEXIST) {
-            vv_error("cannot create %s: %s", tmp, strerror(errno));
-            return VV_E_IO;
-        }
-        *p = '/';
-    }
-    if (mkdir(dir, 0711) != 0 && errno != EEXIST) {
-        vv_error("cannot create %s: %s", dir, strerror(errno));
-        return VV_E_IO;
-    }
+    int r = vv_mkdir_p(dir, 0711);
+    if (r)
+        return r;
     /* Others may pass through (QEMU, another user, reaches the NBD socket and scratch
      * files under run/) but not list it; every file with a secret is 0600. */
     if (chmod(dir, 0711) != 0) {
-        vv_error("cannot restrict %s to its owner: %s", dir, strerror(errno));
+        vv_error("cannot set the mode of %s: %s", dir, strerror(errno));
         return VV_E_IO;
     }
     return 0;

@@ -1290,3 +1290,20 @@ int vv_confirm(int yes, const char *fmt, ...)
     line[strcspn(line, "\r\n")] = '\0';
     return !strcasecmp(line, "y") || !strcasecmp(line, "yes");
 }
+
+int vv_disk_list(const char *verb, const char *option, const char *list, json_t **out)
+{
+    char buf[1024], *save = NULL;
+    json_t *arr = json_array();
+
+    snprintf(buf, sizeof(buf), "%s", list);
+    for (char *t = strtok_r(buf, ",", &save); t; t = strtok_r(NULL, ",", &save)) {
+        if (!vv_name_valid(t)) {
+            json_decref(arr);
+            return vv_cli_usage_error(verb, "%s: '%s' is not a disk name", option, t);
+        }
+        json_array_append_new(arr, json_string(t));
+    }
+    *out = arr;
+    return -1;
+}

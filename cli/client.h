@@ -87,6 +87,11 @@ int vv_args_alias(const struct vv_verb *v, struct vv_args *a, int opt, int alias
 int vv_cli_group(const char *group, const char *usage, const struct vv_command *verbs,
                  int argc, char **argv);
 
+/* Parse a "vda,vdb" list of disk names into a new JSON array (*out, caller
+ * json_decref()s). Returns -1 to go on, or VV_EXIT_USAGE after a usage error of
+ * verb naming option and the bad name. */
+int vv_disk_list(const char *verb, const char *option, const char *list, json_t **out);
+
 /* Checks shared with the verbs. */
 int vv_name_valid(const char *s);                /* 1..64 of [A-Za-z0-9._-], alnum first */
 int vv_date_parse(const char *s, char out[11]);  /* YYYY-MM-DD or DD-MM-YYYY -> YYYY-MM-DD; 0 or -1 */

@@ -198,17 +198,11 @@ static int cmd_enable(int argc, char **argv)
     if (vv_arg(&a, O_CONTAINER))
         json_object_set_new(body, "container", json_string(vv_arg(&a, O_CONTAINER)));
     if (vv_arg(&a, O_DISKS)) {
-        json_t *list = json_array();
-        char buf[1024], *save = NULL;
-        snprintf(buf, sizeof(buf), "%s", vv_arg(&a, O_DISKS));
-        for (char *t = strtok_r(buf, ",", &save); t; t = strtok_r(NULL, ",", &save)) {
-            if (!vv_name_valid(t)) {
-                json_decref(list);
-                json_decref(body);
-                return vv_cli_usage_error("protection enable-for-vm",
-                                          "--diskslist: '%s' is not a disk name", t);
-            }
-            json_array_append_new(list, json_string(t));
+        json_t *list;
+        if ((rc = vv_disk_list("protection enable-for-vm", "--diskslist", vv_arg(&a, O_DISKS),
+                               &list)) >= 0) {
+            json_decref(body);
+            return rc;
         }
         json_object_set_new(body, "diskSettings",
                             json_pack("{s:s,s:o}", "setting", vv_arg(&a, O_DISK_SETTING), "disks",

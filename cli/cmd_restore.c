@@ -122,17 +122,10 @@ static int cmd_disks(int argc, char **argv)
     if (vv_arg(&a, O_TARGET_VM_NAME))
         json_object_set_new(body, "targetVmName", json_string(vv_arg(&a, O_TARGET_VM_NAME)));
     if ((list = vv_arg(&a, O_DISKS))) {
-        json_t *arr = json_array();
-        char buf[1024], *save = NULL;
-        snprintf(buf, sizeof(buf), "%s", list);
-        for (char *t = strtok_r(buf, ",", &save); t; t = strtok_r(NULL, ",", &save)) {
-            if (!vv_name_valid(t)) {
-                json_decref(arr);
-                json_decref(body);
-                return vv_cli_usage_error("restore restore-disks",
-                                          "--diskslist: '%s' is not a disk name", t);
-            }
-            json_array_append_new(arr, json_string(t));
+        json_t *arr;
+        if ((rc = vv_disk_list("restore restore-disks", "--diskslist", list, &arr)) >= 0) {
+            json_decref(body);
+            return rc;
         }
         json_object_set_new(body, "disks", arr);
     }

@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "err.h"
+#include "log.h"
 
 void vv_hex_encode(const uint8_t *in, size_t n, char *out)
 {
@@ -256,4 +257,27 @@ int vv_rmtree(const char *path)
     if (rmdir(path) != 0)
         r = VV_E_IO;
     return r;
+}
+
+int vv_mkdir_p(const char *dir, unsigned mode)
+{
+    char tmp[4096];
+    if (strlen(dir) >= sizeof(tmp))
+        return VV_E_INVAL;
+    snprintf(tmp, sizeof(tmp), "%s", dir);
+    for (char *p = tmp + 1; *p; p++) {
+        if (*p != '/')
+            continue;
+        *p = 0;
+        if (mkdir(tmp, 0755) != 0 && errno != EEXIST) {
+            vv_error("cannot create %s: %s", tmp, strerror(errno));
+            return VV_E_IO;
+        }
+        *p = '/';
+    }
+    if (mkdir(tmp, (mode_t)mode) != 0 && errno != EEXIST) {
+        vv_error("cannot create %s: %s", tmp, strerror(errno));
+        return VV_E_IO;
+    }
+    return 0;
 }

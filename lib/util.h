@@ -63,6 +63,10 @@ int vv_pread_full(int fd, void *p, size_t n, uint64_t off);
 /* Number of online CPUs (at least 1). */
 int vv_ncpu(void);
 
+/* Create dir with mode, and its missing parents with 0755. 0 also when it exists
+ * (its mode is then left as it is), VV_E_IO (logged) or VV_E_INVAL. */
+int vv_mkdir_p(const char *dir, unsigned mode);
+
 /* Remove a folder and everything under it (symbolic links are removed, not
  * followed). Returns 0 (also when it did not exist) or VV_E_IO. */
 int vv_rmtree(const char *path);

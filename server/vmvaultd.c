@@ -78,27 +78,6 @@ static void default_data_dir(char *out, size_t n)
         snprintf(out, n, "%s/.local/share/vmvault", home);
 }
 
-static int ensure_dir(const char *dir)
-{
-    char tmp[4096];
-    snprintf(tmp, sizeof(tmp), "%s", dir);
-    for (char *p = tmp + 1; *p; p++) {
-        if (*p != '/')
-            continue;
-        *p = 0;
-        if (mkdir(tmp, 0755) != 0 && errno != EEXIST) {
-            vv_error("cannot create %s: %s", tmp, strerror(errno));
-            return VV_E_IO;
-        }
-        *p = '/';
-    }
-    if (mkdir(tmp, 0700) != 0 && errno != EEXIST) {
-        vv_error("cannot create %s: %s", tmp, strerror(errno));
-        return VV_E_IO;
-    }
-    return 0;
-}
-
 /* ---- crash recovery --------------------------------------------------------- */
 
 struct recover_ctx {
@@ -409,7 +388,7 @@ int main(int argc, char **argv)
         return r;
     }
 
-    if (ensure_dir(srv.data_dir) != 0)
+    if (vv_mkdir_p(srv.data_dir, 0700) != 0)
         return 1;
     chmod(srv.data_dir, 0700);
     if (vv_db_open(path, &srv.db) != 0 || vv_catalog_migrate(srv.db) != 0)

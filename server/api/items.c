@@ -82,13 +82,24 @@ static int find_item(struct vv_call *c, int64_t vid, int64_t *id)
     return 0;
 }
 
-/* A job on the item that is queued or running: 1 (and its id), 0, or <0. */
-static int active_job(struct vv_call *c, int64_t item_id, char id[80])
+/* 0 when no job of the item is queued or running; else replies 409
+ * OperationInProgress (or 500) and returns -1. */
+static int no_active_job(struct vv_call *c, int64_t item_id)
 {
-    return vv_db_text(c->srv->db, id, 80,
-                      "SELECT id FROM jobs WHERE item_id = ? AND status IN ('InProgress','Cancelling') "
-                      "LIMIT 1",
-                      "i", item_id);
+    char busy[80];
+    int r = vv_db_text(c->srv->db, busy, sizeof(busy),
+                       "SELECT id FROM jobs WHERE item_id = ? AND status IN "
+                       "('InProgress','Cancelling') LIMIT 1",
+                       "i", item_id);
+    if (r == 0)
+        return 0;
+    if (r < 0)
+        vv_reply_internal(c, r);
+    else
+        vv_reply_error(c, 409, "OperationInProgress",
+                       "job %s is already running on '%s'; wait for it or stop it first", busy,
+                       c->param[1]);
+    return -1;
 }
 
 void vv_api_item_enable(struct vv_call *c)
@@ -275,7 +286,7 @@ void vv_api_item_backup(struct vv_call *c)
     static const char tasks[] = "[{\"name\":\"Take Snapshot\",\"status\":\"NotStarted\"},"
                                 "{\"name\":\"Transfer data to vault\",\"status\":\"NotStarted\"}]";
     const char *retain = NULL;
-    char state[32] = "", busy[80], job[VV_UUID_LEN];
+    char state[32] = "", job[VV_UUID_LEN];
     int64_t vid, id;
     time_t until = c->now + 30 * 86400;
     int r;
@@ -314,15 +325,8 @@ void vv_api_item_backup(struct vv_call *c)
                        c->param[1]);
         return;
     }
-    if ((r = active_job(c, id, busy)) != 0) {
-        if (r < 0)
-            vv_reply_internal(c, r);
-        else
-            vv_reply_error(c, 409, "OperationInProgress",
-                           "job %s is already running on '%s'; wait for it or stop it", busy,
-                           c->param[1]);
+    if (no_active_job(c, id))
         return;
-    }
     if ((r = vv_job_create(c, vid, id, "Backup", "InProgress", tasks, until, job)) < 0) {
         vv_reply_internal(c, r);
         return;
@@ -340,7 +344,7 @@ struct purge_list {
 void vv_api_item_disable(struct vv_call *c)
 {
     static const char *const fields[] = {"deleteBackupData", NULL};
-    char state[32] = "", busy[80], job[VV_UUID_LEN], uuid[VV_UUID_LEN];
+    char state[32] = "", job[VV_UUID_LEN], uuid[VV_UUID_LEN];
     int64_t vid, id;
     int del = 0, r;
     struct vv_stmt *st;
@@ -351,15 +355,8 @@ void vv_api_item_disable(struct vv_call *c)
         return;
     if (vv_body_only(c, c->body, NULL, fields) || vv_body_bool(c, c->body, "deleteBackupData", &del))
         return;
-    if ((r = active_job(c, id, busy)) != 0) {
-        if (r < 0)
-            vv_reply_internal(c, r);
-        else
-            vv_reply_error(c, 409, "OperationInProgress",
-                           "job %s is running on '%s'; wait for it or stop it first", busy,
-                           c->param[1]);
+    if (no_active_job(c, id))
         return;
-    }
     if ((r = vv_db_text(c->srv->db, state, sizeof(state),
                         "SELECT state FROM protected_items WHERE id = ?", "i", id)) < 0) {
         vv_reply_internal(c, r);
@@ -527,7 +524,7 @@ void vv_api_point_restore(struct vv_call *c)
                                          "targetVmName", "disks", NULL};
     static const char tasks[] = "[{\"name\":\"Transfer data from vault\",\"status\":\"NotStarted\"}]";
     const char *mode = "RestoreDisks", *dir = NULL, *format = NULL, *target_name = NULL;
-    char busy[80], job[VV_UUID_LEN], disks_json[16384] = "";
+    char job[VV_UUID_LEN], disks_json[16384] = "";
     int64_t vid, id, found = 0;
     json_t *disks, *d, *params, *ans;
     size_t i;
@@ -612,15 +609,8 @@ void vv_api_point_restore(struct vv_call *c)
             return;
         }
     }
-    if ((r = active_job(c, id, busy)) != 0) {
-        if (r < 0)
-            vv_reply_internal(c, r);
-        else
-            vv_reply_error(c, 409, "OperationInProgress",
-                           "job %s is running on '%s'; wait for it or stop it first", busy,
-                           c->param[1]);
+    if (no_active_job(c, id))
         return;
-    }
     if ((r = vv_db_begin(c->srv->db)) != 0) {
         vv_reply_internal(c, r);
         return;

@@ -8,32 +8,11 @@
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/lib_server.sh"
 . "$(dirname "$0")/lib_virt.sh"
-VMVAULT_AGENT=${VMVAULT_AGENT:-$TOP/build/vmvault-agent}
-case $VMVAULT_AGENT in /*) ;; *) VMVAULT_AGENT=$PWD/$VMVAULT_AGENT ;; esac
+. "$(dirname "$0")/lib_agent.sh"
 cd "$WORK"
 virt_up
 srv_start "$WORK/data" || finish
-AG=$WORK/agent
 agent() { "$VMVAULT_AGENT" "$@" --state-dir "$AG" >>"$WORK/agent.log" 2>&1; }
-agent_run() {
-    local rc
-    "$VMVAULT_AGENT" run --once --state-dir "$AG" --threads 3 >>"$WORK/agent.log" 2>&1; rc=$?
-    [ "$rc" = 0 ] || { echo "vmvault-agent exited with status $rc:"; tail -n 8 "$WORK/agent.log"; }
-    return "$rc"
-}
-jobid() { "$@" 2>/dev/null | jv 'j["id"]' 2>/dev/null; }
-# restored POINT VM DISK FILE: restore one disk of a point from the vault's store and
-# compare it with FILE.
-restored() {
-    local v out=$WORK/restored.raw
-    v=$(ls "$SRV_DATA/vaults")
-    rm -f "$out"
-    "$VMVAULT" debug image-restore --store "$SRV_DATA/vaults/$v/store" \
-        --key-file "$SRV_DATA/vaults/$v/vault.key" --point "$1" --disk-name "$3" \
-        --target "$out" >/dev/null || return 1
-    cmp "$out" "$4"
-}
-latest() { "$VMVAULT" item show --vault-name v1 --name "$(virt_name "$1")" 2>/dev/null | jv 'j["latestRecoveryPoint"]'; }
 ours() { virt_checkpoints "$1" | grep -c '^vmvault-'; }
 
 "$VMVAULT" vault create --name v1 --location westeurope >/dev/null 2>&1
@@ -70,8 +49,8 @@ done
 P1=$(latest web)
 P2=$(latest db)
 for t in vda vdb; do
-    check "running domain, full point: $t restores byte-identical" restored "$P1" web $t "$(virt_expected_at web $t full)"
-    check "shut-off domain, full point: $t restores byte-identical" restored "$P2" db $t "$(virt_expected db $t)"
+    check "running domain, full point: $t restores byte-identical" restored "$P1" $t "$(virt_expected_at web $t full)"
+    check "shut-off domain, full point: $t restores byte-identical" restored "$P2" $t "$(virt_expected db $t)"
 done
 check_out "the points are crash-consistent and keep the domain XML" \
     'j["consistency"] == "CrashConsistent" and [d["name"] for d in j["disks"]] == ["vda", "vdb"]' \
@@ -100,8 +79,8 @@ P3=$(latest web)
 check_out "the incremental's parent is the full point" 'j["parent"] == "'"$P1"'"' \
     "$VMVAULT" recoverypoint show --vault-name v1 --item-name "$WEB" --name "$P3"
 for t in vda vdb; do
-    check "incremental point: $t restores byte-identical to the disk now" restored "$P3" web $t "$(virt_expected_at web $t inc1)"
-    check "full point: $t still restores to the disk as it was" restored "$P1" web $t "$(virt_expected_at web $t full)"
+    check "incremental point: $t restores byte-identical to the disk now" restored "$P3" $t "$(virt_expected_at web $t inc1)"
+    check "full point: $t still restores to the disk as it was" restored "$P1" $t "$(virt_expected_at web $t full)"
 done
 check "still exactly one checkpoint of ours" test "$(ours web)" = 1
 
@@ -117,7 +96,7 @@ check_out "without its checkpoint the backup completes with a warning" \
     "$VMVAULT" job show --vault-name v1 --name "$J4"
 P4=$(latest web)
 for t in vda vdb; do
-    check "the fallback point: $t restores byte-identical" restored "$P4" web $t "$(virt_expected_at web $t inc2)"
+    check "the fallback point: $t restores byte-identical" restored "$P4" $t "$(virt_expected_at web $t inc2)"
 done
 check "a new chain started with one checkpoint" test "$(ours web)" = 1
 J5=$(jobid "$VMVAULT" protection backup-now --vault-name v1 --item-name "$WEB")
@@ -135,7 +114,7 @@ check_out "the shut-off domain's second backup completes" 'j["status"] == "Compl
     "$VMVAULT" job show --vault-name v1 --name "$J6"
 P6=$(latest db)
 for t in vda vdb; do
-    check "shut-off domain, second point: $t restores byte-identical" restored "$P6" db $t "$(virt_expected db $t)"
+    check "shut-off domain, second point: $t restores byte-identical" restored "$P6" $t "$(virt_expected db $t)"
 done
 check "no run files are left on the host" sh -c "[ -z \"\$(ls -A '$AG/run' 2>/dev/null)\" ]"
 srv_stop

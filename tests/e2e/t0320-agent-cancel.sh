@@ -7,20 +7,16 @@
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/lib_server.sh"
 . "$(dirname "$0")/lib_virt.sh"
-VMVAULT_AGENT=${VMVAULT_AGENT:-$TOP/build/vmvault-agent}
-case $VMVAULT_AGENT in /*) ;; *) VMVAULT_AGENT=$PWD/$VMVAULT_AGENT ;; esac
+. "$(dirname "$0")/lib_agent.sh"
 cd "$WORK"
 virt_up
 srv_start "$WORK/data" --agent-timeout 3 || finish
-AG=$WORK/agent
-agent_run() { "$VMVAULT_AGENT" run --once --state-dir "$AG" "$@" >>"$WORK/agent.log" 2>&1; }
 # agent_bg ARGS...: the agent in the background, its own PID in APID.
 agent_bg() {
     "$VMVAULT_AGENT" run --once --state-dir "$AG" "$@" >>"$WORK/agent.log" 2>&1 &
     APID=$!
     BG_PIDS+=("$APID")
 }
-jobid() { "$@" 2>/dev/null | jv 'j["id"]' 2>/dev/null; }
 job() { "$VMVAULT" job show --vault-name v1 --name "$1" 2>/dev/null | jv "$2" 2>/dev/null; }
 # wait_for JOB EXPR [SECONDS]: poll until python EXPR holds for the job.
 wait_for() {
@@ -32,21 +28,12 @@ wait_for() {
 }
 ours() { virt_checkpoints "$1" | grep -c '^vmvault-'; }
 points() { "$VMVAULT" recoverypoint list --vault-name v1 --item-name "$VM" 2>/dev/null | jv 'len(L)'; }
-restored() {
-    local v out=$WORK/restored.raw
-    v=$(ls "$SRV_DATA/vaults"); rm -f "$out"
-    "$VMVAULT" debug image-restore --store "$SRV_DATA/vaults/$v/store" \
-        --key-file "$SRV_DATA/vaults/$v/vault.key" --point "$1" --disk-name "$2" \
-        --target "$out" >/dev/null && cmp "$out" "$3"
-}
 host_clean() {
     ! virsh -c qemu:///system domjobinfo "$VM" 2>/dev/null | grep -q Backup &&
         [ -z "$(ls -A "$AG/run" 2>/dev/null)" ]
 }
 
-"$VMVAULT" vault create --name v1 --location westeurope >/dev/null 2>&1
-"$VMVAULT" vault credentials --name v1 --file creds.json >/dev/null 2>&1
-"$VMVAULT_AGENT" register --vault-credentials creds.json --host-name host1 --state-dir "$AG" >/dev/null 2>&1
+agent_setup
 virt_domain big --running --disk vda:qcow2:160M:41:96 --disk vdb:raw:64M:42:32
 VM=$VIRT_DOM
 agent_run

@@ -6,26 +6,15 @@
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/lib_server.sh"
 . "$(dirname "$0")/lib_virt.sh"
-VMVAULT_AGENT=${VMVAULT_AGENT:-$TOP/build/vmvault-agent}
-case $VMVAULT_AGENT in /*) ;; *) VMVAULT_AGENT=$PWD/$VMVAULT_AGENT ;; esac
+. "$(dirname "$0")/lib_agent.sh"
 cd "$WORK"
 virt_up
 srv_start "$WORK/data" || finish
-AG=$WORK/agent
-agent_run() {
-    local rc
-    "$VMVAULT_AGENT" run --once --state-dir "$AG" --threads 3 >>"$WORK/agent.log" 2>&1; rc=$?
-    [ "$rc" = 0 ] || { echo "vmvault-agent exited with status $rc:"; tail -n 8 "$WORK/agent.log"; }
-    return "$rc"
-}
-jobid() { "$@" 2>/dev/null | jv 'j["id"]' 2>/dev/null; }
 status_of() { "$VMVAULT" job show --vault-name v1 --name "$1" 2>/dev/null | jv 'j["status"]'; }
 # same_disk FILE FORMAT EXPECTED: the guest-visible bytes of FILE equal EXPECTED.
 same_disk() { qemu-img convert -U -f "$2" -O raw "$1" "$WORK/cmp.raw" && cmp "$WORK/cmp.raw" "$3"; }
 
-"$VMVAULT" vault create --name v1 --location westeurope >/dev/null 2>&1
-"$VMVAULT" vault credentials --name v1 --file creds.json >/dev/null 2>&1
-"$VMVAULT_AGENT" register --vault-credentials creds.json --host-name host1 --state-dir "$AG" >/dev/null 2>&1
+agent_setup
 virt_domain app --running --disk vda:qcow2:48M:31:16 --disk vdb:raw:40M:32:12
 APP=$VIRT_DOM
 agent_run
