@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
-# The API verbs' command line, without a vault server: every group and verb has a
-# full --help; bad input is a usage error (exit 2) naming the problem and sends no
-# request; a missing or unreachable server is exit 1 saying what to do. A small stub
-# (python3) stands in for the server where a check needs to see what was sent.
+# The API verbs' command line: every group and verb has a full --help; bad input is a
+# usage error (exit 2) naming the problem and sends no request; a missing or
+# unreachable server is exit 1 saying what to do; at the end, a real vmvaultd shows
+# what reaches it (nothing for a rejected command; canonical field values).
 . "$(dirname "$0")/lib.sh"
 cd "$WORK"
 
@@ -185,90 +185,45 @@ check_fails "policy file not JSON" 1 "bad.json is not valid JSON" \
     env VMVAULT_URL=$DEAD VMVAULT_TOKEN=t \
     "$VMVAULT" policy create --vault-name v1 --name p --policy bad.json
 
-# --- what is sent, against a stub that records requests and answers an error ------
-cat > stub.py <<'EOF'
-import http.server, json, sys
-class H(http.server.BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"
-    def log_message(self, *a): pass
-    def go(self):
-        n = int(self.headers.get("Content-Length") or 0)
-        body = self.rfile.read(n).decode() if n else ""
-        with open("requests.log", "a") as f:
-            f.write("%s %s %s %s\n" % (self.command, self.path,
-                    self.headers.get("Authorization"), body))
-        if self.path == "/api/v1/vaults/v1":
-            st, out = 200, {"name": "v1", "location": "westeurope"}
-        elif self.path == "/api/v1/vaults/v1/backupProperties" and self.command == "GET":
-            st, out = 200, {"softDelete": {"state": "Enabled", "retentionDays": 14}}
-        else:
-            st, out = 404, {"error": {"code": "VaultNotFound", "message": "vault 'nope' does not exist"}}
-        data = json.dumps(out).encode()
-        self.send_response(st)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(data)))
-        self.end_headers()
-        self.wfile.write(data)
-    do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = go
-s = http.server.HTTPServer(("127.0.0.1", 0), H)
-open("stub.port.tmp", "w").write(str(s.server_address[1]))
-import os; os.rename("stub.port.tmp", "stub.port")
-s.serve_forever()
-EOF
-python3 stub.py & STUB=$!
-trap 'kill "$STUB" 2>/dev/null; [ "${VV_KEEP:-0}" = 1 ] || rm -rf "$WORK"' EXIT
-for _ in $(seq 50); do [ -e stub.port ] && break; sleep 0.1; done
-export VMVAULT_URL=http://127.0.0.1:$(cat stub.port)/ VMVAULT_TOKEN=tok123
-: > requests.log
-
+# --- what reaches the real server ---------------------------------------------------
+. "$(dirname "$0")/lib_server.sh"
+srv_start "$WORK/srv" || finish
+reqs() { grep -c 'info: request ' "$SRV_LOG"; }
+n0=$(reqs)
 "$VMVAULT" vault create --name v1 --location l --soft-delete-duration 300 >/dev/null 2>&1
 "$VMVAULT" protection backup-now --vault-name v1 --item-name w --retain-until 2026-02-29 >/dev/null 2>&1
 "$VMVAULT" user create --name a --role Boss >/dev/null 2>&1
-check "rejected commands send no request" test ! -s requests.log
+check "rejected commands send no request" test "$(reqs)" = "$n0"
 
 check_fails "the server's error is 'vmvault: CODE: message', exit 1" 1 \
     "^vmvault: VaultNotFound: vault 'nope' does not exist$" "$VMVAULT" vault show --name nope
-check "the token is sent as a bearer token" grep -q "^GET /api/v1/vaults/nope Bearer tok123" requests.log
-check "a JSON answer prints pretty with 2-space indent" sh -c \
-    "'$VMVAULT' vault show --name v1 | grep -q '^  \"name\": \"v1\",'"
-check "a table has headers and the row" sh -c \
-    "'$VMVAULT' vault show --name v1 --output table | head -n 1 | grep -q '^Name  *Location' &&
-     '$VMVAULT' vault show --name v1 -o table | tail -n 1 | grep -q '^v1  *westeurope'"
-: > requests.log
-"$VMVAULT" protection backup-now --vault-name v1 --item-name 'my vm' --container-name host1 \
-    --retain-until 31-12-2026 >/dev/null 2>&1
-check "item names are escaped, the container is a query, dates go as YYYY-MM-DD" grep -q \
-    '^POST /api/v1/vaults/v1/protectedItems/my%20vm/backup?container=host1 Bearer tok123 {"retainUntil":"2026-12-31"}$' \
-    requests.log
-: > requests.log
-"$VMVAULT" job list --vault-name v1 --status failed --operation backup --start-date 01-11-2026 \
-    --limit 5 >/dev/null 2>&1
-check "job filters are query parameters, values in their canonical spelling" grep -q \
-    '^GET /api/v1/vaults/v1/jobs?status=Failed&operation=Backup&startDate=2026-11-01&limit=5 ' \
-    requests.log
-: > requests.log
 "$VMVAULT" vault create --name v2 --location westeurope --backup-storage-redundancy locallyredundant \
     --soft-delete-feature-state Disable >/dev/null 2>&1
-check "vault create sends the API's field names" grep -q \
-    '^POST /api/v1/vaults Bearer tok123 {"name":"v2","location":"westeurope","storageRedundancy":"LocallyRedundant","softDelete":{"state":"Disabled"}}$' \
-    requests.log
-: > requests.log
-"$VMVAULT" vault backup-properties set --name v1 --soft-delete-duration 30 >/dev/null 2>&1
-check "backup-properties set keeps the soft delete state it was not given" grep -q \
-    '^PATCH /api/v1/vaults/v1/backupProperties Bearer tok123 {"softDelete":{"state":"Enabled","retentionDays":30}}$' \
-    requests.log
-: > requests.log
-echo '{"vault": "v1", "protectedItemsCount": 3, "name": "x", "timeZone": "UTC"}' |
-    "$VMVAULT" policy create --vault-name v1 --name Weekly --policy - >/dev/null 2>&1
-check "policy create: name set, read-only fields dropped, stdin read" grep -q \
-    '^POST /api/v1/vaults/v1/policies Bearer tok123 {"name":"Weekly","timeZone":"UTC"}$' requests.log
-: > requests.log
-"$VMVAULT" vault delete --name v1 </dev/null >/dev/null 2>&1
-check "vault delete proceeds when stdin is not a terminal" grep -q '^DELETE /api/v1/vaults/v1 ' requests.log
-: > requests.log
-"$VMVAULT" protection disable --vault-name v1 --item-name web1 --delete-backup-data </dev/null >/dev/null 2>&1
-check "protection disable sends deleteBackupData" grep -q \
-    '^POST /api/v1/vaults/v1/protectedItems/web1/disable Bearer tok123 {"deleteBackupData":true}$' \
-    requests.log
-kill "$STUB" 2>/dev/null
+check_out "vault create sends the API's field names, values in their canonical spelling" \
+    'j["storageRedundancy"] == "LocallyRedundant" and j["softDelete"]["state"] == "Disabled"' \
+    "$VMVAULT" vault show --name v2
+check "a JSON answer prints pretty with 2-space indent" sh -c \
+    "'$VMVAULT' vault show --name v2 | grep -q '^  \"name\": \"v2\",'"
+check "a table has headers and the row" sh -c \
+    "'$VMVAULT' vault show --name v2 --output table | head -n 1 | grep -q '^Name  *Location' &&
+     '$VMVAULT' vault show --name v2 -o table | tail -n 1 | grep -q '^v2  *westeurope'"
+"$VMVAULT" vault backup-properties set --name v2 --soft-delete-duration 30 >/dev/null 2>&1
+check_out "backup-properties set keeps the soft delete state it was not given" \
+    'j["softDelete"] == {"state": "Disabled", "retentionDays": 30}' \
+    "$VMVAULT" vault backup-properties show --name v2
+echo '{"vault": "v2", "protectedItemsCount": 3, "name": "x", "timeZone": "UTC",
+  "schedulePolicy": {"scheduleRunFrequency": "Daily", "scheduleRunTimes": ["03:00"]},
+  "retentionPolicy": {"dailySchedule": {"retentionDuration": {"count": 7, "durationType": "Days"}}}}' |
+    "$VMVAULT" policy create --vault-name v2 --name Nightly --policy - >/dev/null 2>&1
+check_out "policy create: name set, read-only fields dropped, stdin read" \
+    'j["name"] == "Nightly" and j["schedulePolicy"]["scheduleRunTimes"] == ["03:00"]' \
+    "$VMVAULT" policy show --vault-name v2 --name Nightly
+"$VMVAULT" protection backup-now --vault-name v2 --item-name 'my vm' --container-name host1 \
+    --retain-until 31-12-2026 >/dev/null 2>&1
+check "item names are escaped and the container goes as a query" \
+    grep -q "path=/api/v1/vaults/v2/protectedItems/my vm/backup status=404" "$SRV_LOG"
+check "job filters in their canonical spelling" \
+    "$VMVAULT" job list --vault-name v2 --status failed --operation backup --start-date 01-11-2026 --limit 5
+check "vault delete proceeds when stdin is not a terminal" sh -c \
+    "'$VMVAULT' vault delete --name v2 </dev/null >/dev/null && ! '$VMVAULT' vault show --name v2 >/dev/null 2>&1"
 finish
