@@ -52,6 +52,7 @@ struct job {
     char run_dir[4200], socket[4300];
     char new_checkpoint[128];
     int began;           /* a libvirt backup job runs */
+    int transferring;    /* the snapshot is taken: failures are the transfer's */
     json_t *tasks;       /* the sub-tasks as last reported */
     char warning[1024];  /* CompletedWithWarnings when set */
     char code[64], message[1024];
@@ -521,6 +522,7 @@ int vv_agent_backup(struct vv_agent *a, json_t *job)
         goto end;
     set_task(&jb, "Take Snapshot", "Completed");
     set_task(&jb, "Transfer data to vault", "InProgress");
+    jb.transferring = 1;
     report(&jb);
     if (atomic_load(&jb.cancel)) {
         r = VV_E_CANCELLED;
@@ -577,7 +579,7 @@ end:
         if (!jb.code[0])
             failf(&jb, "BackupFailed", "the backup failed: %s (see the agent's log)",
                   vv_strerror(r));
-        set_task(&jb, jb.began ? "Transfer data to vault" : "Take Snapshot", "Failed");
+        set_task(&jb, jb.transferring ? "Transfer data to vault" : "Take Snapshot", "Failed");
         report(&jb);
         vv_agent_complete(a, jb.id, "Failed", jb.code, jb.message);
     } else {

@@ -253,7 +253,7 @@ static int cmd_register(const char *creds, const char *region, const char *host_
     struct vv_buf b;
     json_t *c, *body, *ans = NULL;
     char err[600], hn[256];
-    const char *url, *vid, *secret, *loc;
+    const char *url, *vid, *secret;
     int r;
 
     vv_buf_init(&b, 1 << 20);
@@ -267,7 +267,6 @@ static int cmd_register(const char *creds, const char *region, const char *host_
     url = json_string_value(json_object_get(c, "vaultUrl"));
     vid = json_string_value(json_object_get(c, "vaultId"));
     secret = json_string_value(json_object_get(c, "registrationSecret"));
-    loc = json_string_value(json_object_get(c, "location"));
     if (!c || !url || !vid || !secret || strlen(url) >= sizeof(agent.url) ||
         strlen(vid) >= sizeof(agent.vault_id)) {
         fprintf(stderr,
@@ -310,7 +309,6 @@ static int cmd_register(const char *creds, const char *region, const char *host_
     snprintf(agent.vault, sizeof(agent.vault), "%s",
              json_string_value(json_object_get(json_object_get(ans, "vault"), "name")));
     json_decref(ans);
-    (void)loc;
     if ((r = vv_state_init(agent.state_dir)) != 0 || (r = vv_state_save(&agent)) != 0)
         return 1;
     printf("Registered host '%s' (region %s) with vault '%s' at %s.\n"

@@ -524,9 +524,9 @@ void vv_api_point_restore(struct vv_call *c)
                                          "targetVmName", "disks", NULL};
     static const char tasks[] = "[{\"name\":\"Transfer data from vault\",\"status\":\"NotStarted\"}]";
     const char *mode = "RestoreDisks", *dir = NULL, *format = NULL, *target_name = NULL;
-    char job[VV_UUID_LEN], disks_json[16384] = "";
-    int64_t vid, id, found = 0;
-    json_t *disks, *d, *params, *ans;
+    char job[VV_UUID_LEN];
+    int64_t vid, id;
+    json_t *disks, *d, *params, *ans, *point;
     size_t i;
     int r;
 
@@ -564,13 +564,11 @@ void vv_api_point_restore(struct vv_call *c)
         vv_reply_error(c, 400, "InvalidParameter", "format must be qcow2 or raw");
         return;
     }
-    if (target_name && (!strcmp(mode, "AlternateLocation") ? vv_check_name(c, "targetVmName",
-                                                                             target_name)
-                                                           : (vv_reply_error(
-                                                                  c, 400, "InvalidParameter",
-                                                                  "targetVmName applies to "
-                                                                  "AlternateLocation only"),
-                                                              -1)))
+    if (target_name && strcmp(mode, "AlternateLocation") != 0) {
+        vv_reply_error(c, 400, "InvalidParameter", "targetVmName applies to AlternateLocation only");
+        return;
+    }
+    if (target_name && vv_check_name(c, "targetVmName", target_name))
         return;
     disks = json_object_get(c->body, "disks");
     if (disks && (!json_is_array(disks) || json_array_size(disks) > 256)) {
@@ -583,11 +581,12 @@ void vv_api_point_restore(struct vv_call *c)
             return;
         }
     }
-    r = vv_db_text(c->srv->db, disks_json, sizeof(disks_json),
-                   "SELECT disks FROM recovery_points WHERE item_id = ? AND name = ?", "is", id,
-                   c->param[2]);
-    if (r <= 0) {
-        if (r == 0)
+    point = vv_db_row(c->srv->db, &r,
+                      "SELECT disks AS \"disks:json\" FROM recovery_points "
+                      "WHERE item_id = ? AND name = ?",
+                      "is", id, c->param[2]);
+    if (!point) {
+        if (r == VV_E_NOTFOUND)
             vv_reply_error(c, 404, "RecoveryPointNotFound", "'%s' has no recovery point '%s'",
                            c->param[1], c->param[2]);
         else
@@ -595,20 +594,21 @@ void vv_api_point_restore(struct vv_call *c)
         return;
     }
     json_array_foreach(disks, i, d) {
-        json_t *pd = vv_json_parse(disks_json, strlen(disks_json), NULL, 0), *x;
+        json_t *x;
         size_t k;
-        found = 0;
-        json_array_foreach(pd, k, x) {
+        int found = 0;
+        json_array_foreach(json_object_get(point, "disks"), k, x) {
             if (!strcmp(json_string_value(json_object_get(x, "name")), json_string_value(d)))
                 found = 1;
         }
-        json_decref(pd);
         if (!found) {
             vv_reply_error(c, 400, "InvalidParameter", "recovery point %s has no disk '%s'",
                            c->param[2], json_string_value(d));
+            json_decref(point);
             return;
         }
     }
+    json_decref(point);
     if (no_active_job(c, id))
         return;
     if ((r = vv_db_begin(c->srv->db)) != 0) {

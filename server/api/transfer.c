@@ -438,7 +438,6 @@ void vv_api_point_commit(struct vv_call *c)
         char where[32], path[4400];
         struct vv_buf b;
         struct vv_manifest_disk *md;
-        struct vv_index_counts cnt;
 
         snprintf(where, sizeof(where), "disks[%zu]", i);
         if (!json_is_object(d)) {
@@ -478,8 +477,6 @@ void vv_api_point_commit(struct vv_call *c)
         nix++;
         md->virtual_size = ixs[nix - 1].virtual_size;
         md->chunk_size = ixs[nix - 1].chunk_size;
-        vv_index_count(&ixs[nix - 1], &cnt);
-        (void)cnt;
         if ((r = check_chunks(repo, &ixs[nix - 1], missing, &nmissing)) != 0)
             goto internal;
     }
