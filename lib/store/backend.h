@@ -1,7 +1,8 @@
 /*
  * backend.h: where stored objects live. A backend maps object keys to byte strings
- * with five operations (put / get / has / delete / list); the local directory backend
- * is the default, an S3-compatible one fits the same table.
+ * with five operations (put / get / has / delete / list), plus optional ones a backend
+ * may leave NULL (remove); the local directory backend is the default, an S3-compatible
+ * one fits the same table.
  *
  * Keys are relative, slash-separated names of [a-z0-9._-] segments, such as
  * "chunks/ab12/ab12cd...". No segment is empty, "." or "..", none starts with ".".
@@ -20,8 +21,10 @@
 #include <stdint.h>
 
 #include "buf.h"
+#include "err.h"
 
 #define VV_PUT_REPLACE 0x1u
+#define VV_DEL_LAZY 0x1u
 
 struct vv_backend;
 
@@ -42,6 +45,12 @@ struct vv_backend_ops {
     int (*list)(struct vv_backend *be, const char *prefix,
                 int (*cb)(const char *key, void *arg), void *arg);
     void (*free)(struct vv_backend *be);
+    /* Optional (may be NULL): delete like del, and put the stored size in bytes of
+     * what was deleted in *freed. With VV_DEL_LAZY the removal need not be durable
+     * when this returns (a crash may bring the object back), for callers to whom a
+     * resurrected object is harmless, such as garbage collection of unreferenced
+     * chunks. 0 deleted, VV_E_NOTFOUND when absent, <0 vv_err. */
+    int (*remove)(struct vv_backend *be, const char *key, unsigned flags, uint64_t *freed);
 };
 
 struct vv_backend {
@@ -69,6 +78,13 @@ static inline int vv_backend_list(struct vv_backend *be, const char *prefix,
                                   int (*cb)(const char *key, void *arg), void *arg)
 {
     return be->ops->list(be, prefix, cb, arg);
+}
+/* remove when the backend has it; otherwise del (durable), and *freed is 0. */
+static inline int vv_backend_remove(struct vv_backend *be, const char *key, unsigned flags,
+                                    uint64_t *freed)
+{
+    *freed = 0;
+    return be->ops->remove ? be->ops->remove(be, key, flags, freed) : be->ops->del(be, key);
 }
 /* Frees the backend; NULL is a no-op. */
 void vv_backend_free(struct vv_backend *be);

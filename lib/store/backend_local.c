@@ -310,6 +310,39 @@ static int local_list(struct vv_backend *be, const char *prefix,
     return walk(L(be), rel, n, sizeof(rel), cb, arg);
 }
 
+/* del, reporting the size; VV_DEL_LAZY skips the folder fsync that makes it durable. */
+static int local_remove(struct vv_backend *be, const char *key, unsigned flags,
+                        uint64_t *freed)
+{
+    struct local_backend *lb = L(be);
+    struct stat st;
+    *freed = 0;
+    if (!vv_backend_key_valid(key))
+        return VV_E_INVAL;
+    if (fstatat(lb->rootfd, key, &st, AT_SYMLINK_NOFOLLOW) < 0) {
+        if (errno == ENOENT || errno == ENOTDIR)
+            return VV_E_NOTFOUND;
+        vv_error("store %s: cannot stat %s: %s", lb->root, key, strerror(errno));
+        return VV_E_IO;
+    }
+    if (!S_ISREG(st.st_mode)) /* a folder is not an object (as for has) */
+        return VV_E_NOTFOUND;
+    if (!(flags & VV_DEL_LAZY)) {
+        int r = local_del(be, key);
+        if (r == 0)
+            *freed = (uint64_t)st.st_size;
+        return r;
+    }
+    if (unlinkat(lb->rootfd, key, 0) < 0) {
+        if (errno == ENOENT || errno == ENOTDIR)
+            return VV_E_NOTFOUND;
+        vv_error("store %s: cannot delete %s: %s", lb->root, key, strerror(errno));
+        return VV_E_IO;
+    }
+    *freed = (uint64_t)st.st_size;
+    return 0;
+}
+
 static void local_free(struct vv_backend *be)
 {
     struct local_backend *lb = L(be);
@@ -326,6 +359,7 @@ static const struct vv_backend_ops local_ops = {
     .del = local_del,
     .list = local_list,
     .free = local_free,
+    .remove = local_remove,
 };
 
 struct vv_backend *vv_backend_local_open(const char *dir, int create)
