@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "err.h"
+#include "retention.h"
 
 static const char *const day_names[7] = {"Sunday",   "Monday", "Tuesday", "Wednesday",
                                          "Thursday", "Friday", "Saturday"};
@@ -319,7 +320,7 @@ static const char *const top_keys[] = {"timeZone",   "schedulePolicy",
                                        "retentionPolicy", "instantRpRetentionRangeInDays",
                                        "policyType", "name",
                                        "vault",      "protectedItemsCount",
-                                       NULL};
+                                       "scriptSettings", NULL};
 static const char *const schedule_keys[] = {"scheduleRunFrequency", "scheduleRunTimes",
                                             "scheduleRunDays", "hourlySchedule", NULL};
 static const char *const hourly_keys[] = {"interval", "scheduleWindowStartTime",
@@ -380,6 +381,41 @@ static int parse_hourly(const json_t *h, struct vv_policy *p, char *err, size_t 
     return 0;
 }
 
+/* scheduleRunTimes of a Daily (1 to VV_RUN_TIMES_MAX distinct times) or Weekly (exactly
+ * one time) schedule, into p->run_times. */
+static int parse_run_times(const json_t *times, struct vv_policy *p, char *err, size_t errlen)
+{
+    static const char path[] = "schedulePolicy.scheduleRunTimes";
+    size_t n = json_is_array(times) ? json_array_size(times) : 0;
+    size_t first[48]; /* for each half hour, the entry that named it */
+    char sub[64];
+    uint16_t t;
+    int r;
+
+    if (p->frequency == VV_FREQ_WEEKLY && n != 1)
+        return fail(err, errlen,
+                    "%s: must be an array of exactly one time (a Weekly schedule runs once on "
+                    "each of its days)",
+                    path);
+    if (n < 1 || n > VV_RUN_TIMES_MAX)
+        return fail(err, errlen, "%s: must be an array of 1 to %d times of day", path,
+                    VV_RUN_TIMES_MAX);
+    p->run_times = 0;
+    for (size_t i = 0; i < n; i++) {
+        const json_t *e = json_array_get(times, i);
+        path_fmt(sub, sizeof(sub), "%s[%zu]", path, i);
+        if ((r = get_time(e, sub, &t, err, errlen)) < 0)
+            return r;
+        if (p->run_times & VV_RUN_TIME(t))
+            return fail(err, errlen, "%s: '%s' repeats %02u:%02u (%s[%zu])", sub,
+                        show(json_string_value(e)).s, (unsigned)t / 60u, (unsigned)t % 60u,
+                        path, first[t / 30]);
+        p->run_times |= VV_RUN_TIME(t);
+        first[t / 30] = i;
+    }
+    return 0;
+}
+
 static int parse_schedule(const json_t *s, struct vv_policy *p, char *err, size_t errlen)
 {
     const json_t *v, *times, *days, *hourly;
@@ -416,12 +452,7 @@ static int parse_schedule(const json_t *s, struct vv_policy *p, char *err, size_
                         "schedulePolicy.scheduleRunTimes: missing (required for a %s "
                         "schedule)",
                         f);
-        if (!json_is_array(times) || json_array_size(times) != 1)
-            return fail(err, errlen,
-                        "schedulePolicy.scheduleRunTimes: must be an array of exactly one "
-                        "time");
-        if ((r = get_time(json_array_get(times, 0), "schedulePolicy.scheduleRunTimes[0]",
-                          &p->run_time, err, errlen)) < 0)
+        if ((r = parse_run_times(times, p, err, errlen)) < 0)
             return r;
     }
 
@@ -681,6 +712,7 @@ static int parse_tier(const json_t *ret, const struct tier_rule *rule,
 
 static int parse_retention(const json_t *ret, struct vv_policy *p, char *err, size_t errlen)
 {
+    size_t kept;
     int r;
     if ((r = want_object(ret, "retentionPolicy", err, errlen)) < 0 ||
         (r = check_keys(ret, "retentionPolicy", retention_keys, err, errlen)) < 0)
@@ -694,6 +726,16 @@ static int parse_retention(const json_t *ret, struct vv_policy *p, char *err, si
         return fail(err, errlen,
                     "retentionPolicy: must keep at least one of dailySchedule, "
                     "weeklySchedule, monthlySchedule or yearlySchedule");
+    kept = vv_retention_max_points(p);
+    if (kept == SIZE_MAX) {
+        fail(err, errlen, "retentionPolicy: out of memory while counting the points it keeps");
+        return VV_E_NOMEM;
+    }
+    if (kept > VV_POLICY_MAX_POINTS)
+        return fail(err, errlen,
+                    "retentionPolicy: keeps up to %zu recovery points per item; at most %d "
+                    "allowed",
+                    kept, VV_POLICY_MAX_POINTS);
     return 0;
 }
 
@@ -777,6 +819,12 @@ int vv_policy_from_json(const json_t *in, struct vv_policy *out, char *err, size
         return fail(err, errlen, "retentionPolicy: missing (required)");
     if ((r = parse_retention(v, &p, err, errlen)) < 0)
         return r;
+
+    if ((v = member(in, "scriptSettings"))) {
+        if ((r = vv_scripts_from_json(v, &p.scripts, err, errlen)) < 0)
+            return r;
+        p.has_scripts = 1;
+    }
 
     *out = p;
     return 0;
@@ -885,7 +933,9 @@ json_t *vv_policy_to_json(const struct vv_policy *p)
         put(sched, "hourlySchedule", h, &bad);
     } else {
         a = json_array();
-        append(a, time_json(p->run_time), &bad);
+        for (int k = 0; k < 48; k++)
+            if (p->run_times & VV_RUN_TIME(k * 30))
+                append(a, time_json((uint16_t)(k * 30)), &bad);
         put(sched, "scheduleRunTimes", a, &bad);
     }
     if (p->daily.present)
@@ -902,6 +952,12 @@ json_t *vv_policy_to_json(const struct vv_policy *p)
     put(root, "instantRpRetentionRangeInDays", json_integer(p->instant_rp_days), &bad);
     put(root, "retentionPolicy", ret, &bad);
     put(root, "policyType", json_string(p->type == VV_POLICY_V2 ? "V2" : "V1"), &bad);
+    if (p->has_scripts) {
+        json_t *sc = vv_scripts_to_json(&p->scripts);
+        if (!sc)
+            bad = 1;
+        put(root, "scriptSettings", sc, &bad);
+    }
     if (bad) {
         json_decref(root);
         return NULL;
@@ -921,12 +977,13 @@ static int tier_equal(const struct vv_retention *a, const struct vv_retention *b
 int vv_policy_equal(const struct vv_policy *a, const struct vv_policy *b)
 {
     return !strcmp(a->time_zone, b->time_zone) && a->type == b->type &&
-           a->frequency == b->frequency && a->run_time == b->run_time &&
+           a->frequency == b->frequency && a->run_times == b->run_times &&
            a->run_days == b->run_days && a->hourly_interval == b->hourly_interval &&
            a->window_start == b->window_start && a->window_hours == b->window_hours &&
            a->instant_rp_days == b->instant_rp_days && tier_equal(&a->daily, &b->daily) &&
            tier_equal(&a->weekly, &b->weekly) && tier_equal(&a->monthly, &b->monthly) &&
-           tier_equal(&a->yearly, &b->yearly);
+           tier_equal(&a->yearly, &b->yearly) && a->has_scripts == b->has_scripts &&
+           !memcmp(&a->scripts, &b->scripts, sizeof(a->scripts));
 }
 
 static int tier_reduced(const struct vv_retention *o, const struct vv_retention *n)
@@ -953,7 +1010,7 @@ void vv_policy_default(struct vv_policy *p)
     snprintf(p->time_zone, sizeof(p->time_zone), "UTC");
     p->type = VV_POLICY_V1;
     p->frequency = VV_FREQ_DAILY;
-    p->run_time = 2 * 60;
+    p->run_times = VV_RUN_TIME(2 * 60);
     p->instant_rp_days = 2;
     p->daily.present = 1;
     p->daily.count = 30;

@@ -50,6 +50,50 @@ int vv_hex_decode(const char *in, uint8_t *out, size_t n)
     return in[2 * n] == '\0' ? 0 : VV_E_INVAL;
 }
 
+static int b64val(int c)
+{
+    if (c >= 'A' && c <= 'Z')
+        return c - 'A';
+    if (c >= 'a' && c <= 'z')
+        return c - 'a' + 26;
+    if (c >= '0' && c <= '9')
+        return c - '0' + 52;
+    if (c == '+')
+        return 62;
+    if (c == '/')
+        return 63;
+    return -1;
+}
+
+int vv_base64_decode(const char *in, uint8_t *out, size_t cap, size_t *outlen)
+{
+    uint32_t acc = 0;
+    size_t n = 0, pad = 0;
+    int bits = 0;
+
+    for (; *in; in++) {
+        int v;
+        if (*in == '=') {
+            pad++;
+            continue;
+        }
+        if (pad || (v = b64val((unsigned char)*in)) < 0)
+            return VV_E_INVAL;
+        acc = acc << 6 | (uint32_t)v;
+        bits += 6;
+        if (bits >= 8) {
+            bits -= 8;
+            if (n >= cap)
+                return VV_E_TOOBIG;
+            out[n++] = (uint8_t)(acc >> bits);
+        }
+    }
+    if (pad > 2 || bits >= 6)
+        return VV_E_INVAL;
+    *outlen = n;
+    return 0;
+}
+
 int vv_parse_u64(const char *s, uint64_t *out)
 {
     uint64_t v = 0;

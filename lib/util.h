@@ -40,6 +40,10 @@ static inline uint64_t vv_get_le64(const uint8_t *p)
 void vv_hex_encode(const uint8_t *in, size_t n, char *out);
 /* Parse exactly 2n hex digits (either case) into out. Returns 0 or VV_E_INVAL. */
 int vv_hex_decode(const char *in, uint8_t *out, size_t n);
+/* Standard base64 (RFC 4648, '=' padding optional) into at most cap bytes; the
+ * length into *outlen. VV_E_INVAL on a character outside the alphabet, VV_E_TOOBIG
+ * when the data does not fit. */
+int vv_base64_decode(const char *in, uint8_t *out, size_t cap, size_t *outlen);
 
 /* Parse "4096", "256K", "4M", "1G", "2T" (binary units, optional "iB"/"B").
  * Returns 0 or VV_E_INVAL (garbage, overflow). */

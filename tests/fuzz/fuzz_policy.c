@@ -1,8 +1,11 @@
 /*
  * fuzz_policy.c: vv_policy_from_json on untrusted bytes. A refusal says why and leaves
- * the output alone; a policy that parses keeps the documented invariants, turns into
- * canonical JSON that parses back to the same policy and the same text, and never
- * reduces retention compared with itself.
+ * the output alone; a policy that parses keeps the documented invariants (among them
+ * at most VV_POLICY_MAX_POINTS points kept), turns into canonical JSON that parses
+ * back to the same policy and the same text, never reduces retention compared with
+ * itself, and has a schedule whose runs (in UTC) are strictly ascending, as many a
+ * day as vv_schedule_runs_per_day says, and the same through vv_schedule_next and
+ * vv_schedule_runs.
  */
 #include <stdint.h>
 #include <stdlib.h>
@@ -11,6 +14,34 @@
 #include "err.h"
 #include "json.h"
 #include "policy.h"
+#include "retention.h"
+#include "schedule.h"
+
+static int popcount(uint64_t v)
+{
+    int n = 0;
+    for (; v; v &= v - 1)
+        n++;
+    return n;
+}
+
+/* Two weeks of runs from 2027-03-20 (UTC: no DST), both ways. */
+static void check_schedule(const struct vv_policy *p)
+{
+    int64_t from = 1805500800, to = from + 14 * 86400, runs[24 * 14 + 1], t = from;
+    size_t n = vv_schedule_runs(p, NULL, from, to, runs, sizeof(runs) / sizeof(runs[0]));
+    unsigned per_day = vv_schedule_runs_per_day(p);
+    size_t want = 0;
+    for (int wday = 0; wday < 7; wday++)
+        want += vv_schedule_runs_on(p, wday) ? 2u * per_day : 0u;
+    if (per_day == 0 || n != want)
+        abort();
+    for (size_t i = 0; i < n; i++) {
+        t = vv_schedule_next(p, NULL, t);
+        if (t != runs[i] || t <= from || t > to || (i > 0 && runs[i] <= runs[i - 1]))
+            abort();
+    }
+}
 
 static void check_invariants(const struct vv_policy *p)
 {
@@ -23,16 +54,17 @@ static void check_invariants(const struct vv_policy *p)
     switch (p->frequency) {
     case VV_FREQ_DAILY:
         if (p->run_days || p->hourly_interval || p->instant_rp_days < 1 ||
-            p->instant_rp_days > 5)
+            p->instant_rp_days > 5 || popcount(p->run_times) < 1 ||
+            popcount(p->run_times) > VV_RUN_TIMES_MAX)
             abort();
         break;
     case VV_FREQ_WEEKLY:
         if (!p->run_days || (p->run_days & ~VV_DAYS_ALL) || p->instant_rp_days != 5 ||
-            p->daily.present)
+            p->daily.present || popcount(p->run_times) != 1)
             abort();
         break;
     case VV_FREQ_HOURLY:
-        if (p->type != VV_POLICY_V2 || p->run_time || p->window_hours < 4 ||
+        if (p->type != VV_POLICY_V2 || p->run_times || p->window_hours < 4 ||
             p->window_hours > 24 || p->window_start % 30 || p->window_start >= 1440 ||
             p->instant_rp_days < 1 || p->instant_rp_days > 30)
             abort();
@@ -40,8 +72,8 @@ static void check_invariants(const struct vv_policy *p)
     default:
         abort();
     }
-    if (p->run_time % 30 || p->run_time >= 1440)
-        abort();
+    if (p->run_times >> 48)
+        abort(); /* only the 48 half hours of a day */
     for (int i = 0; i < 4; i++) {
         const struct vv_retention *t = tiers[i];
         any |= t->present;
@@ -52,6 +84,9 @@ static void check_invariants(const struct vv_policy *p)
     }
     if (!any)
         abort();
+    if (vv_retention_max_points(p) > VV_POLICY_MAX_POINTS)
+        abort();
+    check_schedule(p);
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
@@ -71,7 +106,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     r = vv_policy_from_json(in, &p, err, sizeof(err));
     json_decref(in);
     if (r != 0) {
-        if (r != VV_E_INVAL || !err[0] || memcmp(&p, &sentinel, sizeof(p)) != 0)
+        if ((r != VV_E_INVAL && r != VV_E_NOMEM) || !err[0] ||
+            memcmp(&p, &sentinel, sizeof(p)) != 0)
             abort();
         for (const char *c = err; *c; c++)
             if ((unsigned char)*c < 0x20 || (unsigned char)*c >= 0x7f)

@@ -119,7 +119,7 @@ TEST(default_policy)
     CHECK(!strcmp(p.time_zone, "UTC"));
     CHECK_EQ(p.type, VV_POLICY_V1);
     CHECK_EQ(p.frequency, VV_FREQ_DAILY);
-    CHECK_EQ(p.run_time, 120);
+    CHECK(p.run_times == VV_RUN_TIME(120));
     CHECK_EQ(p.instant_rp_days, 2);
     CHECK(p.daily.present && p.daily.count == 30);
     CHECK(!p.weekly.present && !p.monthly.present && !p.yearly.present);
@@ -232,6 +232,24 @@ static const struct valid_case valid_cases[] = {
      "{'timeZone':'UTC','schedulePolicy':{'scheduleRunFrequency':'Daily','scheduleRunTimes':"
      "['00:00']},'instantRpRetentionRangeInDays':2,'retentionPolicy':{'dailySchedule':{"
      "'retentionDuration':{'count':9999,'durationType':'Days'}}},'policyType':'V1'}"},
+    {"daily_several_times_sorted",
+     "{'timeZone':'Europe/Berlin','schedulePolicy':{'scheduleRunFrequency':'Daily',"
+     "'scheduleRunTimes':['23:30','2026-06-01T00:00:00Z','12:00','2026-01-01T06:30:00+00:00']},"
+     RET(DAILY(7)) "}",
+     "{'timeZone':'Europe/Berlin','schedulePolicy':{'scheduleRunFrequency':'Daily',"
+     "'scheduleRunTimes':['00:00','06:30','12:00','23:30']},'instantRpRetentionRangeInDays':2,"
+     "'retentionPolicy':{'dailySchedule':{'retentionDuration':{'count':7,'durationType':"
+     "'Days'}}},'policyType':'V1'}"},
+    {"daily_24_times_at_the_points_limit",
+     "{'instantRpRetentionRangeInDays':1,'schedulePolicy':{'scheduleRunFrequency':'Daily',"
+     "'scheduleRunTimes':['23:30','23:00','22:30','22:00','21:30','21:00','20:30','20:00',"
+     "'19:30','19:00','18:30','18:00','17:30','17:00','16:30','16:00','15:30','15:00',"
+     "'14:30','14:00','13:30','13:00','12:30','12:00']}," RET(DAILY(9976)) "}",
+     "{'timeZone':'UTC','schedulePolicy':{'scheduleRunFrequency':'Daily','scheduleRunTimes':["
+     "'12:00','12:30','13:00','13:30','14:00','14:30','15:00','15:30','16:00','16:30','17:00',"
+     "'17:30','18:00','18:30','19:00','19:30','20:00','20:30','21:00','21:30','22:00','22:30',"
+     "'23:00','23:30']},'instantRpRetentionRangeInDays':1,'retentionPolicy':{'dailySchedule':{"
+     "'retentionDuration':{'count':9976,'durationType':'Days'}}},'policyType':'V1'}"},
     {"yearly_only_every_month_every_week",
      "{'instantRpRetentionRangeInDays':1,'schedulePolicy':{'scheduleRunFrequency':'Daily',"
      "'scheduleRunTimes':['2024-02-29T12:00:00.0000000Z']},'retentionPolicy':{"
@@ -280,7 +298,7 @@ TEST(valid_policy_fields)
     CHECK(!strcmp(p.time_zone, "Europe/Berlin"));
     CHECK_EQ(p.type, VV_POLICY_V2);
     CHECK_EQ(p.frequency, VV_FREQ_DAILY);
-    CHECK_EQ(p.run_time, 150);
+    CHECK(p.run_times == VV_RUN_TIME(150));
     CHECK_EQ(p.run_days, 0);
     CHECK_EQ(p.hourly_interval, 0);
     CHECK_EQ(p.instant_rp_days, 5);
@@ -303,7 +321,7 @@ TEST(valid_policy_fields)
     CHECK_OK(parse(valid_cases[2].in, &p, err, sizeof(err)));
     CHECK_EQ(p.frequency, VV_FREQ_WEEKLY);
     CHECK_EQ(p.run_days, VV_DAY(0) | VV_DAY(3));
-    CHECK_EQ(p.run_time, 22 * 60);
+    CHECK(p.run_times == VV_RUN_TIME(22 * 60));
     CHECK_EQ(p.instant_rp_days, 5);
     CHECK(!p.daily.present);
     CHECK_EQ(p.monthly.weeks, VV_WEEK_SECOND | VV_WEEK_FOURTH);
@@ -312,7 +330,7 @@ TEST(valid_policy_fields)
     CHECK_OK(parse(valid_cases[3].in, &p, err, sizeof(err)));
     CHECK_EQ(p.frequency, VV_FREQ_HOURLY);
     CHECK_EQ(p.type, VV_POLICY_V2);
-    CHECK_EQ(p.run_time, 0);
+    CHECK(p.run_times == 0);
     CHECK_EQ(p.hourly_interval, 4);
     CHECK_EQ(p.window_start, 8 * 60);
     CHECK_EQ(p.window_hours, 24);
@@ -324,6 +342,14 @@ TEST(valid_policy_fields)
     CHECK_EQ(p.monthly.last_date, 1);
 
     CHECK_OK(parse(valid_cases[6].in, &p, err, sizeof(err)));
+    CHECK(p.run_times == (VV_RUN_TIME(0) | VV_RUN_TIME(6 * 60 + 30) | VV_RUN_TIME(12 * 60) |
+                          VV_RUN_TIME(23 * 60 + 30)));
+    CHECK(p.run_times == ((uint64_t)1 | 1u << 13 | 1u << 24 | (uint64_t)1 << 47));
+
+    CHECK_OK(parse(valid_cases[7].in, &p, err, sizeof(err)));
+    CHECK(p.run_times == 0xffffff000000ull); /* 12:00 .. 23:30 */
+
+    CHECK_OK(parse(valid_cases[8].in, &p, err, sizeof(err)));
     CHECK_EQ(p.yearly.days, VV_DAYS_ALL);
     CHECK_EQ(p.yearly.weeks, 0x1f);
     CHECK_EQ(p.yearly.months, 0xfff);
@@ -381,7 +407,7 @@ TEST(run_time_forms)
                  cases[i].s);
         r = parse(in, &p, err, sizeof(err));
         if (cases[i].minutes >= 0) {
-            if (r != 0 || p.run_time != cases[i].minutes)
+            if (r != 0 || p.run_times != VV_RUN_TIME(cases[i].minutes))
                 vv_test_fail(__FILE__, __LINE__, "'%s': r=%d err=%s", cases[i].s, r, err);
             continue;
         }
@@ -456,13 +482,14 @@ static const struct bad_case bad_cases[] = {
      "schedulePolicy.scheduleRunFrequency: must be a string"},
     {"{'schedulePolicy':{'scheduleRunFrequency':'Daily','scheduleRunTimes':'02:00'},"
      RET_DAILY30 "}",
-     "schedulePolicy.scheduleRunTimes: must be an array of exactly one time"},
+     "schedulePolicy.scheduleRunTimes: must be an array of 1 to 24 times of day"},
     {"{'schedulePolicy':{'scheduleRunFrequency':'Daily','scheduleRunTimes':[]}," RET_DAILY30
      "}",
-     "schedulePolicy.scheduleRunTimes: must be an array of exactly one time"},
-    {"{'schedulePolicy':{'scheduleRunFrequency':'Daily','scheduleRunTimes':['02:00',"
-     "'14:00']}," RET_DAILY30 "}",
-     "schedulePolicy.scheduleRunTimes: must be an array of exactly one time"},
+     "schedulePolicy.scheduleRunTimes: must be an array of 1 to 24 times of day"},
+    {"{'schedulePolicy':{'scheduleRunFrequency':'Weekly','scheduleRunDays':['Sunday'],"
+     "'scheduleRunTimes':'02:00'}," RET(WEEKLY(1)) "}",
+     "schedulePolicy.scheduleRunTimes: must be an array of exactly one time (a Weekly "
+     "schedule runs once on each of its days)"},
     {"{'schedulePolicy':{'scheduleRunFrequency':'Daily','scheduleRunTimes':[120]},"
      RET_DAILY30 "}",
      "schedulePolicy.scheduleRunTimes[0]: must be a string"},
@@ -524,6 +551,51 @@ static const struct bad_case bad_cases[] = {
     {MD("[{'date':1,'isLast':0}]"), MDP "[0].isLast: must be true or false"},
 
     /* schedule rules */
+    {"{'schedulePolicy':{'scheduleRunFrequency':'Weekly','scheduleRunDays':['Sunday'],"
+     "'scheduleRunTimes':['02:00','14:00']}," RET(WEEKLY(1)) "}",
+     "schedulePolicy.scheduleRunTimes: must be an array of exactly one time (a Weekly "
+     "schedule runs once on each of its days)"},
+    {"{'schedulePolicy':{'scheduleRunFrequency':'Weekly','scheduleRunDays':['Sunday'],"
+     "'scheduleRunTimes':[]}," RET(WEEKLY(1)) "}",
+     "schedulePolicy.scheduleRunTimes: must be an array of exactly one time (a Weekly "
+     "schedule runs once on each of its days)"},
+    {"{'schedulePolicy':{'scheduleRunFrequency':'Daily','scheduleRunTimes':['00:00','00:30',"
+     "'01:00','01:30','02:00','02:30','03:00','03:30','04:00','04:30','05:00','05:30','06:00',"
+     "'06:30','07:00','07:30','08:00','08:30','09:00','09:30','10:00','10:30','11:00','11:30',"
+     "'12:00']}," RET_DAILY30 "}",
+     "schedulePolicy.scheduleRunTimes: must be an array of 1 to 24 times of day"},
+    {"{'schedulePolicy':{'scheduleRunFrequency':'Daily','scheduleRunTimes':['02:00',"
+     "'14:00','02:00']}," RET_DAILY30 "}",
+     "schedulePolicy.scheduleRunTimes[2]: '02:00' repeats 02:00 "
+     "(schedulePolicy.scheduleRunTimes[0])"},
+    {"{'schedulePolicy':{'scheduleRunFrequency':'Daily','scheduleRunTimes':['14:00',"
+     "'2026-01-01T14:00:00.000Z']}," RET_DAILY30 "}",
+     "schedulePolicy.scheduleRunTimes[1]: '2026-01-01T14:00:00.000Z' repeats 14:00 "
+     "(schedulePolicy.scheduleRunTimes[0])"},
+    {"{'schedulePolicy':{'scheduleRunFrequency':'Daily','scheduleRunTimes':['02:00',"
+     "'14:15']}," RET_DAILY30 "}",
+     "schedulePolicy.scheduleRunTimes[1]: '14:15' is not on the hour or half hour (:00 or "
+     ":30)"},
+    {"{'schedulePolicy':{'scheduleRunFrequency':'Daily','scheduleRunTimes':['02:00',"
+     "null]}," RET_DAILY30 "}",
+     "schedulePolicy.scheduleRunTimes[1]: must be a string"},
+
+    /* the points an item keeps at a time (retention.h, vv_retention_max_points) */
+    {"{'instantRpRetentionRangeInDays':2,'schedulePolicy':{'scheduleRunFrequency':'Daily',"
+     "'scheduleRunTimes':['02:00','14:00']}," RET(DAILY(9999)) "}",
+     "retentionPolicy: keeps up to 10001 recovery points per item; at most 9999 allowed"},
+    {"{" SCHED_DAILY "," RET("'yearlySchedule':{'retentionScheduleFormatType':'Weekly',"
+                             "'retentionScheduleWeekly':{'daysOfTheWeek':['Sunday','Monday',"
+                             "'Tuesday','Wednesday','Thursday','Friday','Saturday'],"
+                             "'weeksOfTheMonth':['First','Second','Third','Fourth','Last']},"
+                             "'monthsOfYear':['January','February','March','April','May',"
+                             "'June','July','August','September','October','November',"
+                             "'December']," DUR(99, "Years") "}") "}",
+     "retentionPolicy: keeps up to 36160 recovery points per item; at most 9999 allowed"},
+    {"{'schedulePolicy':{'scheduleRunFrequency':'Hourly','hourlySchedule':{'interval':4,"
+     "'scheduleWindowStartTime':'00:00','scheduleWindowDuration':24}},"
+     "'instantRpRetentionRangeInDays':30," RET(DAILY(9900)) "}",
+     "retentionPolicy: keeps up to 10050 recovery points per item; at most 9999 allowed"},
     {"{'schedulePolicy':{'scheduleRunTimes':['02:00']}," RET_DAILY30 "}",
      "schedulePolicy.scheduleRunFrequency: missing (required)"},
     {"{'schedulePolicy':{'scheduleRunFrequency':'Monthly','scheduleRunTimes':['02:00']},"
@@ -944,7 +1016,7 @@ TEST(reduces_retention)
     EXPECT(b.instant_rp_days = 2, 1);
     EXPECT(b.instant_rp_days = 5, 0);
     /* schedule changes alone never count */
-    EXPECT((b.frequency = VV_FREQ_HOURLY, b.type = VV_POLICY_V2, b.run_time = 0,
+    EXPECT((b.frequency = VV_FREQ_HOURLY, b.type = VV_POLICY_V2, b.run_times = 0,
             b.hourly_interval = 4, b.window_start = 480, b.window_hours = 24,
             b.instant_rp_days = 7),
            0);
@@ -967,7 +1039,7 @@ TEST(equal_compares_every_field)
     b.time_zone[0] = 'X';
     CHECK(!vv_policy_equal(&a, &b));
     b = a;
-    b.run_time = 150;
+    b.run_times = VV_RUN_TIME(150);
     CHECK(!vv_policy_equal(&a, &b));
     b = a;
     b.type = VV_POLICY_V2;

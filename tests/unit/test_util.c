@@ -69,3 +69,22 @@ TEST(zero_detection)
     b[5] = 1;
     CHECK(!vv_is_zero(b, sizeof(b)));
 }
+
+TEST(base64_decode)
+{
+    uint8_t out[16];
+    size_t n = 0;
+    CHECK_OK(vv_base64_decode("aGVsbG8gd29ybGQ=", out, sizeof(out), &n));
+    CHECK_EQ(n, 11);
+    CHECK_MEM(out, "hello world", 11);
+    CHECK_OK(vv_base64_decode("", out, sizeof(out), &n));
+    CHECK_EQ(n, 0);
+    CHECK_OK(vv_base64_decode("/+8=", out, sizeof(out), &n));
+    CHECK_EQ(n, 2);
+    CHECK_EQ(out[0], 0xff);
+    CHECK_EQ(out[1], 0xef);
+    CHECK_EQ(vv_base64_decode("aGV*", out, sizeof(out), &n), VV_E_INVAL);
+    CHECK_EQ(vv_base64_decode("aG=V", out, sizeof(out), &n), VV_E_INVAL);
+    CHECK_EQ(vv_base64_decode("a", out, sizeof(out), &n), VV_E_INVAL);
+    CHECK_EQ(vv_base64_decode("aGVsbG8gd29ybGQgaGVsbG8=", out, 4, &n), VV_E_TOOBIG);
+}
