@@ -39,6 +39,7 @@ struct vv_upload {
     struct batch *b;
     pthread_mutex_t mu;
     char err[512]; /* the first failure, for the job's error */
+    char job[64];  /* "?job=<id>": the vault pins what this job was told it has */
 };
 
 /* Wait until n more bytes fit the agent's upload rate (all workers share it). */
@@ -79,7 +80,7 @@ static void set_err(struct vv_upload *u, const char *msg)
 /* Ask which chunks of the batch the vault lacks, upload those. */
 static int send_batch(struct vv_upload *u, struct batch *b, struct vv_worker *w)
 {
-    char hex[2 * VV_CHUNK_ID_LEN + 1], err[400], path[160];
+    char hex[2 * VV_CHUNK_ID_LEN + 1], err[400], path[256];
     json_t *ids = json_array(), *body, *ans = NULL, *missing;
     int r = 0;
 
@@ -90,8 +91,8 @@ static int send_batch(struct vv_upload *u, struct batch *b, struct vv_worker *w)
         json_array_append_new(ids, json_string(hex));
     }
     body = json_pack("{s:o}", "ids", ids);
-    r = vv_vault_json(u->a, b->http, "POST", "/api/v1/agent/chunks/missing", body, &ans, NULL,
-                      err, sizeof(err));
+    snprintf(path, sizeof(path), "/api/v1/agent/chunks/missing%s", u->job);
+    r = vv_vault_json(u->a, b->http, "POST", path, body, &ans, NULL, err, sizeof(err));
     json_decref(body);
     if (r) {
         set_err(u, err);
@@ -121,7 +122,7 @@ static int send_batch(struct vv_upload *u, struct batch *b, struct vv_worker *w)
         if ((r = vv_codec_compress(w->io.codec, b->data.data + b->off[i], b->len[i], b->z.data,
                                    b->z.len, &zlen)) != 0)
             break;
-        snprintf(path, sizeof(path), "/api/v1/agent/chunks/%s", hex);
+        snprintf(path, sizeof(path), "/api/v1/agent/chunks/%s%s", hex, u->job);
         throttle(u, zlen);
         r = vv_vault_raw(u->a, b->http, "PUT", path, b->z.data, zlen, "Content-Encoding: zstd",
                          NULL, NULL, err, sizeof(err));
@@ -193,6 +194,11 @@ int vv_upload_new(struct vv_agent *a, int nworkers, struct vv_upload **out)
 struct vv_chunk_sink *vv_upload_sink(struct vv_upload *u) { return &u->base; }
 
 void vv_upload_set_cancel(struct vv_upload *u, atomic_int *cancel) { u->cancel = cancel; }
+
+void vv_upload_set_job(struct vv_upload *u, const char *job_id)
+{
+    snprintf(u->job, sizeof(u->job), "?job=%.50s", job_id);
+}
 
 const char *vv_upload_error(struct vv_upload *u) { return u->err; }
 

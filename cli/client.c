@@ -37,7 +37,8 @@ static const char *const disk_setting_v[] = {"include", "exclude", NULL};
 static const char *const restore_mode_v[] = {"RestoreDisks", "AlternateLocation",
                                              "OriginalLocation", NULL};
 static const char *const operation_v[] = {"ConfigureBackup", "Backup", "DisableBackup",
-                                          "DeleteBackupData", "Restore", NULL};
+                                          "DeleteBackupData", "Restore", "Undelete",
+                                          "Prune", "GarbageCollection", NULL};
 
 static const struct optdef {
     int opt;
@@ -85,6 +86,10 @@ static const struct optdef {
     {O_TARGET_VM_NAME, "target-vm-name", K_NAME, 0, 0, NULL},
     {O_DISKS, "diskslist", K_TEXT, 0, 0, NULL},
     {O_DISK_SETTING, "disk-list-setting", K_ENUM, 0, 0, disk_setting_v},
+    {O_RETAIN_PER_POLICY, "retain-as-per-policy", K_FLAG, 0, 0, NULL},
+    {O_FROM, "from", K_DATETIME, 0, 0, NULL},
+    {O_COUNT, "count", K_UINT, 1, 1000, NULL},
+    {O_SCRIPT_SETTINGS, "script-settings", K_TEXT, 0, 0, NULL},
 };
 #define NDEFS (sizeof(optdefs) / sizeof(optdefs[0]))
 
@@ -900,6 +905,8 @@ const struct vv_column vv_cols_item[] = {
     {"Last backup", "lastBackupStatus", VV_COL_STR},
     {"Last backup time", "lastBackupTime", VV_COL_TIME},
     {"Points", "recoveryPointCount", VV_COL_STR},
+    {"Next run", "nextRun", VV_COL_TIME},
+    {"Scripts", "scriptSettingsSource", VV_COL_STR},
     {NULL, NULL, VV_COL_STR},
 };
 const struct vv_column vv_cols_job[] = {
@@ -911,14 +918,18 @@ const struct vv_column vv_cols_job[] = {
     {"Duration", "", VV_COL_DURATION},
     {"Progress", "", VV_COL_PROGRESS},
     {"Error", "error", VV_COL_ERROR},
+    {"Warnings", "warnings", VV_COL_ERROR},
+    {"Snapshot", "snapshot", VV_COL_SNAPSHOT},
     {NULL, NULL, VV_COL_STR},
 };
 const struct vv_column vv_cols_point[] = {
     {"Name", "name", VV_COL_STR},
     {"Item", "item", VV_COL_STR},
     {"Time", "time", VV_COL_TIME},
+    {"Kind", "kind", VV_COL_STR},
     {"Expires", "expiresAt", VV_COL_TIME},
-    {"Consistency", "consistency", VV_COL_STR},
+    {"Kept by", "retainedBy", VV_COL_LIST},
+    {"Type", "recoveryPointType", VV_COL_STR},
     {"Disks", "disks", VV_COL_DISKS},
     {NULL, NULL, VV_COL_STR},
 };
@@ -1049,7 +1060,7 @@ static void format_schedule(const json_t *pol, char *out, size_t n)
     const json_t *times = json_object_get(sp, "scheduleRunTimes");
     const json_t *days = json_object_get(sp, "scheduleRunDays");
     const json_t *hs = json_object_get(sp, "hourlySchedule");
-    char tod[8] = "";
+    char tod[8 * 24 + 1] = "";
     size_t i;
     const json_t *e;
 
@@ -1058,8 +1069,13 @@ static void format_schedule(const json_t *pol, char *out, size_t n)
         snprintf(out, n, "-");
         return;
     }
-    if (json_is_array(times) && json_is_string(json_array_get(times, 0)))
-        time_of_day(json_string_value(json_array_get(times, 0)), tod);
+    json_array_foreach(times, i, e) {
+        char one[8] = "";
+        if (!json_is_string(e) || i >= 24)
+            continue;
+        time_of_day(json_string_value(e), one);
+        snprintf(tod + strlen(tod), sizeof(tod) - strlen(tod), "%s%s", i ? "," : "", one);
+    }
     if (!strcmp(freq, "Hourly") && json_is_object(hs)) {
         const char *start = str_at(hs, "scheduleWindowStartTime");
         char st[8] = "";
@@ -1174,6 +1190,27 @@ void vv_format_cell(const json_t *row, const struct vv_column *col, char *out, s
         format_duration((long long)(t - s), out, n);
         break;
     }
+    case VV_COL_SNAPSHOT: {
+        const json_t *fz = json_object_get(v, "fsFreeze");
+        const char *type = json_string_value(json_object_get(v, "recoveryPointType"));
+        const char *fst = json_string_value(json_object_get(fz, "status"));
+        static const char *const scripts[] = {"preScript", "postScript"};
+        if (!type)
+            break;
+        snprintf(out, n, "%s", type);
+        if (fst && !strcmp(fst, "Succeeded") && json_is_integer(json_object_get(fz, "milliseconds")))
+            cat(out, n, ", frozen %lld ms",
+                (long long)json_integer_value(json_object_get(fz, "milliseconds")));
+        else if (fst)
+            cat(out, n, ", freeze %s", fst);
+        for (int k = 0; k < 2; k++) {
+            const char *st = json_string_value(
+                json_object_get(json_object_get(v, scripts[k]), "status"));
+            if (st)
+                cat(out, n, ", %s %s", k ? "post-script" : "pre-script", st);
+        }
+        break;
+    }
     case VV_COL_PROGRESS: {
         const json_t *pct = json_object_get(v, "progressPercent");
         const json_t *done = json_object_get(v, "bytesDone"), *tot = json_object_get(v, "bytesTotal");
@@ -1188,9 +1225,18 @@ void vv_format_cell(const json_t *row, const struct vv_column *col, char *out, s
         }
         break;
     }
-    case VV_COL_ERROR:
-        if (json_is_object(v))
+    case VV_COL_ERROR: /* {"code",...}, or an array of them: the codes */
+        if (json_is_object(v)) {
             scalar(json_object_get(v, "code"), out, n);
+        } else if (json_is_array(v)) {
+            size_t wi, k = 0;
+            json_t *w;
+            json_array_foreach(v, wi, w) {
+                const char *code = json_string_value(json_object_get(w, "code"));
+                if (code && k + strlen(code) + 2 < n)
+                    k += (size_t)snprintf(out + k, n - k, "%s%s", k ? "," : "", code);
+            }
+        }
         break;
     }
     if (!out[0])
@@ -1306,4 +1352,68 @@ int vv_disk_list(const char *verb, const char *option, const char *list, json_t 
     }
     *out = arr;
     return -1;
+}
+
+/* ---- JSON files -------------------------------------------------------------------- */
+
+#define JSON_FILE_MAX (1u << 20) /* the server's body limit */
+
+/* Read all of standard input into b (capped by b->limit). Returns 0 or a vv_err. */
+static int read_stdin(struct vv_buf *b)
+{
+    for (;;) {
+        size_t want = 65536;
+        ssize_t n;
+        int r;
+        if (b->len == b->limit) { /* full: anything more is too much */
+            char ch;
+            while ((n = read(STDIN_FILENO, &ch, 1)) < 0 && errno == EINTR)
+                ;
+            return n == 0 ? 0 : n < 0 ? VV_E_IO : VV_E_TOOBIG;
+        }
+        if (want > b->limit - b->len)
+            want = b->limit - b->len;
+        if ((r = vv_buf_reserve(b, want)) < 0)
+            return r;
+        n = read(STDIN_FILENO, b->data + b->len, want);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0)
+            return VV_E_IO;
+        if (n == 0)
+            return 0;
+        b->len += (size_t)n;
+    }
+}
+
+json_t *vv_load_json_object(const char *file, const char *what)
+{
+    const char *shown = strcmp(file, "-") ? file : "standard input";
+    struct vv_buf b;
+    json_t *j;
+    char err[160];
+    int r;
+
+    vv_buf_init(&b, JSON_FILE_MAX);
+    r = strcmp(file, "-") ? vv_read_file(file, &b) : read_stdin(&b);
+    if (r < 0) {
+        fprintf(stderr, "vmvault: cannot read %s: %s\n", shown,
+                r == VV_E_NOTFOUND ? "no such file"
+                : r == VV_E_TOOBIG ? "larger than 1 MiB"
+                : r == VV_E_IO ? strerror(errno) : vv_strerror(r));
+        vv_buf_release(&b);
+        return NULL;
+    }
+    j = vv_json_parse(b.data, b.len, err, sizeof(err));
+    vv_buf_release(&b);
+    if (!j) {
+        fprintf(stderr, "vmvault: %s is not valid JSON: %s\n", shown, err);
+        return NULL;
+    }
+    if (!json_is_object(j)) {
+        fprintf(stderr, "vmvault: %s must hold a JSON object (%s)\n", shown, what);
+        json_decref(j);
+        return NULL;
+    }
+    return j;
 }

@@ -39,6 +39,7 @@ enum vv_opt {
     O_START_DATE, O_END_DATE, O_LIMIT, O_TIMEOUT, O_INTERVAL, O_RP_NAME, O_ROLE,
     O_USER, O_EXPIRES_DAYS, O_ID, O_URL, O_TOKEN, O_OUTPUT, O_HELP,
     O_TARGET_DIR, O_FORMAT, O_RESTORE_MODE, O_TARGET_VM_NAME, O_DISKS, O_DISK_SETTING,
+    O_RETAIN_PER_POLICY, O_FROM, O_COUNT, O_SCRIPT_SETTINGS,
     O_END
 };
 #define VV_NOPTS (O_END - O_NAME)
@@ -91,6 +92,9 @@ int vv_cli_group(const char *group, const char *usage, const struct vv_command *
  * json_decref()s). Returns -1 to go on, or VV_EXIT_USAGE after a usage error of
  * verb naming option and the bad name. */
 int vv_disk_list(const char *verb, const char *option, const char *list, json_t **out);
+/* The JSON object in file ("-": standard input, at most 1 MiB); what names it in
+ * messages ("a policy"). NULL after printing why. Caller json_decref()s. */
+json_t *vv_load_json_object(const char *file, const char *what);
 
 /* Checks shared with the verbs. */
 int vv_name_valid(const char *s);                /* 1..64 of [A-Za-z0-9._-], alnum first */
@@ -210,6 +214,7 @@ enum vv_col_kind {
     VV_COL_DURATION,   /* a job: end (or now) minus start, "1m 05s" */
     VV_COL_PROGRESS,   /* a job: "25% (100.0 MiB of 400.0 MiB)" */
     VV_COL_ERROR,      /* {"code", "message"}: the code */
+    VV_COL_SNAPSHOT,   /* a backup's snapshot: "FileSystemConsistent, frozen 412 ms" */
 };
 
 struct vv_column {

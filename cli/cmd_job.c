@@ -313,7 +313,13 @@ static int cmd_wait(int argc, char **argv)
     } else if (!strcmp(status, "Completed")) {
         rc = VV_EXIT_OK;
     } else if (!strcmp(status, "CompletedWithWarnings")) {
+        size_t i;
+        json_t *w;
         fprintf(stderr, "vmvault: job %s completed with warnings\n", id);
+        json_array_foreach(json_object_get(job, "warnings"), i, w) {
+            const char *code = job_str(w, "code"), *msg = job_str(w, "message");
+            fprintf(stderr, "vmvault: warning: %s: %s\n", code ? code : "?", msg ? msg : "");
+        }
         rc = VV_EXIT_OK;
     } else {
         const json_t *err = json_object_get(job, "error");

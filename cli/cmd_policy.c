@@ -29,6 +29,7 @@ const char vv_policy_usage[] =
     "  show                 show a policy\n"
     "  delete               delete a policy no item uses\n"
     "  get-default-for-vm   show the vault's DefaultPolicy\n"
+    "  next-runs            list when a policy's next backups run\n"
     "\n"
     "Run 'vmvault policy <command> --help' for a command's options.\n";
 
@@ -75,7 +76,9 @@ static const char set_usage[] =
     "                          [--output json|table]\n"
     "\n"
     "Replace a policy with the JSON file's contents. Every item on the policy follows\n"
-    "the new schedule and retention. Needs the Contributor role.\n"
+    "the new schedule and retention: the expiry of their existing recovery points is\n"
+    "computed again, so a longer retention keeps them longer and a shorter one lets\n"
+    "the next prune remove those it no longer keeps. Needs the Contributor role.\n"
     "\n"
     POLICY_FILE_HELP
     "\n"
@@ -148,6 +151,45 @@ static const char default_usage[] =
     "  vmvault policy get-default-for-vm --vault-name v1 > policy.json\n"
     VV_HELP_TAIL;
 
+static const char next_usage[] =
+    "usage: vmvault policy next-runs --vault-name VAULT --name POLICY [--from TIME]\n"
+    "                                [--count N] [--output json|table]\n"
+    "\n"
+    "List the next times a policy's schedule runs, in UTC and in the policy's time\n"
+    "zone, to check a schedule before trusting it with backups. Times of day are\n"
+    "wall-clock times of the zone. On a day the clocks go forward, a time that does\n"
+    "not exist runs once, at the first valid time after the gap (02:30 in\n"
+    "Europe/Berlin on the last Sunday of March runs at 03:00 CEST); on a day they go\n"
+    "back, a time that occurs twice runs once, at its first occurrence.\n"
+    "\n"
+    "Options:\n"
+    "  --vault-name VAULT       the vault\n"
+    "  --name POLICY            the policy\n"
+    "  --from TIME              list runs at or after TIME: YYYY-MM-DD (midnight UTC),\n"
+    "                           DD-MM-YYYY or a UTC time like 2027-03-27T00:00:00Z\n"
+    "                           (default: now)\n"
+    "  --count N                how many runs, 1 to 1000 (default: 10)\n"
+    VV_HELP_OUTPUT
+    "\n"
+    "Example:\n"
+    "  vmvault policy next-runs --vault-name v1 --name Nightly --from 2027-03-27 --count 3 \\\n"
+    "      --output table\n"
+    VV_HELP_TAIL;
+
+static const struct vv_column cols_runs[] = {
+    {"UTC", "utc", VV_COL_STR},
+    {"Local time", "local", VV_COL_STR},
+    {NULL, NULL, VV_COL_STR},
+};
+
+static const struct vv_simple_verb s_next = {
+    .verb = {"policy next-runs", next_usage,
+             {{O_VAULT_NAME, VV_REQ}, {O_NAME, VV_REQ}, {O_FROM, 0}, {O_COUNT, 0}, {O_OUTPUT, 0},
+              {O_HELP, 0}}},
+    .method = "GET", .path = "/api/v1/vaults/%s/policies/%s/nextRuns",
+    .segs = {O_VAULT_NAME, O_NAME}, .query = {{"from", O_FROM}, {"count", O_COUNT}},
+    .cols = cols_runs};
+
 static const struct vv_verb v_create = {
     "policy create", create_usage,
     {{O_VAULT_NAME, VV_REQ}, {O_NAME, VV_REQ}, {O_POLICY, VV_REQ}, {O_OUTPUT, 0}, {O_HELP, 0}}};
@@ -172,67 +214,14 @@ static const struct vv_simple_verb s_default = {
     .method = "GET", .path = "/api/v1/vaults/%s/policies/DefaultPolicy",
     .segs = {O_VAULT_NAME}, .cols = vv_cols_policy};
 
-/* Read all of standard input into b (capped by b->limit). Returns 0 or a vv_err. */
-static int read_stdin(struct vv_buf *b)
-{
-    for (;;) {
-        size_t want = 65536;
-        ssize_t n;
-        int r;
-        if (b->len == b->limit) { /* full: anything more is too much */
-            char ch;
-            while ((n = read(STDIN_FILENO, &ch, 1)) < 0 && errno == EINTR)
-                ;
-            return n == 0 ? 0 : n < 0 ? VV_E_IO : VV_E_TOOBIG;
-        }
-        if (want > b->limit - b->len)
-            want = b->limit - b->len;
-        if ((r = vv_buf_reserve(b, want)) < 0)
-            return r;
-        n = read(STDIN_FILENO, b->data + b->len, want);
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n < 0)
-            return VV_E_IO;
-        if (n == 0)
-            return 0;
-        b->len += (size_t)n;
-    }
-}
-
 /* Load the policy file as the request body: a JSON object, "name" set to name,
  * read-only fields dropped. Returns the body (caller frees with json_decref) or NULL
  * after printing why. */
 static json_t *load_policy(const char *file, const char *name)
 {
-    struct vv_buf b;
-    json_t *j;
-    char err[160];
-    int r;
-
-    vv_buf_init(&b, POLICY_FILE_MAX);
-    r = strcmp(file, "-") ? vv_read_file(file, &b) : read_stdin(&b);
-    if (r < 0) {
-        fprintf(stderr, "vmvault: cannot read %s: %s\n", strcmp(file, "-") ? file : "standard input",
-                r == VV_E_NOTFOUND ? "no such file"
-                : r == VV_E_TOOBIG ? "larger than 1 MiB"
-                : r == VV_E_IO ? strerror(errno) : vv_strerror(r));
-        vv_buf_release(&b);
+    json_t *j = vv_load_json_object(file, "a policy");
+    if (!j)
         return NULL;
-    }
-    j = vv_json_parse(b.data, b.len, err, sizeof(err));
-    vv_buf_release(&b);
-    if (!j) {
-        fprintf(stderr, "vmvault: %s is not valid JSON: %s\n",
-                strcmp(file, "-") ? file : "standard input", err);
-        return NULL;
-    }
-    if (!json_is_object(j)) {
-        fprintf(stderr, "vmvault: %s must hold a JSON object (a policy)\n",
-                strcmp(file, "-") ? file : "standard input");
-        json_decref(j);
-        return NULL;
-    }
     json_object_del(j, "vault");
     json_object_del(j, "protectedItemsCount");
     json_object_set_new(j, "name", json_string(name));
@@ -315,6 +304,11 @@ static int cmd_default(int argc, char **argv)
     return vv_run_simple(&s_default, argc, argv);
 }
 
+static int cmd_next(int argc, char **argv)
+{
+    return vv_run_simple(&s_next, argc, argv);
+}
+
 static const struct vv_command policy_commands[] = {
     {"create", cmd_create, "create a policy from a JSON file", create_usage},
     {"set", cmd_set, "replace a policy with a JSON file", set_usage},
@@ -322,6 +316,7 @@ static const struct vv_command policy_commands[] = {
     {"show", cmd_show, "show a policy", show_usage},
     {"delete", cmd_delete, "delete a policy no item uses", delete_usage},
     {"get-default-for-vm", cmd_default, "show the vault's DefaultPolicy", default_usage},
+    {"next-runs", cmd_next, "list when a policy's next backups run", next_usage},
     {NULL, NULL, NULL, NULL},
 };
 

@@ -16,7 +16,9 @@ const char vv_protection_usage[] =
     "\n"
     "Commands:\n"
     "  enable-for-vm   protect a VM with a policy\n"
+    "  update-for-vm   change an item's disks or its pre/post-scripts\n"
     "  disable         stop protecting an item, keeping or deleting its backup data\n"
+    "  undelete        bring back the soft-deleted backup data of an item\n"
     "  resume          protect a stopped item again\n"
     "  backup-now      back up an item now\n"
     "\n"
@@ -26,7 +28,8 @@ static const char enable_usage[] =
     "usage: vmvault protection enable-for-vm --vault-name VAULT --vm VM --policy-name POLICY\n"
     "                                        [--container-name HOST]\n"
     "                                        [--diskslist DISK,... --disk-list-setting\n"
-    "                                         include|exclude] [--output json|table]\n"
+    "                                         include|exclude] [--script-settings FILE]\n"
+    "                                        [--output json|table]\n"
     "\n"
     "Protect a VM that a registered host reports ('vmvault protectable-item list') with\n"
     "a backup policy. The VM becomes a protected item named after it, in state\n"
@@ -47,6 +50,9 @@ static const char enable_usage[] =
     "                           includes in or excludes from every backup (default:\n"
     "                           all disks)\n"
     "  --disk-list-setting S    include (only these disks) or exclude (all but these)\n"
+    "  --script-settings FILE   the item's own pre/post-scripts and freeze settings, a\n"
+    "                           JSON object ('-': standard input) used instead of the\n"
+    "                           policy's; see 'vmvault protection update-for-vm --help'\n"
     VV_HELP_OUTPUT
     "\n"
     "Examples:\n"
@@ -55,31 +61,117 @@ static const char enable_usage[] =
     "      --diskslist vdb --disk-list-setting exclude       # not the scratch disk\n"
     VV_HELP_TAIL;
 
-static const char disable_usage[] =
-    "usage: vmvault protection disable --vault-name VAULT --item-name ITEM\n"
-    "                                  [--container-name HOST] [--delete-backup-data]\n"
-    "                                  [--yes] [--output json|table]\n"
+static const char update_usage[] =
+    "usage: vmvault protection update-for-vm --vault-name VAULT --item-name ITEM\n"
+    "                                        [--container-name HOST]\n"
+    "                                        [--diskslist DISK,... --disk-list-setting\n"
+    "                                         include|exclude]\n"
+    "                                        [--script-settings FILE|none]\n"
+    "                                        [--output json|table]\n"
     "\n"
-    "Stop protecting an item. Without --delete-backup-data the item stays, in state\n"
-    "ProtectionStopped, with all its recovery points (no more backups; resume with\n"
-    "'vmvault protection resume'). With --delete-backup-data the item and every\n"
-    "recovery point of it are removed; their data goes at the next garbage collection.\n"
-    "On a terminal the command asks for confirmation unless --yes is given; when\n"
-    "standard input is not a terminal it proceeds. The server refuses while one of the\n"
-    "item's jobs runs (OperationInProgress). Prints the DisableBackup or\n"
-    "DeleteBackupData job. Needs the Contributor role.\n"
+    "Change what the next backups of a protected item do: which disks they take, and\n"
+    "the item's own consistency settings, used instead of its policy's\n"
+    "scriptSettings. Prints the item. Needs the Contributor role.\n"
+    "\n"
+    "A backup of a running VM whose qemu-guest-agent answers runs the pre-script\n"
+    "inside the guest, freezes the guest's filesystems only while the point in time\n"
+    "is taken, thaws them, then runs the post-script. The point is\n"
+    "ApplicationConsistent when the scripts succeeded and the freeze held,\n"
+    "FileSystemConsistent when the freeze held without (successful) scripts, and\n"
+    "CrashConsistent for a shut-off VM, a VM without an answering guest agent, or a\n"
+    "failed freeze (the job then completes with a warning saying why).\n"
+    "\n"
+    "The settings file is a JSON object with the fields of Azure Backup's\n"
+    "VMSnapshotScriptPluginConfig.json, all optional:\n"
+    "  preScriptLocation, postScriptLocation   absolute paths inside the guest\n"
+    "  preScriptParams, postScriptParams       arrays of at most 16 arguments\n"
+    "  preScriptNoOfRetries, postScriptNoOfRetries   0 to 5 (default 0)\n"
+    "  timeoutInSeconds          each run of a script, 1 to 1800 (default 60)\n"
+    "  continueBackupOnFailure   true (default): a failed script gives a warning and\n"
+    "                            a file-system-consistent point; false: the backup fails\n"
+    "  fsFreezeEnabled           true (default): freeze the filesystems\n"
     "\n"
     "Options:\n"
     "  --vault-name VAULT       the vault\n"
     "  --item-name ITEM         the protected item (its VM's name)\n"
     "  --container-name HOST    the item's host, when items of that name are on several\n"
-    "  --delete-backup-data     also delete the item and all its recovery points\n"
+    "  --diskslist DISK,...     disks by target name that --disk-list-setting includes\n"
+    "                           or excludes\n"
+    "  --disk-list-setting S    include (only these disks) or exclude (all but these)\n"
+    "  --script-settings FILE   the item's settings file ('-': standard input), or\n"
+    "                           none to use its policy's again\n"
+    VV_HELP_OUTPUT
+    "\n"
+    "Examples:\n"
+    "  cat > db1-scripts.json <<'EOF'\n"
+    "  {\"preScriptLocation\": \"/usr/local/sbin/db-quiesce\", \"preScriptParams\": [\"--flush\"],\n"
+    "   \"postScriptLocation\": \"/usr/local/sbin/db-resume\", \"timeoutInSeconds\": 120,\n"
+    "   \"continueBackupOnFailure\": false}\n"
+    "  EOF\n"
+    "  vmvault protection update-for-vm --vault-name v1 --item-name db1 \\\n"
+    "      --script-settings db1-scripts.json\n"
+    "  vmvault protection update-for-vm --vault-name v1 --item-name db1 --script-settings none\n"
+    VV_HELP_TAIL;
+
+static const char disable_usage[] =
+    "usage: vmvault protection disable --vault-name VAULT --item-name ITEM\n"
+    "                                  [--container-name HOST]\n"
+    "                                  [--retain-as-per-policy | --delete-backup-data]\n"
+    "                                  [--yes] [--output json|table]\n"
+    "\n"
+    "Stop protecting an item: no more scheduled backups. What happens to its recovery\n"
+    "points depends on the option:\n"
+    "  (none)                 the item stays, in state ProtectionStopped, and keeps all\n"
+    "                         its points forever (until you delete them)\n"
+    "  --retain-as-per-policy the item stays, in state BackupsSuspended, and its points\n"
+    "                         expire as its policy says; the newest one is kept\n"
+    "  --delete-backup-data   the item's data is deleted. With the vault's soft delete\n"
+    "                         Enabled (the default) it is only soft deleted: kept for\n"
+    "                         the vault's soft-delete days (14 by default), during which\n"
+    "                         'vmvault protection undelete' brings it back, then purged.\n"
+    "                         With soft delete Disabled it is deleted at once.\n"
+    "Resume with 'vmvault protection resume'. On a terminal the command asks for\n"
+    "confirmation unless --yes is given; when standard input is not a terminal it\n"
+    "proceeds. The server refuses while one of the item's jobs runs\n"
+    "(OperationInProgress) and an item already soft deleted (ItemAlreadyDeleted).\n"
+    "Prints the item and the DisableBackup or DeleteBackupData job. Needs the\n"
+    "Contributor role.\n"
+    "\n"
+    "Options:\n"
+    "  --vault-name VAULT       the vault\n"
+    "  --item-name ITEM         the protected item (its VM's name)\n"
+    "  --container-name HOST    the item's host, when items of that name are on several\n"
+    "  --retain-as-per-policy   keep the points as long as the policy says\n"
+    "  --delete-backup-data     (soft) delete the item and all its recovery points\n"
     "  --yes                    do not ask for confirmation\n"
     VV_HELP_OUTPUT
     "\n"
     "Example:\n"
     "  vmvault protection disable --vault-name v1 --item-name web1\n"
+    "  vmvault protection disable --vault-name v1 --item-name web1 --retain-as-per-policy\n"
     "  vmvault protection disable --vault-name v1 --item-name web1 --delete-backup-data --yes\n"
+    VV_HELP_TAIL;
+
+static const char undelete_usage[] =
+    "usage: vmvault protection undelete --vault-name VAULT --item-name ITEM\n"
+    "                                   [--container-name HOST] [--output json|table]\n"
+    "\n"
+    "Bring back the backup data of an item deleted with 'protection disable\n"
+    "--delete-backup-data' while it is soft deleted (deleteState ToBeDeleted, until its\n"
+    "purgeAt time). The item returns to ProtectionStopped with all its recovery points\n"
+    "kept; resume its protection with 'vmvault protection resume'. The server refuses\n"
+    "an item that is not soft deleted (ItemNotDeleted). Prints the item and the\n"
+    "Undelete job. Needs the Operator role.\n"
+    "\n"
+    "Options:\n"
+    "  --vault-name VAULT       the vault\n"
+    "  --item-name ITEM         the protected item (its VM's name)\n"
+    "  --container-name HOST    the item's host, when items of that name are on several\n"
+    VV_HELP_OUTPUT
+    "\n"
+    "Example:\n"
+    "  vmvault protection undelete --vault-name v1 --item-name web1\n"
+    "  vmvault protection resume --vault-name v1 --item-name web1\n"
     VV_HELP_TAIL;
 
 static const char resume_usage[] =
@@ -87,9 +179,11 @@ static const char resume_usage[] =
     "                                 [--container-name HOST] [--policy-name POLICY]\n"
     "                                 [--output json|table]\n"
     "\n"
-    "Protect a stopped item (ProtectionStopped) again, on the policy it had or on\n"
-    "another one. Its retained recovery points stay. The server refuses an item that\n"
-    "is not stopped (ItemAlreadyProtected). Prints the item. Needs the Operator role.\n"
+    "Protect a stopped item (ProtectionStopped or BackupsSuspended) again, on the\n"
+    "policy it had or on another one: its schedule starts again and the expiry of\n"
+    "every retained recovery point follows that policy. The server refuses an item\n"
+    "that is not stopped (ItemAlreadyProtected) or is soft deleted (ItemSoftDeleted:\n"
+    "undelete it first). Prints the item. Needs the Operator role.\n"
     "\n"
     "Options:\n"
     "  --vault-name VAULT       the vault\n"
@@ -132,11 +226,19 @@ static const char backup_usage[] =
 static const struct vv_verb v_enable = {
     "protection enable-for-vm", enable_usage,
     {{O_VAULT_NAME, VV_REQ}, {O_VM, VV_REQ}, {O_POLICY_NAME, VV_REQ}, {O_CONTAINER, 0},
-     {O_DISKS, 0}, {O_DISK_SETTING, 0}, {O_OUTPUT, 0}, {O_HELP, 0}}};
+     {O_DISKS, 0}, {O_DISK_SETTING, 0}, {O_SCRIPT_SETTINGS, 0}, {O_OUTPUT, 0}, {O_HELP, 0}}};
+static const struct vv_verb v_update = {
+    "protection update-for-vm", update_usage,
+    {{O_VAULT_NAME, VV_REQ}, {O_ITEM_NAME, VV_REQ}, {O_CONTAINER, 0}, {O_DISKS, 0},
+     {O_DISK_SETTING, 0}, {O_SCRIPT_SETTINGS, 0}, {O_OUTPUT, 0}, {O_HELP, 0}}};
 static const struct vv_verb v_disable = {
     "protection disable", disable_usage,
     {{O_VAULT_NAME, VV_REQ}, {O_ITEM_NAME, VV_REQ}, {O_CONTAINER, 0}, {O_DELETE_DATA, 0},
-     {O_YES, 0}, {O_OUTPUT, 0}, {O_HELP, 0}}};
+     {O_RETAIN_PER_POLICY, 0}, {O_YES, 0}, {O_OUTPUT, 0}, {O_HELP, 0}}};
+static const struct vv_verb v_undelete = {
+    "protection undelete", undelete_usage,
+    {{O_VAULT_NAME, VV_REQ}, {O_ITEM_NAME, VV_REQ}, {O_CONTAINER, 0}, {O_OUTPUT, 0},
+     {O_HELP, 0}}};
 static const struct vv_verb v_resume = {
     "protection resume", resume_usage,
     {{O_VAULT_NAME, VV_REQ}, {O_ITEM_NAME, VV_REQ}, {O_CONTAINER, 0}, {O_POLICY_NAME, 0},
@@ -182,6 +284,35 @@ static void show_backup_job(const struct vv_client *c, const json_t *ans, const 
                (const char *)vault, json_string_value(json_object_get(ans, "id")));
 }
 
+/* --diskslist/--disk-list-setting and --script-settings into body. verb names the
+ * command in messages; none_ok lets --script-settings be "none" (a JSON null).
+ * Returns -1 when all is well, else the exit status (after printing why). */
+static int settings_body(const char *verb, const struct vv_args *a, int none_ok, json_t *body)
+{
+    const char *ss = vv_arg(a, O_SCRIPT_SETTINGS);
+    int rc;
+
+    if (!vv_arg(a, O_DISKS) != !vv_arg(a, O_DISK_SETTING))
+        return vv_cli_usage_error(verb, "--diskslist and --disk-list-setting go together");
+    if (vv_arg(a, O_DISKS)) {
+        json_t *list;
+        if ((rc = vv_disk_list(verb, "--diskslist", vv_arg(a, O_DISKS), &list)) >= 0)
+            return rc;
+        json_object_set_new(body, "diskSettings",
+                            json_pack("{s:s,s:o}", "setting", vv_arg(a, O_DISK_SETTING),
+                                      "disks", list));
+    }
+    if (ss && none_ok && !strcmp(ss, "none")) {
+        json_object_set_new(body, "scriptSettings", json_null());
+    } else if (ss) {
+        json_t *j = vv_load_json_object(ss, "script settings");
+        if (!j)
+            return VV_EXIT_FAIL;
+        json_object_set_new(body, "scriptSettings", j);
+    }
+    return -1;
+}
+
 static int cmd_enable(int argc, char **argv)
 {
     struct vv_args a;
@@ -191,25 +322,41 @@ static int cmd_enable(int argc, char **argv)
 
     if (rc >= 0)
         return rc;
-    if (!vv_arg(&a, O_DISKS) != !vv_arg(&a, O_DISK_SETTING))
-        return vv_cli_usage_error("protection enable-for-vm",
-                                  "--diskslist and --disk-list-setting go together");
     body = json_pack("{s:s,s:s}", "vm", vv_arg(&a, O_VM), "policy", vv_arg(&a, O_POLICY_NAME));
     if (vv_arg(&a, O_CONTAINER))
         json_object_set_new(body, "container", json_string(vv_arg(&a, O_CONTAINER)));
-    if (vv_arg(&a, O_DISKS)) {
-        json_t *list;
-        if ((rc = vv_disk_list("protection enable-for-vm", "--diskslist", vv_arg(&a, O_DISKS),
-                               &list)) >= 0) {
-            json_decref(body);
-            return rc;
-        }
-        json_object_set_new(body, "diskSettings",
-                            json_pack("{s:s,s:o}", "setting", vv_arg(&a, O_DISK_SETTING), "disks",
-                                      list));
+    if ((rc = settings_body("protection enable-for-vm", &a, 0, body)) >= 0) {
+        json_decref(body);
+        return rc;
     }
     vv_path_init(&p, "/api/v1/vaults/%s/protectedItems", vv_arg(&a, O_VAULT_NAME));
     rc = vv_request_show(&a, NULL, "POST", &p, body, show_item_and_job, NULL);
+    json_decref(body);
+    return rc;
+}
+
+static int cmd_update(int argc, char **argv)
+{
+    struct vv_args a;
+    struct vv_path p;
+    json_t *body;
+    int rc = vv_args_parse(&v_update, argc, argv, &a);
+
+    if (rc >= 0)
+        return rc;
+    if (!vv_arg(&a, O_DISKS) && !vv_arg(&a, O_DISK_SETTING) && !vv_arg(&a, O_SCRIPT_SETTINGS))
+        return vv_cli_usage_error("protection update-for-vm",
+                                  "nothing to change: give --diskslist with "
+                                  "--disk-list-setting, or --script-settings");
+    body = json_object();
+    if ((rc = settings_body("protection update-for-vm", &a, 1, body)) >= 0) {
+        json_decref(body);
+        return rc;
+    }
+    vv_path_init(&p, "/api/v1/vaults/%s/protectedItems/%s", vv_arg(&a, O_VAULT_NAME),
+                 vv_arg(&a, O_ITEM_NAME));
+    vv_path_query(&p, "container", vv_arg(&a, O_CONTAINER));
+    rc = vv_request_print(&a, "PATCH", &p, body, vv_cols_item);
     json_decref(body);
     return rc;
 }
@@ -221,18 +368,39 @@ static int cmd_disable(int argc, char **argv)
     json_t *body;
     char question[1200]; /* room for any item name */
     const struct vv_ask ask = {question, "nothing changed"};
-    int del, rc = vv_args_parse(&v_disable, argc, argv, &a);
+    int del, per_policy, rc = vv_args_parse(&v_disable, argc, argv, &a);
 
     if (rc >= 0)
         return rc;
     del = vv_arg(&a, O_DELETE_DATA) != NULL;
+    per_policy = vv_arg(&a, O_RETAIN_PER_POLICY) != NULL;
+    if (del && per_policy)
+        return vv_cli_usage_error("protection disable", "--retain-as-per-policy and "
+                                  "--delete-backup-data exclude each other");
     snprintf(question, sizeof(question), del
              ? "Stop protecting '%s' and DELETE all its recovery points?"
-             : "Stop protecting '%s' (its recovery points are kept)?",
+             : per_policy ? "Stop protecting '%s' (its recovery points expire as its policy says)?"
+                          : "Stop protecting '%s' (its recovery points are kept)?",
              vv_arg(&a, O_ITEM_NAME));
-    body = json_pack("{s:b}", "deleteBackupData", del);
+    body = json_pack("{s:b,s:b}", "deleteBackupData", del, "retainAsPerPolicy", per_policy);
     item_action_path(&p, &a, "disable");
     rc = vv_request_show(&a, &ask, "POST", &p, body, show_item_and_job, NULL);
+    json_decref(body);
+    return rc;
+}
+
+static int cmd_undelete(int argc, char **argv)
+{
+    struct vv_args a;
+    struct vv_path p;
+    json_t *body;
+    int rc = vv_args_parse(&v_undelete, argc, argv, &a);
+
+    if (rc >= 0)
+        return rc;
+    body = json_object();
+    item_action_path(&p, &a, "undelete");
+    rc = vv_request_show(&a, NULL, "POST", &p, body, show_item_and_job, NULL);
     json_decref(body);
     return rc;
 }
@@ -275,7 +443,9 @@ static int cmd_backup(int argc, char **argv)
 
 static const struct vv_command protection_commands[] = {
     {"enable-for-vm", cmd_enable, "protect a VM with a policy", enable_usage},
+    {"update-for-vm", cmd_update, "change an item's disks or scripts", update_usage},
     {"disable", cmd_disable, "stop protecting an item", disable_usage},
+    {"undelete", cmd_undelete, "bring back soft-deleted backup data", undelete_usage},
     {"resume", cmd_resume, "protect a stopped item again", resume_usage},
     {"backup-now", cmd_backup, "back up an item now", backup_usage},
     {NULL, NULL, NULL, NULL},

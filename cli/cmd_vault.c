@@ -29,6 +29,8 @@ const char vv_vault_usage[] =
     "  delete              delete an empty vault\n"
     "  backup-properties   show or set storage redundancy and soft delete\n"
     "  credentials         write a vault credentials file for registering hosts\n"
+    "  prune               remove expired recovery points now\n"
+    "  gc                  free the space of chunks no recovery point uses any more\n"
     "\n"
     "Run 'vmvault vault <command> --help' for a command's options.\n";
 
@@ -444,6 +446,60 @@ static int cmd_props(int argc, char **argv)
     return vv_cli_group("vault backup-properties", props_usage, props_commands, argc, argv);
 }
 
+static const char prune_usage[] =
+    "usage: vmvault vault prune --name VAULT [--output json|table]\n"
+    "\n"
+    "Queue a Prune job now. It runs every day anyway (vmvaultd --prune-time, 03:00\n"
+    "UTC by default). It removes the recovery points whose expiry has passed: points\n"
+    "of scheduled backups expire as their policy's retention says, on-demand ones at\n"
+    "their --retain-until date. The newest point of an item is never removed while\n"
+    "the item's data is kept, nor a point a running restore reads. It also purges the\n"
+    "items soft deleted longer ago than the vault's soft-delete days. The space of\n"
+    "their data is freed by the next collection ('vmvault vault gc'), which the daily\n"
+    "run queues right after. Prints the job; its stats say what was removed. Needs\n"
+    "the Operator role.\n"
+    "\n"
+    "Options:\n"
+    "  --name VAULT             the vault\n"
+    VV_HELP_OUTPUT
+    "\n"
+    "Example:\n"
+    "  job=$(vmvault vault prune --name v1 | jq -r .id)\n"
+    "  vmvault job wait --vault-name v1 --name \"$job\" && vmvault job show --vault-name v1 \\\n"
+    "      --name \"$job\" | jq .stats\n"
+    VV_HELP_TAIL;
+
+static const char gc_usage[] =
+    "usage: vmvault vault gc --name VAULT [--output json|table]\n"
+    "\n"
+    "Queue a GarbageCollection job now (it also runs daily after the prune). It reads\n"
+    "every recovery point of the vault and removes the chunks none of them\n"
+    "references. Backups, restores and prunes may run meanwhile: a chunk a running\n"
+    "backup was told the vault has, or has just uploaded, is never removed, and if a\n"
+    "recovery point cannot be read the collection removes nothing. A cancel ('vmvault\n"
+    "job stop') stops it between chunks. Prints the job; its stats give the chunks\n"
+    "removed and the bytes freed. Needs the Operator role.\n"
+    "\n"
+    "Options:\n"
+    "  --name VAULT             the vault\n"
+    VV_HELP_OUTPUT
+    "\n"
+    "Example:\n"
+    "  vmvault vault gc --name v1 --output table\n"
+    VV_HELP_TAIL;
+
+static const struct vv_simple_verb s_prune = {
+    .verb = {"vault prune", prune_usage, {{O_NAME, VV_REQ}, {O_OUTPUT, 0}, {O_HELP, 0}}},
+    .method = "POST", .path = "/api/v1/vaults/%s/prune", .segs = {O_NAME}, .cols = vv_cols_job};
+static const struct vv_simple_verb s_gc = {
+    .verb = {"vault gc", gc_usage, {{O_NAME, VV_REQ}, {O_OUTPUT, 0}, {O_HELP, 0}}},
+    .method = "POST", .path = "/api/v1/vaults/%s/garbageCollection", .segs = {O_NAME},
+    .cols = vv_cols_job};
+
+static int cmd_prune(int argc, char **argv) { return vv_run_simple(&s_prune, argc, argv); }
+
+static int cmd_gc(int argc, char **argv) { return vv_run_simple(&s_gc, argc, argv); }
+
 static const struct vv_command vault_commands[] = {
     {"create", cmd_create, "create a vault", create_usage},
     {"list", cmd_list, "list vaults", list_usage},
@@ -451,6 +507,8 @@ static const struct vv_command vault_commands[] = {
     {"delete", cmd_delete, "delete an empty vault", delete_usage},
     {"backup-properties", cmd_props, "show or set backup properties", props_usage},
     {"credentials", cmd_creds, "write a vault credentials file", creds_usage},
+    {"prune", cmd_prune, "remove expired recovery points now", prune_usage},
+    {"gc", cmd_gc, "free the space of unused chunks", gc_usage},
     {NULL, NULL, NULL, NULL},
 };
 

@@ -1,7 +1,8 @@
 /*
- * maintenance.c: the server's background work, on one thread: jobs whose agent
- * vanished are failed after the agent timeout, with a code and a message that say
- * what to check.
+ * maintenance.c: the server's background work, on one thread, every second: the
+ * scheduler's tick (scheduler.c), and jobs whose agent vanished are failed after the
+ * agent timeout, with a code and a message that say what to check. (The server's own
+ * jobs, which have no host, are the worker's: worker.c.)
  *
  *  - A claimed job whose agent has not reported for the timeout:
  *    AgentStoppedResponding.
@@ -15,7 +16,9 @@
 #include <unistd.h>
 
 #include "err.h"
+#include "api/api.h"
 #include "log.h"
+#include "scheduler.h"
 
 int vv_jobs_expire(struct vv_db *db, time_t now, int64_t timeout)
 {
@@ -33,7 +36,8 @@ int vv_jobs_expire(struct vv_db *db, time_t now, int64_t timeout)
                   "    ELSE 'AgentStoppedResponding' END, "
                   "  error_message = CASE WHEN status = 'Cancelling' THEN NULL ELSE ? END "
                   "WHERE status IN ('InProgress','Cancelling') AND claimed IS NOT NULL "
-                  "  AND COALESCE(heartbeat, claimed) < ?",
+                  "  AND COALESCE(heartbeat, claimed) < ? "
+                  "  AND operation NOT IN ('Prune','GarbageCollection')",
                   "isi", (int64_t)now, msg, (int64_t)(now - timeout));
     if (a < 0)
         return a;
@@ -46,6 +50,7 @@ int vv_jobs_expire(struct vv_db *db, time_t now, int64_t timeout)
                   "  '; check that vmvault-agent runs there and can reach the vault, then run the "
                   "job again' "
                   "WHERE status = 'InProgress' AND claimed IS NULL AND start_time < ? "
+                  "  AND operation NOT IN ('Prune','GarbageCollection') "
                   "  AND NOT EXISTS (SELECT 1 FROM containers c WHERE c.id = jobs.container_id "
                   "    AND c.last_seen >= ?)",
                   "iii", (int64_t)now, (int64_t)(now - timeout), (int64_t)(now - timeout));
@@ -64,19 +69,50 @@ int vv_jobs_expire(struct vv_db *db, time_t now, int64_t timeout)
     return a + b;
 }
 
+/* Backups just failed by vv_jobs_expire keep no pins in their vault's chunk guard. */
+static void release_expired(struct vv_server *s, time_t now)
+{
+    struct {
+        char job[VV_UUID_LEN], vault[VV_UUID_LEN];
+        int64_t host;
+    } ended[64];
+    struct vv_stmt *st;
+    size_t n = 0;
+
+    if (vv_db_prepare(s->db, &st,
+                      "SELECT j.id, v.uuid, j.container_id FROM jobs j JOIN vaults v "
+                      "ON v.id = j.vault_id WHERE j.end_time = ? AND j.operation = 'Backup' "
+                      "AND j.container_id IS NOT NULL LIMIT 64",
+                      "i", (int64_t)now) != 0)
+        return;
+    while (n < 64 && vv_stmt_step(st) == 1) {
+        snprintf(ended[n].job, VV_UUID_LEN, "%s", vv_stmt_text(st, 0));
+        snprintf(ended[n].vault, VV_UUID_LEN, "%s", vv_stmt_text(st, 1));
+        ended[n].host = vv_stmt_int(st, 2);
+        n++;
+    }
+    vv_stmt_free(st);
+    for (size_t i = 0; i < n; i++)
+        vv_guard_job_ended(s, ended[i].vault, ended[i].host, ended[i].job);
+}
+
 static void *maintenance_main(void *arg)
 {
     struct vv_server *s = arg;
     int tick = 0;
+    time_t now;
 
     while (!atomic_load(&s->stopping)) {
         usleep(200 * 1000);
         if (++tick < 5) /* every second */
             continue;
         tick = 0;
+        now = vv_server_now(s);
         vv_db_lock(s->db);
-        vv_jobs_expire(s->db, time(NULL), s->agent_timeout);
+        if (vv_jobs_expire(s->db, now, s->agent_timeout) > 0)
+            release_expired(s, now);
         vv_db_unlock(s->db);
+        vv_sched_tick(s, now);
     }
     return NULL;
 }

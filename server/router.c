@@ -60,12 +60,15 @@ static const struct route routes[] = {
     {"GET", "/api/v1/vaults/*/backupProperties", P_READ, 0, 0, vv_api_props_show},
     {"PATCH", "/api/v1/vaults/*/backupProperties", P_CONTRIBUTE, J, JCAP, vv_api_props_set},
     {"POST", "/api/v1/vaults/*/credentials", P_CONTRIBUTE, J, JCAP, vv_api_credentials},
+    {"POST", "/api/v1/vaults/*/prune", P_OPERATE, J, JCAP, vv_api_vault_prune},
+    {"POST", "/api/v1/vaults/*/garbageCollection", P_OPERATE, J, JCAP, vv_api_vault_gc},
 
     {"GET", "/api/v1/vaults/*/policies", P_READ, 0, 0, vv_api_policy_list},
     {"POST", "/api/v1/vaults/*/policies", P_CONTRIBUTE, J, JCAP, vv_api_policy_create},
     {"GET", "/api/v1/vaults/*/policies/*", P_READ, 0, 0, vv_api_policy_show},
     {"PUT", "/api/v1/vaults/*/policies/*", P_CONTRIBUTE, J, JCAP, vv_api_policy_set},
     {"DELETE", "/api/v1/vaults/*/policies/*", P_CONTRIBUTE, 0, 0, vv_api_policy_delete},
+    {"GET", "/api/v1/vaults/*/policies/*/nextRuns", P_READ, 0, 0, vv_api_policy_next_runs},
 
     {"GET", "/api/v1/vaults/*/containers", P_READ, 0, 0, vv_api_container_list},
     {"GET", "/api/v1/vaults/*/containers/*", P_READ, 0, 0, vv_api_container_show},
@@ -75,10 +78,12 @@ static const struct route routes[] = {
     {"POST", "/api/v1/vaults/*/protectedItems", P_OPERATE, J, JCAP, vv_api_item_enable},
     {"GET", "/api/v1/vaults/*/protectedItems", P_READ, 0, 0, vv_api_item_list},
     {"GET", "/api/v1/vaults/*/protectedItems/*", P_READ, 0, 0, vv_api_item_show},
+    {"PATCH", "/api/v1/vaults/*/protectedItems/*", P_CONTRIBUTE, J, JCAP, vv_api_item_update},
     {"POST", "/api/v1/vaults/*/protectedItems/*/backup", P_OPERATE, J, JCAP, vv_api_item_backup},
     {"POST", "/api/v1/vaults/*/protectedItems/*/disable", P_CONTRIBUTE, J, JCAP,
      vv_api_item_disable},
     {"POST", "/api/v1/vaults/*/protectedItems/*/resume", P_OPERATE, J, JCAP, vv_api_item_resume},
+    {"POST", "/api/v1/vaults/*/protectedItems/*/undelete", P_OPERATE, J, JCAP, vv_api_item_undelete},
     {"GET", "/api/v1/vaults/*/protectedItems/*/recoveryPoints", P_READ, 0, 0, vv_api_point_list},
     {"GET", "/api/v1/vaults/*/protectedItems/*/recoveryPoints/*", P_READ, 0, 0,
      vv_api_point_show},
@@ -245,7 +250,7 @@ void vv_router_handle_as(void *ctx, const struct vv_http_req *req, struct vv_htt
     c.srv = s;
     c.req = req;
     c.resp = resp;
-    c.now = time(NULL);
+    c.now = vv_server_now(s);
     snprintf(log_actor, sizeof(log_actor), "-");
 
     r = find(req->method, req->path, &known, &c);

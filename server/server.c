@@ -17,7 +17,40 @@
 #include "err.h"
 #include "key.h"
 #include "log.h"
+#include "store/gc.h"
+#include "tz.h"
 #include "util.h"
+
+void vv_server_init(struct vv_server *s)
+{
+    memset(s, 0, sizeof(*s));
+    s->agent_timeout = 900;
+    s->prune_time = 3 * 60;
+    snprintf(s->zoneinfo, sizeof(s->zoneinfo), "/usr/share/zoneinfo");
+    pthread_mutex_init(&s->repos_mu, NULL);
+    pthread_mutex_init(&s->clock.mu, NULL);
+    pthread_mutex_init(&s->tzs.mu, NULL);
+    pthread_mutex_init(&s->worker.mu, NULL);
+    pthread_cond_init(&s->worker.wake, NULL);
+}
+
+void vv_server_release(struct vv_server *s)
+{
+    for (size_t i = 0; i < s->nrepos; i++) {
+        vv_repo_close(s->repos[i].repo);
+        vv_guard_free(s->repos[i].guard);
+    }
+    free(s->repos);
+    s->repos = NULL;
+    s->nrepos = 0;
+    for (size_t i = 0; i < s->tzs.n; i++)
+        vv_tz_free(s->tzs.zones[i]);
+    free(s->tzs.zones);
+    s->tzs.zones = NULL;
+    s->tzs.n = 0;
+    vv_db_close(s->db);
+    s->db = NULL;
+}
 
 void vv_server_vault_path(const struct vv_server *s, const char *uuid, const char *sub,
                           char *out, size_t outlen)
@@ -27,6 +60,13 @@ void vv_server_vault_path(const struct vv_server *s, const char *uuid, const cha
 
 int vv_server_repo(struct vv_server *s, const char *uuid, struct vv_repo **out)
 {
+    struct vv_chunk_guard *guard;
+    return vv_server_repo_guard(s, uuid, out, &guard);
+}
+
+int vv_server_repo_guard(struct vv_server *s, const char *uuid, struct vv_repo **out,
+                         struct vv_chunk_guard **guard)
+{
     char store[4200], key[4200];
     struct vv_server_repo *grown;
     int r = 0;
@@ -35,6 +75,7 @@ int vv_server_repo(struct vv_server *s, const char *uuid, struct vv_repo **out)
     for (size_t i = 0; i < s->nrepos; i++)
         if (!strcmp(s->repos[i].uuid, uuid)) {
             *out = s->repos[i].repo;
+            *guard = s->repos[i].guard;
             pthread_mutex_unlock(&s->repos_mu);
             return 0;
         }
@@ -46,11 +87,18 @@ int vv_server_repo(struct vv_server *s, const char *uuid, struct vv_repo **out)
         goto out;
     }
     s->repos = grown;
-    r = vv_repo_open(store, key, 0, &s->repos[s->nrepos].repo);
-    if (r)
+    if (!(s->repos[s->nrepos].guard = vv_guard_new())) {
+        r = VV_E_NOMEM;
         goto out;
+    }
+    r = vv_repo_open(store, key, 0, &s->repos[s->nrepos].repo);
+    if (r) {
+        vv_guard_free(s->repos[s->nrepos].guard);
+        goto out;
+    }
     snprintf(s->repos[s->nrepos].uuid, VV_UUID_LEN, "%s", uuid);
     *out = s->repos[s->nrepos].repo;
+    *guard = s->repos[s->nrepos].guard;
     s->nrepos++;
 out:
     pthread_mutex_unlock(&s->repos_mu);
@@ -93,9 +141,12 @@ int vv_server_vault_create(struct vv_server *s, const char *uuid)
     pthread_mutex_lock(&s->repos_mu);
     {
         struct vv_server_repo *grown = realloc(s->repos, (s->nrepos + 1) * sizeof(*grown));
-        if (grown) {
+        struct vv_chunk_guard *guard = grown ? vv_guard_new() : NULL;
+        if (grown)
             s->repos = grown;
+        if (guard) {
             snprintf(s->repos[s->nrepos].uuid, VV_UUID_LEN, "%s", uuid);
+            s->repos[s->nrepos].guard = guard;
             s->repos[s->nrepos++].repo = repo;
             repo = NULL;
         }

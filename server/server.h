@@ -16,6 +16,7 @@
 #include <stdatomic.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/types.h>
 #include <time.h>
 
 #include "catalog/catalog.h"
@@ -24,9 +25,39 @@
 #define VV_SERVER_VERSION "0.1.0"
 #define VV_UUID_LEN 37 /* 36 characters and NUL */
 
+struct vv_chunk_guard;
+struct vv_tz;
+
 struct vv_server_repo {
     char uuid[VV_UUID_LEN];
-    struct vv_repo *repo; /* owned by the server */
+    struct vv_repo *repo;         /* owned by the server */
+    struct vv_chunk_guard *guard; /* owned: pins of running backups, see store/gc.h */
+};
+
+/* The server's clock (clock.c): real time, or, for tests, real time moved by the
+ * offset a --clock-file sets. */
+struct vv_clock {
+    char file[4096]; /* "" for real time */
+    pthread_mutex_t mu;
+    int64_t offset;            /* seconds added to real time */
+    struct timespec file_mtime; /* of the file when offset was computed */
+    off_t file_size;
+};
+
+/* Time zones loaded for policies, shared read-only once loaded (scheduler.c). */
+struct vv_tz_cache {
+    pthread_mutex_t mu;
+    struct vv_tz **zones; /* owned */
+    size_t n;
+};
+
+/* The server's own jobs (Prune, GarbageCollection), run one at a time by the
+ * worker thread (worker.c). */
+struct vv_server_worker {
+    pthread_mutex_t mu;
+    pthread_cond_t wake;
+    char running[VV_UUID_LEN]; /* job being run, "" when idle */
+    atomic_int cancel;          /* set by a cancel of the running job */
 };
 
 struct vv_server {
@@ -39,13 +70,34 @@ struct vv_server {
     pthread_mutex_t repos_mu;
     struct vv_server_repo *repos; /* open stores, never closed before shutdown */
     size_t nrepos;
+    struct vv_clock clock;
+    struct vv_tz_cache tzs;
+    struct vv_server_worker worker;
+    char zoneinfo[256]; /* IANA zone files, /usr/share/zoneinfo */
+    int prune_time;     /* minutes after midnight UTC of the daily prune and collection */
 };
+
+/* Now, as the server counts it (see struct vv_clock). Thread-safe. */
+time_t vv_server_now(struct vv_server *s);
+/* Set up the clock: file NULL or "" for real time. Returns 0 or VV_E_INVAL when the
+ * file exists but does not hold a time. */
+int vv_clock_init(struct vv_server *s, const char *file);
+
+/* Zero *s, set the defaults (agent timeout 900 s, prune at 03:00 UTC, zones in
+ * /usr/share/zoneinfo, real-time clock) and make its locks. */
+void vv_server_init(struct vv_server *s);
+/* Close what the server holds: stores and their guards, zones, the catalog. No other
+ * thread may use s any more. */
+void vv_server_release(struct vv_server *s);
 
 /* Path of a vault's folder or of sub inside it ("store", "vault.key", "staging"). */
 void vv_server_vault_path(const struct vv_server *s, const char *uuid, const char *sub,
                           char *out, size_t outlen);
 /* The open store of a vault (opened on first use). Borrowed until the server stops. */
 int vv_server_repo(struct vv_server *s, const char *uuid, struct vv_repo **out);
+/* The same with the vault's chunk guard (borrowed likewise). */
+int vv_server_repo_guard(struct vv_server *s, const char *uuid, struct vv_repo **repo,
+                         struct vv_chunk_guard **guard);
 /* Create a vault's folder, key and store. */
 int vv_server_vault_create(struct vv_server *s, const char *uuid);
 /* Remove a vault's folder and everything in it (closing its store if open). */

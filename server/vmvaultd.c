@@ -22,12 +22,14 @@
 #include "http.h"
 #include "log.h"
 #include "router.h"
+#include "scheduler.h"
 #include "server.h"
 #include "util.h"
 
 static const char usage[] =
     "usage: vmvaultd [--data-dir DIR] [--listen HOST:PORT] [--public-url URL]\n"
-    "                [--agent-timeout SECONDS] [--log-level debug|info|warn|error]\n"
+    "                [--agent-timeout SECONDS] [--prune-time HH:MM]\n"
+    "                [--log-level debug|info|warn|error] [--clock-file FILE]\n"
     "       vmvaultd check [--data-dir DIR]\n"
     "\n"
     "The vmvault vault server: the REST API every operator, dashboard and host agent\n"
@@ -53,7 +55,16 @@ static const char usage[] =
     "  --agent-timeout S   a job fails when its host's agent gives no news for S seconds\n"
     "                      (default: 900); AgentStoppedResponding when it had started,\n"
     "                      AgentUnreachable when it never did\n"
+    "  --prune-time HH:MM  when (UTC) the daily prune of expired recovery points and the\n"
+    "                      collection of unreferenced chunks run in every vault\n"
+    "                      (default: 03:00)\n"
     "  --log-level LEVEL   debug, info (default), warn or error\n"
+    "  --clock-file FILE   for tests of schedules and retention only: the server's clock\n"
+    "                      jumps to the UTC time written in FILE (\"2027-03-27T23:00:00Z\"\n"
+    "                      or epoch seconds) whenever FILE changes, and runs on from there\n"
+    "\n"
+    "Backups run when their policy says (every second the scheduler looks for due\n"
+    "runs; a run missed while the server was down runs once when it is back).\n"
     "\n"
     "check: with the server stopped, verify the catalog (SQLite integrity, foreign\n"
     "keys) and every vault's store: every recovery point in the catalog is read back\n"
@@ -178,7 +189,7 @@ static int recover(struct vv_server *s)
                   "  error_message = CASE WHEN status = 'Cancelling' THEN NULL ELSE "
                   "  'the vault server restarted while this job ran; run the backup again' END "
                   "WHERE status IN ('InProgress','Cancelling') AND claimed IS NOT NULL",
-                  "i", (int64_t)time(NULL));
+                  "i", (int64_t)vv_server_now(s));
     if (r > 0)
         vv_warn("recovery: %d running job(s) failed: the server restarted under them", r);
     return r < 0 ? r : 0;
@@ -276,14 +287,7 @@ static int run_check(struct vv_server *s)
 
 /* ---- main ------------------------------------------------------------------- */
 
-static void close_server(struct vv_server *s)
-{
-    for (size_t i = 0; i < s->nrepos; i++)
-        vv_repo_close(s->repos[i].repo);
-    free(s->repos);
-    vv_db_close(s->db);
-    pthread_mutex_destroy(&s->repos_mu);
-}
+static void close_server(struct vv_server *s) { vv_server_release(s); }
 
 int main(int argc, char **argv)
 {
@@ -291,13 +295,15 @@ int main(int argc, char **argv)
         {"data-dir", required_argument, NULL, 'd'}, {"listen", required_argument, NULL, 'l'},
         {"public-url", required_argument, NULL, 'u'}, {"log-level", required_argument, NULL, 'L'},
         {"agent-timeout", required_argument, NULL, 't'},
+        {"prune-time", required_argument, NULL, 'P'}, {"clock-file", required_argument, NULL, 'C'},
         {"help", no_argument, NULL, 'h'}, {"version", no_argument, NULL, 'V'},
         {NULL, 0, NULL, 0},
     };
     static struct vv_server srv;
     const char *listen = "127.0.0.1:8080";
     struct vv_http_server *http = NULL;
-    pthread_t maint;
+    pthread_t maint, worker;
+    const char *clock_file = NULL;
     char path[4200];
     unsigned port = 0;
     int check = 0, c, r;
@@ -309,8 +315,8 @@ int main(int argc, char **argv)
         argc--;
         argv++;
     }
+    vv_server_init(&srv);
     default_data_dir(srv.data_dir, sizeof(srv.data_dir));
-    srv.agent_timeout = 900;
     opterr = 0;
     while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
         switch (c) {
@@ -349,6 +355,20 @@ int main(int argc, char **argv)
             srv.agent_timeout = (int64_t)v;
             break;
         }
+        case 'P': {
+            unsigned hh, mm;
+            char tail;
+            if (sscanf(optarg, "%2u:%2u%c", &hh, &mm, &tail) != 2 || hh > 23 || mm > 59 ||
+                strlen(optarg) != 5) {
+                fprintf(stderr, "vmvaultd: --prune-time must be HH:MM (UTC), e.g. 03:00\n");
+                return 2;
+            }
+            srv.prune_time = (int)(hh * 60 + mm);
+            break;
+        }
+        case 'C':
+            clock_file = optarg;
+            break;
         case 'h':
             fputs(usage, stdout);
             return 0;
@@ -370,7 +390,10 @@ int main(int argc, char **argv)
         fprintf(stderr, "vmvaultd check: --listen does not apply here\n");
         return 2;
     }
-    pthread_mutex_init(&srv.repos_mu, NULL);
+    if (vv_clock_init(&srv, clock_file) != 0) {
+        fprintf(stderr, "vmvaultd: --clock-file %s does not hold a UTC time\n", clock_file);
+        return 2;
+    }
     umask(077);
     if (!check)
         vv_log_set_timestamps(1);
@@ -393,7 +416,7 @@ int main(int argc, char **argv)
     chmod(srv.data_dir, 0700);
     if (vv_db_open(path, &srv.db) != 0 || vv_catalog_migrate(srv.db) != 0)
         return 1;
-    if (recover(&srv) != 0 || vv_bootstrap_owner(&srv, time(NULL)) != 0) {
+    if (recover(&srv) != 0 || vv_bootstrap_owner(&srv, vv_server_now(&srv)) != 0) {
         close_server(&srv);
         return 1;
     }
@@ -410,6 +433,13 @@ int main(int argc, char **argv)
         return 1;
     }
     if (vv_maintenance_start(&srv, &maint) != 0) {
+        vv_http_stop(http);
+        close_server(&srv);
+        return 1;
+    }
+    if (vv_server_worker_start(&srv, &worker) != 0) {
+        atomic_store(&srv.stopping, 1);
+        pthread_join(maint, NULL);
         vv_http_stop(http);
         close_server(&srv);
         return 1;
@@ -440,7 +470,10 @@ int main(int argc, char **argv)
     vv_info("stopping on %s", got_signal == SIGTERM ? "SIGTERM" : "SIGINT");
     atomic_store(&srv.stopping, 1);
     vv_http_stop(http);
+    atomic_store(&srv.worker.cancel, 1);
+    vv_server_worker_wake(&srv);
     pthread_join(maint, NULL);
+    pthread_join(worker, NULL);
     close_server(&srv);
     vv_info("stopped");
     return 0;

@@ -300,7 +300,7 @@ void vv_api_agent_job_next(struct vv_call *c)
     }
     for (int64_t waited_ms = 0;; waited_ms += 250) {
         vv_db_lock(c->srv->db);
-        c->now = time(NULL);
+        c->now = vv_server_now(c->srv);
         r = claim(c, &job);
         vv_db_unlock(c->srv->db);
         if (r < 0) {
@@ -469,12 +469,13 @@ out:
 
 void vv_api_agent_job_complete(struct vv_call *c)
 {
-    static const char *const fields[] = {"status", "error", "stats", NULL};
+    static const char *const fields[] = {"status", "error", "stats", "warnings", "snapshot",
+                                         NULL};
     static const char *const efields[] = {"code", "message", NULL};
     static const char *const sfields[] = {"bytesRead", "bytesSent", "bytesNew", "chunksRead",
                                           "chunksNew", "chunksDeduplicated", "chunksZero",
                                           "chunksKept", "incremental", NULL};
-    char *stats_text = NULL;
+    char *stats_text = NULL, *warn_text = NULL, *snap_text = NULL;
     const char *st, *code = NULL, *msg = NULL;
     char op[32], status[32], rp[80] = "", uuid[VV_UUID_LEN];
     int64_t item_id;
@@ -512,6 +513,52 @@ void vv_api_agent_job_complete(struct vv_call *c)
                        "what to do");
         return;
     }
+    if (code && strcmp(st, "Failed")) {
+        vv_reply_error(c, 400, "InvalidParameter",
+                       "only a Failed job has an error; a job that completed with warnings "
+                       "lists them in 'warnings'");
+        return;
+    }
+    if ((e = json_object_get(c->body, "warnings"))) {
+        size_t i;
+        json_t *w;
+        if (!json_is_array(e) || json_array_size(e) > 32) {
+            vv_reply_error(c, 400, "InvalidParameter",
+                           "field 'warnings' must be an array of at most 32 {\"code\", "
+                           "\"message\"} objects");
+            return;
+        }
+        json_array_foreach(e, i, w) {
+            const char *wc, *wm;
+            if (!json_is_object(w)) {
+                vv_reply_error(c, 400, "InvalidParameter", "warnings[%zu] must be an object", i);
+                return;
+            }
+            if (vv_body_only(c, w, "warnings[]", efields) || vv_body_str(c, w, "code", 1, &wc) ||
+                vv_body_str(c, w, "message", 1, &wm))
+                return;
+            if (!vv_name_valid(wc) || strlen(wm) > 4000) {
+                vv_reply_error(c, 400, "InvalidParameter",
+                               "warnings[%zu]: code must be an identifier such as "
+                               "GuestAgentNotResponding and message at most 4000 characters",
+                               i);
+                return;
+            }
+        }
+    }
+    if ((e && json_array_size(e) > 0) != !strcmp(st, "CompletedWithWarnings")) {
+        vv_reply_error(c, 400, "InvalidParameter",
+                       "a job ends CompletedWithWarnings exactly when it has warnings");
+        return;
+    }
+    if ((e = json_object_get(c->body, "snapshot")) && !json_is_object(e)) {
+        vv_reply_error(c, 400, "InvalidParameter", "field 'snapshot' must be an object");
+        return;
+    }
+    if (e && strcmp(op, "Backup")) {
+        vv_reply_error(c, 400, "InvalidParameter", "only a Backup job reports a snapshot");
+        return;
+    }
     if (!strcmp(op, "Backup") && (!strcmp(st, "Completed") || !strcmp(st, "CompletedWithWarnings"))) {
         r = vv_db_text(c->srv->db, rp, sizeof(rp),
                        "SELECT COALESCE(recovery_point, '') FROM jobs WHERE id = ?", "s", c->param[0]);
@@ -544,16 +591,33 @@ void vv_api_agent_job_complete(struct vv_call *c)
         }
         stats_text = vv_json_dump(e);
     }
+    if ((e = json_object_get(c->body, "warnings")) && json_array_size(e))
+        warn_text = vv_json_dump(e);
+    if ((e = json_object_get(c->body, "snapshot"))) {
+        snap_text = vv_json_dump(e);
+        if (snap_text && strlen(snap_text) > 64 * 1024) {
+            free(stats_text);
+            free(warn_text);
+            free(snap_text);
+            vv_reply_error(c, 400, "InvalidParameter", "field 'snapshot' is larger than 64 KiB");
+            return;
+        }
+    }
     if ((r = vv_db_begin(c->srv->db)) != 0) {
         free(stats_text);
+        free(warn_text);
+        free(snap_text);
         vv_reply_internal(c, r);
         return;
     }
     r = vv_db_run(c->srv->db,
                   "UPDATE jobs SET status = ?, end_time = ?, error_code = ?, error_message = ?, "
-                  "stats = COALESCE(?, stats) WHERE id = ?",
-                  "sissss", st, (int64_t)c->now, code, msg, stats_text, c->param[0]);
+                  "stats = COALESCE(?, stats), warnings = ?, snapshot = ? WHERE id = ?",
+                  "sissssss", st, (int64_t)c->now, code, msg, stats_text, warn_text, snap_text,
+                  c->param[0]);
     free(stats_text);
+    free(warn_text);
+    free(snap_text);
     stats_text = NULL;
     if (r >= 0 && !strcmp(op, "Backup") && item_id)
         r = vv_db_run(c->srv->db,
@@ -566,8 +630,10 @@ void vv_api_agent_job_complete(struct vv_call *c)
         return;
     }
     if (vv_db_text(c->srv->db, uuid, sizeof(uuid), "SELECT uuid FROM vaults WHERE id = ?", "i",
-                   c->who.vault_id) == 1)
+                   c->who.vault_id) == 1) {
         vv_staging_remove(c->srv, uuid, c->param[0]);
+        vv_guard_job_ended(c->srv, uuid, c->who.container_id, c->param[0]);
+    }
     if (code)
         vv_warn("job %s on host '%s' ended %s: %s: %s", c->param[0], c->who.container, st, code, msg);
     else

@@ -93,7 +93,13 @@ int vv_find_vault(struct vv_call *c, const char *name, int64_t *id, char uuid[VV
 int vv_find_policy(struct vv_call *c, int64_t vid, const char *name, const char *hint,
                    int64_t *id);
 
-/* Jobs (jobs.c). */
+/* Jobs (jobs.c). vv_job_insert works without a call (the scheduler, the worker):
+ * who is the creator's name; extra_params a JSON object merged into the job's
+ * params (NULL for none). Catalog locked. */
+int vv_job_insert(struct vv_db *db, time_t now, const char *who, int64_t vault_id,
+                  int64_t item_id, const char *operation, const char *status,
+                  const char *tasks_json, time_t retain_until, const char *extra_params,
+                  char id_out[VV_UUID_LEN]);
 int vv_job_create(struct vv_call *c, int64_t vault_id, int64_t item_id, const char *operation,
                   const char *status, const char *tasks_json, time_t retain_until,
                   char id_out[VV_UUID_LEN]);
@@ -103,6 +109,14 @@ json_t *vv_job_json(struct vv_call *c, const char *job_id);
  * not ended: 0 with its operation, status and item (0 when none); -1 after replying.
  * Catalog locked. */
 int vv_agent_job(struct vv_call *c, char op[32], char status[32], int64_t *item_id);
+/* Sessions of the vault's chunk guard (store/gc.h) for an agent's uploads:
+ * "c<host id>:<job>", or "c<host id>" for uploads that name no job. */
+#define VV_GUARD_KEY_MAX 64
+void vv_guard_key(int64_t container_id, const char *job, char key[VV_GUARD_KEY_MAX]);
+/* A backup job of the host ended: drop its pins (and the host's own when it runs no
+ * other backup). Catalog locked. */
+void vv_guard_job_ended(struct vv_server *s, const char *vault_uuid, int64_t container_id,
+                        const char *job);
 /* Remove the indexes staged for a job. */
 void vv_staging_remove(struct vv_server *s, const char *vault_uuid, const char *job);
 
@@ -117,12 +131,15 @@ void vv_api_vault_delete(struct vv_call *c);
 void vv_api_props_show(struct vv_call *c);
 void vv_api_props_set(struct vv_call *c);
 void vv_api_credentials(struct vv_call *c);
+void vv_api_vault_prune(struct vv_call *c);
+void vv_api_vault_gc(struct vv_call *c);
 /* policies.c */
 void vv_api_policy_list(struct vv_call *c);
 void vv_api_policy_show(struct vv_call *c);
 void vv_api_policy_create(struct vv_call *c);
 void vv_api_policy_set(struct vv_call *c);
 void vv_api_policy_delete(struct vv_call *c);
+void vv_api_policy_next_runs(struct vv_call *c);
 int vv_policy_insert_default(struct vv_call *c, int64_t vault_id);
 /* containers.c */
 void vv_api_container_list(struct vv_call *c);
@@ -136,6 +153,8 @@ void vv_api_item_show(struct vv_call *c);
 void vv_api_item_backup(struct vv_call *c);
 void vv_api_item_disable(struct vv_call *c);
 void vv_api_item_resume(struct vv_call *c);
+void vv_api_item_undelete(struct vv_call *c);
+void vv_api_item_update(struct vv_call *c);
 void vv_api_point_list(struct vv_call *c);
 void vv_api_point_show(struct vv_call *c);
 void vv_api_point_restore(struct vv_call *c);

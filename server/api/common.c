@@ -269,7 +269,10 @@ int vv_find_policy(struct vv_call *c, int64_t vid, const char *name, const char 
 
 void vv_api_health(struct vv_call *c)
 {
-    vv_reply(c, 200, json_pack("{s:s,s:s}", "status", "ok", "version", VV_SERVER_VERSION));
+    char now[32];
+    vv_api_time(c->now, now);
+    vv_reply(c, 200, json_pack("{s:s,s:s,s:s}", "status", "ok", "version", VV_SERVER_VERSION,
+                               "time", now));
 }
 
 void vv_api_whoami(struct vv_call *c)

@@ -95,6 +95,8 @@ void vv_api_protectable_list(struct vv_call *c)
                       "SELECT x.name, x.uuid, c.name AS container, c.region, x.state, "
                       "  x.disks AS \"disks:json\", "
                       "  CASE WHEN p.id IS NULL THEN 'NotProtected' "
+                      "       WHEN p.vault_id = c.vault_id AND p.deleted IS NOT NULL "
+                      "         THEN 'SoftDeleted' "
                       "       WHEN p.vault_id = c.vault_id THEN 'Protected' "
                       "       ELSE 'ProtectedInAnotherVault' END AS protectionState "
                       "FROM protectable_items x JOIN containers c ON c.id = x.container_id "

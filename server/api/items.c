@@ -13,32 +13,64 @@
 #include "api/api.h"
 #include "err.h"
 #include "log.h"
+#include "scheduler.h"
+#include "scripts.h"
 #include "store/repo.h"
 
 #define T(col) "strftime('%Y-%m-%dT%H:%M:%SZ', " col ", 'unixepoch')"
 
 #define ITEM_SELECT                                                                          \
     "SELECT i.name, v.name AS vault, c.name AS container, i.vm_uuid AS vmUuid, "               \
-    "  p.name AS policy, i.state AS protectionState, "                                       \
+    "  p.name AS policy, CASE WHEN i.stop_mode = 'RetainAsPerPolicy' THEN 'BackupsSuspended' "   \
+    "    ELSE i.state END AS protectionState, "                                              \
+    "  CASE WHEN i.deleted IS NULL THEN 'NotDeleted' ELSE 'ToBeDeleted' END AS deleteState, "  \
+    "  " T("i.deleted") " AS deletedAt, " T("i.purge_at") " AS purgeAt, "                        \
+    "  " T("i.next_run") " AS nextRun, json_extract(p.spec, '$.timeZone') AS timeZone, "         \
     "  i.last_backup_status AS lastBackupStatus, " T("i.last_backup_time") " AS lastBackupTime, " \
     "  (SELECT COUNT(*) FROM recovery_points r WHERE r.item_id = i.id) AS recoveryPointCount, " \
     "  (SELECT r.name FROM recovery_points r WHERE r.item_id = i.id "                          \
     "     ORDER BY r.time DESC, r.id DESC LIMIT 1) AS latestRecoveryPoint, "                   \
-    "  c.region, " T("i.created") " AS createdAt, i.disk_settings AS \"diskSettings:json\" "      \
+    "  c.region, " T("i.created") " AS createdAt, i.disk_settings AS \"diskSettings:json\", "     \
+    "  i.script_settings AS \"scriptSettings:json\", "                                        \
+    "  CASE WHEN i.script_settings IS NOT NULL THEN 'Item' "                                  \
+    "    WHEN json_extract(p.spec, '$.scriptSettings') IS NOT NULL THEN 'Policy' "              \
+    "    ELSE 'None' END AS scriptSettingsSource "                                            \
     "FROM protected_items i JOIN vaults v ON v.id = i.vault_id "                             \
     "  JOIN containers c ON c.id = i.container_id LEFT JOIN policies p ON p.id = i.policy_id "
 
 #define POINT_SELECT                                                                         \
     "SELECT r.name, i.name AS item, v.name AS vault, " T("r.time") " AS time, "                \
-    "  " T("r.expires") " AS expiresAt, r.consistency, r.parent, r.disks AS \"disks:json\", "  \
-    "  r.job_id AS job "                                                                     \
+    "  " T("r.expires") " AS expiresAt, r.consistency AS recoveryPointType, r.parent, "     \
+    "  r.disks AS \"disks:json\", "                                                      \
+    "  r.job_id AS job, r.kind, "                                                            \
+    "  CASE WHEN COALESCE(r.retained_by, '') = '' THEN json('[]') "                            \
+    "    ELSE json('[\"' || replace(r.retained_by, ',', '\",\"') || '\"]') END "               \
+    "    AS \"retainedBy:json\" "                                                             \
     "FROM recovery_points r JOIN protected_items i ON i.id = r.item_id "                     \
     "  JOIN vaults v ON v.id = r.vault_id "
+
+/* Adds nextRunLocal (the next run in the policy's zone) to an item object. */
+static void add_local(struct vv_call *c, json_t *item)
+{
+    const char *zone = json_string_value(json_object_get(item, "timeZone"));
+    const char *next = json_string_value(json_object_get(item, "nextRun"));
+    char local[48];
+    time_t t;
+
+    if (!zone || !next || vv_api_parse_date(next, 0, &t) != 0)
+        return;
+    vv_sched_local_time(c->srv, zone, t, local);
+    if (local[0])
+        json_object_set_new(item, "nextRunLocal", json_string(local));
+}
 
 static json_t *item_json(struct vv_call *c, int64_t item_id)
 {
     int err;
-    return vv_db_row(c->srv->db, &err, ITEM_SELECT "WHERE i.id = ?", "i", item_id);
+    json_t *v = vv_db_row(c->srv->db, &err, ITEM_SELECT "WHERE i.id = ?", "i", item_id);
+    if (v)
+        add_local(c, v);
+    return v;
 }
 
 /* The item named in the URL (param[1]) in vault vid, with ?container= to choose
@@ -102,12 +134,76 @@ static int no_active_job(struct vv_call *c, int64_t item_id)
     return -1;
 }
 
+/* The diskSettings and scriptSettings of the request body, checked. Each *text is
+ * the canonical JSON to store, NULL when the key is absent or null (caller frees);
+ * *given says whether the key was in the body. -1 after replying 400. */
+static int item_settings(struct vv_call *c, char **disks, int *disks_given, char **scripts,
+                         int *scripts_given)
+{
+    static const char *const dfields[] = {"setting", "disks", NULL};
+    json_t *ds, *ss;
+    char err[400];
+
+    *disks = *scripts = NULL;
+    *disks_given = json_object_get(c->body, "diskSettings") != NULL;
+    *scripts_given = json_object_get(c->body, "scriptSettings") != NULL;
+    if ((ds = json_object_get(c->body, "diskSettings")) && !json_is_null(ds)) {
+        const char *setting;
+        json_t *list, *d;
+        size_t k;
+        if (!json_is_object(ds)) {
+            vv_reply_error(c, 400, "InvalidParameter", "diskSettings must be an object");
+            return -1;
+        }
+        if (vv_body_only(c, ds, "diskSettings", dfields) ||
+            vv_body_str(c, ds, "setting", 1, &setting))
+            return -1;
+        list = json_object_get(ds, "disks");
+        if ((strcmp(setting, "include") && strcmp(setting, "exclude")) || !json_is_array(list) ||
+            json_array_size(list) < 1 || json_array_size(list) > 256) {
+            vv_reply_error(c, 400, "InvalidParameter",
+                           "diskSettings: setting is include or exclude, disks a list of 1 to "
+                           "256 disk names");
+            return -1;
+        }
+        json_array_foreach(list, k, d) {
+            if (!json_is_string(d) || !vv_name_valid(json_string_value(d))) {
+                vv_reply_error(c, 400, "InvalidParameter", "diskSettings.disks[%zu] is not a disk name",
+                               k);
+                return -1;
+            }
+        }
+    }
+    if ((ss = json_object_get(c->body, "scriptSettings")) && !json_is_null(ss)) {
+        struct vv_script_settings sc;
+        json_t *canon;
+        if (vv_scripts_from_json(ss, &sc, err, sizeof(err)) != 0) {
+            vv_reply_error(c, 400, "InvalidParameter", "%s", err);
+            return -1;
+        }
+        canon = vv_scripts_to_json(&sc);
+        *scripts = canon ? vv_json_dump(canon) : NULL;
+        json_decref(canon);
+        if (!*scripts) {
+            vv_reply_internal(c, VV_E_NOMEM);
+            return -1;
+        }
+    }
+    if (ds && !json_is_null(ds) && !(*disks = vv_json_dump(ds))) {
+        free(*scripts);
+        *scripts = NULL;
+        vv_reply_internal(c, VV_E_NOMEM);
+        return -1;
+    }
+    return 0;
+}
+
 void vv_api_item_enable(struct vv_call *c)
 {
-    static const char *const fields[] = {"vm", "container", "policy", "diskSettings", NULL};
-    static const char *const dfields[] = {"setting", "disks", NULL};
-    char *disk_settings;
-    json_t *ds;
+    static const char *const fields[] = {"vm", "container", "policy", "diskSettings",
+                                         "scriptSettings", NULL};
+    char *disk_settings = NULL, *script_settings = NULL;
+    int disks_given, scripts_given;
     const char *vm, *container = NULL, *policy = "DefaultPolicy";
     char location[80], region[80] = "", uuid[80] = "", name[80] = "", other[80] = "";
     char job[VV_UUID_LEN];
@@ -124,33 +220,6 @@ void vv_api_item_enable(struct vv_call *c)
         return;
     if (!policy)
         policy = "DefaultPolicy";
-    if ((ds = json_object_get(c->body, "diskSettings")) && !json_is_null(ds)) {
-        const char *setting;
-        json_t *list, *d;
-        size_t k;
-        if (!json_is_object(ds)) {
-            vv_reply_error(c, 400, "InvalidParameter", "diskSettings must be an object");
-            return;
-        }
-        if (vv_body_only(c, ds, "diskSettings", dfields) ||
-            vv_body_str(c, ds, "setting", 1, &setting))
-            return;
-        list = json_object_get(ds, "disks");
-        if ((strcmp(setting, "include") && strcmp(setting, "exclude")) || !json_is_array(list) ||
-            json_array_size(list) < 1 || json_array_size(list) > 256) {
-            vv_reply_error(c, 400, "InvalidParameter",
-                           "diskSettings: setting is include or exclude, disks a list of 1 to "
-                           "256 disk names");
-            return;
-        }
-        json_array_foreach(list, k, d) {
-            if (!json_is_string(d) || !vv_name_valid(json_string_value(d))) {
-                vv_reply_error(c, 400, "InvalidParameter", "diskSettings.disks[%zu] is not a disk name",
-                               k);
-                return;
-            }
-        }
-    }
     r = vv_db_prepare(c->srv->db, &st,
                       "SELECT x.name, x.uuid, c.id, c.region FROM protectable_items x "
                       "JOIN containers c ON c.id = x.container_id "
@@ -196,6 +265,16 @@ void vv_api_item_enable(struct vv_call *c)
         return;
     }
     if (r == 1 && !strcmp(other, c->param[0])) {
+        int64_t soft = 0;
+        vv_db_int(c->srv->db, &soft,
+                  "SELECT deleted IS NOT NULL FROM protected_items WHERE vm_uuid = ?", "s", uuid);
+        if (soft) {
+            vv_reply_error(c, 409, "ItemSoftDeleted",
+                           "VM '%s' has soft-deleted backup data in vault '%s'; undelete it "
+                           "('vmvault protection undelete') and resume its protection",
+                           name, other);
+            return;
+        }
         vv_reply_error(c, 409, "ItemAlreadyProtected",
                        "VM '%s' is already protected by vault '%s' (to restart a stopped "
                        "protection, use resume)",
@@ -216,18 +295,23 @@ void vv_api_item_enable(struct vv_call *c)
                        name, region, c->param[0], location, region);
         return;
     }
-    if (vv_find_policy(c, vid, policy, NULL, &pid))
+    if (vv_find_policy(c, vid, policy, NULL, &pid) ||
+        item_settings(c, &disk_settings, &disks_given, &script_settings, &scripts_given))
         return;
     if ((r = vv_db_begin(c->srv->db)) != 0) {
+        free(disk_settings);
+        free(script_settings);
         vv_reply_internal(c, r);
         return;
     }
-    disk_settings = ds && !json_is_null(ds) ? vv_json_dump(ds) : NULL;
     r = vv_db_run(c->srv->db,
                   "INSERT INTO protected_items(vault_id, container_id, name, vm_uuid, policy_id, "
-                  "state, created, disk_settings) VALUES (?,?,?,?,?,'IRPending',?,?)",
-                  "iissiis", vid, cid, name, uuid, pid, (int64_t)c->now, disk_settings);
+                  "state, created, disk_settings, script_settings) "
+                  "VALUES (?,?,?,?,?,'IRPending',?,?,?)",
+                  "iissiiss", vid, cid, name, uuid, pid, (int64_t)c->now, disk_settings,
+                  script_settings);
     free(disk_settings);
+    free(script_settings);
     if (r == VV_E_EXISTS) {
         vv_db_rollback(c->srv->db);
         vv_reply_error(c, 409, "VmAlreadyProtectedInAnotherVault",
@@ -237,7 +321,8 @@ void vv_api_item_enable(struct vv_call *c)
     if (r < 0)
         goto fail;
     item_id = vv_db_last_id(c->srv->db);
-    if ((r = vv_job_create(c, vid, item_id, "ConfigureBackup", "Completed", "[]", 0, job)) < 0 ||
+    if ((r = vv_sched_item_reset(c->srv, item_id, c->now)) < 0 ||
+        (r = vv_job_create(c, vid, item_id, "ConfigureBackup", "Completed", "[]", 0, job)) < 0 ||
         (r = vv_db_commit(c->srv->db)) != 0)
         goto fail;
     vv_info("protection enabled for VM '%s' (%s) in vault '%s' with policy '%s' by %s", name, uuid,
@@ -257,14 +342,19 @@ void vv_api_item_list(struct vv_call *c)
     const char *state = vv_http_query(c->req, "state");
     int64_t vid;
 
+    json_t *rows, *row;
+    size_t k;
+
     if (vv_find_vault(c, c->param[0], &vid, NULL, NULL, 0))
         return;
-    vv_reply_list(c, vv_db_rows(c->srv->db,
-                                ITEM_SELECT "WHERE i.vault_id = ? AND (? IS NULL OR c.name = ?) "
-                                            "AND (? IS NULL OR p.name = ?) "
-                                            "AND (? IS NULL OR i.state = ?) ORDER BY i.name, c.name",
-                                "issssss", vid, container, container, policy, policy, state,
-                                state));
+    rows = vv_db_rows(c->srv->db,
+                      ITEM_SELECT "WHERE i.vault_id = ? AND (? IS NULL OR c.name = ?) "
+                                  "AND (? IS NULL OR p.name = ?) AND (? IS NULL OR ? = CASE "
+                                  "  WHEN i.stop_mode = 'RetainAsPerPolicy' THEN 'BackupsSuspended' "
+                                  "  ELSE i.state END) ORDER BY i.name, c.name",
+                      "issssss", vid, container, container, policy, policy, state, state);
+    json_array_foreach(rows, k, row) add_local(c, row);
+    vv_reply_list(c, rows);
 }
 
 void vv_api_item_show(struct vv_call *c)
@@ -341,74 +431,149 @@ struct purge_list {
     size_t n;
 };
 
+/* Delete an item and its points now (vault soft delete disabled). Catalog locked,
+ * transaction open; the store objects go after the commit (pl). */
+static int delete_now(struct vv_call *c, int64_t vid, int64_t id, struct purge_list *pl,
+                      char job[VV_UUID_LEN])
+{
+    struct vv_stmt *st;
+    char detail[96];
+    int r;
+
+    if ((r = vv_db_prepare(c->srv->db, &st, "SELECT name FROM recovery_points WHERE item_id = ?",
+                           "i", id)) != 0)
+        return r;
+    while ((r = vv_stmt_step(st)) == 1) {
+        void *grown = realloc(pl->names, (pl->n + 1) * sizeof(*pl->names));
+        if (!grown) {
+            r = VV_E_NOMEM;
+            break;
+        }
+        pl->names = grown;
+        snprintf(pl->names[pl->n++], VV_POINT_ID_MAX, "%s", vv_stmt_text(st, 0));
+    }
+    vv_stmt_free(st);
+    if (r < 0)
+        return r;
+    if ((r = vv_job_create(c, vid, id, "DeleteBackupData", "Completed", "[]", 0, job)) < 0 ||
+        (r = vv_db_run(c->srv->db, "DELETE FROM recovery_points WHERE item_id = ?", "i", id)) < 0 ||
+        (r = vv_db_run(c->srv->db, "DELETE FROM protected_items WHERE id = ?", "i", id)) < 0)
+        return r;
+    snprintf(detail, sizeof(detail), "vault=%s recoveryPoints=%zu softDelete=Disabled",
+             c->param[0], pl->n);
+    vv_audit(c, "DeleteBackupData", c->param[1], detail);
+    return 0;
+}
+
+/*
+ * Stop protection. Body fields (all optional):
+ *   deleteBackupData   the item's points go: soft deleted for the vault's soft-delete
+ *                      days when its soft delete is Enabled (undelete brings them
+ *                      back), else at once
+ *   retainAsPerPolicy  keep the points as long as the policy says (BackupsSuspended);
+ *                      without it they are kept forever (ProtectionStopped)
+ */
 void vv_api_item_disable(struct vv_call *c)
 {
-    static const char *const fields[] = {"deleteBackupData", NULL};
-    char state[32] = "", job[VV_UUID_LEN], uuid[VV_UUID_LEN];
-    int64_t vid, id;
-    int del = 0, r;
-    struct vv_stmt *st;
+    static const char *const fields[] = {"deleteBackupData", "retainAsPerPolicy", NULL};
+    char state[32] = "", mode[32] = "", sd_state[16] = "", job[VV_UUID_LEN], uuid[VV_UUID_LEN];
+    char purge[32] = "";
+    int64_t vid, id, deleted = 0, sd_days = 14;
+    int del = 0, per_policy = 0, r;
     struct purge_list pl = {NULL, 0};
     json_t *item = NULL;
 
     if (vv_find_vault(c, c->param[0], &vid, uuid, NULL, 0) || find_item(c, vid, &id))
         return;
-    if (vv_body_only(c, c->body, NULL, fields) || vv_body_bool(c, c->body, "deleteBackupData", &del))
+    if (vv_body_only(c, c->body, NULL, fields) ||
+        vv_body_bool(c, c->body, "deleteBackupData", &del) ||
+        vv_body_bool(c, c->body, "retainAsPerPolicy", &per_policy))
         return;
+    if (del && per_policy) {
+        vv_reply_error(c, 400, "InvalidParameter",
+                       "deleteBackupData and retainAsPerPolicy exclude each other");
+        return;
+    }
     if (no_active_job(c, id))
         return;
     if ((r = vv_db_text(c->srv->db, state, sizeof(state),
-                        "SELECT state FROM protected_items WHERE id = ?", "i", id)) < 0) {
+                        "SELECT state FROM protected_items WHERE id = ?", "i", id)) < 0 ||
+        (r = vv_db_text(c->srv->db, mode, sizeof(mode),
+                        "SELECT COALESCE(stop_mode, '') FROM protected_items WHERE id = ?", "i",
+                        id)) < 0 ||
+        (r = vv_db_int(c->srv->db, &deleted,
+                       "SELECT deleted IS NOT NULL FROM protected_items WHERE id = ?", "i", id)) < 0 ||
+        (r = vv_db_text(c->srv->db, sd_state, sizeof(sd_state),
+                        "SELECT soft_delete_state FROM vaults WHERE id = ?", "i", vid)) < 0 ||
+        (r = vv_db_int(c->srv->db, &sd_days, "SELECT soft_delete_days FROM vaults WHERE id = ?",
+                       "i", vid)) < 0) {
         vv_reply_internal(c, r);
         return;
     }
-    if (!del && !strcmp(state, "ProtectionStopped")) {
+    if (deleted) {
+        vv_db_text(c->srv->db, purge, sizeof(purge),
+                   "SELECT strftime('%Y-%m-%dT%H:%M:%SZ', purge_at, 'unixepoch') FROM "
+                   "protected_items WHERE id = ?",
+                   "i", id);
+        vv_reply_error(c, 409, "ItemAlreadyDeleted",
+                       "the backup data of '%s' is already soft deleted; it is purged at %s "
+                       "unless undeleted before ('vmvault protection undelete')",
+                       c->param[1], purge);
+        return;
+    }
+    if (!del && !strcmp(state, "ProtectionStopped") &&
+        !strcmp(mode, per_policy ? "RetainAsPerPolicy" : "Retain")) {
         vv_reply_error(c, 409, "ItemAlreadyStopped",
-                       "protection of '%s' is already stopped (its data is retained)", c->param[1]);
+                       "protection of '%s' is already stopped (its data is retained%s)",
+                       c->param[1], per_policy ? " as per policy" : "");
+        return;
+    }
+    if (per_policy && !strcmp(state, "ProtectionStopped")) {
+        vv_reply_error(c, 409, "ItemAlreadyStopped",
+                       "protection of '%s' is stopped with its data retained forever; resume it "
+                       "first to retain it as per a policy",
+                       c->param[1]);
         return;
     }
     if ((r = vv_db_begin(c->srv->db)) != 0) {
         vv_reply_internal(c, r);
         return;
     }
-    if (!del) {
-        r = vv_db_run(c->srv->db,
-                      "UPDATE protected_items SET state = 'ProtectionStopped', "
-                      "last_policy = (SELECT name FROM policies WHERE id = policy_id), "
-                      "policy_id = NULL WHERE id = ?",
-                      "i", id);
-        if (r < 0 || (r = vv_job_create(c, vid, id, "DisableBackup", "Completed", "[]", 0, job)) < 0)
+    if (del && strcmp(sd_state, "Enabled") != 0) {
+        if ((r = delete_now(c, vid, id, &pl, job)) < 0)
             goto fail;
-        vv_audit(c, "DisableProtection", c->param[1], c->param[0]);
     } else {
-        if ((r = vv_db_prepare(c->srv->db, &st, "SELECT name FROM recovery_points WHERE item_id = ?",
-                               "i", id)) != 0)
+        /* Stop the schedule; keep the policy only to retain as per it. */
+        r = vv_db_run(c->srv->db,
+                      "UPDATE protected_items SET state = 'ProtectionStopped', next_run = NULL, "
+                      "  stop_mode = ?, "
+                      "  last_policy = CASE WHEN ? THEN last_policy ELSE COALESCE("
+                      "    (SELECT name FROM policies WHERE id = policy_id), last_policy) END, "
+                      "  policy_id = CASE WHEN ? THEN policy_id END WHERE id = ?",
+                      "siii", per_policy ? "RetainAsPerPolicy" : "Retain", (int64_t)per_policy,
+                      (int64_t)per_policy, id);
+        if (r >= 0 && del)
+            r = vv_db_run(c->srv->db,
+                          "UPDATE protected_items SET deleted = ?, purge_at = ? WHERE id = ?",
+                          "iii", (int64_t)c->now, (int64_t)c->now + sd_days * 86400, id);
+        if (r >= 0 && !del)
+            r = vv_retention_refresh(c->srv, id);
+        if (r < 0 || (r = vv_job_create(c, vid, id, del ? "DeleteBackupData" : "DisableBackup",
+                                        "Completed", "[]", 0, job)) < 0)
             goto fail;
-        while ((r = vv_stmt_step(st)) == 1) {
-            void *grown = realloc(pl.names, (pl.n + 1) * sizeof(*pl.names));
-            if (!grown) {
-                r = VV_E_NOMEM;
-                break;
-            }
-            pl.names = grown;
-            snprintf(pl.names[pl.n++], VV_POINT_ID_MAX, "%s", vv_stmt_text(st, 0));
-        }
-        vv_stmt_free(st);
-        if (r < 0)
-            goto fail;
-        if ((r = vv_job_create(c, vid, id, "DeleteBackupData", "Completed", "[]", 0, job)) < 0 ||
-            (r = vv_db_run(c->srv->db, "DELETE FROM recovery_points WHERE item_id = ?", "i", id)) < 0 ||
-            (r = vv_db_run(c->srv->db, "DELETE FROM protected_items WHERE id = ?", "i", id)) < 0)
-            goto fail;
-        {
-            char detail[64];
-            snprintf(detail, sizeof(detail), "vault=%s recoveryPoints=%zu", c->param[0], pl.n);
+        if (del) {
+            char detail[128];
+            snprintf(detail, sizeof(detail), "vault=%s softDelete=Enabled days=%lld", c->param[0],
+                     (long long)sd_days);
             vv_audit(c, "DeleteBackupData", c->param[1], detail);
+        } else {
+            vv_audit(c, per_policy ? "SuspendBackups" : "DisableProtection", c->param[1],
+                     c->param[0]);
         }
     }
     if ((r = vv_db_commit(c->srv->db)) != 0)
         goto fail;
-    if (del) {
+    if (pl.n || (del && strcmp(sd_state, "Enabled") != 0)) {
         /* The catalog forgot the points; their store objects go now (or at the next
          * start, whose recovery removes points the catalog does not list). */
         struct vv_repo *repo;
@@ -419,8 +584,9 @@ void vv_api_item_disable(struct vv_call *c)
                 c->param[1], c->param[0], c->who.user, pl.n);
     } else {
         item = item_json(c, id);
-        vv_info("protection of '%s' in vault '%s' stopped by %s; data retained", c->param[1],
-                c->param[0], c->who.user);
+        vv_info("protection of '%s' in vault '%s' stopped by %s; data %s", c->param[1],
+                c->param[0], c->who.user,
+                del ? "soft deleted" : per_policy ? "retained as per policy" : "retained");
     }
     free(pl.names);
     vv_reply(c, 200, json_pack("{s:o?,s:o*}", "item", item, "job", vv_job_json(c, job)));
@@ -435,8 +601,8 @@ void vv_api_item_resume(struct vv_call *c)
 {
     static const char *const fields[] = {"policy", NULL};
     const char *policy = NULL;
-    char state[32] = "", last[80] = "", job[VV_UUID_LEN];
-    int64_t vid, id, pid = 0;
+    char state[32] = "", last[80] = "", cur[80] = "", job[VV_UUID_LEN];
+    int64_t vid, id, pid = 0, deleted = 0;
     int r;
 
     if (vv_find_vault(c, c->param[0], &vid, NULL, NULL, 0) || find_item(c, vid, &id))
@@ -447,8 +613,21 @@ void vv_api_item_resume(struct vv_call *c)
                         "SELECT state FROM protected_items WHERE id = ?", "i", id)) < 0 ||
         (r = vv_db_text(c->srv->db, last, sizeof(last),
                         "SELECT COALESCE(last_policy, '') FROM protected_items WHERE id = ?", "i",
-                        id)) < 0) {
+                        id)) < 0 ||
+        (r = vv_db_text(c->srv->db, cur, sizeof(cur),
+                        "SELECT COALESCE(p.name, '') FROM protected_items i LEFT JOIN policies p "
+                        "ON p.id = i.policy_id WHERE i.id = ?",
+                        "i", id)) < 0 ||
+        (r = vv_db_int(c->srv->db, &deleted,
+                       "SELECT deleted IS NOT NULL FROM protected_items WHERE id = ?", "i", id)) < 0) {
         vv_reply_internal(c, r);
+        return;
+    }
+    if (deleted) {
+        vv_reply_error(c, 409, "ItemSoftDeleted",
+                       "the backup data of '%s' is soft deleted; undelete it first ('vmvault "
+                       "protection undelete'), then resume",
+                       c->param[1]);
         return;
     }
     if (strcmp(state, "ProtectionStopped") != 0) {
@@ -457,7 +636,7 @@ void vv_api_item_resume(struct vv_call *c)
         return;
     }
     if (!policy)
-        policy = last[0] ? last : "DefaultPolicy";
+        policy = cur[0] ? cur : last[0] ? last : "DefaultPolicy";
     if (vv_find_policy(c, vid, policy, "; name another with 'policy'", &pid))
         return;
     if ((r = vv_db_begin(c->srv->db)) != 0) {
@@ -465,17 +644,73 @@ void vv_api_item_resume(struct vv_call *c)
         return;
     }
     r = vv_db_run(c->srv->db,
-                  "UPDATE protected_items SET policy_id = ?, last_policy = NULL, "
-                  "state = CASE WHEN EXISTS(SELECT 1 FROM recovery_points r WHERE r.item_id = id) "
+                  "UPDATE protected_items SET policy_id = ?, last_policy = NULL, stop_mode = NULL, "
+                  "state = CASE WHEN EXISTS(SELECT 1 FROM recovery_points r "
+                  "  WHERE r.item_id = protected_items.id) "
                   "  THEN 'Protected' ELSE 'IRPending' END WHERE id = ?",
                   "ii", pid, id);
+    if (r >= 0)
+        r = vv_sched_item_reset(c->srv, id, c->now);
+    if (r >= 0)
+        r = vv_retention_refresh(c->srv, id);
     if (r < 0 || (r = vv_job_create(c, vid, id, "ConfigureBackup", "Completed", "[]", 0, job)) < 0 ||
         (r = vv_db_commit(c->srv->db)) != 0) {
         vv_db_rollback(c->srv->db);
         vv_reply_internal(c, r);
         return;
     }
+    vv_info("protection of '%s' in vault '%s' resumed with policy '%s' by %s", c->param[1],
+            c->param[0], policy, c->who.user);
     vv_reply(c, 200, item_json(c, id));
+}
+
+/* Bring back soft-deleted backup data: the item returns to ProtectionStopped with its
+ * data retained (resume to protect it again). */
+void vv_api_item_undelete(struct vv_call *c)
+{
+    char job[VV_UUID_LEN];
+    int64_t vid, id, deleted = 0;
+    int r;
+
+    if (vv_find_vault(c, c->param[0], &vid, NULL, NULL, 0) || find_item(c, vid, &id))
+        return;
+    if (vv_body_only(c, c->body, NULL, (const char *const[]){NULL}))
+        return;
+    if ((r = vv_db_int(c->srv->db, &deleted,
+                       "SELECT deleted IS NOT NULL FROM protected_items WHERE id = ?", "i", id)) < 0) {
+        vv_reply_internal(c, r);
+        return;
+    }
+    if (!deleted) {
+        vv_reply_error(c, 409, "ItemNotDeleted",
+                       "the backup data of '%s' is not soft deleted; there is nothing to undelete",
+                       c->param[1]);
+        return;
+    }
+    if ((r = vv_db_begin(c->srv->db)) != 0) {
+        vv_reply_internal(c, r);
+        return;
+    }
+    r = vv_db_run(c->srv->db,
+                  "UPDATE protected_items SET deleted = NULL, purge_at = NULL, "
+                  "  state = 'ProtectionStopped', stop_mode = 'Retain' WHERE id = ?",
+                  "i", id);
+    if (r >= 0)
+        r = vv_retention_refresh(c->srv, id);
+    if (r < 0 || (r = vv_job_create(c, vid, id, "Undelete", "Completed", "[]", 0, job)) < 0) {
+        vv_db_rollback(c->srv->db);
+        vv_reply_internal(c, r);
+        return;
+    }
+    vv_audit(c, "UndeleteBackupData", c->param[1], c->param[0]);
+    if ((r = vv_db_commit(c->srv->db)) != 0) {
+        vv_db_rollback(c->srv->db);
+        vv_reply_internal(c, r);
+        return;
+    }
+    vv_info("backup data of '%s' in vault '%s' undeleted by %s", c->param[1], c->param[0],
+            c->who.user);
+    vv_reply(c, 200, json_pack("{s:o*,s:o*}", "item", item_json(c, id), "job", vv_job_json(c, job)));
 }
 
 void vv_api_point_list(struct vv_call *c)
@@ -609,6 +844,22 @@ void vv_api_point_restore(struct vv_call *c)
         }
     }
     json_decref(point);
+    {
+        int64_t deleted = 0;
+        if ((r = vv_db_int(c->srv->db, &deleted,
+                           "SELECT deleted IS NOT NULL FROM protected_items WHERE id = ?", "i",
+                           id)) < 0) {
+            vv_reply_internal(c, r);
+            return;
+        }
+        if (deleted) {
+            vv_reply_error(c, 409, "ItemSoftDeleted",
+                           "the backup data of '%s' is soft deleted; undelete it ('vmvault "
+                           "protection undelete') to restore from it",
+                           c->param[1]);
+            return;
+        }
+    }
     if (no_active_job(c, id))
         return;
     if ((r = vv_db_begin(c->srv->db)) != 0) {
@@ -651,4 +902,37 @@ void vv_api_point_restore(struct vv_call *c)
 fail:
     vv_db_rollback(c->srv->db);
     vv_reply_internal(c, r);
+}
+
+void vv_api_item_update(struct vv_call *c)
+{
+    static const char *const fields[] = {"diskSettings", "scriptSettings", NULL};
+    char *disks = NULL, *scripts = NULL;
+    int disks_given, scripts_given, r = 0;
+    int64_t vid, id;
+
+    if (vv_find_vault(c, c->param[0], &vid, NULL, NULL, 0) || find_item(c, vid, &id) ||
+        vv_body_only(c, c->body, NULL, fields) ||
+        item_settings(c, &disks, &disks_given, &scripts, &scripts_given))
+        return;
+    if (!disks_given && !scripts_given) {
+        vv_reply_error(c, 400, "InvalidParameter",
+                       "give diskSettings and/or scriptSettings (null clears them)");
+        return;
+    }
+    if (disks_given)
+        r = vv_db_run(c->srv->db, "UPDATE protected_items SET disk_settings = ? WHERE id = ?",
+                      "si", disks, id);
+    if (r >= 0 && scripts_given)
+        r = vv_db_run(c->srv->db, "UPDATE protected_items SET script_settings = ? WHERE id = ?",
+                      "si", scripts, id);
+    free(disks);
+    free(scripts);
+    if (r < 0) {
+        vv_reply_internal(c, r);
+        return;
+    }
+    vv_info("settings of item '%s' in vault '%s' changed by %s", c->param[1], c->param[0],
+            c->who.user);
+    vv_reply(c, 200, item_json(c, id));
 }

@@ -13,6 +13,7 @@
 #include "api/api.h"
 #include "err.h"
 #include "log.h"
+#include "scheduler.h"
 
 #define T(col) "strftime('%Y-%m-%dT%H:%M:%SZ', " col ", 'unixepoch')"
 
@@ -28,11 +29,18 @@
     "  CASE WHEN j.error_code IS NULL THEN NULL "                                             \
     "       ELSE json_object('code', j.error_code, 'message', j.error_message) END "            \
     "    AS \"error:json\", "                                                                 \
-    "  j.created_by AS createdBy, j.stats AS \"stats:json\" "                                 \
+    "  j.created_by AS createdBy, j.stats AS \"stats:json\", "                                \
+    "  CASE WHEN j.operation = 'Backup' THEN COALESCE(json_extract(j.params, '$.trigger'), "   \
+    "    'OnDemand') END AS \"trigger\", "                                                      \
+    "  json_extract(j.params, '$.scheduledFor') AS scheduledFor, "                            \
+    "  json_extract(j.params, '$.missedRuns') AS missedRuns, "                                \
+    "  json_extract(j.params, '$.note') AS note, "                                            \
+    "  COALESCE(j.warnings, '[]') AS \"warnings:json\", j.snapshot AS \"snapshot:json\" "      \
     "FROM jobs j JOIN vaults v ON v.id = j.vault_id "
 
-int vv_job_create(struct vv_call *c, int64_t vault_id, int64_t item_id, const char *operation,
-                  const char *status, const char *tasks_json, time_t retain_until,
+int vv_job_insert(struct vv_db *db, time_t now, const char *who, int64_t vault_id,
+                  int64_t item_id, const char *operation, const char *status,
+                  const char *tasks_json, time_t retain_until, const char *extra_params,
                   char id_out[VV_UUID_LEN])
 {
     int ended = strcmp(status, "InProgress") != 0;
@@ -40,22 +48,33 @@ int vv_job_create(struct vv_call *c, int64_t vault_id, int64_t item_id, const ch
     if (r)
         return r;
     r = vv_db_run(
-        c->srv->db,
+        db,
         "INSERT INTO jobs(id, vault_id, item_id, item_name, container_id, container_name, "
         "  operation, status, start_time, end_time, tasks, retain_until, created_by, params) "
         "SELECT ?, ?, i.id, i.name, i.container_id, ct.name, ?, ?, ?, "
         "  CASE WHEN ? THEN ? END, ?, NULLIF(?, 0), ?, "
-        "  json_object('vmName', i.name, 'vmUuid', i.vm_uuid, "
-        "    'diskSettings', json(i.disk_settings), 'retainUntil', "
+        "  json_patch(json_object('vmName', i.name, 'vmUuid', i.vm_uuid, "
+        "    'diskSettings', json(i.disk_settings), 'scriptSettings', "
+        "    json(COALESCE(i.script_settings, json_extract(pol.spec, '$.scriptSettings'))), "
+        "    'retainUntil', "
         "    " T("NULLIF(?, 0)") ", 'lastRecoveryPoint', "
         "    (SELECT r.name FROM recovery_points r WHERE r.item_id = i.id "
-        "     ORDER BY r.time DESC, r.id DESC LIMIT 1)) "
+        "     ORDER BY r.time DESC, r.id DESC LIMIT 1)), COALESCE(?, '{}')) "
         "FROM (SELECT 1) LEFT JOIN protected_items i ON i.id = ? "
-        "  LEFT JOIN containers ct ON ct.id = i.container_id",
-        "sissiiisisii", id_out, vault_id, operation, status, (int64_t)c->now, (int64_t)ended,
-        (int64_t)c->now, tasks_json, (int64_t)retain_until, c->who.user, (int64_t)retain_until,
-        item_id);
+        "  LEFT JOIN containers ct ON ct.id = i.container_id "
+        "  LEFT JOIN policies pol ON pol.id = i.policy_id",
+        "sissiiisisisi", id_out, vault_id, operation, status, (int64_t)now, (int64_t)ended,
+        (int64_t)now, tasks_json, (int64_t)retain_until, who, (int64_t)retain_until,
+        extra_params, item_id);
     return r < 0 ? r : 0;
+}
+
+int vv_job_create(struct vv_call *c, int64_t vault_id, int64_t item_id, const char *operation,
+                  const char *status, const char *tasks_json, time_t retain_until,
+                  char id_out[VV_UUID_LEN])
+{
+    return vv_job_insert(c->srv->db, c->now, c->who.user, vault_id, item_id, operation, status,
+                         tasks_json, retain_until, NULL, id_out);
 }
 
 json_t *vv_job_json(struct vv_call *c, const char *job_id)
@@ -77,7 +96,8 @@ void vv_api_job_list(struct vv_call *c)
     static const char *const statuses[] = {"InProgress", "Completed", "CompletedWithWarnings",
                                            "Failed", "Cancelling", "Cancelled", NULL};
     static const char *const operations[] = {"ConfigureBackup", "Backup", "Restore",
-                                             "DisableBackup", "DeleteBackupData", NULL};
+                                             "DisableBackup", "DeleteBackupData", "Undelete",
+                                             "Prune", "GarbageCollection", NULL};
     const char *status = vv_http_query(c->req, "status");
     const char *op = vv_http_query(c->req, "operation");
     const char *item = vv_http_query(c->req, "item");
@@ -98,7 +118,7 @@ void vv_api_job_list(struct vv_call *c)
     if (op && !one_of(op, operations)) {
         vv_reply_error(c, 400, "InvalidParameter",
                        "operation '%s' is not one of ConfigureBackup, Backup, Restore, "
-                       "DisableBackup, DeleteBackupData",
+                       "DisableBackup, DeleteBackupData, Undelete, Prune, GarbageCollection",
                        op);
         return;
     }
@@ -174,6 +194,7 @@ void vv_api_job_cancel(struct vv_call *c)
         return;
     }
     json_decref(j);
+    vv_server_worker_cancel(c->srv, c->param[1]);
     r = vv_db_run(c->srv->db,
                   "UPDATE jobs SET cancel_requested = 1, "
                   "  status = CASE WHEN claimed IS NULL THEN 'Cancelled' ELSE 'Cancelling' END, "

@@ -10,8 +10,10 @@
 #include "err.h"
 #include "log.h"
 #include "policy.h"
+#include "scheduler.h"
+#include "schedule.h"
+#include "util.h"
 
-#define ZONEINFO "/usr/share/zoneinfo"
 #define DEFAULT_POLICY "DefaultPolicy"
 
 /* The API form: name, vault, the policy's fields, protectedItemsCount. */
@@ -81,6 +83,7 @@ int vv_policy_insert_default(struct vv_call *c, int64_t vault_id)
 static int parse_policy(struct vv_call *c, char **spec)
 {
     struct vv_policy p;
+    const struct vv_tz *tz;
     char err[300];
     json_t *j;
 
@@ -90,7 +93,7 @@ static int parse_policy(struct vv_call *c, char **spec)
     }
     /* p.time_zone passed the name syntax check, so it is safe to echo and to use
      * as a path below the zoneinfo folder. */
-    if (!vv_tz_exists(ZONEINFO, p.time_zone)) {
+    if (vv_tz_get(c->srv, p.time_zone, &tz) != 0) {
         vv_reply_error(c, 400, "InvalidParameter",
                        "timeZone: '%s' is not a known IANA time zone (for example Europe/Berlin)",
                        p.time_zone);
@@ -172,12 +175,14 @@ void vv_api_policy_create(struct vv_call *c)
     reply_one(c, 201, vid, name);
 }
 
+static int retention_all(struct vv_call *c, int64_t pid);
+
 void vv_api_policy_set(struct vv_call *c)
 {
     const char *name;
-    char *spec;
-    int64_t vid;
-    int r;
+    char *spec, old[32768];
+    int64_t vid, pid = 0;
+    int r, same_schedule;
 
     if (vv_find_vault(c, c->param[0], &vid, NULL, NULL, 0) ||
         vv_body_str(c, c->body, "name", 0, &name))
@@ -191,20 +196,125 @@ void vv_api_policy_set(struct vv_call *c)
     }
     if (parse_policy(c, &spec))
         return;
-    r = vv_db_run(c->srv->db, "UPDATE policies SET spec = ?, updated = ? WHERE vault_id = ? AND name = ?",
-                  "siis", spec, (int64_t)c->now, vid, c->param[1]);
-    free(spec);
-    if (r < 0) {
+    if ((r = vv_db_text(c->srv->db, old, sizeof(old),
+                        "SELECT spec FROM policies WHERE vault_id = ? AND name = ?", "is", vid,
+                        c->param[1])) <= 0 ||
+        vv_db_int(c->srv->db, &pid, "SELECT id FROM policies WHERE vault_id = ? AND name = ?",
+                  "is", vid, c->param[1]) <= 0) {
+        free(spec);
+        if (r < 0)
+            vv_reply_internal(c, r);
+        else
+            vv_reply_error(c, 404, "PolicyNotFound", "vault '%s' has no policy '%s'", c->param[0],
+                           c->param[1]);
+        return;
+    }
+    {
+        json_t *a = vv_json_parse(old, strlen(old), NULL, 0), *b = vv_json_parse(spec, strlen(spec), NULL, 0);
+        same_schedule = a && b &&
+                        json_equal(json_object_get(a, "schedulePolicy"),
+                                   json_object_get(b, "schedulePolicy")) &&
+                        json_equal(json_object_get(a, "timeZone"), json_object_get(b, "timeZone"));
+        json_decref(a);
+        json_decref(b);
+    }
+    if ((r = vv_db_begin(c->srv->db)) != 0) {
+        free(spec);
         vv_reply_internal(c, r);
         return;
     }
-    if (r == 0) {
-        vv_reply_error(c, 404, "PolicyNotFound", "vault '%s' has no policy '%s'", c->param[0],
-                       c->param[1]);
+    r = vv_db_run(c->srv->db, "UPDATE policies SET spec = ?, updated = ? WHERE id = ?", "sii",
+                  spec, (int64_t)c->now, pid);
+    free(spec);
+    /* Items on the policy: a new schedule starts now; every point's expiry follows the
+     * new retention (longer keeps points longer, shorter lets the next prune take them). */
+    if (r >= 0 && !same_schedule)
+        r = vv_sched_policy_reset(c->srv, pid, c->now);
+    else if (r >= 0)
+        r = retention_all(c, pid);
+    if (r < 0 || (r = vv_db_commit(c->srv->db)) != 0) {
+        vv_db_rollback(c->srv->db);
+        vv_reply_internal(c, r);
         return;
     }
     vv_audit(c, "SetPolicy", c->param[1], c->param[0]);
     reply_one(c, 200, vid, c->param[1]);
+}
+
+/* Expiry of the points of every item using policy pid. Catalog locked. */
+static int retention_all(struct vv_call *c, int64_t pid)
+{
+    int64_t ids[256], after = 0;
+    size_t n;
+    int r;
+
+    do { /* in batches, without a statement open while refreshing */
+        struct vv_stmt *st;
+        n = 0;
+        if ((r = vv_db_prepare(c->srv->db, &st,
+                               "SELECT id FROM protected_items WHERE policy_id = ? AND id > ? "
+                               "ORDER BY id LIMIT 256",
+                               "ii", pid, after)) != 0)
+            return r;
+        while ((r = vv_stmt_step(st)) == 1)
+            ids[n++] = after = vv_stmt_int(st, 0);
+        vv_stmt_free(st);
+        for (size_t i = 0; r >= 0 && i < n; i++)
+            r = vv_retention_refresh(c->srv, ids[i]);
+    } while (r >= 0 && n == 256);
+    return r;
+}
+
+void vv_api_policy_next_runs(struct vv_call *c)
+{
+    const char *from_s = vv_http_query(c->req, "from"), *count_s = vv_http_query(c->req, "count");
+    char spec[32768], when[32], local[48];
+    struct vv_policy p;
+    const struct vv_tz *tz;
+    time_t from = c->now;
+    int64_t vid, t;
+    uint64_t count = 10;
+    json_t *runs;
+    int r;
+
+    if (vv_find_vault(c, c->param[0], &vid, NULL, NULL, 0))
+        return;
+    if (from_s && vv_api_parse_date(from_s, 0, &from) != 0) {
+        vv_reply_error(c, 400, "InvalidParameter",
+                       "from '%s' is not a date (YYYY-MM-DD) or a UTC time (YYYY-MM-DDTHH:MM:SSZ)",
+                       from_s);
+        return;
+    }
+    if (count_s && (vv_parse_u64(count_s, &count) != 0 || count < 1 || count > 1000)) {
+        vv_reply_error(c, 400, "InvalidParameter", "count must be an integer from 1 to 1000");
+        return;
+    }
+    r = vv_db_text(c->srv->db, spec, sizeof(spec),
+                   "SELECT spec FROM policies WHERE vault_id = ? AND name = ?", "is", vid,
+                   c->param[1]);
+    if (r <= 0) {
+        if (r < 0)
+            vv_reply_internal(c, r);
+        else
+            vv_reply_error(c, 404, "PolicyNotFound", "vault '%s' has no policy '%s'", c->param[0],
+                           c->param[1]);
+        return;
+    }
+    if ((r = vv_policy_load(c->srv, spec, &p, &tz)) != 0) {
+        vv_reply_internal(c, r);
+        return;
+    }
+    runs = json_array();
+    t = (int64_t)from - 1; /* a run exactly at from is listed */
+    for (uint64_t i = 0; i < count && runs; i++) {
+        t = vv_schedule_next(&p, tz, t);
+        vv_api_time((time_t)t, when);
+        vv_sched_local_time(c->srv, p.time_zone, (time_t)t, local);
+        json_array_append_new(runs, json_pack("{s:s,s:s}", "utc", when, "local", local));
+    }
+    vv_api_time(from, when);
+    vv_reply(c, 200, json_pack("{s:s,s:s,s:s,s:o*}", "policy", c->param[1], "timeZone",
+                               p.time_zone, "from", when, "value", runs));
 }
 
 void vv_api_policy_delete(struct vv_call *c)

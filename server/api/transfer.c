@@ -30,7 +30,9 @@
 #include "index.h"
 #include "log.h"
 #include "manifest.h"
+#include "scheduler.h"
 #include "store/chunkstore.h"
+#include "store/gc.h"
 #include "store/repo.h"
 #include "util.h"
 
@@ -93,10 +95,58 @@ static int agent_repo(struct vv_call *c, struct vv_repo **repo)
     return r ? -1 : 0;
 }
 
+/* The store and the chunk guard of the agent's vault, and the guard session of the
+ * call: "c<host id>:<job>" when the agent names its job (?job=), else "c<host id>".
+ * 0, or -1 after replying. */
+static int agent_guard(struct vv_call *c, const char *job, struct vv_repo **repo,
+                       struct vv_chunk_guard **guard, char key[VV_GUARD_KEY_MAX])
+{
+    int r;
+    if (job && (strlen(job) > 40 || strspn(job, "0123456789abcdef-") != strlen(job))) {
+        vv_reply_error(c, 400, "InvalidParameter", "job '%.60s' is not a job id", job);
+        return -1;
+    }
+    vv_guard_key(c->who.container_id, job, key);
+    r = vv_server_repo_guard(c->srv, c->who.vault_uuid, repo, guard);
+    if (r)
+        vv_reply_internal(c, r);
+    return r ? -1 : 0;
+}
+
+void vv_guard_job_ended(struct vv_server *s, const char *vault_uuid, int64_t container_id,
+                        const char *job)
+{
+    struct vv_repo *repo;
+    struct vv_chunk_guard *guard;
+    char key[VV_GUARD_KEY_MAX];
+    int64_t busy = 1;
+
+    if (vv_server_repo_guard(s, vault_uuid, &repo, &guard) != 0)
+        return;
+    vv_guard_key(container_id, job, key);
+    vv_guard_release(guard, key);
+    if (vv_db_int(s->db, &busy,
+                  "SELECT COUNT(*) FROM jobs WHERE container_id = ? AND operation = 'Backup' "
+                  "AND status IN ('InProgress','Cancelling') AND claimed IS NOT NULL",
+                  "i", container_id) >= 0 &&
+        busy == 0) {
+        vv_guard_key(container_id, NULL, key);
+        vv_guard_release(guard, key);
+    }
+}
+
+void vv_guard_key(int64_t container_id, const char *job, char key[VV_GUARD_KEY_MAX])
+{
+    snprintf(key, VV_GUARD_KEY_MAX, "c%lld%s%s", (long long)container_id, job ? ":" : "",
+             job ? job : "");
+}
+
 void vv_api_chunks_missing(struct vv_call *c)
 {
     static const char *const fields[] = {"ids", NULL};
     struct vv_repo *repo;
+    struct vv_chunk_guard *guard;
+    char key[VV_GUARD_KEY_MAX];
     json_t *ids, *v, *missing;
     size_t i;
 
@@ -116,14 +166,14 @@ void vv_api_chunks_missing(struct vv_call *c)
             return;
         }
     }
-    if (agent_repo(c, &repo))
+    if (agent_guard(c, vv_http_query(c->req, "job"), &repo, &guard, key))
         return;
     missing = json_array();
     json_array_foreach(ids, i, v) {
         uint8_t id[VV_CHUNK_ID_LEN];
         int r;
         parse_id(json_string_value(v), id);
-        r = vv_chunk_has(&repo->chunks, id);
+        r = vv_guard_has(guard, key, &repo->chunks, id);
         if (r < 0) {
             json_decref(missing);
             vv_reply_internal(c, r);
@@ -143,6 +193,8 @@ void vv_api_chunk_put(struct vv_call *c)
     const uint8_t *data = c->req->body;
     size_t n = c->req->body_len;
     struct vv_repo *repo;
+    struct vv_chunk_guard *guard;
+    char key[VV_GUARD_KEY_MAX];
     struct tls *t;
     int r;
 
@@ -194,9 +246,9 @@ void vv_api_chunk_put(struct vv_call *c)
                        c->param[0]);
         return;
     }
-    if (agent_repo(c, &repo))
+    if (agent_guard(c, vv_http_query(c->req, "job"), &repo, &guard, key))
         return;
-    r = vv_chunk_put(&repo->chunks, &t->io, id, data, n, NULL);
+    r = vv_guard_put(guard, key, &repo->chunks, &t->io, id, data, n, NULL);
     if (r < 0) {
         vv_reply_internal(c, r);
         return;
@@ -297,14 +349,14 @@ void vv_api_index_put(struct vv_call *c)
 
 /* Every data chunk of ix present in the store? Adds up to MAX_MISSING_LISTED missing
  * ids to missing and counts them all. */
-static int check_chunks(struct vv_repo *repo, const struct vv_index *ix, json_t *missing,
-                        uint64_t *nmissing)
+static int check_chunks(struct vv_repo *repo, struct vv_chunk_guard *guard, const char *key,
+                        const struct vv_index *ix, json_t *missing, uint64_t *nmissing)
 {
     for (uint64_t i = 0; i < ix->count; i++) {
         int r;
         if (vv_index_kind(ix, i) != VV_ENTRY_DATA)
             continue;
-        r = vv_chunk_has(&repo->chunks, ix->ids[i]);
+        r = vv_guard_has(guard, key, &repo->chunks, ix->ids[i]);
         if (r < 0)
             return r;
         if (r == 0) {
@@ -341,10 +393,12 @@ void vv_api_point_commit(struct vv_call *c)
     static const char *const dfields[] = {"name", "source", NULL};
     const char *cons, *parent = NULL, *vm_name = NULL, *vm_uuid = NULL, *xml = NULL;
     char item_uuid[80] = "", item_name[80] = "", done_rp[80] = "", vault_name[80] = "";
-    char tstr[32], estr[32];
+    char tstr[32], estr[32], key[VV_GUARD_KEY_MAX], kind[16] = "OnDemand";
     struct vv_manifest m;
     struct vv_index *ixs = NULL;
     struct vv_repo *repo;
+    struct vv_chunk_guard *guard;
+    int64_t scheduled_for = 0, expires = 0;
     json_t *disks, *d, *missing = NULL, *disks_j = NULL;
     uint64_t nmissing = 0;
     int64_t item_id, retain = 0, n;
@@ -389,6 +443,16 @@ void vv_api_point_commit(struct vv_call *c)
         r = vv_db_int(c->srv->db, &retain, "SELECT COALESCE(retain_until, 0) FROM jobs WHERE id = ?",
                       "s", c->param[0]);
     if (r >= 0)
+        r = vv_db_text(c->srv->db, kind, sizeof(kind),
+                       "SELECT CASE WHEN json_extract(params, '$.trigger') = 'Scheduled' "
+                       "  THEN 'Scheduled' ELSE 'OnDemand' END FROM jobs WHERE id = ?",
+                       "s", c->param[0]);
+    if (r >= 0)
+        r = vv_db_int(c->srv->db, &scheduled_for,
+                      "SELECT COALESCE(unixepoch(json_extract(params, '$.scheduledFor')), 0) "
+                      "FROM jobs WHERE id = ?",
+                      "s", c->param[0]);
+    if (r >= 0)
         r = vv_db_text(c->srv->db, item_uuid, sizeof(item_uuid),
                        "SELECT vm_uuid FROM protected_items WHERE id = ?", "i", item_id);
     if (r >= 0)
@@ -425,7 +489,7 @@ void vv_api_point_commit(struct vv_call *c)
         return;
     }
 
-    if (agent_repo(c, &repo))
+    if (agent_guard(c, c->param[0], &repo, &guard, key))
         return;
     ixs = calloc(json_array_size(disks), sizeof(*ixs));
     missing = json_array();
@@ -477,7 +541,7 @@ void vv_api_point_commit(struct vv_call *c)
         nix++;
         md->virtual_size = ixs[nix - 1].virtual_size;
         md->chunk_size = ixs[nix - 1].chunk_size;
-        if ((r = check_chunks(repo, &ixs[nix - 1], missing, &nmissing)) != 0)
+        if ((r = check_chunks(repo, guard, key, &ixs[nix - 1], missing, &nmissing)) != 0)
             goto internal;
     }
     if (nmissing) {
@@ -501,8 +565,8 @@ void vv_api_point_commit(struct vv_call *c)
             goto internal;
     }
     snprintf(m.parent, sizeof(m.parent), "%s", parent ? parent : "");
-    m.created = time(NULL);
-    m.expires = (time_t)retain;
+    m.created = vv_server_now(c->srv);
+    m.expires = (time_t)retain; /* as asked at commit; the catalog's expiry is the truth */
     m.vm_name = strdup(vm_name ? vm_name : item_name);
     m.vm_uuid = strdup(item_uuid);
     m.domain_xml = xml ? strdup(xml) : NULL;
@@ -531,10 +595,16 @@ void vv_api_point_commit(struct vv_call *c)
     if (r >= 0)
         r = vv_db_run(c->srv->db,
                       "INSERT INTO recovery_points(name, vault_id, item_id, time, expires, "
-                      "consistency, parent, disks, job_id) VALUES (?,?,?,?,NULLIF(?, 0),?,?,?,?)",
-                      "siiiissss", m.id, c->who.vault_id, item_id, (int64_t)m.created,
+                      "consistency, parent, disks, job_id, kind, retain_until, scheduled_for) "
+                      "VALUES (?,?,?,?,NULLIF(?, 0),?,?,?,?,?,NULLIF(?, 0),NULLIF(?, 0))",
+                      "siiiisssssii", m.id, c->who.vault_id, item_id, (int64_t)m.created,
                       (int64_t)m.expires, vv_consistency_name(m.consistency), m.parent, disks_text,
-                      c->param[0]);
+                      c->param[0], kind, (int64_t)m.expires, scheduled_for);
+    if (r >= 0)
+        r = vv_retention_refresh(c->srv, item_id);
+    if (r >= 0)
+        r = vv_db_int(c->srv->db, &expires,
+                      "SELECT COALESCE(expires, 0) FROM recovery_points WHERE name = ?", "s", m.id);
     if (r >= 0)
         r = vv_db_run(c->srv->db,
                       "UPDATE protected_items SET state = 'Protected' WHERE id = ? AND state = 'IRPending'",
@@ -558,13 +628,14 @@ void vv_api_point_commit(struct vv_call *c)
         goto undo;
     }
     vv_staging_remove(c->srv, c->who.vault_uuid, c->param[0]);
+    vv_guard_release(guard, key);
     vv_info("recovery point %s of '%s' committed (%s, %zu disk(s)) by host '%s'", m.id, item_name,
             vv_consistency_name(m.consistency), m.ndisks, c->who.container);
     vv_api_time(m.created, tstr);
-    vv_api_time(m.expires, estr);
+    vv_api_time((time_t)expires, estr);
     vv_reply(c, 201,
              json_pack("{s:s,s:s,s:s,s:s,s:s?,s:s,s:s,s:O,s:s}", "name", m.id, "item", item_name,
-                       "vault", vault_name, "time", tstr, "expiresAt", m.expires ? estr : NULL,
+                       "vault", vault_name, "time", tstr, "expiresAt", expires ? estr : NULL,
                        "consistency", vv_consistency_name(m.consistency), "parent", m.parent,
                        "disks", disks_j, "job", c->param[0]));
     goto out;

@@ -10,6 +10,7 @@
 #include "auth.h"
 #include "err.h"
 #include "log.h"
+#include "scheduler.h"
 
 #define VAULT_SELECT                                                                          \
     "SELECT v.name, v.uuid AS id, v.location, v.redundancy AS storageRedundancy, "             \
@@ -155,11 +156,31 @@ void vv_api_vault_delete(struct vv_call *c)
                   "i", id) < 0)
         { vv_reply_internal(c, VV_E_IO); return; }
     if (items || points) {
-        vv_reply_error(c, 409, "VaultNotEmpty",
-                       "vault '%s' cannot be deleted: it has %lld protected item(s) and %lld "
-                       "recovery point(s); stop protection of every item with its backup data "
-                       "deleted first",
-                       c->param[0], (long long)items, (long long)points);
+        int64_t soft = 0, purge = 0;
+        char when[32];
+        if (vv_db_int(c->srv->db, &soft,
+                      "SELECT COUNT(*) FROM protected_items WHERE vault_id = ? AND deleted IS NOT NULL",
+                      "i", id) < 0 ||
+            vv_db_int(c->srv->db, &purge,
+                      "SELECT COALESCE(MAX(purge_at), 0) FROM protected_items WHERE vault_id = ? "
+                      "AND deleted IS NOT NULL",
+                      "i", id) < 0) {
+            vv_reply_internal(c, VV_E_IO);
+            return;
+        }
+        vv_api_time((time_t)purge, when);
+        if (soft == items)
+            vv_reply_error(c, 409, "VaultNotEmpty",
+                           "vault '%s' cannot be deleted: %lld item(s) are soft deleted and their "
+                           "%lld recovery point(s) are kept until %s (they can still be undeleted "
+                           "until then); delete the vault after that",
+                           c->param[0], (long long)soft, (long long)points, when);
+        else
+            vv_reply_error(c, 409, "VaultNotEmpty",
+                           "vault '%s' cannot be deleted: it has %lld protected item(s) (%lld soft "
+                           "deleted) and %lld recovery point(s); stop protection of every item "
+                           "with its backup data deleted first",
+                           c->param[0], (long long)items, (long long)soft, (long long)points);
         return;
     }
     if ((r = vv_db_begin(c->srv->db)) != 0)
@@ -300,3 +321,29 @@ void vv_api_credentials(struct vv_call *c)
                        "vaultId", uuid, "location", location, "registrationSecret", secret,
                        "expiresAt", exp, "certificateFingerprint"));
 }
+
+/* POST .../prune and .../garbageCollection: queue the server job now (or answer the
+ * one already waiting). */
+static void queue_server_job(struct vv_call *c, const char *operation)
+{
+    char job[VV_UUID_LEN];
+    int64_t id;
+    int r;
+
+    if (vv_find_vault(c, c->param[0], &id, NULL, NULL, 0))
+        return;
+    if (vv_body_only(c, c->body, NULL, (const char *const[]){NULL}))
+        return;
+    if ((r = vv_server_job_queue(c->srv, id, operation, c->who.user, c->now, job)) < 0) {
+        vv_reply_internal(c, r);
+        return;
+    }
+    vv_server_worker_wake(c->srv);
+    vv_info("%s of vault '%s' %s by %s: job %s", operation, c->param[0],
+            r ? "requested" : "already queued, asked again", c->who.user, job);
+    vv_reply(c, 202, vv_job_json(c, job));
+}
+
+void vv_api_vault_prune(struct vv_call *c) { queue_server_job(c, "Prune"); }
+
+void vv_api_vault_gc(struct vv_call *c) { queue_server_job(c, "GarbageCollection"); }

@@ -140,6 +140,40 @@ static const char *const migrations[] = {
     /* 3: selective disks of a protected item: {"setting": "include"|"exclude",
      * "disks": [...]}, NULL for all disks. */
     "ALTER TABLE protected_items ADD COLUMN disk_settings TEXT;",
+    /* 4: schedules, retention and soft delete.
+     * recovery_points: kind Scheduled | OnDemand; retain_until is what an on-demand
+     *   backup asked for (its expiry whatever the policy); retained_by the tiers that
+     *   keep the point ("Daily,Weekly"), recomputed with expires.
+     * protected_items: sched_from is the instant after which the schedule's runs are
+     *   due (the last scheduled run created, or when protection started), next_run
+     *   the next one (NULL when not scheduled); stop_mode when stopped: 'Retain'
+     *   (kept forever) or 'RetainAsPerPolicy' (policy_id stays for retention);
+     *   deleted/purge_at: soft deleted at, purged at.
+     * vaults: next_prune, when the daily prune and collection run next. */
+    "ALTER TABLE recovery_points ADD COLUMN kind TEXT NOT NULL DEFAULT 'OnDemand' "
+    "  CHECK (kind IN ('Scheduled','OnDemand'));"
+    "ALTER TABLE recovery_points ADD COLUMN retain_until INTEGER;"
+    "ALTER TABLE recovery_points ADD COLUMN retained_by TEXT;"
+    "ALTER TABLE recovery_points ADD COLUMN scheduled_for INTEGER;"
+    "UPDATE recovery_points SET retain_until = expires;"
+    "CREATE INDEX recovery_points_expires ON recovery_points(vault_id, expires);"
+    "ALTER TABLE protected_items ADD COLUMN sched_from INTEGER;"
+    "ALTER TABLE protected_items ADD COLUMN next_run INTEGER;"
+    "ALTER TABLE protected_items ADD COLUMN stop_mode TEXT "
+    "  CHECK (stop_mode IN ('Retain','RetainAsPerPolicy'));"
+    "ALTER TABLE protected_items ADD COLUMN deleted INTEGER;"
+    "ALTER TABLE protected_items ADD COLUMN purge_at INTEGER;"
+    "UPDATE protected_items SET stop_mode = 'Retain' WHERE state = 'ProtectionStopped';"
+    "CREATE INDEX protected_items_next_run ON protected_items(next_run);"
+    "ALTER TABLE vaults ADD COLUMN next_prune INTEGER;",
+    /* 5: consistency. jobs: warnings, the JSON array of {code, message} a job that
+     *   CompletedWithWarnings ended with; snapshot, the JSON object a backup reports
+     *   about its point in time (scripts, freeze, consistency).
+     * protected_items: script_settings, the item's own scriptSettings (canonical
+     *   JSON), used instead of its policy's; NULL: the policy's. */
+    "ALTER TABLE jobs ADD COLUMN warnings TEXT;"
+    "ALTER TABLE jobs ADD COLUMN snapshot TEXT;"
+    "ALTER TABLE protected_items ADD COLUMN script_settings TEXT;",
 };
 
 int vv_catalog_migrate(struct vv_db *db)

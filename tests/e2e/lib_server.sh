@@ -7,7 +7,8 @@
 #                             VMVAULT_URL / VMVAULT_TOKEN for the CLI.
 #   srv_stop                  SIGTERM and wait; returns the server's exit status.
 #   srv_kill                  SIGKILL and wait.
-#   srv_restart               srv_stop (checked: clean exit 0), then srv_start again.
+#   srv_restart               srv_stop (checked: clean exit 0), then srv_start again
+#                             (same data folder and arguments).
 #   api METHOD PATH [BODY]    curl with the bearer token $API_TOKEN (default: the
 #                             owner's). BODY is a JSON string or @FILE. Sets
 #                             API_STATUS and API_BODY (a file); API_CTYPE overrides
@@ -27,6 +28,7 @@ case $VMVAULT in /*) ;; *) VMVAULT=$PWD/$VMVAULT ;; esac
 PY=$(python3 -c 'import sys; print(sys.executable)')
 VVAPI="$PY -S $TOP/tests/tools/vvapi.py"
 SRV_DATA= SRV_PID= SRV_URL= SRV_LOG= OWNER_TOKEN=
+SRV_ARGS=()
 SRV_ALL_PIDS=()
 BG_PIDS=()
 API_BODY=$WORK/.api-body
@@ -64,6 +66,7 @@ srv_log_tail() { [ -n "$SRV_LOG" ] && tail -n "${1:-15}" "$SRV_LOG" | sed 's/^/ 
 
 srv_start() {
     local data=$1; shift
+    SRV_ARGS=("$@")
     if [ ! -x "$VMVAULTD" ]; then
         fail "vmvaultd is built" "$VMVAULTD does not exist; run make"
         finish
@@ -131,7 +134,7 @@ srv_restart() {
     srv_stop; rc=$?
     if [ "$rc" = 0 ]; then pass "${1:-server} stops cleanly on SIGTERM (exit 0)"
     else fail "${1:-server} stops cleanly on SIGTERM (exit 0)" "exit status $rc; $(srv_log_tail 8)"; fi
-    srv_start "$SRV_DATA"
+    srv_start "$SRV_DATA" "${SRV_ARGS[@]}"
 }
 
 api() {

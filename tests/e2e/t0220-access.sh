@@ -110,7 +110,9 @@ check "Contributor can disable protection" cli_as "$C" protection disable --vaul
 check_out "the item is stopped" 'j["protectionState"] == "ProtectionStopped"' "$VMVAULT" item show --vault-name v1 --item-name web1
 check "Operator can resume protection" cli_as "$O" protection resume --vault-name v1 --item-name web1
 check "Contributor can delete backup data" cli_as "$C" protection disable --vault-name v1 --item-name web2 --delete-backup-data
-check_refused "the item is gone" 1 ItemNotFound "" "$VMVAULT" item show --vault-name v1 --item-name web2
+check_out "the item's data is soft deleted" 'j["deleteState"] == "ToBeDeleted"' "$VMVAULT" item show --vault-name v1 --item-name web2
+check_refused "Reader cannot undelete" 1 AuthorizationFailed "" cli_as "$R" protection undelete --vault-name v1 --item-name web2
+check "Operator can undelete" cli_as "$O" protection undelete --vault-name v1 --item-name web2
 check_refused "Contributor cannot delete a vault" 1 AuthorizationFailed "" cli_as "$C" vault delete --name cv
 check_out "the vault is still there" 'j["name"] == "cv"' "$VMVAULT" vault show --name cv
 check_refused "Contributor cannot create users" 1 AuthorizationFailed "" cli_as "$C" user create --name x --role Reader

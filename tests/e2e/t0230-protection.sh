@@ -185,7 +185,7 @@ check_out "item: Protected, with its point" \
     "$VMVAULT" item show --vault-name v1 --item-name web1
 RP=$("$VMVAULT" recoverypoint list --vault-name v1 --item-name web1 2>/dev/null | jv 'L[0]["name"]')
 check_out "recoverypoint list" \
-    'len(L) == 1 and L[0]["name"] == "'"$RP"'" and L[0]["item"] == "web1" and L[0]["consistency"] == "CrashConsistent"' \
+    'len(L) == 1 and L[0]["name"] == "'"$RP"'" and L[0]["item"] == "web1" and L[0]["recoveryPointType"] == "CrashConsistent"' \
     "$VMVAULT" recoverypoint list --vault-name v1 --item-name web1
 check_out "recoverypoint show: what was committed" \
     'j["name"] == "'"$RP"'" and j["job"] == "'"$J2"'" and j["expiresAt"] == "2031-12-27T23:59:59Z" and [(d["name"], d["chunkSize"], d["virtualSize"], d["dataChunks"], d["zeroChunks"], d["holeChunks"]) for d in j["disks"]] == [("vda", 65536, 753664, 8, 2, 2)]' \
@@ -271,12 +271,28 @@ check "both points are in the store" test "$(store_points "$V1ID" | grep -c .)" 
 # ---- delete backup data ------------------------------------------------------------
 check_refused "a host with protected items cannot be unregistered" 1 ContainerHasProtectedItems "" \
     vv call DELETE /api/v1/vaults/v1/containers/host1
-check_out "disable protection deleting the data" 'j.get("item") is None' \
+check_out "with soft delete on, deleting the data soft deletes it for the vault's 20 days" \
+    'j["item"]["deleteState"] == "ToBeDeleted" and j["item"]["recoveryPointCount"] == 2 and j["job"]["operation"] == "DeleteBackupData"' \
+    "$VMVAULT" protection disable --vault-name v1 --item-name web1 --delete-backup-data
+check "its points stay in the store meanwhile" test "$(store_points "$V1ID" | grep -c .)" = 2
+check_out "the VM shows as soft deleted" '[i["protectionState"] for i in L if i["uuid"] == "'$U1'"] == ["SoftDeleted"]' \
+    "$VMVAULT" protectable-item list --vault-name v1
+check_refused "it cannot be protected again before it is undeleted" 1 ItemSoftDeleted "" \
+    "$VMVAULT" protection enable-for-vm --vault-name v1 --vm web1 --policy-name DefaultPolicy
+check_refused "it cannot be deleted twice" 1 ItemAlreadyDeleted "" \
+    "$VMVAULT" protection disable --vault-name v1 --item-name web1 --delete-backup-data
+check_out "undelete brings it back, stopped with its data" \
+    'j["item"]["deleteState"] == "NotDeleted" and j["item"]["protectionState"] == "ProtectionStopped" and j["job"]["operation"] == "Undelete"' \
+    "$VMVAULT" protection undelete --vault-name v1 --item-name web1
+check_refused "undelete of an item that is not deleted" 1 ItemNotDeleted "" \
+    "$VMVAULT" protection undelete --vault-name v1 --item-name web1
+check "turn the vault's soft delete off" "$VMVAULT" vault backup-properties set --name v1 --soft-delete-feature-state Disable
+check_out "disable protection deleting the data: now at once" 'j.get("item") is None' \
     "$VMVAULT" protection disable --vault-name v1 --item-name web1 --delete-backup-data
 check_refused "the item is gone" 1 ItemNotFound "" "$VMVAULT" item show --vault-name v1 --item-name web1
 check_api "its points are gone" 404 ItemNotFound GET /api/v1/vaults/v1/protectedItems/web1/recoveryPoints
 check "and gone from the store" test -z "$(store_points "$V1ID")"
-check_out "a DeleteBackupData job" '[x["status"] for x in L if x["operation"] == "DeleteBackupData"] == ["Completed"]' \
+check_out "DeleteBackupData jobs" '[x["status"] for x in L if x["operation"] == "DeleteBackupData"] == ["Completed", "Completed"]' \
     "$VMVAULT" job list --vault-name v1
 check_out "the VM is protectable again" '[i["protectionState"] for i in L if i["uuid"] == "'$U1'"] == ["NotProtected"]' \
     "$VMVAULT" protectable-item list --vault-name v1

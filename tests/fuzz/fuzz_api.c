@@ -32,10 +32,7 @@ static void cleanup(void)
 {
     char dir[sizeof(srv.data_dir)];
     snprintf(dir, sizeof(dir), "%s", srv.data_dir);
-    for (size_t i = 0; i < srv.nrepos; i++)
-        vv_repo_close(srv.repos[i].repo);
-    free(srv.repos);
-    vv_db_close(srv.db);
+    vv_server_release(&srv);
     vv_rmtree(dir);
 }
 
@@ -79,9 +76,8 @@ static void setup(void)
     vv_log_set_level(getenv("VV_FUZZ_LOG") ? VV_LOG_DEBUG : VV_LOG_QUIET);
     if (!mkdtemp(tmpl))
         abort();
+    vv_server_init(&srv);
     snprintf(srv.data_dir, sizeof(srv.data_dir), "%s", tmpl);
-    srv.agent_timeout = 900;
-    pthread_mutex_init(&srv.repos_mu, NULL);
     snprintf(path, sizeof(path), "%s/catalog.db", tmpl);
     if (vv_db_open(path, &srv.db) || vv_catalog_migrate(srv.db) ||
         vv_bootstrap_owner(&srv, time(NULL)))

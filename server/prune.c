@@ -1,0 +1,136 @@
+/*
+ * prune.c: the prune of a vault: expired recovery points leave the catalog and the
+ * store, and soft-deleted items whose retention is over are purged.
+ *
+ * Never pruned, whatever its expiry: the newest point of an item that is not soft
+ * deleted (an item keeps at least one point as long as its data is kept), and a point
+ * a running restore reads. Soft-deleted items keep all their points until purged.
+ *
+ * Order: the catalog forgets the points in one transaction, then their store objects
+ * go (manifest first). A crash between the two leaves store points the catalog does
+ * not list; the next start removes them. Their chunks are left for the collection.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "api/api.h"
+#include "err.h"
+#include "log.h"
+#include "scheduler.h"
+#include "store/repo.h"
+
+struct names {
+    char (*v)[VV_POINT_ID_MAX];
+    size_t n;
+};
+
+static int collect(struct vv_db *db, struct names *out, const char *sql, const char *fmt,
+                   int64_t a, int64_t b)
+{
+    struct vv_stmt *st;
+    int r = vv_db_prepare(db, &st, sql, fmt, a, b);
+    if (r)
+        return r;
+    while ((r = vv_stmt_step(st)) == 1) {
+        void *grown = realloc(out->v, (out->n + 1) * sizeof(*out->v));
+        if (!grown) {
+            r = VV_E_NOMEM;
+            break;
+        }
+        out->v = grown;
+        snprintf(out->v[out->n++], VV_POINT_ID_MAX, "%s", vv_stmt_text(st, 0));
+    }
+    vv_stmt_free(st);
+    return r;
+}
+
+/* Points whose expiry has passed, and whether each may go. */
+#define EXPIRED                                                                               \
+    "FROM recovery_points r JOIN protected_items i ON i.id = r.item_id "                      \
+    "WHERE r.vault_id = ? AND r.expires IS NOT NULL AND r.expires <= ? AND i.deleted IS NULL "
+#define PRUNABLE                                                                              \
+    "AND r.id <> (SELECT r2.id FROM recovery_points r2 WHERE r2.item_id = r.item_id "          \
+    "  ORDER BY r2.time DESC, r2.id DESC LIMIT 1) "                                            \
+    "AND NOT EXISTS (SELECT 1 FROM jobs j WHERE j.item_id = r.item_id "                        \
+    "  AND j.operation = 'Restore' AND j.status IN ('InProgress','Cancelling') "               \
+    "  AND json_extract(j.params, '$.recoveryPoint') = r.name) "
+
+int vv_prune_vault(struct vv_server *s, int64_t vault_id, time_t now, struct vv_prune_stats *st)
+{
+    struct names pruned = {NULL, 0}, purged = {NULL, 0};
+    char uuid[VV_UUID_LEN] = "";
+    int64_t expired = 0, items = 0;
+    struct vv_repo *repo;
+    int r;
+
+    memset(st, 0, sizeof(*st));
+    vv_db_lock(s->db);
+    if ((r = vv_db_text(s->db, uuid, sizeof(uuid), "SELECT uuid FROM vaults WHERE id = ?", "i",
+                        vault_id)) <= 0) {
+        vv_db_unlock(s->db);
+        return r < 0 ? r : VV_E_NOTFOUND;
+    }
+    if ((r = vv_db_begin(s->db)) != 0) {
+        vv_db_unlock(s->db);
+        return r;
+    }
+    r = vv_db_int(s->db, &expired, "SELECT COUNT(*) " EXPIRED, "ii", vault_id, (int64_t)now);
+    if (r >= 0)
+        r = collect(s->db, &pruned, "SELECT r.name " EXPIRED PRUNABLE, "ii", vault_id,
+                    (int64_t)now);
+    if (r >= 0)
+        r = collect(s->db, &purged,
+                    "SELECT r.name FROM recovery_points r JOIN protected_items i "
+                    "ON i.id = r.item_id WHERE i.vault_id = ? AND i.deleted IS NOT NULL "
+                    "AND i.purge_at <= ?",
+                    "ii", vault_id, (int64_t)now);
+    for (size_t i = 0; r >= 0 && i < pruned.n; i++)
+        r = vv_db_run(s->db, "DELETE FROM recovery_points WHERE vault_id = ? AND name = ?", "is",
+                      vault_id, pruned.v[i]);
+    if (r >= 0)
+        r = vv_db_run(s->db,
+                      "INSERT INTO audit(time, actor, action, target, detail) "
+                      "SELECT ?, 'vmvaultd', 'PurgeBackupData', i.name, "
+                      "  'vault=' || v.name || ' recoveryPoints=' || "
+                      "  (SELECT COUNT(*) FROM recovery_points r WHERE r.item_id = i.id) || "
+                      "  ' softDeletedAt=' || " "strftime('%Y-%m-%dT%H:%M:%SZ', i.deleted, 'unixepoch') "
+                      "FROM protected_items i JOIN vaults v ON v.id = i.vault_id "
+                      "WHERE i.vault_id = ? AND i.deleted IS NOT NULL AND i.purge_at <= ?",
+                      "iii", (int64_t)now, vault_id, (int64_t)now);
+    if (r >= 0)
+        r = vv_db_run(s->db,
+                      "DELETE FROM recovery_points WHERE item_id IN (SELECT id FROM protected_items "
+                      "WHERE vault_id = ? AND deleted IS NOT NULL AND purge_at <= ?)",
+                      "ii", vault_id, (int64_t)now);
+    if (r >= 0)
+        r = items = vv_db_run(s->db,
+                              "DELETE FROM protected_items WHERE vault_id = ? "
+                              "AND deleted IS NOT NULL AND purge_at <= ?",
+                              "ii", vault_id, (int64_t)now);
+    if (r < 0 || (r = vv_db_commit(s->db)) != 0) {
+        vv_db_rollback(s->db);
+        vv_db_unlock(s->db);
+        goto out;
+    }
+    vv_db_unlock(s->db);
+
+    st->points_pruned = pruned.n;
+    st->points_kept = (uint64_t)expired - pruned.n;
+    st->items_purged = (uint64_t)items;
+    st->points_purged = purged.n;
+    if ((r = vv_server_repo(s, uuid, &repo)) == 0) {
+        for (size_t i = 0; i < pruned.n; i++)
+            vv_repo_point_purge(repo, pruned.v[i]);
+        for (size_t i = 0; i < purged.n; i++)
+            vv_repo_point_purge(repo, purged.v[i]);
+    }
+    if (pruned.n || purged.n || items)
+        vv_info("prune: %zu expired recovery point(s) removed, %lld soft-deleted item(s) purged "
+                "with %zu point(s)",
+                pruned.n, (long long)items, purged.n);
+out:
+    free(pruned.v);
+    free(purged.v);
+    return r < 0 ? r : 0;
+}
