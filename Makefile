@@ -11,7 +11,8 @@
 # RELEASE=1 builds with -O3 -march=native into build/release/.
 
 CC      ?= cc
-PKGS    := libcrypto libzstd jansson libcurl sqlite3 libmicrohttpd libvirt libnbd libxml-2.0
+PKGS    := libcrypto libzstd jansson libcurl sqlite3 libmicrohttpd libvirt libvirt-qemu libnbd \
+           libxml-2.0
 WARN    := -Wall -Wextra -Wshadow -Wstrict-prototypes -Wmissing-prototypes \
            -Wformat=2 -Wpointer-arith -Wcast-qual -Wwrite-strings -Wvla \
            -Wundef -Wnull-dereference -Wimplicit-fallthrough -Werror

@@ -13,6 +13,8 @@
  *   chains/<vm uuid>/<disk>.index   that point's disk indexes, the parents of the
  *                           next incremental
  *   run/                    NBD sockets and scratch files of running backups
+ *   frozen/<vm uuid>        present while the agent may have that VM's filesystems
+ *                           frozen (quiesce.h): an agent that starts thaws it
  */
 #ifndef VV_AGENT_H
 #define VV_AGENT_H
@@ -39,6 +41,7 @@ struct vv_agent {
     char region[80];
     int threads;         /* backup workers */
     uint64_t max_upload_rate; /* bytes per second sent to the vault, 0: no limit */
+    int freeze_timeout;  /* seconds a guest may stay frozen before its guard thaws it */
     struct vv_http *http; /* the main thread's client; owned */
     struct vv_virt *virt; /* owned */
     atomic_int stop;      /* set by SIGTERM/SIGINT */
@@ -78,8 +81,9 @@ int vv_agent_progress(struct vv_agent *a, struct vv_http *h, const char *job, js
 /* End a job: status "Completed", "CompletedWithWarnings", "Failed", "Cancelled". */
 int vv_agent_complete(struct vv_agent *a, const char *job, const char *status,
                       const char *code, const char *message);
-/* The same with what the job read and sent (stats, may be NULL; borrowed). */
-int vv_agent_complete_stats(struct vv_agent *a, const char *job, const char *status,
-                            const char *code, const char *message, json_t *stats);
+/* The same with more members of the body (extra, may be NULL; borrowed): "stats"
+ * (what the job read and sent), "warnings", "snapshot" (docs/api.md). */
+int vv_agent_complete_with(struct vv_agent *a, const char *job, const char *status,
+                           const char *code, const char *message, json_t *extra);
 
 #endif

@@ -31,6 +31,8 @@
 #include "index.h"
 #include "log.h"
 #include "nbd.h"
+#include "quiesce.h"
+#include "scripts.h"
 #include "upload.h"
 #include "util.h"
 #include "virt.h"
@@ -54,7 +56,13 @@ struct job {
     int began;           /* a libvirt backup job runs */
     int transferring;    /* the snapshot is taken: failures are the transfer's */
     json_t *tasks;       /* the sub-tasks as last reported */
-    char warning[1024];  /* CompletedWithWarnings when set */
+    json_t *warnings;    /* [{code, message}] of the transfer; owned */
+    int chain_broken;    /* an IncrementalChainBroken warning was given */
+    struct vv_script_settings scripts; /* pre/post-scripts and freeze */
+    struct vv_quiesce q;               /* the point in time's consistency */
+    const char *targets[MAX_DISKS], *bitmaps[MAX_DISKS]; /* disks, those with bitmaps */
+    size_t nbitmaps;
+    const char *inc;     /* the checkpoint an incremental follows, or NULL */
     char code[64], message[1024];
     struct vv_backup_stats st; /* what the transfer read and sent */
     int incremental;
@@ -212,6 +220,23 @@ static void failf(struct job *jb, const char *code, const char *fmt, ...)
     va_end(ap);
 }
 
+static void add_warning(struct job *jb, const char *code, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+static void add_warning(struct job *jb, const char *code, const char *fmt, ...)
+{
+    char msg[1024];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof(msg), fmt, ap);
+    va_end(ap);
+    if (!strcmp(code, "IncrementalChainBroken")) {
+        if (jb->chain_broken)
+            return;
+        jb->chain_broken = 1;
+    }
+    json_array_append_new(jb->warnings, json_pack("{s:s,s:s}", "code", code, "message", msg));
+}
+
 /* Keep the disks the item's disk settings select ({"setting": "include"|"exclude",
  * "disks": [...]}; NULL keeps all). */
 static void select_disks(struct vv_vm *vm, const json_t *ds)
@@ -240,29 +265,30 @@ static void select_disks(struct vv_vm *vm, const json_t *ds)
 
 static int is_qcow2(const struct vv_vm_disk *d) { return !strcmp(d->format, "qcow2"); }
 
-static int take_snapshot(struct job *jb, const char **inc)
+/* Everything the point in time needs that can be done before the guest is frozen:
+ * the chain decision (incremental from which checkpoint), the run folder. */
+static int prepare_snapshot(struct job *jb, const char **inc)
 {
     struct vv_agent *a = jb->a;
-    const char *targets[MAX_DISKS], *bitmaps[MAX_DISKS];
-    size_t nb = 0;
+    char runs[4100];
     int r;
 
     *inc = NULL;
     if (!jb->vm.running)
         return 0; /* shut off: the images are read as they are */
     for (size_t i = 0; i < jb->vm.ndisks; i++) {
-        targets[i] = jb->vm.disks[i].target;
+        jb->targets[i] = jb->vm.disks[i].target;
         if (is_qcow2(&jb->vm.disks[i]))
-            bitmaps[nb++] = jb->vm.disks[i].target;
+            jb->bitmaps[jb->nbitmaps++] = jb->vm.disks[i].target;
     }
     if (jb->chain.checkpoint[0]) {
         if (strcmp(jb->chain.point, jb->last_point) != 0)
-            snprintf(jb->warning, sizeof(jb->warning),
+            add_warning(jb, "IncrementalChainBroken",
                      "the vault's last recovery point (%s) is not the one this host's checkpoint "
                      "follows (%s); all allocated data was read again and a new chain started",
                      jb->last_point[0] ? jb->last_point : "none", jb->chain.point);
         else if (vv_virt_checkpoint_exists(a->virt, jb->vm_uuid, jb->chain.checkpoint) != 1)
-            snprintf(jb->warning, sizeof(jb->warning),
+            add_warning(jb, "IncrementalChainBroken",
                      "checkpoint %s of the last backup is missing from the VM; all allocated "
                      "data was read again and a new chain started",
                      jb->chain.checkpoint);
@@ -272,19 +298,28 @@ static int take_snapshot(struct job *jb, const char **inc)
     snprintf(jb->new_checkpoint, sizeof(jb->new_checkpoint), "vmvault-%.8s-%lld", jb->id,
              (long long)time(NULL));
     snprintf(jb->run_dir, sizeof(jb->run_dir), "%s/run/%s", a->state_dir, jb->id);
-    {
-        char runs[4100];
-        snprintf(runs, sizeof(runs), "%s/run", a->state_dir);
-        if ((r = mkdir_one(runs)) || (r = mkdir_one(jb->run_dir)))
-            return r;
-        chmod(runs, 0711);
-    }
+    snprintf(runs, sizeof(runs), "%s/run", a->state_dir);
+    if ((r = mkdir_one(runs)) || (r = mkdir_one(jb->run_dir)))
+        return r;
+    chmod(runs, 0711);
     /* QEMU runs as another user and creates the socket and the scratch files here:
      * it may write, nobody may list; the folder's name is the job's random id. */
     chmod(jb->run_dir, 0733);
     snprintf(jb->socket, sizeof(jb->socket), "%s/nbd.sock", jb->run_dir);
-    r = vv_virt_backup_begin(a->virt, jb->vm_uuid, jb->socket, jb->run_dir, targets,
-                             jb->vm.ndisks, bitmaps, nb, *inc, nb ? jb->new_checkpoint : NULL);
+    return 0;
+}
+
+/* The point in time itself (vv_take_fn): the pull-mode backup and its checkpoint. */
+static int begin_snapshot(void *arg)
+{
+    struct job *jb = arg;
+    int r;
+
+    if (!jb->vm.running)
+        return 0;
+    r = vv_virt_backup_begin(jb->a->virt, jb->vm_uuid, jb->socket, jb->run_dir, jb->targets,
+                             jb->vm.ndisks, jb->bitmaps, jb->nbitmaps, jb->inc,
+                             jb->nbitmaps ? jb->new_checkpoint : NULL);
     if (r) {
         failf(jb, "SnapshotFailed",
               "libvirt could not start a backup of VM '%s' (see the agent's log); check that "
@@ -293,10 +328,26 @@ static int take_snapshot(struct job *jb, const char **inc)
         jb->new_checkpoint[0] = 0;
         return r;
     }
-    if (!nb)
+    if (!jb->nbitmaps)
         jb->new_checkpoint[0] = 0;
     jb->began = 1;
     return 0;
+}
+
+/* Scripts, freeze, point in time, thaw (quiesce.h). */
+static int take_snapshot(struct job *jb, const char **inc)
+{
+    int r = prepare_snapshot(jb, inc);
+    if (r)
+        return r;
+    jb->inc = *inc;
+    r = vv_quiesce_take(jb->a, jb->vm_uuid, jb->vm_name, jb->vm.running, &jb->scripts,
+                        begin_snapshot, jb, &jb->cancel, &jb->q);
+    if (r == VV_E_CANCELLED)
+        failf(jb, "Cancelled", "cancelled");
+    else if (r && jb->q.code[0])
+        failf(jb, jb->q.code, "%s", jb->q.message);
+    return r;
 }
 
 static int upload_index(struct job *jb, const char *target, const struct vv_index *ix)
@@ -355,8 +406,8 @@ static int plan(struct job *jb, const char *inc, struct disk_plan *p)
 
         if (use_bitmap && chain_index(a, jb->vm_uuid, d->target, &p[i].parent) == 0)
             p[i].has_parent = 1;
-        else if (use_bitmap && !jb->warning[0])
-            snprintf(jb->warning, sizeof(jb->warning),
+        else if (use_bitmap)
+            add_warning(jb, "IncrementalChainBroken",
                      "the index of disk %s in point %s is not kept on this host; the disk was "
                      "read in full",
                      d->target, jb->chain.point);
@@ -398,8 +449,10 @@ static int transfer(struct job *jb, const char *inc, struct vv_index *ix)
     eo.progress = &jb->done;
     if (!(p = calloc(jb->vm.ndisks, sizeof(*p))))
         return VV_E_NOMEM;
-    if ((r = plan(jb, inc, p)) == 0 && (r = vv_upload_new(a, a->threads, &up)) == 0)
+    if ((r = plan(jb, inc, p)) == 0 && (r = vv_upload_new(a, a->threads, &up)) == 0) {
         vv_upload_set_cancel(up, &jb->cancel);
+        vv_upload_set_job(up, jb->id);
+    }
     for (size_t i = 0; i < jb->vm.ndisks && r == 0; i++) {
         const struct vv_vm_disk *d = &jb->vm.disks[i];
         struct vv_index *pp = p[i].has_parent ? &p[i].parent : NULL;
@@ -438,7 +491,8 @@ static int commit(struct job *jb, int incremental, char point[VV_POINT_ID_MAX])
     for (size_t i = 0; i < jb->vm.ndisks; i++)
         json_array_append_new(disks, json_pack("{s:s,s:s}", "name", jb->vm.disks[i].target,
                                                "source", jb->vm.disks[i].source));
-    body = json_pack("{s:s,s:s,s:s,s:s,s:s,s:o}", "consistency", "CrashConsistent", "parent",
+    body = json_pack("{s:s,s:s,s:s,s:s,s:s,s:o}", "consistency",
+                     vv_consistency_name(jb->q.type), "parent",
                      incremental ? jb->last_point : "", "vmName", jb->vm_name, "vmUuid",
                      jb->vm_uuid, "domainXml", jb->vm.xml, "disks", disks);
     snprintf(path, sizeof(path), "/api/v1/agent/jobs/%s/recoveryPoint", jb->id);
@@ -480,10 +534,13 @@ int vv_agent_backup(struct vv_agent *a, json_t *job)
     struct job jb;
     json_t *params = json_object_get(job, "params");
     const char *s;
+    const json_t *ss;
+    char serr[300];
     struct vv_index *ix = NULL;
     char point[VV_POINT_ID_MAX] = "";
     const char *inc = NULL;
     pthread_t th;
+    json_t *extra;
     int r, incremental = 0, have_thread;
 
     memset(&jb, 0, sizeof(jb));
@@ -491,6 +548,8 @@ int vv_agent_backup(struct vv_agent *a, json_t *job)
     jb.id = json_string_value(json_object_get(job, "id"));
     pthread_mutex_init(&jb.mu, NULL);
     jb.rh = vv_http_new("vmvault-agent/" VV_AGENT_VERSION);
+    jb.warnings = json_array();
+    vv_scripts_default(&jb.scripts);
     jb.tasks = json_pack("[{s:s,s:s},{s:s,s:s}]", "name", "Take Snapshot", "status", "InProgress",
                          "name", "Transfer data to vault", "status", "NotStarted");
     if ((s = json_string_value(json_object_get(params, "vmUuid"))))
@@ -499,6 +558,14 @@ int vv_agent_backup(struct vv_agent *a, json_t *job)
         snprintf(jb.vm_name, sizeof(jb.vm_name), "%s", s);
     if ((s = json_string_value(json_object_get(params, "lastRecoveryPoint"))))
         snprintf(jb.last_point, sizeof(jb.last_point), "%s", s);
+    if ((ss = json_object_get(params, "scriptSettings")) && !json_is_null(ss) &&
+        vv_scripts_from_json(ss, &jb.scripts, serr, sizeof(serr)) != 0) {
+        vv_scripts_default(&jb.scripts);
+        add_warning(&jb, "ScriptSettingsIgnored",
+                    "the item's script settings were not understood (%s); the backup ran "
+                    "without scripts",
+                    serr);
+    }
     report(&jb);
     have_thread = pthread_create(&th, NULL, reporter, &jb) == 0;
 
@@ -550,9 +617,9 @@ int vv_agent_backup(struct vv_agent *a, json_t *job)
     /* The point is in the vault: move the chain on. */
     if (chain_save(a, jb.vm_uuid, point, jb.new_checkpoint[0] ? jb.new_checkpoint : NULL, &jb.vm,
                    ix) != 0)
-        snprintf(jb.warning, sizeof(jb.warning),
-                 "the chain state could not be saved on the host; the next backup reads all "
-                 "allocated data");
+        add_warning(&jb, "ChainStateNotSaved",
+                    "the chain state could not be saved on the host; the next backup reads "
+                    "all allocated data");
     if (jb.chain.checkpoint[0] && strcmp(jb.chain.checkpoint, jb.new_checkpoint) != 0)
         vv_virt_checkpoint_delete(a->virt, jb.vm_uuid, jb.chain.checkpoint);
     clean_host(&jb, 1);
@@ -571,42 +638,55 @@ end:
                  "committed and the host was cleaned up; run the backup again",
                  a->host);
     }
+    extra = json_object();
+    if (jb.q.details)
+        json_object_set(extra, "snapshot", jb.q.details);
     if (r && !strcmp(jb.code, "Cancelled")) {
         set_task(&jb, "Transfer data to vault", "Cancelled");
         report(&jb);
-        vv_agent_complete(a, jb.id, "Cancelled", NULL, NULL);
+        vv_agent_complete_with(a, jb.id, "Cancelled", NULL, NULL, extra);
     } else if (r) {
         if (!jb.code[0])
             failf(&jb, "BackupFailed", "the backup failed: %s (see the agent's log)",
                   vv_strerror(r));
         set_task(&jb, jb.transferring ? "Transfer data to vault" : "Take Snapshot", "Failed");
         report(&jb);
-        vv_agent_complete(a, jb.id, "Failed", jb.code, jb.message);
+        vv_agent_complete_with(a, jb.id, "Failed", jb.code, jb.message, extra);
     } else {
-        json_t *stats = json_pack(
-            "{s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:b}", "bytesRead", (json_int_t)jb.st.bytes_read,
-            "bytesSent", (json_int_t)jb.st.bytes_stored, "bytesNew", (json_int_t)jb.st.bytes_new,
-            "chunksRead", (json_int_t)jb.st.chunks_read, "chunksNew", (json_int_t)jb.st.chunks_new,
-            "chunksDeduplicated", (json_int_t)jb.st.chunks_dedup, "chunksZero",
-            (json_int_t)jb.st.chunks_zero, "chunksKept", (json_int_t)jb.st.chunks_kept,
-            "incremental", incremental);
+        json_t *warnings = json_array();
+        json_object_set_new(
+            extra, "stats",
+            json_pack("{s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:b}", "bytesRead",
+                      (json_int_t)jb.st.bytes_read, "bytesSent", (json_int_t)jb.st.bytes_stored,
+                      "bytesNew", (json_int_t)jb.st.bytes_new, "chunksRead",
+                      (json_int_t)jb.st.chunks_read, "chunksNew", (json_int_t)jb.st.chunks_new,
+                      "chunksDeduplicated", (json_int_t)jb.st.chunks_dedup, "chunksZero",
+                      (json_int_t)jb.st.chunks_zero, "chunksKept", (json_int_t)jb.st.chunks_kept,
+                      "incremental", incremental));
+        if (jb.q.warnings)
+            json_array_extend(warnings, jb.q.warnings);
+        json_array_extend(warnings, jb.warnings);
         atomic_store(&jb.done, atomic_load(&jb.total));
         report(&jb);
-        if (jb.warning[0])
-            vv_agent_complete_stats(a, jb.id, "CompletedWithWarnings", "IncrementalChainBroken",
-                                    jb.warning, stats);
-        else
-            vv_agent_complete_stats(a, jb.id, "Completed", NULL, NULL, stats);
-        json_decref(stats);
-        vv_info("job %s: recovery point %s of '%s' committed%s", jb.id, point, jb.vm_name,
+        if (json_array_size(warnings))
+            json_object_set(extra, "warnings", warnings);
+        vv_agent_complete_with(a, jb.id, json_array_size(warnings) ? "CompletedWithWarnings"
+                                                                   : "Completed",
+                               NULL, NULL, extra);
+        json_decref(warnings);
+        vv_info("job %s: %s recovery point %s of '%s' committed%s", jb.id,
+                vv_consistency_name(jb.q.type), point, jb.vm_name,
                 incremental ? " (incremental)" : "");
     }
+    json_decref(extra);
     if (ix)
         for (size_t i = 0; i < jb.vm.ndisks; i++)
             vv_index_release(&ix[i]);
     free(ix);
     vv_vm_release(&jb.vm);
     json_decref(jb.tasks);
+    json_decref(jb.warnings);
+    vv_quiesce_release(&jb.q);
     vv_http_free(jb.rh);
     pthread_mutex_destroy(&jb.mu);
     return r;

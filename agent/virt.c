@@ -1,8 +1,10 @@
 /*
- * virt.c: the libvirt adapter behind virt.h.
+ * virt.c: the libvirt adapter behind virt.h (libvirt and, for guest-agent commands,
+ * libvirt-qemu).
  */
 #include "virt.h"
 
+#include <libvirt/libvirt-qemu.h>
 #include <libvirt/libvirt.h>
 #include <libvirt/virterror.h>
 #include <stdio.h>
@@ -358,4 +360,74 @@ int vv_virt_define(struct vv_virt *v, const char *xml)
         return fail("define the restored domain");
     virDomainFree(d);
     return 0;
+}
+
+/* ---- the guest agent ------------------------------------------------------------ */
+
+/* libvirt's message of the last failure into why; VV_E_UNSUPPORTED when the domain
+ * has no guest-agent channel, VV_E_IO otherwise. Logged at warn level: an absent or
+ * silent guest agent is the guest's state, not the agent's failure. */
+static int agent_fail(const char *what, char *why, size_t n)
+{
+    virErrorPtr e = virGetLastError();
+    const char *msg = e && e->message ? e->message : "unknown error";
+    int unsupported = e && (e->code == VIR_ERR_ARGUMENT_UNSUPPORTED ||
+                            e->code == VIR_ERR_CONFIG_UNSUPPORTED ||
+                            e->code == VIR_ERR_OPERATION_UNSUPPORTED);
+    snprintf(why, n, "%s", msg);
+    vv_warn("libvirt: %s: %s", what, msg);
+    return unsupported ? VV_E_UNSUPPORTED : VV_E_IO;
+}
+
+int vv_virt_agent_command(struct vv_virt *v, const char *uuid, const char *cmd, int timeout_s,
+                          char **answer, char *why, size_t n)
+{
+    virDomainPtr d = lookup(v, uuid);
+    char *ans;
+    int r = 0;
+
+    *answer = NULL;
+    why[0] = '\0';
+    if (!d) {
+        snprintf(why, n, "the domain is not defined");
+        return VV_E_NOTFOUND;
+    }
+    ans = virDomainQemuAgentCommand(d, cmd, timeout_s, 0);
+    if (!ans)
+        r = agent_fail("guest agent command", why, n);
+    *answer = ans;
+    virDomainFree(d);
+    return r;
+}
+
+int vv_virt_fs_freeze(struct vv_virt *v, const char *uuid, char *why, size_t n)
+{
+    virDomainPtr d = lookup(v, uuid);
+    int r;
+    why[0] = '\0';
+    if (!d) {
+        snprintf(why, n, "the domain is not defined");
+        return VV_E_NOTFOUND;
+    }
+    r = virDomainFSFreeze(d, NULL, 0, 0);
+    if (r < 0)
+        r = agent_fail("freeze the guest's filesystems", why, n);
+    virDomainFree(d);
+    return r;
+}
+
+int vv_virt_fs_thaw(struct vv_virt *v, const char *uuid, char *why, size_t n)
+{
+    virDomainPtr d = lookup(v, uuid);
+    int r;
+    why[0] = '\0';
+    if (!d) {
+        snprintf(why, n, "the domain is not defined");
+        return VV_E_NOTFOUND;
+    }
+    r = virDomainFSThaw(d, NULL, 0, 0);
+    if (r < 0)
+        r = agent_fail("thaw the guest's filesystems", why, n);
+    virDomainFree(d);
+    return r;
 }

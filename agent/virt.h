@@ -65,4 +65,22 @@ int vv_virt_backup_running_in(struct vv_virt *v, const char *uuid, const char *d
 /* End the domain's backup job (a no-op when none runs). */
 int vv_virt_backup_end(struct vv_virt *v, const char *uuid);
 
+/* ---- the guest agent (qemu-guest-agent inside a running domain) ----------------
+ * Each call fails with libvirt's message in why (n bytes): VV_E_UNSUPPORTED when the
+ * domain has no guest-agent channel (<channel type='unix'><target type='virtio'
+ * name='org.qemu.guest_agent.0'/></channel>), VV_E_IO when the agent does not answer
+ * (not installed or not running in the guest, or busy), VV_E_NOTFOUND when the
+ * domain is gone. */
+
+/* Send one command (QMP JSON text) and wait at most timeout_s seconds for the answer
+ * (the answer's JSON text into *answer, caller frees). */
+int vv_virt_agent_command(struct vv_virt *v, const char *uuid, const char *cmd, int timeout_s,
+                          char **answer, char *why, size_t n);
+/* Freeze every mounted filesystem of the guest (its fsfreeze hook runs first);
+ * returns how many were frozen. */
+int vv_virt_fs_freeze(struct vv_virt *v, const char *uuid, char *why, size_t n);
+/* Thaw them (its hook runs after); returns how many were thawed (0 when none were
+ * frozen). */
+int vv_virt_fs_thaw(struct vv_virt *v, const char *uuid, char *why, size_t n);
+
 #endif

@@ -15,6 +15,8 @@
 #include "engine/parallel.h"
 #include "err.h"
 #include "log.h"
+#include "quiesce.h"
+#include "thaw_guard.h"
 #include "util.h"
 #include "virt.h"
 
@@ -23,18 +25,27 @@ int vv_agent_restore(struct vv_agent *a, json_t *job);
 
 #define DEFAULT_STATE_DIR "/var/lib/vmvault-agent"
 #define DEFAULT_URI "qemu:///system"
+#define DEFAULT_FREEZE_TIMEOUT 30
 
 static const char usage[] =
     "usage: vmvault-agent register --vault-credentials FILE [--region REGION]\n"
     "                              [--host-name NAME] [--state-dir DIR] [--connect URI]\n"
     "       vmvault-agent run [--state-dir DIR] [--connect URI] [--threads N] [--once]\n"
-    "                         [--max-upload-rate RATE] [--log-level debug|info|warn|error]\n"
+    "                         [--max-upload-rate RATE] [--freeze-timeout SECONDS]\n"
+    "                         [--log-level debug|info|warn|error]\n"
     "\n"
     "The vmvault host agent. It registers this hypervisor host with a vault, reports\n"
     "the host's libvirt VMs to it, and carries out the backups the vault asks for:\n"
     "running VMs through libvirt checkpoints and pull-mode backups read over NBD (only\n"
     "the blocks changed since the last backup, when the chain is intact), shut-off VMs\n"
     "by reading their images directly. Only the chunks the vault lacks are sent.\n"
+    "\n"
+    "A running VM whose qemu-guest-agent answers gets its policy's pre-script run\n"
+    "inside the guest, its filesystems frozen only while the point in time is taken,\n"
+    "then thawed and its post-script run: an application- or file-system-consistent\n"
+    "point. Otherwise the point is crash-consistent and the job says why. A guest is\n"
+    "never left frozen: a separate thaw guard thaws it within about a second when the\n"
+    "agent dies, and after --freeze-timeout in any case.\n"
     "\n"
     "register: read a vault credentials file ('vmvault vault credentials --name V\n"
     "  --file FILE' writes one), register this host with the vault, and keep the\n"
@@ -50,6 +61,9 @@ static const char usage[] =
     "    --max-upload-rate RATE    send at most RATE bytes per second to the vault\n"
     "                              (K, M, G suffixes; default: no limit)\n"
     "    --once                    report, run the queued jobs, then exit\n"
+    "    --freeze-timeout SECONDS  the longest a guest may stay frozen before the thaw\n"
+    "                              guard thaws it (1 to 600; default 30); a point\n"
+    "                              taken after that is crash-consistent\n"
     "Both:\n"
     "    --state-dir DIR           default " DEFAULT_STATE_DIR "\n"
     "    --connect URI             libvirt URI (default " DEFAULT_URI ")\n"
@@ -96,18 +110,18 @@ int vv_agent_progress(struct vv_agent *a, struct vv_http *h, const char *job, js
 int vv_agent_complete(struct vv_agent *a, const char *job, const char *status, const char *code,
                       const char *message)
 {
-    return vv_agent_complete_stats(a, job, status, code, message, NULL);
+    return vv_agent_complete_with(a, job, status, code, message, NULL);
 }
 
-int vv_agent_complete_stats(struct vv_agent *a, const char *job, const char *status,
-                            const char *code, const char *message, json_t *stats)
+int vv_agent_complete_with(struct vv_agent *a, const char *job, const char *status,
+                           const char *code, const char *message, json_t *extra)
 {
     char path[200], err[600];
     json_t *body = json_pack("{s:s}", "status", status);
     int r;
 
-    if (stats)
-        json_object_set(body, "stats", stats);
+    if (extra)
+        json_object_update(body, extra);
     if (code)
         json_object_set_new(body, "error", json_pack("{s:s,s:s}", "code", code, "message",
                                                      message ? message : ""));
@@ -206,6 +220,7 @@ static void clean_leftovers(struct vv_agent *a)
     size_t n;
     char dir[4100];
 
+    vv_quiesce_recover(a);
     if (vv_virt_list(a->virt, &vms, &n) != 0)
         return;
     for (size_t i = 0; i < n; i++) {
@@ -384,11 +399,12 @@ int main(int argc, char **argv)
         {"once", no_argument, NULL, 'o'},
         {"max-upload-rate", required_argument, NULL, 'R'},
         {"log-level", required_argument, NULL, 'L'},
+        {"freeze-timeout", required_argument, NULL, 'F'},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
     const char *cmd, *creds = NULL, *region = NULL, *host = NULL;
-    int c, once = 0, rc;
+    int c, once = 0, rc, freeze_set = 0;
     struct sigaction sa;
 
     if (argc < 2 || !strcmp(argv[1], "--help") || !strcmp(argv[1], "-h")) {
@@ -400,6 +416,8 @@ int main(int argc, char **argv)
         return 0;
     }
     cmd = argv[1];
+    if (!strcmp(cmd, "thaw-guard"))
+        return vv_thaw_guard_main(argc - 1, argv + 1);
     if (strcmp(cmd, "register") && strcmp(cmd, "run")) {
         fprintf(stderr, "vmvault-agent: '%s' is not a command (register, run). Run "
                         "'vmvault-agent --help'.\n", cmd);
@@ -407,6 +425,7 @@ int main(int argc, char **argv)
     }
     snprintf(agent.state_dir, sizeof(agent.state_dir), "%s", DEFAULT_STATE_DIR);
     agent.threads = vv_default_threads();
+    agent.freeze_timeout = DEFAULT_FREEZE_TIMEOUT;
     opterr = 0;
     optind = 2;
     while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
@@ -442,6 +461,16 @@ int main(int argc, char **argv)
         case 'o':
             once = 1;
             break;
+        case 'F': {
+            uint64_t v;
+            if (vv_parse_u64(optarg, &v) != 0 || v < 1 || v > 600) {
+                fprintf(stderr, "vmvault-agent: --freeze-timeout must be 1 to 600 seconds\n");
+                return 2;
+            }
+            agent.freeze_timeout = (int)v;
+            freeze_set = 1;
+            break;
+        }
         case 'R':
             if (vv_parse_size(optarg, &agent.max_upload_rate) != 0 || agent.max_upload_rate < 4096) {
                 fprintf(stderr, "vmvault-agent: --max-upload-rate must be at least 4K (bytes per "
@@ -476,8 +505,9 @@ int main(int argc, char **argv)
                 once ? "--once does not apply here" : "--vault-credentials is required");
         return 2;
     }
-    if (!strcmp(cmd, "register") && agent.max_upload_rate) {
-        fprintf(stderr, "vmvault-agent register: --max-upload-rate belongs to run\n");
+    if (!strcmp(cmd, "register") && (agent.max_upload_rate || freeze_set)) {
+        fprintf(stderr, "vmvault-agent register: %s belongs to run\n",
+                freeze_set ? "--freeze-timeout" : "--max-upload-rate");
         return 2;
     }
     if (!strcmp(cmd, "run") && (creds || region || host)) {

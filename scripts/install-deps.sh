@@ -15,8 +15,11 @@ BUILD_PKGS=(build-essential pkg-config libssl-dev libzstd-dev libjansson-dev
             libvirt-dev libnbd-dev libxml2-dev)
 # Run: what the host agent drives (libvirt, QEMU, qemu-nbd).
 RUN_PKGS=(libvirt-daemon-system qemu-system-x86 qemu-utils libnbd-bin nbdkit)
-# Test: sanitizer and fuzzer runtimes (clang), tools the end-to-end tests drive.
-TEST_PKGS=(clang libclang-rt-dev e2fsprogs xxd python3 curl zstd sqlite3 procps)
+# Test: sanitizer and fuzzer runtimes (clang), tools the end-to-end tests drive, and
+# what tests/tools/make-guest.sh builds the test guest from (a kernel, a static
+# busybox, qemu-ga and cpio for its initramfs; e2fsprogs for its disk).
+TEST_PKGS=(clang libclang-rt-dev e2fsprogs xxd python3 curl zstd sqlite3 procps
+           linux-image-cloud-amd64 busybox-static qemu-guest-agent cpio)
 # Benchmark peers (bench/run only).
 BENCH_PKGS=(restic borgbackup casync zstd time e2fsprogs openssl)
 

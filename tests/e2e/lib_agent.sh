@@ -10,9 +10,13 @@
 #   latest NAME               the latest recovery point of the test domain NAME
 #   restored POINT DISK FILE  one disk of a point, restored from the vault's store
 #                             with `vmvault debug image-restore`, equals FILE
+#   NO_GA_DONE                python expression true of the job (j) of a backup of a
+#                             running test domain (they have no guest agent): it
+#                             completed, warning only that the guest agent is missing
 VMVAULT_AGENT=${VMVAULT_AGENT:-$TOP/build/vmvault-agent}
 case $VMVAULT_AGENT in /*) ;; *) VMVAULT_AGENT=$PWD/$VMVAULT_AGENT ;; esac
 AG=$WORK/agent
+NO_GA_DONE='j["status"] == "CompletedWithWarnings" and [w["code"] for w in j["warnings"]] == ["GuestAgentNotConfigured"] and j["snapshot"]["recoveryPointType"] == "CrashConsistent"'
 
 agent_setup() {
     "$VMVAULT" vault create --name v1 --location westeurope >/dev/null 2>&1

@@ -40,8 +40,9 @@
 #   virt_checkpoint NAME CP   virsh checkpoint-create-as CP: a bitmap on every qcow2
 #                             disk, raw disks left out (libvirt refuses raw disks).
 #   virt_cleanup              aborts domain jobs, destroys and undefines (with checkpoint
-#                             and snapshot metadata) every domain made by virt_domain in
-#                             this test, deletes their QEMU logs and $VIRT_DIR (kept with
+#                             and snapshot metadata) every domain made by virt_domain (or
+#                             registered with _virt_register, see lib_guest.sh) in this
+#                             test, deletes their QEMU logs and $VIRT_DIR (kept with
 #                             VV_KEEP=1). Never touches other domains. Runs at exit on
 #                             its own: virt_up and virt_domain wrap the EXIT trap set so
 #                             far (lib.sh's, lib_server.sh's); a test that sets its own
@@ -58,6 +59,12 @@
 #   virt_has_job NAME         status 0 when a domain job (a backup) is active.
 #   virt_rundir               a folder QEMU's user may create sockets and files in
 #                             (NBD sockets of pull-mode backups); made on first use.
+#
+# For other domain builders (lib_guest.sh): _virt_register NAME REAL records the domain
+# REAL as the test's NAME (call it once $VIRT_DIR/NAME exists, before defining REAL);
+# a line "TARGET FORMAT BYTES PATH" in $VIRT_DIR/NAME/disks names a disk that lives at
+# PATH instead of $VIRT_DIR/NAME/NAME-TARGET.FORMAT. A failed test's cleanup also shows
+# the end of $VIRT_DIR/NAME/console.log, the serial console, when a domain has one.
 #
 # Things to know: QEMU runs as libvirt-qemu, so image folders must be traversable
 # (WORK is 0755) and a backup's NBD socket folder writable by that user (virt_rundir).
@@ -187,13 +194,13 @@ virt_name() { local d; d=$(_virt_meta "${1-}") || return 1; cat "$d/name"; }
 
 # _virt_disk NAME TARGET: sets _vd_fmt, _vd_size, _vd_path, _vd_exp, _vd_dir, _vd_real.
 _virt_disk() {
-    local d line= t f s
+    local d line= t f s p
     d=$(_virt_meta "${1-}") || return 1
     [[ ${2-} =~ ^vd[a-z]$ ]] && line=$(grep -m1 "^${2-} " "$d/disks" 2>/dev/null)
     [ -n "$line" ] || { _virt_err "domain '${1-}' has no disk '${2-}'"; return 1; }
-    read -r t f s <<<"$line"
+    read -r t f s p <<<"$line"
     _vd_fmt=$f _vd_size=$s _vd_dir=$d
-    _vd_path=$d/${1-}-${2-}.$f
+    _vd_path=${p:-$d/${1-}-${2-}.$f}
     _vd_exp=$d/${1-}-${2-}.expected.raw
     _vd_real=$(cat "$d/name")
 }
@@ -222,6 +229,14 @@ virt_rundir() {
         else chmod 1777 "$d"; fi
     fi
     echo "$d"
+}
+
+# _virt_register NAME REAL: the libvirt domain REAL is the test's NAME from now on (for
+# virt_name, virt_cleanup, ...). Recorded before REAL is defined, so that cleanup cannot
+# miss it.
+_virt_register() {
+    echo "$2" > "$VIRT_DIR/$1/name"
+    echo "$1" >> "$VIRT_DIR/domains"
 }
 
 virt_domain() {
@@ -290,9 +305,7 @@ $disks_xml    <memballoon model='none'/>
   </devices>
 </domain>
 EOF
-    # recorded before it exists, so that cleanup cannot miss it
-    echo "$real" > "$d/name"
-    echo "$name" >> "$VIRT_DIR/domains"
+    _virt_register "$name" "$real"
     out=$($VIRSH define "$d/domain.xml" 2>&1) || _virt_fatal "virt_domain $name" "virsh define: $(printf '%s' "$out" | _virt_flat)"
     VIRT_DOM=$real
     if [ "$running" = 1 ]; then
@@ -452,6 +465,10 @@ virt_cleanup() {
                 # what follows the last command line (whose lines end with a backslash)
                 awk '/\\$/ { last = NR } { l[NR] = $0 } END { for (i = last + 2; i <= NR; i++) print l[i] }' \
                     "$VIRT_QEMU_LOGS/$n.log" | tail -n 10 | sed 's/^/       /'
+            fi
+            if { [ "$rc" != 0 ] || [ "${T_FAILED:-0}" != 0 ]; } && [ -s "$VIRT_DIR/$name/console.log" ]; then
+                echo "     serial console of $n (last lines):"
+                tail -n 15 "$VIRT_DIR/$name/console.log" | tr -d '\r' | sed 's/^/       /'
             fi
             # in parallel: a destroy can take a second or more
             if _virt_running "$name"; then
