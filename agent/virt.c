@@ -400,7 +400,8 @@ int vv_virt_agent_command(struct vv_virt *v, const char *uuid, const char *cmd, 
     return r;
 }
 
-int vv_virt_fs_freeze(struct vv_virt *v, const char *uuid, char *why, size_t n)
+/* Freeze (freeze = 1) or thaw every filesystem of the guest. */
+static int fs_call(struct vv_virt *v, const char *uuid, int freeze, char *why, size_t n)
 {
     virDomainPtr d = lookup(v, uuid);
     int r;
@@ -409,25 +410,20 @@ int vv_virt_fs_freeze(struct vv_virt *v, const char *uuid, char *why, size_t n)
         snprintf(why, n, "the domain is not defined");
         return VV_E_NOTFOUND;
     }
-    r = virDomainFSFreeze(d, NULL, 0, 0);
+    r = freeze ? virDomainFSFreeze(d, NULL, 0, 0) : virDomainFSThaw(d, NULL, 0, 0);
     if (r < 0)
-        r = agent_fail("freeze the guest's filesystems", why, n);
+        r = agent_fail(freeze ? "freeze the guest's filesystems" : "thaw the guest's filesystems",
+                       why, n);
     virDomainFree(d);
     return r;
 }
 
+int vv_virt_fs_freeze(struct vv_virt *v, const char *uuid, char *why, size_t n)
+{
+    return fs_call(v, uuid, 1, why, n);
+}
+
 int vv_virt_fs_thaw(struct vv_virt *v, const char *uuid, char *why, size_t n)
 {
-    virDomainPtr d = lookup(v, uuid);
-    int r;
-    why[0] = '\0';
-    if (!d) {
-        snprintf(why, n, "the domain is not defined");
-        return VV_E_NOTFOUND;
-    }
-    r = virDomainFSThaw(d, NULL, 0, 0);
-    if (r < 0)
-        r = agent_fail("thaw the guest's filesystems", why, n);
-    virDomainFree(d);
-    return r;
+    return fs_call(v, uuid, 0, why, n);
 }

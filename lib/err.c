@@ -1,6 +1,9 @@
 /* err.c: names and sentences for enum vv_err. */
 #include "err.h"
 
+#include <stdarg.h>
+#include <stdio.h>
+
 static const struct {
     int code;
     const char *name;
@@ -43,4 +46,15 @@ const char *vv_errname(int err)
         if (errs[i].code == err)
             return errs[i].name;
     return "VV_E_UNKNOWN";
+}
+
+int vv_invalid(char *err, size_t errlen, const char *fmt, ...)
+{
+    va_list ap;
+    if (err && errlen) {
+        va_start(ap, fmt);
+        vsnprintf(err, errlen, fmt, ap);
+        va_end(ap);
+    }
+    return VV_E_INVAL;
 }

@@ -9,6 +9,8 @@
 #ifndef VV_ERR_H
 #define VV_ERR_H
 
+#include <stddef.h>
+
 enum vv_err {
     VV_OK = 0,
     VV_E_NOMEM = -1,        /* out of memory */
@@ -32,6 +34,11 @@ enum vv_err {
     VV_E_CANCELLED = -19,   /* operation cancelled */
     VV_E_KEY = -20,         /* key file missing, unreadable or malformed */
 };
+
+/* Write a one-line reason into err (errlen bytes; nothing when err is NULL) and
+ * return VV_E_INVAL: the parsers' way to refuse input with a message. */
+int vv_invalid(char *err, size_t errlen, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
 
 /* Human sentence for a code; never NULL, static storage. */
 const char *vv_strerror(int err);

@@ -47,20 +47,6 @@ static const struct tier_rule yearly_rule = {"yearlySchedule", "Years", "years",
 
 /* ---- errors ---- */
 
-static int fail(char *err, size_t errlen, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-
-static int fail(char *err, size_t errlen, const char *fmt, ...)
-{
-    va_list ap;
-    if (err && errlen) {
-        va_start(ap, fmt);
-        vsnprintf(err, errlen, fmt, ap);
-        va_end(ap);
-    }
-    return VV_E_INVAL;
-}
-
 /* A field path for messages, into buf (cut short if ever longer than buf). */
 static void path_fmt(char *buf, size_t n, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
@@ -118,7 +104,7 @@ static int check_keys(const json_t *obj, const char *path, const char *const *al
         for (const char *const *a = allowed; *a && !ok; a++)
             ok = !strcmp(key, *a);
         if (!ok)
-            return fail(err, errlen, "unknown field '%s%s%s'", path, *path ? "." : "",
+            return vv_invalid(err, errlen, "unknown field '%s%s%s'", path, *path ? "." : "",
                         show(key).s);
     }
     return 0;
@@ -126,7 +112,7 @@ static int check_keys(const json_t *obj, const char *path, const char *const *al
 
 static int want_object(const json_t *v, const char *path, char *err, size_t errlen)
 {
-    return json_is_object(v) ? 0 : fail(err, errlen, "%s: must be an object", path);
+    return json_is_object(v) ? 0 : vv_invalid(err, errlen, "%s: must be an object", path);
 }
 
 /* A string without NUL bytes. */
@@ -134,10 +120,10 @@ static int want_string(const json_t *v, const char *path, const char **out, char
                        size_t errlen)
 {
     if (!json_is_string(v))
-        return fail(err, errlen, "%s: must be a string", path);
+        return vv_invalid(err, errlen, "%s: must be a string", path);
     *out = json_string_value(v);
     if (strlen(*out) != json_string_length(v))
-        return fail(err, errlen, "%s: must not contain NUL characters", path);
+        return vv_invalid(err, errlen, "%s: must not contain NUL characters", path);
     return 0;
 }
 
@@ -145,7 +131,7 @@ static int want_int(const json_t *v, const char *path, json_int_t *out, char *er
                     size_t errlen)
 {
     if (!json_is_integer(v))
-        return fail(err, errlen, "%s: must be an integer", path);
+        return vv_invalid(err, errlen, "%s: must be an integer", path);
     *out = json_integer_value(v);
     return 0;
 }
@@ -215,10 +201,10 @@ static int get_time(const json_t *v, const char *path, uint16_t *out, char *err,
         return r;
     t = parse_time(s);
     if (t == -2)
-        return fail(err, errlen, "%s: '%s' is not on the hour or half hour (:00 or :30)",
+        return vv_invalid(err, errlen, "%s: '%s' is not on the hour or half hour (:00 or :30)",
                     path, show(s).s);
     if (t < 0)
-        return fail(err, errlen,
+        return vv_invalid(err, errlen,
                     "%s: '%s' is not a time like 02:30 or 2026-01-01T02:30:00Z", path,
                     show(s).s);
     *out = (uint16_t)t;
@@ -233,25 +219,25 @@ static int get_names(const json_t *v, const char *path, const struct name_set *s
 {
     *mask = 0;
     if (!json_is_array(v))
-        return fail(err, errlen, "%s: must be an array of %s names (%s)", path, set->what,
+        return vv_invalid(err, errlen, "%s: must be an array of %s names (%s)", path, set->what,
                     set->hint);
     if (json_array_size(v) == 0)
-        return fail(err, errlen, "%s: must name at least one %s", path, set->what);
+        return vv_invalid(err, errlen, "%s: must name at least one %s", path, set->what);
     for (size_t i = 0; i < json_array_size(v); i++) {
         const json_t *e = json_array_get(v, i);
         const char *s;
         int k = 0;
         if (!json_is_string(e))
-            return fail(err, errlen, "%s[%zu]: must be a string", path, i);
+            return vv_invalid(err, errlen, "%s[%zu]: must be a string", path, i);
         s = json_string_value(e);
         while (k < set->n && (strcmp(s, set->names[k]) != 0 ||
                               strlen(s) != json_string_length(e)))
             k++;
         if (k == set->n)
-            return fail(err, errlen, "%s[%zu]: unknown %s '%s' (%s)", path, i, set->what,
+            return vv_invalid(err, errlen, "%s[%zu]: unknown %s '%s' (%s)", path, i, set->what,
                         show(s).s, set->hint);
         if (*mask & (1u << k))
-            return fail(err, errlen, "%s[%zu]: '%s' is repeated", path, i, s);
+            return vv_invalid(err, errlen, "%s[%zu]: '%s' is repeated", path, i, s);
         *mask |= 1u << k;
     }
     return 0;
@@ -266,7 +252,7 @@ static int get_names_member(const json_t *obj, const char *path, const char *key
     const json_t *v = member(obj, key);
     path_fmt(p, sizeof(p), "%s.%s", path, key);
     if (!v)
-        return fail(err, errlen, "%s: missing (required)", p);
+        return vv_invalid(err, errlen, "%s: missing (required)", p);
     return get_names(v, p, set, mask, err, errlen);
 }
 
@@ -359,24 +345,24 @@ static int parse_hourly(const json_t *h, struct vv_policy *p, char *err, size_t 
         (r = check_keys(h, path, hourly_keys, err, errlen)) < 0)
         return r;
     if (!(v = member(h, "interval")))
-        return fail(err, errlen, "%s.interval: missing (required)", path);
+        return vv_invalid(err, errlen, "%s.interval: missing (required)", path);
     if ((r = want_int(v, "schedulePolicy.hourlySchedule.interval", &n, err, errlen)) < 0)
         return r;
     if (n != 4 && n != 6 && n != 8 && n != 12)
-        return fail(err, errlen, "%s.interval: must be 4, 6, 8 or 12 hours", path);
+        return vv_invalid(err, errlen, "%s.interval: must be 4, 6, 8 or 12 hours", path);
     p->hourly_interval = (uint8_t)n;
     if (!(v = member(h, "scheduleWindowStartTime")))
-        return fail(err, errlen, "%s.scheduleWindowStartTime: missing (required)", path);
+        return vv_invalid(err, errlen, "%s.scheduleWindowStartTime: missing (required)", path);
     if ((r = get_time(v, "schedulePolicy.hourlySchedule.scheduleWindowStartTime",
                       &p->window_start, err, errlen)) < 0)
         return r;
     if (!(v = member(h, "scheduleWindowDuration")))
-        return fail(err, errlen, "%s.scheduleWindowDuration: missing (required)", path);
+        return vv_invalid(err, errlen, "%s.scheduleWindowDuration: missing (required)", path);
     if ((r = want_int(v, "schedulePolicy.hourlySchedule.scheduleWindowDuration", &n, err,
                       errlen)) < 0)
         return r;
     if (n < 4 || n > 24)
-        return fail(err, errlen, "%s.scheduleWindowDuration: must be 4 to 24 hours", path);
+        return vv_invalid(err, errlen, "%s.scheduleWindowDuration: must be 4 to 24 hours", path);
     p->window_hours = (uint8_t)n;
     return 0;
 }
@@ -393,12 +379,12 @@ static int parse_run_times(const json_t *times, struct vv_policy *p, char *err, 
     int r;
 
     if (p->frequency == VV_FREQ_WEEKLY && n != 1)
-        return fail(err, errlen,
+        return vv_invalid(err, errlen,
                     "%s: must be an array of exactly one time (a Weekly schedule runs once on "
                     "each of its days)",
                     path);
     if (n < 1 || n > VV_RUN_TIMES_MAX)
-        return fail(err, errlen, "%s: must be an array of 1 to %d times of day", path,
+        return vv_invalid(err, errlen, "%s: must be an array of 1 to %d times of day", path,
                     VV_RUN_TIMES_MAX);
     p->run_times = 0;
     for (size_t i = 0; i < n; i++) {
@@ -407,7 +393,7 @@ static int parse_run_times(const json_t *times, struct vv_policy *p, char *err, 
         if ((r = get_time(e, sub, &t, err, errlen)) < 0)
             return r;
         if (p->run_times & VV_RUN_TIME(t))
-            return fail(err, errlen, "%s: '%s' repeats %02u:%02u (%s[%zu])", sub,
+            return vv_invalid(err, errlen, "%s: '%s' repeats %02u:%02u (%s[%zu])", sub,
                         show(json_string_value(e)).s, (unsigned)t / 60u, (unsigned)t % 60u,
                         path, first[t / 30]);
         p->run_times |= VV_RUN_TIME(t);
@@ -427,7 +413,7 @@ static int parse_schedule(const json_t *s, struct vv_policy *p, char *err, size_
         (r = check_keys(s, "schedulePolicy", schedule_keys, err, errlen)) < 0)
         return r;
     if (!(v = member(s, "scheduleRunFrequency")))
-        return fail(err, errlen, "schedulePolicy.scheduleRunFrequency: missing (required)");
+        return vv_invalid(err, errlen, "schedulePolicy.scheduleRunFrequency: missing (required)");
     if ((r = want_string(v, "schedulePolicy.scheduleRunFrequency", &f, err, errlen)) < 0)
         return r;
     if (!strcmp(f, "Daily"))
@@ -437,18 +423,18 @@ static int parse_schedule(const json_t *s, struct vv_policy *p, char *err, size_
     else if (!strcmp(f, "Hourly"))
         p->frequency = VV_FREQ_HOURLY;
     else
-        return fail(err, errlen,
+        return vv_invalid(err, errlen,
                     "schedulePolicy.scheduleRunFrequency: must be Daily, Weekly or Hourly");
 
     times = member(s, "scheduleRunTimes");
     if (p->frequency == VV_FREQ_HOURLY) {
         if (times)
-            return fail(err, errlen,
+            return vv_invalid(err, errlen,
                         "schedulePolicy.scheduleRunTimes: not used by an Hourly schedule "
                         "(set hourlySchedule.scheduleWindowStartTime)");
     } else {
         if (!times)
-            return fail(err, errlen,
+            return vv_invalid(err, errlen,
                         "schedulePolicy.scheduleRunTimes: missing (required for a %s "
                         "schedule)",
                         f);
@@ -459,7 +445,7 @@ static int parse_schedule(const json_t *s, struct vv_policy *p, char *err, size_
     days = member(s, "scheduleRunDays");
     if (p->frequency == VV_FREQ_WEEKLY) {
         if (!days)
-            return fail(err, errlen,
+            return vv_invalid(err, errlen,
                         "schedulePolicy.scheduleRunDays: missing (required for a Weekly "
                         "schedule)");
         if ((r = get_names(days, "schedulePolicy.scheduleRunDays", &days_set, &mask, err,
@@ -467,19 +453,19 @@ static int parse_schedule(const json_t *s, struct vv_policy *p, char *err, size_
             return r;
         p->run_days = (uint8_t)mask;
     } else if (days) {
-        return fail(err, errlen, "schedulePolicy.scheduleRunDays: only for a Weekly schedule");
+        return vv_invalid(err, errlen, "schedulePolicy.scheduleRunDays: only for a Weekly schedule");
     }
 
     hourly = member(s, "hourlySchedule");
     if (p->frequency == VV_FREQ_HOURLY) {
         if (!hourly)
-            return fail(err, errlen,
+            return vv_invalid(err, errlen,
                         "schedulePolicy.hourlySchedule: missing (required for an Hourly "
                         "schedule)");
         return parse_hourly(hourly, p, err, errlen);
     }
     if (hourly)
-        return fail(err, errlen, "schedulePolicy.hourlySchedule: only for an Hourly schedule");
+        return vv_invalid(err, errlen, "schedulePolicy.hourlySchedule: only for an Hourly schedule");
     return 0;
 }
 
@@ -494,24 +480,24 @@ static int parse_duration(const json_t *tier, const char *path, const struct tie
 
     path_fmt(p, sizeof(p), "%s.retentionDuration", path);
     if (!d)
-        return fail(err, errlen, "%s: missing (required)", p);
+        return vv_invalid(err, errlen, "%s: missing (required)", p);
     if ((r = want_object(d, p, err, errlen)) < 0 ||
         (r = check_keys(d, p, duration_keys, err, errlen)) < 0)
         return r;
     if (!(v = member(d, "durationType")))
-        return fail(err, errlen, "%s.durationType: missing (required)", p);
+        return vv_invalid(err, errlen, "%s.durationType: missing (required)", p);
     path_fmt(p, sizeof(p), "%s.retentionDuration.durationType", path);
     if ((r = want_string(v, p, &unit, err, errlen)) < 0)
         return r;
     if (strcmp(unit, rule->unit) != 0)
-        return fail(err, errlen, "%s: must be %s in %s", p, rule->unit, rule->key);
+        return vv_invalid(err, errlen, "%s: must be %s in %s", p, rule->unit, rule->key);
     path_fmt(p, sizeof(p), "%s.retentionDuration.count", path);
     if (!(v = member(d, "count")))
-        return fail(err, errlen, "%s: missing (required)", p);
+        return vv_invalid(err, errlen, "%s: missing (required)", p);
     if ((r = want_int(v, p, &n, err, errlen)) < 0)
         return r;
     if (n < (json_int_t)rule->min || n > (json_int_t)rule->max)
-        return fail(err, errlen, "%s: must be %u to %u %s", p, (unsigned)rule->min,
+        return vv_invalid(err, errlen, "%s: must be %u to %u %s", p, (unsigned)rule->min,
                     (unsigned)rule->max, rule->word);
     *count = (uint32_t)n;
     return 0;
@@ -525,10 +511,10 @@ static int check_retention_times(const json_t *tier, const char *path, char *err
     if (!v)
         return 0;
     if (!json_is_array(v))
-        return fail(err, errlen, "%s.retentionTimes: must be an array of strings", path);
+        return vv_invalid(err, errlen, "%s.retentionTimes: must be an array of strings", path);
     for (size_t i = 0; i < json_array_size(v); i++)
         if (!json_is_string(json_array_get(v, i)))
-            return fail(err, errlen, "%s.retentionTimes[%zu]: must be a string", path, i);
+            return vv_invalid(err, errlen, "%s.retentionTimes[%zu]: must be a string", path, i);
     return 0;
 }
 
@@ -543,13 +529,13 @@ static int parse_day_of_month(const json_t *e, const char *path, size_t i,
 
     path_fmt(p, sizeof(p), "%s[%zu]", path, i);
     if (!json_is_object(e))
-        return fail(err, errlen, "%s: must be an object like {\"date\": 1, \"isLast\": false}",
+        return vv_invalid(err, errlen, "%s: must be an object like {\"date\": 1, \"isLast\": false}",
                     p);
     if ((r = check_keys(e, p, day_keys, err, errlen)) < 0)
         return r;
     if ((v = member(e, "isLast"))) {
         if (!json_is_boolean(v))
-            return fail(err, errlen, "%s.isLast: must be true or false", p);
+            return vv_invalid(err, errlen, "%s.isLast: must be true or false", p);
         last = json_is_true(v);
     }
     v = member(e, "date");
@@ -560,22 +546,22 @@ static int parse_day_of_month(const json_t *e, const char *path, size_t i,
     }
     if (last) {
         if (date != 0)
-            return fail(err, errlen, "%s[%zu].date: must be 0 or absent when isLast is true",
+            return vv_invalid(err, errlen, "%s[%zu].date: must be 0 or absent when isLast is true",
                         path, i);
         if (t->last_date)
-            return fail(err, errlen, "%s[%zu]: the last day is repeated", path, i);
+            return vv_invalid(err, errlen, "%s[%zu]: the last day is repeated", path, i);
         t->last_date = 1;
         return 0;
     }
     if (!v)
-        return fail(err, errlen, "%s[%zu].date: missing (required unless isLast is true)",
+        return vv_invalid(err, errlen, "%s[%zu].date: missing (required unless isLast is true)",
                     path, i);
     if (date < 1 || date > 28)
-        return fail(err, errlen,
+        return vv_invalid(err, errlen,
                     "%s[%zu].date: must be 1 to 28 (set isLast for the last day of the month)",
                     path, i);
     if (t->dates & VV_DATE(date))
-        return fail(err, errlen, "%s[%zu]: date %d is repeated", path, i, (int)date);
+        return vv_invalid(err, errlen, "%s[%zu]: date %d is repeated", path, i, (int)date);
     t->dates |= VV_DATE(date);
     return 0;
 }
@@ -592,7 +578,7 @@ static int parse_format(const json_t *tier, const char *path, const struct vv_po
     int r;
 
     if (!(v = member(tier, "retentionScheduleFormatType")))
-        return fail(err, errlen, "%s.retentionScheduleFormatType: missing (required)", path);
+        return vv_invalid(err, errlen, "%s.retentionScheduleFormatType: missing (required)", path);
     path_fmt(sub, sizeof(sub), "%s.retentionScheduleFormatType", path);
     if ((r = want_string(v, sub, &f, err, errlen)) < 0)
         return r;
@@ -601,23 +587,23 @@ static int parse_format(const json_t *tier, const char *path, const struct vv_po
     } else if (!strcmp(f, "Daily")) {
         t->format = VV_RET_FORMAT_DAILY;
         if (p->frequency == VV_FREQ_WEEKLY)
-            return fail(err, errlen,
+            return vv_invalid(err, errlen,
                         "%s: Daily (days of the month) needs a Daily or Hourly schedule; "
                         "use Weekly",
                         sub);
     } else {
-        return fail(err, errlen, "%s: must be Weekly or Daily", sub);
+        return vv_invalid(err, errlen, "%s: must be Weekly or Daily", sub);
     }
 
     if (t->format == VV_RET_FORMAT_WEEKLY) {
         if (daily)
-            return fail(err, errlen,
+            return vv_invalid(err, errlen,
                         "%s.retentionScheduleDaily: not allowed when "
                         "retentionScheduleFormatType is Weekly",
                         path);
         path_fmt(sub, sizeof(sub), "%s.retentionScheduleWeekly", path);
         if (!weekly)
-            return fail(err, errlen,
+            return vv_invalid(err, errlen,
                         "%s: missing (required when retentionScheduleFormatType is Weekly)",
                         sub);
         if ((r = want_object(weekly, sub, err, errlen)) < 0 ||
@@ -627,7 +613,7 @@ static int parse_format(const json_t *tier, const char *path, const struct vv_po
             return r;
         t->days = (uint8_t)mask;
         if (p->frequency == VV_FREQ_WEEKLY && (t->days & ~p->run_days))
-            return fail(err, errlen,
+            return vv_invalid(err, errlen,
                         "%s.daysOfTheWeek: must be days the Weekly schedule runs on "
                         "(schedulePolicy.scheduleRunDays)",
                         sub);
@@ -639,13 +625,13 @@ static int parse_format(const json_t *tier, const char *path, const struct vv_po
     }
 
     if (weekly)
-        return fail(err, errlen,
+        return vv_invalid(err, errlen,
                     "%s.retentionScheduleWeekly: not allowed when retentionScheduleFormatType "
                     "is Daily",
                     path);
     path_fmt(sub, sizeof(sub), "%s.retentionScheduleDaily", path);
     if (!daily)
-        return fail(err, errlen,
+        return vv_invalid(err, errlen,
                     "%s: missing (required when retentionScheduleFormatType is Daily)", sub);
     if ((r = want_object(daily, sub, err, errlen)) < 0 ||
         (r = check_keys(daily, sub, rdaily_keys, err, errlen)) < 0)
@@ -653,9 +639,9 @@ static int parse_format(const json_t *tier, const char *path, const struct vv_po
     v = member(daily, "daysOfTheMonth");
     path_fmt(sub, sizeof(sub), "%s.retentionScheduleDaily.daysOfTheMonth", path);
     if (!v)
-        return fail(err, errlen, "%s: missing (required)", sub);
+        return vv_invalid(err, errlen, "%s: missing (required)", sub);
     if (!json_is_array(v) || json_array_size(v) == 0)
-        return fail(err, errlen, "%s: must be an array of at least one day", sub);
+        return vv_invalid(err, errlen, "%s: must be an array of at least one day", sub);
     for (size_t i = 0; i < json_array_size(v); i++)
         if ((r = parse_day_of_month(json_array_get(v, i), sub, i, t, err, errlen)) < 0)
             return r;
@@ -680,7 +666,7 @@ static int parse_tier(const json_t *ret, const struct tier_rule *rule,
         (r = check_keys(tier, path, keys, err, errlen)) < 0)
         return r;
     if (rule == &daily_rule && p->frequency == VV_FREQ_WEEKLY)
-        return fail(err, errlen, "%s: not allowed with a Weekly schedule (use weeklySchedule)",
+        return vv_invalid(err, errlen, "%s: not allowed with a Weekly schedule (use weeklySchedule)",
                     path);
     if (rule == &weekly_rule) {
         if ((r = get_names_member(tier, path, "daysOfTheWeek", &days_set, &mask, err,
@@ -688,7 +674,7 @@ static int parse_tier(const json_t *ret, const struct tier_rule *rule,
             return r;
         t->days = (uint8_t)mask;
         if (p->frequency == VV_FREQ_WEEKLY && (t->days & ~p->run_days))
-            return fail(err, errlen,
+            return vv_invalid(err, errlen,
                         "%s.daysOfTheWeek: must be days the Weekly schedule runs on "
                         "(schedulePolicy.scheduleRunDays)",
                         path);
@@ -723,16 +709,16 @@ static int parse_retention(const json_t *ret, struct vv_policy *p, char *err, si
         (r = parse_tier(ret, &yearly_rule, yearly_keys, p, &p->yearly, err, errlen)) < 0)
         return r;
     if (!p->daily.present && !p->weekly.present && !p->monthly.present && !p->yearly.present)
-        return fail(err, errlen,
+        return vv_invalid(err, errlen,
                     "retentionPolicy: must keep at least one of dailySchedule, "
                     "weeklySchedule, monthlySchedule or yearlySchedule");
     kept = vv_retention_max_points(p);
     if (kept == SIZE_MAX) {
-        fail(err, errlen, "retentionPolicy: out of memory while counting the points it keeps");
+        vv_invalid(err, errlen, "retentionPolicy: out of memory while counting the points it keeps");
         return VV_E_NOMEM;
     }
     if (kept > VV_POLICY_MAX_POINTS)
-        return fail(err, errlen,
+        return vv_invalid(err, errlen,
                     "retentionPolicy: keeps up to %zu recovery points per item; at most %d "
                     "allowed",
                     kept, VV_POLICY_MAX_POINTS);
@@ -755,11 +741,11 @@ static int parse_instant(const json_t *in, struct vv_policy *p, char *err, size_
     if ((r = want_int(v, path, &n, err, errlen)) < 0)
         return r;
     if (p->frequency == VV_FREQ_DAILY && (n < 1 || n > 5))
-        return fail(err, errlen, "%s: must be 1 to 5 days for a Daily schedule", path);
+        return vv_invalid(err, errlen, "%s: must be 1 to 5 days for a Daily schedule", path);
     if (p->frequency == VV_FREQ_WEEKLY && n != 5)
-        return fail(err, errlen, "%s: must be 5 days for a Weekly schedule", path);
+        return vv_invalid(err, errlen, "%s: must be 5 days for a Weekly schedule", path);
     if (p->frequency == VV_FREQ_HOURLY && (n < 1 || n > 30))
-        return fail(err, errlen, "%s: must be 1 to 30 days for an Hourly schedule", path);
+        return vv_invalid(err, errlen, "%s: must be 1 to 30 days for an Hourly schedule", path);
     p->instant_rp_days = (uint8_t)n;
     return 0;
 }
@@ -775,7 +761,7 @@ int vv_policy_from_json(const json_t *in, struct vv_policy *out, char *err, size
     if (err && errlen)
         err[0] = '\0';
     if (!json_is_object(in))
-        return fail(err, errlen, "policy: must be a JSON object");
+        return vv_invalid(err, errlen, "policy: must be a JSON object");
     if ((r = check_keys(in, "", top_keys, err, errlen)) < 0)
         return r;
 
@@ -783,7 +769,7 @@ int vv_policy_from_json(const json_t *in, struct vv_policy *out, char *err, size
         if ((r = want_string(v, "timeZone", &s, err, errlen)) < 0)
             return r;
         if (!vv_tz_name_valid(s))
-            return fail(err, errlen,
+            return vv_invalid(err, errlen,
                         "timeZone: '%s' is not a zone name like Europe/Berlin (1 to %d of "
                         "A-Z a-z 0-9 _ + - /)",
                         show(s).s, VV_TZ_NAME_MAX);
@@ -793,7 +779,7 @@ int vv_policy_from_json(const json_t *in, struct vv_policy *out, char *err, size
     }
 
     if (!(v = member(in, "schedulePolicy")))
-        return fail(err, errlen, "schedulePolicy: missing (required)");
+        return vv_invalid(err, errlen, "schedulePolicy: missing (required)");
     if ((r = parse_schedule(v, &p, err, errlen)) < 0)
         return r;
 
@@ -805,9 +791,9 @@ int vv_policy_from_json(const json_t *in, struct vv_policy *out, char *err, size
         else if (!strcmp(s, "V2"))
             p.type = VV_POLICY_V2;
         else
-            return fail(err, errlen, "policyType: must be V1 or V2");
+            return vv_invalid(err, errlen, "policyType: must be V1 or V2");
         if (p.type == VV_POLICY_V1 && p.frequency == VV_FREQ_HOURLY)
-            return fail(err, errlen, "policyType: an Hourly schedule needs V2");
+            return vv_invalid(err, errlen, "policyType: an Hourly schedule needs V2");
     } else {
         p.type = p.frequency == VV_FREQ_HOURLY ? VV_POLICY_V2 : VV_POLICY_V1;
     }
@@ -816,7 +802,7 @@ int vv_policy_from_json(const json_t *in, struct vv_policy *out, char *err, size
         return r;
 
     if (!(v = member(in, "retentionPolicy")))
-        return fail(err, errlen, "retentionPolicy: missing (required)");
+        return vv_invalid(err, errlen, "retentionPolicy: missing (required)");
     if ((r = parse_retention(v, &p, err, errlen)) < 0)
         return r;
 

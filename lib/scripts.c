@@ -11,20 +11,6 @@
 
 #define P "scriptSettings."
 
-static int fail(char *err, size_t errlen, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-
-static int fail(char *err, size_t errlen, const char *fmt, ...)
-{
-    va_list ap;
-    if (err && errlen) {
-        va_start(ap, fmt);
-        vsnprintf(err, errlen, fmt, ap);
-        va_end(ap);
-    }
-    return VV_E_INVAL;
-}
-
 void vv_scripts_default(struct vv_script_settings *s)
 {
     memset(s, 0, sizeof(*s));
@@ -50,15 +36,15 @@ static int clean_string(const json_t *v, const char *field, size_t max, const ch
 {
     const char *s;
     if (!json_is_string(v))
-        return fail(err, errlen, P "%s: must be a string", field);
+        return vv_invalid(err, errlen, P "%s: must be a string", field);
     s = json_string_value(v);
     if (strlen(s) != json_string_length(v))
-        return fail(err, errlen, P "%s: must not contain NUL characters", field);
+        return vv_invalid(err, errlen, P "%s: must not contain NUL characters", field);
     if (!s[0] || strlen(s) > max)
-        return fail(err, errlen, P "%s: must be 1 to %zu bytes long", field, max);
+        return vv_invalid(err, errlen, P "%s: must be 1 to %zu bytes long", field, max);
     for (const unsigned char *p = (const unsigned char *)s; *p; p++)
         if (*p < 0x20 || *p == 0x7f)
-            return fail(err, errlen, P "%s: must not contain control characters", field);
+            return vv_invalid(err, errlen, P "%s: must not contain control characters", field);
     *out = s;
     return 0;
 }
@@ -68,10 +54,10 @@ static int small_int(const json_t *v, const char *field, int min, int max, int *
 {
     json_int_t n;
     if (!json_is_integer(v))
-        return fail(err, errlen, P "%s: must be an integer from %d to %d", field, min, max);
+        return vv_invalid(err, errlen, P "%s: must be an integer from %d to %d", field, min, max);
     n = json_integer_value(v);
     if (n < min || n > max)
-        return fail(err, errlen, P "%s: must be %d to %d, not %lld", field, min, max,
+        return vv_invalid(err, errlen, P "%s: must be %d to %d, not %lld", field, min, max,
                     (long long)n);
     *out = (int)n;
     return 0;
@@ -80,7 +66,7 @@ static int small_int(const json_t *v, const char *field, int min, int max, int *
 static int boolean(const json_t *v, const char *field, uint8_t *out, char *err, size_t errlen)
 {
     if (!json_is_boolean(v))
-        return fail(err, errlen, P "%s: must be true or false", field);
+        return vv_invalid(err, errlen, P "%s: must be true or false", field);
     *out = json_is_true(v) ? 1 : 0;
     return 0;
 }
@@ -102,13 +88,13 @@ static int parse_script(const json_t *in, const char *which, struct vv_script *s
     rv = member(in, retries);
     if (!v) {
         if (pv || rv)
-            return fail(err, errlen, P "%s: needs %s", pv ? params : retries, loc);
+            return vv_invalid(err, errlen, P "%s: needs %s", pv ? params : retries, loc);
         return 0;
     }
     if ((r = clean_string(v, loc, VV_SCRIPT_PATH_MAX, &s, err, errlen)) < 0)
         return r;
     if (s[0] != '/')
-        return fail(err, errlen, P "%s: must be an absolute path inside the guest, like "
+        return vv_invalid(err, errlen, P "%s: must be an absolute path inside the guest, like "
                     "/usr/local/sbin/quiesce-db", loc);
     memcpy(sc->path, s, strlen(s) + 1);
     if (pv) {
@@ -116,7 +102,7 @@ static int parse_script(const json_t *in, const char *which, struct vv_script *s
         json_t *e;
         char f[64];
         if (!json_is_array(pv) || json_array_size(pv) > VV_SCRIPT_PARAMS_MAX)
-            return fail(err, errlen, P "%s: must be an array of at most %d strings", params,
+            return vv_invalid(err, errlen, P "%s: must be an array of at most %d strings", params,
                         VV_SCRIPT_PARAMS_MAX);
         json_array_foreach((json_t *)(uintptr_t)pv, i, e) {
             snprintf(f, sizeof(f), "%s[%zu]", params, i);
@@ -151,7 +137,7 @@ int vv_scripts_from_json(const json_t *in, struct vv_script_settings *out, char 
     if (err && errlen)
         err[0] = '\0';
     if (!json_is_object(in))
-        return fail(err, errlen, "scriptSettings: must be an object");
+        return vv_invalid(err, errlen, "scriptSettings: must be an object");
     json_object_foreach((json_t *)(uintptr_t)in, key, jv) {
         int ok = 0;
         for (const char *const *k = keys; *k && !ok; k++)
@@ -163,7 +149,7 @@ int vv_scripts_from_json(const json_t *in, struct vv_script_settings *out, char 
                 shown[i] = ((unsigned char)key[i] < 0x20 || (unsigned char)key[i] >= 0x7f)
                                ? '?' : key[i];
             shown[i] = '\0';
-            return fail(err, errlen, P "%s: unknown field (the fields are those of "
+            return vv_invalid(err, errlen, P "%s: unknown field (the fields are those of "
                         "VMSnapshotScriptPluginConfig.json, see docs/api.md)", shown);
         }
     }

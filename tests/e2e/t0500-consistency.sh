@@ -97,6 +97,7 @@ check_out "completes without warning" 'j["status"] == "Completed" and j["warning
 check_out "its snapshot: the guest agent answered, the filesystems were frozen briefly and thawed" \
     '(s := j["snapshot"]) and s["recoveryPointType"] == "FileSystemConsistent" and s["guestAgent"] == "Available" and s["fsFreeze"]["status"] == "Succeeded" and s["fsFreeze"]["frozenFilesystems"] >= 1 and 0 < s["fsFreeze"]["milliseconds"] < 20000 and s["fsFreeze"]["thawed"] and "preScript" not in s' \
     "$VMVAULT" job show --vault-name v1 --name "$J"
+echo "     the guest was frozen $(job "$J" 'j["snapshot"]["fsFreeze"]["milliseconds"]') ms"
 P=$(latest_point)
 check_out "the point is FileSystemConsistent" 'j["recoveryPointType"] == "FileSystemConsistent"' \
     "$VMVAULT" recoverypoint show --vault-name v1 --item-name "$VM" --name "$P"
