@@ -6,6 +6,11 @@
  * chunk written to disk). A request reaches the handler only once its whole body
  * has arrived; a body over the cap that vv_http_cap_fn names is answered 413
  * without being read into memory.
+ *
+ * With a certificate and key the server speaks only HTTPS (TLS 1.2 or 1.3). The TLS
+ * handshake runs on the connection's own thread too: a client that stalls in it, or
+ * that speaks plain HTTP to the port, costs that connection only; it is closed
+ * without an answer and the server goes on serving the others.
  */
 #ifndef VV_HTTP_H
 #define VV_HTTP_H
@@ -49,11 +54,26 @@ typedef void (*vv_http_done_fn)(void *ctx, const struct vv_http_req *req, int st
 
 struct vv_http_server;
 
+/* What HTTPS needs: the certificate (PEM, the server's first, then any
+ * intermediates) and its private key (PEM, not encrypted), both NUL-terminated.
+ * Borrowed for the vv_http_start call only: the server keeps its own copies. */
+struct vv_http_tls {
+    const char *cert_pem;
+    const char *key_pem;
+};
+
+/* Non-zero when the HTTP library can serve HTTPS (it may be built without TLS). */
+int vv_http_tls_available(void);
+
 /* Listen on host:port ("127.0.0.1:8080"; port 0 picks a free one) and serve until
- * vv_http_stop. *out_port gets the bound port. Owner: the caller, vv_http_stop(). */
-int vv_http_start(const char *listen, vv_http_cap_fn cap, vv_http_handler_fn handler,
-                  vv_http_done_fn done, void *ctx, struct vv_http_server **out,
-                  unsigned *out_port);
+ * vv_http_stop: plain HTTP when tls is NULL, else HTTPS with tls's pair. *out_port
+ * gets the bound port. Failures are logged. Returns 0, VV_E_INVAL (bad listen
+ * address), VV_E_UNSUPPORTED (tls given, vv_http_tls_available() false), VV_E_NOMEM
+ * or VV_E_IO (cannot listen, or the TLS library refused the pair).
+ * Owner of *out: the caller, vv_http_stop(). */
+int vv_http_start(const char *listen, const struct vv_http_tls *tls, vv_http_cap_fn cap,
+                  vv_http_handler_fn handler, vv_http_done_fn done, void *ctx,
+                  struct vv_http_server **out, unsigned *out_port);
 /* Stop accepting, wait for running handlers, free. NULL is a no-op. */
 void vv_http_stop(struct vv_http_server *s);
 

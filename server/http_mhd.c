@@ -3,6 +3,10 @@
  * request bodies are collected into a buffer capped per route before the handler
  * runs; oversized bodies are refused from their Content-Length, or as soon as they
  * pass the cap, without being kept.
+ *
+ * HTTPS is libmicrohttpd's own (GnuTLS underneath), given the PEM pair in memory.
+ * The handshake happens on the connection's thread, under the same idle timeout as
+ * a request, so a stalled or plain-HTTP client never holds up another connection.
  */
 #include "http.h"
 
@@ -10,6 +14,7 @@
 #include <errno.h>
 #include <microhttpd.h>
 #include <netdb.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -26,7 +31,14 @@ struct vv_http_server {
     vv_http_handler_fn handler;
     vv_http_done_fn done;
     void *ctx;
+    char *cert_pem; /* owned copies of the TLS pair, NULL for plain HTTP; libmicrohttpd */
+    char *key_pem;  /* reads them while the daemon runs; the key is cleared when freed */
+    pthread_mutex_t log_mu;
+    char last_log[512]; /* libmicrohttpd's last message, to explain a failed start */
 };
+
+/* TLS 1.2 and 1.3 only, GnuTLS's default ciphers within them. */
+static const char tls_priorities[] = "NORMAL:-VERS-ALL:+VERS-TLS1.3:+VERS-TLS1.2";
 
 /* Per-request state, from the first call of the access handler to completion. */
 struct conn_state {
@@ -201,14 +213,39 @@ static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls,
 
 static void on_mhd_log(void *cls, const char *fmt, va_list ap)
 {
+    struct vv_http_server *s = cls;
     char msg[512];
     size_t n;
-    (void)cls;
     vsnprintf(msg, sizeof(msg), fmt, ap);
     n = strlen(msg);
     while (n && (msg[n - 1] == '\n' || msg[n - 1] == '\r'))
         msg[--n] = 0;
     vv_debug("http: %s", msg);
+    pthread_mutex_lock(&s->log_mu);
+    snprintf(s->last_log, sizeof(s->last_log), "%s", msg);
+    pthread_mutex_unlock(&s->log_mu);
+}
+
+int vv_http_tls_available(void)
+{
+    return MHD_is_feature_supported(MHD_FEATURE_TLS) == MHD_YES;
+}
+
+static void free_secret(char *p)
+{
+    if (!p)
+        return;
+    for (volatile char *q = p; *q; q++)
+        *q = 0;
+    free(p);
+}
+
+static void server_free(struct vv_http_server *s)
+{
+    free(s->cert_pem);
+    free_secret(s->key_pem);
+    pthread_mutex_destroy(&s->log_mu);
+    free(s);
 }
 
 /* Split "host:port" or "[v6]:port". */
@@ -245,14 +282,15 @@ static int parse_listen(const char *listen, char *host, size_t hostlen, char *po
     return atoi(port) > 65535 ? VV_E_INVAL : 0;
 }
 
-int vv_http_start(const char *listen, vv_http_cap_fn cap, vv_http_handler_fn handler,
-                  vv_http_done_fn done, void *ctx, struct vv_http_server **out,
-                  unsigned *out_port)
+int vv_http_start(const char *listen, const struct vv_http_tls *tls, vv_http_cap_fn cap,
+                  vv_http_handler_fn handler, vv_http_done_fn done, void *ctx,
+                  struct vv_http_server **out, unsigned *out_port)
 {
     char host[128], port[16];
     struct addrinfo hints, *ai = NULL;
     struct vv_http_server *s;
     const union MHD_DaemonInfo *di;
+    struct MHD_OptionItem tls_opts[4] = {{MHD_OPTION_END, 0, NULL}};
     unsigned flags;
     int r;
 
@@ -269,9 +307,20 @@ int vv_http_start(const char *listen, vv_http_cap_fn cap, vv_http_handler_fn han
                  gai_strerror(r));
         return VV_E_INVAL;
     }
+    if (tls && !vv_http_tls_available()) {
+        vv_error("cannot serve HTTPS: this libmicrohttpd was built without TLS support");
+        freeaddrinfo(ai);
+        return VV_E_UNSUPPORTED;
+    }
     s = calloc(1, sizeof(*s));
     if (!s) {
         freeaddrinfo(ai);
+        return VV_E_NOMEM;
+    }
+    pthread_mutex_init(&s->log_mu, NULL);
+    if (tls && (!(s->cert_pem = strdup(tls->cert_pem)) || !(s->key_pem = strdup(tls->key_pem)))) {
+        freeaddrinfo(ai);
+        server_free(s);
         return VV_E_NOMEM;
     }
     s->cap = cap;
@@ -281,16 +330,29 @@ int vv_http_start(const char *listen, vv_http_cap_fn cap, vv_http_handler_fn han
     flags = MHD_USE_THREAD_PER_CONNECTION | MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_ERROR_LOG;
     if (ai->ai_family == AF_INET6)
         flags |= MHD_USE_IPv6;
+    if (tls) {
+        flags |= MHD_USE_TLS;
+        tls_opts[0] = (struct MHD_OptionItem){MHD_OPTION_HTTPS_MEM_CERT, 0, s->cert_pem};
+        tls_opts[1] = (struct MHD_OptionItem){MHD_OPTION_HTTPS_MEM_KEY, 0, s->key_pem};
+        tls_opts[2] = (struct MHD_OptionItem){MHD_OPTION_HTTPS_PRIORITIES, 0,
+                                              (char *)(uintptr_t)tls_priorities};
+    }
+    errno = 0;
     s->d = MHD_start_daemon(flags, 0, NULL, NULL, on_request, s, MHD_OPTION_SOCK_ADDR,
                             ai->ai_addr, MHD_OPTION_NOTIFY_COMPLETED, on_completed, s,
                             MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)300,
                             MHD_OPTION_CONNECTION_LIMIT, (unsigned)512,
                             MHD_OPTION_LISTENING_ADDRESS_REUSE, (unsigned)1,
-                            MHD_OPTION_EXTERNAL_LOGGER, on_mhd_log, NULL, MHD_OPTION_END);
+                            MHD_OPTION_EXTERNAL_LOGGER, on_mhd_log, s, MHD_OPTION_ARRAY,
+                            tls_opts, MHD_OPTION_END);
     freeaddrinfo(ai);
     if (!s->d) {
-        vv_error("cannot listen on %s: %s", listen, strerror(errno ? errno : EADDRINUSE));
-        free(s);
+        int e = errno;
+        if (tls && s->last_log[0])
+            vv_error("cannot serve HTTPS on %s: %s", listen, s->last_log);
+        else
+            vv_error("cannot listen on %s: %s", listen, strerror(e ? e : EADDRINUSE));
+        server_free(s);
         return VV_E_IO;
     }
     di = MHD_get_daemon_info(s->d, MHD_DAEMON_INFO_LISTEN_FD);
@@ -314,5 +376,5 @@ void vv_http_stop(struct vv_http_server *s)
     if (!s)
         return;
     MHD_stop_daemon(s->d);
-    free(s);
+    server_free(s);
 }

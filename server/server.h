@@ -5,6 +5,8 @@
  *   catalog.db                    the catalog (SQLite, WAL)
  *   owner.token                   the first owner's token (0600), written once
  *   vmvaultd.url                  the URL the server listens on, rewritten at start
+ *   tls/cert.pem, tls/key.pem     the self-signed pair of --tls auto (key 0600, folder
+ *                                 0700), made on its first start and kept
  *   vaults/<vault uuid>/vault.key the vault's key (0600)
  *   vaults/<vault uuid>/store/    the vault's chunk store and recovery points
  *   vaults/<vault uuid>/staging/  disk indexes uploaded for backups not yet committed
@@ -20,6 +22,7 @@
 #include <time.h>
 
 #include "catalog/catalog.h"
+#include "crypto.h"
 #include "store/repo.h"
 
 #define VV_SERVER_VERSION "0.1.0"
@@ -63,7 +66,12 @@ struct vv_server_worker {
 struct vv_server {
     char data_dir[4096];
     char public_url[512]; /* --public-url; "" to derive from the request's Host */
-    char listen_url[512]; /* http://host:port actually bound */
+    char listen_url[512]; /* http(s)://host:port actually bound */
+    /* With HTTPS, what clients check the certificate by: its public-key pin
+     * ("sha256//" + base64, libcurl's form) and its SHA-256 fingerprint ("AB:CD:...");
+     * both "" for plain HTTP. Set before serving, read-only afterwards. */
+    char tls_pin[VV_TLS_PIN_LEN];
+    char tls_fingerprint[VV_TLS_FINGERPRINT_LEN];
     struct vv_db *db;     /* owned */
     int64_t agent_timeout; /* seconds without news before an agent's job fails */
     atomic_int stopping;

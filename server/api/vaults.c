@@ -310,16 +310,20 @@ void vv_api_credentials(struct vv_call *c)
     if (c->srv->public_url[0])
         snprintf(url, sizeof(url), "%s", c->srv->public_url);
     else if (host && *host && strlen(host) < 256 && !strpbrk(host, " /\\\"'<>"))
-        snprintf(url, sizeof(url), "http://%s", host);
+        snprintf(url, sizeof(url), "%s://%s", c->srv->tls_pin[0] ? "https" : "http", host);
     else
         snprintf(url, sizeof(url), "%s", c->srv->listen_url);
     vv_api_time(c->now + (time_t)hours * 3600, exp);
     vv_info("vault credentials for '%s' issued to %s, valid until %s", c->param[0], c->who.user,
             exp);
+    /* With HTTPS, hosts trust the server by its key's pin (a self-signed certificate
+     * has nothing else to be checked against); null for plain HTTP. */
     vv_reply(c, 201,
-             json_pack("{s:s,s:s,s:s,s:s,s:s,s:s,s:n}", "vaultUrl", url, "vaultName", c->param[0],
-                       "vaultId", uuid, "location", location, "registrationSecret", secret,
-                       "expiresAt", exp, "certificateFingerprint"));
+             json_pack("{s:s,s:s,s:s,s:s,s:s,s:s,s:s?,s:s?}", "vaultUrl", url, "vaultName",
+                       c->param[0], "vaultId", uuid, "location", location,
+                       "registrationSecret", secret, "expiresAt", exp, "certificatePin",
+                       c->srv->tls_pin[0] ? c->srv->tls_pin : NULL, "certificateFingerprint",
+                       c->srv->tls_fingerprint[0] ? c->srv->tls_fingerprint : NULL));
 }
 
 /* POST .../prune and .../garbageCollection: queue the server job now (or answer the
