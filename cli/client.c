@@ -90,6 +90,7 @@ static const struct optdef {
     {O_FROM, "from", K_DATETIME, 0, 0, NULL},
     {O_COUNT, "count", K_UINT, 1, 1000, NULL},
     {O_SCRIPT_SETTINGS, "script-settings", K_TEXT, 0, 0, NULL},
+    {O_CERT_PIN, "certificate-pin", K_TEXT, 0, 0, NULL},
 };
 #define NDEFS (sizeof(optdefs) / sizeof(optdefs[0]))
 
@@ -404,13 +405,13 @@ char *vv_config_path(void)
 
 /* Read url and token from the config file where the environment did not set them.
  * A missing file is fine. Returns VV_EXIT_OK or VV_EXIT_FAIL (message printed). */
-static int read_config(struct vv_client *c, char **url, char **token)
+static int read_config(struct vv_client *c, char **url, char **token, char **pin)
 {
     struct vv_buf b;
     struct stat st;
     json_t *j;
     char err[160];
-    const char *u = NULL, *t = NULL;
+    const char *u = NULL, *t = NULL, *p = NULL;
     int r;
 
     if (!c->config_path)
@@ -433,7 +434,8 @@ static int read_config(struct vv_client *c, char **url, char **token)
     j = vv_json_parse(b.data, b.len, err, sizeof(err));
     vv_buf_release(&b);
     if (!j || !json_is_object(j) || vv_json_get_str(j, "url", 0, &u, err, sizeof(err)) < 0 ||
-        vv_json_get_str(j, "token", 0, &t, err, sizeof(err)) < 0) {
+        vv_json_get_str(j, "token", 0, &t, err, sizeof(err)) < 0 ||
+        vv_json_get_str(j, "certificatePin", 0, &p, err, sizeof(err)) < 0) {
         fprintf(stderr, "vmvault: %s is not a valid config file (%s); run 'vmvault login' "
                 "to write it again\n", c->config_path, j && !json_is_object(j)
                 ? "not a JSON object" : err);
@@ -444,6 +446,9 @@ static int read_config(struct vv_client *c, char **url, char **token)
         *url = strdup(u);
         c->url_from = c->config_path;
     }
+    /* the saved pin belongs to the saved URL */
+    if (!*pin && p && *p && *url && u && !strcmp(*url, u))
+        *pin = strdup(p);
     if (!*token && t && *t) {
         *token = strdup(t);
         c->token_from = c->config_path;
@@ -463,6 +468,11 @@ static int connect_http(struct vv_client *c)
         fprintf(stderr, "vmvault: out of memory\n");
         return VV_EXIT_FAIL;
     }
+    if (c->pin && vv_http_set_pin(c->http, c->pin) != 0) {
+        fprintf(stderr, "vmvault: the certificate pin '%s' is not of the form sha256//BASE64 "
+                "(the certificatePin of 'vmvault vault credentials')\n", c->pin);
+        return VV_EXIT_FAIL;
+    }
     return VV_EXIT_OK;
 }
 
@@ -474,12 +484,14 @@ static void trim_url(char *u)
         u[--n] = '\0';
 }
 
-int vv_client_open_with(struct vv_client *c, const char *url, const char *token, int json)
+int vv_client_open_with(struct vv_client *c, const char *url, const char *token, int json,
+                        const char *pin)
 {
     memset(c, 0, sizeof(*c));
     c->json = json;
     c->url = strdup(url);
     c->token = strdup(token);
+    c->pin = pin ? strdup(pin) : NULL;
     c->url_from = "--url";
     c->token_from = "--token";
     if (!c->url || !c->token) {
@@ -493,7 +505,8 @@ int vv_client_open_with(struct vv_client *c, const char *url, const char *token,
 int vv_client_open(struct vv_client *c, const struct vv_args *a)
 {
     const char *eu = getenv("VMVAULT_URL"), *et = getenv("VMVAULT_TOKEN");
-    char *url = NULL, *token = NULL;
+    const char *ep = getenv("VMVAULT_CERTIFICATE_PIN");
+    char *url = NULL, *token = NULL, *pin = NULL;
 
     memset(c, 0, sizeof(*c));
     c->json = a->json;
@@ -505,11 +518,15 @@ int vv_client_open(struct vv_client *c, const struct vv_args *a)
         token = strdup(et);
         c->token_from = "VMVAULT_TOKEN";
     }
+    if (ep && *ep)
+        pin = strdup(ep);
     c->config_path = vv_config_path();
-    if ((!url || !token) && read_config(c, &url, &token) != VV_EXIT_OK)
+    /* A URL and token from the environment need their pin from there too. */
+    if ((!url || !token) && read_config(c, &url, &token, &pin) != VV_EXIT_OK)
         goto fail;
     c->url = url;
     c->token = token;
+    c->pin = pin;
     if (!url) {
         fprintf(stderr, "vmvault: no vault server is configured: run 'vmvault login --url URL "
                 "--token TOKEN', or set VMVAULT_URL and VMVAULT_TOKEN\n");
@@ -530,6 +547,7 @@ int vv_client_open(struct vv_client *c, const struct vv_args *a)
 fail:
     free(url);
     free(token);
+    free(pin);
     return VV_EXIT_FAIL;
 }
 
@@ -541,6 +559,7 @@ void vv_client_close(struct vv_client *c)
     }
     free(c->url);
     free(c->token);
+    free(c->pin);
     free(c->config_path);
     memset(c, 0, sizeof(*c));
 }
@@ -635,9 +654,20 @@ static const char *failure_hint(enum vv_http_failure f)
     case VV_HTTP_REFUSED:
         return "Check that vmvaultd is running and listens on that address and port.";
     case VV_HTTP_TIMEOUT:
+    case VV_HTTP_UNREACHABLE:
         return "Check that the server is up and that no firewall drops the connection.";
     case VV_HTTP_TLS:
-        return "Check the server's certificate and that the URL's scheme (http/https) is right.";
+        return "Check that the URL's scheme (http/https) is right. For a server with a "
+               "self-signed certificate, pin its key: 'vmvault login --url URL --token - "
+               "--certificate-pin PIN' or VMVAULT_CERTIFICATE_PIN (vmvaultd prints the pin "
+               "at start; vault credentials carry it).";
+    case VV_HTTP_PIN:
+        return "The server's key is not the pinned one: its certificate changed, or "
+               "something intercepts the connection. Pin the new key only if you know why.";
+    case VV_HTTP_PROXY:
+        return "Check the proxy in https_proxy/http_proxy (or no_proxy for the vault).";
+    case VV_HTTP_PROXY_AUTH:
+        return "Give the proxy's credentials in the proxy URL (http://user:password@host:port).";
     case VV_HTTP_CONNECTION:
         return "The server closed the connection without a complete answer; check its log.";
     case VV_HTTP_BAD_URL: return "Fix the URL.";

@@ -39,7 +39,7 @@ enum vv_opt {
     O_START_DATE, O_END_DATE, O_LIMIT, O_TIMEOUT, O_INTERVAL, O_RP_NAME, O_ROLE,
     O_USER, O_EXPIRES_DAYS, O_ID, O_URL, O_TOKEN, O_OUTPUT, O_HELP,
     O_TARGET_DIR, O_FORMAT, O_RESTORE_MODE, O_TARGET_VM_NAME, O_DISKS, O_DISK_SETTING,
-    O_RETAIN_PER_POLICY, O_FROM, O_COUNT, O_SCRIPT_SETTINGS,
+    O_RETAIN_PER_POLICY, O_FROM, O_COUNT, O_SCRIPT_SETTINGS, O_CERT_PIN,
     O_END
 };
 #define VV_NOPTS (O_END - O_NAME)
@@ -107,6 +107,8 @@ struct vv_client {
     const char *url_from;   /* where url came from: "VMVAULT_URL", "--url" or config_path */
     const char *token_from; /* where token came from, likewise */
     char *config_path;      /* owned */
+    char *pin;              /* the server certificate's "sha256//..." pin, or NULL:
+                             * the system CA store (owned) */
     struct vv_http *http;   /* owned */
     int json;               /* output format */
     int retries;            /* extra attempts of a GET that got no answer, 2 s apart */
@@ -117,7 +119,8 @@ struct vv_client {
  * returns VV_EXIT_FAIL. Pair with vv_client_close() in either case. */
 int vv_client_open(struct vv_client *c, const struct vv_args *a);
 /* Connect to url with token, ignoring the environment and config (for login). */
-int vv_client_open_with(struct vv_client *c, const char *url, const char *token, int json);
+int vv_client_open_with(struct vv_client *c, const char *url, const char *token, int json,
+                        const char *pin);
 void vv_client_close(struct vv_client *c);
 
 /* The config file path ($XDG_CONFIG_HOME/vmvault/config.json or

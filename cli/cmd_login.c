@@ -14,7 +14,8 @@
 #include "util.h"
 
 const char vv_login_usage[] =
-    "usage: vmvault login --url URL --token TOKEN [--output json|table]\n"
+    "usage: vmvault login --url URL --token TOKEN [--certificate-pin PIN]\n"
+    "                     [--output json|table]\n"
     "\n"
     "Check that the vault server at URL answers and accepts TOKEN (GET /api/v1/whoami),\n"
     "then save both in the config file, so later commands need neither. The file is\n"
@@ -30,6 +31,10 @@ const char vv_login_usage[] =
     "  --url URL                the server, e.g. http://vault.example:8080\n"
     "  --token TOKEN            a user's API token; '-' reads it from standard input,\n"
     "                           which keeps it out of the process list and shell history\n"
+    "  --certificate-pin PIN    trust exactly this public key for an https server\n"
+    "                           (sha256//BASE64, as vmvaultd prints it at start and vault\n"
+    "                           credentials carry it) instead of the system CA store;\n"
+    "                           saved with the URL. VMVAULT_CERTIFICATE_PIN overrides it\n"
     VV_HELP_OUTPUT
     "\n"
     "Example:\n"
@@ -57,7 +62,8 @@ const char vv_logout_usage[] =
     "removed, 2 on a usage error.\n";
 
 static const struct vv_verb v_login = {
-    "login", vv_login_usage, {{O_URL, VV_REQ}, {O_TOKEN, VV_REQ}, {O_OUTPUT, 0}, {O_HELP, 0}}};
+    "login", vv_login_usage,
+    {{O_URL, VV_REQ}, {O_TOKEN, VV_REQ}, {O_CERT_PIN, 0}, {O_OUTPUT, 0}, {O_HELP, 0}}};
 static const struct vv_verb v_logout = {"logout", vv_logout_usage, {{O_HELP, 0}}};
 
 /* mkdir -p of the folder holding path, new folders mode 0700. Returns 0 or -1. */
@@ -84,9 +90,11 @@ static int make_parent(const char *path)
 }
 
 /* Write the config atomically with mode 0600. Returns 0 or -1 with errno set. */
-static int save_config(const char *path, const char *url, const char *token)
+static int save_config(const char *path, const char *url, const char *token, const char *pin)
 {
     json_t *j = json_pack("{s:s,s:s}", "url", url, "token", token);
+    if (j && pin)
+        json_object_set_new(j, "certificatePin", json_string(pin));
     char *text = j ? json_dumps(j, JSON_INDENT(2) | JSON_PRESERVE_ORDER) : NULL;
     char *tmp = NULL;
     int fd = -1, r = -1, e = ENOMEM;
@@ -168,7 +176,8 @@ int vv_cmd_login(int argc, char **argv)
                 "for the config file; set VMVAULT_URL and VMVAULT_TOKEN instead\n");
         return VV_EXIT_FAIL;
     }
-    if ((rc = vv_client_open_with(&c, vv_arg(&a, O_URL), token, a.json)) != VV_EXIT_OK)
+    if ((rc = vv_client_open_with(&c, vv_arg(&a, O_URL), token, a.json,
+                                  vv_arg(&a, O_CERT_PIN))) != VV_EXIT_OK)
         goto out;
     vv_path_init(&p, "/api/v1/whoami");
     if ((rc = vv_client_call(&c, "GET", &p, NULL, &ans)) != VV_EXIT_OK)
@@ -186,7 +195,7 @@ int vv_cmd_login(int argc, char **argv)
                 "it a vmvault server?\n", c.url);
         goto out;
     }
-    if (save_config(path, c.url, token) < 0) {
+    if (save_config(path, c.url, token, vv_arg(&a, O_CERT_PIN)) < 0) {
         fprintf(stderr, "vmvault: cannot write %s: %s\n", path, strerror(errno));
         goto out;
     }

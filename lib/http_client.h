@@ -14,7 +14,17 @@
  * (4xx, 5xx) is not a failure here: it returns 0 with resp->status set, and the
  * caller reads the server's error from resp->body.
  *
- * Standard proxy variables (http_proxy, https_proxy, no_proxy, ...) are honoured.
+ * TLS: by default a server's certificate is verified against the system's CA store.
+ * vv_http_set_pin makes the client trust exactly one public key instead (the vault's
+ * "sha256//..." pin from its credentials): chain and name checks are then off, and
+ * any other key fails with VV_HTTP_PIN.
+ *
+ * Proxies: a proxy set with vv_http_set_proxy is used for every request; otherwise
+ * the standard variables are read as libcurl reads them (https_proxy / HTTPS_PROXY
+ * for https URLs, http_proxy for http ones, then all_proxy / ALL_PROXY, except for
+ * hosts in no_proxy / NO_PROXY). The client resolves that itself, so a failure can
+ * say whether the proxy or the server was at fault. HTTPS goes through a proxy in a
+ * CONNECT tunnel, end to end.
  */
 #ifndef VV_HTTP_CLIENT_H
 #define VV_HTTP_CLIENT_H
@@ -31,9 +41,15 @@ enum vv_http_failure {
     VV_HTTP_OK = 0,       /* an answer arrived (whatever its status) */
     VV_HTTP_BAD_URL,      /* malformed URL or a scheme other than http/https */
     VV_HTTP_DNS,          /* the host name (or the proxy's) does not resolve */
-    VV_HTTP_REFUSED,      /* nothing listens there, or the network is unreachable */
-    VV_HTTP_TIMEOUT,      /* connecting or the whole request took too long */
+    VV_HTTP_REFUSED,      /* nothing listens there (connection refused) */
+    VV_HTTP_UNREACHABLE,  /* no route to the host, or no answer to connecting (a
+                           * firewall that drops) */
+    VV_HTTP_TIMEOUT,      /* the request took too long once connected */
     VV_HTTP_TLS,          /* TLS handshake or certificate verification failed */
+    VV_HTTP_PIN,          /* the server's public key is not the pinned one */
+    VV_HTTP_PROXY,        /* the proxy does not resolve, cannot be reached, or refused
+                           * the tunnel */
+    VV_HTTP_PROXY_AUTH,   /* the proxy wants credentials (HTTP 407) */
     VV_HTTP_CONNECTION,   /* the connection broke: sending, receiving, empty reply */
     VV_HTTP_TOO_LARGE,    /* the answer exceeded max_response */
     VV_HTTP_OTHER,        /* anything else; resp->error has curl's text */
@@ -58,8 +74,10 @@ struct vv_http_response {
     long status;                  /* HTTP status, 0 when no answer arrived */
     struct vv_buf body;           /* the answer's body (not NUL-terminated) */
     char content_type[128];       /* the answer's Content-Type, "" when none */
-    enum vv_http_failure failure; /* VV_HTTP_OK when an answer arrived */
-    char error[256];              /* on failure: one human line, e.g. "Connection refused" */
+    enum vv_http_failure failure; /* VV_HTTP_OK when an answer arrived (a proxy's
+                                   * 407 is a VV_HTTP_PROXY_AUTH failure) */
+    char proxy[256];              /* the proxy the request went through, "" direct */
+    char error[512];              /* on failure: one human line, e.g. "Connection refused" */
 };
 
 /* Initialise libcurl for the process. Call once from main() before any thread is
@@ -72,6 +90,21 @@ void vv_http_global_cleanup(void);
  * memory. Caller frees with vv_http_free(); vv_http_free(NULL) is a no-op. */
 struct vv_http *vv_http_new(const char *user_agent);
 void vv_http_free(struct vv_http *h);
+
+/* Trust exactly the public key pin ("sha256//" + base64 of the SHA-256 of the DER
+ * SubjectPublicKeyInfo, libcurl's format); NULL or "" goes back to the system CA
+ * store. 0, VV_E_INVAL for a malformed pin, VV_E_NOMEM. */
+int vv_http_set_pin(struct vv_http *h, const char *pin);
+
+/* Use proxy ("http://host:port", or "host:port") for every request, with user and
+ * password when not NULL; proxy NULL or "" goes back to the environment's. 0,
+ * VV_E_INVAL for a malformed proxy, VV_E_NOMEM. */
+int vv_http_set_proxy(struct vv_http *h, const char *proxy, const char *user,
+                      const char *password);
+
+/* The proxy a request to url would use (from vv_http_set_proxy, else the
+ * environment), into out ("" when direct). */
+void vv_http_proxy_for(const struct vv_http *h, const char *url, char *out, size_t n);
 
 /* Initialise resp (empty body, no status). Must precede vv_http_do. */
 void vv_http_response_init(struct vv_http_response *resp);
