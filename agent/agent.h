@@ -6,8 +6,11 @@
  * host and carries them out, reporting progress as it goes.
  *
  * State folder (0711: not listable; default /var/lib/vmvault-agent):
- *   agent.json              the vault's URL and id, this host's name, region and
- *                           agent token (0600)
+ *   agent.json              the vault's URL and id, this host's name, region,
+ *                           agent token and the vault certificate's pin (0600)
+ *   agent.conf              the operator's settings, Key=Value lines (net.c):
+ *                           HttpProxy.Host/Port/User/Password, Network.RetrySeconds
+ *   outbox/<job>.json       job endings the vault has not heard yet (net.c)
  *   chains/<vm uuid>.json   the VM's incremental chain: last recovery point, the
  *                           libvirt checkpoint it ended with, each disk's chunk size
  *   chains/<vm uuid>/<disk>.index   that point's disk indexes, the parents of the
@@ -39,9 +42,15 @@ struct vv_agent {
     char vault[80];      /* vault name */
     char vault_id[40];
     char region[80];
+    char pin[160];       /* the vault certificate's "sha256//..." pin; "" for none */
     int threads;         /* backup workers */
     uint64_t max_upload_rate; /* bytes per second sent to the vault, 0: no limit */
     int freeze_timeout;  /* seconds a guest may stay frozen before its guard thaws it */
+    /* agent.conf (net.c), read at start and again while a request is retried */
+    char proxy[256];     /* "http://host:port" from HttpProxy.Host/Port; "" none */
+    char proxy_user[128], proxy_pass[256];
+    int retry_seconds;   /* how long a request to the vault is retried; 0: never */
+    long conf_mtime;     /* agent.conf's mtime when read (-1: absent) */
     struct vv_http *http; /* the main thread's client; owned */
     struct vv_virt *virt; /* owned */
     atomic_int stop;      /* set by SIGTERM/SIGINT */
@@ -56,13 +65,43 @@ int vv_state_save(const struct vv_agent *a);
 /* Atomically replace path (under the state folder) with n bytes, mode 0600. */
 int vv_state_write(const char *path, const void *data, size_t n);
 
+/* ---- net.c: the way to the vault ---------------------------------------------- */
+/* Read agent.conf (absent: no settings). 0, or VV_E_INVAL with the line and reason
+ * logged. Refreshing re-reads it only when it changed. */
+int vv_agent_conf_load(struct vv_agent *a);
+void vv_agent_conf_refresh(struct vv_agent *a);
+/* A client set up with the agent's pin and proxy. Caller vv_http_free()s. */
+struct vv_http *vv_agent_http(struct vv_agent *a);
+/* Apply the agent's pin and proxy to h (again, after agent.conf changed). */
+int vv_agent_http_apply(struct vv_agent *a, struct vv_http *h);
+/* The job failure code and remedy for a request that got no answer (resp's
+ * failure), "CODE: message" into err. */
+void vv_agent_net_error(const struct vv_agent *a, const struct vv_http_response *resp,
+                        char *err, size_t errlen);
+/* 1 when a failure is worth retrying (the network may come back), else 0. */
+int vv_agent_net_transient(const struct vv_http_response *resp);
+/* Keep a job's ending that could not be sent, and send those kept (0 when the
+ * outbox is empty afterwards). */
+int vv_agent_outbox_put(struct vv_agent *a, const char *job, json_t *body);
+int vv_agent_outbox_flush(struct vv_agent *a);
+/* Split "CODE: message" into code (a copy) and the message (a pointer into err). */
+const char *vv_agent_err_split(const char *err, char *code, size_t n);
+
 /* ---- vault.c: the vault's agent API ---------------------------------------- */
 /* Call the vault: JSON body (may be NULL) in, JSON answer out (*out may be NULL for
  * 204; caller json_decref()s). Returns 0 on a 2xx answer. On an error answer
  * returns VV_E_INVAL (4xx) or VV_E_IO (5xx, no answer) with "CODE: message" in err
- * and the status in *status (may be NULL; 0 when no answer arrived). */
+ * and the status in *status (may be NULL; 0 when no answer arrived). When no answer
+ * arrives, or a 502/503/504, the request is tried again with a growing pause (1 s
+ * doubling to 30 s) for agent.conf's Network.RetrySeconds (300 by default), unless
+ * the agent is stopping; the failure's code names its cause (net.c). A 401 is
+ * AgentCredentialRejected. */
 int vv_vault_json(struct vv_agent *a, struct vv_http *h, const char *method, const char *path,
                   json_t *body, json_t **out, long *status, char *err, size_t errlen);
+/* The same without retries (progress reports, job polls: they come again anyway). */
+int vv_vault_json_once(struct vv_agent *a, struct vv_http *h, const char *method,
+                       const char *path, json_t *body, json_t **out, long *status, char *err,
+                       size_t errlen);
 /* The same with a raw body (chunks, indexes); extra_header may be NULL. */
 int vv_vault_raw(struct vv_agent *a, struct vv_http *h, const char *method, const char *path,
                  const void *data, size_t n, const char *extra_header, json_t **out,

@@ -220,6 +220,15 @@ static void failf(struct job *jb, const char *code, const char *fmt, ...)
     va_end(ap);
 }
 
+/* A failure the vault's answer (or its absence) explains: err is "CODE: message";
+ * the code stands when it names the cause, else fallback. */
+static void fail_vault(struct job *jb, const char *fallback, const char *err)
+{
+    char code[64];
+    const char *msg = vv_agent_err_split(err, code, sizeof(code));
+    failf(jb, code[0] ? code : fallback, "%s", code[0] ? msg : err);
+}
+
 static void add_warning(struct job *jb, const char *code, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 static void add_warning(struct job *jb, const char *code, const char *fmt, ...)
@@ -360,7 +369,7 @@ static int upload_index(struct job *jb, const char *target, const struct vv_inde
         r = vv_vault_raw(jb->a, jb->a->http, "PUT", path, b.data, b.len, NULL, NULL, NULL, err,
                          sizeof(err));
         if (r)
-            failf(jb, "UploadFailed", "%s", err);
+            fail_vault(jb, "UploadFailed", err);
     }
     vv_buf_release(&b);
     return r;
@@ -465,9 +474,9 @@ static int transfer(struct job *jb, const char *inc, struct vv_index *ix)
         if (r == VV_E_CANCELLED)
             failf(jb, "Cancelled", "cancelled");
         else if (r)
-            failf(jb, vv_upload_error(up)[0] ? "ExtensionSnapshotFailedNoNetwork" : "DiskReadFailed",
-                  "%s", vv_upload_error(up)[0] ? vv_upload_error(up)
-                                               : "reading the disk failed; see the agent's log");
+            vv_upload_error(up)[0]
+                ? fail_vault(jb, "ExtensionSnapshotFailedNoNetwork", vv_upload_error(up))
+                : failf(jb, "DiskReadFailed", "reading the disk failed; see the agent's log");
         if (r == 0)
             r = upload_index(jb, d->target, &ix[i]);
     }
@@ -499,7 +508,7 @@ static int commit(struct job *jb, int incremental, char point[VV_POINT_ID_MAX])
     r = vv_vault_json(jb->a, jb->a->http, "POST", path, body, &ans, NULL, err, sizeof(err));
     json_decref(body);
     if (r) {
-        failf(jb, "CommitFailed", "%s", err);
+        fail_vault(jb, "CommitFailed", err);
         return r;
     }
     snprintf(point, VV_POINT_ID_MAX, "%s", json_string_value(json_object_get(ans, "name")));
@@ -547,7 +556,7 @@ int vv_agent_backup(struct vv_agent *a, json_t *job)
     jb.a = a;
     jb.id = json_string_value(json_object_get(job, "id"));
     pthread_mutex_init(&jb.mu, NULL);
-    jb.rh = vv_http_new("vmvault-agent/" VV_AGENT_VERSION);
+    jb.rh = vv_agent_http(a);
     jb.warnings = json_array();
     vv_scripts_default(&jb.scripts);
     jb.tasks = json_pack("[{s:s,s:s},{s:s,s:s}]", "name", "Take Snapshot", "status", "InProgress",

@@ -66,7 +66,7 @@ static int remote_get(struct vv_chunk_fetch *f, struct vv_worker *w,
     if (w->idx < 0 || w->idx >= rf->nworkers)
         return VV_E_INVAL;
     fw = &rf->w[w->idx];
-    if (!fw->http && !(fw->http = vv_http_new("vmvault-agent/" VV_AGENT_VERSION)))
+    if (!fw->http && !(fw->http = vv_agent_http(rf->a)))
         return VV_E_NOMEM;
     vv_hex_encode(id, VV_CHUNK_ID_LEN, hex);
     snprintf(url, sizeof(url), "%s/api/v1/agent/chunks/%s", rf->a->url, hex);

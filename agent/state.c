@@ -96,6 +96,9 @@ int vv_state_load(struct vv_agent *a)
         json_decref(j);
         return VV_E_CORRUPT;
     }
+    if (json_is_string(json_object_get(j, "certificatePin")))
+        snprintf(a->pin, sizeof(a->pin), "%s",
+                 json_string_value(json_object_get(j, "certificatePin")));
     if (!a->uri[0] && json_is_string(json_object_get(j, "connect")))
         snprintf(a->uri, sizeof(a->uri), "%s", json_string_value(json_object_get(j, "connect")));
     json_decref(j);
@@ -108,9 +111,12 @@ int vv_state_save(const struct vv_agent *a)
     json_t *j = json_pack("{s:s,s:s,s:s,s:s,s:s,s:s,s:s}", "vaultUrl", a->url, "vaultName",
                           a->vault, "vaultId", a->vault_id, "hostName", a->host, "region",
                           a->region, "connect", a->uri, "token", a->token);
-    char *text = j ? json_dumps(j, JSON_INDENT(2) | JSON_PRESERVE_ORDER) : NULL;
+    char *text;
     int r;
 
+    if (j && a->pin[0])
+        json_object_set_new(j, "certificatePin", json_string(a->pin));
+    text = j ? json_dumps(j, JSON_INDENT(2) | JSON_PRESERVE_ORDER) : NULL;
     json_decref(j);
     if (!text)
         return VV_E_NOMEM;

@@ -150,7 +150,7 @@ static int up_put(struct vv_chunk_sink *s, struct vv_worker *w, const uint8_t id
 
     if (w->idx < 0 || w->idx >= u->nworkers)
         return VV_E_INVAL;
-    if (!b->http && !(b->http = vv_http_new("vmvault-agent/" VV_AGENT_VERSION)))
+    if (!b->http && !(b->http = vv_agent_http(u->a)))
         return VV_E_NOMEM;
     memcpy(b->ids[b->n], id, VV_CHUNK_ID_LEN);
     b->off[b->n] = b->data.len;

@@ -21,6 +21,7 @@
 #include "virt.h"
 
 int vv_agent_backup(struct vv_agent *a, json_t *job);
+int vv_agent_check(struct vv_agent *a, int json);
 int vv_agent_restore(struct vv_agent *a, json_t *job);
 
 #define DEFAULT_STATE_DIR "/var/lib/vmvault-agent"
@@ -30,6 +31,8 @@ int vv_agent_restore(struct vv_agent *a, json_t *job);
 static const char usage[] =
     "usage: vmvault-agent register --vault-credentials FILE [--region REGION]\n"
     "                              [--host-name NAME] [--state-dir DIR] [--connect URI]\n"
+    "                              [--use-system-ca]\n"
+    "       vmvault-agent check-connectivity [--state-dir DIR] [--output json|table]\n"
     "       vmvault-agent run [--state-dir DIR] [--connect URI] [--threads N] [--once]\n"
     "                         [--max-upload-rate RATE] [--freeze-timeout SECONDS]\n"
     "                         [--log-level debug|info|warn|error]\n"
@@ -55,6 +58,8 @@ static const char usage[] =
     "    --region REGION           the host's region (default: the vault's location);\n"
     "                              only VMs in the vault's region can be protected\n"
     "    --host-name NAME          the host's name in the vault (default: hostname)\n"
+    "    --use-system-ca           trust the system's CA store for an https vault instead\n"
+    "                              of pinning the certificate key the credentials carry\n"
     "run: the daemon. Reports the VMs when they change (and every 5 minutes), claims\n"
     "  the host's jobs and runs them one after another, until SIGTERM or SIGINT.\n"
     "    --threads N               backup workers (default: CPUs + 2)\n"
@@ -64,7 +69,25 @@ static const char usage[] =
     "    --freeze-timeout SECONDS  the longest a guest may stay frozen before the thaw\n"
     "                              guard thaws it (1 to 600; default 30); a point\n"
     "                              taken after that is crash-consistent\n"
-    "Both:\n"
+    "check-connectivity: test each step of the way to the vault (agent.json and\n"
+    "  agent.conf, proxy, name resolution, TCP, TLS and the pinned key, the vault's\n"
+    "  answer, this host's token, a small upload) and print pass/fail with what to\n"
+    "  allow or fix for a failed step. Exit status 1 when a step fails.\n"
+    "    --output json|table       a table (default) or JSON for scripts\n"
+    "\n"
+    "The way to the vault: an https vault's certificate key is pinned at registration\n"
+    "(from the credentials file). The agent goes through the proxy of agent.conf in\n"
+    "the state folder, Key=Value lines (HttpProxy.Host, HttpProxy.Port, optional\n"
+    "HttpProxy.User and HttpProxy.Password; Network.RetrySeconds, how long requests\n"
+    "are retried while the network fails, default 300), else https_proxy /\n"
+    "http_proxy / no_proxy from its environment. A job that cannot reach the vault\n"
+    "fails with a code naming the cause (ExtensionSnapshotFailedNoNetwork,\n"
+    "VaultNameResolutionFailed, VaultConnectionRefused, VaultTlsFailed,\n"
+    "VaultCertificateMismatch, ProxyUnreachable, ProxyRefusedConnection,\n"
+    "ProxyAuthenticationRequired, AgentCredentialRejected); docs/network.md says\n"
+    "what a locked-down network must allow.\n"
+    "\n"
+    "All commands:\n"
     "    --state-dir DIR           default " DEFAULT_STATE_DIR "\n"
     "    --connect URI             libvirt URI (default " DEFAULT_URI ")\n"
     "\n"
@@ -96,7 +119,7 @@ int vv_agent_progress(struct vv_agent *a, struct vv_http *h, const char *job, js
     if (tasks)
         json_object_set(body, "tasks", tasks);
     snprintf(path, sizeof(path), "/api/v1/agent/jobs/%s/progress", job);
-    r = vv_vault_json(a, h, "POST", path, body, &ans, NULL, err, sizeof(err));
+    r = vv_vault_json_once(a, h, "POST", path, body, &ans, NULL, err, sizeof(err));
     json_decref(body);
     if (r) {
         vv_warn("job %s: progress not reported: %s", job, err);
@@ -116,8 +139,9 @@ int vv_agent_complete(struct vv_agent *a, const char *job, const char *status, c
 int vv_agent_complete_with(struct vv_agent *a, const char *job, const char *status,
                            const char *code, const char *message, json_t *extra)
 {
-    char path[200], err[600];
+    char path[200], err[1200];
     json_t *body = json_pack("{s:s}", "status", status);
+    long http_status = 0;
     int r;
 
     if (extra)
@@ -126,12 +150,14 @@ int vv_agent_complete_with(struct vv_agent *a, const char *job, const char *stat
         json_object_set_new(body, "error", json_pack("{s:s,s:s}", "code", code, "message",
                                                      message ? message : ""));
     snprintf(path, sizeof(path), "/api/v1/agent/jobs/%s/complete", job);
-    r = vv_vault_json(a, a->http, "POST", path, body, NULL, NULL, err, sizeof(err));
-    json_decref(body);
+    r = vv_vault_json(a, a->http, "POST", path, body, NULL, &http_status, err, sizeof(err));
     if (r)
         vv_error("job %s: cannot report its end (%s): %s", job, status, err);
     else if (code)
         vv_warn("job %s ended %s: %s: %s", job, status, code, message ? message : "");
+    if (r && (http_status == 0 || http_status >= 500))
+        vv_agent_outbox_put(a, job, body); /* the network is down: tell the vault later */
+    json_decref(body);
     return r;
 }
 
@@ -181,7 +207,7 @@ int vv_agent_report_inventory(struct vv_agent *a, int force)
         json_decref(body);
         return 0;
     }
-    r = vv_vault_json(a, a->http, "PUT", "/api/v1/agent/inventory", body, NULL, NULL, err,
+    r = vv_vault_json_once(a, a->http, "PUT", "/api/v1/agent/inventory", body, NULL, NULL, err,
                       sizeof(err));
     json_decref(body);
     if (r) {
@@ -263,12 +289,13 @@ static void clean_leftovers(struct vv_agent *a)
 
 /* ---- commands ------------------------------------------------------------------- */
 
-static int cmd_register(const char *creds, const char *region, const char *host_name)
+static int cmd_register(const char *creds, const char *region, const char *host_name,
+                        int system_ca)
 {
     struct vv_buf b;
     json_t *c, *body, *ans = NULL;
     char err[600], hn[256];
-    const char *url, *vid, *secret;
+    const char *url, *vid, *secret, *pin;
     int r;
 
     vv_buf_init(&b, 1 << 20);
@@ -303,6 +330,24 @@ static int cmd_register(const char *creds, const char *region, const char *host_
     while (strlen(agent.url) && agent.url[strlen(agent.url) - 1] == '/')
         agent.url[strlen(agent.url) - 1] = 0;
     snprintf(agent.vault_id, sizeof(agent.vault_id), "%s", vid);
+    pin = json_string_value(json_object_get(c, "certificatePin"));
+    if (!system_ca && !strncmp(agent.url, "https://", 8) && (!pin || !*pin)) {
+        fprintf(stderr, "vmvault-agent: %s has an https vault URL but no certificatePin; "
+                        "add --use-system-ca to trust the system's CA store instead\n",
+                creds);
+        json_decref(c);
+        return 1;
+    }
+    if (!system_ca && pin && vv_http_set_pin(agent.http, pin) != 0) {
+        fprintf(stderr, "vmvault-agent: %s: certificatePin is malformed\n", creds);
+        json_decref(c);
+        return 1;
+    }
+    snprintf(agent.pin, sizeof(agent.pin), "%s", !system_ca && pin ? pin : "");
+    if (vv_agent_conf_load(&agent) != 0) {
+        json_decref(c);
+        return 1;
+    }
     body = json_pack("{s:s,s:s,s:s,s:s}", "vaultId", vid, "registrationSecret", secret,
                      "hostName", host_name, "agentVersion", VV_AGENT_VERSION);
     if (region)
@@ -336,10 +381,10 @@ static int cmd_register(const char *creds, const char *region, const char *host_
 static int cmd_run(int once)
 {
     time_t last_inventory = 0;
-    char err[600];
-    int r;
+    char err[1200];
+    int r, rc = 0;
 
-    if (vv_state_load(&agent) != 0)
+    if (vv_state_load(&agent) != 0 || vv_agent_conf_load(&agent) != 0)
         return 1;
     if (!agent.uri[0])
         snprintf(agent.uri, sizeof(agent.uri), "%s", DEFAULT_URI);
@@ -351,13 +396,15 @@ static int cmd_run(int once)
     while (!atomic_load(&agent.stop)) {
         json_t *job = NULL;
         long status = 0;
+        vv_agent_conf_refresh(&agent);
+        vv_agent_outbox_flush(&agent);
         if (time(NULL) - last_inventory >= 300 || once) {
             vv_agent_report_inventory(&agent, 1);
             last_inventory = time(NULL);
         } else {
             vv_agent_report_inventory(&agent, 0);
         }
-        r = vv_vault_json(&agent, agent.http, "GET",
+        r = vv_vault_json_once(&agent, agent.http, "GET",
                           once ? "/api/v1/agent/jobs/next" : "/api/v1/agent/jobs/next?wait=5",
                           NULL, &job, &status, err, sizeof(err));
         if (r) {
@@ -367,8 +414,10 @@ static int cmd_run(int once)
                 vv_virt_close(agent.virt);
                 return 1;
             }
-            if (once)
+            if (once) {
+                rc = 1;
                 break;
+            }
             sleep(5);
             continue;
         }
@@ -384,7 +433,7 @@ static int cmd_run(int once)
     vv_info("stopped");
     vv_virt_close(agent.virt);
     agent.virt = NULL;
-    return 0;
+    return rc;
 }
 
 int main(int argc, char **argv)
@@ -400,11 +449,13 @@ int main(int argc, char **argv)
         {"max-upload-rate", required_argument, NULL, 'R'},
         {"log-level", required_argument, NULL, 'L'},
         {"freeze-timeout", required_argument, NULL, 'F'},
+        {"use-system-ca", no_argument, NULL, 'S'},
+        {"output", required_argument, NULL, 'O'},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
     const char *cmd, *creds = NULL, *region = NULL, *host = NULL;
-    int c, once = 0, rc, freeze_set = 0;
+    int c, once = 0, rc, freeze_set = 0, system_ca = 0, json_out = 0, output_set = 0;
     struct sigaction sa;
 
     if (argc < 2 || !strcmp(argv[1], "--help") || !strcmp(argv[1], "-h")) {
@@ -418,8 +469,9 @@ int main(int argc, char **argv)
     cmd = argv[1];
     if (!strcmp(cmd, "thaw-guard"))
         return vv_thaw_guard_main(argc - 1, argv + 1);
-    if (strcmp(cmd, "register") && strcmp(cmd, "run")) {
-        fprintf(stderr, "vmvault-agent: '%s' is not a command (register, run). Run "
+    if (strcmp(cmd, "register") && strcmp(cmd, "run") && strcmp(cmd, "check-connectivity")) {
+        fprintf(stderr, "vmvault-agent: '%s' is not a command (register, run, "
+                        "check-connectivity). Run "
                         "'vmvault-agent --help'.\n", cmd);
         return 2;
     }
@@ -460,6 +512,17 @@ int main(int argc, char **argv)
         }
         case 'o':
             once = 1;
+            break;
+        case 'S':
+            system_ca = 1;
+            break;
+        case 'O':
+            if (strcmp(optarg, "json") && strcmp(optarg, "table")) {
+                fprintf(stderr, "vmvault-agent: --output must be json or table\n");
+                return 2;
+            }
+            json_out = !strcmp(optarg, "json");
+            output_set = 1;
             break;
         case 'F': {
             uint64_t v;
@@ -510,6 +573,20 @@ int main(int argc, char **argv)
                 freeze_set ? "--freeze-timeout" : "--max-upload-rate");
         return 2;
     }
+    if (strcmp(cmd, "register") && system_ca) {
+        fprintf(stderr, "vmvault-agent %s: --use-system-ca belongs to register\n", cmd);
+        return 2;
+    }
+    if (strcmp(cmd, "check-connectivity") && output_set) {
+        fprintf(stderr, "vmvault-agent %s: --output belongs to check-connectivity\n", cmd);
+        return 2;
+    }
+    if (!strcmp(cmd, "check-connectivity") &&
+        (creds || region || host || once || freeze_set || agent.max_upload_rate)) {
+        fprintf(stderr, "vmvault-agent check-connectivity: takes only --state-dir and "
+                        "--output\n");
+        return 2;
+    }
     if (!strcmp(cmd, "run") && (creds || region || host)) {
         fprintf(stderr, "vmvault-agent run: --vault-credentials, --region and --host-name "
                         "belong to register\n");
@@ -527,11 +604,20 @@ int main(int argc, char **argv)
     sigaction(SIGINT, &sa, NULL);
     signal(SIGPIPE, SIG_IGN);
     vv_log_set_timestamps(!strcmp(cmd, "run"));
+    if (!strcmp(cmd, "check-connectivity"))
+        vv_log_set_level(VV_LOG_ERROR); /* the table says it all */
     if (vv_http_global_init() != 0 || !(agent.http = vv_http_new("vmvault-agent/" VV_AGENT_VERSION))) {
         fprintf(stderr, "vmvault-agent: cannot initialise the HTTP client\n");
         return 1;
     }
-    rc = !strcmp(cmd, "register") ? cmd_register(creds, region, host) : cmd_run(once);
+    if (!strcmp(cmd, "register"))
+        rc = cmd_register(creds, region, host, system_ca);
+    else if (!strcmp(cmd, "run"))
+        rc = cmd_run(once);
+    else
+        rc = vv_state_load(&agent) != 0 || vv_agent_conf_load(&agent) != 0
+                 ? 1
+                 : vv_agent_check(&agent, json_out);
     vv_http_free(agent.http);
     vv_http_global_cleanup();
     return rc;

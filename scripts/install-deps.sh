@@ -19,7 +19,8 @@ RUN_PKGS=(libvirt-daemon-system qemu-system-x86 qemu-utils libnbd-bin nbdkit)
 # what tests/tools/make-guest.sh builds the test guest from (a kernel, a static
 # busybox, qemu-ga and cpio for its initramfs; e2fsprogs for its disk).
 TEST_PKGS=(clang libclang-rt-dev e2fsprogs xxd python3 curl zstd sqlite3 procps
-           linux-image-cloud-amd64 busybox-static qemu-guest-agent cpio)
+           linux-image-cloud-amd64 busybox-static qemu-guest-agent cpio
+           tinyproxy-bin nftables iproute2 openssl)
 # Benchmark peers (bench/run only).
 BENCH_PKGS=(restic borgbackup casync zstd time e2fsprogs openssl)
 
