@@ -195,7 +195,7 @@ static int parse_time(const char *s)
 static int get_time(const json_t *v, const char *path, uint16_t *out, char *err,
                     size_t errlen)
 {
-    const char *s;
+    const char *s = "";
     int t, r;
     if ((r = want_string(v, path, &s, err, errlen)) < 0)
         return r;
@@ -225,7 +225,7 @@ static int get_names(const json_t *v, const char *path, const struct name_set *s
         return vv_invalid(err, errlen, "%s: must name at least one %s", path, set->what);
     for (size_t i = 0; i < json_array_size(v); i++) {
         const json_t *e = json_array_get(v, i);
-        const char *s;
+        const char *s = "";
         int k = 0;
         if (!json_is_string(e))
             return vv_invalid(err, errlen, "%s[%zu]: must be a string", path, i);
@@ -405,7 +405,7 @@ static int parse_run_times(const json_t *times, struct vv_policy *p, char *err, 
 static int parse_schedule(const json_t *s, struct vv_policy *p, char *err, size_t errlen)
 {
     const json_t *v, *times, *days, *hourly;
-    const char *f;
+    const char *f = "";
     uint32_t mask;
     int r;
 
@@ -474,7 +474,7 @@ static int parse_duration(const json_t *tier, const char *path, const struct tie
 {
     char p[192];
     const json_t *d = member(tier, "retentionDuration"), *v;
-    const char *unit;
+    const char *unit = "";
     json_int_t n = 0;
     int r;
 
@@ -573,7 +573,7 @@ static int parse_format(const json_t *tier, const char *path, const struct vv_po
     char sub[192];
     const json_t *v, *weekly = member(tier, "retentionScheduleWeekly"),
                      *daily = member(tier, "retentionScheduleDaily");
-    const char *f;
+    const char *f = "";
     uint32_t mask;
     int r;
 
@@ -754,7 +754,7 @@ int vv_policy_from_json(const json_t *in, struct vv_policy *out, char *err, size
 {
     struct vv_policy p;
     const json_t *v;
-    const char *s;
+    const char *s = "";
     int r;
 
     memset(&p, 0, sizeof(p));

@@ -34,7 +34,7 @@ static const json_t *member(const json_t *obj, const char *key)
 static int clean_string(const json_t *v, const char *field, size_t max, const char **out,
                         char *err, size_t errlen)
 {
-    const char *s;
+    const char *s = "";
     if (!json_is_string(v))
         return vv_invalid(err, errlen, P "%s: must be a string", field);
     s = json_string_value(v);
@@ -77,8 +77,8 @@ static int parse_script(const json_t *in, const char *which, struct vv_script *s
 {
     char loc[40], params[40], retries[40];
     const json_t *v, *pv = NULL, *rv = NULL;
-    const char *s;
-    int r, n;
+    const char *s = "";
+    int r, n = 0;
 
     snprintf(loc, sizeof(loc), "%sScriptLocation", which);
     snprintf(params, sizeof(params), "%sScriptParams", which);
@@ -131,7 +131,7 @@ int vv_scripts_from_json(const json_t *in, struct vv_script_settings *out, char 
     const char *key;
     const json_t *v;
     json_t *jv;
-    int r, n;
+    int r, n = 0;
 
     vv_scripts_default(&s);
     if (err && errlen)
