@@ -123,9 +123,17 @@ static int send_batch(struct vv_upload *u, struct batch *b, struct vv_worker *w)
                                    b->z.len, &zlen)) != 0)
             break;
         snprintf(path, sizeof(path), "/api/v1/agent/chunks/%s%s", hex, u->job);
-        throttle(u, zlen);
-        r = vv_vault_raw(u->a, b->http, "PUT", path, b->z.data, zlen, "Content-Encoding: zstd",
-                         NULL, NULL, err, sizeof(err));
+        if (zlen >= b->len[i]) {
+            /* incompressible (random or already compressed data): sent and stored as is */
+            zlen = b->len[i];
+            throttle(u, zlen);
+            r = vv_vault_raw(u->a, b->http, "PUT", path, b->data.data + b->off[i], zlen,
+                             "Content-Encoding: identity", NULL, NULL, err, sizeof(err));
+        } else {
+            throttle(u, zlen);
+            r = vv_vault_raw(u->a, b->http, "PUT", path, b->z.data, zlen,
+                             "Content-Encoding: zstd", NULL, NULL, err, sizeof(err));
+        }
         if (r) {
             set_err(u, err);
             vv_error("cannot upload chunk %s: %s", hex, err);

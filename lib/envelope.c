@@ -43,6 +43,13 @@ static uint32_t object_crc(const uint8_t *obj, size_t len)
 int vv_envelope_encode(struct vv_codec *codec, enum vv_obj_type type, const void *plain,
                        size_t n, const struct vv_key *key, struct vv_buf *out)
 {
+    return vv_envelope_encode_z(codec, type, plain, n, NULL, 0, key, out);
+}
+
+int vv_envelope_encode_z(struct vv_codec *codec, enum vv_obj_type type, const void *plain,
+                         size_t n, const void *z, size_t zn, const struct vv_key *key,
+                         struct vv_buf *out)
+{
     uint8_t *h, *payload;
     size_t clen = 0;
     int codec_id = VV_CODEC_NONE, r;
@@ -55,7 +62,13 @@ int vv_envelope_encode(struct vv_codec *codec, enum vv_obj_type type, const void
     h = out->data;
     payload = h + VV_ENV_HEADER_LEN;
 
-    if (codec && n > 0) {
+    if (z && zn > 0 && zn < n) {
+        memcpy(payload, z, zn);
+        clen = zn;
+        codec_id = VV_CODEC_ZSTD;
+    } else if (z) {
+        /* the sender found it incompressible: stored as it is */
+    } else if (codec && n > 0) {
         size_t cap = out->cap - VV_ENV_HEADER_LEN - VV_ENV_TAG_LEN;
         if (vv_codec_compress(codec, plain, n, payload, cap, &clen) == 0 && clen < n)
             codec_id = VV_CODEC_ZSTD;
@@ -135,59 +148,69 @@ int vv_envelope_check(const void *obj, size_t len, struct vv_envelope_info *info
     return 0;
 }
 
+int vv_envelope_open(enum vv_obj_type want_type, const void *obj, size_t len,
+                     const struct vv_key *key, size_t max_plain, struct vv_envelope_info *info,
+                     struct vv_buf *payload)
+{
+    const uint8_t *h = obj, *p = h + VV_ENV_HEADER_LEN;
+    int r;
+
+    payload->len = 0;
+    if ((r = vv_envelope_check(obj, len, info)) < 0)
+        return r;
+    if (info->type != want_type)
+        return VV_E_BAD_HEADER;
+    if (info->plain_len > max_plain)
+        return VV_E_TOOBIG;
+    if ((r = vv_buf_resize(payload, info->payload_len)) < 0)
+        return r;
+    if (info->flags & VV_ENV_FLAG_SEALED) {
+        if (!key)
+            r = VV_E_KEY;
+        else if (memcmp(h + OFF_KEYID, key->id, VV_KEY_ID_LEN) != 0)
+            r = VV_E_WRONG_KEY;
+        else
+            r = vv_gcm_decrypt(key->key, h + OFF_NONCE, h, AAD_LEN, p, info->payload_len,
+                               payload->data, p + info->payload_len);
+    } else if (key) {
+        /* A vault that seals never accepts an unsealed object: it could be forged. */
+        r = VV_E_AUTH;
+    } else if (info->payload_len) {
+        memcpy(payload->data, p, info->payload_len);
+    }
+    if (r < 0)
+        payload->len = 0;
+    return r;
+}
+
 int vv_envelope_decode(struct vv_codec *codec, enum vv_obj_type want_type, const void *obj,
                        size_t len, const struct vv_key *key, size_t max_plain,
                        struct vv_buf *out)
 {
-    const uint8_t *h = obj, *payload;
     struct vv_envelope_info info;
-    struct vv_buf scratch = VV_BUF_INIT;
+    struct vv_buf scratch = VV_BUF_INIT, t;
     int r;
 
     out->len = 0;
-    if ((r = vv_envelope_check(obj, len, &info)) < 0)
-        return r;
-    if (info.type != want_type)
-        return VV_E_BAD_HEADER;
-    if (info.plain_len > max_plain)
-        return VV_E_TOOBIG;
-    payload = h + VV_ENV_HEADER_LEN;
-
-    if (info.flags & VV_ENV_FLAG_SEALED) {
-        if (!key)
-            return VV_E_KEY;
-        if (memcmp(h + OFF_KEYID, key->id, VV_KEY_ID_LEN) != 0)
-            return VV_E_WRONG_KEY;
-        if (info.codec == VV_CODEC_NONE) {
-            if ((r = vv_buf_resize(out, info.plain_len)) < 0)
-                return r;
-            r = vv_gcm_decrypt(key->key, h + OFF_NONCE, h, AAD_LEN, payload,
-                               info.payload_len, out->data, payload + info.payload_len);
-            goto out;
-        }
-        if ((r = vv_buf_resize(&scratch, info.payload_len)) < 0)
-            return r;
-        r = vv_gcm_decrypt(key->key, h + OFF_NONCE, h, AAD_LEN, payload, info.payload_len,
-                           scratch.data, payload + info.payload_len);
-        if (r < 0)
-            goto out;
-        payload = scratch.data;
-    } else if (key) {
-        /* A vault that seals never accepts an unsealed object: it could be forged. */
-        return VV_E_AUTH;
+    if (out->limit && out->limit < max_plain)
+        max_plain = out->limit; /* the buffer's own cap refuses as early */
+    if ((r = vv_envelope_open(want_type, obj, len, key, max_plain, &info, &scratch)) < 0)
+        goto out;
+    if (info.codec == VV_CODEC_NONE) {
+        /* the payload is the plaintext: hand over the buffer */
+        t = *out;
+        *out = scratch;
+        out->limit = t.limit;
+        scratch = t;
+        goto out;
     }
-
+    if (!codec) {
+        r = VV_E_INVAL;
+        goto out;
+    }
     if ((r = vv_buf_resize(out, info.plain_len)) < 0)
         goto out;
-    if (info.codec == VV_CODEC_ZSTD) {
-        if (!codec) {
-            r = VV_E_INVAL;
-            goto out;
-        }
-        r = vv_codec_decompress(codec, payload, info.payload_len, out->data, info.plain_len);
-    } else if (info.plain_len) {
-        memcpy(out->data, payload, info.plain_len);
-    }
+    r = vv_codec_decompress(codec, scratch.data, info.payload_len, out->data, info.plain_len);
 out:
     vv_buf_release(&scratch);
     if (r < 0)

@@ -49,6 +49,15 @@ size_t vv_envelope_bound(size_t n);
 int vv_envelope_encode(struct vv_codec *codec, enum vv_obj_type type, const void *plain,
                        size_t n, const struct vv_key *key, struct vv_buf *out);
 
+/* The same for plaintext the caller already compressed: z (zn bytes, one zstd frame
+ * of exactly the n plaintext bytes, which the caller has verified) becomes the payload
+ * as is when it is smaller than n; when it is not (or z == plain, zn == n: the sender
+ * found the bytes incompressible) the plaintext is stored uncompressed. With z NULL
+ * this is vv_envelope_encode(). Saves compressing twice what arrives compressed. */
+int vv_envelope_encode_z(struct vv_codec *codec, enum vv_obj_type type, const void *plain,
+                         size_t n, const void *z, size_t zn, const struct vv_key *key,
+                         struct vv_buf *out);
+
 /* Validate and open an object. want_type must match; key must be given for sealed
  * objects (NULL key on a sealed object: VV_E_KEY). The plaintext goes into out
  * (replacing its contents), never more than max_plain bytes (VV_E_TOOBIG before any
@@ -57,6 +66,15 @@ int vv_envelope_encode(struct vv_codec *codec, enum vv_obj_type type, const void
 int vv_envelope_decode(struct vv_codec *codec, enum vv_obj_type want_type, const void *obj,
                        size_t len, const struct vv_key *key, size_t max_plain,
                        struct vv_buf *out);
+
+/* Validate and decrypt an object without decompressing it: payload gets the payload
+ * (replacing its contents) and info the header. With info->codec VV_CODEC_ZSTD the
+ * payload is one zstd frame of info->plain_len bytes, else it is the plaintext. The
+ * plaintext is not re-hashed here: whoever uses it checks it. Same errors as decode
+ * (VV_E_CODEC aside). */
+int vv_envelope_open(enum vv_obj_type want_type, const void *obj, size_t len,
+                     const struct vv_key *key, size_t max_plain, struct vv_envelope_info *info,
+                     struct vv_buf *payload);
 
 /* Check magic, version, lengths and CRC only (no key needed): what a server-side scrub
  * can do without decrypting. Fills info when not NULL. */

@@ -9,7 +9,8 @@
  *
  * Invariants every backend keeps:
  *  - put is atomic and durable: once it returns 0 the whole object survives a crash,
- *    and no reader ever sees a partial object under its key;
+ *    and no reader ever sees a partial object under its key; with VV_PUT_DEFER the
+ *    object is durable once a later sync returns (see below);
  *  - put never replaces an existing object (content-addressed data is immutable):
  *    it returns 1 and leaves the old one, unless VV_PUT_REPLACE is given;
  *  - any number of threads and processes may call put/get/has concurrently.
@@ -24,6 +25,13 @@
 #include "err.h"
 
 #define VV_PUT_REPLACE 0x1u
+/* The object need not be durable before the next sync (vv_backend_sync): a writer of
+ * many objects (chunks) pays one file-system flush instead of one per object. Readers
+ * see it at once. A process that dies before its sync loses nothing (the kernel still
+ * holds the data); a power loss before it may leave such objects damaged or missing,
+ * which the local backend's recovery finds after the reboot (vv_backend_local_recover).
+ * Nothing may refer to a deferred object durably (an index, a manifest) before a sync. */
+#define VV_PUT_DEFER 0x2u
 #define VV_DEL_LAZY 0x1u
 
 struct vv_backend;
@@ -51,6 +59,9 @@ struct vv_backend_ops {
      * resurrected object is harmless, such as garbage collection of unreferenced
      * chunks. 0 deleted, VV_E_NOTFOUND when absent, <0 vv_err. */
     int (*remove)(struct vv_backend *be, const char *key, unsigned flags, uint64_t *freed);
+    /* Optional (NULL: every put is durable already): make every object put so far with
+     * VV_PUT_DEFER, by any thread of this process, durable. 0 or VV_E_IO. */
+    int (*sync)(struct vv_backend *be);
 };
 
 struct vv_backend {
@@ -86,7 +97,11 @@ static inline int vv_backend_remove(struct vv_backend *be, const char *key, unsi
     *freed = 0;
     return be->ops->remove ? be->ops->remove(be, key, flags, freed) : be->ops->del(be, key);
 }
-/* Frees the backend; NULL is a no-op. */
+static inline int vv_backend_sync(struct vv_backend *be)
+{
+    return be->ops->sync ? be->ops->sync(be) : 0;
+}
+/* Frees the backend (syncing deferred puts first); NULL is a no-op. */
 void vv_backend_free(struct vv_backend *be);
 
 /* True when key is well formed (see above). */
@@ -99,6 +114,17 @@ struct vv_backend *vv_backend_local_open(const char *dir, int create);
  * durable: n folder names relative to the root, such as "chunks/abc". Existing ones
  * are fine. Local only (a no-op elsewhere). Returns 0 or VV_E_IO. */
 int vv_backend_local_mkdirs(struct vv_backend *be, const char *const *folders, size_t n);
+/* Deferred puts that a power loss may have damaged (local only; 0 elsewhere). While a
+ * process has deferred puts not yet synced, the store's root holds a marker
+ * ".unsynced-<boot id>-<pid>-<n>", created durably before the first such put. For each
+ * marker left by a process that is gone: during the same boot its data is still in the
+ * kernel, so a sync makes it durable; after a reboot every object written since the
+ * marker was made is passed to check (0: whole, non-zero: damaged) and the damaged ones
+ * are deleted. The marker goes once handled. Returns the number of objects deleted or
+ * a vv_err. Call before the store is used. */
+int vv_backend_local_recover(struct vv_backend *be,
+                             int (*check)(struct vv_backend *be, const char *key, void *arg),
+                             void *arg);
 /* Remove temporary files older than max_age_s left by writers that died (local only;
  * no-op for others). Returns the number removed or a vv_err. */
 int vv_backend_local_clean_tmp(struct vv_backend *be, int64_t max_age_s);

@@ -7,6 +7,10 @@
  * folder, so a crash or kill at any moment leaves either no object or the whole one,
  * and a killed writer leaves at most a temporary file that no reader ever opens
  * (names starting with "." are never keys) and vv_backend_local_clean_tmp() removes.
+ *
+ * With VV_PUT_DEFER the two fsyncs are skipped and one syncfs() at the next sync makes
+ * every such object durable at once; a marker file in the root (see backend.h) records
+ * that unsynced objects may exist, so that recovery after a power loss knows to look.
  */
 #include "store/backend.h"
 
@@ -14,6 +18,8 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <pthread.h>
+#include <signal.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -35,9 +41,19 @@ struct local_backend {
     struct vv_backend base;
     int rootfd;
     char *root;
+    /* Deferred puts: mu guards the rest. marker is the root's ".unsynced-..." file name,
+     * present on disk while marked; gen counts deferred puts begun, inflight those not
+     * finished. */
+    pthread_mutex_t mu;
+    int marked;
+    unsigned inflight;
+    uint64_t gen;
+    char marker[96];
 };
 
 static atomic_uint tmp_counter;
+static atomic_uint backend_counter;
+#define MARKER_PREFIX ".unsynced-"
 
 static struct local_backend *L(struct vv_backend *be) { return (struct local_backend *)be; }
 
@@ -99,16 +115,90 @@ static void split_key(const char *key, char *dir, size_t dirlen, const char **ba
     }
 }
 
-static int local_put(struct vv_backend *be, const char *key, const void *data, size_t len,
-                     unsigned flags)
+/* The boot id without dashes (32 hex digits), or "unknown". */
+static void boot_id(char out[40])
+{
+    char raw[64] = "";
+    size_t k = 0;
+    int fd = open("/proc/sys/kernel/random/boot_id", O_RDONLY | O_CLOEXEC);
+    if (fd >= 0) {
+        ssize_t n = read(fd, raw, sizeof(raw) - 1);
+        raw[n > 0 ? n : 0] = '\0';
+        close(fd);
+    }
+    for (const char *p = raw; *p && k < 32; p++)
+        if ((*p >= '0' && *p <= '9') || (*p >= 'a' && *p <= 'f'))
+            out[k++] = *p;
+    if (k != 32)
+        snprintf(out, 40, "unknown");
+    else
+        out[k] = '\0';
+}
+
+/* Before a deferred put: make sure the marker exists durably, count the put. */
+static int defer_begin(struct local_backend *lb)
+{
+    int r = 0;
+    pthread_mutex_lock(&lb->mu);
+    if (!lb->marked) {
+        int fd = openat(lb->rootfd, lb->marker, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0640);
+        if (fd < 0 || fsync(fd) < 0 || fsync(lb->rootfd) < 0) {
+            vv_error("store %s: cannot create %s: %s", lb->root, lb->marker, strerror(errno));
+            r = VV_E_IO;
+        } else {
+            lb->marked = 1;
+        }
+        if (fd >= 0)
+            close(fd);
+    }
+    if (r == 0) {
+        lb->inflight++;
+        lb->gen++;
+    }
+    pthread_mutex_unlock(&lb->mu);
+    return r;
+}
+
+static void defer_end(struct local_backend *lb)
+{
+    pthread_mutex_lock(&lb->mu);
+    lb->inflight--;
+    pthread_mutex_unlock(&lb->mu);
+}
+
+static int local_sync(struct vv_backend *be)
 {
     struct local_backend *lb = L(be);
+    uint64_t gen;
+
+    pthread_mutex_lock(&lb->mu);
+    if (!lb->marked) {
+        pthread_mutex_unlock(&lb->mu);
+        return 0;
+    }
+    gen = lb->gen;
+    pthread_mutex_unlock(&lb->mu);
+    if (syncfs(lb->rootfd) < 0) {
+        vv_error("store %s: cannot flush the file system: %s", lb->root, strerror(errno));
+        return VV_E_IO;
+    }
+    /* The marker may go only if no deferred put ran during or since the flush. Its
+     * removal need not be durable: a marker that comes back costs a check, no more. */
+    pthread_mutex_lock(&lb->mu);
+    if (lb->inflight == 0 && lb->gen == gen && unlinkat(lb->rootfd, lb->marker, 0) == 0)
+        lb->marked = 0;
+    pthread_mutex_unlock(&lb->mu);
+    return 0;
+}
+
+static int put_file(struct local_backend *lb, const char *key, const void *data, size_t len,
+                    unsigned flags)
+{
+    int durable = !(flags & VV_PUT_DEFER);
     char dir[PATH_MAX], tmp[PATH_MAX];
     const char *base;
     int fd, r, saved;
 
-    if (!vv_backend_key_valid(key))
-        return VV_E_INVAL;
     split_key(key, dir, sizeof(dir), &base);
     if ((size_t)snprintf(tmp, sizeof(tmp), "%s/.tmp-%.64s-%ld-%ld-%u", dir, base,
                          (long)getpid(), (long)syscall(SYS_gettid),
@@ -126,7 +216,7 @@ static int local_put(struct vv_backend *be, const char *key, const void *data, s
         return VV_E_IO;
     }
     r = vv_write_all(fd, data, len);
-    if (r == 0 && fsync(fd) < 0)
+    if (r == 0 && durable && fsync(fd) < 0)
         r = VV_E_IO;
     saved = errno;
     if (close(fd) < 0 && r == 0) {
@@ -162,10 +252,27 @@ static int local_put(struct vv_backend *be, const char *key, const void *data, s
         vv_error("store %s: cannot move %s into place: %s", lb->root, key, strerror(saved));
         return r;
     }
-    if (r == 0 && fsync_dirat(lb->rootfd, dir) < 0) {
+    if (r == 0 && durable && fsync_dirat(lb->rootfd, dir) < 0) {
         vv_error("store %s: cannot sync folder of %s: %s", lb->root, key, strerror(errno));
         return VV_E_IO;
     }
+    return r;
+}
+
+static int local_put(struct vv_backend *be, const char *key, const void *data, size_t len,
+                     unsigned flags)
+{
+    struct local_backend *lb = L(be);
+    int r;
+
+    if (!vv_backend_key_valid(key))
+        return VV_E_INVAL;
+    if (!(flags & VV_PUT_DEFER))
+        return put_file(lb, key, data, len, flags);
+    if ((r = defer_begin(lb)) < 0)
+        return r;
+    r = put_file(lb, key, data, len, flags);
+    defer_end(lb);
     return r;
 }
 
@@ -346,6 +453,8 @@ static int local_remove(struct vv_backend *be, const char *key, unsigned flags,
 static void local_free(struct vv_backend *be)
 {
     struct local_backend *lb = L(be);
+    local_sync(be);
+    pthread_mutex_destroy(&lb->mu);
     close(lb->rootfd);
     free(lb->root);
     free(lb);
@@ -360,6 +469,7 @@ static const struct vv_backend_ops local_ops = {
     .list = local_list,
     .free = local_free,
     .remove = local_remove,
+    .sync = local_sync,
 };
 
 struct vv_backend *vv_backend_local_open(const char *dir, int create)
@@ -384,6 +494,13 @@ struct vv_backend *vv_backend_local_open(const char *dir, int create)
     }
     lb->base.ops = &local_ops;
     lb->rootfd = fd;
+    pthread_mutex_init(&lb->mu, NULL);
+    {
+        char boot[40];
+        boot_id(boot);
+        snprintf(lb->marker, sizeof(lb->marker), MARKER_PREFIX "%s-%ld-%u", boot, (long)getpid(),
+                 atomic_fetch_add(&backend_counter, 1));
+    }
     return &lb->base;
 }
 
@@ -466,4 +583,125 @@ int vv_backend_local_clean_tmp(struct vv_backend *be, int64_t max_age_s)
     c.removed = 0;
     clean_dir(&c, ".", 0);
     return c.removed;
+}
+
+/* ---- recovery of deferred puts --------------------------------------------------------- */
+
+struct recover_ctx {
+    struct local_backend *lb;
+    struct timespec since;
+    int (*check)(struct vv_backend *, const char *, void *);
+    void *arg;
+    int removed;
+};
+
+/* Every object (not folder, not hidden) changed at or after since. */
+static int recover_dir(struct recover_ctx *c, char *rel, size_t rellen, size_t cap, int depth)
+{
+    int fd = openat(c->lb->rootfd, rellen ? rel : ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    DIR *d;
+    struct dirent *e;
+
+    if (fd < 0)
+        return 0;
+    if (!(d = fdopendir(fd))) {
+        close(fd);
+        return VV_E_IO;
+    }
+    while ((e = readdir(d))) {
+        size_t n = strlen(e->d_name);
+        struct stat st;
+        if (e->d_name[0] == '.' || rellen + n + 2 > cap)
+            continue;
+        if (rellen) {
+            rel[rellen] = '/';
+            memcpy(rel + rellen + 1, e->d_name, n + 1);
+        } else {
+            memcpy(rel, e->d_name, n + 1);
+        }
+        if (fstatat(c->lb->rootfd, rel, &st, AT_SYMLINK_NOFOLLOW) == 0) {
+            if (S_ISDIR(st.st_mode) && depth < 8) {
+                recover_dir(c, rel, rellen + (rellen ? 1 : 0) + n, cap, depth + 1);
+            } else if (S_ISREG(st.st_mode) && vv_backend_key_valid(rel) &&
+                       (st.st_mtim.tv_sec > c->since.tv_sec ||
+                        (st.st_mtim.tv_sec == c->since.tv_sec &&
+                         st.st_mtim.tv_nsec >= c->since.tv_nsec)) &&
+                       c->check(&c->lb->base, rel, c->arg) != 0) {
+                if (unlinkat(c->lb->rootfd, rel, 0) == 0) {
+                    vv_warn("store %s: removed %s, damaged by a power loss before it was "
+                            "flushed to disk", c->lb->root, rel);
+                    c->removed++;
+                }
+            }
+        }
+        rel[rellen] = '\0';
+    }
+    closedir(d);
+    return 0;
+}
+
+int vv_backend_local_recover(struct vv_backend *be,
+                             int (*check)(struct vv_backend *be, const char *key, void *arg),
+                             void *arg)
+{
+    struct local_backend *lb;
+    char boot[40], name[256], rel[PATH_MAX];
+    int fd, removed = 0, synced = 0;
+    DIR *d;
+    struct dirent *e;
+
+    if (be->ops != &local_ops)
+        return 0;
+    lb = L(be);
+    boot_id(boot);
+    if ((fd = openat(lb->rootfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0)
+        return VV_E_IO;
+    if (!(d = fdopendir(fd))) {
+        close(fd);
+        return VV_E_IO;
+    }
+    while ((e = readdir(d))) {
+        char mboot[40];
+        long pid = 0;
+        unsigned k = 0;
+        struct stat st;
+        struct recover_ctx c;
+
+        if (strncmp(e->d_name, MARKER_PREFIX, strlen(MARKER_PREFIX)) != 0 ||
+            strlen(e->d_name) >= sizeof(name))
+            continue;
+        snprintf(name, sizeof(name), "%s", e->d_name);
+        if (sscanf(name + strlen(MARKER_PREFIX), "%39[0-9a-z]-%ld-%u", mboot, &pid, &k) != 3)
+            mboot[0] = '\0';
+        if (fstatat(lb->rootfd, name, &st, 0) < 0)
+            continue;
+        if (!strcmp(mboot, boot) && pid > 0) {
+            if (pid == (long)getpid() || kill((pid_t)pid, 0) == 0 || errno == EPERM)
+                continue; /* its writer is alive and will sync */
+            /* same boot: the kernel holds the data; one flush makes it durable */
+            if (!synced && syncfs(lb->rootfd) < 0) {
+                closedir(d);
+                return VV_E_IO;
+            }
+            synced = 1;
+        } else {
+            /* another boot (or an unreadable name): check what was written since */
+            memset(&c, 0, sizeof(c));
+            c.lb = lb;
+            c.since = st.st_mtim;
+            c.since.tv_sec -= 2; /* file-system timestamp granularity */
+            c.check = check;
+            c.arg = arg;
+            rel[0] = '\0';
+            recover_dir(&c, rel, 0, sizeof(rel), 0);
+            removed += c.removed;
+            if (syncfs(lb->rootfd) < 0) {
+                closedir(d);
+                return VV_E_IO;
+            }
+        }
+        unlinkat(lb->rootfd, name, 0);
+    }
+    closedir(d);
+    return removed;
 }

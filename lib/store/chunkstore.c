@@ -51,6 +51,13 @@ int vv_chunk_put(struct vv_chunkstore *cs, struct vv_chunk_io *io,
                  const uint8_t id[VV_CHUNK_ID_LEN], const void *data, size_t n,
                  size_t *stored_bytes)
 {
+    return vv_chunk_put_z(cs, io, id, data, n, NULL, 0, stored_bytes);
+}
+
+int vv_chunk_put_z(struct vv_chunkstore *cs, struct vv_chunk_io *io,
+                   const uint8_t id[VV_CHUNK_ID_LEN], const void *data, size_t n, const void *z,
+                   size_t zn, size_t *stored_bytes)
+{
     char key[VV_CHUNK_KEY_MAX];
     int r;
 
@@ -62,10 +69,10 @@ int vv_chunk_put(struct vv_chunkstore *cs, struct vv_chunk_io *io,
     r = vv_backend_has(cs->be, key);
     if (r != 0)
         return r; /* 1: dedup hit, <0: error */
-    r = vv_envelope_encode(io->codec, VV_OBJ_CHUNK, data, n, cs->key, &io->enc);
+    r = vv_envelope_encode_z(io->codec, VV_OBJ_CHUNK, data, n, z, zn, cs->key, &io->enc);
     if (r < 0)
         return r;
-    r = vv_backend_put(cs->be, key, io->enc.data, io->enc.len, 0);
+    r = vv_backend_put(cs->be, key, io->enc.data, io->enc.len, VV_PUT_DEFER);
     if (r == 0 && stored_bytes)
         *stored_bytes = io->enc.len;
     return r;
@@ -95,6 +102,23 @@ int vv_chunk_get(struct vv_chunkstore *cs, struct vv_chunk_io *io,
         return VV_E_HASH;
     }
     return 0;
+}
+
+int vv_chunk_get_payload(struct vv_chunkstore *cs, struct vv_chunk_io *io,
+                         const uint8_t id[VV_CHUNK_ID_LEN], int *zstd)
+{
+    char key[VV_CHUNK_KEY_MAX];
+    struct vv_envelope_info info;
+    int r;
+
+    vv_chunk_key(id, key);
+    io->enc.limit = vv_envelope_bound(VV_MAX_CHUNK);
+    if ((r = vv_backend_get(cs->be, key, &io->enc)) < 0)
+        return r;
+    r = vv_envelope_open(VV_OBJ_CHUNK, io->enc.data, io->enc.len, cs->key, VV_MAX_CHUNK, &info,
+                         &io->dec);
+    *zstd = r == 0 && info.codec == VV_CODEC_ZSTD;
+    return r;
 }
 
 int vv_chunk_delete(struct vv_chunkstore *cs, const uint8_t id[VV_CHUNK_ID_LEN])

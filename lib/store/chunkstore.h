@@ -5,7 +5,9 @@
  * under "chunks/<first 3 hex digits>/<64 hex digits>". Storing a chunk that is
  * already there is a dedup hit and costs one existence check, no compression.
  * Reading always re-checks the id against the decoded bytes, so a chunk read back is
- * exactly the chunk written, or an error.
+ * exactly the chunk written, or an error. Chunks are written with VV_PUT_DEFER: they
+ * are durable after the next vv_backend_sync(), which vv_repo_point_commit() calls
+ * before it writes anything that refers to them.
  *
  * Thread safety: a vv_chunkstore may be shared by any number of threads; each thread
  * brings its own vv_chunk_io (codec and scratch buffers).
@@ -51,10 +53,22 @@ int vv_chunk_key_parse(const char *key, uint8_t id[VV_CHUNK_ID_LEN]);
 int vv_chunk_put(struct vv_chunkstore *cs, struct vv_chunk_io *io,
                  const uint8_t id[VV_CHUNK_ID_LEN], const void *data, size_t n,
                  size_t *stored_bytes);
+/* The same for a chunk that arrived compressed: z (zn bytes) is one zstd frame that the
+ * caller decompressed to data and re-hashed; it is stored as it is rather than
+ * compressed again (see vv_envelope_encode_z). z may be NULL. */
+int vv_chunk_put_z(struct vv_chunkstore *cs, struct vv_chunk_io *io,
+                   const uint8_t id[VV_CHUNK_ID_LEN], const void *data, size_t n, const void *z,
+                   size_t zn, size_t *stored_bytes);
 /* Read, open and re-hash a chunk. On success the plaintext is in io->dec (valid until
  * the next call with io). Errors: VV_E_NOTFOUND, the envelope's errors, VV_E_HASH. */
 int vv_chunk_get(struct vv_chunkstore *cs, struct vv_chunk_io *io,
                  const uint8_t id[VV_CHUNK_ID_LEN]);
+/* Read and open a chunk without decompressing or re-hashing it, to pass it on to a
+ * reader that checks it against its id: io->dec gets the payload, a zstd frame of the
+ * chunk when *zstd is set, else the chunk itself. Errors as vv_chunk_get but
+ * VV_E_HASH. */
+int vv_chunk_get_payload(struct vv_chunkstore *cs, struct vv_chunk_io *io,
+                         const uint8_t id[VV_CHUNK_ID_LEN], int *zstd);
 /* 1 present, 0 absent, <0 vv_err. */
 int vv_chunk_has(struct vv_chunkstore *cs, const uint8_t id[VV_CHUNK_ID_LEN]);
 int vv_chunk_delete(struct vv_chunkstore *cs, const uint8_t id[VV_CHUNK_ID_LEN]);

@@ -313,7 +313,7 @@ int vv_guard_has(struct vv_chunk_guard *g, const char *job_id, struct vv_chunkst
 
 int vv_guard_put(struct vv_chunk_guard *g, const char *job_id, struct vv_chunkstore *cs,
                  struct vv_chunk_io *io, const uint8_t id[VV_CHUNK_ID_LEN], const void *data,
-                 size_t n, size_t *stored_bytes)
+                 size_t n, const void *z, size_t zn, size_t *stored_bytes)
 {
     int r = guard_pin(g, job_id, id);
     if (r < 0) {
@@ -321,7 +321,7 @@ int vv_guard_put(struct vv_chunk_guard *g, const char *job_id, struct vv_chunkst
             *stored_bytes = 0;
         return r;
     }
-    return vv_chunk_put(cs, io, id, data, n, stored_bytes);
+    return vv_chunk_put_z(cs, io, id, data, n, z, zn, stored_bytes);
 }
 
 /* ---- collection --------------------------------------------------------------------- */

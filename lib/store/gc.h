@@ -83,12 +83,13 @@ void vv_guard_free(struct vv_chunk_guard *g);
 int vv_guard_has(struct vv_chunk_guard *g, const char *job_id, struct vv_chunkstore *cs,
                  const uint8_t id[VV_CHUNK_ID_LEN]);
 
-/* Like vv_chunk_put, for the backup job job_id, with the same pin as vv_guard_has
- * taken first. Returns what vv_chunk_put returns (0 written, 1 dedup hit), or
- * VV_E_INVAL / VV_E_NOMEM from the pin (then nothing is stored). */
+/* Like vv_chunk_put_z (z, the chunk as it arrived compressed, may be NULL), for the
+ * backup job job_id, with the same pin as vv_guard_has taken first. Returns what
+ * vv_chunk_put returns (0 written, 1 dedup hit), or VV_E_INVAL / VV_E_NOMEM from the
+ * pin (then nothing is stored). */
 int vv_guard_put(struct vv_chunk_guard *g, const char *job_id, struct vv_chunkstore *cs,
                  struct vv_chunk_io *io, const uint8_t id[VV_CHUNK_ID_LEN], const void *data,
-                 size_t n, size_t *stored_bytes);
+                 size_t n, const void *z, size_t zn, size_t *stored_bytes);
 
 /* The job ended (committed and recorded in the catalog, failed, or cancelled): drop
  * its session and pins. A collection running now keeps honouring them until it ends.

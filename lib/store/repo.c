@@ -89,6 +89,20 @@ static int check_config(struct vv_repo *repo, const char *dir, int create)
     return r;
 }
 
+/* Recovery check of one object: whole when its envelope and CRC are intact. */
+static int check_object(struct vv_backend *be, const char *key, void *arg)
+{
+    struct vv_buf b = VV_BUF_INIT;
+    int r;
+    (void)arg;
+    b.limit = vv_envelope_bound(VV_MAX_CHUNK);
+    r = vv_backend_get(be, key, &b);
+    if (r == 0)
+        r = vv_envelope_check(b.data, b.len, NULL);
+    vv_buf_release(&b);
+    return r == VV_E_NOMEM ? 0 : r;
+}
+
 int vv_repo_open(const char *dir, const char *key_path, int create, struct vv_repo **out)
 {
     struct vv_repo *repo = calloc(1, sizeof(*repo));
@@ -110,9 +124,14 @@ int vv_repo_open(const char *dir, const char *key_path, int create, struct vv_re
     }
     if ((r = check_config(repo, dir, create)) < 0)
         goto fail;
+    if ((r = vv_backend_local_recover(repo->be, check_object, NULL)) < 0)
+        goto fail;
+    if (r > 0)
+        vv_warn("%s: %d object(s) written just before a power loss were damaged and removed; "
+                "no recovery point used them", dir, r);
     repo->chunks.be = repo->be;
     repo->chunks.key = &repo->key;
-    repo->level = 3;
+    repo->level = VV_CODEC_DEFAULT_LEVEL;
     *out = repo;
     return 0;
 fail:
@@ -184,6 +203,9 @@ int vv_repo_point_commit(struct vv_repo *repo, struct vv_manifest *m,
 
     if (!vv_point_id_valid(m->id) || m->ndisks == 0)
         return VV_E_INVAL;
+    /* the chunks the indexes name were stored with VV_PUT_DEFER: durable first */
+    if ((r = vv_backend_sync(repo->be)) < 0)
+        return r;
     manifest_key(m->id, key, sizeof(key));
     if ((r = vv_backend_has(repo->be, key)) != 0)
         return r > 0 ? VV_E_EXISTS : r;

@@ -1,8 +1,9 @@
 /*
  * transfer.c: how an agent's backup reaches the store: which chunks the vault lacks,
  * chunk uploads (decompressed, re-hashed, refused when the bytes do not match the
- * id, sealed and stored durably before the answer), disk indexes staged per job, and
- * the commit of a recovery point.
+ * id, then sealed and stored with the agent's compressed frame as the payload, not
+ * compressed again; durable at the latest when a point that uses them commits), disk
+ * indexes staged per job, and the commit of a recovery point.
  *
  * Commit order, the heart of crash safety: every referenced chunk is checked
  * present, then the store writes the indexes and the manifest last, then the catalog
@@ -190,8 +191,8 @@ void vv_api_chunk_put(struct vv_call *c)
     const char *enc = vv_http_header(c->req, "Content-Encoding");
     uint8_t id[VV_CHUNK_ID_LEN], got[VV_SHA256_LEN];
     char got_hex[2 * VV_SHA256_LEN + 1];
-    const uint8_t *data = c->req->body;
-    size_t n = c->req->body_len;
+    const uint8_t *data = c->req->body, *z = NULL;
+    size_t n = c->req->body_len, zn = 0;
     struct vv_repo *repo;
     struct vv_chunk_guard *guard;
     char key[VV_GUARD_KEY_MAX];
@@ -213,6 +214,8 @@ void vv_api_chunk_put(struct vv_call *c)
     }
     if (enc && !strcmp(enc, "zstd")) {
         size_t plain = 0;
+        z = data;
+        zn = n;
         if (vv_codec_frame_size(data, n, &plain) != 0 || plain == 0 || plain > VV_CHUNK_SIZE_MAX) {
             vv_reply_error(c, 400, "InvalidParameter",
                            "the body is not one zstd frame declaring a size of 1 byte to 16 MiB");
@@ -228,7 +231,15 @@ void vv_api_chunk_put(struct vv_call *c)
         }
         data = t->plain.data;
         n = plain;
-    } else if (enc && strcmp(enc, "identity") != 0) {
+    } else if (enc && !strcmp(enc, "identity")) {
+        /* an agent sends uncompressed only what does not compress: stored as it is */
+        z = data;
+        zn = n;
+        if (n > VV_CHUNK_SIZE_MAX) {
+            vv_reply_error(c, 413, "RequestTooLarge", "a chunk is at most 16 MiB");
+            return;
+        }
+    } else if (enc) {
         vv_reply_error(c, 415, "UnsupportedMediaType",
                        "Content-Encoding '%s' is not supported: send raw bytes or zstd", enc);
         return;
@@ -248,7 +259,7 @@ void vv_api_chunk_put(struct vv_call *c)
     }
     if (agent_guard(c, vv_http_query(c->req, "job"), &repo, &guard, key))
         return;
-    r = vv_guard_put(guard, key, &repo->chunks, &t->io, id, data, n, NULL);
+    r = vv_guard_put(guard, key, &repo->chunks, &t->io, id, data, n, z, zn, NULL);
     if (r < 0) {
         vv_reply_internal(c, r);
         return;
@@ -761,9 +772,8 @@ void vv_api_chunk_get(struct vv_call *c)
     uint8_t id[VV_CHUNK_ID_LEN];
     struct vv_repo *repo;
     struct tls *t;
-    size_t zlen = 0;
     char *out;
-    int r;
+    int r, zstd = 0;
 
     if (parse_id(c->param[0], id) != 0) {
         vv_reply_error(c, 400, "InvalidParameter",
@@ -776,7 +786,9 @@ void vv_api_chunk_get(struct vv_call *c)
     }
     if (agent_repo(c, &repo))
         return;
-    r = vv_chunk_get(&repo->chunks, &t->io, id);
+    /* The stored payload goes out as it is (decrypted, never decompressed and
+     * compressed again); the agent checks every chunk against its id. */
+    r = vv_chunk_get_payload(&repo->chunks, &t->io, id, &zstd);
     if (r == VV_E_NOTFOUND) {
         vv_reply_error(c, 404, "ChunkNotFound", "the vault has no chunk %s", c->param[0]);
         return;
@@ -786,17 +798,15 @@ void vv_api_chunk_get(struct vv_call *c)
                        c->param[0], vv_strerror(r));
         return;
     }
-    if (!(out = malloc(vv_codec_bound(t->io.dec.len))) ||
-        vv_codec_compress(t->io.codec, t->io.dec.data, t->io.dec.len, out,
-                          vv_codec_bound(t->io.dec.len), &zlen) != 0) {
-        free(out);
+    if (!(out = malloc(t->io.dec.len ? t->io.dec.len : 1))) {
         vv_reply_internal(c, VV_E_NOMEM);
         return;
     }
+    memcpy(out, t->io.dec.data, t->io.dec.len);
     free(c->resp->body);
     c->resp->status = 200;
     c->resp->content_type = "application/octet-stream";
-    c->resp->content_encoding = "zstd";
+    c->resp->content_encoding = zstd ? "zstd" : NULL;
     c->resp->body = out;
-    c->resp->body_len = zlen;
+    c->resp->body_len = t->io.dec.len;
 }

@@ -526,9 +526,9 @@ TEST(gc_keeps_pins_released_during_the_run)
     CHECK_EQ(vv_gc_run(g, e.repo, fixed_live_cb, &none, NULL, &st), VV_E_EXISTS);
     vv_guard_release(g, "job-x");
     n = gen_chunk(Y, buf, id);
-    CHECK_EQ(vv_guard_put(g, "job-y", &e.repo->chunks, &io, id, buf, n, &stored), 0);
+    CHECK_EQ(vv_guard_put(g, "job-y", &e.repo->chunks, &io, id, buf, n, NULL, 0, &stored), 0);
     CHECK(stored > 0);
-    CHECK_EQ(vv_guard_put(g, "job-y", &e.repo->chunks, &io, id, buf, n, &stored), 1);
+    CHECK_EQ(vv_guard_put(g, "job-y", &e.repo->chunks, &io, id, buf, n, NULL, 0, &stored), 1);
     CHECK_EQ(stored, 0);
     vv_guard_release(g, "job-y");
 
@@ -937,7 +937,7 @@ static void backup_session(struct stress *s, int w, int k, uint64_t *rng,
         }
         /* (b) upload the missing ones */
         if (r == 0 && (r = vv_guard_put(s->g, job, &s->repo->chunks, io, id, buf, len,
-                                        NULL)) < 0) {
+                                        NULL, 0, NULL)) < 0) {
             stress_error(s, "guard_put", r);
             goto out;
         }
@@ -1156,7 +1156,9 @@ TEST(gc_stress_with_backups_prunes_and_restores)
     CHECK_OK(pthread_create(&pt, NULL, prune_main, &s));
     CHECK_OK(pthread_create(&rt, NULL, restore_main, &s));
     CHECK_OK(pthread_create(&ct, NULL, collector_main, &s));
-    while (now_s() - t0 < secs && atomic_load(&s.errors) == 0)
+    /* secs at least, longer (up to 6 x) until three collections overlapped the work */
+    while ((now_s() - t0 < secs || atomic_load(&s.gc_runs) < 3) && now_s() - t0 < 6 * secs &&
+           atomic_load(&s.errors) == 0)
         usleep(50000);
     atomic_store(&s.stop, 1);
     for (int w = 0; w < WRITERS; w++)
