@@ -440,7 +440,11 @@ void vv_api_agent_job_progress(struct vv_call *c)
         }
         if (!strcmp(ts, "InProgress") && !json_object_get(have, "startTime"))
             json_object_set_new(have, "startTime", json_string(tstamp));
-        if (strcmp(ts, "InProgress") && strcmp(ts, "NotStarted")) {
+        /* A task ends once: later reports that repeat its final status keep its end. */
+        if (strcmp(ts, "InProgress") && strcmp(ts, "NotStarted") &&
+            !(json_object_get(have, "endTime") &&
+              json_is_string(json_object_get(have, "status")) &&
+              !strcmp(json_string_value(json_object_get(have, "status")), ts))) {
             if (!json_object_get(have, "startTime"))
                 json_object_set_new(have, "startTime", json_string(tstamp));
             json_object_set_new(have, "endTime", json_string(tstamp));
