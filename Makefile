@@ -80,8 +80,19 @@ $(BUILD)/vmvault: $(CLI_OBJ) $(LIBA)
 	$(say) LINK $@
 	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
+# The web dashboard (server/web/*), embedded in vmvaultd as C by scripts/embed-web;
+# regenerated when a file changes, or one is added or removed (the folder's mtime).
+WEB_FILES := $(sort $(wildcard server/web/*))
+$(BUILD)/server/web_assets.c: $(WEB_FILES) server/web scripts/embed-web
+	@mkdir -p $(dir $@)
+	$(say) EMBED $@
+	$(Q)scripts/embed-web $@ $(WEB_FILES)
+$(BUILD)/server/web_assets.o: $(BUILD)/server/web_assets.c
+	$(say) CC $@
+	$(Q)$(CC) $(CFLAGS) -c $< -o $@
+
 # The server's modules as a library: vmvaultd and the API fuzz target link it.
-$(SRVA): $(SRV_LIB_SRC:%.c=$(BUILD)/%.o)
+$(SRVA): $(SRV_LIB_SRC:%.c=$(BUILD)/%.o) $(BUILD)/server/web_assets.o
 	@rm -f $@
 	$(say) AR $@
 	$(Q)ar rcs $@ $^

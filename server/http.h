@@ -34,6 +34,9 @@ struct vv_http_resp {
     size_t body_len;
     char allow[64]; /* the Allow header of a 405 answer; "" for none */
     const char *content_encoding; /* static string, or NULL */
+    /* Extra response headers, name and value, static strings; the list ends at the
+     * first NULL name. A "Cache-Control" here replaces the default "no-store". */
+    const char *headers[6][2];
 };
 
 /* A query-string argument or a request header (case-insensitive name); NULL when

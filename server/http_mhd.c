@@ -18,6 +18,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/socket.h>
 #include <time.h>
 
@@ -92,8 +93,10 @@ static double ms_since(const struct timespec *t0)
 }
 
 static enum MHD_Result send_response(struct MHD_Connection *c, int status, const char *type, char *body,
-                            size_t len, int owned, const char *allow, const char *encoding)
+                            size_t len, int owned, const char *allow, const char *encoding,
+                            const char *const (*headers)[2])
 {
+    int cache_set = 0;
     struct MHD_Response *r;
     enum MHD_Result ret;
 
@@ -108,7 +111,13 @@ static enum MHD_Result send_response(struct MHD_Connection *c, int status, const
     }
     if (type)
         MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE, type);
-    MHD_add_response_header(r, "Cache-Control", "no-store");
+    for (size_t i = 0; headers && i < 6 && headers[i][0]; i++) {
+        MHD_add_response_header(r, headers[i][0], headers[i][1]);
+        if (!strcasecmp(headers[i][0], "Cache-Control"))
+            cache_set = 1;
+    }
+    if (!cache_set)
+        MHD_add_response_header(r, "Cache-Control", "no-store");
     if (allow && *allow)
         MHD_add_response_header(r, "Allow", allow);
     if (encoding)
@@ -152,7 +161,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
             if (s->done)
                 s->done(s->ctx, &req, 413, ms_since(&st->t0));
             return send_response(c, 413, "application/json", (char *)(uintptr_t)too_big_body,
-                        sizeof(too_big_body) - 1, 0, NULL, NULL);
+                        sizeof(too_big_body) - 1, 0, NULL, NULL, NULL);
         }
         return MHD_YES;
     }
@@ -168,14 +177,14 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
     {
         struct vv_http_req req = {method, url, st->body.len ? st->body.data : NULL, st->body.len,
                                   c};
-        struct vv_http_resp resp = {0, NULL, NULL, 0, "", NULL};
+        struct vv_http_resp resp = {0, NULL, NULL, 0, "", NULL, {{NULL, NULL}}};
         enum MHD_Result ret;
 
         if (st->too_big) {
             if (s->done)
                 s->done(s->ctx, &req, 413, ms_since(&st->t0));
             return send_response(c, 413, "application/json", (char *)(uintptr_t)too_big_body,
-                        sizeof(too_big_body) - 1, 0, NULL, NULL);
+                        sizeof(too_big_body) - 1, 0, NULL, NULL, NULL);
         }
         s->handler(s->ctx, &req, &resp);
         if (resp.status == 0) {
@@ -189,10 +198,11 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
             s->done(s->ctx, &req, resp.status, ms_since(&st->t0));
         if (!resp.body)
             ret = send_response(c, resp.status, resp.content_type, (char *)(uintptr_t) "", 0, 0,
-                                resp.allow, NULL);
+                                resp.allow, NULL, (const char *const (*)[2])resp.headers);
         else
             ret = send_response(c, resp.status, resp.content_type, resp.body, resp.body_len, 1,
-                                resp.allow, resp.content_encoding);
+                                resp.allow, resp.content_encoding,
+                                (const char *const (*)[2])resp.headers);
         return ret;
     }
 }

@@ -17,6 +17,7 @@
 #include "auth.h"
 #include "err.h"
 #include "log.h"
+#include "static.h"
 
 /* What a route requires of its caller. */
 enum perm {
@@ -62,6 +63,7 @@ static const struct route routes[] = {
     {"POST", "/api/v1/vaults/*/credentials", P_CONTRIBUTE, J, JCAP, vv_api_credentials},
     {"POST", "/api/v1/vaults/*/prune", P_OPERATE, J, JCAP, vv_api_vault_prune},
     {"POST", "/api/v1/vaults/*/garbageCollection", P_OPERATE, J, JCAP, vv_api_vault_gc},
+    {"GET", "/api/v1/vaults/*/overview", P_READ, 0, 0, vv_api_vault_overview},
 
     {"GET", "/api/v1/vaults/*/policies", P_READ, 0, 0, vv_api_policy_list},
     {"POST", "/api/v1/vaults/*/policies", P_CONTRIBUTE, J, JCAP, vv_api_policy_create},
@@ -69,6 +71,7 @@ static const struct route routes[] = {
     {"PUT", "/api/v1/vaults/*/policies/*", P_CONTRIBUTE, J, JCAP, vv_api_policy_set},
     {"DELETE", "/api/v1/vaults/*/policies/*", P_CONTRIBUTE, 0, 0, vv_api_policy_delete},
     {"GET", "/api/v1/vaults/*/policies/*/nextRuns", P_READ, 0, 0, vv_api_policy_next_runs},
+    {"POST", "/api/v1/vaults/*/policyPreview", P_READ, J, JCAP, vv_api_policy_preview},
 
     {"GET", "/api/v1/vaults/*/containers", P_READ, 0, 0, vv_api_container_list},
     {"GET", "/api/v1/vaults/*/containers/*", P_READ, 0, 0, vv_api_container_show},
@@ -233,8 +236,12 @@ static const char *perm_text(enum perm p)
 /* Per-thread: who made the request being logged. */
 static __thread char log_actor[96];
 
+/* Over HTTP: the dashboard's files for paths outside /api/ (static.c), else the API. */
 void vv_router_handle(void *ctx, const struct vv_http_req *req, struct vv_http_resp *resp)
 {
+    snprintf(log_actor, sizeof(log_actor), "-");
+    if (vv_static_serve(req, resp))
+        return;
     vv_router_handle_as(ctx, req, resp, NULL);
 }
 

@@ -133,6 +133,7 @@ void vv_api_props_set(struct vv_call *c);
 void vv_api_credentials(struct vv_call *c);
 void vv_api_vault_prune(struct vv_call *c);
 void vv_api_vault_gc(struct vv_call *c);
+void vv_api_vault_overview(struct vv_call *c);
 /* policies.c */
 void vv_api_policy_list(struct vv_call *c);
 void vv_api_policy_show(struct vv_call *c);
@@ -140,6 +141,7 @@ void vv_api_policy_create(struct vv_call *c);
 void vv_api_policy_set(struct vv_call *c);
 void vv_api_policy_delete(struct vv_call *c);
 void vv_api_policy_next_runs(struct vv_call *c);
+void vv_api_policy_preview(struct vv_call *c);
 int vv_policy_insert_default(struct vv_call *c, int64_t vault_id);
 /* containers.c */
 void vv_api_container_list(struct vv_call *c);

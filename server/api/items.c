@@ -30,6 +30,10 @@
     "  (SELECT COUNT(*) FROM recovery_points r WHERE r.item_id = i.id) AS recoveryPointCount, " \
     "  (SELECT r.name FROM recovery_points r WHERE r.item_id = i.id "                          \
     "     ORDER BY r.time DESC, r.id DESC LIMIT 1) AS latestRecoveryPoint, "                   \
+    "  (SELECT r.consistency FROM recovery_points r WHERE r.item_id = i.id "                   \
+    "     ORDER BY r.time DESC, r.id DESC LIMIT 1) AS latestRecoveryPointType, "               \
+    "  (SELECT " T("r.time") " FROM recovery_points r WHERE r.item_id = i.id "                 \
+    "     ORDER BY r.time DESC, r.id DESC LIMIT 1) AS latestRecoveryPointTime, "               \
     "  c.region, " T("i.created") " AS createdAt, i.disk_settings AS \"diskSettings:json\", "     \
     "  i.script_settings AS \"scriptSettings:json\", "                                        \
     "  CASE WHEN i.script_settings IS NOT NULL THEN 'Item' "                                  \

@@ -17,6 +17,13 @@
 
 #define T(col) "strftime('%Y-%m-%dT%H:%M:%SZ', " col ", 'unixepoch')"
 
+/* Seconds the job has been moving data: from its transfer sub-task's start to its end
+ * (or, while it runs, to the agent's last progress report). */
+#define XFER_SECONDS                                                                          \
+    "(COALESCE(j.end_time, j.heartbeat) - (SELECT CAST(strftime('%s', "                        \
+    "  json_extract(t.value, '$.startTime')) AS INTEGER) FROM json_each(j.tasks) t "            \
+    "  WHERE json_extract(t.value, '$.name') LIKE 'Transfer data%' LIMIT 1))"
+
 #define JOB_SELECT                                                                            \
     "SELECT j.id, v.name AS vault, j.operation, j.status, j.item_name AS item, "                \
     "  j.container_name AS container, " T("j.start_time") " AS startTime, "                     \
@@ -35,7 +42,18 @@
     "  json_extract(j.params, '$.scheduledFor') AS scheduledFor, "                            \
     "  json_extract(j.params, '$.missedRuns') AS missedRuns, "                                \
     "  json_extract(j.params, '$.note') AS note, "                                            \
-    "  COALESCE(j.warnings, '[]') AS \"warnings:json\", j.snapshot AS \"snapshot:json\" "      \
+    "  COALESCE(j.warnings, '[]') AS \"warnings:json\", j.snapshot AS \"snapshot:json\", "     \
+    "  CASE WHEN j.status IN ('InProgress', 'Cancelling') THEN COALESCE("                    \
+    "    (SELECT json_extract(t.value, '$.name') FROM json_each(j.tasks) t "                 \
+    "     WHERE json_extract(t.value, '$.status') = 'InProgress' LIMIT 1), "                  \
+    "    CASE WHEN j.claimed IS NULL THEN 'Queued' END) END AS phase, "                      \
+    "  CASE WHEN " XFER_SECONDS " > 0 AND j.bytes_done > 0 "                                \
+    "    THEN j.bytes_done / " XFER_SECONDS " END AS throughputBytesPerSecond, "              \
+    "  CASE WHEN j.status = 'InProgress' AND " XFER_SECONDS " > 0 AND j.bytes_done > 0 "    \
+    "    AND j.bytes_total > j.bytes_done "                                                  \
+    "    THEN (j.bytes_total - j.bytes_done) * " XFER_SECONDS " / j.bytes_done "             \
+    "    WHEN j.status = 'InProgress' AND j.bytes_total > 0 AND j.bytes_done >= j.bytes_total " \
+    "    THEN 0 END AS remainingSeconds "                                                    \
     "FROM jobs j JOIN vaults v ON v.id = j.vault_id "
 
 int vv_job_insert(struct vv_db *db, time_t now, const char *who, int64_t vault_id,

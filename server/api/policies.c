@@ -265,41 +265,38 @@ static int retention_all(struct vv_call *c, int64_t pid)
     return r;
 }
 
-void vv_api_policy_next_runs(struct vv_call *c)
+/* The ?from= and ?count= of a next-runs query: 0, or -1 after replying 400. */
+static int next_runs_query(struct vv_call *c, time_t *from, uint64_t *count)
 {
     const char *from_s = vv_http_query(c->req, "from"), *count_s = vv_http_query(c->req, "count");
-    char spec[32768], when[32], local[48];
-    struct vv_policy p;
-    const struct vv_tz *tz;
-    time_t from = c->now;
-    int64_t vid, t;
-    uint64_t count = 10;
-    json_t *runs;
-    int r;
 
-    if (vv_find_vault(c, c->param[0], &vid, NULL, NULL, 0))
-        return;
-    if (from_s && vv_api_parse_date(from_s, 0, &from) != 0) {
+    *from = c->now;
+    *count = 10;
+    if (from_s && vv_api_parse_date(from_s, 0, from) != 0) {
         vv_reply_error(c, 400, "InvalidParameter",
                        "from '%s' is not a date (YYYY-MM-DD) or a UTC time (YYYY-MM-DDTHH:MM:SSZ)",
                        from_s);
-        return;
+        return -1;
     }
-    if (count_s && (vv_parse_u64(count_s, &count) != 0 || count < 1 || count > 1000)) {
+    if (count_s && (vv_parse_u64(count_s, count) != 0 || *count < 1 || *count > 1000)) {
         vv_reply_error(c, 400, "InvalidParameter", "count must be an integer from 1 to 1000");
-        return;
+        return -1;
     }
-    r = vv_db_text(c->srv->db, spec, sizeof(spec),
-                   "SELECT spec FROM policies WHERE vault_id = ? AND name = ?", "is", vid,
-                   c->param[1]);
-    if (r <= 0) {
-        if (r < 0)
-            vv_reply_internal(c, r);
-        else
-            vv_reply_error(c, 404, "PolicyNotFound", "vault '%s' has no policy '%s'", c->param[0],
-                           c->param[1]);
-        return;
-    }
+    return 0;
+}
+
+/* Replies the next count runs at or after from of the policy spec (canonical JSON),
+ * named name (NULL: a policy not saved yet). */
+static void next_runs_reply(struct vv_call *c, const char *spec, const char *name, time_t from,
+                            uint64_t count)
+{
+    char when[32], local[48];
+    struct vv_policy p;
+    const struct vv_tz *tz;
+    int64_t t;
+    json_t *runs;
+    int r;
+
     if ((r = vv_policy_load(c->srv, spec, &p, &tz)) != 0) {
         vv_reply_internal(c, r);
         return;
@@ -313,8 +310,52 @@ void vv_api_policy_next_runs(struct vv_call *c)
         json_array_append_new(runs, json_pack("{s:s,s:s}", "utc", when, "local", local));
     }
     vv_api_time(from, when);
-    vv_reply(c, 200, json_pack("{s:s,s:s,s:s,s:o*}", "policy", c->param[1], "timeZone",
-                               p.time_zone, "from", when, "value", runs));
+    vv_reply(c, 200, json_pack("{s:s?,s:s,s:s,s:o*}", "policy", name, "timeZone", p.time_zone,
+                               "from", when, "value", runs));
+}
+
+void vv_api_policy_next_runs(struct vv_call *c)
+{
+    char spec[32768];
+    time_t from;
+    int64_t vid;
+    uint64_t count;
+    int r;
+
+    if (vv_find_vault(c, c->param[0], &vid, NULL, NULL, 0) || next_runs_query(c, &from, &count))
+        return;
+    r = vv_db_text(c->srv->db, spec, sizeof(spec),
+                   "SELECT spec FROM policies WHERE vault_id = ? AND name = ?", "is", vid,
+                   c->param[1]);
+    if (r <= 0) {
+        if (r < 0)
+            vv_reply_internal(c, r);
+        else
+            vv_reply_error(c, 404, "PolicyNotFound", "vault '%s' has no policy '%s'", c->param[0],
+                           c->param[1]);
+        return;
+    }
+    next_runs_reply(c, spec, c->param[1], from, count);
+}
+
+/* A policy not saved yet: checked as a create would check it, and its next runs. */
+void vv_api_policy_preview(struct vv_call *c)
+{
+    const char *name = NULL;
+    char *spec;
+    time_t from;
+    int64_t vid;
+    uint64_t count;
+
+    if (vv_find_vault(c, c->param[0], &vid, NULL, NULL, 0) || next_runs_query(c, &from, &count) ||
+        vv_body_str(c, c->body, "name", 0, &name))
+        return;
+    if (name && vv_check_name(c, "policy name", name))
+        return;
+    if (parse_policy(c, &spec))
+        return;
+    next_runs_reply(c, spec, name, from, count);
+    free(spec);
 }
 
 void vv_api_policy_delete(struct vv_call *c)

@@ -1,16 +1,23 @@
 /*
  * vaults.c: vaults, their backup properties (storage redundancy with its lock,
- * soft delete) and vault credentials for host registration.
+ * soft delete), vault credentials for host registration, and the overview the
+ * dashboard opens a vault with (health of its items, recent jobs, storage, alerts).
  */
+#include <dirent.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "api/api.h"
 #include "auth.h"
 #include "err.h"
 #include "log.h"
 #include "scheduler.h"
+
+#define T(col) "strftime('%Y-%m-%dT%H:%M:%SZ', " col ", 'unixepoch')"
 
 #define VAULT_SELECT                                                                          \
     "SELECT v.name, v.uuid AS id, v.location, v.redundancy AS storageRedundancy, "             \
@@ -351,3 +358,191 @@ static void queue_server_job(struct vv_call *c, const char *operation)
 void vv_api_vault_prune(struct vv_call *c) { queue_server_job(c, "Prune"); }
 
 void vv_api_vault_gc(struct vv_call *c) { queue_server_job(c, "GarbageCollection"); }
+
+/* ---- overview ------------------------------------------------------------------ */
+
+/* A point older than this makes a protected item "without a recent point". */
+#define OVERVIEW_STALE_SECONDS (48 * 3600)
+
+/* Bytes in the files under the folder open as dirfd (closed here), recursively;
+ * files that vanish while we walk (a chunk being written) are skipped. */
+static int64_t dir_bytes(int dirfd, int depth)
+{
+    DIR *d = fdopendir(dirfd);
+    struct dirent *e;
+    int64_t sum = 0;
+
+    if (!d) {
+        close(dirfd);
+        return 0;
+    }
+    while ((e = readdir(d)) != NULL) {
+        struct stat st;
+        if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, ".."))
+            continue;
+        if (fstatat(dirfd, e->d_name, &st, AT_SYMLINK_NOFOLLOW) != 0)
+            continue;
+        if (S_ISREG(st.st_mode))
+            sum += (int64_t)st.st_size;
+        else if (S_ISDIR(st.st_mode) && depth < 16) {
+            int fd = openat(dirfd, e->d_name, O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW);
+            if (fd >= 0)
+                sum += dir_bytes(fd, depth + 1);
+        }
+    }
+    closedir(d); /* closes dirfd */
+    return sum;
+}
+
+/* {"usedBytes", "logicalBytes", "deduplicationRatio", "recoveryPoints"}: the store's
+ * size on disk against the data its recovery points hold. */
+static json_t *overview_storage(struct vv_call *c, int64_t vid, const char *uuid, int *err)
+{
+    char path[4096];
+    int64_t used = 0;
+    int fd;
+    json_t *v = vv_db_row(
+        c->srv->db, err,
+        "SELECT COALESCE(SUM(json_extract(d.value, '$.dataChunks') * "
+        "  json_extract(d.value, '$.chunkSize')), 0) AS logicalBytes, "
+        "  COUNT(DISTINCT r.id) AS recoveryPoints "
+        "FROM recovery_points r, json_each(r.disks) d WHERE r.vault_id = ?",
+        "i", vid);
+    if (!v)
+        return NULL;
+    vv_server_vault_path(c->srv, uuid, "store", path, sizeof(path));
+    fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (fd >= 0)
+        used = dir_bytes(fd, 0);
+    json_object_set_new(v, "usedBytes", json_integer(used));
+    {
+        int64_t logical = json_integer_value(json_object_get(v, "logicalBytes"));
+        json_object_set_new(v, "deduplicationRatio",
+                            used > 0 && logical > 0 ? json_real((double)logical / (double)used)
+                                                    : json_null());
+    }
+    return v;
+}
+
+void vv_api_vault_overview(struct vv_call *c)
+{
+    char uuid[VV_UUID_LEN], now_s[32], stale_s[32];
+    int64_t vid;
+    int err = 0;
+    json_t *out = NULL, *items = NULL, *jobs = NULL, *storage = NULL, *alerts = NULL, *vault = NULL;
+    time_t stale = c->now - OVERVIEW_STALE_SECONDS;
+
+    if (vv_find_vault(c, c->param[0], &vid, uuid, NULL, 0))
+        return;
+    vv_api_time(c->now, now_s);
+    vv_api_time(stale, stale_s);
+
+    /* Health: Critical (the last backup failed), Warning (it completed with warnings,
+     * or the newest point is older than 48 h), Pending (no point yet), Stopped
+     * (protection stopped or suspended), else Healthy. */
+    items = vv_db_row(
+        c->srv->db, &err,
+        "WITH h AS (SELECT CASE "
+        "    WHEN i.deleted IS NOT NULL OR i.state = 'ProtectionStopped' "
+        "      OR i.stop_mode IS NOT NULL THEN 'Stopped' "
+        "    WHEN i.last_backup_status = 'Failed' THEN 'Critical' "
+        "    WHEN NOT EXISTS (SELECT 1 FROM recovery_points r WHERE r.item_id = i.id) "
+        "      THEN CASE WHEN i.created < ? THEN 'Warning' ELSE 'Pending' END "
+        "    WHEN i.last_backup_status = 'CompletedWithWarnings' THEN 'Warning' "
+        "    WHEN (SELECT MAX(r.time) FROM recovery_points r WHERE r.item_id = i.id) < ? "
+        "      THEN 'Warning' "
+        "    ELSE 'Healthy' END AS health "
+        "  FROM protected_items i WHERE i.vault_id = ?) "
+        "SELECT COUNT(*) AS total, json_object("
+        "  'Healthy', COALESCE(SUM(health = 'Healthy'), 0), "
+        "  'Warning', COALESCE(SUM(health = 'Warning'), 0), "
+        "  'Critical', COALESCE(SUM(health = 'Critical'), 0), "
+        "  'Pending', COALESCE(SUM(health = 'Pending'), 0), "
+        "  'Stopped', COALESCE(SUM(health = 'Stopped'), 0)) AS \"byHealth:json\" FROM h",
+        "iii", (int64_t)stale, (int64_t)stale, vid);
+    if (!items)
+        goto fail;
+    jobs = vv_db_row(
+        c->srv->db, &err,
+        "SELECT COUNT(*) AS total, json_object("
+        "  'InProgress', COALESCE(SUM(status IN ('InProgress', 'Cancelling')), 0), "
+        "  'Completed', COALESCE(SUM(status = 'Completed'), 0), "
+        "  'CompletedWithWarnings', COALESCE(SUM(status = 'CompletedWithWarnings'), 0), "
+        "  'Failed', COALESCE(SUM(status = 'Failed'), 0), "
+        "  'Cancelled', COALESCE(SUM(status = 'Cancelled'), 0)) AS \"byStatus:json\" "
+        "FROM jobs WHERE vault_id = ? AND (start_time >= ? OR status IN "
+        "  ('InProgress', 'Cancelling'))",
+        "ii", vid, (int64_t)(c->now - 24 * 3600));
+    if (!jobs)
+        goto fail;
+    if (!(storage = overview_storage(c, vid, uuid, &err)))
+        goto fail;
+    /* Alerts: items whose last backup failed (with the failed job's error), then
+     * protected items without a point in the last 48 h. */
+    alerts = vv_db_rows(
+        c->srv->db,
+        "SELECT 'Critical' AS severity, 'BackupFailed' AS code, i.name AS item, "
+        "  " T("i.last_backup_time") " AS time, j.id AS job, "
+        "  'The last backup of ' || i.name || ' failed' || "
+        "    COALESCE(': ' || j.error_code || ': ' || j.error_message, '') AS message "
+        "FROM protected_items i LEFT JOIN jobs j ON j.id = (SELECT id FROM jobs "
+        "  WHERE item_id = i.id AND operation = 'Backup' AND status = 'Failed' "
+        "  ORDER BY start_time DESC LIMIT 1) "
+        "WHERE i.vault_id = ? AND i.last_backup_status = 'Failed' AND i.deleted IS NULL "
+        "UNION ALL "
+        "SELECT 'Warning', 'NoRecentRecoveryPoint', i.name, "
+        "  " T("(SELECT MAX(r.time) FROM recovery_points r WHERE r.item_id = i.id)") ", NULL, "
+        "  CASE WHEN NOT EXISTS (SELECT 1 FROM recovery_points r WHERE r.item_id = i.id) "
+        "    THEN i.name || ' has no recovery point although it was protected ' || "
+        "      " T("i.created") " || '; run Backup now and check its host''s agent' "
+        "    ELSE i.name || ' has no recovery point newer than 48 hours (the newest is from ' || "
+        "      " T("(SELECT MAX(r.time) FROM recovery_points r WHERE r.item_id = i.id)") " || ')' "
+        "  END "
+        "FROM protected_items i WHERE i.vault_id = ? AND i.deleted IS NULL "
+        "  AND i.stop_mode IS NULL AND i.state <> 'ProtectionStopped' "
+        "  AND COALESCE(i.last_backup_status, '') <> 'Failed' AND i.created < ? "
+        "  AND COALESCE((SELECT MAX(r.time) FROM recovery_points r WHERE r.item_id = i.id), 0) < ?",
+        "iiii", vid, vid, (int64_t)stale, (int64_t)stale);
+    if (!alerts) {
+        err = VV_E_IO;
+        goto fail;
+    }
+    vault = vault_json(c, c->param[0], &err);
+    if (!vault)
+        goto fail;
+    out = json_object();
+    if (!out) {
+        err = VV_E_NOMEM;
+        goto fail;
+    }
+    json_object_set(out, "vault", json_object_get(vault, "name"));
+    json_object_set(out, "location", json_object_get(vault, "location"));
+    json_object_set(out, "storageRedundancy", json_object_get(vault, "storageRedundancy"));
+    json_object_set_new(out, "time", json_string(now_s));
+    json_object_set_new(out, "protectedItems", items);
+    json_object_set_new(out, "jobsLast24Hours", jobs);
+    json_object_set_new(out, "storage", storage);
+    /* This server keeps one copy of a vault, in its data folder: a GeoRedundant vault
+     * says so rather than pretend a secondary region exists. */
+    if (!strcmp(json_string_value(json_object_get(vault, "storageRedundancy")), "GeoRedundant"))
+        json_object_set_new(
+            out, "replication",
+            json_pack("{s:s, s:n, s:n, s:s}", "state", "NotConfigured", "secondaryRegion",
+                      "lastSyncTime",
+                      "message", "GeoRedundant is recorded, but this vmvaultd keeps the vault's "
+                                 "store in its data folder only: copy the data folder to a second "
+                                 "site to protect against losing this one"));
+    else
+        json_object_set_new(out, "replication", json_null());
+    json_object_set_new(out, "alerts", alerts);
+    json_decref(vault);
+    vv_reply(c, 200, out);
+    return;
+fail:
+    json_decref(items);
+    json_decref(jobs);
+    json_decref(storage);
+    json_decref(alerts);
+    json_decref(vault);
+    vv_reply_internal(c, err ? err : VV_E_IO);
+}

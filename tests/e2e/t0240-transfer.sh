@@ -199,7 +199,8 @@ check "the server is still running" kill -0 "$SRV_PID"
 check_api "an unknown route" 404 RouteNotFound GET /api/v1/nope
 check_api "an unknown API version" 404 RouteNotFound GET /api/v2/vaults
 check_api "a path under a vault that is no route" 404 RouteNotFound GET /api/v1/vaults/v1/nope/x
-check_api "the root" 404 RouteNotFound GET /
+check_api "the root serves the dashboard" 200 "" GET /
+check_api "a file beside the dashboard that is not there" 404 "" GET /nope.js
 check_api "a wrong method" 405 MethodNotAllowed DELETE /api/v1/health
 check_api "PUT on the vault list" 405 MethodNotAllowed PUT /api/v1/vaults '{}'
 check_api "PATCH on a vault" 405 MethodNotAllowed PATCH /api/v1/vaults/v1 '{}'

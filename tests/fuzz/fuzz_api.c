@@ -41,7 +41,7 @@ static int run(const struct vv_ident *who, const char *method, const char *path,
                size_t n, json_t **out)
 {
     struct vv_http_req req = {method, path, (const uint8_t *)body, n, NULL};
-    struct vv_http_resp resp = {0, NULL, NULL, 0, "", NULL};
+    struct vv_http_resp resp = {0};
     json_t *j = NULL;
 
     vv_router_handle_as(&srv, &req, &resp, who);

@@ -1,0 +1,113 @@
+#!/usr/bin/env bash
+# The web dashboard, end to end: vmvaultd serves it from the binary with its security
+# headers and ETags; then Debian's headless chromium (tests/browser/*.mjs, through
+# playwright-core) signs in, creates a vault, protects a real libvirt domain that a
+# real agent reports under a new policy, runs Backup now with a chosen retain-until
+# date while its progress bar moves, sees the recovery point and its consistency,
+# restores its disks (checked here byte for byte), and, as a Reader, finds the
+# buttons that act disabled and the server refusing. Screenshots of every step are
+# kept in $WORK/shots and copied to /tmp/vv-dashboard-shots/.
+. "$(dirname "$0")/lib.sh"
+. "$(dirname "$0")/lib_server.sh"
+. "$(dirname "$0")/lib_virt.sh"
+. "$(dirname "$0")/lib_agent.sh"
+cd "$WORK"
+BROWSER_DIR=$TOP/tests/browser
+SHOTS=$WORK/shots
+FINAL_SHOTS=/tmp/vv-dashboard-shots
+for need in /usr/bin/chromium "$BROWSER_DIR/node_modules/playwright-core/package.json"; do
+    if [ ! -e "$need" ]; then
+        fail "the browser test's tools are installed" "$need is missing: run scripts/install-deps.sh"
+        finish
+    fi
+done
+command -v node >/dev/null || { fail "node is installed" "run scripts/install-deps.sh"; finish; }
+
+virt_up
+srv_start "$WORK/data" || finish
+
+# ---- the files, as served -------------------------------------------------------
+hdr() { curl -sS -D - -o "$WORK/.body" "$@" | tr -d '\r'; }
+H=$(hdr "$SRV_URL/")
+check "/ is the dashboard's HTML" sh -c "printf '%s' \"\$1\" | grep -q '^HTTP/1.1 200' && printf '%s' \"\$1\" | grep -qi '^content-type: text/html; charset=utf-8' && grep -q '<script src=\"/app.js\"' '$WORK/.body'" _ "$H"
+check "its Content-Security-Policy allows only the server itself" sh -c "printf '%s' \"\$1\" | grep -qi \"^content-security-policy: default-src 'none'; script-src 'self'; style-src 'self';.*connect-src 'self'\"" _ "$H"
+ETAG=$(printf '%s' "$H" | sed -n 's/^[Ee][Tt][Aa][Gg]: //p')
+check "it has an ETag and is revalidated (no-cache)" sh -c "[ -n '$ETAG' ] && printf '%s' \"\$1\" | grep -qi '^cache-control: no-cache'" _ "$H"
+check "a matching If-None-Match gets 304" sh -c "curl -sS -o /dev/null -w '%{http_code}' -H 'If-None-Match: $ETAG' '$SRV_URL/' | grep -qx 304"
+check "app.js is JavaScript, app.css CSS" sh -c "
+    curl -sSI '$SRV_URL/app.js' | grep -qi '^content-type: text/javascript' &&
+    curl -sSI '$SRV_URL/app.css' | grep -qi '^content-type: text/css'"
+check "the served script is the one in the tree" sh -c "curl -sS '$SRV_URL/app.js' | cmp - '$TOP/server/web/app.js'"
+check "no file of the page names another host" sh -c "! grep -Eq '(https?:)?//[a-z0-9.-]+\.[a-z]{2,}/' '$TOP'/server/web/*"
+check "an unknown file is 404, a POST 405, and the API still answers" sh -c "
+    [ \"\$(curl -sS -o /dev/null -w '%{http_code}' '$SRV_URL/nope.js')\" = 404 ] &&
+    [ \"\$(curl -sS -o /dev/null -w '%{http_code}' -X POST '$SRV_URL/')\" = 405 ] &&
+    [ \"\$(curl -sS -o /dev/null -w '%{http_code}' '$SRV_URL/api/v1/health')\" = 200 ] &&
+    [ \"\$(curl -sS -o /dev/null -w '%{http_code}' '$SRV_URL/api/v1/nope')\" = 404 ]"
+
+# browser NAME SCRIPT [VAR=VALUE...]: one playwright script; its PASS/FAIL lines are ours.
+browser() {
+    local name=$1 script=$2 out rc; shift 2
+    out=$(env VV_URL="$SRV_URL" VV_SHOTS="$SHOTS" "$@" timeout 300 node "$BROWSER_DIR/$script" 2>&1); rc=$?
+    printf '%s\n' "$out" | grep -E '^(PASS|FAIL) '
+    if [ "$rc" != 0 ]; then
+        T_FAILED=1
+        printf '%s\n' "$out" | grep -qE '^FAIL ' ||
+            echo "FAIL $name: node exited $rc: $(printf '%s' "$out" | tail -n 5 | tr '\n' ' ')"
+    fi
+}
+copy_shots() { mkdir -p "$FINAL_SHOTS" && rm -f "$FINAL_SHOTS"/*.png && cp "$SHOTS"/*.png "$FINAL_SHOTS"/; }
+
+# ---- sign in, create the vault ------------------------------------------------------
+browser "sign in and create a vault" t-vault.mjs VV_TOKEN="$OWNER_TOKEN" VV_VAULT=v1
+check_out "the vault the page created exists" 'j["location"] == "westeurope"' "$VMVAULT" vault show --name v1
+
+# ---- a host with a domain; a second host in another region -------------------------
+"$VMVAULT" vault credentials --name v1 --file creds.json >/dev/null 2>&1
+check "host1 registers" "$VMVAULT_AGENT" register --vault-credentials creds.json --host-name host1 --state-dir "$AG"
+# mkimage puts about 32 MiB of data on the disk: at 3 MiB/s the transfer lasts about
+# ten seconds, long enough to watch the progress bar move. One worker: the agent
+# reads a batch (8 MiB) ahead of what it sends, so progress moves in four steps.
+virt_domain web --running --disk vda:qcow2:160M:41:64
+VM=$VIRT_DOM
+"$VMVAULT_AGENT" run --state-dir "$AG" --threads 1 --max-upload-rate 3M >>"$WORK/agent.log" 2>&1 &
+APID=$!
+BG_PIDS+=("$APID")
+check "host2 registers in another region and reports once" sh -c "
+    '$VMVAULT_AGENT' register --vault-credentials creds.json --host-name host2 --region northeurope \
+        --state-dir '$WORK/agent2' && '$VMVAULT_AGENT' run --once --state-dir '$WORK/agent2'" 
+reported() {
+    for _ in $(seq 1 100); do
+        [ "$("$VMVAULT" protectable-item list --vault-name v1 2>/dev/null |
+            jv "len([x for x in L if x['name'] == '$VM'])")" = 2 ] && return 0
+        sleep 0.2
+    done
+    return 1
+}
+check "both hosts report the domain" reported
+
+# ---- + Backup, Backup now, progress, points, restore ---------------------------------
+RESTORE=$WORK/restore
+mkdir -p "$RESTORE" && chmod 755 "$RESTORE"
+browser "configure, back up and restore" t-backup.mjs VV_TOKEN="$OWNER_TOKEN" VV_VAULT=v1 VV_VM="$VM" \
+    VV_OTHER_HOST=host2 VV_RESTORE_DIR="$RESTORE"
+P=$("$VMVAULT" item show --vault-name v1 --name "$VM" 2>/dev/null | jv 'j["latestRecoveryPoint"]')
+check "the disk restored from the page equals the domain's disk at its backup" sh -c "
+    f=\$(ls '$RESTORE'/*vda* 2>/dev/null | head -n 1) && [ -n \"\$f\" ] &&
+    qemu-img compare -q \"\$f\" '$(virt_expected web vda)'"
+check "the page's backup point is the item's latest" test -n "$P"
+
+# ---- a Reader ----------------------------------------------------------------------
+"$VMVAULT" user create --name reader --role Reader >/dev/null 2>&1
+RTOKEN=$("$VMVAULT" token create --user reader --name browser 2>/dev/null | jv 'j["token"]')
+check "a Reader token is made" test -n "$RTOKEN"
+browser "a Reader's dashboard" t-reader.mjs VV_TOKEN="$RTOKEN" VV_VAULT=v1 VV_VM="$VM"
+backups() { "$VMVAULT" job list --vault-name v1 --operation Backup 2>/dev/null | jv 'len(L)'; }
+check "the Reader's refused backup left no job" test "$(backups)" = 1
+
+kill -TERM "$APID" 2>/dev/null; wait "$APID"; rc=$?
+if [ "$rc" = 0 ]; then pass "the agent stops cleanly on SIGTERM"
+else fail "the agent stops cleanly on SIGTERM" "exit status $rc; $(tail -n 3 "$WORK/agent.log")"; fi
+copy_shots
+check "screenshots of every step were saved" sh -c "[ \$(ls '$SHOTS'/*.png | wc -l) -ge 16 ] && [ \$(ls '$FINAL_SHOTS'/*.png | wc -l) -ge 16 ]"
+finish
