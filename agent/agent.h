@@ -43,6 +43,9 @@ struct vv_agent {
     char vault_id[40];
     char region[80];
     char pin[160];       /* the vault certificate's "sha256//..." pin; "" for none */
+    /* "vmvault-<8 hex>-": the names of the checkpoints this registration (vault and
+     * host name) makes start so; an agent cleans up only its own (vv_state_load) */
+    char cp_prefix[24];
     int threads;         /* backup workers */
     uint64_t max_upload_rate; /* bytes per second sent to the vault, 0: no limit */
     int freeze_timeout;  /* seconds a guest may stay frozen before its guard thaws it */

@@ -304,7 +304,7 @@ static int prepare_snapshot(struct job *jb, const char **inc)
         else
             *inc = jb->chain.checkpoint;
     }
-    snprintf(jb->new_checkpoint, sizeof(jb->new_checkpoint), "vmvault-%.8s-%lld", jb->id,
+    snprintf(jb->new_checkpoint, sizeof(jb->new_checkpoint), "%s%.8s-%lld", a->cp_prefix, jb->id,
              (long long)time(NULL));
     snprintf(jb->run_dir, sizeof(jb->run_dir), "%s/run/%s", a->state_dir, jb->id);
     snprintf(runs, sizeof(runs), "%s/run", a->state_dir);

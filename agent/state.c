@@ -11,6 +11,7 @@
 
 #include "agent.h"
 #include "buf.h"
+#include "crypto.h"
 #include "err.h"
 #include "log.h"
 #include "util.h"
@@ -95,6 +96,16 @@ int vv_state_load(struct vv_agent *a)
                  j ? "" : err);
         json_decref(j);
         return VV_E_CORRUPT;
+    }
+    {
+        /* another registration on this host (another vault) names its checkpoints
+         * differently, so neither removes the other's */
+        uint8_t h[VV_SHA256_LEN];
+        char who[200], hex[2 * VV_SHA256_LEN + 1];
+        snprintf(who, sizeof(who), "%s/%s", a->vault_id, a->host);
+        vv_sha256(who, strlen(who), h);
+        vv_hex_encode(h, sizeof(h), hex);
+        snprintf(a->cp_prefix, sizeof(a->cp_prefix), "vmvault-%.8s-", hex);
     }
     if (json_is_string(json_object_get(j, "certificatePin")))
         snprintf(a->pin, sizeof(a->pin), "%s",

@@ -239,7 +239,8 @@ int vv_agent_run_job(struct vv_agent *a, json_t *job)
 }
 
 /* Leftovers of a run that was killed: libvirt backup jobs still exporting into our
- * run folder, scratch files, and checkpoints of ours that no chain uses. */
+ * run folder, scratch files, and checkpoints of ours (named with this registration's
+ * prefix; another vault's agent on this host keeps its own) that no chain uses. */
 static void clean_leftovers(struct vv_agent *a)
 {
     struct vv_vm *vms;
@@ -271,7 +272,8 @@ static void clean_leftovers(struct vv_agent *a)
         }
         if (vv_virt_checkpoints(a->virt, vms[i].uuid, &cps, &ncp) == 0) {
             for (size_t k = 0; k < ncp; k++) {
-                if (!strncmp(cps[k], "vmvault-", 8) && strcmp(cps[k], keep) != 0) {
+                if (a->cp_prefix[0] && !strncmp(cps[k], a->cp_prefix, strlen(a->cp_prefix)) &&
+                    strcmp(cps[k], keep) != 0) {
                     vv_warn("removing checkpoint %s of VM '%s' left by an interrupted backup",
                             cps[k], vms[i].name);
                     vv_virt_checkpoint_delete(a->virt, vms[i].uuid, cps[k]);

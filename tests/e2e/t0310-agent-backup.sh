@@ -118,6 +118,17 @@ for t in vda vdb; do
     check "shut-off domain, second point: $t restores byte-identical" restored "$P6" $t "$(virt_expected db $t)"
 done
 check "no run files are left on the host" sh -c "[ -z \"\$(ls -A '$AG/run' 2>/dev/null)\" ]"
+
+# Another vault's agent on this host names its checkpoints with another prefix: ours
+# starts, cleans up its own leftovers and leaves that one alone.
+FOREIGN=vmvault-ffffffff-0badc0de-1
+check "a checkpoint of another registration on the running domain" virt_checkpoint web "$FOREIGN"
+prefixed() { virt_checkpoints web | grep -vx "$FOREIGN" | grep -Eq '^vmvault-[0-9a-f]{8}-[0-9a-f]{8}-[0-9]+$'; }
+check "our checkpoint carries this registration's prefix" prefixed
+check "the agent starts and cleans up" agent_run
+foreign_kept() { virt_checkpoints web | grep -qx "$FOREIGN"; }
+check "the other registration's checkpoint is still there" foreign_kept
+virsh -c qemu:///system checkpoint-delete "$WEB" "$FOREIGN" >/dev/null 2>&1
 srv_stop
 check "vmvaultd check passes" "$VMVAULTD" check --data-dir "$SRV_DATA"
 finish
