@@ -396,7 +396,8 @@ net_cut() {
     if [ "$reset" = 1 ]; then
         out=$(ss -K -tnH dst "$NET_NS_IP" 2>&1) || { _net_err "ss -K failed: $out"; return 1; }
         # the RSTs cross the veth pair in a softirq: wait until the namespace's side of
-        # every connection is gone before cutting
+        # every connection is gone before cutting; a connection the agent opened again
+        # in the meantime is reset too
         deadline=$((SECONDS + 5))
         while :; do
             left=$(ip netns exec "$NET_NS" ss -tnH state established dst "$NET_HOST_IP" 2>/dev/null)
@@ -406,6 +407,7 @@ net_cut() {
                 return 1
             fi
             sleep 0.05
+            ss -K -tnH dst "$NET_NS_IP" >/dev/null 2>&1
         done
     fi
     _net_nft --root <<EOF || return 1
