@@ -41,6 +41,7 @@ extern char **environ;
 
 struct fetch_worker {
     struct vv_http *http;
+    struct vv_http_response resp; /* reused: its body keeps its allocation */
     struct vv_buf plain;
 };
 
@@ -57,7 +58,7 @@ static int remote_get(struct vv_chunk_fetch *f, struct vv_worker *w,
     struct remote_fetch *rf = (struct remote_fetch *)(void *)f;
     struct fetch_worker *fw;
     struct vv_http_request req = VV_HTTP_REQUEST_INIT;
-    struct vv_http_response resp;
+    struct vv_http_response *resp;
     char hex[2 * VV_CHUNK_ID_LEN + 1], url[1200];
     uint8_t got[VV_SHA256_LEN];
     size_t plain = 0;
@@ -66,6 +67,7 @@ static int remote_get(struct vv_chunk_fetch *f, struct vv_worker *w,
     if (w->idx < 0 || w->idx >= rf->nworkers)
         return VV_E_INVAL;
     fw = &rf->w[w->idx];
+    resp = &fw->resp;
     if (!fw->http && !(fw->http = vv_agent_http(rf->a)))
         return VV_E_NOMEM;
     vv_hex_encode(id, VV_CHUNK_ID_LEN, hex);
@@ -75,34 +77,32 @@ static int remote_get(struct vv_chunk_fetch *f, struct vv_worker *w,
     req.bearer = rf->a->token;
     req.timeout_ms = 120000;
     req.max_response = VV_CHUNK_SIZE_MAX + (1u << 20);
-    vv_http_response_init(&resp);
-    r = vv_http_do(fw->http, &req, &resp);
-    if (r == 0 && resp.status != 200) {
-        vv_error("chunk %s: the vault answered HTTP %ld: %.*s", hex, resp.status,
-                 (int)(resp.body.len > 300 ? 300 : resp.body.len), (const char *)resp.body.data);
-        r = VV_E_IO;
+    r = vv_http_do(fw->http, &req, resp);
+    if (r == 0 && resp->status != 200) {
+        vv_error("chunk %s: the vault answered HTTP %ld: %.*s", hex, resp->status,
+                 (int)(resp->body.len > 300 ? 300 : resp->body.len),
+                 (const char *)resp->body.data);
+        return VV_E_IO;
     } else if (r) {
-        vv_error("chunk %s: cannot reach the vault: %s", hex, resp.error);
-    }
-    /* The vault sends chunks zstd-compressed; the HTTP client may already have
-     * decoded them (Content-Encoding). Either way the bytes must hash to the id. */
-    if (r == 0) {
-        vv_sha256(resp.body.data, resp.body.len, got);
-        if (memcmp(got, id, VV_SHA256_LEN) == 0) {
-            fw->plain.len = 0;
-            r = vv_buf_append(&fw->plain, resp.body.data, resp.body.len);
-        } else if (vv_codec_frame_size(resp.body.data, resp.body.len, &plain) != 0 ||
-                   plain > VV_CHUNK_SIZE_MAX || (r = vv_buf_resize(&fw->plain, plain)) != 0 ||
-                   vv_codec_decompress(w->io.codec, resp.body.data, resp.body.len,
-                                       fw->plain.data, plain) != 0) {
-            vv_error("chunk %s: what the vault sent is neither the chunk nor a zstd frame of it",
-                     hex);
-            r = r ? r : VV_E_CODEC;
-        }
-    }
-    vv_http_response_release(&resp);
-    if (r)
+        vv_error("chunk %s: cannot reach the vault: %s", hex, resp->error);
         return r;
+    }
+    /* The vault sends chunks zstd-compressed, and the HTTP client decodes them
+     * (Content-Encoding); a body still in a zstd frame is decoded here. Either way
+     * the bytes must hash to the id, and they are hashed once. */
+    vv_sha256(resp->body.data, resp->body.len, got);
+    if (memcmp(got, id, VV_SHA256_LEN) == 0) {
+        *out = &resp->body;
+        return 0;
+    }
+    if (vv_codec_frame_size(resp->body.data, resp->body.len, &plain) != 0 ||
+        plain > VV_CHUNK_SIZE_MAX || (r = vv_buf_resize(&fw->plain, plain)) != 0 ||
+        vv_codec_decompress(w->io.codec, resp->body.data, resp->body.len, fw->plain.data,
+                            plain) != 0) {
+        vv_error("chunk %s: what the vault sent is neither the chunk nor a zstd frame of it",
+                 hex);
+        return r ? r : VV_E_HASH;
+    }
     vv_sha256(fw->plain.data, fw->plain.len, got);
     if (memcmp(got, id, VV_SHA256_LEN) != 0) {
         vv_error("chunk %s: the bytes received do not match the id", hex);
@@ -370,8 +370,10 @@ int vv_agent_restore(struct vv_agent *a, json_t *job)
         r = VV_E_NOMEM;
         goto end;
     }
-    for (int k = 0; k < a->threads; k++)
+    for (int k = 0; k < a->threads; k++) {
         vv_buf_init(&rf.w[k].plain, 0);
+        vv_http_response_init(&rf.w[k].resp);
+    }
     progress(&rs, "InProgress", total);
     for (i = 0; i < n && r == 0; i++) {
         char dest[4300];
@@ -448,6 +450,7 @@ end:
     for (int k = 0; rf.w && k < rf.nworkers; k++) {
         vv_http_free(rf.w[k].http);
         vv_buf_release(&rf.w[k].plain);
+        vv_http_response_release(&rf.w[k].resp);
     }
     free(rf.w);
     for (i = 0; i < 256; i++)

@@ -369,8 +369,9 @@ int vv_http_do(struct vv_http *h, const struct vv_http_request *req,
     CURLcode cc;
     int r;
 
-    vv_buf_release(&resp->body);
-    vv_buf_init(&resp->body, cap);
+    /* The body's allocation is kept: a caller that reuses resp reuses it too. */
+    resp->body.len = 0;
+    resp->body.limit = cap;
     resp->status = 0;
     resp->content_type[0] = '\0';
     resp->failure = VV_HTTP_OK;
