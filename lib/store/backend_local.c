@@ -218,6 +218,10 @@ static int put_file(struct local_backend *lb, const char *key, const void *data,
     r = vv_write_all(fd, data, len);
     if (r == 0 && durable && fsync(fd) < 0)
         r = VV_E_IO;
+    /* Deferred: start writing it out now, so that the disk works while the transfer
+     * goes on and the commit's syncfs has little left to wait for. */
+    if (r == 0 && !durable)
+        sync_file_range(fd, 0, 0, SYNC_FILE_RANGE_WRITE);
     saved = errno;
     if (close(fd) < 0 && r == 0) {
         r = VV_E_IO;
