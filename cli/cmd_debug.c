@@ -495,8 +495,8 @@ static int cmd_backup(int argc, char **argv)
         printf("Parent          %s\n", o.parent ? o.parent : "none (full backup)");
         printf("Disk            %s: %s, %s, chunks of %s\n", disk, o.image, a, b);
         vv_cli_human_bytes(st.bytes_read, a);
-        printf("Read            %s in %llu chunks (%llu all-zero; %llu holes and %llu "
-               "unchanged chunks not read)\n",
+        printf("Read            %s in %llu chunks (%llu all-zero; %llu hole runs and %llu "
+               "unchanged ranges not read)\n",
                a, (unsigned long long)st.chunks_read, (unsigned long long)st.chunks_zero,
                (unsigned long long)st.chunks_hole, (unsigned long long)st.chunks_kept);
         vv_cli_human_bytes(st.bytes_new, a);

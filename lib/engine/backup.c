@@ -1,10 +1,11 @@
 /*
  * backup.c: back up one disk into the store.
  *
- * Plan first, then work: the plan is the list of chunk numbers to read (allocated
- * chunks for a full backup; dirty chunks for an incremental), every other entry is a
- * hole or inherited from the parent. Workers then take chunk numbers in order, read,
- * classify (zero or data), hash and store; each writes only its own index entry.
+ * Plan first, then work: the plan is the disk's index with pending entries for what
+ * must be read (the allocated chunks of a full backup; the changed granules of an
+ * incremental, cut at chunk boundaries), every other entry a hole or inherited from
+ * the parent. Workers then take the pending entries in order, read, classify (zero or
+ * data), hash and store; each writes only its own entry.
  */
 #include "engine/engine.h"
 
@@ -22,15 +23,16 @@ struct backup_run {
     struct vv_chunk_sink *sink;
     struct vv_source *src;
     struct vv_index *ix;
-    const uint64_t *tasks; /* chunk numbers to read */
+    const uint64_t *tasks; /* pending entries to read */
     atomic_uint_fast64_t read, zero, bytes_read;
 };
 
 static int backup_task(void *ctx, struct vv_worker *w, uint64_t t)
 {
     struct backup_run *b = ctx;
-    uint64_t i = b->tasks[t], off = i * b->ix->chunk_size;
-    uint32_t len = vv_index_chunk_len(b->ix, i);
+    struct vv_ix_entry *e = &b->ix->e[b->tasks[t]];
+    uint64_t off = e->off;
+    uint32_t len = (uint32_t)e->len;
     uint8_t id[VV_CHUNK_ID_LEN];
     int r;
 
@@ -43,7 +45,7 @@ static int backup_task(void *ctx, struct vv_worker *w, uint64_t t)
     if (b->progress)
         atomic_fetch_add(b->progress, len);
     if (vv_is_zero(w->scratch.data, len)) {
-        vv_index_set_zero(b->ix, i);
+        e->kind = VV_ENTRY_ZERO;
         atomic_fetch_add(&b->zero, 1);
         return 0;
     }
@@ -54,7 +56,9 @@ static int backup_task(void *ctx, struct vv_worker *w, uint64_t t)
                  (unsigned long long)off, vv_strerror(r));
         return r;
     }
-    vv_index_set_data(b->ix, i, id);
+    memcpy(e->id, id, VV_CHUNK_ID_LEN);
+    e->chunk_off = 0;
+    e->kind = VV_ENTRY_DATA;
     return 0;
 }
 
@@ -90,20 +94,11 @@ static int local_put(struct vv_chunk_sink *s, struct vv_worker *w,
 
 static const struct vv_chunk_sink_ops local_ops = {local_put, NULL};
 
-/* Allocation map of the planned chunks: mark[i] = 1 when chunk i holds allocated bytes. */
-struct map_ctx {
-    uint8_t *mark;
-    uint32_t cs;
-};
-
-static int mark_extent(uint64_t off, uint64_t len, void *arg)
+/* The source's allocated extents, collected. */
+static int add_extent(uint64_t off, uint64_t len, void *arg)
 {
-    struct map_ctx *m = arg;
-    if (!len)
-        return 0;
-    for (uint64_t i = off / m->cs; i <= (off + len - 1) / m->cs; i++)
-        m->mark[i] = 1;
-    return 0;
+    struct vv_extent x = {off, len};
+    return len ? vv_buf_append(arg, &x, sizeof(x)) : 0;
 }
 
 int vv_disk_backup(struct vv_repo *repo, struct vv_source *src, uint32_t chunk_size,
@@ -131,47 +126,40 @@ int vv_disk_backup_to(struct vv_chunk_sink *sink, int level, struct vv_source *s
     struct backup_run b;
     uint64_t fresh0 = atomic_load(&sink->fresh), dedup0 = atomic_load(&sink->dedup);
     uint64_t new0 = atomic_load(&sink->bytes_new), stored0 = atomic_load(&sink->bytes_stored);
-    struct map_ctx m = {NULL, 0};
-    uint64_t *want = NULL, *tasks = NULL;
-    size_t nwant = 0, ntasks = 0;
+    struct vv_buf alloc = VV_BUF_INIT;
+    uint64_t *tasks = NULL, planned = 0, kept = 0;
+    size_t ntasks = 0, nalloc;
     int r;
 
     memset(&b, 0, sizeof(b));
-    if (parent) {
-        r = vv_index_derive(parent, src->size, changed, nchanged, out, &want, &nwant);
-    } else {
-        r = vv_index_init(out, src->size, chunk_size);
-        if (r == 0 && out->count && !(want = malloc(out->count * sizeof(*want))))
-            r = VV_E_NOMEM;
+    memset(out, 0, sizeof(*out));
+    /* What the source has allocated: the rest is a hole, never read. */
+    r = src->size ? src->ops->map(src, 0, src->size, add_extent, &alloc) : 0;
+    nalloc = alloc.len / sizeof(struct vv_extent);
+    if (r == 0 && parent) {
+        r = vv_index_derive(parent, src->size, changed, nchanged, out);
         for (uint64_t i = 0; r == 0 && i < out->count; i++)
-            want[nwant++] = i;
+            kept += out->e[i].kind != VV_ENTRY_PENDING;
+        if (r == 0)
+            r = vv_index_apply_alloc(out, (const struct vv_extent *)(void *)alloc.data, nalloc);
+    } else if (r == 0) {
+        r = vv_index_init(out, src->size, chunk_size);
+        if (r == 0)
+            r = vv_index_plan_full(out, (const struct vv_extent *)(void *)alloc.data, nalloc);
     }
     if (r < 0) {
         vv_error("%s: cannot plan the backup: %s", src->desc, vv_strerror(r));
         goto out;
     }
-
-    /* Keep only chunks with allocated bytes; the others are holes, never read. */
-    m.cs = out->chunk_size;
-    if (out->count && !(m.mark = calloc(out->count, 1))) {
+    for (uint64_t i = 0; i < out->count; i++)
+        planned += out->e[i].kind == VV_ENTRY_PENDING;
+    if (planned && !(tasks = malloc(planned * sizeof(*tasks)))) {
         r = VV_E_NOMEM;
         goto out;
     }
-    if (nwant && (r = src->ops->map(src, 0, src->size, mark_extent, &m)) < 0)
-        goto out;
-    if (nwant && !(tasks = malloc(nwant * sizeof(*tasks)))) {
-        r = VV_E_NOMEM;
-        goto out;
-    }
-    for (size_t k = 0; k < nwant; k++) {
-        if (m.mark[want[k]])
-            tasks[ntasks++] = want[k];
-        else
-            vv_index_set_hole(out, want[k]);
-    }
-    st->chunks_hole += nwant - ntasks;
-    st->chunks_kept += out->count - nwant;
-    st->chunks_total += out->count;
+    for (uint64_t i = 0; i < out->count; i++)
+        if (out->e[i].kind == VV_ENTRY_PENDING)
+            tasks[ntasks++] = i;
 
     b.sink = sink;
     b.progress = o ? o->progress : NULL;
@@ -180,6 +168,12 @@ int vv_disk_backup_to(struct vv_chunk_sink *sink, int level, struct vv_source *s
     b.tasks = tasks;
     r = vv_parallel_run_ex(o && o->threads ? o->threads : vv_default_threads(), level, ntasks,
                            backup_task, backup_done, &b, o ? o->cancel : NULL);
+    if (r == 0)
+        vv_index_normalize(out);
+    for (uint64_t i = 0; i < out->count; i++)
+        st->chunks_hole += out->e[i].kind == VV_ENTRY_HOLE;
+    st->chunks_kept += kept;
+    st->chunks_total += out->count;
     st->chunks_read += b.read;
     st->chunks_new += atomic_load(&sink->fresh) - fresh0;
     st->chunks_dedup += atomic_load(&sink->dedup) - dedup0;
@@ -188,8 +182,7 @@ int vv_disk_backup_to(struct vv_chunk_sink *sink, int level, struct vv_source *s
     st->bytes_new += atomic_load(&sink->bytes_new) - new0;
     st->bytes_stored += atomic_load(&sink->bytes_stored) - stored0;
 out:
-    free(m.mark);
-    free(want);
+    vv_buf_release(&alloc);
     free(tasks);
     if (r < 0)
         vv_index_release(out);

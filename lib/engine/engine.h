@@ -32,8 +32,8 @@ struct vv_backup_stats {
     uint64_t chunks_new;     /* written to the store */
     uint64_t chunks_dedup;   /* already in the store */
     uint64_t chunks_zero;    /* read, all zero, not stored */
-    uint64_t chunks_hole;    /* not allocated, not read */
-    uint64_t chunks_kept;    /* inherited from the parent unread */
+    uint64_t chunks_hole;    /* hole entries: runs not allocated, not read */
+    uint64_t chunks_kept;    /* entries (or slices) inherited from the parent unread */
     uint64_t bytes_read;
     uint64_t bytes_new;      /* plaintext bytes of new chunks */
     uint64_t bytes_stored;   /* encoded bytes written for new chunks */
@@ -41,7 +41,8 @@ struct vv_backup_stats {
 
 /* Back up one disk. With parent == NULL, a full backup of every allocated chunk with
  * chunk_size; otherwise an incremental: the parent's entries are kept except for the
- * chunks touched by changed[] (and any growth), which are read again. out receives
+ * granules touched by changed[] (and any growth), which are read again as new chunks
+ * (index.h). out receives
  * the new index (owner: the caller, vv_index_release). Stats are added to *st. */
 int vv_disk_backup(struct vv_repo *repo, struct vv_source *src, uint32_t chunk_size,
                    const struct vv_index *parent, const struct vv_extent *changed,

@@ -23,30 +23,21 @@ struct restore_run {
     atomic_uint_fast64_t *progress;
     struct vv_chunk_fetch *fetch;
     const struct vv_index *ix;
-    const uint64_t *tasks;
+    const struct group *groups; /* one task each: the entries of one chunk */
+    const uint64_t *order;      /* data entries, grouped by chunk */
     int fd, blk;
     atomic_uint_fast64_t chunks, bytes;
 };
 
-static int restore_task(void *ctx, struct vv_worker *w, uint64_t t)
-{
-    struct restore_run *rr = ctx;
-    uint64_t i = rr->tasks[t], off = i * rr->ix->chunk_size;
-    uint32_t len = vv_index_chunk_len(rr->ix, i);
-    char hex[2 * VV_CHUNK_ID_LEN + 1];
-    const struct vv_buf *data = NULL;
-    int r = rr->fetch->ops->get(rr->fetch, w, rr->ix->ids[i], &data);
+/* The data entries that name one chunk: order[start .. start + n). */
+struct group {
+    uint64_t start, n, first_off;
+};
 
-    if (r == 0 && data->len != len)
-        r = VV_E_CORRUPT;
-    if (r < 0) {
-        vv_hex_encode(rr->ix->ids[i], VV_CHUNK_ID_LEN, hex);
-        vv_error("chunk %s (disk offset %llu): %s", hex, (unsigned long long)off,
-                 r == VV_E_CORRUPT ? "its length does not match the index" : vv_strerror(r));
-        return r;
-    }
-    for (size_t done = 0; done < len;) {
-        ssize_t n = pwrite(rr->fd, data->data + done, len - done, (off_t)(off + done));
+static int write_all_at(int fd, const uint8_t *p, uint64_t len, uint64_t off)
+{
+    for (uint64_t done = 0; done < len;) {
+        ssize_t n = pwrite(fd, p + done, len - done, (off_t)(off + done));
         if (n < 0 && errno == EINTR)
             continue;
         if (n <= 0) {
@@ -54,16 +45,45 @@ static int restore_task(void *ctx, struct vv_worker *w, uint64_t t)
                      (unsigned long long)(off + done), n < 0 ? strerror(errno) : "short write");
             return VV_E_IO;
         }
-        done += (size_t)n;
+        done += (uint64_t)n;
     }
-    /* Start writing it out now: the disk works while the next chunks arrive, and the
-     * final fsync has little left to wait for (on a plain file; a device ignores it). */
-    if (!rr->blk)
-        sync_file_range(rr->fd, (off_t)off, (off_t)len, SYNC_FILE_RANGE_WRITE);
+    return 0;
+}
+
+/* One chunk, fetched and checked once, written wherever the index names it. */
+static int restore_task(void *ctx, struct vv_worker *w, uint64_t t)
+{
+    struct restore_run *rr = ctx;
+    const struct group *g = &rr->groups[t];
+    const struct vv_ix_entry *first = &rr->ix->e[rr->order[g->start]];
+    char hex[2 * VV_CHUNK_ID_LEN + 1];
+    const struct vv_buf *data = NULL;
+    int r = rr->fetch->ops->get(rr->fetch, w, first->id, &data);
+
+    for (uint64_t k = 0; r == 0 && k < g->n; k++) {
+        const struct vv_ix_entry *e = &rr->ix->e[rr->order[g->start + k]];
+        if (e->chunk_off > data->len || e->len > data->len - e->chunk_off) {
+            r = VV_E_CORRUPT;
+            first = e;
+            break;
+        }
+        if ((r = write_all_at(rr->fd, data->data + e->chunk_off, e->len, e->off)) < 0)
+            return r;
+        /* Start writing it out now: the disk works while the next chunks arrive, and
+         * the final fsync has little left to wait for (a device ignores it). */
+        if (!rr->blk)
+            sync_file_range(rr->fd, (off_t)e->off, (off_t)e->len, SYNC_FILE_RANGE_WRITE);
+        atomic_fetch_add(&rr->bytes, e->len);
+        if (rr->progress)
+            atomic_fetch_add(rr->progress, e->len);
+    }
+    if (r < 0) {
+        vv_hex_encode(first->id, VV_CHUNK_ID_LEN, hex);
+        vv_error("chunk %s (disk offset %llu): %s", hex, (unsigned long long)first->off,
+                 r == VV_E_CORRUPT ? "it is shorter than the index says" : vv_strerror(r));
+        return r;
+    }
     atomic_fetch_add(&rr->chunks, 1);
-    atomic_fetch_add(&rr->bytes, len);
-    if (rr->progress)
-        atomic_fetch_add(rr->progress, len);
     return 0;
 }
 
@@ -101,12 +121,72 @@ int vv_disk_restore(struct vv_repo *repo, const struct vv_index *ix, int fd,
     return vv_disk_restore_from(&lf.base, repo->level, ix, fd, o, st);
 }
 
+struct by_id {
+    const uint8_t *id;
+    uint64_t off, i;
+};
+
+static int cmp_by_id(const void *a, const void *b)
+{
+    const struct by_id *x = a, *y = b;
+    int c = memcmp(x->id, y->id, VV_CHUNK_ID_LEN);
+    return c ? c : x->off < y->off ? -1 : x->off > y->off;
+}
+
+static int cmp_group(const void *a, const void *b)
+{
+    const struct group *x = a, *y = b;
+    return x->first_off < y->first_off ? -1 : x->first_off > y->first_off;
+}
+
+/* The data entries grouped by chunk (each chunk fetched once), the groups in disk
+ * order of their first entry (writes stay mostly sequential). */
+static int plan_groups(const struct vv_index *ix, uint64_t **order, struct group **groups,
+                       uint64_t *ngroups)
+{
+    struct by_id *v = NULL;
+    uint64_t n = 0, ng = 0;
+
+    *order = NULL;
+    *groups = NULL;
+    *ngroups = 0;
+    for (uint64_t i = 0; i < ix->count; i++)
+        n += ix->e[i].kind == VV_ENTRY_DATA;
+    if (!n)
+        return 0;
+    if (!(v = malloc(n * sizeof(*v))) || !(*order = malloc(n * sizeof(**order))) ||
+        !(*groups = malloc(n * sizeof(**groups)))) {
+        free(v);
+        free(*order);
+        *order = NULL;
+        return VV_E_NOMEM;
+    }
+    n = 0;
+    for (uint64_t i = 0; i < ix->count; i++)
+        if (ix->e[i].kind == VV_ENTRY_DATA)
+            v[n++] = (struct by_id){ix->e[i].id, ix->e[i].off, i};
+    qsort(v, n, sizeof(*v), cmp_by_id);
+    for (uint64_t k = 0; k < n; k++) {
+        (*order)[k] = v[k].i;
+        if (k && !memcmp(v[k].id, v[k - 1].id, VV_CHUNK_ID_LEN)) {
+            (*groups)[ng - 1].n++;
+        } else {
+            (*groups)[ng++] = (struct group){k, 1, v[k].off};
+        }
+    }
+    free(v);
+    qsort(*groups, ng, sizeof(**groups), cmp_group);
+    *ngroups = ng;
+    return 0;
+}
+
 int vv_disk_restore_from(struct vv_chunk_fetch *fetch, int level, const struct vv_index *ix,
                          int fd, const struct vv_engine_opts *o, struct vv_restore_stats *st)
 {
     struct restore_run rr;
     struct stat sb;
-    uint64_t *tasks = NULL, n = 0;
+    struct group *groups = NULL;
+    uint64_t *order = NULL, ngroups = 0;
     int r, blk;
 
     if (fstat(fd, &sb) < 0)
@@ -127,36 +207,33 @@ int vv_disk_restore_from(struct vv_chunk_fetch *fetch, int level, const struct v
         return VV_E_IO;
     }
 
-    if (ix->count && !(tasks = malloc(ix->count * sizeof(*tasks))))
-        return VV_E_NOMEM;
-    for (uint64_t i = 0; i < ix->count; i++) {
-        if (vv_index_kind(ix, i) == VV_ENTRY_DATA) {
-            tasks[n++] = i;
-        } else if (blk) {
-            /* coalesce a run of zero/hole entries into one zeroing call */
-            uint64_t j = i;
-            while (j + 1 < ix->count && vv_index_kind(ix, j + 1) != VV_ENTRY_DATA)
-                j++;
-            uint64_t off = i * ix->chunk_size;
-            uint64_t end = j + 1 == ix->count ? ix->virtual_size : (j + 1) * ix->chunk_size;
-            if ((r = zero_range(fd, off, end - off)) < 0) {
-                free(tasks);
-                return r;
-            }
-            st->bytes_zeroed += end - off;
-            i = j;
-        }
+    for (uint64_t i = 0; blk && i < ix->count; i++) {
+        /* coalesce a run of zero/hole entries into one zeroing call */
+        uint64_t j = i, off = ix->e[i].off, end;
+        if (ix->e[i].kind == VV_ENTRY_DATA)
+            continue;
+        while (j + 1 < ix->count && ix->e[j + 1].kind != VV_ENTRY_DATA)
+            j++;
+        end = ix->e[j].off + ix->e[j].len;
+        if ((r = zero_range(fd, off, end - off)) < 0)
+            return r;
+        st->bytes_zeroed += end - off;
+        i = j;
     }
+    if ((r = plan_groups(ix, &order, &groups, &ngroups)) < 0)
+        return r;
     memset(&rr, 0, sizeof(rr));
     rr.fetch = fetch;
     rr.progress = o ? o->progress : NULL;
     rr.ix = ix;
-    rr.tasks = tasks;
+    rr.groups = groups;
+    rr.order = order;
     rr.fd = fd;
     rr.blk = blk;
-    r = vv_parallel_run(o && o->threads ? o->threads : vv_default_threads(), level, n,
+    r = vv_parallel_run(o && o->threads ? o->threads : vv_default_threads(), level, ngroups,
                         restore_task, &rr, o ? o->cancel : NULL);
-    free(tasks);
+    free(groups);
+    free(order);
     st->chunks_written += rr.chunks;
     st->bytes_written += rr.bytes;
     if (r == 0 && fsync(fd) < 0) {

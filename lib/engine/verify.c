@@ -100,9 +100,14 @@ int vv_point_verify(struct vv_repo *repo, const char *point_id, const struct vv_
                      m.disks[d].name);
             damaged = 1;
         }
-        for (uint64_t i = 0; i < ix.count && r == 0; i++)
-            if (vv_index_kind(&ix, i) == VV_ENTRY_DATA)
-                r = vv_buf_append(&ids, ix.ids[i], VV_CHUNK_ID_LEN);
+        {
+            uint8_t(*v)[VV_ENTRY_LEN] = NULL;
+            size_t nv = 0;
+            r = vv_index_ids(&ix, &v, &nv);
+            if (r == 0 && nv)
+                r = vv_buf_append(&ids, v, nv * VV_CHUNK_ID_LEN);
+            free(v);
+        }
         vv_index_release(&ix);
         if (r < 0)
             goto out;

@@ -393,7 +393,7 @@ static int mark_point(struct vv_repo *repo, const char *id, struct idset *live,
             break;
         for (uint64_t i = 0; i < ix.count && r >= 0; i++)
             if (vv_index_kind(&ix, i) == VV_ENTRY_DATA)
-                r = idset_add(live, seed, ix.ids[i]);
+                r = idset_add(live, seed, ix.e[i].id);
         vv_index_release(&ix);
         if (r > 0)
             r = 0;

@@ -363,23 +363,24 @@ void vv_api_index_put(struct vv_call *c)
 static int check_chunks(struct vv_repo *repo, struct vv_chunk_guard *guard, const char *key,
                         const struct vv_index *ix, json_t *missing, uint64_t *nmissing)
 {
-    for (uint64_t i = 0; i < ix->count; i++) {
-        int r;
-        if (vv_index_kind(ix, i) != VV_ENTRY_DATA)
-            continue;
-        r = vv_guard_has(guard, key, &repo->chunks, ix->ids[i]);
-        if (r < 0)
-            return r;
+    uint8_t(*ids)[VV_ENTRY_LEN] = NULL;
+    size_t n = 0;
+    int r = vv_index_ids(ix, &ids, &n);
+
+    for (size_t i = 0; r == 0 && i < n; i++) {
+        r = vv_guard_has(guard, key, &repo->chunks, ids[i]);
         if (r == 0) {
             if (json_array_size(missing) < MAX_MISSING_LISTED) {
                 char hex[2 * VV_CHUNK_ID_LEN + 1];
-                vv_hex_encode(ix->ids[i], VV_CHUNK_ID_LEN, hex);
+                vv_hex_encode(ids[i], VV_CHUNK_ID_LEN, hex);
                 json_array_append_new(missing, json_string(hex));
             }
             (*nmissing)++;
         }
+        r = r < 0 ? r : 0;
     }
-    return 0;
+    free(ids);
+    return r;
 }
 
 static json_t *disks_json(const struct vv_manifest *m)

@@ -98,7 +98,7 @@ CS=65536
 idx() { local out=$1; shift; $VV index --out "$out" "$@"; }
 idx bad1.bin --chunk-size $CS --virtual-size $((4 * CS)) "$C1" hole zero          # 3 entries for 4
 idx bad2.bin --chunk-size $CS --virtual-size $((3 * CS)) --count 4 "$C1" hole zero "$C2"
-idx bad3.bin --chunk-size $CS --virtual-size $((3 * CS)) --version 2 "$C1" hole zero
+idx bad3.bin --chunk-size $CS --virtual-size $((3 * CS)) --version 3 "$C1" hole zero
 idx bad4.bin --chunk-size 3000 --virtual-size 9000 "$C1" hole zero
 idx bad5.bin --chunk-size $CS --virtual-size $((3 * CS)) --reserved 1 "$C1" hole zero
 idx bad6.bin --chunk-size $((32 * 1024 * 1024)) --virtual-size $((32 * 1024 * 1024)) "$C1"

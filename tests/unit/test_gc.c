@@ -121,13 +121,16 @@ static int commit_seeds(struct vv_repo *repo, const char *pid, const uint64_t *s
         vv_manifest_release(&m);
         return r;
     }
-    for (size_t i = 0; i < n; i++) {
+    r = vv_index_push(&ix, 0, CHUNK_SIZE, VV_ENTRY_ZERO, 0, NULL);
+    for (size_t i = 0; i < n && r == 0; i++) {
         uint8_t id[VV_CHUNK_ID_LEN];
         chunk_id(seeds[i], id);
-        vv_index_set_data(&ix, i + 1, id);
+        r = vv_index_push(&ix, (i + 1) * CHUNK_SIZE, CHUNK_SIZE, VV_ENTRY_DATA, 0, id);
     }
-    vv_index_set_zero(&ix, 0); /* entry n+1 stays a hole */
-    r = vv_repo_point_commit(repo, &m, &ix);
+    if (r == 0) /* and a hole at the end */
+        r = vv_index_push(&ix, (n + 1) * CHUNK_SIZE, CHUNK_SIZE, VV_ENTRY_HOLE, 0, NULL);
+    if (r == 0)
+        r = vv_repo_point_commit(repo, &m, &ix);
     vv_index_release(&ix);
     vv_manifest_release(&m);
     return r;
@@ -153,13 +156,13 @@ static int verify_point(struct vv_repo *repo, struct vv_chunk_io *io, const char
     for (uint64_t i = 0; i < ix.count; i++) {
         if (vv_index_kind(&ix, i) != VV_ENTRY_DATA)
             continue;
-        if (vv_chunk_get(&repo->chunks, io, ix.ids[i]) != 0) {
+        if (vv_chunk_get(&repo->chunks, io, ix.e[i].id) != 0) {
             bad++;
             continue;
         }
         if (seeds && i >= 1 && i <= n) {
             size_t len = gen_chunk(seeds[i - 1], buf, id);
-            if (memcmp(id, ix.ids[i], VV_CHUNK_ID_LEN) != 0 || io->dec.len != len ||
+            if (memcmp(id, ix.e[i].id, VV_CHUNK_ID_LEN) != 0 || io->dec.len != len ||
                 memcmp(io->dec.data, buf, len) != 0)
                 bad++;
         }

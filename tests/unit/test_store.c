@@ -1127,15 +1127,19 @@ static void make_point(struct vv_manifest *m, const char *id, const char *parent
     m->vm_name = strdup("web01");
     for (int d = 0; d < 2; d++) {
         CHECK_OK(vv_manifest_add_disk(m, names[d], "/dev/null", NULL));
-        CHECK_OK(vv_index_init(&ix[d], (uint64_t)(d + 1) * 10 * 65536 + 100, 65536));
-        for (uint64_t i = 0; i < ix[d].count; i++) {
+        uint64_t size = (uint64_t)(d + 1) * 10 * 65536 + 100;
+        CHECK_OK(vv_index_init(&ix[d], size, 65536));
+        /* 64 KiB blocks: data, zero, hole, data, ... */
+        for (uint64_t i = 0, off = 0; off < size; i++, off += 65536) {
             uint8_t cid[VV_ENTRY_LEN];
+            uint64_t len = size - off < 65536 ? size - off : 65536;
             memset(cid, tag + d, sizeof(cid));
             vv_put_le64(cid, i);
-            if (i % 3 == 0)
-                vv_index_set_data(&ix[d], i, cid);
-            else if (i % 3 == 1)
-                vv_index_set_zero(&ix[d], i);
+            CHECK_OK(vv_index_push(&ix[d], off, len,
+                                   i % 3 == 0   ? VV_ENTRY_DATA
+                                   : i % 3 == 1 ? VV_ENTRY_ZERO
+                                                : VV_ENTRY_HOLE,
+                                   0, cid));
         }
     }
 }
@@ -1206,7 +1210,7 @@ TEST(repo_points_commit_load_list_delete)
         CHECK_EQ(got.count, ix[d].count);
         CHECK_EQ(got.virtual_size, ix[d].virtual_size);
         if (got.count == ix[d].count)
-            CHECK_MEM(got.ids, ix[d].ids, got.count * VV_ENTRY_LEN);
+            CHECK_MEM(got.e, ix[d].e, got.count * sizeof(*got.e));
         vv_index_release(&got);
     }
     vv_manifest_release(&back);
@@ -1219,7 +1223,7 @@ TEST(repo_points_commit_load_list_delete)
         CHECK_EQ(vv_repo_point_commit(repo, &dup, dix), VV_E_EXISTS);
         CHECK_OK(vv_repo_point_load(repo, id1, &back));
         CHECK_OK(vv_repo_index_load(repo, &back, &back.disks[0], &got));
-        CHECK_MEM(got.ids, ix[0].ids, got.count * VV_ENTRY_LEN);
+        CHECK_MEM(got.e, ix[0].e, got.count * sizeof(*got.e));
         vv_index_release(&got);
         vv_manifest_release(&back);
         vv_index_release(&dix[0]);
@@ -1334,7 +1338,8 @@ TEST(repo_detects_tampered_index_and_manifest)
     overwrite(repo, ka, orig_b.data, orig_b.len);
     CHECK_EQ(vv_repo_index_load(repo, &back, &back.disks[0], &got), VV_E_HASH);
     /* a different, validly sealed index (one entry changed) */
-    vv_index_set_hole(&ix[0], 0);
+    ix[0].e[0].kind = VV_ENTRY_ZERO; /* data -> zero, next to a zero: merged */
+    vv_index_normalize(&ix[0]);
     CHECK_OK(vv_index_serialize(&ix[0], &ser));
     sealed_object(repo, VV_OBJ_INDEX, ser.data, ser.len, &repo->key, &obj);
     overwrite(repo, ka, obj.data, obj.len);
