@@ -345,6 +345,7 @@ static int run_due(struct vv_server *s, const struct due *d, time_t now)
     }
     vv_info("scheduler: backup of '%s' for the run of %s: job %s%s%s", d->name, when, job,
             note[0] ? "; " : "", note);
+    vv_server_ring(s);
     return 1;
 }
 

@@ -32,6 +32,40 @@ void vv_server_init(struct vv_server *s)
     pthread_mutex_init(&s->tzs.mu, NULL);
     pthread_mutex_init(&s->worker.mu, NULL);
     pthread_cond_init(&s->worker.wake, NULL);
+    {
+        pthread_condattr_t a;
+        pthread_condattr_init(&a);
+        pthread_condattr_setclock(&a, CLOCK_MONOTONIC);
+        pthread_cond_init(&s->bell, &a);
+        pthread_condattr_destroy(&a);
+    }
+    pthread_mutex_init(&s->bell_mu, NULL);
+}
+
+void vv_server_ring(struct vv_server *s)
+{
+    pthread_mutex_lock(&s->bell_mu);
+    s->bell_rings++;
+    pthread_cond_broadcast(&s->bell);
+    pthread_mutex_unlock(&s->bell_mu);
+}
+
+void vv_server_await(struct vv_server *s, uint64_t *seen, int ms)
+{
+    struct timespec until;
+    clock_gettime(CLOCK_MONOTONIC, &until);
+    until.tv_sec += ms / 1000;
+    until.tv_nsec += (long)(ms % 1000) * 1000000L;
+    if (until.tv_nsec >= 1000000000L) {
+        until.tv_sec++;
+        until.tv_nsec -= 1000000000L;
+    }
+    pthread_mutex_lock(&s->bell_mu);
+    while (s->bell_rings == *seen && !atomic_load(&s->stopping))
+        if (pthread_cond_timedwait(&s->bell, &s->bell_mu, &until) != 0)
+            break;
+    *seen = s->bell_rings;
+    pthread_mutex_unlock(&s->bell_mu);
 }
 
 void vv_server_release(struct vv_server *s)

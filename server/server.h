@@ -83,7 +83,18 @@ struct vv_server {
     struct vv_server_worker worker;
     char zoneinfo[256]; /* IANA zone files, /usr/share/zoneinfo */
     int prune_time;     /* minutes after midnight UTC of the daily prune and collection */
+    /* Rung when a job an agent may claim is created: a waiting claim answers at once
+     * instead of at its next look at the catalog. */
+    pthread_mutex_t bell_mu;
+    pthread_cond_t bell;
+    uint64_t bell_rings; /* guarded by bell_mu */
 };
+
+/* A job was created (or may have become claimable): wake the waiting claims. */
+void vv_server_ring(struct vv_server *s);
+/* Wait until the bell rings after the ring count *seen (which it then updates), or
+ * ms milliseconds pass. */
+void vv_server_await(struct vv_server *s, uint64_t *seen, int ms);
 
 /* Now, as the server counts it (see struct vv_clock). Thread-safe. */
 time_t vv_server_now(struct vv_server *s);

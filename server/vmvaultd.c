@@ -793,6 +793,7 @@ int main(int argc, char **argv)
     }
     if (vv_server_worker_start(&srv, &worker) != 0) {
         atomic_store(&srv.stopping, 1);
+        vv_server_ring(&srv);
         pthread_join(maint, NULL);
         vv_http_stop(http);
         close_server(&srv);
@@ -824,6 +825,7 @@ int main(int argc, char **argv)
         sleep(1); /* a signal cuts the sleep short */
     vv_info("stopping on %s", got_signal == SIGTERM ? "SIGTERM" : "SIGINT");
     atomic_store(&srv.stopping, 1);
+    vv_server_ring(&srv); /* waiting job claims answer now */
     vv_http_stop(http);
     atomic_store(&srv.worker.cancel, 1);
     vv_server_worker_wake(&srv);

@@ -299,6 +299,10 @@ void vv_api_agent_job_next(struct vv_call *c)
         }
     }
     for (int64_t waited_ms = 0;; waited_ms += 250) {
+        uint64_t seen;
+        pthread_mutex_lock(&c->srv->bell_mu);
+        seen = c->srv->bell_rings;
+        pthread_mutex_unlock(&c->srv->bell_mu);
         vv_db_lock(c->srv->db);
         c->now = vv_server_now(c->srv);
         r = claim(c, &job);
@@ -313,7 +317,9 @@ void vv_api_agent_job_next(struct vv_call *c)
         }
         if (waited_ms >= wait * 1000 || atomic_load(&c->srv->stopping))
             break;
-        usleep(250 * 1000);
+        /* a job created here rings at once; 250 ms bounds the wait for one another
+         * server of the same catalog created */
+        vv_server_await(c->srv, &seen, 250);
     }
     free(c->resp->body);
     c->resp->body = NULL;

@@ -91,8 +91,11 @@ int vv_job_create(struct vv_call *c, int64_t vault_id, int64_t item_id, const ch
                   const char *status, const char *tasks_json, time_t retain_until,
                   char id_out[VV_UUID_LEN])
 {
-    return vv_job_insert(c->srv->db, c->now, c->who.user, vault_id, item_id, operation, status,
-                         tasks_json, retain_until, NULL, id_out);
+    int r = vv_job_insert(c->srv->db, c->now, c->who.user, vault_id, item_id, operation, status,
+                          tasks_json, retain_until, NULL, id_out);
+    if (r == 0)
+        vv_server_ring(c->srv);
+    return r;
 }
 
 json_t *vv_job_json(struct vv_call *c, const char *job_id)
