@@ -301,7 +301,8 @@ static int merged(const struct vv_extent *in, size_t n, uint64_t size, struct vv
         v[k].off = in[i].off;
         v[k++].len = (end > size ? size : end) - in[i].off;
     }
-    qsort(v, k, sizeof(*v), cmp_extent);
+    if (k > 1)
+        qsort(v, k, sizeof(*v), cmp_extent);
     *nout = 0;
     for (size_t i = 0; i < k; i++) {
         struct vv_extent *last = *nout ? &v[*nout - 1] : NULL;
