@@ -52,6 +52,7 @@ static const char keygen_usage[] =
 static const char backup_usage[] =
     "usage: vmvault debug image-backup --store DIR --key-file FILE --image PATH\n"
     "                                  [--disk-name NAME] [--chunk-size SIZE]\n"
+    "                                  [--fixed-chunks]\n"
     "                                  [--parent POINT --changed-extents FILE]\n"
     "                                  [--retain-until TIME] [--vm-name NAME]\n"
     "                                  [--domain-xml FILE] [--threads N]\n"
@@ -61,10 +62,11 @@ static const char backup_usage[] =
     "point, and print its id. The store folder is created when it does not exist.\n"
     "\n"
     "A full backup reads only the allocated parts of the image (SEEK_DATA/SEEK_HOLE),\n"
-    "cuts them into fixed, disk-aligned chunks, skips all-zero chunks, and stores each\n"
-    "chunk the store does not already have, compressed (zstd) and sealed\n"
-    "(AES-256-GCM). With --parent and --changed-extents, only the chunks touched by\n"
-    "the listed extents are read again; all others are taken from the parent point.\n"
+    "cuts them into content-defined chunks (the same bytes at another offset make the\n"
+    "same chunks, stored once), skips all-zero chunks, and stores each chunk the store\n"
+    "does not already have, compressed (zstd) and sealed (AES-256-GCM). With --parent\n"
+    "and --changed-extents, only the 64 KiB granules touched by the listed extents are\n"
+    "read again; everything else is taken from the parent point.\n"
     "\n"
     "Options:\n"
     "  --store DIR              store folder (env VMVAULT_STORE)\n"
@@ -72,8 +74,11 @@ static const char backup_usage[] =
     "  --image PATH             raw image file or block device to read\n"
     "  --disk-name NAME         name of the disk in the point (default: disk0);\n"
     "                           lower-case letters, digits, '.', '_', '-'\n"
-    "  --chunk-size SIZE        chunk size of a full backup, a power of two from 4K\n"
+    "  --chunk-size SIZE        average chunk size of a full backup (chunks are a\n"
+    "                           quarter to four times it), a power of two from 4K\n"
     "                           to 16M (default: 256K); incrementals keep the parent's\n"
+    "  --fixed-chunks           a full backup cuts chunks at multiples of the chunk\n"
+    "                           size instead, aligned on the disk\n"
     "  --parent POINT           recovery point this incremental builds on\n"
     "  --changed-extents FILE   extents changed since the parent, one 'OFFSET LENGTH'\n"
     "                           pair per line (bytes; K/M/G suffixes; '#' comments);\n"
@@ -142,12 +147,12 @@ struct opts {
     const char *store, *key_file, *image, *disk, *parent, *changed, *point, *target;
     const char *retain, *vm_name, *domain_xml;
     uint64_t chunk_size;
-    int threads, json, force, all, chunks;
+    int threads, json, force, all, chunks, fixed;
 };
 
 enum {
     O_STORE = 256, O_KEY, O_IMAGE, O_DISK, O_CHUNK, O_PARENT, O_CHANGED, O_POINT, O_TARGET,
-    O_RETAIN, O_VMNAME, O_XML, O_THREADS, O_OUTPUT, O_FORCE, O_ALL, O_CHUNKS, O_HELP,
+    O_RETAIN, O_VMNAME, O_XML, O_THREADS, O_OUTPUT, O_FORCE, O_ALL, O_CHUNKS, O_FIXED, O_HELP,
 };
 
 static const struct option long_opts[] = {
@@ -156,6 +161,7 @@ static const struct option long_opts[] = {
     {"image", required_argument, NULL, O_IMAGE},
     {"disk-name", required_argument, NULL, O_DISK},
     {"chunk-size", required_argument, NULL, O_CHUNK},
+    {"fixed-chunks", no_argument, NULL, O_FIXED},
     {"parent", required_argument, NULL, O_PARENT},
     {"changed-extents", required_argument, NULL, O_CHANGED},
     {"point", required_argument, NULL, O_POINT},
@@ -182,8 +188,8 @@ struct accept {
 static const struct accept accepts[] = {
     {"keygen", keygen_usage, {O_KEY}},
     {"image-backup", backup_usage,
-     {O_STORE, O_KEY, O_IMAGE, O_DISK, O_CHUNK, O_PARENT, O_CHANGED, O_RETAIN, O_VMNAME, O_XML,
-      O_THREADS, O_OUTPUT}},
+     {O_STORE, O_KEY, O_IMAGE, O_DISK, O_CHUNK, O_FIXED, O_PARENT, O_CHANGED, O_RETAIN, O_VMNAME,
+      O_XML, O_THREADS, O_OUTPUT}},
     {"image-restore", restore_usage,
      {O_STORE, O_KEY, O_POINT, O_DISK, O_TARGET, O_FORCE, O_THREADS, O_OUTPUT}},
     {"verify", verify_usage, {O_STORE, O_KEY, O_POINT, O_ALL, O_CHUNKS, O_THREADS, O_OUTPUT}},
@@ -252,6 +258,7 @@ static int parse(const char *cmd, int argc, char **argv, struct opts *o)
                 return vv_cli_usage_error(full, "--chunk-size '%s' must be a power of two "
                                           "from 4K to 16M", optarg);
             break;
+        case O_FIXED: o->fixed = 1; break;
         case O_PARENT:
         case O_POINT:
             if (!vv_point_id_valid(optarg))
@@ -387,7 +394,7 @@ static int cmd_backup(int argc, char **argv)
     struct vv_backup_stats st;
     struct vv_extent *ext = NULL;
     struct vv_manifest_disk *d;
-    struct vv_engine_opts eo = {0, NULL, NULL};
+    struct vv_engine_opts eo = {0, NULL, NULL, 0};
     size_t next = 0;
     double t0 = now_seconds(), secs;
     const char *disk;
@@ -404,8 +411,12 @@ static int cmd_backup(int argc, char **argv)
         return vv_cli_usage_error("debug image-backup",
                                   "--chunk-size applies to full backups only (an incremental "
                                   "keeps its parent's)");
+    if (o.parent && o.fixed)
+        return vv_cli_usage_error("debug image-backup",
+                                  "--fixed-chunks applies to full backups only");
     disk = o.disk ? o.disk : "disk0";
     eo.threads = o.threads;
+    eo.fixed_chunks = o.fixed;
     memset(&st, 0, sizeof(st));
     vv_manifest_init(&m);
     vv_manifest_init(&parent);
@@ -527,7 +538,7 @@ static int cmd_restore(int argc, char **argv)
     struct vv_manifest m;
     struct vv_index ix = {0};
     struct vv_restore_stats st = {0, 0, 0};
-    struct vv_engine_opts eo = {0, NULL, NULL};
+    struct vv_engine_opts eo = {0, NULL, NULL, 0};
     const struct vv_manifest_disk *d;
     char partial[4096];
     struct stat sb;
@@ -669,7 +680,7 @@ static int cmd_verify(int argc, char **argv)
     struct opts o;
     struct vv_repo *repo = NULL;
     struct vv_verify_stats st;
-    struct vv_engine_opts eo = {0, NULL, NULL};
+    struct vv_engine_opts eo = {0, NULL, NULL, 0};
     struct id_list l = {NULL, 0, 0};
     double t0 = now_seconds();
     int r = parse("verify", argc, argv, &o), rc = VV_EXIT_FAIL, damaged = 0;

@@ -319,11 +319,11 @@ static int merged(const struct vv_extent *in, size_t n, uint64_t size, struct vv
 }
 
 /* Pending entries over [a, b), cut at multiples of the chunk size. */
-static int push_pending(struct vv_index *ix, uint64_t a, uint64_t b)
+static int push_pending(struct vv_index *ix, uint64_t a, uint64_t b, uint64_t block)
 {
     int r;
     while (a < b) {
-        uint64_t next = (a / ix->chunk_size + 1) * ix->chunk_size;
+        uint64_t next = (a / block + 1) * block;
         uint64_t q = next < b ? next : b;
         if ((r = vv_index_push(ix, a, q - a, VV_ENTRY_PENDING, 0, NULL)) < 0)
             return r;
@@ -334,12 +334,20 @@ static int push_pending(struct vv_index *ix, uint64_t a, uint64_t b)
 
 int vv_index_plan_full(struct vv_index *out, const struct vv_extent *alloc, size_t nalloc)
 {
+    return vv_index_plan_regions(out, alloc, nalloc, out->chunk_size);
+}
+
+int vv_index_plan_regions(struct vv_index *out, const struct vv_extent *alloc, size_t nalloc,
+                          uint64_t region)
+{
     struct vv_extent *v;
     uint64_t pos = 0, cs = out->chunk_size, size = out->virtual_size;
     size_t n;
     int r;
 
     out->count = 0;
+    if (region == 0)
+        return VV_E_INVAL;
     if ((r = merged(alloc, nalloc, size, &v, &n)) < 0)
         return r;
     for (size_t i = 0; i < n && r == 0; i++) {
@@ -354,7 +362,7 @@ int vv_index_plan_full(struct vv_index *out, const struct vv_extent *alloc, size
         if (a > pos)
             r = vv_index_push(out, pos, a - pos, VV_ENTRY_HOLE, 0, NULL);
         if (r == 0)
-            r = push_pending(out, a, b);
+            r = push_pending(out, a, b, region);
         pos = b;
     }
     if (r == 0 && pos < size)
@@ -464,7 +472,7 @@ int vv_index_derive(const struct vv_index *parent, uint64_t new_size,
         if (v[i].off > pos)
             r = push_parent(out, parent, &j, pos, v[i].off);
         if (r == 0)
-            r = push_pending(out, v[i].off, v[i].off + v[i].len);
+            r = push_pending(out, v[i].off, v[i].off + v[i].len, out->chunk_size);
         pos = v[i].off + v[i].len;
     }
     if (r == 0 && pos < keep)

@@ -7,8 +7,9 @@
  *   - zero: allocated but all zero, never stored,
  *   - data: bytes [chunk_off, chunk_off + len) of the chunk whose plaintext has the
  *     SHA-256 id.
- * A full backup cuts the allocated data into chunks at multiples of chunk_size (one
- * entry per chunk, chunk_off 0). An incremental keeps its parent's entries except the
+ * A full backup cuts the allocated data into content-defined chunks averaging
+ * chunk_size (chunker.h), or with fixed chunking at multiples of chunk_size; one
+ * entry per chunk, chunk_off 0. An incremental keeps its parent's entries except the
  * granules (granule bytes, disk-aligned) a changed extent touches: those are read
  * again as new chunks, and a parent entry they cut keeps only its untouched part, as
  * a slice of the same chunk. So a scattered change costs about its own size rounded
@@ -63,7 +64,7 @@ struct vv_ix_entry {
 
 struct vv_index {
     uint64_t virtual_size;
-    uint32_t chunk_size;   /* chunks are cut at its multiples */
+    uint32_t chunk_size;   /* average (content-defined) or fixed chunk size */
     uint32_t granule;      /* an incremental reads again whole granules */
     uint64_t count;
     struct vv_ix_entry *e; /* owned; count entries */
@@ -121,6 +122,11 @@ int vv_index_parse(const void *data, size_t len, struct vv_index *out);
  * allocated extent touches (extents in any order, clipped to the disk) becomes a
  * pending entry, the rest holes. Returns 0, VV_E_INVAL, VV_E_NOMEM. */
 int vv_index_plan_full(struct vv_index *out, const struct vv_extent *alloc, size_t nalloc);
+/* The same with pending entries cut at multiples of region (> 0) instead: the
+ * allocated extents are still rounded out to chunk_size only. For content-defined
+ * chunking, which cuts each region's data itself. */
+int vv_index_plan_regions(struct vv_index *out, const struct vv_extent *alloc, size_t nalloc,
+                          uint64_t region);
 /* Pending entries that no allocated extent touches become holes (not read). */
 int vv_index_apply_alloc(struct vv_index *ix, const struct vv_extent *alloc, size_t nalloc);
 

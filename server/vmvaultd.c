@@ -258,7 +258,7 @@ static int run_check(struct vv_server *s)
     json_t *problems = json_array(), *report;
     struct vv_stmt *st, *pt;
     struct vv_verify_stats vs = {0};
-    struct vv_engine_opts eo = {0, NULL, NULL};
+    struct vv_engine_opts eo = {0, NULL, NULL, 0};
     int64_t vaults = 0, points = 0;
     char *text;
     int r, bad;

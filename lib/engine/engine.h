@@ -24,6 +24,7 @@ struct vv_engine_opts {
     int threads;        /* 0: vv_default_threads() */
     atomic_int *cancel; /* may be NULL; non-zero stops the work (VV_E_CANCELLED) */
     atomic_uint_fast64_t *progress; /* may be NULL; bytes read are added as they are */
+    int fixed_chunks; /* full backups: chunks at multiples of chunk_size, not by content */
 };
 
 struct vv_backup_stats {
@@ -39,11 +40,12 @@ struct vv_backup_stats {
     uint64_t bytes_stored;   /* encoded bytes written for new chunks */
 };
 
-/* Back up one disk. With parent == NULL, a full backup of every allocated chunk with
- * chunk_size; otherwise an incremental: the parent's entries are kept except for the
- * granules touched by changed[] (and any growth), which are read again as new chunks
- * (index.h). out receives
- * the new index (owner: the caller, vv_index_release). Stats are added to *st. */
+/* Back up one disk. With parent == NULL, a full backup of all allocated data in
+ * content-defined chunks averaging chunk_size (chunker.h; fixed chunks of chunk_size
+ * with o->fixed_chunks); otherwise an incremental: the parent's entries are kept
+ * except for the granules touched by changed[] (and any growth), which are read again
+ * as new chunks (index.h). out receives the new index (owner: the caller,
+ * vv_index_release). Stats are added to *st. */
 int vv_disk_backup(struct vv_repo *repo, struct vv_source *src, uint32_t chunk_size,
                    const struct vv_index *parent, const struct vv_extent *changed,
                    size_t nchanged, const struct vv_engine_opts *o, struct vv_index *out,

@@ -87,13 +87,28 @@ static int restore_task(void *ctx, struct vv_worker *w, uint64_t t)
     return 0;
 }
 
-/* Zero [off, off+len) of a block device. */
+/* Zero [off, off+len) of a block device: BLKZEROOUT for the whole 4 KiB blocks
+ * (aligned for any logical sector size up to 4 KiB), written zeros for the partial
+ * blocks at either end (content-defined chunks end at any byte). */
 static int zero_range(int fd, uint64_t off, uint64_t len)
 {
-    uint64_t range[2] = {off, len};
-    if (ioctl(fd, BLKZEROOUT, range) == 0)
+    static const uint8_t zeros[4096];
+    uint64_t end = off + len, a = (off + 4095) & ~4095ull, b = end & ~4095ull;
+    uint64_t range[2];
+    int r;
+
+    if (a > end)
+        a = end;
+    if (b < a)
+        b = a;
+    if ((a > off && (r = write_all_at(fd, zeros, a - off, off)) < 0) ||
+        (end > b && (r = write_all_at(fd, zeros, end - b, b)) < 0))
+        return r;
+    range[0] = a;
+    range[1] = b - a;
+    if (b == a || ioctl(fd, BLKZEROOUT, range) == 0)
         return 0;
-    vv_error("cannot zero device range at %llu: %s", (unsigned long long)off, strerror(errno));
+    vv_error("cannot zero device range at %llu: %s", (unsigned long long)a, strerror(errno));
     return VV_E_IO;
 }
 

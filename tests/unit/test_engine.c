@@ -1,9 +1,10 @@
 /*
  * test_engine.c: the storage engine end to end, in process: full and incremental
  * backups of small sparse images, byte-identical restores that keep holes as holes,
- * zero chunks never stored, dedup across images, verify finding missing and damaged
- * chunks, refusal of a non-empty restore target, cancellation, and the changed-extents
- * parser.
+ * zero chunks never stored, content-defined chunks that cut as one pass would and
+ * dedup moved data, a read error that stops every worker, dedup across images, verify
+ * finding missing and damaged chunks, refusal of a non-empty restore target,
+ * cancellation, and the changed-extents parser.
  */
 #include <dirent.h>
 #include <errno.h>
@@ -12,6 +13,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "chunker.h"
 #include "crypto.h"
 #include "engine/engine.h"
 #include "err.h"
@@ -255,12 +257,13 @@ static const struct vv_ix_entry *entry_at(const struct vv_index *ix, uint64_t of
 
 /* ---- tests -------------------------------------------------------------------------- */
 
-TEST(full_backup_restores_identical_and_sparse)
+TEST(fixed_chunks_full_backup_restores_identical_and_sparse)
 {
     static const uint32_t sizes[] = {4096, 16384, 65536};
     struct env e;
     char img[4400];
     env_open(&e);
+    e.opts.fixed_chunks = 1;
     file_path(&e, "disk.img", img, sizeof(img));
     vv_test_seed(1);
     standard_image(img);
@@ -471,7 +474,7 @@ TEST(incremental_restores_new_content_and_parent_still_old)
     env_close(&e);
 }
 
-TEST(dedup_across_images_and_within_one)
+TEST(fixed_chunks_dedup_across_images_and_within_one)
 {
     const uint32_t cs = 16384;
     struct env e;
@@ -481,6 +484,7 @@ TEST(dedup_across_images_and_within_one)
     uint8_t *shared = malloc(4 * cs);
 
     env_open(&e);
+    e.opts.fixed_chunks = 1;
     file_path(&e, "a.img", a, sizeof(a));
     file_path(&e, "b.img", b, sizeof(b));
     vv_test_seed(3);
@@ -549,6 +553,183 @@ TEST(dedup_across_images_and_within_one)
         vv_index_release(&ia);
     }
     free(shared);
+    env_close(&e);
+}
+
+/* Content-defined chunking: a 20 MiB run of data spans six 4 MiB read regions, then
+ * a copy of 3 MiB of it lies at an offset no chunk size divides. */
+#define CDC_SIZE (32 * MiB)
+#define CDC_DATA_OFF (1 * MiB)
+#define CDC_DATA_LEN (20 * MiB)
+#define CDC_COPY_SRC (5 * MiB + 4096)
+#define CDC_COPY_OFF (24 * MiB + 12 * KiB)
+#define CDC_COPY_LEN (3 * MiB)
+#define CDC_ZERO_OFF (28 * MiB)
+#define CDC_ZERO_LEN (2 * MiB)
+
+static void cdc_image(const char *path, struct vv_buf *data)
+{
+    int fd;
+    new_image(path, CDC_SIZE);
+    vv_buf_init(data, CDC_DATA_LEN);
+    CHECK_OK(vv_buf_resize(data, CDC_DATA_LEN));
+    vv_test_fill(data->data, CDC_DATA_LEN);
+    CHECK((fd = open(path, O_WRONLY)) >= 0);
+    CHECK_EQ(pwrite(fd, data->data, CDC_DATA_LEN, CDC_DATA_OFF), (ssize_t)CDC_DATA_LEN);
+    CHECK_EQ(pwrite(fd, data->data + CDC_COPY_SRC - CDC_DATA_OFF, CDC_COPY_LEN, CDC_COPY_OFF),
+             (ssize_t)CDC_COPY_LEN);
+    close(fd);
+    write_region(path, CDC_ZERO_OFF, CDC_ZERO_LEN, F_ZERO);
+}
+
+TEST(content_defined_full_backup_cuts_like_one_stream)
+{
+    const uint32_t cs = 16384; /* chunks 4K..64K, about 16K */
+    struct env e;
+    char img[4400], out[4400];
+    struct vv_index ix, ix1;
+    struct vv_backup_stats st, st1;
+    struct vv_restore_stats rs;
+    struct vv_index_counts c;
+    struct vv_chunker ck;
+    struct vv_buf data;
+    uint64_t i = 0, pos = 0, copied = 0, shared = 0;
+    uint8_t(*ids)[VV_ENTRY_LEN] = NULL;
+    size_t nids = 0;
+
+    env_open(&e);
+    file_path(&e, "cdc.img", img, sizeof(img));
+    file_path(&e, "cdc.out", out, sizeof(out));
+    vv_test_seed(21);
+    cdc_image(img, &data);
+    CHECK_OK(backup(&e, img, cs, NULL, NULL, 0, &ix, &st));
+    CHECK_EQ(ix.chunk_size, cs);
+    vv_index_count(&ix, &c);
+    CHECK_EQ(st.chunks_total, ix.count);
+    CHECK_EQ(st.chunks_read, st.chunks_new + st.chunks_dedup + st.chunks_zero);
+    CHECK_EQ(st.chunks_new + st.chunks_dedup, c.data);
+    CHECK_EQ(st.chunks_hole, c.hole);
+    CHECK_EQ(st.chunks_new, distinct_data(&ix));
+
+    /* The run of data is cut exactly as one pass over it would cut it: the regions,
+     * read in parallel, hand their unfinished chunk on. */
+    CHECK_OK(vv_chunker_init(&ck, cs));
+    while (i < ix.count && ix.e[i].off < CDC_DATA_OFF)
+        i++;
+    CHECK_EQ(ix.e[i].off, CDC_DATA_OFF);
+    while (pos < CDC_DATA_LEN) {
+        size_t l = vv_chunker_next(&ck, data.data + pos, CDC_DATA_LEN - pos, 1);
+        CHECK(i < ix.count);
+        if (i >= ix.count)
+            break;
+        CHECK_EQ(ix.e[i].kind, VV_ENTRY_DATA);
+        CHECK_EQ(ix.e[i].off, CDC_DATA_OFF + pos);
+        CHECK_EQ(ix.e[i].len, l);
+        pos += l;
+        i++;
+    }
+    /* the moved copy is mostly the same chunks: only those at its edges are new */
+    CHECK_OK(vv_index_ids(&ix, &ids, &nids));
+    for (i = 0; i < ix.count; i++) {
+        const struct vv_ix_entry *x = &ix.e[i];
+        if (x->kind != VV_ENTRY_DATA || x->off < CDC_COPY_OFF ||
+            x->off + x->len > CDC_COPY_OFF + CDC_COPY_LEN)
+            continue;
+        copied += x->len;
+        for (uint64_t k = 0; k < ix.count; k++)
+            if (ix.e[k].off < CDC_DATA_OFF + CDC_DATA_LEN && ix.e[k].kind == VV_ENTRY_DATA &&
+                !memcmp(ix.e[k].id, x->id, VV_ENTRY_LEN)) {
+                shared += x->len;
+                break;
+            }
+    }
+    free(ids);
+    CHECK(copied > CDC_COPY_LEN - 4 * ck.max);
+    CHECK(shared > copied - 2 * ck.max);
+    CHECK(st.bytes_new < CDC_DATA_LEN + 4 * ck.max);
+    /* zeros: the middle of the run is zero entries, never stored */
+    CHECK_EQ(entry_at(&ix, CDC_ZERO_OFF + CDC_ZERO_LEN / 2)->kind, VV_ENTRY_ZERO);
+    CHECK(st.chunks_zero > 0);
+
+    /* the same cuts with one worker */
+    e.opts.threads = 1;
+    CHECK_OK(backup(&e, img, cs, NULL, NULL, 0, &ix1, &st1));
+    CHECK_EQ(ix1.count, ix.count);
+    CHECK_MEM(ix1.e, ix.e, ix.count * sizeof(*ix.e));
+    CHECK_EQ(st1.chunks_new, 0);
+    vv_index_release(&ix1);
+
+    /* restored byte for byte, holes and zeros as holes */
+    CHECK_OK(restore(&e, &ix, out, &rs));
+    check_same_content(img, out);
+    CHECK(is_hole(out, 0, CDC_DATA_OFF));
+    CHECK(is_hole(out, CDC_ZERO_OFF + 1 * MiB, 64 * KiB));
+    CHECK(is_hole(out, CDC_ZERO_OFF + CDC_ZERO_LEN, CDC_SIZE - CDC_ZERO_OFF - CDC_ZERO_LEN));
+    vv_buf_release(&data);
+    vv_index_release(&ix);
+    env_close(&e);
+}
+
+/* A file source whose reads fail from fail_at on. */
+struct failing_source {
+    struct vv_source base;
+    struct vv_source *inner;
+    uint64_t fail_at;
+};
+
+static int failing_read(struct vv_source *s, void *buf, size_t len, uint64_t off)
+{
+    struct failing_source *f = (struct failing_source *)(void *)s;
+    if (off + len > f->fail_at)
+        return VV_E_IO;
+    return f->inner->ops->read(f->inner, buf, len, off);
+}
+
+static int failing_map(struct vv_source *s, uint64_t off, uint64_t len,
+                       int (*cb)(uint64_t off, uint64_t len, void *arg), void *arg)
+{
+    struct failing_source *f = (struct failing_source *)(void *)s;
+    return f->inner->ops->map(f->inner, off, len, cb, arg);
+}
+
+static void failing_close(struct vv_source *s) { (void)s; }
+
+static const struct vv_source_ops failing_ops = {failing_read, failing_map, failing_close};
+
+TEST(content_defined_backup_stops_on_a_read_error)
+{
+    struct env e;
+    char img[4400];
+    struct vv_index ix;
+    struct vv_backup_stats st;
+    struct vv_buf data;
+    struct failing_source f;
+
+    env_open(&e);
+    file_path(&e, "cdc.img", img, sizeof(img));
+    vv_test_seed(22);
+    cdc_image(img, &data);
+    memset(&f, 0, sizeof(f));
+    CHECK_OK(vv_source_file_open(img, &f.inner));
+    f.base.ops = &failing_ops;
+    f.base.size = f.inner->size;
+    f.base.desc = f.inner->desc;
+    /* a region in the middle fails: the workers waiting for their turn after it stop */
+    for (int threads = 1; threads <= 4; threads += 3) {
+        f.fail_at = 12 * MiB;
+        e.opts.threads = threads;
+        memset(&st, 0, sizeof(st));
+        memset(&ix, 0x55, sizeof(ix));
+        CHECK_EQ(vv_disk_backup(e.repo, &f.base, 65536, NULL, NULL, 0, &e.opts, &ix, &st),
+                 VV_E_IO);
+        CHECK(ix.e == NULL);
+    }
+    /* no failure: the same source backs up */
+    f.fail_at = UINT64_MAX;
+    CHECK_OK(vv_disk_backup(e.repo, &f.base, 65536, NULL, NULL, 0, &e.opts, &ix, &st));
+    vv_index_release(&ix);
+    vv_source_close(f.inner);
+    vv_buf_release(&data);
     env_close(&e);
 }
 

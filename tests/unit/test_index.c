@@ -182,6 +182,23 @@ TEST(plan_full)
     }
 }
 
+TEST(plan_regions)
+{
+    /* extents rounded out to CS, pending entries cut at multiples of the region */
+    static const struct vv_extent alloc[] = {{CS + 3, 5 * CS}, {9 * CS, 1}};
+    static const struct want w[] = {{0, CS, H, 0, -1},     {CS, 3 * CS, P, 0, -1},
+                                    {4 * CS, 3 * CS, P, 0, -1}, {7 * CS, 2 * CS, H, 0, -1},
+                                    {9 * CS, CS, P, 0, -1}, {10 * CS, 2 * CS, H, 0, -1}};
+    struct vv_index ix;
+    CHECK_OK(vv_index_init(&ix, 12 * CS, CS));
+    CHECK_EQ(vv_index_plan_regions(&ix, alloc, 2, 0), VV_E_INVAL);
+    CHECK_OK(vv_index_plan_regions(&ix, alloc, 2, 4 * CS));
+    if (!entries_are(&ix, w, sizeof(w) / sizeof(w[0]), 0))
+        show("plan_regions", &ix);
+    CHECK(entries_are(&ix, w, sizeof(w) / sizeof(w[0]), 0));
+    vv_index_release(&ix);
+}
+
 struct derive_case {
     const char *name;
     uint64_t parent_size, new_size;
