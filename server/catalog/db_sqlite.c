@@ -1,6 +1,11 @@
 /*
  * db_sqlite.c: the SQLite adapter behind db.h. The database runs in WAL mode with
  * foreign keys enforced and synchronous=FULL: a transaction that returned is on disk.
+ *
+ * Prepared statements are kept for reuse, keyed by their SQL text: every request
+ * authenticates with the same query, and parsing it again cost more than running it
+ * (a backup's chunk uploads are thousands of requests). A statement in use is never
+ * handed out twice; when the cache is full, an idle one is finalized to make room.
  */
 #include "catalog/db.h"
 
@@ -13,15 +18,78 @@
 #include "err.h"
 #include "log.h"
 
+#define STMT_CACHE 64
+
+struct cached_stmt {
+    sqlite3_stmt *s; /* NULL: a free slot */
+    uint64_t hash;   /* of the SQL text */
+    int busy;        /* handed out, not yet freed */
+};
+
 struct vv_db {
     sqlite3 *h;
     pthread_mutex_t mu;
+    pthread_mutex_t cache_mu; /* guards cache[] and next_evict */
+    struct cached_stmt cache[STMT_CACHE];
+    unsigned next_evict;
 };
 
 struct vv_stmt {
     sqlite3_stmt *s;
     struct vv_db *db;
+    struct cached_stmt *slot; /* NULL: not cached, finalized when freed */
 };
+
+static uint64_t sql_hash(const char *sql)
+{
+    uint64_t h = 1469598103934665603ull; /* FNV-1a */
+    for (; *sql; sql++)
+        h = (h ^ (unsigned char)*sql) * 1099511628211ull;
+    return h;
+}
+
+/* An idle cached statement for sql (marked busy), or NULL. */
+static struct cached_stmt *cache_take(struct vv_db *db, const char *sql, uint64_t hash)
+{
+    struct cached_stmt *hit = NULL;
+    pthread_mutex_lock(&db->cache_mu);
+    for (int i = 0; i < STMT_CACHE && !hit; i++) {
+        struct cached_stmt *c = &db->cache[i];
+        if (c->s && !c->busy && c->hash == hash && !strcmp(sqlite3_sql(c->s), sql))
+            hit = c;
+    }
+    if (hit)
+        hit->busy = 1;
+    pthread_mutex_unlock(&db->cache_mu);
+    return hit;
+}
+
+/* Keep s (just prepared, about to be used) in a free or idle slot; NULL when every
+ * slot is busy. */
+static struct cached_stmt *cache_put(struct vv_db *db, sqlite3_stmt *s, uint64_t hash)
+{
+    struct cached_stmt *slot = NULL;
+    sqlite3_stmt *old = NULL;
+    pthread_mutex_lock(&db->cache_mu);
+    for (int i = 0; i < STMT_CACHE && !slot; i++)
+        if (!db->cache[i].s)
+            slot = &db->cache[i];
+    for (int i = 0; i < STMT_CACHE && !slot; i++) {
+        struct cached_stmt *c = &db->cache[db->next_evict++ % STMT_CACHE];
+        if (!c->busy) {
+            old = c->s;
+            slot = c;
+        }
+    }
+    if (slot) {
+        slot->s = s;
+        slot->hash = hash;
+        slot->busy = 1;
+    }
+    pthread_mutex_unlock(&db->cache_mu);
+    sqlite3_finalize(old);
+    return slot;
+}
 
 static int map_err(struct vv_db *db, int rc, const char *what)
 {
@@ -55,6 +123,7 @@ int vv_db_open(const char *path, struct vv_db **out)
         return VV_E_IO;
     }
     pthread_mutex_init(&db->mu, NULL);
+    pthread_mutex_init(&db->cache_mu, NULL);
     sqlite3_busy_timeout(db->h, 10000);
     sqlite3_extended_result_codes(db->h, 1);
     if (vv_db_exec(db, "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; "
@@ -70,8 +139,11 @@ void vv_db_close(struct vv_db *db)
 {
     if (!db)
         return;
+    for (int i = 0; i < STMT_CACHE; i++)
+        sqlite3_finalize(db->cache[i].s);
     sqlite3_close(db->h);
     pthread_mutex_destroy(&db->mu);
+    pthread_mutex_destroy(&db->cache_mu);
     free(db);
 }
 
@@ -136,16 +208,22 @@ static int prepare_v(struct vv_db *db, struct vv_stmt **out, const char *sql, co
                      va_list ap)
 {
     struct vv_stmt *st = calloc(1, sizeof(*st));
+    uint64_t hash = sql_hash(sql);
     int rc;
 
     if (!st)
         return VV_E_NOMEM;
     st->db = db;
-    rc = sqlite3_prepare_v2(db->h, sql, -1, &st->s, NULL);
-    if (rc != SQLITE_OK) {
-        vv_error("catalog: cannot prepare \"%s\": %s", sql, sqlite3_errmsg(db->h));
-        free(st);
-        return VV_E_IO;
+    if ((st->slot = cache_take(db, sql, hash))) {
+        st->s = st->slot->s;
+    } else {
+        rc = sqlite3_prepare_v3(db->h, sql, -1, SQLITE_PREPARE_PERSISTENT, &st->s, NULL);
+        if (rc != SQLITE_OK) {
+            vv_error("catalog: cannot prepare \"%s\": %s", sql, sqlite3_errmsg(db->h));
+            free(st);
+            return VV_E_IO;
+        }
+        st->slot = cache_put(db, st->s, hash);
     }
     rc = bind_args(st, fmt, ap);
     if (rc) {
@@ -180,7 +258,16 @@ void vv_stmt_free(struct vv_stmt *st)
 {
     if (!st)
         return;
-    sqlite3_finalize(st->s);
+    if (st->slot) {
+        struct vv_db *db = st->db;
+        sqlite3_reset(st->s);
+        sqlite3_clear_bindings(st->s);
+        pthread_mutex_lock(&db->cache_mu);
+        st->slot->busy = 0;
+        pthread_mutex_unlock(&db->cache_mu);
+    } else {
+        sqlite3_finalize(st->s);
+    }
     free(st);
 }
 
