@@ -27,6 +27,7 @@
 #include "api/api.h"
 #include "codec.h"
 #include "crypto.h"
+#include "engine/parallel.h"
 #include "err.h"
 #include "index.h"
 #include "log.h"
@@ -360,26 +361,53 @@ void vv_api_index_put(struct vv_call *c)
 
 /* Every data chunk of ix present in the store? Adds up to MAX_MISSING_LISTED missing
  * ids to missing and counts them all. */
+/* Commit checks: each id of an index pinned for the job and looked up in the store.
+ * The lookups run on CHECK_THREADS threads: an incremental's index names thousands of
+ * chunks it inherited, whose folders are rarely in the cache, and one lookup at a time
+ * waited for one directory read at a time. */
+#define CHECK_THREADS 16
+
+struct check_run {
+    struct vv_repo *repo;
+    struct vv_chunk_guard *guard;
+    const char *key;
+    uint8_t (*ids)[VV_ENTRY_LEN];
+    uint8_t *absent; /* per id */
+};
+
+static int check_one(void *ctx, struct vv_worker *w, uint64_t i)
+{
+    struct check_run *cr = ctx;
+    int r = vv_guard_has(cr->guard, cr->key, &cr->repo->chunks, cr->ids[i]);
+    (void)w;
+    if (r == 0)
+        cr->absent[i] = 1;
+    return r < 0 ? r : 0;
+}
+
 static int check_chunks(struct vv_repo *repo, struct vv_chunk_guard *guard, const char *key,
                         const struct vv_index *ix, json_t *missing, uint64_t *nmissing)
 {
-    uint8_t(*ids)[VV_ENTRY_LEN] = NULL;
+    struct check_run cr = {repo, guard, key, NULL, NULL};
     size_t n = 0;
-    int r = vv_index_ids(ix, &ids, &n);
+    int r = vv_index_ids(ix, &cr.ids, &n);
 
+    if (r == 0 && n && !(cr.absent = calloc(n, 1)))
+        r = VV_E_NOMEM;
+    if (r == 0)
+        r = vv_parallel_run(CHECK_THREADS, VV_CODEC_DEFAULT_LEVEL, n, check_one, &cr, NULL);
     for (size_t i = 0; r == 0 && i < n; i++) {
-        r = vv_guard_has(guard, key, &repo->chunks, ids[i]);
-        if (r == 0) {
-            if (json_array_size(missing) < MAX_MISSING_LISTED) {
-                char hex[2 * VV_CHUNK_ID_LEN + 1];
-                vv_hex_encode(ids[i], VV_CHUNK_ID_LEN, hex);
-                json_array_append_new(missing, json_string(hex));
-            }
-            (*nmissing)++;
+        if (!cr.absent[i])
+            continue;
+        if (json_array_size(missing) < MAX_MISSING_LISTED) {
+            char hex[2 * VV_CHUNK_ID_LEN + 1];
+            vv_hex_encode(cr.ids[i], VV_CHUNK_ID_LEN, hex);
+            json_array_append_new(missing, json_string(hex));
         }
-        r = r < 0 ? r : 0;
+        (*nmissing)++;
     }
-    free(ids);
+    free(cr.absent);
+    free(cr.ids);
     return r;
 }
 
