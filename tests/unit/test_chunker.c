@@ -30,6 +30,19 @@ static size_t cut_all(const struct vv_chunker *c, const uint8_t *p, size_t n, si
     return k;
 }
 
+/* n seeded random bytes cut with an average of avg: the buffer (caller frees) and
+ * the chunk lengths in len[] (*k of them). */
+static uint8_t *random_cuts(struct vv_chunker *c, uint32_t avg, uint64_t seed, size_t n,
+                            size_t *len, size_t cap, size_t *k)
+{
+    uint8_t *p = malloc(n);
+    CHECK_OK(vv_chunker_init(c, avg));
+    vv_test_seed(seed);
+    vv_test_fill(p, n);
+    *k = cut_all(c, p, n, len, cap);
+    return p;
+}
+
 TEST(init_checks_the_average_and_derives_bounds)
 {
     struct vv_chunker c;
@@ -52,11 +65,7 @@ TEST(chunks_stay_within_bounds_and_average_near_avg)
 {
     struct vv_chunker c;
     size_t n = 16 * MiB, len[4096], k;
-    uint8_t *p = malloc(n);
-    CHECK_OK(vv_chunker_init(&c, 64 * KiB));
-    vv_test_seed(11);
-    vv_test_fill(p, n);
-    k = cut_all(&c, p, n, len, 4096);
+    uint8_t *p = random_cuts(&c, 64 * KiB, 11, n, len, 4096, &k);
     for (size_t i = 0; i + 1 < k; i++)
         CHECK(len[i] > c.min && len[i] <= c.max);
     CHECK(len[k - 1] <= c.max);
@@ -153,12 +162,8 @@ TEST(cut_lengths_are_pinned)
      * chunks in every version, or dedup with older backups is lost. */
     static const size_t want[] = {54799, 83676, 75987, 74571, 71684, 77115, 91735, 53181};
     struct vv_chunker c;
-    size_t n = 2 * MiB, len[256], k;
-    uint8_t *p = malloc(n);
-    CHECK_OK(vv_chunker_init(&c, 64 * KiB));
-    vv_test_seed(42);
-    vv_test_fill(p, n);
-    k = cut_all(&c, p, n, len, 256);
+    size_t len[256], k;
+    uint8_t *p = random_cuts(&c, 64 * KiB, 42, 2 * MiB, len, 256, &k);
     CHECK(k >= sizeof(want) / sizeof(want[0]));
     for (size_t i = 0; i < sizeof(want) / sizeof(want[0]) && i < k; i++)
         CHECK_EQ(len[i], want[i]);
