@@ -304,6 +304,11 @@ static int guard_pin(struct vv_chunk_guard *g, const char *job_id,
     return r < 0 ? r : 0;
 }
 
+int vv_guard_pin(struct vv_chunk_guard *g, const char *job_id, const uint8_t id[VV_CHUNK_ID_LEN])
+{
+    return guard_pin(g, job_id, id);
+}
+
 int vv_guard_has(struct vv_chunk_guard *g, const char *job_id, struct vv_chunkstore *cs,
                  const uint8_t id[VV_CHUNK_ID_LEN])
 {

@@ -82,6 +82,10 @@ void vv_guard_free(struct vv_chunk_guard *g);
  * store not asked), or the store's error. */
 int vv_guard_has(struct vv_chunk_guard *g, const char *job_id, struct vv_chunkstore *cs,
                  const uint8_t id[VV_CHUNK_ID_LEN]);
+/* Pin id for the backup job job_id as vv_guard_has does, without asking the store:
+ * for a chunk known present by other means (a recovery point that still exists
+ * names it). Returns 0, VV_E_INVAL or VV_E_NOMEM (nothing pinned). */
+int vv_guard_pin(struct vv_chunk_guard *g, const char *job_id, const uint8_t id[VV_CHUNK_ID_LEN]);
 
 /* Like vv_chunk_put_z (z, the chunk as it arrived compressed, may be NULL), for the
  * backup job job_id, with the same pin as vv_guard_has taken first. Returns what

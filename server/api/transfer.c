@@ -156,13 +156,21 @@ struct lookup_run {
     const char *key;
     uint8_t (*ids)[VV_ENTRY_LEN];
     uint8_t *absent; /* per id, set by the lookups */
+    /* sorted ids known present (the parent point's): pinned, not looked up */
+    uint8_t (*known)[VV_ENTRY_LEN];
+    size_t nknown;
 };
+
+static int id_cmp(const void *a, const void *b) { return memcmp(a, b, VV_ENTRY_LEN); }
 
 static int lookup_one(void *ctx, struct vv_worker *w, uint64_t i)
 {
     struct lookup_run *lr = ctx;
-    int r = vv_guard_has(lr->guard, lr->key, &lr->repo->chunks, lr->ids[i]);
+    int r;
     (void)w;
+    if (lr->nknown && bsearch(lr->ids[i], lr->known, lr->nknown, VV_ENTRY_LEN, id_cmp))
+        return vv_guard_pin(lr->guard, lr->key, lr->ids[i]);
+    r = vv_guard_has(lr->guard, lr->key, &lr->repo->chunks, lr->ids[i]);
     if (r == 0)
         lr->absent[i] = 1;
     return r < 0 ? r : 0;
@@ -208,7 +216,7 @@ void vv_api_chunks_missing(struct vv_call *c)
         return;
     n = json_array_size(ids);
     lr = (struct lookup_run){repo, guard, key, calloc(n ? n : 1, VV_CHUNK_ID_LEN),
-                             calloc(n ? n : 1, 1)};
+                             calloc(n ? n : 1, 1), NULL, 0};
     if (!lr.ids || !lr.absent)
         r = VV_E_NOMEM;
     json_array_foreach(ids, i, v) {
@@ -406,10 +414,53 @@ void vv_api_index_put(struct vv_call *c)
 
 /* Every data chunk of ix present in the store? Adds up to MAX_MISSING_LISTED missing
  * ids to missing and counts them all. */
-static int check_chunks(struct vv_repo *repo, struct vv_chunk_guard *guard, const char *key,
-                        const struct vv_index *ix, json_t *missing, uint64_t *nmissing)
+/* The distinct chunk ids every disk index of point id names, sorted, into *out
+ * (caller frees; NULL and 0 when it names none). 0 or vv_err. */
+static int point_ids(struct vv_repo *repo, const char *id, uint8_t (**out)[VV_ENTRY_LEN],
+                     size_t *n)
 {
-    struct lookup_run lr = {repo, guard, key, NULL, NULL};
+    struct vv_manifest pm;
+    struct vv_buf acc = VV_BUF_INIT;
+    size_t k = 0, u = 0;
+    int r = vv_repo_point_load(repo, id, &pm);
+
+    for (size_t d = 0; r == 0 && d < pm.ndisks; d++) {
+        struct vv_index ix;
+        uint8_t(*ids)[VV_ENTRY_LEN] = NULL;
+        if ((r = vv_repo_index_load(repo, &pm, &pm.disks[d], &ix)) != 0)
+            break;
+        if ((r = vv_index_ids(&ix, &ids, &k)) == 0)
+            r = vv_buf_append(&acc, ids, k * VV_ENTRY_LEN);
+        free(ids);
+        vv_index_release(&ix);
+    }
+    vv_manifest_release(&pm);
+    k = acc.len / VV_ENTRY_LEN;
+    if (r == 0 && pm.ndisks > 1 && k) {
+        qsort(acc.data, k, VV_ENTRY_LEN, id_cmp);
+        for (size_t i = 0; i < k; i++)
+            if (u == 0 || memcmp(acc.data + (u - 1) * VV_ENTRY_LEN, acc.data + i * VV_ENTRY_LEN,
+                                 VV_ENTRY_LEN))
+                memmove(acc.data + u++ * VV_ENTRY_LEN, acc.data + i * VV_ENTRY_LEN, VV_ENTRY_LEN);
+        k = u;
+    }
+    if (r) {
+        vv_buf_release(&acc);
+        k = 0;
+    }
+    *n = k;
+    *out = k ? (uint8_t(*)[VV_ENTRY_LEN])(void *)vv_buf_detach(&acc, NULL) : NULL;
+    vv_buf_release(&acc);
+    return r;
+}
+
+/* Pin every chunk of ix for the job and count (and list the first of) those the vault
+ * lacks. Chunks in known (sorted) are taken as present. */
+static int check_chunks(struct vv_repo *repo, struct vv_chunk_guard *guard, const char *key,
+                        const struct vv_index *ix, uint8_t (*known)[VV_ENTRY_LEN], size_t nknown,
+                        json_t *missing, uint64_t *nmissing)
+{
+    struct lookup_run lr = {repo, guard, key, NULL, NULL, known, nknown};
     size_t n = 0;
     int r = vv_index_ids(ix, &lr.ids, &n);
 
@@ -461,6 +512,8 @@ void vv_api_point_commit(struct vv_call *c)
     struct vv_chunk_guard *guard;
     int64_t scheduled_for = 0, expires = 0;
     json_t *disks, *d, *missing = NULL, *disks_j = NULL;
+    uint8_t(*known)[VV_ENTRY_LEN] = NULL; /* the parent's chunk ids, sorted */
+    size_t nknown = 0;
     uint64_t nmissing = 0;
     int64_t item_id, retain = 0, n;
     size_t i, nix = 0;
@@ -558,6 +611,13 @@ void vv_api_point_commit(struct vv_call *c)
         r = VV_E_NOMEM;
         goto internal;
     }
+    /* An incremental names mostly chunks its parent names, and those are in the vault
+     * while the parent exists (its commit checked them; collection keeps what a point
+     * names): they are pinned without a lookup, and the parent is looked for again
+     * once they are pinned. A parent that cannot be read gives no shortcut. */
+    if (parent && *parent && point_ids(repo, parent, &known, &nknown) != 0)
+        vv_warn("commit of job %s: parent %s cannot be read; every chunk is looked up",
+                c->param[0], parent);
     json_array_foreach(disks, i, d) {
         const char *dn, *src = NULL;
         char where[32], path[4400];
@@ -602,7 +662,21 @@ void vv_api_point_commit(struct vv_call *c)
         nix++;
         md->virtual_size = ixs[nix - 1].virtual_size;
         md->chunk_size = ixs[nix - 1].chunk_size;
-        if ((r = check_chunks(repo, guard, key, &ixs[nix - 1], missing, &nmissing)) != 0)
+        if ((r = check_chunks(repo, guard, key, &ixs[nix - 1], known, nknown, missing,
+                              &nmissing)) != 0)
+            goto internal;
+    }
+    if (nknown) {
+        struct vv_manifest pm;
+        int gone = vv_repo_point_load(repo, parent, &pm) != 0;
+        vv_manifest_release(&pm);
+        if (gone) { /* deleted meanwhile: look every chunk up */
+            json_array_clear(missing);
+            nmissing = 0;
+        }
+        for (size_t k = 0; gone && k < nix && r == 0; k++)
+            r = check_chunks(repo, guard, key, &ixs[k], NULL, 0, missing, &nmissing);
+        if (r)
             goto internal;
     }
     if (nmissing) {
@@ -708,6 +782,7 @@ out:
     for (i = 0; i < nix; i++)
         vv_index_release(&ixs[i]);
     free(ixs);
+    free(known);
     free(disks_text);
     json_decref(disks_j);
     json_decref(missing);

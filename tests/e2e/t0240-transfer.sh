@@ -3,7 +3,8 @@
 # ids answered exactly, raw and zstd uploads, a chunk that does not match its id
 # refused and not stored, a commit naming a chunk never uploaded refused with nothing
 # committed, bad indexes, bad JSON, unknown fields, oversized bodies, unknown routes
-# and methods. Then a good commit, and the offline check passes (and sees damage).
+# and methods. Then a good commit, an incremental on it (only what its parent does not
+# name is looked up), and the offline check passes (and sees damage).
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/lib_server.sh"
 cd "$WORK"
@@ -228,6 +229,24 @@ case $API_STATUS in 4??) pass "a completed job takes no more commits";;
     *) fail "a completed job takes no more commits" "$(api_show), expected a 4xx refusal";; esac
 check_api "still one point" 200 "" GET /api/v1/vaults/v1/protectedItems/web1/recoveryPoints
 check_json "one" 'len(L) == 1'
+
+# ---- an incremental: what its parent names is taken as present, the rest is checked --
+vv call POST /api/v1/vaults/v1/protectedItems/web1/backup '{}' > job2.json
+J2=$(json_get job2.json 'j["id"]')
+check_out "the agent claims the incremental's job" 'j["id"] == "'"$J2"'"' vv --state a.json agent claim --wait 5
+C6=$($VV gen --seed chunk6 --size 65536 --out c6.bin)
+idx inc.bin --chunk-size $CS --virtual-size $((5 * CS)) "$C1" hole "$C5" "$C6" "$C2"
+API_CTYPE=$OCT aapi PUT "/api/v1/agent/jobs/$J2/disks/vda/index" @inc.bin
+INC=${COMMIT/'"parent": ""'/'"parent": "'$RP'"'}
+acheck "an incremental naming a chunk never uploaded is refused" 409 MissingChunks \
+    POST "/api/v1/agent/jobs/$J2/recoveryPoint" "$INC"
+check_json "only that chunk is missing" 'j["error"]["missingCount"] == 1 and j["error"]["missing"] == ["'"$C6"'"]'
+API_CTYPE=$OCT acheck "upload it" 201 "" PUT "/api/v1/agent/chunks/$C6" @c6.bin
+acheck "then the incremental commits" 201 "" POST "/api/v1/agent/jobs/$J2/recoveryPoint" "$INC"
+RP2=$(aj 'j["name"]')
+acheck "complete the incremental's job" 200 "" POST "/api/v1/agent/jobs/$J2/complete" '{"status": "Completed"}'
+check_api "two points" 200 "" GET /api/v1/vaults/v1/protectedItems/web1/recoveryPoints
+check_json "the incremental beside its parent" 'sorted(p["name"] for p in L) == sorted(["'"$RP"'", "'"$RP2"'"])'
 rc=0; srv_stop || rc=$?
 check "the server exits 0 on SIGTERM" test "$rc" = 0
 check "vmvaultd check: consistent (exit 0)" "$VMVAULTD" check --data-dir "$D"
@@ -252,7 +271,7 @@ rm -rf "${STORE:?}/points/$ORPHAN"
 check "and passes without it" "$VMVAULTD" check --data-dir "$D"
 srv_start "$D" || finish
 check_api "after all that the point is still there" 200 "" GET /api/v1/vaults/v1/protectedItems/web1/recoveryPoints
-check_json "unchanged" '[p["name"] for p in L] == ["'"$RP"'"]'
+check_json "unchanged" 'sorted(p["name"] for p in L) == sorted(["'"$RP"'", "'"$RP2"'"])'
 rc=0; srv_stop || rc=$?
 check "the server exits 0 on SIGTERM at the end" test "$rc" = 0
 finish

@@ -493,7 +493,7 @@ TEST(gc_keeps_pins_released_during_the_run)
     put_seed(e.repo, &io, V);
     chunk_id(X, id);
     CHECK_EQ(vv_guard_has(g, "job-x", &e.repo->chunks, id), 1);
-    CHECK_EQ(vv_guard_has(g, "job-x", &e.repo->chunks, id), 1); /* pinned twice: one pin */
+    CHECK_EQ(vv_guard_pin(g, "job-x", id), 0); /* pinned twice: one pin */
     chunk_id(W, id);
     CHECK_EQ(vv_guard_has(g, "job-w", &e.repo->chunks, id), 1);
     vv_guard_release(g, "job-w");
@@ -502,6 +502,7 @@ TEST(gc_keeps_pins_released_during_the_run)
     /* bad job ids; releasing an unknown one is a no-op */
     CHECK_EQ(vv_guard_has(g, "", &e.repo->chunks, id), VV_E_INVAL);
     CHECK_EQ(vv_guard_has(g, NULL, &e.repo->chunks, id), VV_E_INVAL);
+    CHECK_EQ(vv_guard_pin(g, "", id), VV_E_INVAL);
     {
         char longid[VV_GUARD_JOB_ID_MAX + 2];
         memset(longid, 'a', sizeof(longid) - 1);
@@ -565,7 +566,14 @@ TEST(gc_keeps_pins_released_during_the_run)
      * a chunk removed before the pin is reported absent */
     chunk_id(Z, id);
     CHECK_EQ(vv_guard_has(g, "job-v", &e.repo->chunks, id), 0);
+    /* a pin without a lookup (a chunk a parent point names) keeps a chunk as well */
+    chunk_id(V, id);
+    CHECK_EQ(vv_guard_pin(g, "job-u", id), 0);
     vv_guard_release(g, "job-v");
+    CHECK_OK(vv_gc_run(g, e.repo, fixed_live_cb, &none, NULL, &st));
+    CHECK_EQ(st.chunks_removed, 0);
+    CHECK_EQ(st.chunks_pinned_kept, 1);
+    vv_guard_release(g, "job-u");
     CHECK_OK(vv_gc_run(g, e.repo, fixed_live_cb, &none, NULL, &st));
     CHECK_EQ(st.chunks_removed, 1);
     CHECK_EQ(st.chunks_pinned_kept, 0);
