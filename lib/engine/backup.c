@@ -187,7 +187,7 @@ static int cdc_task(void *ctx, struct vv_worker *w, uint64_t t)
         pass_turn(b, t, r < 0 ? r : VV_E_CANCELLED);
         return r;
     }
-    if (cont_prev) {
+    if (cont_prev && b->tail.len) {
         start = head - b->tail.len;
         off -= b->tail.len;
         memcpy(w->scratch.data + start, b->tail.data, b->tail.len);

@@ -670,6 +670,32 @@ TEST(content_defined_full_backup_cuts_like_one_stream)
     env_close(&e);
 }
 
+/* Zeros cut at max, so a region of zeros ends on a cut and hands on an empty tail. */
+TEST(content_defined_regions_ending_on_a_cut)
+{
+    struct env e;
+    char img[4400], out[4400];
+    struct vv_index ix;
+    struct vv_backup_stats st;
+    env_open(&e);
+    file_path(&e, "z.img", img, sizeof(img));
+    file_path(&e, "z.out", out, sizeof(out));
+    new_image(img, 16 * MiB);
+    vv_test_seed(23);
+    write_region(img, 4 * MiB, 8 * MiB, F_ZERO);
+    write_region(img, 12 * MiB, 2 * MiB, F_RANDOM);
+    CHECK_OK(backup(&e, img, 16384, NULL, NULL, 0, &ix, &st));
+    CHECK_EQ(st.chunks_zero, 8 * MiB / (4 * 16384));
+    CHECK_EQ(entry_at(&ix, 4 * MiB)->kind, VV_ENTRY_ZERO);
+    CHECK_EQ(entry_at(&ix, 4 * MiB)->len, 8 * MiB);
+    CHECK_EQ(entry_at(&ix, 12 * MiB)->kind, VV_ENTRY_DATA);
+    CHECK_EQ(entry_at(&ix, 12 * MiB)->off, 12 * MiB);
+    CHECK_OK(restore(&e, &ix, out, NULL));
+    check_same_content(img, out);
+    vv_index_release(&ix);
+    env_close(&e);
+}
+
 /* A file source whose reads fail from fail_at on. */
 struct failing_source {
     struct vv_source base;
