@@ -1,6 +1,7 @@
 /* repo.c: store identity and recovery points (see repo.h). */
 #include "store/repo.h"
 
+#include <dirent.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -11,6 +12,20 @@
 #include "json.h"
 #include "log.h"
 #include "util.h"
+
+/* True when dir exists and holds no entry at all. */
+static int folder_empty(const char *dir)
+{
+    DIR *d = opendir(dir);
+    struct dirent *e;
+    int empty = d != NULL;
+    while (d && (e = readdir(d)))
+        if (strcmp(e->d_name, ".") != 0 && strcmp(e->d_name, "..") != 0)
+            empty = 0;
+    if (d)
+        closedir(d);
+    return empty;
+}
 
 static int check_config(struct vv_repo *repo, const char *dir, int create)
 {
@@ -57,7 +72,9 @@ static int check_config(struct vv_repo *repo, const char *dir, int create)
         struct stat st;
         char path[4096];
         snprintf(path, sizeof(path), "%s/chunks", dir);
-        if (stat(path, &st) == 0 && S_ISDIR(st.st_mode))
+        /* The folder is made first, then the chunk folders, then the config: a folder
+         * with chunk folders, or still empty, is a creation cut short. */
+        if ((stat(path, &st) == 0 && S_ISDIR(st.st_mode)) || folder_empty(dir))
             vv_error("%s: store creation was interrupted (no config yet); the next "
                      "backup into it completes it", dir);
         else
