@@ -421,10 +421,11 @@ static int point_ids(struct vv_repo *repo, const char *id, uint8_t (**out)[VV_EN
 {
     struct vv_manifest pm;
     struct vv_buf acc = VV_BUF_INIT;
-    size_t k = 0, u = 0;
+    size_t k = 0, u = 0, ndisks;
     int r = vv_repo_point_load(repo, id, &pm);
 
-    for (size_t d = 0; r == 0 && d < pm.ndisks; d++) {
+    ndisks = pm.ndisks;
+    for (size_t d = 0; r == 0 && d < ndisks; d++) {
         struct vv_index ix;
         uint8_t(*ids)[VV_ENTRY_LEN] = NULL;
         if ((r = vv_repo_index_load(repo, &pm, &pm.disks[d], &ix)) != 0)
@@ -436,7 +437,7 @@ static int point_ids(struct vv_repo *repo, const char *id, uint8_t (**out)[VV_EN
     }
     vv_manifest_release(&pm);
     k = acc.len / VV_ENTRY_LEN;
-    if (r == 0 && pm.ndisks > 1 && k) {
+    if (r == 0 && ndisks > 1 && k) { /* one sorted list per disk: merge them */
         qsort(acc.data, k, VV_ENTRY_LEN, id_cmp);
         for (size_t i = 0; i < k; i++)
             if (u == 0 || memcmp(acc.data + (u - 1) * VV_ENTRY_LEN, acc.data + i * VV_ENTRY_LEN,
