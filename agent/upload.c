@@ -1,8 +1,9 @@
 /*
  * upload.c: the agent's chunk sink. Each backup worker gathers its chunks in a
  * batch (at most 64 chunks or 8 MiB), asks the vault once which of the batch it
- * lacks, then compresses (zstd) and uploads only those, on its own HTTP connection.
- * Memory stays at one batch per worker; the vault re-hashes what it receives.
+ * lacks, then compresses (zstd) only those and uploads them together in one request
+ * (POST /agent/chunks), on its own HTTP connection. Memory stays at one batch and
+ * its compressed copy per worker; the vault re-hashes what it receives.
  */
 #include "upload.h"
 
@@ -27,8 +28,16 @@ struct batch {
     size_t off[BATCH_CHUNKS], len[BATCH_CHUNKS];
     size_t n;
     struct vv_buf data; /* the batch's chunks, back to back */
-    struct vv_buf z;    /* one compressed chunk */
+    struct vv_buf z;    /* the upload: records of the chunks the vault lacks */
 };
+
+/* An upload record's head: chunk id, encoding, big-endian payload length. */
+#define REC_HEAD (VV_CHUNK_ID_LEN + 1 + 4)
+#define ENC_ZSTD 1
+#define ENC_IDENTITY 2
+/* An upload's size, past which the next chunk goes in the next one (a chunk alone
+ * may exceed it: the vault takes 16 MiB + 64 KiB). Few requests, little memory. */
+#define UPLOAD_MAX (2u << 20)
 
 struct vv_upload {
     struct vv_chunk_sink base;
@@ -77,6 +86,23 @@ static void set_err(struct vv_upload *u, const char *msg)
     pthread_mutex_unlock(&u->mu);
 }
 
+/* Send the records gathered in b->z in one request, then empty it. */
+static int upload(struct vv_upload *u, struct batch *b, char *err, size_t errlen)
+{
+    char path[128];
+    int r;
+
+    snprintf(path, sizeof(path), "/api/v1/agent/chunks%s", u->job);
+    r = vv_vault_raw(u->a, b->http, "POST", path, b->z.data, b->z.len, NULL, NULL, NULL, err,
+                     errlen);
+    if (r) {
+        set_err(u, err);
+        vv_error("cannot upload chunks: %s", err);
+    }
+    b->z.len = 0;
+    return r;
+}
+
 /* Ask which chunks of the batch the vault lacks, upload those. */
 static int send_batch(struct vv_upload *u, struct batch *b, struct vv_worker *w)
 {
@@ -100,9 +126,11 @@ static int send_batch(struct vv_upload *u, struct batch *b, struct vv_worker *w)
         return r;
     }
     missing = json_object_get(ans, "missing");
+    b->z.len = 0;
     for (size_t i = 0; i < b->n && r == 0; i++) {
         int lacks = 0;
-        size_t k, zlen = 0;
+        size_t k, zlen = 0, at;
+        uint8_t *rec;
         json_t *m;
         vv_hex_encode(b->ids[i], VV_CHUNK_ID_LEN, hex);
         json_array_foreach(missing, k, m) {
@@ -117,35 +145,40 @@ static int send_batch(struct vv_upload *u, struct batch *b, struct vv_worker *w)
             r = VV_E_CANCELLED;
             break;
         }
-        if ((r = vv_buf_resize(&b->z, vv_codec_bound(b->len[i]))) != 0)
+        if (b->z.len && b->z.len + REC_HEAD + vv_codec_bound(b->len[i]) > UPLOAD_MAX &&
+            (r = upload(u, b, err, sizeof(err))) != 0)
             break;
-        if ((r = vv_codec_compress(w->io.codec, b->data.data + b->off[i], b->len[i], b->z.data,
-                                   b->z.len, &zlen)) != 0)
+        at = b->z.len;
+        if ((r = vv_buf_resize(&b->z, at + REC_HEAD + vv_codec_bound(b->len[i]))) != 0)
             break;
-        snprintf(path, sizeof(path), "/api/v1/agent/chunks/%s%s", hex, u->job);
+        rec = b->z.data + at;
+        if ((r = vv_codec_compress(w->io.codec, b->data.data + b->off[i], b->len[i],
+                                   rec + REC_HEAD, b->z.len - at - REC_HEAD, &zlen)) != 0)
+            break;
+        memcpy(rec, b->ids[i], VV_CHUNK_ID_LEN);
+        rec[VV_CHUNK_ID_LEN] = ENC_ZSTD;
         if (zlen >= b->len[i]) {
             /* incompressible (random or already compressed data): sent and stored as is */
             zlen = b->len[i];
-            throttle(u, zlen);
-            r = vv_vault_raw(u->a, b->http, "PUT", path, b->data.data + b->off[i], zlen,
-                             "Content-Encoding: identity", NULL, NULL, err, sizeof(err));
-        } else {
-            throttle(u, zlen);
-            r = vv_vault_raw(u->a, b->http, "PUT", path, b->z.data, zlen,
-                             "Content-Encoding: zstd", NULL, NULL, err, sizeof(err));
+            memcpy(rec + REC_HEAD, b->data.data + b->off[i], zlen);
+            rec[VV_CHUNK_ID_LEN] = ENC_IDENTITY;
         }
-        if (r) {
-            set_err(u, err);
-            vv_error("cannot upload chunk %s: %s", hex, err);
-            break;
-        }
+        rec[VV_CHUNK_ID_LEN + 1] = (uint8_t)(zlen >> 24);
+        rec[VV_CHUNK_ID_LEN + 2] = (uint8_t)(zlen >> 16);
+        rec[VV_CHUNK_ID_LEN + 3] = (uint8_t)(zlen >> 8);
+        rec[VV_CHUNK_ID_LEN + 4] = (uint8_t)zlen;
+        b->z.len = at + REC_HEAD + zlen;
+        throttle(u, zlen);
         atomic_fetch_add(&u->base.fresh, 1);
         atomic_fetch_add(&u->base.bytes_new, b->len[i]);
         atomic_fetch_add(&u->base.bytes_stored, zlen);
     }
+    if (r == 0 && b->z.len)
+        r = upload(u, b, err, sizeof(err));
     json_decref(ans);
     b->n = 0;
     b->data.len = 0;
+    b->z.len = 0;
     return r;
 }
 

@@ -112,6 +112,8 @@ static const struct route routes[] = {
     {"POST", "/api/v1/agent/jobs/*/complete", P_AGENT, J, JCAP, vv_api_agent_job_complete},
     {"POST", "/api/v1/agent/chunks/missing", P_AGENT, J | F_SELF_LOCK, 2 * MiB,
      vv_api_chunks_missing},
+    {"POST", "/api/v1/agent/chunks", P_AGENT, F_SELF_LOCK, 16 * MiB + 64 * KiB,
+     vv_api_chunks_put},
     {"PUT", "/api/v1/agent/chunks/*", P_AGENT, F_SELF_LOCK, 16 * MiB + 64 * KiB,
      vv_api_chunk_put},
     {"PUT", "/api/v1/agent/jobs/*/disks/*/index", P_AGENT, F_SELF_LOCK, 128 * MiB + 64,

@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "crypto.h"
+#include "engine/parallel.h"
 #include "err.h"
 #include "key.h"
 #include "log.h"
@@ -40,6 +41,22 @@ void vv_server_init(struct vv_server *s)
         pthread_condattr_destroy(&a);
     }
     pthread_mutex_init(&s->bell_mu, NULL);
+    pthread_mutex_init(&s->pool_mu, NULL);
+}
+
+/* An incremental names thousands of chunks whose folders are rarely in the cache
+ * after the night: one lookup at a time waits for one directory read at a time. */
+#define LOOKUP_THREADS 16
+
+struct vv_pool *vv_server_lookup_pool(struct vv_server *s)
+{
+    struct vv_pool *p;
+    pthread_mutex_lock(&s->pool_mu);
+    if (!s->lookup_pool && vv_pool_new(LOOKUP_THREADS, &s->lookup_pool) < 0)
+        s->lookup_pool = NULL;
+    p = s->lookup_pool;
+    pthread_mutex_unlock(&s->pool_mu);
+    return p;
 }
 
 void vv_server_ring(struct vv_server *s)
@@ -70,6 +87,8 @@ void vv_server_await(struct vv_server *s, uint64_t *seen, int ms)
 
 void vv_server_release(struct vv_server *s)
 {
+    vv_pool_free(s->lookup_pool);
+    s->lookup_pool = NULL;
     for (size_t i = 0; i < s->nrepos; i++) {
         vv_repo_close(s->repos[i].repo);
         vv_guard_free(s->repos[i].guard);

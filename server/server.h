@@ -25,6 +25,8 @@
 #include "crypto.h"
 #include "store/repo.h"
 
+struct vv_pool;
+
 #define VV_SERVER_VERSION "0.1.0"
 #define VV_UUID_LEN 37 /* 36 characters and NUL */
 
@@ -88,6 +90,9 @@ struct vv_server {
     pthread_mutex_t bell_mu;
     pthread_cond_t bell;
     uint64_t bell_rings; /* guarded by bell_mu */
+    /* Threads for the store lookups of requests, started on first use (owned). */
+    pthread_mutex_t pool_mu;
+    struct vv_pool *lookup_pool;
 };
 
 /* A job was created (or may have become claimable): wake the waiting claims. */
@@ -95,6 +100,10 @@ void vv_server_ring(struct vv_server *s);
 /* Wait until the bell rings after the ring count *seen (which it then updates), or
  * ms milliseconds pass. */
 void vv_server_await(struct vv_server *s, uint64_t *seen, int ms);
+
+/* The lookup threads (see lookup_pool), started on first call; NULL when they
+ * cannot be started (callers then look up on their own thread). Borrowed. */
+struct vv_pool *vv_server_lookup_pool(struct vv_server *s);
 
 /* Now, as the server counts it (see struct vv_clock). Thread-safe. */
 time_t vv_server_now(struct vv_server *s);

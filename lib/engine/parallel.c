@@ -3,6 +3,7 @@
 
 #include <pthread.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "err.h"
 #include "util.h"
@@ -111,4 +112,146 @@ int vv_default_threads(void)
 {
     int n = vv_ncpu() + 2;
     return n > 64 ? 64 : n;
+}
+
+/* The pool: run is the run in progress (NULL when none); its threads join a run
+ * only while it is set, and the caller clears it before waiting for the active
+ * ones to leave, so none touches a run (on the caller's stack) after it returns. */
+struct vv_pool {
+    pthread_mutex_t mu;
+    pthread_cond_t go, left;
+    pthread_t *th;
+    int nthreads, started;
+    int stop;
+    uint64_t gen;     /* bumped per run: a waiting thread joins each run once */
+    struct run *run;  /* guarded by mu */
+    int active;       /* threads inside run, guarded by mu */
+    atomic_int taken; /* a run holds the threads */
+};
+
+static void run_tasks(struct run *run, struct vv_worker *w)
+{
+    for (;;) {
+        uint64_t t;
+        int r;
+        if (atomic_load(&run->err))
+            return;
+        t = atomic_fetch_add(&run->next, 1);
+        if (t >= run->ntasks)
+            return;
+        if ((r = run->fn(run->ctx, w, t)) < 0) {
+            int zero = 0;
+            atomic_compare_exchange_strong(&run->err, &zero, r);
+            return;
+        }
+    }
+}
+
+static void *pool_main(void *arg)
+{
+    struct vv_pool *p = arg;
+    struct vv_worker w;
+    uint64_t seen = 0;
+
+    memset(&w, 0, sizeof(w));
+    w.idx = -1;
+    pthread_mutex_lock(&p->mu);
+    for (;;) {
+        struct run *run;
+        while (!p->stop && (p->gen == seen || !p->run))
+            pthread_cond_wait(&p->go, &p->mu);
+        if (p->stop)
+            break;
+        seen = p->gen;
+        run = p->run;
+        p->active++;
+        pthread_mutex_unlock(&p->mu);
+        run_tasks(run, &w);
+        pthread_mutex_lock(&p->mu);
+        if (--p->active == 0)
+            pthread_cond_broadcast(&p->left);
+    }
+    pthread_mutex_unlock(&p->mu);
+    return NULL;
+}
+
+int vv_pool_new(int nthreads, struct vv_pool **out)
+{
+    struct vv_pool *p = calloc(1, sizeof(*p));
+
+    *out = NULL;
+    if (nthreads < 1)
+        nthreads = 1;
+    if (!p || !(p->th = calloc((size_t)nthreads, sizeof(*p->th)))) {
+        free(p);
+        return VV_E_NOMEM;
+    }
+    pthread_mutex_init(&p->mu, NULL);
+    pthread_cond_init(&p->go, NULL);
+    pthread_cond_init(&p->left, NULL);
+    atomic_init(&p->taken, 0);
+    p->nthreads = nthreads;
+    pthread_mutex_lock(&p->mu);
+    for (int i = 0; i < nthreads; i++) {
+        if (pthread_create(&p->th[i], NULL, pool_main, p) != 0)
+            break;
+        p->started++;
+    }
+    pthread_mutex_unlock(&p->mu);
+    if (p->started == 0) {
+        vv_pool_free(p);
+        return VV_E_NOMEM;
+    }
+    *out = p;
+    return 0;
+}
+
+int vv_pool_run(struct vv_pool *p, uint64_t ntasks, vv_task_fn fn, void *ctx)
+{
+    struct run run;
+    struct vv_worker w;
+    int zero = 0;
+
+    memset(&run, 0, sizeof(run));
+    run.fn = fn;
+    run.ctx = ctx;
+    run.ntasks = ntasks;
+    atomic_init(&run.next, 0);
+    atomic_init(&run.err, 0);
+    memset(&w, 0, sizeof(w));
+    w.idx = -1;
+    if (ntasks > 1 && atomic_compare_exchange_strong(&p->taken, &zero, 1)) {
+        pthread_mutex_lock(&p->mu);
+        p->run = &run;
+        p->gen++;
+        pthread_cond_broadcast(&p->go);
+        pthread_mutex_unlock(&p->mu);
+        run_tasks(&run, &w);
+        pthread_mutex_lock(&p->mu);
+        p->run = NULL;
+        while (p->active)
+            pthread_cond_wait(&p->left, &p->mu);
+        pthread_mutex_unlock(&p->mu);
+        atomic_store(&p->taken, 0);
+    } else {
+        run_tasks(&run, &w);
+    }
+    return atomic_load(&run.err);
+}
+
+void vv_pool_free(struct vv_pool *p)
+{
+    if (!p)
+        return;
+    pthread_mutex_lock(&p->mu);
+    p->stop = 1;
+    pthread_cond_broadcast(&p->go);
+    pthread_mutex_unlock(&p->mu);
+    for (int i = 0; i < p->started; i++)
+        pthread_join(p->th[i], NULL);
+    pthread_cond_destroy(&p->go);
+    pthread_cond_destroy(&p->left);
+    pthread_mutex_destroy(&p->mu);
+    free(p->th);
+    free(p);
 }

@@ -37,6 +37,21 @@ int vv_parallel_run(int nthreads, int level, uint64_t ntasks, vv_task_fn fn, voi
 int vv_parallel_run_ex(int nthreads, int level, uint64_t ntasks, vv_task_fn fn,
                        vv_worker_fn done, void *ctx, atomic_int *cancel);
 
+/* A pool of threads started once, for many short runs of light tasks (such as the
+ * store lookups of a request), where starting threads per run would cost more than
+ * the run. Tasks get a worker of index -1 whose io has no codec (w->io.codec is NULL). */
+struct vv_pool;
+
+/* Start nthreads (>= 1) waiting threads. Owner: the caller, vv_pool_free(). */
+int vv_pool_new(int nthreads, struct vv_pool **out);
+/* Run fn for each task in [0, ntasks) on the pool's threads and the calling one,
+ * returning when all are done: 0 or the first failing task's code, which stops the
+ * run. One run at a time uses the threads: a caller that finds them busy runs its
+ * tasks alone, in order. Any thread may call it. */
+int vv_pool_run(struct vv_pool *p, uint64_t ntasks, vv_task_fn fn, void *ctx);
+/* Stop and join the threads. No run may be in progress. NULL is accepted. */
+void vv_pool_free(struct vv_pool *p);
+
 /* Default worker count for I/O plus CPU work: CPUs + 2, at most 64. */
 int vv_default_threads(void);
 

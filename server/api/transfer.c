@@ -143,13 +143,9 @@ void vv_guard_key(int64_t container_id, const char *job, char key[VV_GUARD_KEY_M
              job ? job : "");
 }
 
-/* Each id pinned for the job and looked up in the store, on up to LOOKUP_THREADS
- * threads: an incremental names thousands of chunks whose folders are rarely in the
- * cache after the night, and one lookup at a time waited for one directory read at a
- * time (0.4 s of the bench's incremental commit; the lookups of a "missing" question
- * warm the folders its uploads then write to). */
-#define LOOKUP_THREADS 16
-
+/* Each id pinned for the job and looked up in the store, on the server's lookup
+ * threads: the lookups of a "missing" question also warm the folders its uploads
+ * then write to. */
 struct lookup_run {
     struct vv_repo *repo;
     struct vv_chunk_guard *guard;
@@ -177,12 +173,17 @@ static int lookup_one(void *ctx, struct vv_worker *w, uint64_t i)
 }
 
 /* Fill lr->absent (n bytes, zeroed by the caller) for lr->ids[0, n). 0 or vv_err. */
-static int lookup_ids(struct lookup_run *lr, size_t n)
+static int lookup_ids(struct vv_server *s, struct lookup_run *lr, size_t n)
 {
-    if (n == 0)
-        return 0;
-    return vv_parallel_run(n < LOOKUP_THREADS ? (int)n : LOOKUP_THREADS, VV_CODEC_DEFAULT_LEVEL,
-                           n, lookup_one, lr, NULL);
+    struct vv_pool *pool = vv_server_lookup_pool(s);
+    struct vv_worker w = {.idx = -1};
+    int r = 0;
+
+    if (pool)
+        return vv_pool_run(pool, n, lookup_one, lr);
+    for (size_t i = 0; i < n && r == 0; i++)
+        r = lookup_one(lr, &w, i);
+    return r;
 }
 
 void vv_api_chunks_missing(struct vv_call *c)
@@ -224,7 +225,7 @@ void vv_api_chunks_missing(struct vv_call *c)
             parse_id(json_string_value(v), lr.ids[i]);
     }
     if (r == 0)
-        r = lookup_ids(&lr, n);
+        r = lookup_ids(c->srv, &lr, n);
     missing = json_array();
     json_array_foreach(ids, i, v) {
         if (r == 0 && lr.absent[i])
@@ -240,16 +241,86 @@ void vv_api_chunks_missing(struct vv_call *c)
     vv_reply(c, 200, json_pack("{s:o}", "missing", missing));
 }
 
+/* How one uploaded chunk's bytes arrive. */
+enum chunk_enc {
+    ENC_RAW,      /* plain bytes: the vault compresses them */
+    ENC_ZSTD,     /* one zstd frame declaring its size: stored as sent */
+    ENC_IDENTITY, /* plain bytes that do not compress: stored as they are */
+};
+
+/* Why a chunk was refused: the HTTP status, code and message of the reply. */
+struct refusal {
+    int status;
+    const char *code;
+    char msg[400];
+};
+
+/* Check one uploaded chunk (decompressed when zstd, re-hashed against id) and store
+ * it through the guard for the job's session key. 0 stored, 1 already present, -1
+ * refused (why in *why, nothing stored), or <0 vv_err. who names the sender in logs. */
+static int take_chunk(struct tls *t, struct vv_repo *repo, struct vv_chunk_guard *guard,
+                      const char *key, const char *who, const uint8_t id[VV_CHUNK_ID_LEN],
+                      enum chunk_enc enc, const uint8_t *data, size_t n, struct refusal *why)
+{
+    uint8_t got[VV_SHA256_LEN];
+    char got_hex[2 * VV_SHA256_LEN + 1], id_hex[2 * VV_CHUNK_ID_LEN + 1];
+    const uint8_t *z = NULL;
+    size_t zn = 0;
+    int r;
+
+    if (n == 0) {
+        *why = (struct refusal){400, "InvalidParameter", "the chunk is empty"};
+        return -1;
+    }
+    if (enc == ENC_ZSTD) {
+        size_t plain = 0;
+        z = data;
+        zn = n;
+        if (vv_codec_frame_size(data, n, &plain) != 0 || plain == 0 || plain > VV_CHUNK_SIZE_MAX) {
+            *why = (struct refusal){
+                400, "InvalidParameter",
+                "the chunk is not one zstd frame declaring a size of 1 byte to 16 MiB"};
+            return -1;
+        }
+        if ((r = vv_buf_resize(&t->plain, plain)) != 0)
+            return r;
+        if (vv_codec_decompress(t->io.codec, data, n, t->plain.data, plain) != 0) {
+            *why = (struct refusal){400, "InvalidParameter", "the zstd frame does not decompress"};
+            return -1;
+        }
+        data = t->plain.data;
+        n = plain;
+    } else if (n > VV_CHUNK_SIZE_MAX) {
+        *why = (struct refusal){413, "RequestTooLarge", "a chunk is at most 16 MiB"};
+        return -1;
+    } else if (enc == ENC_IDENTITY) {
+        z = data;
+        zn = n;
+    }
+    vv_sha256(data, n, got);
+    if (memcmp(got, id, sizeof(got)) != 0) {
+        vv_hex_encode(got, sizeof(got), got_hex);
+        vv_hex_encode(id, VV_CHUNK_ID_LEN, id_hex);
+        vv_warn("chunk upload from host '%s' refused: content hashes to %s, not %s", who,
+                got_hex, id_hex);
+        why->status = 400;
+        why->code = "ChunkHashMismatch";
+        snprintf(why->msg, sizeof(why->msg),
+                 "the chunk's SHA-256 is %s, not its id %s; it was not stored", got_hex, id_hex);
+        return -1;
+    }
+    return vv_guard_put(guard, key, &repo->chunks, &t->io, id, data, n, z, zn, NULL);
+}
+
 void vv_api_chunk_put(struct vv_call *c)
 {
     const char *enc = vv_http_header(c->req, "Content-Encoding");
-    uint8_t id[VV_CHUNK_ID_LEN], got[VV_SHA256_LEN];
-    char got_hex[2 * VV_SHA256_LEN + 1];
-    const uint8_t *data = c->req->body, *z = NULL;
-    size_t n = c->req->body_len, zn = 0;
+    uint8_t id[VV_CHUNK_ID_LEN];
+    enum chunk_enc how = ENC_RAW;
     struct vv_repo *repo;
     struct vv_chunk_guard *guard;
     char key[VV_GUARD_KEY_MAX];
+    struct refusal why;
     struct tls *t;
     int r;
 
@@ -258,7 +329,17 @@ void vv_api_chunk_put(struct vv_call *c)
                        "'%s' is not a chunk id (64 lower-case hex digits)", c->param[0]);
         return;
     }
-    if (n == 0) {
+    if (enc && !strcmp(enc, "zstd")) {
+        how = ENC_ZSTD;
+    } else if (enc && !strcmp(enc, "identity")) {
+        /* an agent sends uncompressed only what does not compress: stored as it is */
+        how = ENC_IDENTITY;
+    } else if (enc) {
+        vv_reply_error(c, 415, "UnsupportedMediaType",
+                       "Content-Encoding '%s' is not supported: send raw bytes or zstd", enc);
+        return;
+    }
+    if (c->req->body_len == 0) {
         vv_reply_error(c, 400, "InvalidParameter", "the chunk is empty");
         return;
     }
@@ -266,59 +347,99 @@ void vv_api_chunk_put(struct vv_call *c)
         vv_reply_internal(c, VV_E_NOMEM);
         return;
     }
-    if (enc && !strcmp(enc, "zstd")) {
-        size_t plain = 0;
-        z = data;
-        zn = n;
-        if (vv_codec_frame_size(data, n, &plain) != 0 || plain == 0 || plain > VV_CHUNK_SIZE_MAX) {
-            vv_reply_error(c, 400, "InvalidParameter",
-                           "the body is not one zstd frame declaring a size of 1 byte to 16 MiB");
-            return;
-        }
-        if ((r = vv_buf_resize(&t->plain, plain)) != 0) {
-            vv_reply_internal(c, r);
-            return;
-        }
-        if (vv_codec_decompress(t->io.codec, data, n, t->plain.data, plain) != 0) {
-            vv_reply_error(c, 400, "InvalidParameter", "the zstd frame does not decompress");
-            return;
-        }
-        data = t->plain.data;
-        n = plain;
-    } else if (enc && !strcmp(enc, "identity")) {
-        /* an agent sends uncompressed only what does not compress: stored as it is */
-        z = data;
-        zn = n;
-        if (n > VV_CHUNK_SIZE_MAX) {
-            vv_reply_error(c, 413, "RequestTooLarge", "a chunk is at most 16 MiB");
-            return;
-        }
-    } else if (enc) {
-        vv_reply_error(c, 415, "UnsupportedMediaType",
-                       "Content-Encoding '%s' is not supported: send raw bytes or zstd", enc);
-        return;
-    } else if (n > VV_CHUNK_SIZE_MAX) {
-        vv_reply_error(c, 413, "RequestTooLarge", "a chunk is at most 16 MiB");
-        return;
-    }
-    vv_sha256(data, n, got);
-    if (memcmp(got, id, sizeof(got)) != 0) {
-        vv_hex_encode(got, sizeof(got), got_hex);
-        vv_warn("chunk upload from host '%s' refused: content hashes to %s, not %s",
-                c->who.container, got_hex, c->param[0]);
-        vv_reply_error(c, 400, "ChunkHashMismatch",
-                       "the chunk's SHA-256 is %s, not its id %s; it was not stored", got_hex,
-                       c->param[0]);
-        return;
-    }
     if (agent_guard(c, vv_http_query(c->req, "job"), &repo, &guard, key))
         return;
-    r = vv_guard_put(guard, key, &repo->chunks, &t->io, id, data, n, z, zn, NULL);
+    r = take_chunk(t, repo, guard, key, c->who.container, id, how, c->req->body,
+                   c->req->body_len, &why);
+    if (r == -1) {
+        vv_reply_error(c, why.status, why.code, "%s", why.msg);
+        return;
+    }
     if (r < 0) {
         vv_reply_internal(c, r);
         return;
     }
     vv_reply(c, 201, json_pack("{s:s,s:b}", "id", c->param[0], "stored", r == 0));
+}
+
+/* A batch upload: records of a 32-byte chunk id, a 1-byte encoding (0 raw, 1 zstd,
+ * 2 identity), a 4-byte big-endian payload length and the payload, back to back. */
+#define BATCH_HEAD (VV_CHUNK_ID_LEN + 1 + 4)
+#define BATCH_MAX_RECORDS 1024
+
+void vv_api_chunks_put(struct vv_call *c)
+{
+    const uint8_t *p = c->req->body, *end = p + c->req->body_len;
+    struct vv_repo *repo;
+    struct vv_chunk_guard *guard;
+    char key[VV_GUARD_KEY_MAX], id_hex[2 * VV_CHUNK_ID_LEN + 1];
+    struct refusal why;
+    struct tls *t;
+    size_t nrec = 0, stored = 0, present = 0;
+    int r;
+
+    if (!(t = thread_tls())) {
+        vv_reply_internal(c, VV_E_NOMEM);
+        return;
+    }
+    if (c->req->body_len == 0) {
+        vv_reply_error(c, 400, "InvalidParameter", "the batch holds no chunk");
+        return;
+    }
+    if (agent_guard(c, vv_http_query(c->req, "job"), &repo, &guard, key))
+        return;
+    for (; p < end; nrec++) {
+        const uint8_t *id = p;
+        uint32_t len;
+        if (nrec == BATCH_MAX_RECORDS) {
+            vv_reply_error(c, 400, "InvalidParameter",
+                           "a batch holds at most %d chunks; the first %zu were stored",
+                           BATCH_MAX_RECORDS, nrec);
+            return;
+        }
+        if ((size_t)(end - p) < BATCH_HEAD) {
+            vv_reply_error(c, 400, "InvalidParameter",
+                           "record %zu is cut short (%zu bytes, a record head is %d); the "
+                           "first %zu were stored",
+                           nrec, (size_t)(end - p), BATCH_HEAD, nrec);
+            return;
+        }
+        len = (uint32_t)p[VV_CHUNK_ID_LEN + 1] << 24 | (uint32_t)p[VV_CHUNK_ID_LEN + 2] << 16 |
+              (uint32_t)p[VV_CHUNK_ID_LEN + 3] << 8 | (uint32_t)p[VV_CHUNK_ID_LEN + 4];
+        vv_hex_encode(id, VV_CHUNK_ID_LEN, id_hex);
+        if (p[VV_CHUNK_ID_LEN] > ENC_IDENTITY) {
+            vv_reply_error(c, 400, "InvalidParameter",
+                           "record %zu (chunk %s): encoding %u is not 0 (raw), 1 (zstd) or 2 "
+                           "(identity); the first %zu were stored",
+                           nrec, id_hex, p[VV_CHUNK_ID_LEN], nrec);
+            return;
+        }
+        if (len > (size_t)(end - p) - BATCH_HEAD) {
+            vv_reply_error(c, 400, "InvalidParameter",
+                           "record %zu (chunk %s) declares %u bytes but %zu follow; the first "
+                           "%zu were stored",
+                           nrec, id_hex, len, (size_t)(end - p) - BATCH_HEAD, nrec);
+            return;
+        }
+        r = take_chunk(t, repo, guard, key, c->who.container, id,
+                       (enum chunk_enc)p[VV_CHUNK_ID_LEN], p + BATCH_HEAD, len, &why);
+        if (r == -1) {
+            vv_reply_error(c, why.status, why.code, "record %zu (chunk %s): %s; the first %zu were stored",
+                           nrec, id_hex, why.msg, nrec);
+            return;
+        }
+        if (r < 0) {
+            vv_reply_internal(c, r);
+            return;
+        }
+        if (r == 0)
+            stored++;
+        else
+            present++;
+        p += BATCH_HEAD + len;
+    }
+    vv_reply(c, 200, json_pack("{s:I,s:I}", "stored", (json_int_t)stored, "present",
+                               (json_int_t)present));
 }
 
 void vv_staging_remove(struct vv_server *s, const char *vault_uuid, const char *job)
@@ -457,8 +578,9 @@ static int point_ids(struct vv_repo *repo, const char *id, uint8_t (**out)[VV_EN
 
 /* Pin every chunk of ix for the job and count (and list the first of) those the vault
  * lacks. Chunks in known (sorted) are taken as present. */
-static int check_chunks(struct vv_repo *repo, struct vv_chunk_guard *guard, const char *key,
-                        const struct vv_index *ix, uint8_t (*known)[VV_ENTRY_LEN], size_t nknown,
+static int check_chunks(struct vv_server *srv, struct vv_repo *repo, struct vv_chunk_guard *guard, const char *key,
+                        const struct vv_index *ix, uint8_t (*known)[VV_ENTRY_LEN],
+                        size_t nknown,
                         json_t *missing, uint64_t *nmissing)
 {
     struct lookup_run lr = {repo, guard, key, NULL, NULL, known, nknown};
@@ -468,7 +590,7 @@ static int check_chunks(struct vv_repo *repo, struct vv_chunk_guard *guard, cons
     if (r == 0 && n && !(lr.absent = calloc(n, 1)))
         r = VV_E_NOMEM;
     if (r == 0)
-        r = lookup_ids(&lr, n);
+        r = lookup_ids(srv, &lr, n);
     for (size_t i = 0; r == 0 && i < n; i++) {
         if (!lr.absent[i])
             continue;
@@ -663,7 +785,7 @@ void vv_api_point_commit(struct vv_call *c)
         nix++;
         md->virtual_size = ixs[nix - 1].virtual_size;
         md->chunk_size = ixs[nix - 1].chunk_size;
-        if ((r = check_chunks(repo, guard, key, &ixs[nix - 1], known, nknown, missing,
+        if ((r = check_chunks(c->srv, repo, guard, key, &ixs[nix - 1], known, nknown, missing,
                               &nmissing)) != 0)
             goto internal;
     }
@@ -676,7 +798,7 @@ void vv_api_point_commit(struct vv_call *c)
             nmissing = 0;
         }
         for (size_t k = 0; gone && k < nix && r == 0; k++)
-            r = check_chunks(repo, guard, key, &ixs[k], NULL, 0, missing, &nmissing);
+            r = check_chunks(c->srv, repo, guard, key, &ixs[k], NULL, 0, missing, &nmissing);
         if (r)
             goto internal;
     }

@@ -94,6 +94,56 @@ API_HDRS=()
 check "is not stored" test ! -e "$(chunk_file "$C3")"
 API_CTYPE=$OCT check_api "a user token cannot upload chunks" 403 AuthorizationFailed PUT "/api/v1/agent/chunks/$C3" @c3.bin
 
+# ---- several chunks in one upload -----------------------------------------------------
+# records: 32-byte id, encoding (0 raw, 1 zstd, 2 identity), big-endian length, payload
+for i in 6 7 8 9; do
+    eval "C$i=\$($VV gen --seed batch$i --size 65536 --out c$i.bin)"
+done
+batch() {   # batch OUT ID:ENC:FILE ... (a FILE of "-" is a record cut after its head)
+    "$PY" -S - "$@" <<'PY'
+import struct, sys
+out = open(sys.argv[1], "wb")
+for rec in sys.argv[2:]:
+    cid, enc, path = rec.split(":")
+    data = open(path, "rb").read()
+    out.write(bytes.fromhex(cid) + bytes([int(enc)]) + struct.pack(">I", len(data)) + data)
+PY
+}
+zstd -q -c c7.bin > c7.zst
+batch b1.bin "$C6:0:c6.bin" "$C7:1:c7.zst" "$C8:2:c8.bin" "$C1:0:c1.bin"
+API_CTYPE=$OCT acheck "a batch of raw, zstd and identity chunks" 200 "" POST /api/v1/agent/chunks @b1.bin
+check_json "three stored, one the vault had" 'j == {"stored": 3, "present": 1}'
+check "each chunk of the batch is in the store" sh -c "test -s '$(chunk_file "$C6")' && test -s '$(chunk_file "$C7")' && test -s '$(chunk_file "$C8")'"
+acheck "the batch's chunks are no longer missing" 200 "" POST /api/v1/agent/chunks/missing "{\"ids\": [\"$C6\", \"$C7\", \"$C8\", \"$C9\"]}"
+check_json "only the chunk never sent" 'j["missing"] == ["'"$C9"'"]'
+batch b2.bin "$C9:0:c9.bin" "$C3:0:c4.bin" "$C4:0:c4.bin"
+API_CTYPE=$OCT acheck "a batch with a chunk that does not match its id" 400 ChunkHashMismatch POST /api/v1/agent/chunks @b2.bin
+check "the refusal names the record, its id and what was stored" sh -c "grep -q 'record 1' '$API_BODY' && grep -q '$C3' '$API_BODY' && grep -q 'first 1 were stored' '$API_BODY'"
+check "records before it are stored, the bad one and those after it are not" sh -c "test -s '$(chunk_file "$C9")' && test ! -e '$(chunk_file "$C3")' && test ! -e '$(chunk_file "$C4")'"
+batch b3.bin "$C3:7:c3.bin"
+API_CTYPE=$OCT acheck "a record in an unknown encoding" 400 InvalidParameter POST /api/v1/agent/chunks @b3.bin
+check "the refusal names the encoding" grep -q "encoding 7" "$API_BODY"
+head -c 20 b3.bin > b4.bin
+API_CTYPE=$OCT acheck "a record cut inside its head" 400 InvalidParameter POST /api/v1/agent/chunks @b4.bin
+check "the refusal says it is cut short" grep -q "cut short" "$API_BODY"
+batch b5.bin "$C3:0:c3.bin"; head -c 60000 b5.bin > b6.bin
+API_CTYPE=$OCT acheck "a record shorter than its length" 400 InvalidParameter POST /api/v1/agent/chunks @b6.bin
+check "the refusal gives both lengths" grep -q "declares 65536 bytes but 59963 follow" "$API_BODY"
+batch b7.bin "$C3:1:c3.bin"
+API_CTYPE=$OCT acheck "a zstd record that is not zstd" 400 InvalidParameter POST /api/v1/agent/chunks @b7.bin
+API_CTYPE=$OCT acheck "an empty batch" 400 InvalidParameter POST /api/v1/agent/chunks ""
+"$PY" -S - "$C5" <<'PY'
+import struct, sys, hashlib
+out = open("b8.bin", "wb")
+for i in range(1025):
+    d = b"%d" % i
+    out.write(hashlib.sha256(d).digest() + b"\0" + struct.pack(">I", len(d)) + d)
+PY
+API_CTYPE=$OCT acheck "more than 1024 records" 400 InvalidParameter POST /api/v1/agent/chunks @b8.bin
+check "the refusal says 1024 were stored" grep -q "first 1024 were stored" "$API_BODY"
+check "refused records are not stored" test ! -e "$(chunk_file "$C3")"
+API_CTYPE=$OCT check_api "a user token cannot upload a batch" 403 AuthorizationFailed POST /api/v1/agent/chunks @b1.bin
+
 # ---- indexes -----------------------------------------------------------------------
 CS=65536
 idx() { local out=$1; shift; $VV index --out "$out" "$@"; }
@@ -182,6 +232,9 @@ $VV gen --seed big17 --size $((17 * 1048576)) --out c17m.bin > c17m.id
 API_CTYPE=$OCT acheck "a chunk of exactly 16 MiB" 201 "" PUT "/api/v1/agent/chunks/$(cat c16m.id)" @c16m.bin
 API_CTYPE=$OCT acheck "a chunk of 16 MiB + 1 byte" 413 RequestTooLarge PUT "/api/v1/agent/chunks/$(cat c16m1.id)" @c16m1.bin
 API_CTYPE=$OCT acheck "a 17 MiB chunk" 413 RequestTooLarge PUT "/api/v1/agent/chunks/$(cat c17m.id)" @c17m.bin
+API_CTYPE=$OCT acheck "a batch of 17 MiB" 413 RequestTooLarge POST /api/v1/agent/chunks @c17m.bin
+batch b9.bin "$(cat c16m1.id):0:c16m1.bin"
+API_CTYPE=$OCT acheck "a batch record of 16 MiB + 1 byte" 413 RequestTooLarge POST /api/v1/agent/chunks @b9.bin
 "$PY" -S -c 'import sys; sys.stdout.buffer.write(bytes(17 * 1048576))' | zstd -q -c > zeros17m.zst
 Z17=$("$PY" -S -c 'import hashlib; print(hashlib.sha256(bytes(17*1048576)).hexdigest())')
 API_HDRS=("Content-Encoding: zstd")

@@ -9,6 +9,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -16,6 +17,7 @@
 #include "chunker.h"
 #include "crypto.h"
 #include "engine/engine.h"
+#include "engine/parallel.h"
 #include "err.h"
 #include "harness.h"
 #include "key.h"
@@ -1103,4 +1105,78 @@ TEST(extents_parse_rejects_garbage)
         CHECK_EQ(n, 1);
         free(x);
     }
+}
+
+/* The lookup pool: every task of a run runs exactly once, whichever thread calls and
+ * whether or not the pool's threads are busy with another caller's run; a failing
+ * task's code comes back. */
+struct pool_count {
+    atomic_int hits[200];
+    atomic_int seen_codec;
+    uint64_t fail_at; /* UINT64_MAX: none */
+};
+
+static int pool_task(void *ctx, struct vv_worker *w, uint64_t t)
+{
+    struct pool_count *pc = ctx;
+    if (w->io.codec || w->idx != -1)
+        atomic_fetch_add(&pc->seen_codec, 1);
+    atomic_fetch_add(&pc->hits[t], 1);
+    return t == pc->fail_at ? VV_E_IO : 0;
+}
+
+struct pool_caller {
+    struct vv_pool *pool;
+    int bad; /* runs whose tasks did not each run once */
+};
+
+static void *pool_caller_main(void *arg)
+{
+    struct pool_caller *pc = arg;
+    for (int round = 0; round < 200; round++) {
+        static struct pool_count zero_count;
+        struct pool_count *cnt = malloc(sizeof(*cnt));
+        uint64_t n = 1 + (uint64_t)round % 200;
+        if (!cnt) {
+            pc->bad++;
+            continue;
+        }
+        memcpy(cnt, &zero_count, sizeof(*cnt));
+        cnt->fail_at = UINT64_MAX;
+        if (vv_pool_run(pc->pool, n, pool_task, cnt) != 0 || atomic_load(&cnt->seen_codec))
+            pc->bad++;
+        for (uint64_t i = 0; i < 200; i++)
+            if (atomic_load(&cnt->hits[i]) != (i < n ? 1 : 0))
+                pc->bad++;
+        free(cnt);
+    }
+    return NULL;
+}
+
+TEST(pool_runs_each_task_once_from_many_callers)
+{
+    struct vv_pool *pool;
+    struct pool_caller callers[4];
+    pthread_t th[4];
+    struct pool_count *cnt = calloc(1, sizeof(*cnt));
+
+    CHECK(cnt != NULL);
+    CHECK_OK(vv_pool_new(8, &pool));
+    for (int i = 0; i < 4; i++) {
+        callers[i] = (struct pool_caller){pool, 0};
+        CHECK_OK(pthread_create(&th[i], NULL, pool_caller_main, &callers[i]));
+    }
+    for (int i = 0; i < 4; i++) {
+        pthread_join(th[i], NULL);
+        CHECK_EQ(callers[i].bad, 0);
+    }
+    /* a failure stops the run and is returned; tasks after it may not run */
+    cnt->fail_at = 3;
+    CHECK_EQ(vv_pool_run(pool, 200, pool_task, cnt), VV_E_IO);
+    CHECK_EQ(atomic_load(&cnt->hits[3]), 1);
+    /* nothing to do */
+    CHECK_OK(vv_pool_run(pool, 0, pool_task, cnt));
+    vv_pool_free(pool);
+    vv_pool_free(NULL);
+    free(cnt);
 }
