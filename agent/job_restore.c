@@ -7,8 +7,9 @@
  *  OriginalLocation   the VM (shut off) gets its disks back in place; the files it
  *                     had are kept aside as <file>.pre-restore-<time>
  *
- * Chunks are downloaded by the restore's workers, each on its own connection, and
- * checked against their ids before they are written. A disk is written to a
+ * Chunks are downloaded by the restore's workers, each on its own connection, a
+ * batch of up to 32 chunks (about 4 MiB) per request, and checked against their ids
+ * before they are written. A disk is written to a
  * ".partial" file and renamed into place only when complete, so a failed or
  * cancelled restore never leaves a half-written disk under a real name.
  */
@@ -43,6 +44,10 @@ struct fetch_worker {
     struct vv_http *http;
     struct vv_http_response resp; /* reused: its body keeps its allocation */
     struct vv_buf plain;
+    /* get_many: the batch's decompressed chunks back to back (owned), and views of
+     * each chunk, into it or into resp's body (not owned: never resized or released) */
+    struct vv_buf joined;
+    struct vv_buf view[VV_FETCH_MANY_MAX];
 };
 
 struct remote_fetch {
@@ -112,7 +117,130 @@ static int remote_get(struct vv_chunk_fetch *f, struct vv_worker *w,
     return 0;
 }
 
-static const struct vv_chunk_fetch_ops remote_ops = {remote_get};
+/* An answer's record head (as the vault's batch upload): id, encoding (1 zstd,
+ * 2 as is), big-endian payload length. */
+#define REC_HEAD (VV_CHUNK_ID_LEN + 1 + 4)
+
+/* Several chunks in one POST /agent/chunks/fetch; each record is checked against the
+ * id asked for in its place. */
+static int remote_get_many(struct vv_chunk_fetch *f, struct vv_worker *w,
+                           const uint8_t *const *ids, size_t n, const struct vv_buf **out)
+{
+    struct remote_fetch *rf = (struct remote_fetch *)(void *)f;
+    struct vv_http_request req = VV_HTTP_REQUEST_INIT;
+    struct vv_http_response *resp;
+    struct fetch_worker *fw;
+    char hex[2 * VV_CHUNK_ID_LEN + 1], url[1200], *body;
+    uint8_t got[VV_SHA256_LEN];
+    const uint8_t *p, *end;
+    json_t *list = json_array();
+    size_t total = 0, sizes[VV_FETCH_MANY_MAX]; /* each chunk's plaintext, 0 when sent as is */
+    int r;
+
+    if (w->idx < 0 || w->idx >= rf->nworkers || n == 0 || n > VV_FETCH_MANY_MAX || !list) {
+        json_decref(list);
+        return VV_E_INVAL;
+    }
+    fw = &rf->w[w->idx];
+    resp = &fw->resp;
+    if (!fw->http && !(fw->http = vv_agent_http(rf->a))) {
+        json_decref(list);
+        return VV_E_NOMEM;
+    }
+    for (size_t k = 0; k < n; k++) {
+        vv_hex_encode(ids[k], VV_CHUNK_ID_LEN, hex);
+        json_array_append_new(list, json_string(hex));
+    }
+    {
+        json_t *o = json_pack("{s:o}", "ids", list); /* takes list */
+        body = o ? json_dumps(o, JSON_COMPACT) : NULL;
+        json_decref(o);
+    }
+    if (!body)
+        return VV_E_NOMEM;
+    snprintf(url, sizeof(url), "%s/api/v1/agent/chunks/fetch", rf->a->url);
+    req.method = "POST";
+    req.url = url;
+    req.bearer = rf->a->token;
+    req.body = body;
+    req.body_len = strlen(body);
+    req.content_type = "application/json";
+    req.timeout_ms = 120000;
+    req.max_response = (64u << 20) + (16u << 20);
+    r = vv_http_do(fw->http, &req, resp);
+    free(body);
+    if (r == 0 && resp->status != 200) {
+        vv_error("%zu chunk(s): the vault answered HTTP %ld: %.*s", n, resp->status,
+                 (int)(resp->body.len > 300 ? 300 : resp->body.len),
+                 (const char *)resp->body.data);
+        return VV_E_IO;
+    } else if (r) {
+        vv_error("%zu chunk(s): cannot reach the vault: %s", n, resp->error);
+        return r;
+    }
+    /* first the records' bounds and the room their plaintexts take, then each chunk */
+    p = resp->body.data;
+    end = p + resp->body.len;
+    for (size_t k = 0; k < n; k++) {
+        uint32_t len;
+        size_t plain = 0;
+        vv_hex_encode(ids[k], VV_CHUNK_ID_LEN, hex);
+        if ((size_t)(end - p) < REC_HEAD || memcmp(p, ids[k], VV_CHUNK_ID_LEN) != 0) {
+            vv_error("chunk %s: the vault's answer does not hold it in its place", hex);
+            return VV_E_CORRUPT;
+        }
+        len = (uint32_t)p[VV_CHUNK_ID_LEN + 1] << 24 | (uint32_t)p[VV_CHUNK_ID_LEN + 2] << 16 |
+              (uint32_t)p[VV_CHUNK_ID_LEN + 3] << 8 | (uint32_t)p[VV_CHUNK_ID_LEN + 4];
+        if (len > (size_t)(end - p) - REC_HEAD) {
+            vv_error("chunk %s: the vault's answer is cut short", hex);
+            return VV_E_CORRUPT;
+        }
+        fw->view[k].data = (uint8_t *)(uintptr_t)(p + REC_HEAD);
+        fw->view[k].len = len;
+        sizes[k] = 0; /* sent as it is */
+        if (p[VV_CHUNK_ID_LEN] == 1) {
+            if (vv_codec_frame_size(p + REC_HEAD, len, &plain) != 0 || plain == 0 ||
+                plain > VV_CHUNK_SIZE_MAX) {
+                vv_error("chunk %s: what the vault sent is not a zstd frame of it", hex);
+                return VV_E_HASH;
+            }
+            sizes[k] = plain;
+            total += plain;
+        }
+        p += REC_HEAD + len;
+    }
+    if (p != end) {
+        vv_error("the vault's answer to %zu chunk(s) has %zu bytes too many", n, (size_t)(end - p));
+        return VV_E_CORRUPT;
+    }
+    if ((r = vv_buf_resize(&fw->joined, total)) != 0)
+        return r;
+    total = 0;
+    for (size_t k = 0; k < n; k++) {
+        struct vv_buf *b = &fw->view[k];
+        if (sizes[k]) {
+            uint8_t *dst = fw->joined.data + total;
+            if (vv_codec_decompress(w->io.codec, b->data, b->len, dst, sizes[k]) != 0) {
+                vv_hex_encode(ids[k], VV_CHUNK_ID_LEN, hex);
+                vv_error("chunk %s: what the vault sent is not a zstd frame of it", hex);
+                return VV_E_HASH;
+            }
+            b->data = dst;
+            b->len = sizes[k];
+            total += sizes[k];
+        }
+        vv_sha256(b->data, b->len, got);
+        if (memcmp(got, ids[k], VV_SHA256_LEN) != 0) {
+            vv_hex_encode(ids[k], VV_CHUNK_ID_LEN, hex);
+            vv_error("chunk %s: the bytes received do not match the id", hex);
+            return VV_E_HASH;
+        }
+        out[k] = b;
+    }
+    return 0;
+}
+
+static const struct vv_chunk_fetch_ops remote_ops = {remote_get, remote_get_many};
 
 /* ---- helpers ------------------------------------------------------------------- */
 
@@ -373,6 +501,7 @@ int vv_agent_restore(struct vv_agent *a, json_t *job)
     for (int k = 0; k < a->threads; k++) {
         vv_buf_init(&rf.w[k].plain, 0);
         vv_http_response_init(&rf.w[k].resp);
+        vv_buf_init(&rf.w[k].joined, 0);
     }
     progress(&rs, "InProgress", total);
     for (i = 0; i < n && r == 0; i++) {
@@ -451,6 +580,7 @@ end:
         vv_http_free(rf.w[k].http);
         vv_buf_release(&rf.w[k].plain);
         vv_http_response_release(&rf.w[k].resp);
+        vv_buf_release(&rf.w[k].joined);
     }
     free(rf.w);
     for (i = 0; i < 256; i++)

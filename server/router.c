@@ -112,6 +112,8 @@ static const struct route routes[] = {
     {"POST", "/api/v1/agent/jobs/*/complete", P_AGENT, J, JCAP, vv_api_agent_job_complete},
     {"POST", "/api/v1/agent/chunks/missing", P_AGENT, J | F_SELF_LOCK, 2 * MiB,
      vv_api_chunks_missing},
+    {"POST", "/api/v1/agent/chunks/fetch", P_AGENT, J | F_SELF_LOCK, 64 * KiB,
+     vv_api_chunks_fetch},
     {"POST", "/api/v1/agent/chunks", P_AGENT, F_SELF_LOCK, 16 * MiB + 64 * KiB,
      vv_api_chunks_put},
     {"PUT", "/api/v1/agent/chunks/*", P_AGENT, F_SELF_LOCK, 16 * MiB + 64 * KiB,

@@ -19,11 +19,19 @@
 struct vv_worker;
 struct vv_chunk_fetch;
 
+/* At most this many chunks in one get_many. */
+#define VV_FETCH_MANY_MAX 64
+
 struct vv_chunk_fetch_ops {
     /* The plaintext of chunk id, checked against it, in *out: a buffer of the worker's,
      * valid until that worker's next get. 0 or a vv_err (logged by the fetcher). */
     int (*get)(struct vv_chunk_fetch *f, struct vv_worker *w, const uint8_t id[VV_CHUNK_ID_LEN],
                const struct vv_buf **out);
+    /* Optional (may be NULL): n chunks (1 to VV_FETCH_MANY_MAX) at once, for a fetcher
+     * to whom one request per chunk costs a round trip each. out[i] is the plaintext of
+     * ids[i], checked like get's, valid until the worker's next get or get_many. */
+    int (*get_many)(struct vv_chunk_fetch *f, struct vv_worker *w,
+                    const uint8_t *const *ids, size_t n, const struct vv_buf **out);
 };
 
 struct vv_chunk_fetch {

@@ -114,19 +114,23 @@ int vv_default_threads(void)
     return n > 64 ? 64 : n;
 }
 
-/* The pool: run is the run in progress (NULL when none); its threads join a run
- * only while it is set, and the caller clears it before waiting for the active
- * ones to leave, so none touches a run (on the caller's stack) after it returns. */
+/* The pool: runs in progress are on a list; a thread joins the first one with tasks
+ * left (counted in its active), and a caller takes its run off the list before
+ * waiting for its active threads to leave, so none touches a run (on the caller's
+ * stack) after vv_pool_run returns. */
+struct pool_run {
+    struct run run;
+    struct pool_run *next;
+    int active; /* pool threads inside, guarded by the pool's mu */
+};
+
 struct vv_pool {
     pthread_mutex_t mu;
     pthread_cond_t go, left;
     pthread_t *th;
-    int nthreads, started;
+    int started;
     int stop;
-    uint64_t gen;     /* bumped per run: a waiting thread joins each run once */
-    struct run *run;  /* guarded by mu */
-    int active;       /* threads inside run, guarded by mu */
-    atomic_int taken; /* a run holds the threads */
+    struct pool_run *runs; /* guarded by mu */
 };
 
 static void run_tasks(struct run *run, struct vv_worker *w)
@@ -147,28 +151,34 @@ static void run_tasks(struct run *run, struct vv_worker *w)
     }
 }
 
+/* The first run on the list with tasks left, or NULL. Under mu. */
+static struct pool_run *pool_pick(struct vv_pool *p)
+{
+    for (struct pool_run *pr = p->runs; pr; pr = pr->next)
+        if (atomic_load(&pr->run.next) < pr->run.ntasks && !atomic_load(&pr->run.err))
+            return pr;
+    return NULL;
+}
+
 static void *pool_main(void *arg)
 {
     struct vv_pool *p = arg;
     struct vv_worker w;
-    uint64_t seen = 0;
 
     memset(&w, 0, sizeof(w));
     w.idx = -1;
     pthread_mutex_lock(&p->mu);
     for (;;) {
-        struct run *run;
-        while (!p->stop && (p->gen == seen || !p->run))
+        struct pool_run *pr = NULL;
+        while (!p->stop && !(pr = pool_pick(p)))
             pthread_cond_wait(&p->go, &p->mu);
         if (p->stop)
             break;
-        seen = p->gen;
-        run = p->run;
-        p->active++;
+        pr->active++;
         pthread_mutex_unlock(&p->mu);
-        run_tasks(run, &w);
+        run_tasks(&pr->run, &w);
         pthread_mutex_lock(&p->mu);
-        if (--p->active == 0)
+        if (--pr->active == 0)
             pthread_cond_broadcast(&p->left);
     }
     pthread_mutex_unlock(&p->mu);
@@ -189,15 +199,11 @@ int vv_pool_new(int nthreads, struct vv_pool **out)
     pthread_mutex_init(&p->mu, NULL);
     pthread_cond_init(&p->go, NULL);
     pthread_cond_init(&p->left, NULL);
-    atomic_init(&p->taken, 0);
-    p->nthreads = nthreads;
-    pthread_mutex_lock(&p->mu);
     for (int i = 0; i < nthreads; i++) {
         if (pthread_create(&p->th[i], NULL, pool_main, p) != 0)
             break;
         p->started++;
     }
-    pthread_mutex_unlock(&p->mu);
     if (p->started == 0) {
         vv_pool_free(p);
         return VV_E_NOMEM;
@@ -208,35 +214,37 @@ int vv_pool_new(int nthreads, struct vv_pool **out)
 
 int vv_pool_run(struct vv_pool *p, uint64_t ntasks, vv_task_fn fn, void *ctx)
 {
-    struct run run;
+    struct pool_run pr;
     struct vv_worker w;
-    int zero = 0;
 
-    memset(&run, 0, sizeof(run));
-    run.fn = fn;
-    run.ctx = ctx;
-    run.ntasks = ntasks;
-    atomic_init(&run.next, 0);
-    atomic_init(&run.err, 0);
+    memset(&pr, 0, sizeof(pr));
+    pr.run.fn = fn;
+    pr.run.ctx = ctx;
+    pr.run.ntasks = ntasks;
+    atomic_init(&pr.run.next, 0);
+    atomic_init(&pr.run.err, 0);
     memset(&w, 0, sizeof(w));
     w.idx = -1;
-    if (ntasks > 1 && atomic_compare_exchange_strong(&p->taken, &zero, 1)) {
+    if (ntasks > 1) {
         pthread_mutex_lock(&p->mu);
-        p->run = &run;
-        p->gen++;
+        pr.next = p->runs;
+        p->runs = &pr;
         pthread_cond_broadcast(&p->go);
         pthread_mutex_unlock(&p->mu);
-        run_tasks(&run, &w);
+    }
+    run_tasks(&pr.run, &w);
+    if (ntasks > 1) {
         pthread_mutex_lock(&p->mu);
-        p->run = NULL;
-        while (p->active)
+        for (struct pool_run **q = &p->runs; *q; q = &(*q)->next)
+            if (*q == &pr) {
+                *q = pr.next;
+                break;
+            }
+        while (pr.active)
             pthread_cond_wait(&p->left, &p->mu);
         pthread_mutex_unlock(&p->mu);
-        atomic_store(&p->taken, 0);
-    } else {
-        run_tasks(&run, &w);
     }
-    return atomic_load(&run.err);
+    return atomic_load(&pr.run.err);
 }
 
 void vv_pool_free(struct vv_pool *p)

@@ -46,8 +46,8 @@ struct vv_pool;
 int vv_pool_new(int nthreads, struct vv_pool **out);
 /* Run fn for each task in [0, ntasks) on the pool's threads and the calling one,
  * returning when all are done: 0 or the first failing task's code, which stops the
- * run. One run at a time uses the threads: a caller that finds them busy runs its
- * tasks alone, in order. Any thread may call it. */
+ * run. Any number of threads may call it at once: the pool's threads serve the
+ * oldest of the runs in progress that has tasks left, the callers their own. */
 int vv_pool_run(struct vv_pool *p, uint64_t ntasks, vv_task_fn fn, void *ctx);
 /* Stop and join the threads. No run may be in progress. NULL is accepted. */
 void vv_pool_free(struct vv_pool *p);

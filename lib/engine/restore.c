@@ -23,11 +23,19 @@ struct restore_run {
     atomic_uint_fast64_t *progress;
     struct vv_chunk_fetch *fetch;
     const struct vv_index *ix;
-    const struct group *groups; /* one task each: the entries of one chunk */
+    const struct group *groups; /* the entries of each chunk */
     const uint64_t *order;      /* data entries, grouped by chunk */
+    /* With get_many, task t restores groups [batch[t], batch[t + 1]); else task t is
+     * group t (batch NULL). */
+    const uint64_t *batch;
     int fd, blk;
     atomic_uint_fast64_t chunks, bytes;
 };
+
+/* A get_many asks for at most this much (by the index's lengths) and this many
+ * chunks: a few round trips' worth of data per request, bounded memory per worker. */
+#define BATCH_BYTES (4u << 20)
+#define BATCH_CHUNKS 32
 
 /* The data entries that name one chunk: order[start .. start + n). */
 struct group {
@@ -50,15 +58,13 @@ static int write_all_at(int fd, const uint8_t *p, uint64_t len, uint64_t off)
     return 0;
 }
 
-/* One chunk, fetched and checked once, written wherever the index names it. */
-static int restore_task(void *ctx, struct vv_worker *w, uint64_t t)
+/* Write chunk data (fetched for group g, or r when fetching failed) wherever the
+ * index names it. */
+static int write_group(struct restore_run *rr, const struct group *g, const struct vv_buf *data,
+                       int r)
 {
-    struct restore_run *rr = ctx;
-    const struct group *g = &rr->groups[t];
     const struct vv_ix_entry *first = &rr->ix->e[rr->order[g->start]];
     char hex[2 * VV_CHUNK_ID_LEN + 1];
-    const struct vv_buf *data = NULL;
-    int r = rr->fetch->ops->get(rr->fetch, w, first->id, &data);
 
     for (uint64_t k = 0; r == 0 && k < g->n; k++) {
         const struct vv_ix_entry *e = &rr->ix->e[rr->order[g->start + k]];
@@ -84,6 +90,67 @@ static int restore_task(void *ctx, struct vv_worker *w, uint64_t t)
         return r;
     }
     atomic_fetch_add(&rr->chunks, 1);
+    return 0;
+}
+
+/* One chunk (or one batch of them), fetched and checked once, written wherever the
+ * index names it. */
+static int restore_task(void *ctx, struct vv_worker *w, uint64_t t)
+{
+    struct restore_run *rr = ctx;
+    const uint8_t *ids[VV_FETCH_MANY_MAX] = {NULL};
+    const struct vv_buf *data[VV_FETCH_MANY_MAX];
+    uint64_t g0, n;
+    int r;
+
+    if (!rr->batch) {
+        const struct group *g = &rr->groups[t];
+        data[0] = NULL;
+        r = rr->fetch->ops->get(rr->fetch, w, rr->ix->e[rr->order[g->start]].id, &data[0]);
+        return write_group(rr, g, data[0], r);
+    }
+    g0 = rr->batch[t];
+    n = rr->batch[t + 1] - g0;
+    for (uint64_t k = 0; k < n; k++)
+        ids[k] = rr->ix->e[rr->order[rr->groups[g0 + k].start]].id;
+    if ((r = rr->fetch->ops->get_many(rr->fetch, w, ids, (size_t)n, data)) < 0) {
+        vv_error("%llu chunk(s) from disk offset %llu: %s", (unsigned long long)n,
+                 (unsigned long long)rr->groups[g0].first_off, vv_strerror(r));
+        return r;
+    }
+    for (uint64_t k = 0; k < n; k++)
+        if ((r = write_group(rr, &rr->groups[g0 + k], data[k], 0)) < 0)
+            return r;
+    return 0;
+}
+
+/* Cut the groups into batches for get_many: consecutive groups (disk order) of at
+ * most BATCH_CHUNKS chunks and about BATCH_BYTES (each chunk's size taken from the
+ * index: the end of its furthest slice). *batch gets nbatch + 1 bounds. */
+static int plan_batches(const struct vv_index *ix, const uint64_t *order,
+                        const struct group *groups, uint64_t ngroups, uint64_t **batch,
+                        uint64_t *nbatch)
+{
+    uint64_t nb = 0, bytes = 0, *b = malloc((ngroups + 1) * sizeof(*b));
+
+    if (!b)
+        return VV_E_NOMEM;
+    for (uint64_t g = 0; g < ngroups; g++) {
+        uint64_t size = 0;
+        for (uint64_t k = 0; k < groups[g].n; k++) {
+            const struct vv_ix_entry *e = &ix->e[order[groups[g].start + k]];
+            if (e->chunk_off + e->len > size)
+                size = e->chunk_off + e->len;
+        }
+        if (g == 0 || g - b[nb - 1] == BATCH_CHUNKS || bytes + size > BATCH_BYTES) {
+            b[nb++] = g;
+            bytes = 0;
+        }
+        bytes += size;
+    }
+    b[nb] = ngroups;
+    *batch = b;
+    *nbatch = nb;
     return 0;
 }
 
@@ -127,7 +194,7 @@ static int local_get(struct vv_chunk_fetch *f, struct vv_worker *w,
     return r;
 }
 
-static const struct vv_chunk_fetch_ops local_fetch_ops = {local_get};
+static const struct vv_chunk_fetch_ops local_fetch_ops = {local_get, NULL};
 
 int vv_disk_restore(struct vv_repo *repo, const struct vv_index *ix, int fd,
                     const struct vv_engine_opts *o, struct vv_restore_stats *st)
@@ -201,7 +268,7 @@ int vv_disk_restore_from(struct vv_chunk_fetch *fetch, int level, const struct v
     struct restore_run rr;
     struct stat sb;
     struct group *groups = NULL;
-    uint64_t *order = NULL, ngroups = 0;
+    uint64_t *order = NULL, *batch = NULL, ngroups = 0, ntasks;
     int r, blk;
 
     if (fstat(fd, &sb) < 0)
@@ -237,16 +304,25 @@ int vv_disk_restore_from(struct vv_chunk_fetch *fetch, int level, const struct v
     }
     if ((r = plan_groups(ix, &order, &groups, &ngroups)) < 0)
         return r;
+    ntasks = ngroups;
+    if (fetch->ops->get_many && ngroups &&
+        (r = plan_batches(ix, order, groups, ngroups, &batch, &ntasks)) < 0) {
+        free(groups);
+        free(order);
+        return r;
+    }
     memset(&rr, 0, sizeof(rr));
     rr.fetch = fetch;
     rr.progress = o ? o->progress : NULL;
     rr.ix = ix;
     rr.groups = groups;
     rr.order = order;
+    rr.batch = batch;
     rr.fd = fd;
     rr.blk = blk;
-    r = vv_parallel_run(o && o->threads ? o->threads : vv_default_threads(), level, ngroups,
+    r = vv_parallel_run(o && o->threads ? o->threads : vv_default_threads(), level, ntasks,
                         restore_task, &rr, o ? o->cancel : NULL);
+    free(batch);
     free(groups);
     free(order);
     st->chunks_written += rr.chunks;

@@ -182,6 +182,7 @@ void vv_api_agent_job_complete(struct vv_call *c);
 void vv_api_chunks_missing(struct vv_call *c);
 void vv_api_chunk_put(struct vv_call *c);
 void vv_api_chunks_put(struct vv_call *c);
+void vv_api_chunks_fetch(struct vv_call *c);
 void vv_api_index_put(struct vv_call *c);
 void vv_api_point_commit(struct vv_call *c);
 void vv_api_point_manifest(struct vv_call *c);

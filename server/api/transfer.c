@@ -1015,6 +1015,146 @@ void vv_api_index_get(struct vv_call *c)
     c->resp->body = (char *)vv_buf_detach(&b, &c->resp->body_len);
 }
 
+/* POST /agent/chunks/fetch: several chunks' stored payloads in one answer, read on
+ * the lookup threads (a restore's chunks are rarely in the cache: their reads
+ * overlap instead of queueing), sent as the records of a batch upload. */
+#define FETCH_MAX_IDS 256
+#define FETCH_MAX_BYTES (64u << 20)
+
+struct fetch_slot {
+    uint8_t id[VV_CHUNK_ID_LEN];
+    uint8_t *data; /* the stored payload (owned) */
+    size_t len;
+    int zstd, r;
+};
+
+struct fetch_run {
+    struct vv_repo *repo;
+    struct fetch_slot *s;
+    atomic_uint_fast64_t bytes; /* payload bytes read so far */
+};
+
+static int fetch_one(void *ctx, struct vv_worker *w, uint64_t i)
+{
+    struct fetch_run *fr = ctx;
+    struct fetch_slot *s = &fr->s[i];
+    struct tls *t = thread_tls(); /* its buffers are warm: no fresh pages per chunk */
+    (void)w;
+    if (atomic_load(&fr->bytes) > FETCH_MAX_BYTES) {
+        s->r = VV_E_TOOBIG;
+        return VV_E_TOOBIG;
+    }
+    if (!t) {
+        s->r = VV_E_NOMEM;
+        return VV_E_NOMEM;
+    }
+    s->r = vv_chunk_get_payload(&fr->repo->chunks, &t->io, s->id, &s->zstd);
+    if (s->r < 0)
+        return s->r;
+    if (!(s->data = malloc(t->io.dec.len ? t->io.dec.len : 1))) {
+        s->r = VV_E_NOMEM;
+        return VV_E_NOMEM;
+    }
+    memcpy(s->data, t->io.dec.data, t->io.dec.len);
+    s->len = t->io.dec.len;
+    atomic_fetch_add(&fr->bytes, s->len);
+    return 0;
+}
+
+void vv_api_chunks_fetch(struct vv_call *c)
+{
+    static const char *const fields[] = {"ids", NULL};
+    struct vv_repo *repo;
+    json_t *ids = NULL, *v;
+    struct fetch_run fr;
+    struct vv_pool *pool;
+    char hex[2 * VV_CHUNK_ID_LEN + 1];
+    size_t i, n, total = 0;
+    uint8_t *out = NULL, *p;
+    int r = 0;
+
+    if (vv_body_only(c, c->body, NULL, fields))
+        return;
+    ids = json_object_get(c->body, "ids");
+    if (!json_is_array(ids) || json_array_size(ids) == 0 || json_array_size(ids) > FETCH_MAX_IDS) {
+        vv_reply_error(c, 400, "InvalidParameter",
+                       "field 'ids' must be an array of 1 to %d chunk ids", FETCH_MAX_IDS);
+        return;
+    }
+    n = json_array_size(ids);
+    json_array_foreach(ids, i, v) {
+        uint8_t id[VV_CHUNK_ID_LEN];
+        if (!json_is_string(v) || parse_id(json_string_value(v), id) != 0) {
+            vv_reply_error(c, 400, "InvalidParameter",
+                           "ids[%zu] is not a chunk id (64 lower-case hex digits)", i);
+            return;
+        }
+    }
+    if (agent_repo(c, &repo))
+        return;
+    fr.repo = repo;
+    atomic_init(&fr.bytes, 0);
+    if (!(fr.s = calloc(n, sizeof(*fr.s)))) {
+        vv_reply_internal(c, VV_E_NOMEM);
+        return;
+    }
+    json_array_foreach(ids, i, v) {
+        parse_id(json_string_value(v), fr.s[i].id);
+    }
+    pool = vv_server_lookup_pool(c->srv);
+    if (pool) {
+        vv_pool_run(pool, n, fetch_one, &fr);
+    } else {
+        struct vv_worker w = {.idx = -1};
+        for (i = 0; i < n && fetch_one(&fr, &w, i) == 0; i++)
+            ;
+    }
+    /* the first failure in the order asked (a run stops at a failure: later slots
+     * may be unread, r 0 and no data) */
+    for (i = 0; i < n && r == 0; i++) {
+        r = fr.s[i].r;
+        if (r == 0 && !fr.s[i].data)
+            r = VV_E_CANCELLED;
+        total += BATCH_HEAD + fr.s[i].len;
+        vv_hex_encode(fr.s[i].id, VV_CHUNK_ID_LEN, hex);
+    }
+    if (r == VV_E_TOOBIG || total > FETCH_MAX_BYTES + (size_t)BATCH_HEAD * FETCH_MAX_IDS) {
+        vv_reply_error(c, 413, "RequestTooLarge",
+                       "the chunks asked for come to more than %u MiB; ask for fewer at a time",
+                       FETCH_MAX_BYTES >> 20);
+    } else if (r == VV_E_NOTFOUND) {
+        vv_reply_error(c, 404, "ChunkNotFound", "the vault has no chunk %s", hex);
+    } else if (r == VV_E_NOMEM || r == VV_E_CANCELLED) {
+        vv_reply_internal(c, r);
+    } else if (r) {
+        vv_reply_error(c, 500, "ChunkDamaged", "chunk %s cannot be read: %s; run 'vmvaultd check'",
+                       hex, vv_strerror(r));
+    } else if (!(out = malloc(total ? total : 1))) {
+        vv_reply_internal(c, VV_E_NOMEM);
+    } else {
+        p = out;
+        for (i = 0; i < n; i++) {
+            uint32_t len = (uint32_t)fr.s[i].len;
+            memcpy(p, fr.s[i].id, VV_CHUNK_ID_LEN);
+            p[VV_CHUNK_ID_LEN] = fr.s[i].zstd ? ENC_ZSTD : ENC_IDENTITY;
+            p[VV_CHUNK_ID_LEN + 1] = (uint8_t)(len >> 24);
+            p[VV_CHUNK_ID_LEN + 2] = (uint8_t)(len >> 16);
+            p[VV_CHUNK_ID_LEN + 3] = (uint8_t)(len >> 8);
+            p[VV_CHUNK_ID_LEN + 4] = (uint8_t)len;
+            memcpy(p + BATCH_HEAD, fr.s[i].data, len);
+            p += BATCH_HEAD + len;
+        }
+        free(c->resp->body);
+        c->resp->status = 200;
+        c->resp->content_type = "application/octet-stream";
+        c->resp->body = (char *)out;
+        c->resp->body_len = total;
+    }
+    for (i = 0; i < n; i++)
+        free(fr.s[i].data);
+    free(fr.s);
+}
+
 void vv_api_chunk_get(struct vv_call *c)
 {
     uint8_t id[VV_CHUNK_ID_LEN];

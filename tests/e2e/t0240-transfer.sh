@@ -144,6 +144,41 @@ check "the refusal says 1024 were stored" grep -q "first 1024 were stored" "$API
 check "refused records are not stored" test ! -e "$(chunk_file "$C3")"
 API_CTYPE=$OCT check_api "a user token cannot upload a batch" 403 AuthorizationFailed POST /api/v1/agent/chunks @b1.bin
 
+# ---- several chunks in one download ----------------------------------------------------
+# the answer: the records of a batch upload, in the order asked (1 zstd, 2 as stored)
+unbatch() {   # unbatch ANSWER ID:FILE ...: each record holds that id, in that place, and
+              # its payload (decompressed when zstd) is that file's content
+    "$PY" -S - "$@" <<'PY'
+import struct, subprocess, sys
+data = open(sys.argv[1], "rb").read()
+p = 0
+for want in sys.argv[2:]:
+    cid, path = want.split(":")
+    assert data[p:p + 32] == bytes.fromhex(cid), "record for %s is not in its place" % cid
+    enc, n = data[p + 32], struct.unpack(">I", data[p + 33:p + 37])[0]
+    body = data[p + 37:p + 37 + n]
+    if enc == 1:
+        body = subprocess.run(["zstd", "-q", "-d", "-c"], input=body, capture_output=True, check=True).stdout
+    else:
+        assert enc == 2, "encoding %d" % enc
+    assert body == open(path, "rb").read(), "payload of %s differs" % cid
+    p += 37 + n
+assert p == len(data), "%d bytes too many" % (len(data) - p)
+PY
+}
+acheck "fetch several chunks at once" 200 "" POST /api/v1/agent/chunks/fetch "{\"ids\": [\"$C2\", \"$C1\", \"$CT\", \"$C8\"]}"
+check "each chunk comes in the order asked, whole" unbatch "$API_BODY" "$C2:c2.bin" "$C1:c1.bin" "$CT:text.bin" "$C8:c8.bin"
+acheck "fetch one chunk" 200 "" POST /api/v1/agent/chunks/fetch "{\"ids\": [\"$C7\"]}"
+check "it comes whole" unbatch "$API_BODY" "$C7:c7.bin"
+acheck "fetch a chunk the vault lacks" 404 ChunkNotFound POST /api/v1/agent/chunks/fetch "{\"ids\": [\"$C1\", \"$C3\"]}"
+check "the refusal names it" grep -q "$C3" "$API_BODY"
+acheck "fetch nothing" 400 InvalidParameter POST /api/v1/agent/chunks/fetch '{"ids": []}'
+acheck "fetch an id that is not 64 hex digits" 400 InvalidParameter POST /api/v1/agent/chunks/fetch '{"ids": ["abc"]}'
+"$PY" -S -c 'import json; print(json.dumps({"ids": ["%064x" % i for i in range(257)]}))' > ids257.json
+acheck "fetch more than 256 chunks" 400 InvalidParameter POST /api/v1/agent/chunks/fetch @ids257.json
+acheck "fetch with an unknown field" 400 InvalidParameter POST /api/v1/agent/chunks/fetch "{\"ids\": [\"$C1\"], \"all\": true}"
+check_api "a user token cannot fetch chunks" 403 AuthorizationFailed POST /api/v1/agent/chunks/fetch "{\"ids\": [\"$C1\"]}"
+
 # ---- indexes -----------------------------------------------------------------------
 CS=65536
 idx() { local out=$1; shift; $VV index --out "$out" "$@"; }

@@ -1180,3 +1180,101 @@ TEST(pool_runs_each_task_once_from_many_callers)
     vv_pool_free(NULL);
     free(cnt);
 }
+
+/* A fetcher with get_many, over the test's store: counts its calls and the largest
+ * batch, and can be told to fail. */
+struct many_fetch {
+    struct vv_chunk_fetch base;
+    struct vv_repo *repo;
+    atomic_int calls, singles, largest;
+    int fail; /* get_many fails with VV_E_IO */
+    struct vv_chunk_io io[3][32]; /* per worker (3), per place (a batch is at most 32) */
+};
+
+static int many_get(struct vv_chunk_fetch *f, struct vv_worker *w,
+                    const uint8_t id[VV_CHUNK_ID_LEN], const struct vv_buf **out)
+{
+    struct many_fetch *mf = (struct many_fetch *)(void *)f;
+    atomic_fetch_add(&mf->singles, 1);
+    *out = &w->io.dec;
+    return vv_chunk_get(&mf->repo->chunks, &w->io, id);
+}
+
+static int many_get_many(struct vv_chunk_fetch *f, struct vv_worker *w,
+                         const uint8_t *const *ids, size_t n, const struct vv_buf **out)
+{
+    struct many_fetch *mf = (struct many_fetch *)(void *)f;
+    int r;
+    atomic_fetch_add(&mf->calls, 1);
+    for (int big = atomic_load(&mf->largest); (int)n > big;)
+        if (atomic_compare_exchange_weak(&mf->largest, &big, (int)n))
+            break;
+    if (mf->fail || w->idx < 0 || w->idx >= 3 || n == 0 || n > 32)
+        return VV_E_IO;
+    for (size_t k = 0; k < n; k++) {
+        struct vv_chunk_io *io = &mf->io[w->idx][k];
+        if ((r = vv_chunk_get(&mf->repo->chunks, io, ids[k])) < 0)
+            return r;
+        out[k] = &io->dec;
+    }
+    return 0;
+}
+
+static const struct vv_chunk_fetch_ops many_ops = {many_get, many_get_many};
+
+TEST(restore_in_batches_through_get_many)
+{
+    static struct many_fetch mf; /* large: not on the stack */
+    struct env e;
+    char img[4400], out[4400], out2[4400];
+    struct vv_index ix;
+    struct vv_backup_stats st;
+    struct vv_restore_stats rs;
+    struct vv_index_counts c;
+    int fd;
+
+    env_open(&e);
+    e.opts.threads = 3;
+    file_path(&e, "disk.img", img, sizeof(img));
+    file_path(&e, "out.img", out, sizeof(out));
+    file_path(&e, "out2.img", out2, sizeof(out2));
+    vv_test_seed(7);
+    standard_image(img);
+    CHECK_OK(backup(&e, img, 16384, NULL, NULL, 0, &ix, &st));
+    vv_index_count(&ix, &c);
+    memset(&mf, 0, sizeof(mf));
+    mf.base.ops = &many_ops;
+    mf.repo = e.repo;
+    for (int i = 0; i < 3; i++)
+        for (int k = 0; k < 32; k++)
+            CHECK_OK(vv_chunk_io_init(&mf.io[i][k], 1));
+
+    fd = open(out, O_RDWR | O_CREAT, 0600);
+    CHECK(fd >= 0);
+    memset(&rs, 0, sizeof(rs));
+    CHECK_OK(vv_disk_restore_from(&mf.base, 1, &ix, fd, &e.opts, &rs));
+    close(fd);
+    check_same_content(img, out);
+    CHECK_EQ(rs.chunks_written, distinct_data(&ix));
+    CHECK_EQ(rs.bytes_written, c.data_bytes);
+    CHECK_EQ(atomic_load(&mf.singles), 0);
+    /* batches of up to 32 chunks: fewer calls than chunks, none over the bound */
+    CHECK(atomic_load(&mf.calls) > 0);
+    CHECK(atomic_load(&mf.calls) < (int)distinct_data(&ix));
+    CHECK(atomic_load(&mf.largest) > 1);
+    CHECK(atomic_load(&mf.largest) <= 32);
+
+    /* a failing batch fails the restore */
+    mf.fail = 1;
+    fd = open(out2, O_RDWR | O_CREAT, 0600);
+    CHECK(fd >= 0);
+    memset(&rs, 0, sizeof(rs));
+    CHECK_EQ(vv_disk_restore_from(&mf.base, 1, &ix, fd, &e.opts, &rs), VV_E_IO);
+    close(fd);
+
+    for (int i = 0; i < 3; i++)
+        for (int k = 0; k < 32; k++)
+            vv_chunk_io_release(&mf.io[i][k]);
+    vv_index_release(&ix);
+    env_close(&e);
+}
