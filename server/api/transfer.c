@@ -255,9 +255,12 @@ struct refusal {
     char msg[400];
 };
 
+/* take_chunk's answer for a chunk it refuses (the others: 0 stored, 1 present). */
+#define REFUSED 2
+
 /* Check one uploaded chunk (decompressed when zstd, re-hashed against id) and store
- * it through the guard for the job's session key. 0 stored, 1 already present, -1
- * refused (why in *why, nothing stored), or <0 vv_err. who names the sender in logs. */
+ * it through the guard for the job's session key. 0 stored, 1 already present,
+ * REFUSED (why in *why, nothing stored), or <0 vv_err. who names the sender in logs. */
 static int take_chunk(struct tls *t, struct vv_repo *repo, struct vv_chunk_guard *guard,
                       const char *key, const char *who, const uint8_t id[VV_CHUNK_ID_LEN],
                       enum chunk_enc enc, const uint8_t *data, size_t n, struct refusal *why)
@@ -270,7 +273,7 @@ static int take_chunk(struct tls *t, struct vv_repo *repo, struct vv_chunk_guard
 
     if (n == 0) {
         *why = (struct refusal){400, "InvalidParameter", "the chunk is empty"};
-        return -1;
+        return REFUSED;
     }
     if (enc == ENC_ZSTD) {
         size_t plain = 0;
@@ -280,19 +283,19 @@ static int take_chunk(struct tls *t, struct vv_repo *repo, struct vv_chunk_guard
             *why = (struct refusal){
                 400, "InvalidParameter",
                 "the chunk is not one zstd frame declaring a size of 1 byte to 16 MiB"};
-            return -1;
+            return REFUSED;
         }
         if ((r = vv_buf_resize(&t->plain, plain)) != 0)
             return r;
         if (vv_codec_decompress(t->io.codec, data, n, t->plain.data, plain) != 0) {
             *why = (struct refusal){400, "InvalidParameter", "the zstd frame does not decompress"};
-            return -1;
+            return REFUSED;
         }
         data = t->plain.data;
         n = plain;
     } else if (n > VV_CHUNK_SIZE_MAX) {
         *why = (struct refusal){413, "RequestTooLarge", "a chunk is at most 16 MiB"};
-        return -1;
+        return REFUSED;
     } else if (enc == ENC_IDENTITY) {
         z = data;
         zn = n;
@@ -307,7 +310,7 @@ static int take_chunk(struct tls *t, struct vv_repo *repo, struct vv_chunk_guard
         why->code = "ChunkHashMismatch";
         snprintf(why->msg, sizeof(why->msg),
                  "the chunk's SHA-256 is %s, not its id %s; it was not stored", got_hex, id_hex);
-        return -1;
+        return REFUSED;
     }
     return vv_guard_put(guard, key, &repo->chunks, &t->io, id, data, n, z, zn, NULL);
 }
@@ -351,7 +354,7 @@ void vv_api_chunk_put(struct vv_call *c)
         return;
     r = take_chunk(t, repo, guard, key, c->who.container, id, how, c->req->body,
                    c->req->body_len, &why);
-    if (r == -1) {
+    if (r == REFUSED) {
         vv_reply_error(c, why.status, why.code, "%s", why.msg);
         return;
     }
@@ -423,7 +426,7 @@ void vv_api_chunks_put(struct vv_call *c)
         }
         r = take_chunk(t, repo, guard, key, c->who.container, id,
                        (enum chunk_enc)p[VV_CHUNK_ID_LEN], p + BATCH_HEAD, len, &why);
-        if (r == -1) {
+        if (r == REFUSED) {
             vv_reply_error(c, why.status, why.code, "record %zu (chunk %s): %s; the first %zu were stored",
                            nrec, id_hex, why.msg, nrec);
             return;
