@@ -86,6 +86,16 @@ static void set_err(struct vv_upload *u, const char *msg)
     pthread_mutex_unlock(&u->mu);
 }
 
+/* The size of an upload: UPLOAD_MAX, or under a rate limit about a quarter of a
+ * second's worth (at least 64 KiB), so a slow link sends often. */
+static size_t upload_max(const struct vv_upload *u)
+{
+    uint64_t rate = u->a->max_upload_rate / 4;
+    if (!rate || rate >= UPLOAD_MAX)
+        return UPLOAD_MAX;
+    return rate < (64u << 10) ? (64u << 10) : (size_t)rate;
+}
+
 /* Send the records gathered in b->z in one request, then empty it. */
 static int upload(struct vv_upload *u, struct batch *b, char *err, size_t errlen)
 {
@@ -145,7 +155,7 @@ static int send_batch(struct vv_upload *u, struct batch *b, struct vv_worker *w)
             r = VV_E_CANCELLED;
             break;
         }
-        if (b->z.len && b->z.len + REC_HEAD + vv_codec_bound(b->len[i]) > UPLOAD_MAX &&
+        if (b->z.len && b->z.len + REC_HEAD + vv_codec_bound(b->len[i]) > upload_max(u) &&
             (r = upload(u, b, err, sizeof(err))) != 0)
             break;
         at = b->z.len;

@@ -139,8 +139,9 @@ MARK=$(wc -l < "$SRV_LOG")
 : > "$WORK/agent.log"
 J=$(jobid "$VMVAULT" protection backup-now --vault-name v1 --item-name "$CUT")
 agent_bg --threads 2 --max-upload-rate 256K
-# puts_since: how many chunks the vault has received since MARK.
-puts_since() { tail -n +"$MARK" "$SRV_LOG" | grep -cE 'request method=PUT path=/api/v1/agent/chunks/'; }
+# puts_since: how many chunk uploads the vault has received since MARK (under a rate
+# limit an upload holds about a quarter of a second's worth: 64 KiB here).
+puts_since() { tail -n +"$MARK" "$SRV_LOG" | grep -cE 'request method=POST path=/api/v1/agent/chunks(\?| )'; }
 for _ in $(seq 1 300); do [ "$(puts_since)" -ge 4 ] && break; sleep 0.1; done
 check "the backup is on its way: the vault has some of its chunks" test "$(puts_since)" -ge 4
 check "and not all of them" test "$(job "$J" 'j["status"]')" = InProgress
