@@ -25,6 +25,7 @@
 #include <unistd.h>
 
 #include "agent.h"
+#include "chunkrec.h"
 #include "codec.h"
 #include "crypto.h"
 #include "engine/engine.h"
@@ -57,6 +58,22 @@ struct remote_fetch {
     struct fetch_worker *w;
 };
 
+/* 0 when the request (vv_http_do's r) got a 200; else logs why, about "what which",
+ * and returns the error. */
+static int answered(int r, const struct vv_http_response *resp, const char *what,
+                    const char *which)
+{
+    if (r == 0 && resp->status != 200) {
+        vv_error("%s %s: the vault answered HTTP %ld: %.*s", what, which, resp->status,
+                 (int)(resp->body.len > 300 ? 300 : resp->body.len),
+                 (const char *)resp->body.data);
+        return VV_E_IO;
+    }
+    if (r)
+        vv_error("%s %s: cannot reach the vault: %s", what, which, resp->error);
+    return r;
+}
+
 static int remote_get(struct vv_chunk_fetch *f, struct vv_worker *w,
                       const uint8_t id[VV_CHUNK_ID_LEN], const struct vv_buf **out)
 {
@@ -83,15 +100,8 @@ static int remote_get(struct vv_chunk_fetch *f, struct vv_worker *w,
     req.timeout_ms = 120000;
     req.max_response = VV_CHUNK_SIZE_MAX + (1u << 20);
     r = vv_http_do(fw->http, &req, resp);
-    if (r == 0 && resp->status != 200) {
-        vv_error("chunk %s: the vault answered HTTP %ld: %.*s", hex, resp->status,
-                 (int)(resp->body.len > 300 ? 300 : resp->body.len),
-                 (const char *)resp->body.data);
-        return VV_E_IO;
-    } else if (r) {
-        vv_error("chunk %s: cannot reach the vault: %s", hex, resp->error);
+    if ((r = answered(r, resp, "chunk", hex)) != 0)
         return r;
-    }
     /* The vault sends chunks zstd-compressed, and the HTTP client decodes them
      * (Content-Encoding); a body still in a zstd frame is decoded here. Either way
      * the bytes must hash to the id, and they are hashed once. */
@@ -116,10 +126,6 @@ static int remote_get(struct vv_chunk_fetch *f, struct vv_worker *w,
     *out = &fw->plain;
     return 0;
 }
-
-/* An answer's record head (as the vault's batch upload): id, encoding (1 zstd,
- * 2 as is), big-endian payload length. */
-#define REC_HEAD (VV_CHUNK_ID_LEN + 1 + 4)
 
 /* Several chunks in one POST /agent/chunks/fetch; each record is checked against the
  * id asked for in its place. */
@@ -169,37 +175,30 @@ static int remote_get_many(struct vv_chunk_fetch *f, struct vv_worker *w,
     req.max_response = (64u << 20) + (16u << 20);
     r = vv_http_do(fw->http, &req, resp);
     free(body);
-    if (r == 0 && resp->status != 200) {
-        vv_error("%zu chunk(s): the vault answered HTTP %ld: %.*s", n, resp->status,
-                 (int)(resp->body.len > 300 ? 300 : resp->body.len),
-                 (const char *)resp->body.data);
-        return VV_E_IO;
-    } else if (r) {
-        vv_error("%zu chunk(s): cannot reach the vault: %s", n, resp->error);
+    snprintf(hex, sizeof(hex), "%zu chunk(s)", n);
+    if ((r = answered(r, resp, "a batch of", hex)) != 0)
         return r;
-    }
     /* first the records' bounds and the room their plaintexts take, then each chunk */
     p = resp->body.data;
     end = p + resp->body.len;
     for (size_t k = 0; k < n; k++) {
-        uint32_t len;
+        struct vv_rec rec;
         size_t plain = 0;
         vv_hex_encode(ids[k], VV_CHUNK_ID_LEN, hex);
-        if ((size_t)(end - p) < REC_HEAD || memcmp(p, ids[k], VV_CHUNK_ID_LEN) != 0) {
+        r = vv_rec_read(p, (size_t)(end - p), &rec);
+        if (r == VV_E_TRUNCATED || memcmp(rec.id, ids[k], VV_CHUNK_ID_LEN) != 0) {
             vv_error("chunk %s: the vault's answer does not hold it in its place", hex);
             return VV_E_CORRUPT;
         }
-        len = (uint32_t)p[VV_CHUNK_ID_LEN + 1] << 24 | (uint32_t)p[VV_CHUNK_ID_LEN + 2] << 16 |
-              (uint32_t)p[VV_CHUNK_ID_LEN + 3] << 8 | (uint32_t)p[VV_CHUNK_ID_LEN + 4];
-        if (len > (size_t)(end - p) - REC_HEAD) {
-            vv_error("chunk %s: the vault's answer is cut short", hex);
+        if (r < 0 || rec.enc > VV_REC_IDENTITY) {
+            vv_error("chunk %s: the vault's answer is cut short or in an unknown encoding", hex);
             return VV_E_CORRUPT;
         }
-        fw->view[k].data = (uint8_t *)(uintptr_t)(p + REC_HEAD);
-        fw->view[k].len = len;
+        fw->view[k].data = (uint8_t *)(uintptr_t)rec.payload;
+        fw->view[k].len = rec.len;
         sizes[k] = 0; /* sent as it is */
-        if (p[VV_CHUNK_ID_LEN] == 1) {
-            if (vv_codec_frame_size(p + REC_HEAD, len, &plain) != 0 || plain == 0 ||
+        if (rec.enc == VV_REC_ZSTD) {
+            if (vv_codec_frame_size(rec.payload, rec.len, &plain) != 0 || plain == 0 ||
                 plain > VV_CHUNK_SIZE_MAX) {
                 vv_error("chunk %s: what the vault sent is not a zstd frame of it", hex);
                 return VV_E_HASH;
@@ -207,7 +206,7 @@ static int remote_get_many(struct vv_chunk_fetch *f, struct vv_worker *w,
             sizes[k] = plain;
             total += plain;
         }
-        p += REC_HEAD + len;
+        p += VV_REC_HEAD + rec.len;
     }
     if (p != end) {
         vv_error("the vault's answer to %zu chunk(s) has %zu bytes too many", n, (size_t)(end - p));

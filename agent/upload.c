@@ -13,6 +13,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "chunkrec.h"
 #include "codec.h"
 #include "engine/parallel.h"
 #include "err.h"
@@ -31,10 +32,6 @@ struct batch {
     struct vv_buf z;    /* the upload: records of the chunks the vault lacks */
 };
 
-/* An upload record's head: chunk id, encoding, big-endian payload length. */
-#define REC_HEAD (VV_CHUNK_ID_LEN + 1 + 4)
-#define ENC_ZSTD 1
-#define ENC_IDENTITY 2
 /* An upload's size, past which the next chunk goes in the next one (a chunk alone
  * may exceed it: the vault takes 16 MiB + 64 KiB). Few requests, little memory. */
 #define UPLOAD_MAX (2u << 20)
@@ -155,29 +152,25 @@ static int send_batch(struct vv_upload *u, struct batch *b, struct vv_worker *w)
             r = VV_E_CANCELLED;
             break;
         }
-        if (b->z.len && b->z.len + REC_HEAD + vv_codec_bound(b->len[i]) > upload_max(u) &&
+        if (b->z.len && b->z.len + VV_REC_HEAD + vv_codec_bound(b->len[i]) > upload_max(u) &&
             (r = upload(u, b, err, sizeof(err))) != 0)
             break;
         at = b->z.len;
-        if ((r = vv_buf_resize(&b->z, at + REC_HEAD + vv_codec_bound(b->len[i]))) != 0)
+        if ((r = vv_buf_resize(&b->z, at + VV_REC_HEAD + vv_codec_bound(b->len[i]))) != 0)
             break;
         rec = b->z.data + at;
         if ((r = vv_codec_compress(w->io.codec, b->data.data + b->off[i], b->len[i],
-                                   rec + REC_HEAD, b->z.len - at - REC_HEAD, &zlen)) != 0)
+                                   rec + VV_REC_HEAD, b->z.len - at - VV_REC_HEAD, &zlen)) != 0)
             break;
-        memcpy(rec, b->ids[i], VV_CHUNK_ID_LEN);
-        rec[VV_CHUNK_ID_LEN] = ENC_ZSTD;
         if (zlen >= b->len[i]) {
             /* incompressible (random or already compressed data): sent and stored as is */
             zlen = b->len[i];
-            memcpy(rec + REC_HEAD, b->data.data + b->off[i], zlen);
-            rec[VV_CHUNK_ID_LEN] = ENC_IDENTITY;
+            memcpy(rec + VV_REC_HEAD, b->data.data + b->off[i], zlen);
+            vv_rec_put_head(rec, b->ids[i], VV_REC_IDENTITY, (uint32_t)zlen);
+        } else {
+            vv_rec_put_head(rec, b->ids[i], VV_REC_ZSTD, (uint32_t)zlen);
         }
-        rec[VV_CHUNK_ID_LEN + 1] = (uint8_t)(zlen >> 24);
-        rec[VV_CHUNK_ID_LEN + 2] = (uint8_t)(zlen >> 16);
-        rec[VV_CHUNK_ID_LEN + 3] = (uint8_t)(zlen >> 8);
-        rec[VV_CHUNK_ID_LEN + 4] = (uint8_t)zlen;
-        b->z.len = at + REC_HEAD + zlen;
+        b->z.len = at + VV_REC_HEAD + zlen;
         throttle(u, zlen);
         atomic_fetch_add(&u->base.fresh, 1);
         atomic_fetch_add(&u->base.bytes_new, b->len[i]);

@@ -25,6 +25,7 @@
 #include <unistd.h>
 
 #include "api/api.h"
+#include "chunkrec.h"
 #include "codec.h"
 #include "crypto.h"
 #include "engine/parallel.h"
@@ -186,9 +187,35 @@ static int lookup_ids(struct vv_server *s, struct lookup_run *lr, size_t n)
     return r;
 }
 
-void vv_api_chunks_missing(struct vv_call *c)
+/* The body's "ids": an array of min to max chunk ids in hex, every one checked.
+ * Borrowed from c->body; NULL after replying 400. */
+static json_t *body_ids(struct vv_call *c, size_t min, size_t max)
 {
     static const char *const fields[] = {"ids", NULL};
+    json_t *ids, *v;
+    size_t i;
+
+    if (vv_body_only(c, c->body, NULL, fields))
+        return NULL;
+    ids = json_object_get(c->body, "ids");
+    if (!json_is_array(ids) || json_array_size(ids) < min || json_array_size(ids) > max) {
+        vv_reply_error(c, 400, "InvalidParameter",
+                       "field 'ids' must be an array of %zu to %zu chunk ids", min, max);
+        return NULL;
+    }
+    json_array_foreach(ids, i, v) {
+        uint8_t id[VV_CHUNK_ID_LEN];
+        if (!json_is_string(v) || parse_id(json_string_value(v), id) != 0) {
+            vv_reply_error(c, 400, "InvalidParameter",
+                           "ids[%zu] is not a chunk id (64 lower-case hex digits)", i);
+            return NULL;
+        }
+    }
+    return ids;
+}
+
+void vv_api_chunks_missing(struct vv_call *c)
+{
     struct vv_repo *repo;
     struct vv_chunk_guard *guard;
     char key[VV_GUARD_KEY_MAX];
@@ -197,22 +224,8 @@ void vv_api_chunks_missing(struct vv_call *c)
     size_t i, n;
     int r = 0;
 
-    if (vv_body_only(c, c->body, NULL, fields))
+    if (!(ids = body_ids(c, 0, MAX_IDS)))
         return;
-    ids = json_object_get(c->body, "ids");
-    if (!json_is_array(ids) || json_array_size(ids) > MAX_IDS) {
-        vv_reply_error(c, 400, "InvalidParameter",
-                       "field 'ids' must be an array of at most %d chunk ids", MAX_IDS);
-        return;
-    }
-    json_array_foreach(ids, i, v) {
-        uint8_t id[VV_CHUNK_ID_LEN];
-        if (!json_is_string(v) || parse_id(json_string_value(v), id) != 0) {
-            vv_reply_error(c, 400, "InvalidParameter",
-                           "ids[%zu] is not a chunk id (64 lower-case hex digits)", i);
-            return;
-        }
-    }
     if (agent_guard(c, vv_http_query(c->req, "job"), &repo, &guard, key))
         return;
     n = json_array_size(ids);
@@ -241,13 +254,6 @@ void vv_api_chunks_missing(struct vv_call *c)
     vv_reply(c, 200, json_pack("{s:o}", "missing", missing));
 }
 
-/* How one uploaded chunk's bytes arrive. */
-enum chunk_enc {
-    ENC_RAW,      /* plain bytes: the vault compresses them */
-    ENC_ZSTD,     /* one zstd frame declaring its size: stored as sent */
-    ENC_IDENTITY, /* plain bytes that do not compress: stored as they are */
-};
-
 /* Why a chunk was refused: the HTTP status, code and message of the reply. */
 struct refusal {
     int status;
@@ -263,7 +269,7 @@ struct refusal {
  * REFUSED (why in *why, nothing stored), or <0 vv_err. who names the sender in logs. */
 static int take_chunk(struct tls *t, struct vv_repo *repo, struct vv_chunk_guard *guard,
                       const char *key, const char *who, const uint8_t id[VV_CHUNK_ID_LEN],
-                      enum chunk_enc enc, const uint8_t *data, size_t n, struct refusal *why)
+                      enum vv_rec_enc enc, const uint8_t *data, size_t n, struct refusal *why)
 {
     uint8_t got[VV_SHA256_LEN];
     char got_hex[2 * VV_SHA256_LEN + 1], id_hex[2 * VV_CHUNK_ID_LEN + 1];
@@ -275,7 +281,7 @@ static int take_chunk(struct tls *t, struct vv_repo *repo, struct vv_chunk_guard
         *why = (struct refusal){400, "InvalidParameter", "the chunk is empty"};
         return REFUSED;
     }
-    if (enc == ENC_ZSTD) {
+    if (enc == VV_REC_ZSTD) {
         size_t plain = 0;
         z = data;
         zn = n;
@@ -296,7 +302,7 @@ static int take_chunk(struct tls *t, struct vv_repo *repo, struct vv_chunk_guard
     } else if (n > VV_CHUNK_SIZE_MAX) {
         *why = (struct refusal){413, "RequestTooLarge", "a chunk is at most 16 MiB"};
         return REFUSED;
-    } else if (enc == ENC_IDENTITY) {
+    } else if (enc == VV_REC_IDENTITY) {
         z = data;
         zn = n;
     }
@@ -319,7 +325,7 @@ void vv_api_chunk_put(struct vv_call *c)
 {
     const char *enc = vv_http_header(c->req, "Content-Encoding");
     uint8_t id[VV_CHUNK_ID_LEN];
-    enum chunk_enc how = ENC_RAW;
+    enum vv_rec_enc how = VV_REC_RAW;
     struct vv_repo *repo;
     struct vv_chunk_guard *guard;
     char key[VV_GUARD_KEY_MAX];
@@ -333,10 +339,10 @@ void vv_api_chunk_put(struct vv_call *c)
         return;
     }
     if (enc && !strcmp(enc, "zstd")) {
-        how = ENC_ZSTD;
+        how = VV_REC_ZSTD;
     } else if (enc && !strcmp(enc, "identity")) {
         /* an agent sends uncompressed only what does not compress: stored as it is */
-        how = ENC_IDENTITY;
+        how = VV_REC_IDENTITY;
     } else if (enc) {
         vv_reply_error(c, 415, "UnsupportedMediaType",
                        "Content-Encoding '%s' is not supported: send raw bytes or zstd", enc);
@@ -365,9 +371,7 @@ void vv_api_chunk_put(struct vv_call *c)
     vv_reply(c, 201, json_pack("{s:s,s:b}", "id", c->param[0], "stored", r == 0));
 }
 
-/* A batch upload: records of a 32-byte chunk id, a 1-byte encoding (0 raw, 1 zstd,
- * 2 identity), a 4-byte big-endian payload length and the payload, back to back. */
-#define BATCH_HEAD (VV_CHUNK_ID_LEN + 1 + 4)
+/* A batch upload: the records of chunkrec.h. */
 #define BATCH_MAX_RECORDS 1024
 
 void vv_api_chunks_put(struct vv_call *c)
@@ -377,6 +381,7 @@ void vv_api_chunks_put(struct vv_call *c)
     struct vv_chunk_guard *guard;
     char key[VV_GUARD_KEY_MAX], id_hex[2 * VV_CHUNK_ID_LEN + 1];
     struct refusal why;
+    struct vv_rec rec;
     struct tls *t;
     size_t nrec = 0, stored = 0, present = 0;
     int r;
@@ -391,44 +396,42 @@ void vv_api_chunks_put(struct vv_call *c)
     }
     if (agent_guard(c, vv_http_query(c->req, "job"), &repo, &guard, key))
         return;
-    for (; p < end; nrec++) {
-        const uint8_t *id = p;
-        uint32_t len;
+    for (; p < end; nrec++, p += VV_REC_HEAD + rec.len) {
         if (nrec == BATCH_MAX_RECORDS) {
             vv_reply_error(c, 400, "InvalidParameter",
                            "a batch holds at most %d chunks; the first %zu were stored",
                            BATCH_MAX_RECORDS, nrec);
             return;
         }
-        if ((size_t)(end - p) < BATCH_HEAD) {
+        r = vv_rec_read(p, (size_t)(end - p), &rec);
+        if (r == VV_E_TRUNCATED) {
             vv_reply_error(c, 400, "InvalidParameter",
                            "record %zu is cut short (%zu bytes, a record head is %d); the "
                            "first %zu were stored",
-                           nrec, (size_t)(end - p), BATCH_HEAD, nrec);
+                           nrec, (size_t)(end - p), VV_REC_HEAD, nrec);
             return;
         }
-        len = (uint32_t)p[VV_CHUNK_ID_LEN + 1] << 24 | (uint32_t)p[VV_CHUNK_ID_LEN + 2] << 16 |
-              (uint32_t)p[VV_CHUNK_ID_LEN + 3] << 8 | (uint32_t)p[VV_CHUNK_ID_LEN + 4];
-        vv_hex_encode(id, VV_CHUNK_ID_LEN, id_hex);
-        if (p[VV_CHUNK_ID_LEN] > ENC_IDENTITY) {
+        vv_hex_encode(rec.id, VV_CHUNK_ID_LEN, id_hex);
+        if (rec.enc > VV_REC_IDENTITY) {
             vv_reply_error(c, 400, "InvalidParameter",
                            "record %zu (chunk %s): encoding %u is not 0 (raw), 1 (zstd) or 2 "
                            "(identity); the first %zu were stored",
-                           nrec, id_hex, p[VV_CHUNK_ID_LEN], nrec);
+                           nrec, id_hex, rec.enc, nrec);
             return;
         }
-        if (len > (size_t)(end - p) - BATCH_HEAD) {
+        if (r < 0) {
             vv_reply_error(c, 400, "InvalidParameter",
                            "record %zu (chunk %s) declares %u bytes but %zu follow; the first "
                            "%zu were stored",
-                           nrec, id_hex, len, (size_t)(end - p) - BATCH_HEAD, nrec);
+                           nrec, id_hex, rec.len, (size_t)(end - p) - VV_REC_HEAD, nrec);
             return;
         }
-        r = take_chunk(t, repo, guard, key, c->who.container, id,
-                       (enum chunk_enc)p[VV_CHUNK_ID_LEN], p + BATCH_HEAD, len, &why);
+        r = take_chunk(t, repo, guard, key, c->who.container, rec.id, (enum vv_rec_enc)rec.enc,
+                       rec.payload, rec.len, &why);
         if (r == REFUSED) {
-            vv_reply_error(c, why.status, why.code, "record %zu (chunk %s): %s; the first %zu were stored",
-                           nrec, id_hex, why.msg, nrec);
+            vv_reply_error(c, why.status, why.code,
+                           "record %zu (chunk %s): %s; the first %zu were stored", nrec, id_hex,
+                           why.msg, nrec);
             return;
         }
         if (r < 0) {
@@ -439,7 +442,6 @@ void vv_api_chunks_put(struct vv_call *c)
             stored++;
         else
             present++;
-        p += BATCH_HEAD + len;
     }
     vv_reply(c, 200, json_pack("{s:I,s:I}", "stored", (json_int_t)stored, "present",
                                (json_int_t)present));
@@ -1066,7 +1068,6 @@ static int fetch_one(void *ctx, struct vv_worker *w, uint64_t i)
 
 void vv_api_chunks_fetch(struct vv_call *c)
 {
-    static const char *const fields[] = {"ids", NULL};
     struct vv_repo *repo;
     json_t *ids = NULL, *v;
     struct fetch_run fr;
@@ -1076,23 +1077,9 @@ void vv_api_chunks_fetch(struct vv_call *c)
     uint8_t *out = NULL, *p;
     int r = 0;
 
-    if (vv_body_only(c, c->body, NULL, fields))
+    if (!(ids = body_ids(c, 1, FETCH_MAX_IDS)))
         return;
-    ids = json_object_get(c->body, "ids");
-    if (!json_is_array(ids) || json_array_size(ids) == 0 || json_array_size(ids) > FETCH_MAX_IDS) {
-        vv_reply_error(c, 400, "InvalidParameter",
-                       "field 'ids' must be an array of 1 to %d chunk ids", FETCH_MAX_IDS);
-        return;
-    }
     n = json_array_size(ids);
-    json_array_foreach(ids, i, v) {
-        uint8_t id[VV_CHUNK_ID_LEN];
-        if (!json_is_string(v) || parse_id(json_string_value(v), id) != 0) {
-            vv_reply_error(c, 400, "InvalidParameter",
-                           "ids[%zu] is not a chunk id (64 lower-case hex digits)", i);
-            return;
-        }
-    }
     if (agent_repo(c, &repo))
         return;
     fr.repo = repo;
@@ -1118,10 +1105,10 @@ void vv_api_chunks_fetch(struct vv_call *c)
         r = fr.s[i].r;
         if (r == 0 && !fr.s[i].data)
             r = VV_E_CANCELLED;
-        total += BATCH_HEAD + fr.s[i].len;
+        total += VV_REC_HEAD + fr.s[i].len;
         vv_hex_encode(fr.s[i].id, VV_CHUNK_ID_LEN, hex);
     }
-    if (r == VV_E_TOOBIG || total > FETCH_MAX_BYTES + (size_t)BATCH_HEAD * FETCH_MAX_IDS) {
+    if (r == VV_E_TOOBIG || total > FETCH_MAX_BYTES + (size_t)VV_REC_HEAD * FETCH_MAX_IDS) {
         vv_reply_error(c, 413, "RequestTooLarge",
                        "the chunks asked for come to more than %u MiB; ask for fewer at a time",
                        FETCH_MAX_BYTES >> 20);
@@ -1137,15 +1124,10 @@ void vv_api_chunks_fetch(struct vv_call *c)
     } else {
         p = out;
         for (i = 0; i < n; i++) {
-            uint32_t len = (uint32_t)fr.s[i].len;
-            memcpy(p, fr.s[i].id, VV_CHUNK_ID_LEN);
-            p[VV_CHUNK_ID_LEN] = fr.s[i].zstd ? ENC_ZSTD : ENC_IDENTITY;
-            p[VV_CHUNK_ID_LEN + 1] = (uint8_t)(len >> 24);
-            p[VV_CHUNK_ID_LEN + 2] = (uint8_t)(len >> 16);
-            p[VV_CHUNK_ID_LEN + 3] = (uint8_t)(len >> 8);
-            p[VV_CHUNK_ID_LEN + 4] = (uint8_t)len;
-            memcpy(p + BATCH_HEAD, fr.s[i].data, len);
-            p += BATCH_HEAD + len;
+            vv_rec_put_head(p, fr.s[i].id, fr.s[i].zstd ? VV_REC_ZSTD : VV_REC_IDENTITY,
+                            (uint32_t)fr.s[i].len);
+            memcpy(p + VV_REC_HEAD, fr.s[i].data, fr.s[i].len);
+            p += VV_REC_HEAD + fr.s[i].len;
         }
         free(c->resp->body);
         c->resp->status = 200;

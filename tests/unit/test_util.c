@@ -1,4 +1,5 @@
 /* test_util.c: hex, sizes, times, zero detection, CRC-32C known values. */
+#include "chunkrec.h"
 #include "crc32c.h"
 #include "err.h"
 #include "harness.h"
@@ -87,4 +88,32 @@ TEST(base64_decode)
     CHECK_EQ(vv_base64_decode("aG=V", out, sizeof(out), &n), VV_E_INVAL);
     CHECK_EQ(vv_base64_decode("a", out, sizeof(out), &n), VV_E_INVAL);
     CHECK_EQ(vv_base64_decode("aGVsbG8gd29ybGQgaGVsbG8=", out, 4, &n), VV_E_TOOBIG);
+}
+
+/* The framing of several chunks in one body: a head written is read back; a body cut
+ * inside a head or inside a payload is told apart. */
+TEST(chunk_records_round_trip_and_refuse_short_bodies)
+{
+    uint8_t body[2 * VV_REC_HEAD + 5], id[VV_CHUNK_ID_LEN];
+    struct vv_rec rec;
+
+    for (size_t i = 0; i < sizeof(id); i++)
+        id[i] = (uint8_t)(i * 7);
+    vv_rec_put_head(body, id, VV_REC_ZSTD, 0x01020305u);
+    CHECK_EQ(body[VV_CHUNK_ID_LEN + 1], 1); /* big-endian */
+    CHECK_EQ(body[VV_CHUNK_ID_LEN + 4], 5);
+    vv_rec_put_head(body, id, VV_REC_IDENTITY, 5);
+    memcpy(body + VV_REC_HEAD, "hello", 5);
+    vv_rec_put_head(body + VV_REC_HEAD + 5, id, VV_REC_RAW, 0);
+    CHECK_OK(vv_rec_read(body, sizeof(body), &rec));
+    CHECK_MEM(rec.id, id, VV_CHUNK_ID_LEN);
+    CHECK_EQ(rec.enc, VV_REC_IDENTITY);
+    CHECK_EQ(rec.len, 5);
+    CHECK_MEM(rec.payload, "hello", 5);
+    CHECK_OK(vv_rec_read(body + VV_REC_HEAD + 5, VV_REC_HEAD, &rec));
+    CHECK_EQ(rec.len, 0);
+    CHECK_EQ(vv_rec_read(body, VV_REC_HEAD - 1, &rec), VV_E_TRUNCATED);
+    CHECK_EQ(vv_rec_read(body, VV_REC_HEAD + 4, &rec), VV_E_CORRUPT);
+    CHECK_EQ(rec.len, 5);
+    CHECK(rec.payload == NULL);
 }
