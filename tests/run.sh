@@ -13,7 +13,7 @@ cd "$TOP"
 builds=(build build/san)
 [ "${1:-}" = --quick ] && builds=(build)
 passed=0 failed=0 skipped=0
-failures=()
+failures=() fail_lines=()
 
 export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=1:strict_string_checks=1}
 export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
@@ -33,10 +33,13 @@ run_suite() {
     if [ "$rc" != 0 ] && [ "$f" = 0 ]; then
         f=1
         echo "[$label] FAIL exited with status $rc:"
+        fail_lines+=("[$label] FAIL exited with status $rc")
         printf '%s\n' "$out" | tail -n 30 | sed "s|^|[$label]   |"
     fi
     passed=$((passed + p)); failed=$((failed + f))
     [ "$f" = 0 ] || failures+=("$label")
+    while IFS= read -r line; do fail_lines+=("[$label] $line"); done \
+        < <(printf '%s\n' "$out" | grep -E '^FAIL ')
 }
 
 # replay LABEL BINARY CORPUS: one check per corpus.
@@ -68,9 +71,14 @@ for b in "${builds[@]}"; do
     done
 done
 
+# The failures again at the end, where a log's tail shows them.
 if [ ${#failures[@]} -gt 0 ]; then
     echo "failed suites:"
     printf '  %s\n' "${failures[@]}"
+fi
+if [ ${#fail_lines[@]} -gt 0 ]; then
+    echo "failed checks:"
+    printf '  %s\n' "${fail_lines[@]:0:40}"
 fi
 if [ "$skipped" -gt 0 ]; then
     echo "$passed passed, $failed failed, $skipped skipped"
