@@ -17,6 +17,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <stdlib.h>
 
 struct vv_http_req {
     const char *method; /* "GET", "POST", ... */
@@ -25,6 +26,12 @@ struct vv_http_req {
     size_t body_len;
     void *conn; /* the adapter's connection, for vv_http_query / vv_http_header;
                  * NULL for a request built in memory (no query, no headers) */
+};
+
+/* One piece of a body sent in pieces. */
+struct vv_http_iov {
+    const void *base;
+    size_t len;
 };
 
 struct vv_http_resp {
@@ -37,7 +44,29 @@ struct vv_http_resp {
     /* Extra response headers, name and value, static strings; the list ends at the
      * first NULL name. A "Cache-Control" here replaces the default "no-store". */
     const char *headers[6][2];
+    /* Instead of body: a body sent as iov[0..niov) one piece after another, never
+     * joined into one buffer (an answer assembled from many separately read pieces).
+     * The pieces and iov belong to owner, which the adapter hands to release once the
+     * answer is sent or dropped. */
+    const struct vv_http_iov *iov;
+    size_t niov;
+    void *owner;
+    void (*release)(void *owner);
 };
+
+/* Free what resp holds (body, or iov's owner) and clear it. */
+static inline void vv_http_resp_release(struct vv_http_resp *resp)
+{
+    free(resp->body);
+    resp->body = NULL;
+    resp->body_len = 0;
+    if (resp->release)
+        resp->release(resp->owner);
+    resp->release = NULL;
+    resp->owner = NULL;
+    resp->iov = NULL;
+    resp->niov = 0;
+}
 
 /* A query-string argument or a request header (case-insensitive name); NULL when
  * absent. Borrowed until the handler returns. */

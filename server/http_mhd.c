@@ -12,6 +12,7 @@
 
 #include <arpa/inet.h>
 #include <errno.h>
+#include <limits.h>
 #include <microhttpd.h>
 #include <netdb.h>
 #include <pthread.h>
@@ -92,23 +93,63 @@ static double ms_since(const struct timespec *t0)
     return (double)(t.tv_sec - t0->tv_sec) * 1e3 + (double)(t.tv_nsec - t0->tv_nsec) / 1e6;
 }
 
-static enum MHD_Result send_response(struct MHD_Connection *c, int status, const char *type, char *body,
-                            size_t len, int owned, const char *allow, const char *encoding,
-                            const char *const (*headers)[2])
+/* A body in pieces: MHD copies the vector and calls this when the response goes. */
+struct iov_owner {
+    void *owner;
+    void (*release)(void *owner);
+};
+
+static void iov_release(void *cls)
+{
+    struct iov_owner *o = cls;
+    o->release(o->owner);
+    free(o);
+}
+
+/* The body of resp as an MHD response; resp's body or iov owner passes to it (or is
+ * freed when it cannot be made). NULL when out of memory. */
+static struct MHD_Response *body_response(struct vv_http_resp *resp)
+{
+    struct MHD_Response *r = NULL;
+    struct MHD_IoVec *v = NULL;
+    struct iov_owner *o = NULL;
+
+    if (resp->release) {
+        if (resp->niov <= UINT_MAX && (v = calloc(resp->niov ? resp->niov : 1, sizeof(*v))) &&
+            (o = malloc(sizeof(*o)))) {
+            for (size_t i = 0; i < resp->niov; i++)
+                v[i] = (struct MHD_IoVec){resp->iov[i].base, resp->iov[i].len};
+            o->owner = resp->owner;
+            o->release = resp->release;
+            r = MHD_create_response_from_iovec(v, (unsigned)resp->niov, iov_release, o);
+        }
+        free(v);
+        if (r) {
+            resp->release = NULL; /* the response has it now */
+        } else {
+            free(o);
+        }
+        vv_http_resp_release(resp);
+        return r;
+    }
+    if (!resp->body)
+        return MHD_create_response_from_buffer(0, (void *)(uintptr_t) "", MHD_RESPMEM_PERSISTENT);
+    r = MHD_create_response_from_buffer(resp->body_len, resp->body, MHD_RESPMEM_MUST_FREE);
+    if (r)
+        resp->body = NULL;
+    vv_http_resp_release(resp);
+    return r;
+}
+
+static enum MHD_Result send_response(struct MHD_Connection *c, int status, const char *type,
+                                     struct MHD_Response *r, const char *allow,
+                                     const char *encoding, const char *const (*headers)[2])
 {
     int cache_set = 0;
-    struct MHD_Response *r;
     enum MHD_Result ret;
 
-    if (owned)
-        r = MHD_create_response_from_buffer(len, body, MHD_RESPMEM_MUST_FREE);
-    else
-        r = MHD_create_response_from_buffer(len, body, MHD_RESPMEM_PERSISTENT);
-    if (!r) {
-        if (owned)
-            free(body);
+    if (!r)
         return MHD_NO;
-    }
     if (type)
         MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE, type);
     for (size_t i = 0; headers && i < 6 && headers[i][0]; i++) {
@@ -125,6 +166,15 @@ static enum MHD_Result send_response(struct MHD_Connection *c, int status, const
     ret = MHD_queue_response(c, (unsigned)status, r);
     MHD_destroy_response(r);
     return ret;
+}
+
+static enum MHD_Result send_too_big(struct MHD_Connection *c)
+{
+    return send_response(c, 413, "application/json",
+                         MHD_create_response_from_buffer(sizeof(too_big_body) - 1,
+                                                         (void *)(uintptr_t)too_big_body,
+                                                         MHD_RESPMEM_PERSISTENT),
+                         NULL, NULL, NULL);
 }
 
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const char *url,
@@ -160,8 +210,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
             struct vv_http_req req = {method, url, NULL, 0, c};
             if (s->done)
                 s->done(s->ctx, &req, 413, ms_since(&st->t0));
-            return send_response(c, 413, "application/json", (char *)(uintptr_t)too_big_body,
-                        sizeof(too_big_body) - 1, 0, NULL, NULL, NULL);
+            return send_too_big(c);
         }
         return MHD_YES;
     }
@@ -177,18 +226,18 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
     {
         struct vv_http_req req = {method, url, st->body.len ? st->body.data : NULL, st->body.len,
                                   c};
-        struct vv_http_resp resp = {0, NULL, NULL, 0, "", NULL, {{NULL, NULL}}};
+        struct vv_http_resp resp = {0, NULL, NULL, 0, "", NULL, {{NULL, NULL}}, NULL, 0, NULL, NULL};
+        const char *encoding;
         enum MHD_Result ret;
 
         if (st->too_big) {
             if (s->done)
                 s->done(s->ctx, &req, 413, ms_since(&st->t0));
-            return send_response(c, 413, "application/json", (char *)(uintptr_t)too_big_body,
-                        sizeof(too_big_body) - 1, 0, NULL, NULL, NULL);
+            return send_too_big(c);
         }
         s->handler(s->ctx, &req, &resp);
         if (resp.status == 0) {
-            free(resp.body);
+            vv_http_resp_release(&resp);
             resp.status = 500;
             resp.body = strdup("{\"error\":{\"code\":\"InternalError\",\"message\":\"internal error\"}}");
             resp.body_len = resp.body ? strlen(resp.body) : 0;
@@ -196,13 +245,9 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
         }
         if (s->done)
             s->done(s->ctx, &req, resp.status, ms_since(&st->t0));
-        if (!resp.body)
-            ret = send_response(c, resp.status, resp.content_type, (char *)(uintptr_t) "", 0, 0,
-                                resp.allow, NULL, (const char *const (*)[2])resp.headers);
-        else
-            ret = send_response(c, resp.status, resp.content_type, resp.body, resp.body_len, 1,
-                                resp.allow, resp.content_encoding,
-                                (const char *const (*)[2])resp.headers);
+        encoding = resp.body || resp.release ? resp.content_encoding : NULL;
+        ret = send_response(c, resp.status, resp.content_type, body_response(&resp), resp.allow,
+                            encoding, (const char *const (*)[2])resp.headers);
         return ret;
     }
 }

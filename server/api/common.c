@@ -16,7 +16,7 @@
 
 static void set_body(struct vv_call *c, int status, char *text)
 {
-    free(c->resp->body);
+    vv_http_resp_release(c->resp);
     c->resp->status = text ? status : 500;
     c->resp->content_type = "application/json";
     c->resp->body = text;

@@ -1022,28 +1022,45 @@ void vv_api_index_get(struct vv_call *c)
 
 /* POST /agent/chunks/fetch: several chunks' stored payloads in one answer, read on
  * the lookup threads (a restore's chunks are rarely in the cache: their reads
- * overlap instead of queueing), sent as the records of a batch upload. */
+ * overlap instead of queueing), sent as the records of a batch upload. Each payload
+ * is opened straight into its own buffer and sent from there: no copy joins them. */
 #define FETCH_MAX_IDS 256
 #define FETCH_MAX_BYTES (64u << 20)
 
 struct fetch_slot {
     uint8_t id[VV_CHUNK_ID_LEN];
-    uint8_t *data; /* the stored payload (owned) */
-    size_t len;
+    uint8_t head[VV_REC_HEAD];
+    struct vv_buf data; /* the stored payload */
     int zstd, r;
 };
 
+/* One answer's chunks; owned by the handler, then by the response (fetch_free). */
 struct fetch_run {
     struct vv_repo *repo;
-    struct fetch_slot *s;
+    size_t n;
+    struct fetch_slot *s;        /* n slots */
+    struct vv_http_iov *iov;     /* 2n pieces: head and payload of each slot */
     atomic_uint_fast64_t bytes; /* payload bytes read so far */
 };
+
+static void fetch_free(void *p)
+{
+    struct fetch_run *fr = p;
+    for (size_t i = 0; fr && fr->s && i < fr->n; i++)
+        vv_buf_release(&fr->s[i].data);
+    if (fr) {
+        free(fr->s);
+        free(fr->iov);
+        free(fr);
+    }
+}
 
 static int fetch_one(void *ctx, struct vv_worker *w, uint64_t i)
 {
     struct fetch_run *fr = ctx;
     struct fetch_slot *s = &fr->s[i];
-    struct tls *t = thread_tls(); /* its buffers are warm: no fresh pages per chunk */
+    struct tls *t = thread_tls(); /* its read buffer is warm: no fresh pages per file */
+    struct vv_chunk_io io;
     (void)w;
     if (atomic_load(&fr->bytes) > FETCH_MAX_BYTES) {
         s->r = VV_E_TOOBIG;
@@ -1053,16 +1070,15 @@ static int fetch_one(void *ctx, struct vv_worker *w, uint64_t i)
         s->r = VV_E_NOMEM;
         return VV_E_NOMEM;
     }
-    s->r = vv_chunk_get_payload(&fr->repo->chunks, &t->io, s->id, &s->zstd);
+    /* the thread's codec and read buffer, the slot's own buffer for the payload */
+    io = t->io;
+    io.dec = s->data;
+    s->r = vv_chunk_get_payload(&fr->repo->chunks, &io, s->id, &s->zstd);
+    t->io.enc = io.enc;
+    s->data = io.dec;
     if (s->r < 0)
         return s->r;
-    if (!(s->data = malloc(t->io.dec.len ? t->io.dec.len : 1))) {
-        s->r = VV_E_NOMEM;
-        return VV_E_NOMEM;
-    }
-    memcpy(s->data, t->io.dec.data, t->io.dec.len);
-    s->len = t->io.dec.len;
-    atomic_fetch_add(&fr->bytes, s->len);
+    atomic_fetch_add(&fr->bytes, s->data.len);
     return 0;
 }
 
@@ -1070,11 +1086,10 @@ void vv_api_chunks_fetch(struct vv_call *c)
 {
     struct vv_repo *repo;
     json_t *ids = NULL, *v;
-    struct fetch_run fr;
+    struct fetch_run *fr;
     struct vv_pool *pool;
     char hex[2 * VV_CHUNK_ID_LEN + 1];
     size_t i, n, total = 0;
-    uint8_t *out = NULL, *p;
     int r = 0;
 
     if (!(ids = body_ids(c, 1, FETCH_MAX_IDS)))
@@ -1082,31 +1097,39 @@ void vv_api_chunks_fetch(struct vv_call *c)
     n = json_array_size(ids);
     if (agent_repo(c, &repo))
         return;
-    fr.repo = repo;
-    atomic_init(&fr.bytes, 0);
-    if (!(fr.s = calloc(n, sizeof(*fr.s)))) {
+    if (!(fr = calloc(1, sizeof(*fr))) || !(fr->s = calloc(n, sizeof(*fr->s))) ||
+        !(fr->iov = calloc(2 * n, sizeof(*fr->iov)))) {
+        fetch_free(fr);
         vv_reply_internal(c, VV_E_NOMEM);
         return;
     }
+    fr->repo = repo;
+    fr->n = n;
+    atomic_init(&fr->bytes, 0);
     json_array_foreach(ids, i, v) {
-        parse_id(json_string_value(v), fr.s[i].id);
+        parse_id(json_string_value(v), fr->s[i].id);
     }
     pool = vv_server_lookup_pool(c->srv);
     if (pool) {
-        vv_pool_run(pool, n, fetch_one, &fr);
+        vv_pool_run(pool, n, fetch_one, fr);
     } else {
         struct vv_worker w = {.idx = -1};
-        for (i = 0; i < n && fetch_one(&fr, &w, i) == 0; i++)
+        for (i = 0; i < n && fetch_one(fr, &w, i) == 0; i++)
             ;
     }
     /* the first failure in the order asked (a run stops at a failure: later slots
      * may be unread, r 0 and no data) */
     for (i = 0; i < n && r == 0; i++) {
-        r = fr.s[i].r;
-        if (r == 0 && !fr.s[i].data)
+        struct fetch_slot *s = &fr->s[i];
+        r = s->r;
+        if (r == 0 && !s->data.data)
             r = VV_E_CANCELLED;
-        total += VV_REC_HEAD + fr.s[i].len;
-        vv_hex_encode(fr.s[i].id, VV_CHUNK_ID_LEN, hex);
+        total += VV_REC_HEAD + s->data.len;
+        vv_hex_encode(s->id, VV_CHUNK_ID_LEN, hex);
+        vv_rec_put_head(s->head, s->id, s->zstd ? VV_REC_ZSTD : VV_REC_IDENTITY,
+                        (uint32_t)s->data.len);
+        fr->iov[2 * i] = (struct vv_http_iov){s->head, VV_REC_HEAD};
+        fr->iov[2 * i + 1] = (struct vv_http_iov){s->data.data, s->data.len};
     }
     if (r == VV_E_TOOBIG || total > FETCH_MAX_BYTES + (size_t)VV_REC_HEAD * FETCH_MAX_IDS) {
         vv_reply_error(c, 413, "RequestTooLarge",
@@ -1119,25 +1142,17 @@ void vv_api_chunks_fetch(struct vv_call *c)
     } else if (r) {
         vv_reply_error(c, 500, "ChunkDamaged", "chunk %s cannot be read: %s; run 'vmvaultd check'",
                        hex, vv_strerror(r));
-    } else if (!(out = malloc(total ? total : 1))) {
-        vv_reply_internal(c, VV_E_NOMEM);
     } else {
-        p = out;
-        for (i = 0; i < n; i++) {
-            vv_rec_put_head(p, fr.s[i].id, fr.s[i].zstd ? VV_REC_ZSTD : VV_REC_IDENTITY,
-                            (uint32_t)fr.s[i].len);
-            memcpy(p + VV_REC_HEAD, fr.s[i].data, fr.s[i].len);
-            p += VV_REC_HEAD + fr.s[i].len;
-        }
-        free(c->resp->body);
+        vv_http_resp_release(c->resp);
         c->resp->status = 200;
         c->resp->content_type = "application/octet-stream";
-        c->resp->body = (char *)out;
-        c->resp->body_len = total;
+        c->resp->iov = fr->iov;
+        c->resp->niov = 2 * n;
+        c->resp->owner = fr;
+        c->resp->release = fetch_free;
+        return;
     }
-    for (i = 0; i < n; i++)
-        free(fr.s[i].data);
-    free(fr.s);
+    fetch_free(fr);
 }
 
 void vv_api_chunk_get(struct vv_call *c)
