@@ -1031,7 +1031,7 @@ struct fetch_slot {
     uint8_t id[VV_CHUNK_ID_LEN];
     uint8_t head[VV_REC_HEAD];
     struct vv_buf data; /* the stored payload */
-    int zstd, r;
+    int zstd, r, read;  /* read: data holds it */
 };
 
 /* One answer's chunks; owned by the handler, then by the response (fetch_free). */
@@ -1078,6 +1078,7 @@ static int fetch_one(void *ctx, struct vv_worker *w, uint64_t i)
     s->data = io.dec;
     if (s->r < 0)
         return s->r;
+    s->read = 1;
     atomic_fetch_add(&fr->bytes, s->data.len);
     return 0;
 }
@@ -1118,11 +1119,11 @@ void vv_api_chunks_fetch(struct vv_call *c)
             ;
     }
     /* the first failure in the order asked (a run stops at a failure: later slots
-     * may be unread, r 0 and no data) */
+     * may be unread, with r 0) */
     for (i = 0; i < n && r == 0; i++) {
         struct fetch_slot *s = &fr->s[i];
         r = s->r;
-        if (r == 0 && !s->data.data)
+        if (r == 0 && !s->read)
             r = VV_E_CANCELLED;
         total += VV_REC_HEAD + s->data.len;
         vv_hex_encode(s->id, VV_CHUNK_ID_LEN, hex);
