@@ -1046,13 +1046,13 @@ struct fetch_run {
 static void fetch_free(void *p)
 {
     struct fetch_run *fr = p;
-    for (size_t i = 0; fr && fr->s && i < fr->n; i++)
+    if (!fr)
+        return;
+    for (size_t i = 0; fr->s && i < fr->n; i++)
         vv_buf_release(&fr->s[i].data);
-    if (fr) {
-        free(fr->s);
-        free(fr->iov);
-        free(fr);
-    }
+    free(fr->s);
+    free(fr->iov);
+    free(fr);
 }
 
 static int fetch_one(void *ctx, struct vv_worker *w, uint64_t i)
