@@ -203,6 +203,11 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
             n = strtoull(cl, &end, 10);
             if (errno || *end || n > st->cap)
                 st->too_big = 1;
+            /* Room for the whole body at once: growing it as the pieces arrive
+             * would copy it again at each doubling. The pages are touched only as
+             * the body fills them. */
+            else if (n && vv_buf_reserve(&st->body, (size_t)n) != 0)
+                return MHD_NO;
         }
         if (st->too_big) {
             /* Answer before reading the body; libmicrohttpd then closes the
