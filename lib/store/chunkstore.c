@@ -24,26 +24,34 @@ void vv_chunk_io_release(struct vv_chunk_io *io)
     vv_buf_release(&io->dec);
 }
 
-void vv_chunk_key(const uint8_t id[VV_CHUNK_ID_LEN], char out[VV_CHUNK_KEY_MAX])
+static unsigned folder_digits(const struct vv_chunkstore *cs)
+{
+    return cs->folder_digits == 3 ? 3 : 2;
+}
+
+void vv_chunk_key(const struct vv_chunkstore *cs, const uint8_t id[VV_CHUNK_ID_LEN],
+                  char out[VV_CHUNK_KEY_MAX])
 {
     char hex[2 * VV_CHUNK_ID_LEN + 1];
     vv_hex_encode(id, VV_CHUNK_ID_LEN, hex);
-    snprintf(out, VV_CHUNK_KEY_MAX, "chunks/%.3s/%s", hex, hex);
+    snprintf(out, VV_CHUNK_KEY_MAX, "chunks/%.*s/%s", (int)folder_digits(cs), hex, hex);
 }
 
-int vv_chunk_key_parse(const char *key, uint8_t id[VV_CHUNK_ID_LEN])
+int vv_chunk_key_parse(const struct vv_chunkstore *cs, const char *key,
+                       uint8_t id[VV_CHUNK_ID_LEN])
 {
-    /* "chunks/" 3 hex "/" 64 hex */
-    if (strlen(key) != 7 + 3 + 1 + 64 || strncmp(key, "chunks/", 7) != 0 || key[10] != '/' ||
-        strncmp(key + 7, key + 11, 3) != 0)
+    /* "chunks/" <d hex> "/" 64 hex, the folder being the name's first d digits */
+    size_t d = folder_digits(cs);
+    if (strlen(key) != 7 + d + 1 + 64 || strncmp(key, "chunks/", 7) != 0 || key[7 + d] != '/' ||
+        strncmp(key + 7, key + 8 + d, d) != 0)
         return VV_E_INVAL;
-    return vv_hex_decode(key + 11, id, VV_CHUNK_ID_LEN);
+    return vv_hex_decode(key + 8 + d, id, VV_CHUNK_ID_LEN);
 }
 
 int vv_chunk_has(struct vv_chunkstore *cs, const uint8_t id[VV_CHUNK_ID_LEN])
 {
     char key[VV_CHUNK_KEY_MAX];
-    vv_chunk_key(id, key);
+    vv_chunk_key(cs, id, key);
     return vv_backend_has(cs->be, key);
 }
 
@@ -65,7 +73,7 @@ int vv_chunk_put_z(struct vv_chunkstore *cs, struct vv_chunk_io *io,
         *stored_bytes = 0;
     if (n > VV_MAX_CHUNK)
         return VV_E_TOOBIG;
-    vv_chunk_key(id, key);
+    vv_chunk_key(cs, id, key);
     r = vv_backend_has(cs->be, key);
     if (r != 0)
         return r; /* 1: dedup hit, <0: error */
@@ -85,7 +93,7 @@ int vv_chunk_get(struct vv_chunkstore *cs, struct vv_chunk_io *io,
     uint8_t h[VV_SHA256_LEN];
     int r;
 
-    vv_chunk_key(id, key);
+    vv_chunk_key(cs, id, key);
     io->enc.limit = vv_envelope_bound(VV_MAX_CHUNK);
     r = vv_backend_get(cs->be, key, &io->enc);
     io->enc.limit = 0;
@@ -111,7 +119,7 @@ int vv_chunk_get_payload(struct vv_chunkstore *cs, struct vv_chunk_io *io,
     struct vv_envelope_info info;
     int r;
 
-    vv_chunk_key(id, key);
+    vv_chunk_key(cs, id, key);
     io->enc.limit = vv_envelope_bound(VV_MAX_CHUNK);
     if ((r = vv_backend_get(cs->be, key, &io->enc)) < 0)
         return r;
@@ -124,11 +132,12 @@ int vv_chunk_get_payload(struct vv_chunkstore *cs, struct vv_chunk_io *io,
 int vv_chunk_delete(struct vv_chunkstore *cs, const uint8_t id[VV_CHUNK_ID_LEN])
 {
     char key[VV_CHUNK_KEY_MAX];
-    vv_chunk_key(id, key);
+    vv_chunk_key(cs, id, key);
     return vv_backend_del(cs->be, key);
 }
 
 struct list_ctx {
+    const struct vv_chunkstore *cs;
     int (*cb)(const uint8_t id[VV_CHUNK_ID_LEN], void *arg);
     void *arg;
 };
@@ -137,7 +146,7 @@ static int list_one(const char *key, void *arg)
 {
     struct list_ctx *c = arg;
     uint8_t id[VV_CHUNK_ID_LEN];
-    if (vv_chunk_key_parse(key, id) < 0)
+    if (vv_chunk_key_parse(c->cs, key, id) < 0)
         return 0; /* not a chunk: ignore */
     return c->cb(id, c->arg);
 }
@@ -145,6 +154,6 @@ static int list_one(const char *key, void *arg)
 int vv_chunk_list(struct vv_chunkstore *cs,
                   int (*cb)(const uint8_t id[VV_CHUNK_ID_LEN], void *arg), void *arg)
 {
-    struct list_ctx c = {cb, arg};
+    struct list_ctx c = {cs, cb, arg};
     return vv_backend_list(cs->be, "chunks", list_one, &c);
 }

@@ -2,7 +2,8 @@
  * chunkstore.h: content-addressed chunks on a backend.
  *
  * A chunk's id is the SHA-256 of its plaintext; it is stored sealed in an envelope
- * under "chunks/<first 3 hex digits>/<64 hex digits>". Storing a chunk that is
+ * under "chunks/<first 2 hex digits>/<64 hex digits>" (format 1 stores: the first 3
+ * digits, see docs/format.md). Storing a chunk that is
  * already there is a dedup hit and costs one existence check, no compression.
  * Reading always re-checks the id against the decoded bytes, so a chunk read back is
  * exactly the chunk written, or an error. Chunks are written with VV_PUT_DEFER: they
@@ -30,6 +31,9 @@
 struct vv_chunkstore {
     struct vv_backend *be;    /* borrowed */
     const struct vv_key *key; /* borrowed; NULL stores unsealed (tests only) */
+    /* Hex digits of a chunk's folder name: 2 (256 folders, format 2) or 3 (4096
+     * folders, format 1); 0 means 2. */
+    unsigned folder_digits;
 };
 
 /* Per-thread working set. Owner: the thread; init/release pair. */
@@ -42,10 +46,13 @@ struct vv_chunk_io {
 int vv_chunk_io_init(struct vv_chunk_io *io, int level);
 void vv_chunk_io_release(struct vv_chunk_io *io);
 
-/* The backend key of a chunk id. */
-void vv_chunk_key(const uint8_t id[VV_CHUNK_ID_LEN], char out[VV_CHUNK_KEY_MAX]);
-/* Parse a backend key back into an id: 0, or VV_E_INVAL when key is not a chunk key. */
-int vv_chunk_key_parse(const char *key, uint8_t id[VV_CHUNK_ID_LEN]);
+/* The backend key of a chunk id in cs's layout. */
+void vv_chunk_key(const struct vv_chunkstore *cs, const uint8_t id[VV_CHUNK_ID_LEN],
+                  char out[VV_CHUNK_KEY_MAX]);
+/* Parse a backend key back into an id: 0, or VV_E_INVAL when key is not a chunk key of
+ * cs's layout. */
+int vv_chunk_key_parse(const struct vv_chunkstore *cs, const char *key,
+                       uint8_t id[VV_CHUNK_ID_LEN]);
 
 /* Store n bytes whose SHA-256 is id (the caller computed it). Returns 0 when written,
  * 1 when the store already had it (dedup hit), <0 vv_err. *stored_bytes (may be NULL)

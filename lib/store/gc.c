@@ -474,7 +474,7 @@ out:
 
 struct sweep {
     struct vv_chunk_guard *g;
-    struct vv_backend *be;
+    const struct vv_chunkstore *cs;
     const struct idset *live;
     const atomic_int *cancel;
     struct vv_gc_stats *st;
@@ -498,7 +498,7 @@ static int sweep_one(const uint8_t id[VV_CHUNK_ID_LEN], void *arg)
         sw->st->chunks_live++;
         return 0;
     }
-    vv_chunk_key(id, key);
+    vv_chunk_key(sw->cs, id, key);
     pthread_mutex_lock(&st->mu);
     if (st->gc_overflow || idset_has(&st->gc_pins, sw->g->seed, id)) {
         pthread_mutex_unlock(&st->mu);
@@ -506,7 +506,7 @@ static int sweep_one(const uint8_t id[VV_CHUNK_ID_LEN], void *arg)
         return 0;
     }
     /* Not durable at once: a chunk a crash brings back is garbage the next run finds. */
-    r = vv_backend_remove(sw->be, key, VV_DEL_LAZY, &freed);
+    r = vv_backend_remove(sw->cs->be, key, VV_DEL_LAZY, &freed);
     pthread_mutex_unlock(&st->mu);
     if (r == 0) {
         sw->st->chunks_removed++;
@@ -564,7 +564,7 @@ int vv_gc_run(struct vv_chunk_guard *g, struct vv_repo *repo, vv_gc_live_points_
     /* 4: the sweep. */
     memset(&sw, 0, sizeof(sw));
     sw.g = g;
-    sw.be = repo->be;
+    sw.cs = &repo->chunks;
     sw.live = &live;
     sw.cancel = cancel;
     sw.st = st;

@@ -40,21 +40,16 @@ static int check_config(struct vv_repo *repo, const char *dir, int create)
     vv_buf_init(&b, 65536);
     r = vv_backend_get(repo->be, "config", &b);
     if (r == VV_E_NOTFOUND && create) {
-        char text[256], (*names)[16] = calloc(4097, sizeof(*names));
-        const char *ptrs[4097];
-        if (!names) {
-            vv_buf_release(&b);
-            return VV_E_NOMEM;
-        }
+        char text[256], names[VV_CHUNK_FOLDERS + 1][16];
+        const char *ptrs[VV_CHUNK_FOLDERS + 1];
         /* every chunk folder exists before the first chunk: no mkdir on the hot path */
-        for (unsigned i = 0; i < 4096; i++) {
-            snprintf(names[i], sizeof(names[i]), "chunks/%03x", i);
+        for (unsigned i = 0; i < VV_CHUNK_FOLDERS; i++) {
+            snprintf(names[i], sizeof(names[i]), "chunks/%02x", i);
             ptrs[i] = names[i];
         }
-        snprintf(names[4096], sizeof(names[4096]), "points");
-        ptrs[4096] = names[4096];
-        r = vv_backend_local_mkdirs(repo->be, ptrs, 4097);
-        free(names);
+        snprintf(names[VV_CHUNK_FOLDERS], sizeof(names[0]), "points");
+        ptrs[VV_CHUNK_FOLDERS] = names[VV_CHUNK_FOLDERS];
+        r = vv_backend_local_mkdirs(repo->be, ptrs, VV_CHUNK_FOLDERS + 1);
         if (r < 0) {
             vv_error("cannot create the folders of store %s", dir);
             vv_buf_release(&b);
@@ -92,7 +87,7 @@ static int check_config(struct vv_repo *repo, const char *dir, int create)
     if (!cfg || vv_json_get_u64(cfg, "format", 1, &fmt, err, sizeof(err)) < 0 ||
         vv_json_get_str(cfg, "keyId", 1, &kid, err, sizeof(err)) < 0) {
         vv_error("%s/config is damaged: %s", dir, err);
-    } else if (fmt != VV_STORE_FORMAT) {
+    } else if (fmt != VV_STORE_FORMAT && fmt != 1) {
         vv_error("%s: store format %llu is not supported by this build", dir,
                  (unsigned long long)fmt);
         r = VV_E_BAD_VERSION;
@@ -100,6 +95,8 @@ static int check_config(struct vv_repo *repo, const char *dir, int create)
         vv_error("%s is sealed with vault key %s, not with the given key %s", dir, kid, hex);
         r = VV_E_WRONG_KEY;
     } else {
+        /* format 1 differs only in its 4096 chunk folders of 3 hex digits */
+        repo->chunks.folder_digits = fmt == 1 ? 3 : 2;
         r = 0;
     }
     json_decref(cfg);
@@ -146,7 +143,7 @@ int vv_repo_open(const char *dir, const char *key_path, int create, struct vv_re
     if (r > 0)
         vv_warn("%s: %d object(s) written just before a power loss were damaged and removed; "
                 "no recovery point used them", dir, r);
-    repo->chunks.be = repo->be;
+    repo->chunks.be = repo->be; /* folder_digits: set by check_config */
     repo->chunks.key = &repo->key;
     repo->level = VV_CODEC_DEFAULT_LEVEL;
     *out = repo;

@@ -4,7 +4,8 @@
  *
  * Layout on the backend:
  *   config                         store identity (JSON, no secrets): format, key id
- *   chunks/<3 hex>/<64 hex>        sealed chunks (the 4096 folders made with the store)
+ *   chunks/<2 hex>/<64 hex>        sealed chunks (the 256 folders made with the store;
+ *                                  format 1 stores: <3 hex>, 4096 folders)
  *   points/<point id>/<disk>.index sealed disk indexes
  *   points/<point id>/manifest     sealed manifest: written last, deleted first
  *
@@ -22,7 +23,10 @@
 #include "store/backend.h"
 #include "store/chunkstore.h"
 
-#define VV_STORE_FORMAT 1
+/* The format new stores get; format 1 stores (3-digit chunk folders) are still read
+ * and written in their own layout. */
+#define VV_STORE_FORMAT 2
+#define VV_CHUNK_FOLDERS 256
 
 struct vv_repo {
     struct vv_backend *be; /* owned */

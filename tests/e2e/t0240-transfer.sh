@@ -24,7 +24,7 @@ vv call POST /api/v1/vaults/v1/protectedItems/web1/backup '{}' > job.json
 J=$(json_get job.json 'j["id"]')
 check_out "the agent claims the backup job" 'j["id"] == "'"$J"'"' vv --state a.json agent claim --wait 5
 STORE=$D/vaults/$V1ID/store
-chunk_file() { echo "$STORE/chunks/${1:0:3}/$1"; }
+chunk_file() { echo "$STORE/chunks/${1:0:2}/$1"; }
 # agent API calls: aapi METHOD PATH [BODY]
 aapi() { API_TOKEN=$AG api "$@"; }
 acheck() { API_TOKEN=$AG check_api "$@"; }

@@ -770,7 +770,7 @@ static void chunk_file_of(struct env *e, const struct vv_index *ix, uint64_t nth
         if (vv_index_kind(ix, i) != VV_ENTRY_DATA)
             continue;
         if (nth-- == 0) {
-            vv_chunk_key(ix->e[i].id, key);
+            vv_chunk_key(&e->repo->chunks, ix->e[i].id, key);
             snprintf(path, n, "%s/%s", e->store, key);
             return;
         }

@@ -94,7 +94,7 @@ static uint64_t chunk_file_size(const struct env *e, uint64_t seed)
     char key[VV_CHUNK_KEY_MAX], path[4500];
     struct stat st;
     chunk_id(seed, id);
-    vv_chunk_key(id, key);
+    vv_chunk_key(&e->repo->chunks, id, key);
     snprintf(path, sizeof(path), "%s/%s", e->store, key);
     return stat(path, &st) == 0 ? (uint64_t)st.st_size : 0;
 }
@@ -255,8 +255,8 @@ TEST(gc_removes_unreferenced_keeps_referenced)
         garbage_bytes += chunk_file_size(&e, i);
     CHECK(garbage_bytes > 20 * 64);
     /* temporary files of dead writers: one two days old, one fresh */
-    snprintf(tmp_old, sizeof(tmp_old), "%s/chunks/abc/.tmp-dead-1-2-3", e.store);
-    snprintf(tmp_new, sizeof(tmp_new), "%s/chunks/abc/.tmp-busy-1-2-4", e.store);
+    snprintf(tmp_old, sizeof(tmp_old), "%s/chunks/ab/.tmp-dead-1-2-3", e.store);
+    snprintf(tmp_new, sizeof(tmp_new), "%s/chunks/ab/.tmp-busy-1-2-4", e.store);
     CHECK((fd = open(tmp_old, O_CREAT | O_WRONLY, 0600)) >= 0);
     close(fd);
     CHECK((fd = open(tmp_new, O_CREAT | O_WRONLY, 0600)) >= 0);

@@ -345,30 +345,41 @@ TEST(backend_open)
 
 TEST(chunk_keys)
 {
+    const struct vv_chunkstore v2 = {0}, v1 = {NULL, NULL, 3};
     uint8_t id[VV_CHUNK_ID_LEN], back[VV_CHUNK_ID_LEN];
-    char key[VV_CHUNK_KEY_MAX], bad[VV_CHUNK_KEY_MAX + 8];
+    char key[VV_CHUNK_KEY_MAX], key1[VV_CHUNK_KEY_MAX], bad[VV_CHUNK_KEY_MAX + 8];
     for (int i = 0; i < VV_CHUNK_ID_LEN; i++)
         id[i] = (uint8_t)(0xab + i * 3);
-    vv_chunk_key(id, key);
-    /* "chunks/<first 3 hex digits>/<64 hex digits>" */
-    CHECK_EQ(strlen(key), 7 + 3 + 1 + 64);
-    CHECK(!strncmp(key, "chunks/aba/abaeb1b4", 19));
+    vv_chunk_key(&v2, id, key);
+    /* "chunks/<first 2 hex digits>/<64 hex digits>" */
+    CHECK_EQ(strlen(key), 7 + 2 + 1 + 64);
+    CHECK(!strncmp(key, "chunks/ab/abaeb1b4", 18));
     CHECK(vv_backend_key_valid(key));
-    CHECK_OK(vv_chunk_key_parse(key, back));
+    CHECK_OK(vv_chunk_key_parse(&v2, key, back));
     CHECK_MEM(back, id, VV_CHUNK_ID_LEN);
     memcpy(bad, key, sizeof(key));
     bad[8] = '0'; /* folder does not match the id */
-    CHECK_EQ(vv_chunk_key_parse(bad, back), VV_E_INVAL);
-    CHECK_EQ(vv_chunk_key_parse("chunks/abcd/abcd", back), VV_E_INVAL);
-    CHECK_EQ(vv_chunk_key_parse("config", back), VV_E_INVAL);
+    CHECK_EQ(vv_chunk_key_parse(&v2, bad, back), VV_E_INVAL);
+    CHECK_EQ(vv_chunk_key_parse(&v2, "chunks/abcd/abcd", back), VV_E_INVAL);
+    CHECK_EQ(vv_chunk_key_parse(&v2, "config", back), VV_E_INVAL);
     memcpy(bad, key, sizeof(key));
     bad[40] = 'x'; /* not hex */
-    CHECK_EQ(vv_chunk_key_parse(bad, back), VV_E_INVAL);
+    CHECK_EQ(vv_chunk_key_parse(&v2, bad, back), VV_E_INVAL);
     snprintf(bad, sizeof(bad), "%s0", key); /* one digit too many */
-    CHECK_EQ(vv_chunk_key_parse(bad, back), VV_E_INVAL);
+    CHECK_EQ(vv_chunk_key_parse(&v2, bad, back), VV_E_INVAL);
     memcpy(bad, key, sizeof(key));
     memcpy(bad, "chunkz", 6);
-    CHECK_EQ(vv_chunk_key_parse(bad, back), VV_E_INVAL);
+    CHECK_EQ(vv_chunk_key_parse(&v2, bad, back), VV_E_INVAL);
+
+    /* format 1: "chunks/<first 3 hex digits>/<64 hex digits>"; each layout refuses
+     * the other's keys */
+    vv_chunk_key(&v1, id, key1);
+    CHECK_EQ(strlen(key1), 7 + 3 + 1 + 64);
+    CHECK(!strncmp(key1, "chunks/aba/abaeb1b4", 19));
+    CHECK_OK(vv_chunk_key_parse(&v1, key1, back));
+    CHECK_MEM(back, id, VV_CHUNK_ID_LEN);
+    CHECK_EQ(vv_chunk_key_parse(&v1, key, back), VV_E_INVAL);
+    CHECK_EQ(vv_chunk_key_parse(&v2, key1, back), VV_E_INVAL);
 }
 
 static int collect_id(const uint8_t id[VV_CHUNK_ID_LEN], void *arg)
@@ -382,7 +393,7 @@ TEST(chunk_put_get_has_delete_list)
     const char *root = vv_test_tmpdir();
     struct vv_backend *be = vv_backend_local_open(root, 0);
     struct vv_key k;
-    struct vv_chunkstore cs;
+    struct vv_chunkstore cs = {0};
     struct vv_chunk_io io;
     uint8_t buf[20000], ids[6][VV_CHUNK_ID_LEN];
     size_t lens[6], stored;
@@ -430,7 +441,7 @@ TEST(chunk_put_get_has_delete_list)
         char key[VV_CHUNK_KEY_MAX];
         struct vv_buf raw = VV_BUF_INIT;
         make_chunk(0, buf, sizeof(buf), ids[0]);
-        vv_chunk_key(ids[0], key);
+        vv_chunk_key(&cs, ids[0], key);
         CHECK_OK(vv_backend_get(be, key, &raw));
         CHECK(memmem(raw.data, raw.len, "chunk text", 10) == NULL);
         CHECK(raw.data[5] == VV_OBJ_CHUNK && (raw.data[7] & VV_ENV_FLAG_SEALED));
@@ -458,7 +469,7 @@ TEST(chunk_dedup_hit_writes_nothing)
     const char *root = vv_test_tmpdir();
     struct vv_backend *be = vv_backend_local_open(root, 0);
     struct vv_key k;
-    struct vv_chunkstore cs;
+    struct vv_chunkstore cs = {0};
     struct vv_chunk_io io;
     uint8_t buf[8192], id[VV_CHUNK_ID_LEN];
     char key[VV_CHUNK_KEY_MAX], file[4300], dir[4300];
@@ -472,7 +483,7 @@ TEST(chunk_dedup_hit_writes_nothing)
     CHECK_OK(vv_chunk_io_init(&io, 3));
     n = make_chunk(7, buf, sizeof(buf), id);
     CHECK_EQ(vv_chunk_put(&cs, &io, id, buf, n, &stored), 0);
-    vv_chunk_key(id, key);
+    vv_chunk_key(&cs, id, key);
     path_of(root, key, file, sizeof(file));
     snprintf(dir, sizeof(dir), "%s", file);
     *strrchr(dir, '/') = '\0';
@@ -530,7 +541,7 @@ TEST(chunk_get_detects_swapped_and_damaged_files)
     const char *root = vv_test_tmpdir();
     struct vv_backend *be = vv_backend_local_open(root, 0);
     struct vv_key k, other;
-    struct vv_chunkstore cs, cs_other, cs_plain;
+    struct vv_chunkstore cs = {0}, cs_other = {0}, cs_plain = {0};
     struct vv_chunk_io io;
     uint8_t buf[8192], a[VV_CHUNK_ID_LEN], b[VV_CHUNK_ID_LEN], c[VV_CHUNK_ID_LEN];
     uint8_t d[VV_CHUNK_ID_LEN];
@@ -551,9 +562,9 @@ TEST(chunk_get_detects_swapped_and_damaged_files)
     CHECK_EQ(vv_chunk_put(&cs, &io, b, buf, n, NULL), 0);
     n = make_chunk(12, buf, sizeof(buf), c);
     CHECK_EQ(vv_chunk_put(&cs, &io, c, buf, n, NULL), 0);
-    vv_chunk_key(a, ka);
-    vv_chunk_key(b, kb);
-    vv_chunk_key(c, kc);
+    vv_chunk_key(&cs, a, ka);
+    vv_chunk_key(&cs, b, kb);
+    vv_chunk_key(&cs, c, kc);
     path_of(root, ka, pa, sizeof(pa));
     path_of(root, kb, pb, sizeof(pb));
     path_of(root, kc, pc, sizeof(pc));
@@ -568,7 +579,7 @@ TEST(chunk_get_detects_swapped_and_damaged_files)
     CHECK_EQ(vv_chunk_put(&cs_plain, &io, d, buf, n, NULL), 0);
     {
         char kd[VV_CHUNK_KEY_MAX], pd[4300];
-        vv_chunk_key(d, kd);
+        vv_chunk_key(&cs, d, kd);
         path_of(root, kd, pd, sizeof(pd));
         CHECK_OK(vv_chunk_get(&cs_plain, &io, d));
         /* the sealed store refuses an unsealed chunk: it could have been planted */
@@ -672,7 +683,7 @@ static void check_store_after_writers(const char *root, struct vv_chunkstore *cs
     CHECK_EQ(fl.n, (size_t)expect);
     for (size_t i = 0; i < fl.n; i++) {
         uint8_t x[VV_CHUNK_ID_LEN];
-        if (vv_chunk_key_parse(fl.paths[i], x) != 0)
+        if (vv_chunk_key_parse(cs, fl.paths[i], x) != 0)
             vv_test_fail(__FILE__, __LINE__, "stray file %s", fl.paths[i]);
     }
     free_files(&fl);
@@ -698,7 +709,7 @@ TEST(concurrent_writer_threads)
     const char *root = vv_test_tmpdir();
     struct vv_backend *be = vv_backend_local_open(root, 0);
     struct vv_key k;
-    struct vv_chunkstore cs;
+    struct vv_chunkstore cs = {0};
     struct writer w[NT];
     pthread_barrier_t start;
     int written = 0, dedup = 0;
@@ -749,7 +760,7 @@ TEST(concurrent_writer_processes)
         if (pids[p] == 0) {
             /* each process opens the store itself, then waits for the start */
             struct vv_backend *be = vv_backend_local_open(root, 0);
-            struct vv_chunkstore cs = {be, &k};
+            struct vv_chunkstore cs = {be, &k, 0};
             char c;
             close(go[1]);
             if (read(go[0], &c, 1) < 0) {
@@ -779,7 +790,7 @@ TEST(concurrent_writer_processes)
     CHECK_EQ(written + dedup, NP * PER_WRITER);
     {
         struct vv_backend *be = vv_backend_local_open(root, 0);
-        struct vv_chunkstore cs = {be, &k};
+        struct vv_chunkstore cs = {be, &k, 0};
         check_store_after_writers(root, &cs, NP);
         vv_backend_free(be);
     }
@@ -798,7 +809,7 @@ static int verify_listed(const char *key, void *arg)
 {
     struct verify_all_ctx *c = arg;
     uint8_t id[VV_CHUNK_ID_LEN];
-    if (vv_chunk_key_parse(key, id) != 0) {
+    if (vv_chunk_key_parse(c->cs, key, id) != 0) {
         c->other++;
         return 0;
     }
@@ -846,7 +857,7 @@ TEST(deferred_puts_sync_and_power_loss_recovery)
 {
     const char *root = vv_test_tmpdir();
     struct vv_backend *be = vv_backend_local_open(root, 0);
-    struct vv_chunkstore cs;
+    struct vv_chunkstore cs = {0};
     struct vv_chunk_io io;
     struct vv_key k;
     uint8_t buf[3][20000], id[3][VV_CHUNK_ID_LEN];
@@ -871,7 +882,7 @@ TEST(deferred_puts_sync_and_power_loss_recovery)
     CHECK_EQ(count_markers(root), 0);
     CHECK_OK(vv_backend_sync(be)); /* nothing to do */
     /* chunk 0 is from long ago; chunks 1 and 2 come after a new marker */
-    vv_chunk_key(id[0], key);
+    vv_chunk_key(&cs, id[0], key);
     snprintf(path, sizeof(path), "%s/%s", root, key);
     CHECK_OK(utimensat(AT_FDCWD, path, old, 0));
     CHECK_EQ(vv_chunk_put(&cs, &io, id[1], buf[1], sizeof(buf[1]), NULL), 0);
@@ -890,12 +901,12 @@ TEST(deferred_puts_sync_and_power_loss_recovery)
         closedir(d);
     CHECK(marker[0] != '\0');
     snprintf(lost, sizeof(lost), "%s/.unsynced-0123456789abcdef0123456789abcdef-1-0", root);
-    vv_chunk_key(id[2], key);
+    vv_chunk_key(&cs, id[2], key);
     snprintf(path, sizeof(path), "%s/%s", root, key);
     CHECK((fd = open(path, O_WRONLY)) >= 0);
     CHECK_OK(ftruncate(fd, 100));
     close(fd);
-    vv_chunk_key(id[0], key);
+    vv_chunk_key(&cs, id[0], key);
     snprintf(path, sizeof(path), "%s/%s", root, key);
     CHECK((fd = open(path, O_WRONLY)) >= 0);
     CHECK_OK(ftruncate(fd, 100));
@@ -908,11 +919,11 @@ TEST(deferred_puts_sync_and_power_loss_recovery)
     CHECK_EQ(vv_backend_local_recover(be, check_envelope, &checked), 1);
     CHECK_EQ(checked, 2); /* chunks 1 and 2, not the older chunk 0 */
     CHECK_EQ(count_markers(root), 0);
-    vv_chunk_key(id[2], key);
+    vv_chunk_key(&cs, id[2], key);
     CHECK_EQ(vv_backend_has(be, key), 0);
-    vv_chunk_key(id[1], key);
+    vv_chunk_key(&cs, id[1], key);
     CHECK_EQ(vv_backend_has(be, key), 1);
-    vv_chunk_key(id[0], key);
+    vv_chunk_key(&cs, id[0], key);
     CHECK_EQ(vv_backend_has(be, key), 1);
     /* nothing left to do the second time */
     CHECK_EQ(vv_backend_local_recover(be, check_envelope, &checked), 0);
@@ -925,7 +936,7 @@ TEST(killed_writer_never_leaves_a_bad_object)
     const char *root = vv_test_tmpdir();
     struct vv_key k;
     struct vv_backend *be;
-    struct vv_chunkstore cs;
+    struct vv_chunkstore cs = {0};
     struct vv_chunk_io io;
     struct verify_all_ctx vc;
     struct file_list fl = {NULL, 0};
@@ -944,7 +955,7 @@ TEST(killed_writer_never_leaves_a_bad_object)
         pid = fork();
         if (pid == 0) {
             struct vv_backend *cbe = vv_backend_local_open(root, 0);
-            struct vv_chunkstore ccs = {cbe, &k};
+            struct vv_chunkstore ccs = {cbe, &k, 0};
             struct vv_chunk_io cio;
             uint8_t *buf = malloc(BIG), id[VV_CHUNK_ID_LEN];
             if (!cbe || !buf || vv_chunk_io_init(&cio, 1) < 0)
@@ -1113,6 +1124,93 @@ TEST(repo_open_create_and_key_check)
     CHECK_OK(mkdir(p, 0700));
     CHECK_EQ(vv_repo_open(p, e.key, 0, &repo), VV_E_NOTFOUND);
     vv_repo_close(NULL);
+}
+
+static int count_dirs(const char *dir)
+{
+    DIR *d = opendir(dir);
+    struct dirent *e;
+    int n = 0;
+    while (d && (e = readdir(d)))
+        n += e->d_name[0] != '.';
+    if (d)
+        closedir(d);
+    return n;
+}
+
+static int count_chunk(const uint8_t id[VV_CHUNK_ID_LEN], void *arg)
+{
+    (void)id;
+    (*(int *)arg)++;
+    return 0;
+}
+
+static void write_config(const char *dir, int format, const char *key_path)
+{
+    char p[4400], text[128], hex[17];
+    struct vv_key k;
+    int n;
+    CHECK_OK(vv_key_load(key_path, &k));
+    vv_hex_encode(k.id, VV_KEY_ID_LEN, hex);
+    n = snprintf(text, sizeof(text), "{\"format\":%d,\"keyId\":\"%s\"}\n", format, hex);
+    snprintf(p, sizeof(p), "%s/config", dir);
+    int fd = open(p, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+    CHECK(fd >= 0);
+    CHECK_OK(vv_write_all(fd, text, (size_t)n));
+    close(fd);
+}
+
+/* New stores are format 2 (256 chunk folders); format 1 stores (4096 folders of 3 hex
+ * digits) are still read and written in their own layout; later formats are refused. */
+TEST(repo_formats)
+{
+    struct repo_env e;
+    struct vv_repo *repo;
+    struct vv_chunk_io io;
+    struct vv_buf cfg;
+    uint8_t id[VV_CHUNK_ID_LEN];
+    char p[4400], v1[4300], hex[2 * VV_CHUNK_ID_LEN + 1];
+    static const char data[] = "a chunk kept across store formats";
+    int n = 0;
+
+    repo_env(&e);
+    CHECK_OK(vv_repo_open(e.dir, e.key, 1, &repo));
+    vv_repo_close(repo);
+    snprintf(p, sizeof(p), "%s/config", e.dir);
+    vv_buf_init(&cfg, 4096);
+    CHECK_OK(vv_read_file(p, &cfg));
+    CHECK(memmem(cfg.data, cfg.len, "\"format\":2", 10) != NULL);
+    vv_buf_release(&cfg);
+    snprintf(p, sizeof(p), "%s/chunks", e.dir);
+    CHECK_EQ(count_dirs(p), 256);
+
+    /* a format 1 store */
+    CHECK_OK(vv_sha256(data, sizeof(data), id));
+    vv_hex_encode(id, VV_CHUNK_ID_LEN, hex);
+    snprintf(v1, sizeof(v1), "%s/v1", vv_test_tmpdir());
+    CHECK_OK(mkdir(v1, 0700));
+    write_config(v1, 1, e.key);
+    CHECK_OK(vv_repo_open(v1, e.key, 0, &repo));
+    CHECK_OK(vv_chunk_io_init(&io, VV_CODEC_DEFAULT_LEVEL));
+    CHECK_EQ(vv_chunk_put(&repo->chunks, &io, id, data, sizeof(data), NULL), 0);
+    vv_chunk_io_release(&io);
+    vv_repo_close(repo);
+    snprintf(p, sizeof(p), "%s/chunks/%.3s/%s", v1, hex, hex);
+    CHECK(access(p, F_OK) == 0);
+    CHECK_OK(vv_repo_open(v1, e.key, 0, &repo));
+    CHECK_OK(vv_chunk_io_init(&io, VV_CODEC_DEFAULT_LEVEL));
+    CHECK_OK(vv_chunk_get(&repo->chunks, &io, id));
+    CHECK_EQ(io.dec.len, sizeof(data));
+    CHECK_MEM(io.dec.data, data, sizeof(data));
+    CHECK_EQ(vv_chunk_has(&repo->chunks, id), 1);
+    vv_chunk_io_release(&io);
+    CHECK_OK(vv_chunk_list(&repo->chunks, count_chunk, &n));
+    CHECK_EQ(n, 1);
+    vv_repo_close(repo);
+
+    /* a format this build does not know */
+    write_config(v1, 3, e.key);
+    CHECK_EQ(vv_repo_open(v1, e.key, 0, &repo), VV_E_BAD_VERSION);
 }
 
 static void make_point(struct vv_manifest *m, const char *id, const char *parent,
