@@ -11,8 +11,15 @@
 # RELEASE=1 builds with -O3 -march=native into build/release/.
 
 CC      ?= cc
-PKGS    := libcrypto libzstd jansson libcurl sqlite3 libmicrohttpd libvirt libvirt-qemu libnbd \
-           libxml-2.0
+# What each program links, by pkg-config name: the library (lib/) needs the first
+# list; each program adds what its own adapters use. ldd of a program shows these
+# and nothing else (tests/run.sh checks it with scripts/check-links).
+PKGS_LIB   := libcrypto libzstd jansson libcurl
+PKGS_CLI   := $(PKGS_LIB)
+PKGS_SRV   := $(PKGS_LIB) sqlite3 libmicrohttpd
+PKGS_AGENT := $(PKGS_LIB) libvirt libvirt-qemu libnbd libxml-2.0
+PKGS       := $(sort $(PKGS_SRV) $(PKGS_AGENT))
+libs = $(shell pkg-config --libs $(1) 2>/dev/null) -lpthread
 WARN    := -Wall -Wextra -Wshadow -Wstrict-prototypes -Wmissing-prototypes \
            -Wformat=2 -Wpointer-arith -Wcast-qual -Wwrite-strings -Wvla \
            -Wundef -Wnull-dereference -Wimplicit-fallthrough -Werror
@@ -31,10 +38,13 @@ else
 endif
 
 CFLAGS  := $(CSTD) $(OPT) $(WARN) -Ilib $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
-LDLIBS  := $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lpthread
+LIBS_LIB   := $(call libs,$(PKGS_LIB))
+LIBS_CLI   := $(call libs,$(PKGS_CLI))
+LIBS_SRV   := $(call libs,$(PKGS_SRV))
+LIBS_AGENT := $(call libs,$(PKGS_AGENT))
 LDFLAGS := $(LDSAN)
 
-LIB_SRC   := $(wildcard lib/*.c lib/store/*.c lib/engine/*.c)
+LIB_SRC   := $(wildcard lib/*.c lib/format/*.c lib/policy/*.c lib/store/*.c lib/engine/*.c)
 CLI_SRC   := $(wildcard cli/*.c)
 SRV_SRC   := $(wildcard server/*.c server/*/*.c)
 AGENT_SRC := $(wildcard agent/*.c)
@@ -78,7 +88,7 @@ $(LIBA): $(LIB_OBJ)
 
 $(BUILD)/vmvault: $(CLI_OBJ) $(LIBA)
 	$(say) LINK $@
-	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(LIBS_CLI)
 
 # The web dashboard (server/web/*), embedded in vmvaultd as C by scripts/embed-web;
 # regenerated when a file changes, or one is added or removed (the folder's mtime).
@@ -99,37 +109,38 @@ $(SRVA): $(SRV_LIB_SRC:%.c=$(BUILD)/%.o) $(BUILD)/server/web_assets.o
 
 $(BUILD)/vmvaultd: $(BUILD)/server/vmvaultd.o $(SRVA) $(LIBA)
 	$(say) LINK $@
-	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(LIBS_SRV)
 
 $(BUILD)/server/%.o: CFLAGS += -Iserver
 $(BUILD)/agent/%.o: CFLAGS += -Iagent
+$(BUILD)/tests/agent/%.o: CFLAGS += -Iagent
 
 $(BUILD)/vmvault-agent: $(AGENT_SRC:%.c=$(BUILD)/%.o) $(LIBA)
 	$(say) LINK $@
-	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(LIBS_AGENT)
 
 # The agent's NBD and XML adapters against real qemu-img / qemu-nbd (run by tests/run.sh).
-$(BUILD)/tests/test_agent_adapters: $(BUILD)/agent/tests/nbd_xml_check.o $(BUILD)/agent/nbd.o \
+$(BUILD)/tests/test_agent_adapters: $(BUILD)/tests/agent/nbd_xml_check.o $(BUILD)/agent/nbd.o \
 		$(BUILD)/agent/xml.o $(LIBA)
 	@mkdir -p $(dir $@)
 	$(say) LINK $@
-	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(LIBS_AGENT)
 $(BUILD)/tests/fuzz/fuzz_api.o: CFLAGS += -Iserver
 
 $(BUILD)/tests/replay_fuzz_api: $(BUILD)/tests/fuzz/fuzz_api.o $(BUILD)/tests/fuzz/replay.o $(SRVA) $(LIBA)
 	@mkdir -p $(dir $@)
 	$(say) LINK $@
-	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(LIBS_SRV)
 
 $(BUILD)/tests/test_%: $(BUILD)/tests/unit/test_%.o $(BUILD)/tests/unit/harness.o $(LIBA)
 	@mkdir -p $(dir $@)
 	$(say) LINK $@
-	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(LIBS_LIB)
 
 $(BUILD)/tests/replay_%: $(BUILD)/tests/fuzz/%.o $(BUILD)/tests/fuzz/replay.o $(LIBA)
 	@mkdir -p $(dir $@)
 	$(say) LINK $@
-	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(LIBS_LIB)
 
 run: deps
 	$(MAKE) all
@@ -146,11 +157,14 @@ bench:
 	bench/run
 
 # libFuzzer builds, for fuzzing on demand: build/fuzz/fuzz_X, run with tests/fuzz/corpus/X.
-fuzz:
+FUZZ_CFLAGS := $(CSTD) -g -O1 -Ilib -Iserver -fsanitize=fuzzer,address,undefined \
+               $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
+fuzz: build/server/web_assets.c
 	@mkdir -p build/fuzz
-	for f in $(FUZZ_SRC); do n=$$(basename $$f .c); \
-	  clang $(CSTD) -g -O1 -Ilib -Iserver -fsanitize=fuzzer,address,undefined $$f $(LIB_SRC) $(SRV_LIB_SRC) \
-	    -o build/fuzz/$$n $(LDLIBS) || exit 1; done
+	for f in $(filter-out %/fuzz_api.c %/replay.c,$(FUZZ_SRC)); do n=$$(basename $$f .c); \
+	  clang $(FUZZ_CFLAGS) $$f $(LIB_SRC) -o build/fuzz/$$n $(LIBS_LIB) || exit 1; done
+	clang $(FUZZ_CFLAGS) tests/fuzz/fuzz_api.c $(LIB_SRC) $(SRV_LIB_SRC) build/server/web_assets.c \
+	  -o build/fuzz/fuzz_api $(LIBS_SRV)
 
 clean:
 	rm -rf build

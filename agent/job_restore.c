@@ -25,13 +25,13 @@
 #include <unistd.h>
 
 #include "agent.h"
-#include "chunkrec.h"
+#include "format/chunkrec.h"
 #include "codec.h"
 #include "crypto.h"
 #include "engine/engine.h"
 #include "engine/parallel.h"
 #include "err.h"
-#include "index.h"
+#include "format/index.h"
 #include "log.h"
 #include "util.h"
 #include "virt.h"

@@ -503,7 +503,7 @@ static int plan_env(struct spawn_plan *p)
     for (size_t i = 0; i < n; i++)
         if (strncmp(environ[i], "LISTEN_", 7) != 0)
             p->envp[k++] = environ[i];
-    strcpy(p->pid_env, "LISTEN_PID=");
+    snprintf(p->pid_env, sizeof(p->pid_env), "LISTEN_PID=");
     p->envp[k++] = p->pid_env;
     p->envp[k++] = env_fds;
     p->envp[k] = NULL;

@@ -23,7 +23,7 @@
 #include <stddef.h>
 
 #include "engine/source.h"
-#include "index.h"
+#include "format/index.h"
 
 /* Connections per source at most (reads in flight at once). */
 #define VV_NBD_MAX_CONNS 4

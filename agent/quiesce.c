@@ -231,8 +231,8 @@ static int freeze(struct vv_agent *a, const char *uuid, const char *vm, json_t *
     vv_info("froze %d filesystem(s) of VM '%s'", n, vm);
     /* Test seam: hold the freeze this long, so that tests can kill the agent or reach
      * the freeze limit while the guest is frozen (agent/README.md). */
-    if ((hold = getenv("VMVAULT_AGENT_FREEZE_HOLD_MS")) && atoi(hold) > 0)
-        usleep((useconds_t)atoi(hold) * 1000u);
+    if ((hold = getenv("VMVAULT_AGENT_FREEZE_HOLD_MS")) && strtol(hold, NULL, 10) > 0)
+        usleep((useconds_t)strtol(hold, NULL, 10) * 1000u);
     return 1;
 }
 

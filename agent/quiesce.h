@@ -21,8 +21,8 @@
 #include <stdatomic.h>
 
 #include "json.h"
-#include "manifest.h"
-#include "scripts.h"
+#include "format/manifest.h"
+#include "policy/scripts.h"
 
 struct vv_agent;
 

@@ -13,7 +13,7 @@
 #include <string.h>
 #include <time.h>
 
-#include "chunkrec.h"
+#include "format/chunkrec.h"
 #include "codec.h"
 #include "engine/parallel.h"
 #include "err.h"

@@ -15,6 +15,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "civil.h"
 #include "err.h"
 #include "http_client.h"
 #include "util.h"
@@ -108,17 +109,6 @@ static const char *opt_name(int opt)
     return d ? d->name : "?";
 }
 
-int vv_name_valid(const char *s)
-{
-    size_t n = strlen(s);
-    if (n < 1 || n > 64 || !isalnum((unsigned char)s[0]))
-        return 0;
-    for (size_t i = 0; i < n; i++)
-        if (!isalnum((unsigned char)s[i]) && s[i] != '.' && s[i] != '_' && s[i] != '-')
-            return 0;
-    return 1;
-}
-
 /* Plain text: non-empty, at most 1024 bytes, no control characters. */
 static int text_valid(const char *s)
 {
@@ -143,14 +133,6 @@ static int digits(const char *s, int n)
     return v;
 }
 
-static int days_in_month(int y, int m)
-{
-    static const int d[] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
-    if (m == 2 && ((y % 4 == 0 && y % 100 != 0) || y % 400 == 0))
-        return 29;
-    return d[m - 1];
-}
-
 int vv_date_parse(const char *s, char out[11])
 {
     int y, m, d;
@@ -167,7 +149,7 @@ int vv_date_parse(const char *s, char out[11])
     } else {
         return -1;
     }
-    if (y < 1970 || m < 1 || m > 12 || d < 1 || d > days_in_month(y, m))
+    if (y < 1970 || m < 1 || m > 12 || d < 1 || d > vv_days_in_month(y, m))
         return -1;
     {
         char tmp[40];

@@ -97,7 +97,6 @@ int vv_disk_list(const char *verb, const char *option, const char *list, json_t 
 json_t *vv_load_json_object(const char *file, const char *what);
 
 /* Checks shared with the verbs. */
-int vv_name_valid(const char *s);                /* 1..64 of [A-Za-z0-9._-], alnum first */
 int vv_date_parse(const char *s, char out[11]);  /* YYYY-MM-DD or DD-MM-YYYY -> YYYY-MM-DD; 0 or -1 */
 
 /* A connection to the vault server. */

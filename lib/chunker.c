@@ -2,7 +2,7 @@
 #include "chunker.h"
 
 #include "err.h"
-#include "index.h"
+#include "format/index.h"
 
 /* splitmix64: the gear table is this sequence from a fixed seed (format, see .h). */
 static uint64_t splitmix64(uint64_t *s)

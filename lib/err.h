@@ -11,6 +11,8 @@
 
 #include <stddef.h>
 
+#include "banned.h"
+
 enum vv_err {
     VV_OK = 0,
     VV_E_NOMEM = -1,        /* out of memory */

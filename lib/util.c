@@ -2,6 +2,7 @@
 #include "util.h"
 
 #include <ctype.h>
+#include <stdarg.h>
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -11,6 +12,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "civil.h"
 #include "err.h"
 #include "log.h"
 
@@ -165,6 +167,76 @@ int vv_time_parse(const char *s, time_t *out)
     /* strict: only the canonical spelling of a real time (no "2026-02-31", no " 7") */
     vv_time_format(*out, again, sizeof(again));
     return strcmp(again, s) == 0 ? 0 : VV_E_INVAL;
+}
+
+void vv_time_format_or_empty(time_t t, char out[32])
+{
+    if (t == 0)
+        out[0] = '\0';
+    else
+        vv_time_format(t, out, 32);
+}
+
+int vv_date_split(const char *s, int *year, int *month, int *day)
+{
+    int v[3] = {0, 0, 0}, widths[3] = {4, 2, 2};
+    const char *p = s;
+
+    if (!s || strlen(s) != 10 || s[4] != '-' || s[7] != '-')
+        return VV_E_INVAL;
+    for (int k = 0; k < 3; k++, p++) {
+        for (int i = 0; i < widths[k]; i++, p++) {
+            if (*p < '0' || *p > '9')
+                return VV_E_INVAL;
+            v[k] = v[k] * 10 + (*p - '0');
+        }
+    }
+    if (v[0] < 1970 || v[1] < 1 || v[1] > 12 || v[2] < 1 || v[2] > vv_days_in_month(v[0], v[1]))
+        return VV_E_INVAL;
+    *year = v[0];
+    *month = v[1];
+    *day = v[2];
+    return 0;
+}
+
+int vv_date_parse_utc(const char *s, int end_of_day, time_t *out)
+{
+    int y, m, d;
+
+    if (s && strlen(s) == 10) {
+        if (vv_date_split(s, &y, &m, &d) != 0)
+            return VV_E_INVAL;
+        *out = (time_t)(vv_days_from_civil(y, m, d) * 86400 + (end_of_day ? 86399 : 0));
+        return 0;
+    }
+    return vv_time_parse(s, out);
+}
+
+int vv_name_valid(const char *s)
+{
+    size_t n = s ? strlen(s) : 0;
+    if (n < 1 || n > 64 || !isalnum((unsigned char)s[0]))
+        return 0;
+    for (size_t i = 0; i < n; i++)
+        if (!isalnum((unsigned char)s[i]) && !strchr("._-", s[i]))
+            return 0;
+    return 1;
+}
+
+int vv_path_join(char *out, size_t cap, const char *fmt, ...)
+{
+    va_list ap;
+    int n;
+
+    va_start(ap, fmt);
+    n = vsnprintf(out, cap, fmt, ap);
+    va_end(ap);
+    if (n < 0 || (size_t)n >= cap) {
+        if (cap)
+            out[0] = '\0';
+        return VV_E_TOOBIG;
+    }
+    return 0;
 }
 
 int vv_read_file(const char *path, struct vv_buf *b)

@@ -53,8 +53,27 @@ int vv_parse_u64(const char *s, uint64_t *out);
 
 /* Format t as "2026-11-27T18:37:28Z" into out (at least 21 bytes). */
 void vv_time_format(time_t t, char *out, size_t outlen);
+/* The same, but t == 0 (no time) gives "". */
+void vv_time_format_or_empty(time_t t, char out[32]);
 /* Parse that form (only UTC "Z"). Returns 0 or VV_E_INVAL. */
 int vv_time_parse(const char *s, time_t *out);
+/* Parse "YYYY-MM-DD" (a real date, years 1970..9999) into its parts. 0 or VV_E_INVAL. */
+int vv_date_split(const char *s, int *year, int *month, int *day);
+/* Parse a date "YYYY-MM-DD" as UTC 00:00:00 of that day, or 23:59:59 with
+ * end_of_day, or else a UTC time as vv_time_parse. Returns 0 or VV_E_INVAL. */
+int vv_date_parse_utc(const char *s, int end_of_day, time_t *out);
+
+/* 1 when s names a vault, policy, host or item: 1 to 64 of [A-Za-z0-9._-] starting
+ * with a letter or digit (so it is never a path component like ".." nor an option);
+ * NULL gives 0. The vault and the CLI check names by this one rule. */
+int vv_name_valid(const char *s);
+
+/* The longest path this project builds, with its NUL. Every path buffer is this size. */
+#define VV_PATH_MAX 4096
+/* Format a path into out (cap bytes) with printf's rules. Returns 0, or VV_E_TOOBIG
+ * when it does not fit (out is then ""): a path is never silently cut. */
+int vv_path_join(char *out, size_t cap, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4), warn_unused_result));
 
 /* Read a whole file into b (b->limit caps it). Returns 0, VV_E_NOTFOUND, VV_E_IO, VV_E_TOOBIG. */
 int vv_read_file(const char *path, struct vv_buf *b);

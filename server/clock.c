@@ -46,7 +46,7 @@ static int read_clock_file(const char *path, time_t *t)
         *t = (time_t)v;
         return 0;
     }
-    return vv_api_parse_date(text, 1, t) == 0 ? 0 : VV_E_INVAL;
+    return vv_date_parse_utc(text, 1, t) == 0 ? 0 : VV_E_INVAL;
 }
 
 /* Caller holds clock.mu. Re-reads the file when it changed. */

@@ -339,7 +339,7 @@ static int parse_listen(const char *listen, char *host, size_t hostlen, char *po
                                                              strlen(colon + 1))
         return VV_E_INVAL;
     snprintf(port, portlen, "%s", colon + 1);
-    return atoi(port) > 65535 ? VV_E_INVAL : 0;
+    return strtol(port, NULL, 10) > 65535 ? VV_E_INVAL : 0;
 }
 
 int vv_http_start(const char *listen, const struct vv_http_tls *tls, vv_http_cap_fn cap,

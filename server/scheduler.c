@@ -22,13 +22,14 @@
 #include <string.h>
 
 #include "api/api.h"
+#include "util.h"
 #include "err.h"
 #include "log.h"
-#include "policy.h"
-#include "retention.h"
+#include "policy/policy.h"
+#include "policy/retention.h"
 #include "scheduler.h"
-#include "schedule.h"
-#include "tz.h"
+#include "policy/schedule.h"
+#include "policy/tz.h"
 
 #define T(col) "strftime('%Y-%m-%dT%H:%M:%SZ', " col ", 'unixepoch')"
 
@@ -299,12 +300,12 @@ static int run_due(struct vv_server *s, const struct due *d, time_t now)
                       vv_schedule_next(&p, tz, d->sched_from), d->item);
         return r < 0 ? r : 0;
     }
-    vv_api_time((time_t)last[nlast - 1], when);
+    vv_time_format_or_empty((time_t)last[nlast - 1], when);
     if (nmissed > 1) {
         char first[32];
         int64_t f[1];
         vv_schedule_runs(&p, tz, d->sched_from, (int64_t)now, f, 1);
-        vv_api_time((time_t)f[0], first);
+        vv_time_format_or_empty((time_t)f[0], first);
         snprintf(note, sizeof(note),
                  "%zu scheduled runs since %s were missed while vmvaultd was not running; this "
                  "one backup stands for all of them",

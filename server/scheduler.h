@@ -12,7 +12,7 @@
 #include <stdint.h>
 #include <time.h>
 
-#include "policy.h"
+#include "policy/policy.h"
 #include "server.h"
 
 struct vv_tz;

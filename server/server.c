@@ -19,7 +19,7 @@
 #include "key.h"
 #include "log.h"
 #include "store/gc.h"
-#include "tz.h"
+#include "policy/tz.h"
 #include "util.h"
 
 void vv_server_init(struct vv_server *s)

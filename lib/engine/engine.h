@@ -16,8 +16,8 @@
 #include "engine/fetch.h"
 #include "engine/sink.h"
 #include "engine/source.h"
-#include "index.h"
-#include "manifest.h"
+#include "format/index.h"
+#include "format/manifest.h"
 #include "store/repo.h"
 
 struct vv_engine_opts {

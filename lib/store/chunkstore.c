@@ -4,7 +4,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "envelope.h"
+#include "format/envelope.h"
 #include "err.h"
 #include "util.h"
 

@@ -7,7 +7,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
-#include "envelope.h"
+#include "format/envelope.h"
 #include "err.h"
 #include "json.h"
 #include "log.h"

@@ -17,9 +17,9 @@
 #ifndef VV_REPO_H
 #define VV_REPO_H
 
-#include "index.h"
+#include "format/index.h"
 #include "key.h"
-#include "manifest.h"
+#include "format/manifest.h"
 #include "store/backend.h"
 #include "store/chunkstore.h"
 

@@ -414,7 +414,7 @@ void vv_api_agent_job_progress(struct vv_call *c)
         json_object_set_new(row, "tasks", json_array());
         cur = json_object_get(row, "tasks");
     }
-    vv_api_time(c->now, tstamp);
+    vv_time_format_or_empty(c->now, tstamp);
     json_array_foreach(tasks, i, t) {
         const char *name, *ts;
         json_t *have = NULL, *x;

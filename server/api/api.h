@@ -16,6 +16,7 @@
 #include "http.h"
 #include "json.h"
 #include "server.h"
+#include "util.h"
 
 /* Roles, in increasing power. */
 enum vv_role { VV_ROLE_NONE = 0, VV_ROLE_READER, VV_ROLE_OPERATOR, VV_ROLE_CONTRIBUTOR,
@@ -68,14 +69,8 @@ int vv_body_int(struct vv_call *c, const json_t *obj, const char *name, int requ
                 int64_t min, int64_t max, int64_t *out);
 int vv_body_bool(struct vv_call *c, const json_t *obj, const char *name, int *out);
 
-/* Name rules of vaults, policies, users, tokens, hosts, VMs. */
-int vv_name_valid(const char *s);
 /* A region/location: 1-64 of [a-z0-9-]. */
 int vv_region_valid(const char *s);
-/* "2026-11-27T21:00:00Z" into out (32 bytes), or "" for t == 0. */
-void vv_api_time(time_t t, char out[32]);
-/* Parse "YYYY-MM-DD" (end_of_day: 23:59:59 of that day, else 00:00:00) or a UTC time. */
-int vv_api_parse_date(const char *s, int end_of_day, time_t *out);
 
 void vv_audit(struct vv_call *c, const char *action, const char *target, const char *detail);
 

@@ -140,17 +140,6 @@ int vv_body_bool(struct vv_call *c, const json_t *obj, const char *name, int *ou
     return 0;
 }
 
-int vv_name_valid(const char *s)
-{
-    size_t n = s ? strlen(s) : 0;
-    if (n < 1 || n > 64 || !isalnum((unsigned char)s[0]))
-        return 0;
-    for (size_t i = 0; i < n; i++)
-        if (!isalnum((unsigned char)s[i]) && !strchr("._-", s[i]))
-            return 0;
-    return 1;
-}
-
 int vv_check_name(struct vv_call *c, const char *what, const char *name)
 {
     if (vv_name_valid(name))
@@ -171,44 +160,6 @@ int vv_region_valid(const char *s)
         if (!islower((unsigned char)s[i]) && !isdigit((unsigned char)s[i]) && s[i] != '-')
             return 0;
     return 1;
-}
-
-void vv_api_time(time_t t, char out[32])
-{
-    if (t == 0)
-        out[0] = 0;
-    else
-        vv_time_format(t, out, 32);
-}
-
-static int leap(int y) { return (y % 4 == 0 && y % 100 != 0) || y % 400 == 0; }
-
-int vv_api_parse_date(const char *s, int end_of_day, time_t *out)
-{
-    static const int mdays[] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
-    int y, m, d;
-    char tail;
-    struct tm tm;
-
-    if (strlen(s) == 10 && sscanf(s, "%4d-%2d-%2d%c", &y, &m, &d, &tail) == 3 && s[4] == '-' &&
-        s[7] == '-' && isdigit((unsigned char)s[0]) && isdigit((unsigned char)s[5]) &&
-        isdigit((unsigned char)s[8])) {
-        if (y < 1970 || y > 9999 || m < 1 || m > 12 || d < 1 ||
-            d > mdays[m - 1] + (m == 2 && leap(y)))
-            return VV_E_INVAL;
-        memset(&tm, 0, sizeof(tm));
-        tm.tm_year = y - 1900;
-        tm.tm_mon = m - 1;
-        tm.tm_mday = d;
-        if (end_of_day) {
-            tm.tm_hour = 23;
-            tm.tm_min = 59;
-            tm.tm_sec = 59;
-        }
-        *out = timegm(&tm);
-        return 0;
-    }
-    return vv_time_parse(s, out);
 }
 
 void vv_audit(struct vv_call *c, const char *action, const char *target, const char *detail)
@@ -270,7 +221,7 @@ int vv_find_policy(struct vv_call *c, int64_t vid, const char *name, const char 
 void vv_api_health(struct vv_call *c)
 {
     char now[32];
-    vv_api_time(c->now, now);
+    vv_time_format_or_empty(c->now, now);
     vv_reply(c, 200, json_pack("{s:s,s:s,s:s}", "status", "ok", "version", VV_SERVER_VERSION,
                                "time", now));
 }

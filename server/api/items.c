@@ -14,7 +14,7 @@
 #include "err.h"
 #include "log.h"
 #include "scheduler.h"
-#include "scripts.h"
+#include "policy/scripts.h"
 #include "store/repo.h"
 
 #define T(col) "strftime('%Y-%m-%dT%H:%M:%SZ', " col ", 'unixepoch')"
@@ -61,7 +61,7 @@ static void add_local(struct vv_call *c, json_t *item)
     char local[48];
     time_t t;
 
-    if (!zone || !next || vv_api_parse_date(next, 0, &t) != 0)
+    if (!zone || !next || vv_date_parse_utc(next, 0, &t) != 0)
         return;
     vv_sched_local_time(c->srv, zone, t, local);
     if (local[0])
@@ -390,7 +390,7 @@ void vv_api_item_backup(struct vv_call *c)
     if (vv_body_only(c, c->body, NULL, fields) || vv_body_str(c, c->body, "retainUntil", 0, &retain))
         return;
     if (retain) {
-        if (vv_api_parse_date(retain, 1, &until) != 0) {
+        if (vv_date_parse_utc(retain, 1, &until) != 0) {
             vv_reply_error(c, 400, "InvalidParameter",
                            "retainUntil '%s' is not a date (YYYY-MM-DD) or a UTC time "
                            "(YYYY-MM-DDTHH:MM:SSZ)",
@@ -725,7 +725,7 @@ void vv_api_point_list(struct vv_call *c)
 
     if (vv_find_vault(c, c->param[0], &vid, NULL, NULL, 0) || find_item(c, vid, &id))
         return;
-    if ((sd && vv_api_parse_date(sd, 0, &from) != 0) || (ed && vv_api_parse_date(ed, 1, &to) != 0)) {
+    if ((sd && vv_date_parse_utc(sd, 0, &from) != 0) || (ed && vv_date_parse_utc(ed, 1, &to) != 0)) {
         vv_reply_error(c, 400, "InvalidParameter",
                        "startDate and endDate are dates (YYYY-MM-DD) or UTC times");
         return;

@@ -143,7 +143,7 @@ void vv_api_job_list(struct vv_call *c)
                        op);
         return;
     }
-    if ((sd && vv_api_parse_date(sd, 0, &from) != 0) || (ed && vv_api_parse_date(ed, 1, &to) != 0)) {
+    if ((sd && vv_date_parse_utc(sd, 0, &from) != 0) || (ed && vv_date_parse_utc(ed, 1, &to) != 0)) {
         vv_reply_error(c, 400, "InvalidParameter",
                        "startDate and endDate are dates (YYYY-MM-DD) or UTC times");
         return;

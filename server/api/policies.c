@@ -9,9 +9,9 @@
 #include "api/api.h"
 #include "err.h"
 #include "log.h"
-#include "policy.h"
+#include "policy/policy.h"
 #include "scheduler.h"
-#include "schedule.h"
+#include "policy/schedule.h"
 #include "util.h"
 
 #define DEFAULT_POLICY "DefaultPolicy"
@@ -272,7 +272,7 @@ static int next_runs_query(struct vv_call *c, time_t *from, uint64_t *count)
 
     *from = c->now;
     *count = 10;
-    if (from_s && vv_api_parse_date(from_s, 0, from) != 0) {
+    if (from_s && vv_date_parse_utc(from_s, 0, from) != 0) {
         vv_reply_error(c, 400, "InvalidParameter",
                        "from '%s' is not a date (YYYY-MM-DD) or a UTC time (YYYY-MM-DDTHH:MM:SSZ)",
                        from_s);
@@ -305,11 +305,11 @@ static void next_runs_reply(struct vv_call *c, const char *spec, const char *nam
     t = (int64_t)from - 1; /* a run exactly at from is listed */
     for (uint64_t i = 0; i < count && runs; i++) {
         t = vv_schedule_next(&p, tz, t);
-        vv_api_time((time_t)t, when);
+        vv_time_format_or_empty((time_t)t, when);
         vv_sched_local_time(c->srv, p.time_zone, (time_t)t, local);
         json_array_append_new(runs, json_pack("{s:s,s:s}", "utc", when, "local", local));
     }
-    vv_api_time(from, when);
+    vv_time_format_or_empty(from, when);
     vv_reply(c, 200, json_pack("{s:s?,s:s,s:s,s:o*}", "policy", name, "timeZone", p.time_zone,
                                "from", when, "value", runs));
 }

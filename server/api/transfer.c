@@ -25,14 +25,14 @@
 #include <unistd.h>
 
 #include "api/api.h"
-#include "chunkrec.h"
+#include "format/chunkrec.h"
 #include "codec.h"
 #include "crypto.h"
 #include "engine/parallel.h"
 #include "err.h"
-#include "index.h"
+#include "format/index.h"
 #include "log.h"
-#include "manifest.h"
+#include "format/manifest.h"
 #include "scheduler.h"
 #include "store/chunkstore.h"
 #include "store/gc.h"
@@ -894,8 +894,8 @@ void vv_api_point_commit(struct vv_call *c)
     vv_guard_release(guard, key);
     vv_info("recovery point %s of '%s' committed (%s, %zu disk(s)) by host '%s'", m.id, item_name,
             vv_consistency_name(m.consistency), m.ndisks, c->who.container);
-    vv_api_time(m.created, tstr);
-    vv_api_time((time_t)expires, estr);
+    vv_time_format_or_empty(m.created, tstr);
+    vv_time_format_or_empty((time_t)expires, estr);
     vv_reply(c, 201,
              json_pack("{s:s,s:s,s:s,s:s,s:s?,s:s,s:s,s:O,s:s}", "name", m.id, "item", item_name,
                        "vault", vault_name, "time", tstr, "expiresAt", expires ? estr : NULL,
@@ -975,7 +975,7 @@ void vv_api_point_manifest(struct vv_call *c)
     if (restore_point(c, &repo, &m))
         return;
     disks = disks_json(&m);
-    vv_api_time(m.created, tstr);
+    vv_time_format_or_empty(m.created, tstr);
     vv_reply(c, 200,
              json_pack("{s:s,s:s,s:s,s:s,s:s?,s:s?,s:s?,s:o}", "name", m.id, "time", tstr,
                        "consistency", vv_consistency_name(m.consistency), "parent", m.parent,

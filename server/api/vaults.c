@@ -175,7 +175,7 @@ void vv_api_vault_delete(struct vv_call *c)
             vv_reply_internal(c, VV_E_IO);
             return;
         }
-        vv_api_time((time_t)purge, when);
+        vv_time_format_or_empty((time_t)purge, when);
         if (soft == items)
             vv_reply_error(c, 409, "VaultNotEmpty",
                            "vault '%s' cannot be deleted: %lld item(s) are soft deleted and their "
@@ -320,7 +320,7 @@ void vv_api_credentials(struct vv_call *c)
         snprintf(url, sizeof(url), "%s://%s", c->srv->tls_pin[0] ? "https" : "http", host);
     else
         snprintf(url, sizeof(url), "%s", c->srv->listen_url);
-    vv_api_time(c->now + (time_t)hours * 3600, exp);
+    vv_time_format_or_empty(c->now + (time_t)hours * 3600, exp);
     vv_info("vault credentials for '%s' issued to %s, valid until %s", c->param[0], c->who.user,
             exp);
     /* With HTTPS, hosts trust the server by its key's pin (a self-signed certificate
@@ -434,8 +434,8 @@ void vv_api_vault_overview(struct vv_call *c)
 
     if (vv_find_vault(c, c->param[0], &vid, uuid, NULL, 0))
         return;
-    vv_api_time(c->now, now_s);
-    vv_api_time(stale, stale_s);
+    vv_time_format_or_empty(c->now, now_s);
+    vv_time_format_or_empty(stale, stale_s);
 
     /* Health: Critical (the last backup failed), Warning (it completed with warnings,
      * or the newest point is older than 48 h), Pending (no point yet), Stopped

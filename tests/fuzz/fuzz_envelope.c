@@ -13,7 +13,7 @@
 
 #include "codec.h"
 #include "crc32c.h"
-#include "envelope.h"
+#include "format/envelope.h"
 #include "key.h"
 #include "util.h"
 

@@ -11,7 +11,7 @@
 #include <string.h>
 
 #include "buf.h"
-#include "index.h"
+#include "format/index.h"
 #include "util.h"
 
 /* The parent entry holding disk byte off (entries contiguous, sorted). */

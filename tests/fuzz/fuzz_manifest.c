@@ -7,7 +7,7 @@
 #include <string.h>
 
 #include "err.h"
-#include "manifest.h"
+#include "format/manifest.h"
 
 static int str_eq(const char *a, const char *b)
 {

@@ -13,9 +13,9 @@
 
 #include "err.h"
 #include "json.h"
-#include "policy.h"
-#include "retention.h"
-#include "schedule.h"
+#include "policy/policy.h"
+#include "policy/retention.h"
+#include "policy/schedule.h"
 
 static int popcount(uint64_t v)
 {

@@ -16,8 +16,8 @@
 #include <string.h>
 
 #include "err.h"
-#include "schedule.h"
-#include "tz.h"
+#include "policy/schedule.h"
+#include "policy/tz.h"
 
 static void check_instant(const struct vv_tz *tz, int64_t t)
 {

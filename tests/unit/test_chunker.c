@@ -8,7 +8,7 @@
 #include "chunker.h"
 #include "err.h"
 #include "harness.h"
-#include "index.h"
+#include "format/index.h"
 
 #define KiB 1024u
 #define MiB (1024u * 1024u)

@@ -1084,11 +1084,11 @@ TEST(extents_parse_rejects_garbage)
         struct vv_extent *x = NULL;
         size_t n = 0;
         memset(line, '0', 60);
-        strcpy(line + 60, "4096\n"); /* 64 characters */
+        snprintf(line + 60, sizeof(line) - 60, "4096\n"); /* 64 characters */
         CHECK_EQ(parse_ext(line, &x, &n), VV_E_INVAL);
         CHECK(x == NULL);
         /* and with a length after it, it is that number */
-        strcpy(line + 60, "4096 512\n");
+        snprintf(line + 60, sizeof(line) - 60, "4096 512\n");
         CHECK_OK(parse_ext(line, &x, &n));
         CHECK_EQ(n, 1);
         if (n == 1) {

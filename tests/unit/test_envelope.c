@@ -7,7 +7,7 @@
 
 #include "codec.h"
 #include "crc32c.h"
-#include "envelope.h"
+#include "format/envelope.h"
 #include "err.h"
 #include "harness.h"
 #include "key.h"

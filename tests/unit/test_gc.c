@@ -22,9 +22,9 @@
 #include "crypto.h"
 #include "err.h"
 #include "harness.h"
-#include "index.h"
+#include "format/index.h"
 #include "key.h"
-#include "manifest.h"
+#include "format/manifest.h"
 #include "store/gc.h"
 #include "store/repo.h"
 #include "util.h"
@@ -1134,7 +1134,7 @@ TEST(gc_stress_with_backups_prunes_and_restores)
     struct vv_chunk_io io;
     struct vv_gc_stats st;
     const char *env_secs = getenv("VV_GC_STRESS_SECONDS");
-    double secs = env_secs ? atof(env_secs) : 5.0, t0;
+    double secs = env_secs ? strtod(env_secs, NULL) : 5.0, t0;
     int bad = 0;
 
     env_open(&e);

@@ -8,7 +8,7 @@
 
 #include "err.h"
 #include "harness.h"
-#include "index.h"
+#include "format/index.h"
 #include "util.h"
 
 #define CS 16384u

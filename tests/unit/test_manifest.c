@@ -8,7 +8,7 @@
 #include "err.h"
 #include "harness.h"
 #include "json.h"
-#include "manifest.h"
+#include "format/manifest.h"
 #include "util.h"
 
 static const char *xml = "<domain type='kvm'>\n  <name>web \"01\"</name>\n"
@@ -415,10 +415,10 @@ TEST(parse_rejects_non_json)
     {
         json_t *j = full_json();
         char *text = vv_json_dump(j), *t2 = malloc(strlen(text) + 32);
-        sprintf(t2, "%s x", text);
+        snprintf(t2, strlen(text) + 32, "%s x", text);
         CHECK_EQ(vv_manifest_parse(t2, strlen(t2), &m, err, sizeof(err)), VV_E_CORRUPT);
         /* a duplicated "id" key */
-        sprintf(t2, "{\"id\":\"rp-2\",%s", text + 1);
+        snprintf(t2, strlen(text) + 32, "{\"id\":\"rp-2\",%s", text + 1);
         CHECK_EQ(vv_manifest_parse(t2, strlen(t2), &m, err, sizeof(err)), VV_E_CORRUPT);
         /* invalid UTF-8 inside a string */
         char *p = strstr(text, "web01");

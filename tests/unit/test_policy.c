@@ -14,7 +14,7 @@
 #include "err.h"
 #include "harness.h"
 #include "json.h"
-#include "policy.h"
+#include "policy/policy.h"
 
 #define ARRAY_LEN(a) (sizeof(a) / sizeof((a)[0]))
 

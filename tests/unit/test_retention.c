@@ -16,10 +16,10 @@
 #include <unistd.h>
 
 #include "harness.h"
-#include "policy.h"
-#include "retention.h"
-#include "schedule.h"
-#include "tz.h"
+#include "policy/policy.h"
+#include "policy/retention.h"
+#include "policy/schedule.h"
+#include "policy/tz.h"
 
 #define ZONEINFO "/usr/share/zoneinfo"
 #define ARRAY_LEN(a) (sizeof(a) / sizeof((a)[0]))

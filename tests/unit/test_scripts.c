@@ -10,8 +10,8 @@
 #include "err.h"
 #include "harness.h"
 #include "json.h"
-#include "policy.h"
-#include "scripts.h"
+#include "policy/policy.h"
+#include "policy/scripts.h"
 
 static json_t *J(const char *text)
 {

@@ -17,12 +17,12 @@
 #include <unistd.h>
 
 #include "crypto.h"
-#include "envelope.h"
+#include "format/envelope.h"
 #include "err.h"
 #include "harness.h"
-#include "index.h"
+#include "format/index.h"
 #include "key.h"
-#include "manifest.h"
+#include "format/manifest.h"
 #include "store/backend.h"
 #include "store/chunkstore.h"
 #include "store/repo.h"

@@ -23,8 +23,8 @@
 
 #include "err.h"
 #include "harness.h"
-#include "policy.h"
-#include "tz.h"
+#include "policy/policy.h"
+#include "policy/tz.h"
 
 #define ZONEINFO "/usr/share/zoneinfo"
 #define ARRAY_LEN(a) (sizeof(a) / sizeof((a)[0]))

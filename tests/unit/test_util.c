@@ -1,5 +1,5 @@
 /* test_util.c: hex, sizes, times, zero detection, CRC-32C known values. */
-#include "chunkrec.h"
+#include "format/chunkrec.h"
 #include "crc32c.h"
 #include "err.h"
 #include "harness.h"

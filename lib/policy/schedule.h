@@ -37,7 +37,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "policy.h"
+#include "model.h"
 #include "tz.h"
 
 #define VV_SCHEDULE_NONE INT64_MAX /* vv_schedule_next: no run follows */

@@ -150,13 +150,6 @@ static int digits(const char *s, int n, int *out)
     return 0;
 }
 
-static int days_in_month(int y, int m)
-{
-    static const int d[12] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
-    int leap = (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
-    return m == 2 && leap ? 29 : d[m - 1];
-}
-
 /* "HH:MM", or "YYYY-MM-DDTHH:MM:SS[.f{1,9}](Z|+00:00)". Returns minutes after midnight,
  * -1 when malformed, -2 when not on the hour or half hour. */
 static int parse_time(const char *s)
@@ -172,7 +165,7 @@ static int parse_time(const char *s)
             s[7] != '-' || digits(s + 8, 2, &d) || s[10] != 'T' || digits(s + 11, 2, &h) ||
             s[13] != ':' || digits(s + 14, 2, &m) || s[16] != ':' || digits(s + 17, 2, &sec))
             return -1;
-        if (mo < 1 || mo > 12 || d < 1 || d > days_in_month(y, mo) || sec > 59)
+        if (mo < 1 || mo > 12 || d < 1 || d > vv_days_in_month(y, mo) || sec > 59)
             return -1;
         if (*p == '.') {
             int nd = 0;
@@ -257,48 +250,6 @@ static int get_names_member(const json_t *obj, const char *path, const char *key
 }
 
 /* ---- time zone ---- */
-
-int vv_tz_name_valid(const char *name)
-{
-    size_t n = name ? strlen(name) : 0;
-    if (n == 0 || n > VV_TZ_NAME_MAX || name[0] == '/' || name[n - 1] == '/' ||
-        strstr(name, "//"))
-        return 0;
-    for (size_t i = 0; i < n; i++) {
-        char c = name[i];
-        if (!((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
-              c == '_' || c == '+' || c == '-' || c == '/'))
-            return 0;
-    }
-    return 1;
-}
-
-int vv_tz_exists(const char *zoneinfo_dir, const char *name)
-{
-    char path[4096];
-    unsigned char magic[4];
-    struct stat st;
-    ssize_t n;
-    int fd, ok = 0, len;
-
-    if (!zoneinfo_dir || !vv_tz_name_valid(name))
-        return 0;
-    len = snprintf(path, sizeof(path), "%s/%s", zoneinfo_dir, name);
-    if (len < 0 || (size_t)len >= sizeof(path))
-        return 0;
-    /* O_NONBLOCK: a FIFO planted there must not block the open. */
-    fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
-    if (fd < 0)
-        return 0;
-    if (fstat(fd, &st) == 0 && S_ISREG(st.st_mode)) {
-        do
-            n = pread(fd, magic, sizeof(magic), 0);
-        while (n < 0 && errno == EINTR);
-        ok = n == (ssize_t)sizeof(magic) && !memcmp(magic, "TZif", 4);
-    }
-    close(fd);
-    return ok;
-}
 
 /* ---- parsing ---- */
 

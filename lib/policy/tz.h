@@ -34,20 +34,16 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "civil.h"
+
 #define VV_TZ_INSTANT_MAX ((int64_t)0x3ffffffffff) /* 2^42 - 1 seconds */
 #define VV_TZ_ABBR_MAX 16  /* longest abbreviation kept ("CEST", "+1030"), with the NUL */
 #define VV_TZ_TIME_MAX 40  /* vv_tz_format's output, with the NUL */
+#define VV_TZ_NAME_MAX 64 /* longest time-zone name, without the NUL */
 #define VV_TZ_FILE_MAX (1u << 20) /* vv_tz_load refuses larger files (VV_E_TOOBIG) */
 /* Offsets a zone may have, seconds east of UTC (RFC 8536's recommended range). */
 #define VV_TZ_OFFSET_MIN (-89999)
 #define VV_TZ_OFFSET_MAX 93599
-
-/* A date and time of day, as on a wall clock. wday is an output of the conversions
- * (0 = Sunday .. 6 = Saturday) and never an input. */
-struct vv_civil {
-    int year, month /* 1-12 */, day /* 1-31 */, hour, minute, second;
-    int wday;
-};
 
 /* What is in force at one instant. */
 struct vv_tz_info {
@@ -121,47 +117,17 @@ int64_t vv_tz_next_transition(const struct vv_tz *tz, int64_t after);
  */
 void vv_tz_format(const struct vv_tz *tz, int64_t utc, char out[VV_TZ_TIME_MAX]);
 
-/* ---- the civil calendar (proleptic Gregorian, pure) ---- */
-
-/* 1 for a leap year (every 4th year, except centuries not divisible by 400). */
-int vv_is_leap_year(int64_t year);
-
-/* 28..31 for month 1..12; 0 for a month out of range. */
-int vv_days_in_month(int64_t year, int month);
-
-/* Days from 1970-01-01 to the given date. Month and day out of range carry over
- * (month 0 is December of the year before, day 32 of January is February 1). The
- * arguments are first clamped to years +-2^32, months +-2^36 and days +-2^40, so that
- * any input gives a result whose seconds fit in int64. */
-int64_t vv_days_from_civil(int64_t year, int64_t month, int64_t day);
-
-/* The date `days` after 1970-01-01 into out->year, month, day, wday (the time of day
- * is left alone). days is clamped to +-2^36 (about 188 million years). */
-void vv_civil_from_days(int64_t days, struct vv_civil *out);
-
-/* 0 = Sunday .. 6 = Saturday, for days after 1970-01-01 (a Thursday). */
-int vv_weekday(int64_t days);
-
-/* A civil time as seconds since 1970-01-01T00:00:00 on the same clock ("local
- * seconds": what utc + offset gives); out-of-range fields carry over. */
-int64_t vv_civil_to_seconds(const struct vv_civil *c);
-
-/* The inverse: fills every field of out, wday too. */
-void vv_civil_from_seconds(int64_t s, struct vv_civil *out);
-
-/* 1 when month is 1..12, day 1..vv_days_in_month, hour 0..23, minute and second
- * 0..59; else 0. */
-int vv_civil_valid(const struct vv_civil *c);
+/* 1 when name is a well-formed IANA zone name: 1 to VV_TZ_NAME_MAX characters of
+ * [A-Za-z0-9_+-/], not starting or ending with '/', no empty component ("//"). So it
+ * can never leave the zoneinfo folder (no '.', no leading '/'). NULL gives 0. */
+int vv_tz_name_valid(const char *name);
 
 /*
- * Calendar arithmetic on the date of *c (time of day kept; wday updated). Months and
- * years keep the day of the month, clamped to the end of the target month: Jan 31 + 1
- * month = Feb 28 (Feb 29 in a leap year), Feb 29 + 1 year = Feb 28, Mar 31 - 1 month =
- * Feb 28/29. n may be negative. The date is normalized first (vv_civil_from_days) and
- * results are kept within years -1,000,000..1,000,000.
+ * 1 when zoneinfo_dir/name exists, is a regular file (after symbolic links) and starts
+ * with the TZif magic; else 0 (also for a malformed name, see vv_tz_name_valid).
+ * The module's only I/O: opens that one file read-only and reads 4 bytes.
+ * The server calls it with "/usr/share/zoneinfo".
  */
-void vv_civil_add_days(struct vv_civil *c, int64_t n);
-void vv_civil_add_months(struct vv_civil *c, int64_t n);
-void vv_civil_add_years(struct vv_civil *c, int64_t n);
+int vv_tz_exists(const char *zoneinfo_dir, const char *name);
 
 #endif

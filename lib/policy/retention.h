@@ -41,7 +41,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "policy.h"
+#include "model.h"
 #include "tz.h"
 
 #define VV_EXPIRY_NEVER INT64_MAX
