@@ -105,8 +105,8 @@ static int remote_get(struct vv_chunk_fetch *f, struct vv_worker *w,
     /* The vault sends chunks zstd-compressed, and the HTTP client decodes them
      * (Content-Encoding); a body still in a zstd frame is decoded here. Either way
      * the bytes must hash to the id, and they are hashed once. */
-    vv_sha256(resp->body.data, resp->body.len, got);
-    if (memcmp(got, id, VV_SHA256_LEN) == 0) {
+    if (vv_sha256(resp->body.data, resp->body.len, got) == 0 &&
+        memcmp(got, id, VV_SHA256_LEN) == 0) {
         *out = &resp->body;
         return 0;
     }
@@ -118,8 +118,8 @@ static int remote_get(struct vv_chunk_fetch *f, struct vv_worker *w,
                  hex);
         return r ? r : VV_E_HASH;
     }
-    vv_sha256(fw->plain.data, fw->plain.len, got);
-    if (memcmp(got, id, VV_SHA256_LEN) != 0) {
+    if (vv_sha256(fw->plain.data, fw->plain.len, got) != 0 ||
+        memcmp(got, id, VV_SHA256_LEN) != 0) {
         vv_error("chunk %s: the bytes received do not match the id", hex);
         return VV_E_HASH;
     }
@@ -228,8 +228,7 @@ static int remote_get_many(struct vv_chunk_fetch *f, struct vv_worker *w,
             b->len = sizes[k];
             total += sizes[k];
         }
-        vv_sha256(b->data, b->len, got);
-        if (memcmp(got, ids[k], VV_SHA256_LEN) != 0) {
+        if (vv_sha256(b->data, b->len, got) != 0 || memcmp(got, ids[k], VV_SHA256_LEN) != 0) {
             vv_hex_encode(ids[k], VV_CHUNK_ID_LEN, hex);
             vv_error("chunk %s: the bytes received do not match the id", hex);
             return VV_E_HASH;
@@ -536,7 +535,8 @@ int vv_agent_restore(struct vv_agent *a, json_t *job)
     if (r == 0 && !strcmp(mode, "AlternateLocation")) {
         char uuid[40], name[256], *xml = NULL;
         uint8_t u[16];
-        vv_random(u, sizeof(u));
+        if ((r = vv_random(u, sizeof(u))) != 0)
+            return r;
         u[6] = (uint8_t)((u[6] & 0x0f) | 0x40);
         u[8] = (uint8_t)((u[8] & 0x3f) | 0x80);
         snprintf(uuid, sizeof(uuid),

@@ -103,7 +103,8 @@ int vv_state_load(struct vv_agent *a)
         uint8_t h[VV_SHA256_LEN];
         char who[200], hex[2 * VV_SHA256_LEN + 1];
         snprintf(who, sizeof(who), "%s/%s", a->vault_id, a->host);
-        vv_sha256(who, strlen(who), h);
+        if (vv_sha256(who, strlen(who), h) != 0)
+            return VV_E_CRYPTO;
         vv_hex_encode(h, sizeof(h), hex);
         snprintf(a->cp_prefix, sizeof(a->cp_prefix), "vmvault-%.8s-", hex);
     }

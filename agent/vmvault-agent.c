@@ -286,7 +286,8 @@ static void clean_leftovers(struct vv_agent *a)
     vv_vms_free(vms, n);
     /* run/ holds only the sockets and scratch files of backups that died with us. */
     snprintf(dir, sizeof(dir), "%s/run", a->state_dir);
-    vv_rmtree(dir);
+    if (vv_rmtree(dir) != 0)
+        vv_warn("%s could not be removed; remove it by hand", dir);
 }
 
 /* ---- commands ------------------------------------------------------------------- */

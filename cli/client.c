@@ -760,8 +760,10 @@ int vv_client_call(struct vv_client *c, const char *method, const struct vv_path
 
     e = json_object_get(*out, "error");
     if (json_is_object(e)) {
-        vv_json_get_str(e, "code", 0, &code, err, sizeof(err));
-        vv_json_get_str(e, "message", 0, &msg, err, sizeof(err));
+        if (vv_json_get_str(e, "code", 0, &code, err, sizeof(err)) != 0)
+            code = NULL;
+        if (vv_json_get_str(e, "message", 0, &msg, err, sizeof(err)) != 0)
+            msg = NULL;
     }
     if (code)
         fprintf(stderr, "vmvault: %s: %s\n", code, msg ? msg : "(no message)");

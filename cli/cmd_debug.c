@@ -461,8 +461,8 @@ static int cmd_backup(int argc, char **argv)
             goto out;
         m.created = ts.tv_sec;
     }
-    if (o.retain)
-        vv_time_parse(o.retain, &m.expires);
+    if (o.retain && vv_time_parse(o.retain, &m.expires) != 0)
+        m.expires = 0; /* not reached: the option was checked when parsed */
     if (o.parent)
         snprintf(m.parent, sizeof(m.parent), "%s", o.parent);
     m.consistency = VV_CRASH_CONSISTENT;

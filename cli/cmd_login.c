@@ -188,8 +188,10 @@ int vv_cmd_login(int argc, char **argv)
                 "a user's token\n");
         goto out;
     }
-    vv_json_get_str(ans, "user", 0, &user, err, sizeof(err));
-    vv_json_get_str(ans, "role", 0, &role, err, sizeof(err));
+    if (vv_json_get_str(ans, "user", 0, &user, err, sizeof(err)) != 0)
+        user = NULL;
+    if (vv_json_get_str(ans, "role", 0, &role, err, sizeof(err)) != 0)
+        role = NULL;
     if (!user) {
         fprintf(stderr, "vmvault: the server at %s did not say who the token belongs to; is "
                 "it a vmvault server?\n", c.url);

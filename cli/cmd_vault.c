@@ -411,7 +411,8 @@ static int cmd_creds(int argc, char **argv)
                 errno == EEXIST ? " (add --force to replace it)" : "");
         goto out;
     }
-    vv_json_get_str(ans, "expiresAt", 0, &exp, err, sizeof(err));
+    if (vv_json_get_str(ans, "expiresAt", 0, &exp, err, sizeof(err)) != 0)
+        exp = NULL;
     if (c.json) {
         json_t *o = json_pack("{s:s}", "file", file);
         static const char *const keep[] = {"vaultName", "vaultId", "vaultUrl", "expiresAt"};

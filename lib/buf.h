@@ -8,6 +8,8 @@
 #ifndef VV_BUF_H
 #define VV_BUF_H
 
+#include "err.h"
+
 #include <stddef.h>
 #include <stdint.h>
 
@@ -23,10 +25,10 @@ struct vv_buf {
 void vv_buf_init(struct vv_buf *b, size_t limit);
 void vv_buf_release(struct vv_buf *b);
 /* Ensure room for len+extra bytes. Returns 0, VV_E_TOOBIG or VV_E_NOMEM. */
-int vv_buf_reserve(struct vv_buf *b, size_t extra);
-int vv_buf_append(struct vv_buf *b, const void *p, size_t n);
+int vv_buf_reserve(struct vv_buf *b, size_t extra) VV_MUST_CHECK;
+int vv_buf_append(struct vv_buf *b, const void *p, size_t n) VV_MUST_CHECK;
 /* Set the length to n (growing as needed; new bytes are unspecified). */
-int vv_buf_resize(struct vv_buf *b, size_t n);
+int vv_buf_resize(struct vv_buf *b, size_t n) VV_MUST_CHECK;
 /* Take the bytes out: the caller frees the returned pointer with free(); b is left empty. */
 uint8_t *vv_buf_detach(struct vv_buf *b, size_t *len);
 

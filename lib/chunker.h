@@ -21,6 +21,8 @@
 #ifndef VV_CHUNKER_H
 #define VV_CHUNKER_H
 
+#include "err.h"
+
 #include <stddef.h>
 #include <stdint.h>
 
@@ -32,7 +34,7 @@ struct vv_chunker {
 
 /* Parameters for an average chunk of avg bytes (a power of two, at least 4 KiB):
  * min avg/4, max 4*avg (at most VV_CHUNK_SIZE_MAX). Returns 0 or VV_E_INVAL. */
-int vv_chunker_init(struct vv_chunker *c, uint32_t avg);
+int vv_chunker_init(struct vv_chunker *c, uint32_t avg) VV_MUST_CHECK;
 
 /* The length of the chunk starting at p, given the n bytes available there: the
  * first cut at or after min, or max. When n holds no cut and is shorter than max,

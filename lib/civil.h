@@ -10,6 +10,8 @@
 #ifndef VV_CIVIL_H
 #define VV_CIVIL_H
 
+#include "err.h"
+
 #include <stdint.h>
 
 /* A date and time of day, as on a wall clock. wday is an output of the conversions
@@ -23,10 +25,10 @@ struct vv_civil {
 int64_t vv_floor_div(int64_t a, int64_t b);
 
 /* 1 for a leap year (every 4th year, except centuries not divisible by 400). */
-int vv_is_leap_year(int64_t year);
+int vv_is_leap_year(int64_t year) VV_MUST_CHECK;
 
 /* 28..31 for month 1..12; 0 for a month out of range. */
-int vv_days_in_month(int64_t year, int month);
+int vv_days_in_month(int64_t year, int month) VV_MUST_CHECK;
 
 /* Days from 1970-01-01 to the given date. Month and day out of range carry over
  * (month 0 is December of the year before, day 32 of January is February 1). The
@@ -39,7 +41,7 @@ int64_t vv_days_from_civil(int64_t year, int64_t month, int64_t day);
 void vv_civil_from_days(int64_t days, struct vv_civil *out);
 
 /* 0 = Sunday .. 6 = Saturday, for days after 1970-01-01 (a Thursday). */
-int vv_weekday(int64_t days);
+int vv_weekday(int64_t days) VV_MUST_CHECK;
 
 /* A civil time as seconds since 1970-01-01T00:00:00 on the same clock ("local
  * seconds": what utc + offset gives); out-of-range fields carry over. */
@@ -50,7 +52,7 @@ void vv_civil_from_seconds(int64_t s, struct vv_civil *out);
 
 /* 1 when month is 1..12, day 1..vv_days_in_month, hour 0..23, minute and second
  * 0..59; else 0. */
-int vv_civil_valid(const struct vv_civil *c);
+int vv_civil_valid(const struct vv_civil *c) VV_MUST_CHECK;
 
 /*
  * Calendar arithmetic on the date of *c (time of day kept; wday updated). Months and

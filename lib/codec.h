@@ -7,6 +7,8 @@
 #ifndef VV_CODEC_H
 #define VV_CODEC_H
 
+#include "err.h"
+
 #include <stddef.h>
 
 /* Level 1, as Proxmox Backup Server uses. On the bench image's content-defined chunks
@@ -26,12 +28,12 @@ size_t vv_codec_bound(size_t n);
 /* Compress n bytes into dst (capacity cap >= vv_codec_bound(n)); *out_len gets the size.
  * Returns 0 or VV_E_CODEC. */
 int vv_codec_compress(struct vv_codec *c, const void *src, size_t n, void *dst, size_t cap,
-                      size_t *out_len);
+                      size_t *out_len) VV_MUST_CHECK;
 /* Decompress exactly expect bytes into dst: anything else (more, fewer, malformed
  * frame) is VV_E_CODEC. */
-int vv_codec_decompress(struct vv_codec *c, const void *src, size_t n, void *dst, size_t expect);
+int vv_codec_decompress(struct vv_codec *c, const void *src, size_t n, void *dst, size_t expect) VV_MUST_CHECK;
 /* The decompressed size a single zstd frame declares in its header. Returns 0, or
  * VV_E_CODEC when src is not one zstd frame or the frame does not declare its size. */
-int vv_codec_frame_size(const void *src, size_t n, size_t *out);
+int vv_codec_frame_size(const void *src, size_t n, size_t *out) VV_MUST_CHECK;
 
 #endif

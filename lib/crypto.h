@@ -12,6 +12,8 @@
 #ifndef VV_CRYPTO_H
 #define VV_CRYPTO_H
 
+#include "err.h"
+
 #include <stddef.h>
 #include <stdint.h>
 #include <time.h>
@@ -22,27 +24,27 @@
 #define VV_GCM_TAG_LEN 16
 
 /* One-shot SHA-256. Returns 0 or VV_E_CRYPTO. Thread-safe. */
-int vv_sha256(const void *data, size_t n, uint8_t out[VV_SHA256_LEN]);
+int vv_sha256(const void *data, size_t n, uint8_t out[VV_SHA256_LEN]) VV_MUST_CHECK;
 
 /* Incremental SHA-256. Owner: the caller; vv_sha256_free(NULL) is a no-op. */
 struct vv_sha256_ctx;
 struct vv_sha256_ctx *vv_sha256_new(void);
-int vv_sha256_update(struct vv_sha256_ctx *c, const void *data, size_t n);
-int vv_sha256_final(struct vv_sha256_ctx *c, uint8_t out[VV_SHA256_LEN]);
+int vv_sha256_update(struct vv_sha256_ctx *c, const void *data, size_t n) VV_MUST_CHECK;
+int vv_sha256_final(struct vv_sha256_ctx *c, uint8_t out[VV_SHA256_LEN]) VV_MUST_CHECK;
 void vv_sha256_free(struct vv_sha256_ctx *c);
 
 /* Cryptographically strong random bytes. Returns 0 or VV_E_CRYPTO. */
-int vv_random(void *out, size_t n);
+int vv_random(void *out, size_t n) VV_MUST_CHECK;
 
 /* AES-256-GCM. in and out may be the same buffer (in place). aad may be NULL when
  * aad_len is 0. Decrypt returns VV_E_AUTH when the tag does not verify; the contents
  * of out are then unspecified and must not be used. Thread-safe. */
 int vv_gcm_encrypt(const uint8_t key[VV_AES_KEY_LEN], const uint8_t nonce[VV_GCM_NONCE_LEN],
                    const void *aad, size_t aad_len, const void *in, size_t n, void *out,
-                   uint8_t tag[VV_GCM_TAG_LEN]);
+                   uint8_t tag[VV_GCM_TAG_LEN]) VV_MUST_CHECK;
 int vv_gcm_decrypt(const uint8_t key[VV_AES_KEY_LEN], const uint8_t nonce[VV_GCM_NONCE_LEN],
                    const void *aad, size_t aad_len, const void *in, size_t n, void *out,
-                   const uint8_t tag[VV_GCM_TAG_LEN]);
+                   const uint8_t tag[VV_GCM_TAG_LEN]) VV_MUST_CHECK;
 
 /* ---- TLS certificates --------------------------------------------------------- */
 
@@ -62,19 +64,19 @@ int vv_gcm_decrypt(const uint8_t key[VV_AES_KEY_LEN], const uint8_t nonce[VV_GCM
  * Returns 0, VV_E_INVAL (name or days unusable), VV_E_NOMEM or VV_E_CRYPTO; the
  * outputs are then untouched. */
 int vv_tls_selfsigned(const char *name, time_t now, int days, char **cert_pem,
-                      char **key_pem);
+                      char **key_pem) VV_MUST_CHECK;
 
 /* The public-key pin of the first certificate in cert_pem (NUL-terminated PEM, a
  * chain allowed), in libcurl's CURLOPT_PINNEDPUBLICKEY form: "sha256//" and the
  * base64 of the SHA-256 of the certificate's DER SubjectPublicKeyInfo. It stays the
  * same as long as the key does, whatever the certificate around it. Returns 0,
  * VV_E_INVAL (no certificate in cert_pem) or VV_E_CRYPTO. */
-int vv_tls_cert_pin(const char *cert_pem, char out[VV_TLS_PIN_LEN]);
+int vv_tls_cert_pin(const char *cert_pem, char out[VV_TLS_PIN_LEN]) VV_MUST_CHECK;
 
 /* The SHA-256 fingerprint of the whole DER of the first certificate in cert_pem, as
  * `openssl x509 -noout -fingerprint -sha256` prints it ("AB:CD:..."), for people to
  * compare. Returns 0, VV_E_INVAL or VV_E_CRYPTO. */
-int vv_tls_cert_fingerprint(const char *cert_pem, char out[VV_TLS_FINGERPRINT_LEN]);
+int vv_tls_cert_fingerprint(const char *cert_pem, char out[VV_TLS_FINGERPRINT_LEN]) VV_MUST_CHECK;
 
 /* Check a certificate and key pair before a server uses it: cert_pem holds at least
  * one certificate, key_pem an unencrypted private key (PKCS#8, or the traditional
@@ -82,6 +84,6 @@ int vv_tls_cert_fingerprint(const char *cert_pem, char out[VV_TLS_FINGERPRINT_LE
  * wanted) gets the first certificate's end of validity. Returns 0, or VV_E_INVAL
  * with a one-line reason in err (errlen bytes). Never asks for a passphrase. */
 int vv_tls_check_pair(const char *cert_pem, const char *key_pem, time_t *not_after,
-                      char *err, size_t errlen);
+                      char *err, size_t errlen) VV_MUST_CHECK;
 
 #endif

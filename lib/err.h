@@ -13,6 +13,9 @@
 
 #include "banned.h"
 
+/* On a function that returns a vv_err: ignoring its result is a compile error. */
+#define VV_MUST_CHECK __attribute__((warn_unused_result))
+
 enum vv_err {
     VV_OK = 0,
     VV_E_NOMEM = -1,        /* out of memory */

@@ -29,6 +29,8 @@
 #ifndef VV_HTTP_CLIENT_H
 #define VV_HTTP_CLIENT_H
 
+#include "err.h"
+
 #include <stddef.h>
 
 #include "buf.h"
@@ -83,7 +85,7 @@ struct vv_http_response {
 /* Initialise libcurl for the process. Call once from main() before any thread is
  * started, and pair with vv_http_global_cleanup() at exit. Returns 0 or VV_E_NOMEM
  * (curl could not initialise its TLS backend). Calls nest (curl counts them). */
-int vv_http_global_init(void);
+int vv_http_global_init(void) VV_MUST_CHECK;
 void vv_http_global_cleanup(void);
 
 /* A new client. user_agent is copied (NULL: "vmvault"). Returns NULL when out of
@@ -94,13 +96,13 @@ void vv_http_free(struct vv_http *h);
 /* Trust exactly the public key pin ("sha256//" + base64 of the SHA-256 of the DER
  * SubjectPublicKeyInfo, libcurl's format); NULL or "" goes back to the system CA
  * store. 0, VV_E_INVAL for a malformed pin, VV_E_NOMEM. */
-int vv_http_set_pin(struct vv_http *h, const char *pin);
+int vv_http_set_pin(struct vv_http *h, const char *pin) VV_MUST_CHECK;
 
 /* Use proxy ("http://host:port", or "host:port") for every request, with user and
  * password when not NULL; proxy NULL or "" goes back to the environment's. 0,
  * VV_E_INVAL for a malformed proxy, VV_E_NOMEM. */
 int vv_http_set_proxy(struct vv_http *h, const char *proxy, const char *user,
-                      const char *password);
+                      const char *password) VV_MUST_CHECK;
 
 /* The proxy a request to url would use (from vv_http_set_proxy, else the
  * environment), into out ("" when direct). */
@@ -120,7 +122,7 @@ void vv_http_response_release(struct vv_http_response *resp);
  *   VV_E_NOMEM    out of memory
  * resp->error always says what happened when the return is negative. */
 int vv_http_do(struct vv_http *h, const struct vv_http_request *req,
-               struct vv_http_response *resp);
+               struct vv_http_response *resp) VV_MUST_CHECK;
 
 /* A short English name of a failure kind ("connection refused"); static storage. */
 const char *vv_http_failure_name(enum vv_http_failure f);

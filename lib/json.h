@@ -6,6 +6,8 @@
 #ifndef VV_JSON_H
 #define VV_JSON_H
 
+#include "err.h"
+
 #include <jansson.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -21,8 +23,8 @@ char *vv_json_dump(const json_t *v);
 /* Checked accessors: on success 0; on a missing field (when required) or a wrong
  * type/range: VV_E_CORRUPT and a reason in err. Strings are borrowed from obj. */
 int vv_json_get_str(const json_t *obj, const char *name, int required, const char **out,
-                    char *err, size_t errlen);
+                    char *err, size_t errlen) VV_MUST_CHECK;
 int vv_json_get_u64(const json_t *obj, const char *name, int required, uint64_t *out,
-                    char *err, size_t errlen);
+                    char *err, size_t errlen) VV_MUST_CHECK;
 
 #endif

@@ -11,6 +11,8 @@
 #ifndef VV_KEY_H
 #define VV_KEY_H
 
+#include "err.h"
+
 #include <stdint.h>
 
 #include "crypto.h"
@@ -23,13 +25,13 @@ struct vv_key {
 };
 
 /* Fill k from 32 raw bytes (computes the id). Returns 0 or VV_E_CRYPTO. */
-int vv_key_from_bytes(struct vv_key *k, const uint8_t raw[VV_AES_KEY_LEN]);
+int vv_key_from_bytes(struct vv_key *k, const uint8_t raw[VV_AES_KEY_LEN]) VV_MUST_CHECK;
 /* Create a new random key file at path (refuses to overwrite: VV_E_EXISTS), mode 0600,
  * written durably. Returns 0 or a vv_err. */
-int vv_key_generate(const char *path);
+int vv_key_generate(const char *path) VV_MUST_CHECK;
 /* Load a key file. Refuses files readable by group/others (VV_E_KEY, logged) and
  * malformed content (VV_E_KEY). VV_E_NOTFOUND when absent. */
-int vv_key_load(const char *path, struct vv_key *k);
+int vv_key_load(const char *path, struct vv_key *k) VV_MUST_CHECK;
 /* Wipe key material. */
 void vv_key_clear(struct vv_key *k);
 

@@ -1,11 +1,14 @@
 /* log.c: stderr logging with a level threshold; one write() per line so threads do not interleave. */
 #include "log.h"
 
+#include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
+
+#include "err.h"
 
 static enum vv_log_level threshold = VV_LOG_INFO;
 static int timestamps;
@@ -54,4 +57,19 @@ void vv_log(enum vv_log_level lvl, const char *fmt, ...)
     if (write(STDERR_FILENO, line, (size_t)n) < 0) {
         /* nowhere left to report */
     }
+}
+
+int vv_fail(int code, const char *fmt, ...)
+{
+    char msg[1024];
+    va_list ap;
+    int saved = errno;
+
+    va_start(ap, fmt);
+    errno = saved; /* for %m */
+    vsnprintf(msg, sizeof(msg), fmt, ap);
+    va_end(ap);
+    vv_log(VV_LOG_ERROR, "%s (%s)", msg, vv_errname(code));
+    errno = saved;
+    return code;
 }

@@ -17,6 +17,12 @@ int vv_log_level_parse(const char *s, enum vv_log_level *out);
 enum vv_log_level vv_log_get_level(void);
 void vv_log(enum vv_log_level lvl, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
+/* Log an error once, where the context is known, and return its code, so that a
+ * failure is one line:  return vv_fail(VV_E_IO, "cannot open %s: %m", path);
+ * code is a negative vv_err; the message is logged at ERROR level with the code's
+ * name appended ("... (VV_E_IO)"). */
+int vv_fail(int code, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
 #define vv_debug(...) vv_log(VV_LOG_DEBUG, __VA_ARGS__)
 #define vv_info(...) vv_log(VV_LOG_INFO, __VA_ARGS__)
 #define vv_warn(...) vv_log(VV_LOG_WARN, __VA_ARGS__)

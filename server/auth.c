@@ -35,7 +35,8 @@ int vv_role_parse(const char *s, enum vv_role *out)
 void vv_token_hash(const char *token, char hash[65])
 {
     uint8_t h[VV_SHA256_LEN];
-    vv_sha256(token, strlen(token), h);
+    if (vv_sha256(token, strlen(token), h) != 0)
+        memset(h, 0, sizeof(h)); /* matches no stored token */
     vv_hex_encode(h, sizeof(h), hash);
 }
 

@@ -56,6 +56,14 @@ static int collect(struct vv_db *db, struct names *out, const char *sql, const c
     "  AND j.operation = 'Restore' AND j.status IN ('InProgress','Cancelling') "               \
     "  AND json_extract(j.params, '$.recoveryPoint') = r.name) "
 
+/* Remove a point the catalog no longer lists from the store; one left behind is
+ * removed by the next start (it is listed nowhere), so a failure is a warning. */
+static void purge_logged(struct vv_repo *repo, const char *point)
+{
+    if (vv_repo_point_purge(repo, point) != 0)
+        vv_warn("prune: point %s stays in the store until the next start removes it", point);
+}
+
 int vv_prune_vault(struct vv_server *s, int64_t vault_id, time_t now, struct vv_prune_stats *st)
 {
     struct names pruned = {NULL, 0}, purged = {NULL, 0};
@@ -121,9 +129,9 @@ int vv_prune_vault(struct vv_server *s, int64_t vault_id, time_t now, struct vv_
     st->points_purged = purged.n;
     if ((r = vv_server_repo(s, uuid, &repo)) == 0) {
         for (size_t i = 0; i < pruned.n; i++)
-            vv_repo_point_purge(repo, pruned.v[i]);
+            purge_logged(repo, pruned.v[i]);
         for (size_t i = 0; i < purged.n; i++)
-            vv_repo_point_purge(repo, purged.v[i]);
+            purge_logged(repo, purged.v[i]);
     }
     if (pruned.n || purged.n || items)
         vv_info("prune: %zu expired recovery point(s) removed, %lld soft-deleted item(s) purged "

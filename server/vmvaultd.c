@@ -188,7 +188,8 @@ static int recover(struct vv_server *s)
                 char sub[4600];
                 snprintf(sub, sizeof(sub), "%s/%s", dir, e->d_name);
                 vv_warn("recovery: removing %s: no vault in the catalog owns it", sub);
-                vv_rmtree(sub);
+                if (vv_rmtree(sub) != 0)
+                    vv_warn("recovery: %s could not be removed; remove it by hand", sub);
             }
         }
         closedir(d);
@@ -206,7 +207,9 @@ static int recover(struct vv_server *s)
             vv_error("recovery: cannot open the store of vault '%s'", vv_stmt_text(st, 2));
             continue;
         }
-        vv_repo_point_list_all(rc.repo, recover_point, &rc);
+        if (vv_repo_point_list_all(rc.repo, recover_point, &rc) != 0)
+            vv_error("recovery: vault '%s': its store's points cannot be listed",
+                     vv_stmt_text(st, 2));
         if (rc.removed)
             vv_warn("recovery: vault '%s': removed %d uncommitted recovery point(s)",
                     vv_stmt_text(st, 2), rc.removed);
@@ -303,7 +306,8 @@ static int run_check(struct vv_server *s)
         cc.db = s->db;
         cc.problems = problems;
         cc.vault = name;
-        vv_repo_point_list_all(repo, check_orphan, &cc);
+        if (vv_repo_point_list_all(repo, check_orphan, &cc) != 0)
+            problem(cc.problems, name, "store", "the store's recovery points cannot be listed");
     }
     vv_stmt_free(st);
     bad = json_array_size(problems) > 0;

@@ -10,6 +10,8 @@
 #ifndef VV_ENGINE_H
 #define VV_ENGINE_H
 
+#include "err.h"
+
 #include <stdatomic.h>
 #include <stdint.h>
 
@@ -49,7 +51,7 @@ struct vv_backup_stats {
 int vv_disk_backup(struct vv_repo *repo, struct vv_source *src, uint32_t chunk_size,
                    const struct vv_index *parent, const struct vv_extent *changed,
                    size_t nchanged, const struct vv_engine_opts *o, struct vv_index *out,
-                   struct vv_backup_stats *st);
+                   struct vv_backup_stats *st) VV_MUST_CHECK;
 /* The same into any sink (sink.h); level is the zstd level of the workers' codecs.
  * The sink may hold chunks until each worker's flush: they are stored when this
  * returns 0. A chunk id in out is only valid once the sink has stored it. */
@@ -57,7 +59,7 @@ int vv_disk_backup_to(struct vv_chunk_sink *sink, int level, struct vv_source *s
                       uint32_t chunk_size, const struct vv_index *parent,
                       const struct vv_extent *changed, size_t nchanged,
                       const struct vv_engine_opts *o, struct vv_index *out,
-                      struct vv_backup_stats *st);
+                      struct vv_backup_stats *st) VV_MUST_CHECK;
 
 struct vv_restore_stats {
     uint64_t chunks_written;
@@ -69,10 +71,10 @@ struct vv_restore_stats {
  * as holes) or a block device at least as large (zero and hole ranges are zeroed).
  * Every chunk is verified against its id before it is written. */
 int vv_disk_restore(struct vv_repo *repo, const struct vv_index *ix, int fd,
-                    const struct vv_engine_opts *o, struct vv_restore_stats *st);
+                    const struct vv_engine_opts *o, struct vv_restore_stats *st) VV_MUST_CHECK;
 /* The same with chunks from any fetcher (fetch.h); level is the workers' zstd level. */
 int vv_disk_restore_from(struct vv_chunk_fetch *fetch, int level, const struct vv_index *ix,
-                         int fd, const struct vv_engine_opts *o, struct vv_restore_stats *st);
+                         int fd, const struct vv_engine_opts *o, struct vv_restore_stats *st) VV_MUST_CHECK;
 
 struct vv_verify_stats {
     uint64_t points;
@@ -86,15 +88,15 @@ struct vv_verify_stats {
  * SHA-256) and every chunk they reference (read, opened, re-hashed). Returns 0 when
  * all is well, VV_E_CORRUPT when anything is missing or damaged (each one logged). */
 int vv_point_verify(struct vv_repo *repo, const char *point_id, const struct vv_engine_opts *o,
-                    struct vv_verify_stats *st);
+                    struct vv_verify_stats *st) VV_MUST_CHECK;
 /* Verify every chunk in the store (re-read, re-hash). Same return convention. Also
  * removes temporary files that writers killed more than a day ago left behind. */
 int vv_store_verify(struct vv_repo *repo, const struct vv_engine_opts *o,
-                    struct vv_verify_stats *st);
+                    struct vv_verify_stats *st) VV_MUST_CHECK;
 
 /* Parse a changed-extents list: one "OFFSET LENGTH" pair per line (bytes, decimal or
  * with K/M/G suffixes), blank lines and '#' comments allowed. *out is freed by the
  * caller with free(). Returns 0 or VV_E_INVAL with the line number logged. */
-int vv_extents_parse(const char *text, size_t len, struct vv_extent **out, size_t *n);
+int vv_extents_parse(const char *text, size_t len, struct vv_extent **out, size_t *n) VV_MUST_CHECK;
 
 #endif

@@ -9,6 +9,8 @@
 #ifndef VV_PARALLEL_H
 #define VV_PARALLEL_H
 
+#include "err.h"
+
 #include <stdatomic.h>
 #include <stdint.h>
 
@@ -32,10 +34,10 @@ typedef int (*vv_worker_fn)(void *ctx, struct vv_worker *w);
  * indexes are below nthreads). cancel (may be NULL) is polled between tasks: when it
  * becomes non-zero the run stops with VV_E_CANCELLED. */
 int vv_parallel_run(int nthreads, int level, uint64_t ntasks, vv_task_fn fn, void *ctx,
-                    atomic_int *cancel);
+                    atomic_int *cancel) VV_MUST_CHECK;
 /* The same, with done (may be NULL) called by each worker at the end. */
 int vv_parallel_run_ex(int nthreads, int level, uint64_t ntasks, vv_task_fn fn,
-                       vv_worker_fn done, void *ctx, atomic_int *cancel);
+                       vv_worker_fn done, void *ctx, atomic_int *cancel) VV_MUST_CHECK;
 
 /* A pool of threads started once, for many short runs of light tasks (such as the
  * store lookups of a request), where starting threads per run would cost more than
@@ -43,16 +45,16 @@ int vv_parallel_run_ex(int nthreads, int level, uint64_t ntasks, vv_task_fn fn,
 struct vv_pool;
 
 /* Start nthreads (>= 1) waiting threads. Owner: the caller, vv_pool_free(). */
-int vv_pool_new(int nthreads, struct vv_pool **out);
+int vv_pool_new(int nthreads, struct vv_pool **out) VV_MUST_CHECK;
 /* Run fn for each task in [0, ntasks) on the pool's threads and the calling one,
  * returning when all are done: 0 or the first failing task's code, which stops the
  * run. Any number of threads may call it at once: the pool's threads serve the
  * oldest of the runs in progress that has tasks left, the callers their own. */
-int vv_pool_run(struct vv_pool *p, uint64_t ntasks, vv_task_fn fn, void *ctx);
+int vv_pool_run(struct vv_pool *p, uint64_t ntasks, vv_task_fn fn, void *ctx) VV_MUST_CHECK;
 /* Stop and join the threads. No run may be in progress. NULL is accepted. */
 void vv_pool_free(struct vv_pool *p);
 
 /* Default worker count for I/O plus CPU work: CPUs + 2, at most 64. */
-int vv_default_threads(void);
+int vv_default_threads(void) VV_MUST_CHECK;
 
 #endif

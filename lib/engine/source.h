@@ -9,6 +9,8 @@
 #ifndef VV_SOURCE_H
 #define VV_SOURCE_H
 
+#include "err.h"
+
 #include <stddef.h>
 #include <stdint.h>
 
@@ -31,7 +33,7 @@ struct vv_source {
 };
 
 /* Open a raw image file or block device read-only. Owner: the caller, vv_source_close(). */
-int vv_source_file_open(const char *path, struct vv_source **out);
+int vv_source_file_open(const char *path, struct vv_source **out) VV_MUST_CHECK;
 /* NULL is a no-op. */
 void vv_source_close(struct vv_source *s);
 

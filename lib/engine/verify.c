@@ -133,7 +133,8 @@ int vv_store_verify(struct vv_repo *repo, const struct vv_engine_opts *o,
     struct vv_buf ids = VV_BUF_INIT;
     int r;
     /* the walk reads every folder anyway: drop what writers killed over a day ago left */
-    vv_backend_local_clean_tmp(repo->be, 86400);
+    if (vv_backend_local_clean_tmp(repo->be, 86400) != 0)
+        vv_warn("verify: old temporary files could not all be removed; the walk goes on");
     r = vv_chunk_list(&repo->chunks, collect_id, &ids);
     if (r == 0)
         r = verify_ids(repo, (uint8_t(*)[VV_CHUNK_ID_LEN])(void *)ids.data,

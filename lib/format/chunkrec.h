@@ -13,6 +13,8 @@
 #ifndef VV_CHUNKREC_H
 #define VV_CHUNKREC_H
 
+#include "err.h"
+
 #include <stddef.h>
 #include <stdint.h>
 
@@ -42,6 +44,6 @@ void vv_rec_put_head(uint8_t *p, const uint8_t id[VV_CHUNK_ID_LEN], enum vv_rec_
  * fewer than VV_REC_HEAD bytes are left (nothing set); VV_E_CORRUPT when the declared
  * payload runs past n (id, enc and len set, payload NULL). A record takes
  * VV_REC_HEAD + rec->len bytes. */
-int vv_rec_read(const uint8_t *p, size_t n, struct vv_rec *rec);
+int vv_rec_read(const uint8_t *p, size_t n, struct vv_rec *rec) VV_MUST_CHECK;
 
 #endif

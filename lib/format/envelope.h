@@ -13,6 +13,8 @@
 #ifndef VV_ENVELOPE_H
 #define VV_ENVELOPE_H
 
+#include "err.h"
+
 #include <stddef.h>
 #include <stdint.h>
 
@@ -47,7 +49,7 @@ size_t vv_envelope_bound(size_t n);
  * contents). Compresses with codec (a compressed payload that is not smaller is stored
  * uncompressed), then seals with key unless key is NULL. Returns 0 or a vv_err. */
 int vv_envelope_encode(struct vv_codec *codec, enum vv_obj_type type, const void *plain,
-                       size_t n, const struct vv_key *key, struct vv_buf *out);
+                       size_t n, const struct vv_key *key, struct vv_buf *out) VV_MUST_CHECK;
 
 /* The same for plaintext the caller already compressed: z (zn bytes, one zstd frame
  * of exactly the n plaintext bytes, which the caller has verified) becomes the payload
@@ -56,7 +58,7 @@ int vv_envelope_encode(struct vv_codec *codec, enum vv_obj_type type, const void
  * this is vv_envelope_encode(). Saves compressing twice what arrives compressed. */
 int vv_envelope_encode_z(struct vv_codec *codec, enum vv_obj_type type, const void *plain,
                          size_t n, const void *z, size_t zn, const struct vv_key *key,
-                         struct vv_buf *out);
+                         struct vv_buf *out) VV_MUST_CHECK;
 
 /* Validate and open an object. want_type must match; key must be given for sealed
  * objects (NULL key on a sealed object: VV_E_KEY). The plaintext goes into out
@@ -65,7 +67,7 @@ int vv_envelope_encode_z(struct vv_codec *codec, enum vv_obj_type type, const vo
  * VV_E_BAD_HEADER, VV_E_CHECKSUM, VV_E_WRONG_KEY, VV_E_AUTH, VV_E_CODEC, VV_E_TOOBIG. */
 int vv_envelope_decode(struct vv_codec *codec, enum vv_obj_type want_type, const void *obj,
                        size_t len, const struct vv_key *key, size_t max_plain,
-                       struct vv_buf *out);
+                       struct vv_buf *out) VV_MUST_CHECK;
 
 /* Validate and decrypt an object without decompressing it: payload gets the payload
  * (replacing its contents) and info the header. With info->codec VV_CODEC_ZSTD the
@@ -74,10 +76,10 @@ int vv_envelope_decode(struct vv_codec *codec, enum vv_obj_type want_type, const
  * (VV_E_CODEC aside). */
 int vv_envelope_open(enum vv_obj_type want_type, const void *obj, size_t len,
                      const struct vv_key *key, size_t max_plain, struct vv_envelope_info *info,
-                     struct vv_buf *payload);
+                     struct vv_buf *payload) VV_MUST_CHECK;
 
 /* Check magic, version, lengths and CRC only (no key needed): what a server-side scrub
  * can do without decrypting. Fills info when not NULL. */
-int vv_envelope_check(const void *obj, size_t len, struct vv_envelope_info *info);
+int vv_envelope_check(const void *obj, size_t len, struct vv_envelope_info *info) VV_MUST_CHECK;
 
 #endif

@@ -31,6 +31,8 @@
 #ifndef VV_INDEX_H
 #define VV_INDEX_H
 
+#include "err.h"
+
 #include <stddef.h>
 #include <stdint.h>
 
@@ -77,13 +79,13 @@ struct vv_extent {
 };
 
 /* True for a power of two in [VV_CHUNK_SIZE_MIN, VV_CHUNK_SIZE_MAX]. */
-int vv_chunk_size_valid(uint64_t chunk_size);
+int vv_chunk_size_valid(uint64_t chunk_size) VV_MUST_CHECK;
 
 /* An index with no entry yet: entries are then pushed until they cover the disk
  * (vv_index_push), or it is planned (vv_index_plan_full). The granule is
  * min(chunk_size, VV_GRANULE_DEFAULT). Returns 0 or VV_E_INVAL (bad chunk size).
  * Owner: the caller, vv_index_release(). */
-int vv_index_init(struct vv_index *ix, uint64_t virtual_size, uint32_t chunk_size);
+int vv_index_init(struct vv_index *ix, uint64_t virtual_size, uint32_t chunk_size) VV_MUST_CHECK;
 void vv_index_release(struct vv_index *ix);
 
 static inline enum vv_entry_kind vv_index_kind(const struct vv_index *ix, uint64_t i)
@@ -96,7 +98,7 @@ static inline enum vv_entry_kind vv_index_kind(const struct vv_index *ix, uint64
  * their kind; data needs len <= VV_CHUNK_SIZE_MAX - chunk_off. Returns 0, VV_E_INVAL,
  * VV_E_NOMEM. */
 int vv_index_push(struct vv_index *ix, uint64_t off, uint64_t len, enum vv_entry_kind kind,
-                  uint32_t chunk_off, const uint8_t *id);
+                  uint32_t chunk_off, const uint8_t *id) VV_MUST_CHECK;
 /* Merge neighbouring holes and zeros again (after pending entries were filled). */
 void vv_index_normalize(struct vv_index *ix);
 
@@ -108,27 +110,27 @@ void vv_index_count(const struct vv_index *ix, struct vv_index_counts *c);
 
 /* The distinct chunk ids of the data entries, sorted, into *ids (caller frees with
  * free()); *n gets their number. Returns 0 or VV_E_NOMEM. */
-int vv_index_ids(const struct vv_index *ix, uint8_t (**ids)[VV_ENTRY_LEN], size_t *n);
+int vv_index_ids(const struct vv_index *ix, uint8_t (**ids)[VV_ENTRY_LEN], size_t *n) VV_MUST_CHECK;
 
 /* Serialized form (version 2) into out (replacing its contents). VV_E_INVAL when an
  * entry is still pending. */
-int vv_index_serialize(const struct vv_index *ix, struct vv_buf *out);
+int vv_index_serialize(const struct vv_index *ix, struct vv_buf *out) VV_MUST_CHECK;
 /* Strict parse (version 2, or version 1 converted): every field checked, entries
  * canonical, contiguous and covering virtual_size, nothing trailing. Returns 0 or
  * VV_E_CORRUPT / VV_E_BAD_VERSION / VV_E_NOMEM / VV_E_TOOBIG. */
-int vv_index_parse(const void *data, size_t len, struct vv_index *out);
+int vv_index_parse(const void *data, size_t len, struct vv_index *out) VV_MUST_CHECK;
 
 /* Plan a full backup into an initialised, empty out: every chunk_size block that an
  * allocated extent touches (extents in any order, clipped to the disk) becomes a
  * pending entry, the rest holes. Returns 0, VV_E_INVAL, VV_E_NOMEM. */
-int vv_index_plan_full(struct vv_index *out, const struct vv_extent *alloc, size_t nalloc);
+int vv_index_plan_full(struct vv_index *out, const struct vv_extent *alloc, size_t nalloc) VV_MUST_CHECK;
 /* The same with pending entries cut at multiples of region (> 0) instead: the
  * allocated extents are still rounded out to chunk_size only. For content-defined
  * chunking, which cuts each region's data itself. */
 int vv_index_plan_regions(struct vv_index *out, const struct vv_extent *alloc, size_t nalloc,
-                          uint64_t region);
+                          uint64_t region) VV_MUST_CHECK;
 /* Pending entries that no allocated extent touches become holes (not read). */
-int vv_index_apply_alloc(struct vv_index *ix, const struct vv_extent *alloc, size_t nalloc);
+int vv_index_apply_alloc(struct vv_index *ix, const struct vv_extent *alloc, size_t nalloc) VV_MUST_CHECK;
 
 /* Plan an incremental from the parent's index and the extents changed since: out
  * gets the parent's chunk size and granule and new_size; the granules a changed
@@ -138,6 +140,6 @@ int vv_index_apply_alloc(struct vv_index *ix, const struct vv_extent *alloc, siz
  * the rest, cut into slices where needed. Returns 0, VV_E_INVAL (an extent
  * overflows), VV_E_NOMEM. */
 int vv_index_derive(const struct vv_index *parent, uint64_t new_size,
-                    const struct vv_extent *changed, size_t nchanged, struct vv_index *out);
+                    const struct vv_extent *changed, size_t nchanged, struct vv_index *out) VV_MUST_CHECK;
 
 #endif

@@ -12,6 +12,8 @@
 #ifndef VV_MANIFEST_H
 #define VV_MANIFEST_H
 
+#include "err.h"
+
 #include <stddef.h>
 #include <stdint.h>
 #include <time.h>
@@ -52,20 +54,20 @@ struct vv_manifest {
 
 const char *vv_consistency_name(enum vv_consistency c);
 /* Returns 0 or VV_E_INVAL. */
-int vv_consistency_parse(const char *s, enum vv_consistency *out);
+int vv_consistency_parse(const char *s, enum vv_consistency *out) VV_MUST_CHECK;
 
 /* True for a valid point id: "rp-" then [a-z0-9-], at most VV_POINT_ID_MAX-1 chars. */
-int vv_point_id_valid(const char *id);
+int vv_point_id_valid(const char *id) VV_MUST_CHECK;
 /* A new id from the time (milliseconds since the epoch, UTC) and 4 random bytes:
  * "rp-20261127-183728-042-1a2b3c4d". Ids sort in creation order to the millisecond. */
-int vv_point_id_new(uint64_t now_ms, char out[VV_POINT_ID_MAX]);
-int vv_disk_name_valid(const char *name);
+int vv_point_id_new(uint64_t now_ms, char out[VV_POINT_ID_MAX]) VV_MUST_CHECK;
+int vv_disk_name_valid(const char *name) VV_MUST_CHECK;
 
 void vv_manifest_init(struct vv_manifest *m);
 void vv_manifest_release(struct vv_manifest *m);
 /* Append a disk (copies name and source). Returns 0, VV_E_INVAL, VV_E_EXISTS, VV_E_NOMEM. */
 int vv_manifest_add_disk(struct vv_manifest *m, const char *name, const char *source,
-                         struct vv_manifest_disk **out);
+                         struct vv_manifest_disk **out) VV_MUST_CHECK;
 const struct vv_manifest_disk *vv_manifest_find_disk(const struct vv_manifest *m,
                                                      const char *name);
 
@@ -73,6 +75,6 @@ const struct vv_manifest_disk *vv_manifest_find_disk(const struct vv_manifest *m
 char *vv_manifest_serialize(const struct vv_manifest *m);
 /* Strict parse; err gets the reason on VV_E_CORRUPT. */
 int vv_manifest_parse(const void *data, size_t len, struct vv_manifest *m, char *err,
-                      size_t errlen);
+                      size_t errlen) VV_MUST_CHECK;
 
 #endif

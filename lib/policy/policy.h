@@ -36,6 +36,8 @@
 #ifndef VV_POLICY_H
 #define VV_POLICY_H
 
+#include "err.h"
+
 #include <stddef.h>
 #include <stdint.h>
 
@@ -88,7 +90,7 @@ void vv_policy_default(struct vv_policy *p);
  * (err may be NULL when errlen is 0; the reason is cut to errlen-1 bytes).
  * VV_E_NOMEM (with a reason too) when the count of kept points runs out of memory.
  */
-int vv_policy_from_json(const json_t *in, struct vv_policy *out, char *err, size_t errlen);
+int vv_policy_from_json(const json_t *in, struct vv_policy *out, char *err, size_t errlen) VV_MUST_CHECK;
 
 /*
  * The canonical JSON of a valid policy (from vv_policy_from_json or
@@ -107,7 +109,7 @@ json_t *vv_policy_to_json(const struct vv_policy *p);
 void vv_policy_release(struct vv_policy *p);
 
 /* 1 when every field of a and b is the same, else 0. */
-int vv_policy_equal(const struct vv_policy *a, const struct vv_policy *b);
+int vv_policy_equal(const struct vv_policy *a, const struct vv_policy *b) VV_MUST_CHECK;
 
 /*
  * 1 when changing from old to new_ keeps some points for less time, else 0: a tier
@@ -118,6 +120,6 @@ int vv_policy_equal(const struct vv_policy *a, const struct vv_policy *b);
  * is not looked for. Schedule changes alone never count (fewer run times a day, or
  * other ones, change which point is a day's point, not how long points are kept).
  */
-int vv_policy_reduces_retention(const struct vv_policy *old, const struct vv_policy *new_);
+int vv_policy_reduces_retention(const struct vv_policy *old, const struct vv_policy *new_) VV_MUST_CHECK;
 
 #endif

@@ -34,6 +34,8 @@
 #ifndef VV_SCHEDULE_H
 #define VV_SCHEDULE_H
 
+#include "err.h"
+
 #include <stddef.h>
 #include <stdint.h>
 
@@ -61,6 +63,6 @@ unsigned vv_schedule_runs_per_day(const struct vv_policy *p);
 /* 1 when the schedule runs on local days of weekday wday (0 = Sunday): always for
  * Daily and Hourly, the days of run_days for Weekly. A window that crosses midnight
  * counts for the day it starts. */
-int vv_schedule_runs_on(const struct vv_policy *p, int wday);
+int vv_schedule_runs_on(const struct vv_policy *p, int wday) VV_MUST_CHECK;
 
 #endif

@@ -18,6 +18,8 @@
 #ifndef VV_SCRIPTS_H
 #define VV_SCRIPTS_H
 
+#include "err.h"
+
 #include <stddef.h>
 #include <stdint.h>
 
@@ -63,13 +65,13 @@ void vv_scripts_default(struct vv_script_settings *s);
  * a one-line reason naming the field in err.
  */
 int vv_scripts_from_json(const json_t *in, struct vv_script_settings *out, char *err,
-                         size_t errlen);
+                         size_t errlen) VV_MUST_CHECK;
 
 /* The canonical JSON object (every key present; locations "" left out). Caller
  * json_decref()s; NULL when out of memory. */
 json_t *vv_scripts_to_json(const struct vv_script_settings *s);
 
 /* 1 when s runs a pre- or a post-script. */
-int vv_scripts_any(const struct vv_script_settings *s);
+int vv_scripts_any(const struct vv_script_settings *s) VV_MUST_CHECK;
 
 #endif

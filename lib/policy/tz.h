@@ -31,6 +31,8 @@
 #ifndef VV_TZ_H
 #define VV_TZ_H
 
+#include "err.h"
+
 #include <stddef.h>
 #include <stdint.h>
 
@@ -69,7 +71,7 @@ struct vv_tz; /* opaque, immutable once made, safe to share between threads */
  * footer (v2+), else the last transition's type (v1); a file without transitions
  * uses its footer for every instant when it has one, else type 0.
  */
-int vv_tz_parse(const char *name, const uint8_t *data, size_t len, struct vv_tz **out);
+int vv_tz_parse(const char *name, const uint8_t *data, size_t len, struct vv_tz **out) VV_MUST_CHECK;
 
 /*
  * Read zoneinfo_dir/name and parse it (vv_tz_parse). name must pass vv_tz_name_valid
@@ -78,7 +80,7 @@ int vv_tz_parse(const char *name, const uint8_t *data, size_t len, struct vv_tz 
  * a FIFO: the open never blocks); VV_E_TOOBIG above VV_TZ_FILE_MAX; VV_E_IO; or
  * vv_tz_parse's codes. Logs nothing: the caller knows why it wanted the zone.
  */
-int vv_tz_load(const char *zoneinfo_dir, const char *name, struct vv_tz **out);
+int vv_tz_load(const char *zoneinfo_dir, const char *name, struct vv_tz **out) VV_MUST_CHECK;
 
 void vv_tz_free(struct vv_tz *tz);
 
@@ -86,7 +88,7 @@ void vv_tz_free(struct vv_tz *tz);
 const char *vv_tz_name(const struct vv_tz *tz);
 
 /* Seconds east of UTC in force at utc. */
-int vv_tz_offset(const struct vv_tz *tz, int64_t utc);
+int vv_tz_offset(const struct vv_tz *tz, int64_t utc) VV_MUST_CHECK;
 
 /* Offset, DST flag and abbreviation in force at utc, into *out. */
 void vv_tz_lookup(const struct vv_tz *tz, int64_t utc, struct vv_tz_info *out);
@@ -120,7 +122,7 @@ void vv_tz_format(const struct vv_tz *tz, int64_t utc, char out[VV_TZ_TIME_MAX])
 /* 1 when name is a well-formed IANA zone name: 1 to VV_TZ_NAME_MAX characters of
  * [A-Za-z0-9_+-/], not starting or ending with '/', no empty component ("//"). So it
  * can never leave the zoneinfo folder (no '.', no leading '/'). NULL gives 0. */
-int vv_tz_name_valid(const char *name);
+int vv_tz_name_valid(const char *name) VV_MUST_CHECK;
 
 /*
  * 1 when zoneinfo_dir/name exists, is a regular file (after symbolic links) and starts
@@ -128,6 +130,6 @@ int vv_tz_name_valid(const char *name);
  * The module's only I/O: opens that one file read-only and reads 4 bytes.
  * The server calls it with "/usr/share/zoneinfo".
  */
-int vv_tz_exists(const char *zoneinfo_dir, const char *name);
+int vv_tz_exists(const char *zoneinfo_dir, const char *name) VV_MUST_CHECK;
 
 #endif

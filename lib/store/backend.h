@@ -105,7 +105,7 @@ static inline int vv_backend_sync(struct vv_backend *be)
 void vv_backend_free(struct vv_backend *be);
 
 /* True when key is well formed (see above). */
-int vv_backend_key_valid(const char *key);
+int vv_backend_key_valid(const char *key) VV_MUST_CHECK;
 
 /* Open (creating it when create is set) a local directory backend rooted at dir.
  * Owner: the caller, vv_backend_free(). Returns NULL and logs on failure. */
@@ -113,7 +113,7 @@ struct vv_backend *vv_backend_local_open(const char *dir, int create);
 /* Create folders (and their parents) ahead of writes, then make the new entries
  * durable: n folder names relative to the root, such as "chunks/abc". Existing ones
  * are fine. Local only (a no-op elsewhere). Returns 0 or VV_E_IO. */
-int vv_backend_local_mkdirs(struct vv_backend *be, const char *const *folders, size_t n);
+int vv_backend_local_mkdirs(struct vv_backend *be, const char *const *folders, size_t n) VV_MUST_CHECK;
 /* Deferred puts that a power loss may have damaged (local only; 0 elsewhere). While a
  * process has deferred puts not yet synced, the store's root holds a marker
  * ".unsynced-<boot id>-<pid>-<n>", created durably before the first such put. For each
@@ -124,9 +124,9 @@ int vv_backend_local_mkdirs(struct vv_backend *be, const char *const *folders, s
  * a vv_err. Call before the store is used. */
 int vv_backend_local_recover(struct vv_backend *be,
                              int (*check)(struct vv_backend *be, const char *key, void *arg),
-                             void *arg);
+                             void *arg) VV_MUST_CHECK;
 /* Remove temporary files older than max_age_s left by writers that died (local only;
  * no-op for others). Returns the number removed or a vv_err. */
-int vv_backend_local_clean_tmp(struct vv_backend *be, int64_t max_age_s);
+int vv_backend_local_clean_tmp(struct vv_backend *be, int64_t max_age_s) VV_MUST_CHECK;
 
 #endif

@@ -16,6 +16,8 @@
 #ifndef VV_CHUNKSTORE_H
 #define VV_CHUNKSTORE_H
 
+#include "err.h"
+
 #include <stddef.h>
 #include <stdint.h>
 
@@ -43,7 +45,7 @@ struct vv_chunk_io {
     struct vv_buf dec; /* decoded plaintext */
 };
 
-int vv_chunk_io_init(struct vv_chunk_io *io, int level);
+int vv_chunk_io_init(struct vv_chunk_io *io, int level) VV_MUST_CHECK;
 void vv_chunk_io_release(struct vv_chunk_io *io);
 
 /* The backend key of a chunk id in cs's layout. */
@@ -52,35 +54,35 @@ void vv_chunk_key(const struct vv_chunkstore *cs, const uint8_t id[VV_CHUNK_ID_L
 /* Parse a backend key back into an id: 0, or VV_E_INVAL when key is not a chunk key of
  * cs's layout. */
 int vv_chunk_key_parse(const struct vv_chunkstore *cs, const char *key,
-                       uint8_t id[VV_CHUNK_ID_LEN]);
+                       uint8_t id[VV_CHUNK_ID_LEN]) VV_MUST_CHECK;
 
 /* Store n bytes whose SHA-256 is id (the caller computed it). Returns 0 when written,
  * 1 when the store already had it (dedup hit), <0 vv_err. *stored_bytes (may be NULL)
  * gets the encoded size written (0 on a dedup hit). */
 int vv_chunk_put(struct vv_chunkstore *cs, struct vv_chunk_io *io,
                  const uint8_t id[VV_CHUNK_ID_LEN], const void *data, size_t n,
-                 size_t *stored_bytes);
+                 size_t *stored_bytes) VV_MUST_CHECK;
 /* The same for a chunk that arrived compressed: z (zn bytes) is one zstd frame that the
  * caller decompressed to data and re-hashed; it is stored as it is rather than
  * compressed again (see vv_envelope_encode_z). z may be NULL. */
 int vv_chunk_put_z(struct vv_chunkstore *cs, struct vv_chunk_io *io,
                    const uint8_t id[VV_CHUNK_ID_LEN], const void *data, size_t n, const void *z,
-                   size_t zn, size_t *stored_bytes);
+                   size_t zn, size_t *stored_bytes) VV_MUST_CHECK;
 /* Read, open and re-hash a chunk. On success the plaintext is in io->dec (valid until
  * the next call with io). Errors: VV_E_NOTFOUND, the envelope's errors, VV_E_HASH. */
 int vv_chunk_get(struct vv_chunkstore *cs, struct vv_chunk_io *io,
-                 const uint8_t id[VV_CHUNK_ID_LEN]);
+                 const uint8_t id[VV_CHUNK_ID_LEN]) VV_MUST_CHECK;
 /* Read and open a chunk without decompressing or re-hashing it, to pass it on to a
  * reader that checks it against its id: io->dec gets the payload, a zstd frame of the
  * chunk when *zstd is set, else the chunk itself. Errors as vv_chunk_get but
  * VV_E_HASH. */
 int vv_chunk_get_payload(struct vv_chunkstore *cs, struct vv_chunk_io *io,
-                         const uint8_t id[VV_CHUNK_ID_LEN], int *zstd);
+                         const uint8_t id[VV_CHUNK_ID_LEN], int *zstd) VV_MUST_CHECK;
 /* 1 present, 0 absent, <0 vv_err. */
-int vv_chunk_has(struct vv_chunkstore *cs, const uint8_t id[VV_CHUNK_ID_LEN]);
-int vv_chunk_delete(struct vv_chunkstore *cs, const uint8_t id[VV_CHUNK_ID_LEN]);
+int vv_chunk_has(struct vv_chunkstore *cs, const uint8_t id[VV_CHUNK_ID_LEN]) VV_MUST_CHECK;
+int vv_chunk_delete(struct vv_chunkstore *cs, const uint8_t id[VV_CHUNK_ID_LEN]) VV_MUST_CHECK;
 /* Call cb for every stored chunk id. A non-zero cb return stops and is returned. */
 int vv_chunk_list(struct vv_chunkstore *cs,
-                  int (*cb)(const uint8_t id[VV_CHUNK_ID_LEN], void *arg), void *arg);
+                  int (*cb)(const uint8_t id[VV_CHUNK_ID_LEN], void *arg), void *arg) VV_MUST_CHECK;
 
 #endif

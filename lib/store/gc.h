@@ -54,6 +54,8 @@
 #ifndef VV_GC_H
 #define VV_GC_H
 
+#include "err.h"
+
 #include <stdatomic.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -81,11 +83,11 @@ void vv_guard_free(struct vv_chunk_guard *g);
  * Returns 1, 0, VV_E_INVAL (job id empty or too long), VV_E_NOMEM (nothing pinned,
  * store not asked), or the store's error. */
 int vv_guard_has(struct vv_chunk_guard *g, const char *job_id, struct vv_chunkstore *cs,
-                 const uint8_t id[VV_CHUNK_ID_LEN]);
+                 const uint8_t id[VV_CHUNK_ID_LEN]) VV_MUST_CHECK;
 /* Pin id for the backup job job_id as vv_guard_has does, without asking the store:
  * for a chunk known present by other means (a recovery point that still exists
  * names it). Returns 0, VV_E_INVAL or VV_E_NOMEM (nothing pinned). */
-int vv_guard_pin(struct vv_chunk_guard *g, const char *job_id, const uint8_t id[VV_CHUNK_ID_LEN]);
+int vv_guard_pin(struct vv_chunk_guard *g, const char *job_id, const uint8_t id[VV_CHUNK_ID_LEN]) VV_MUST_CHECK;
 
 /* Like vv_chunk_put_z (z, the chunk as it arrived compressed, may be NULL), for the
  * backup job job_id, with the same pin as vv_guard_has taken first. Returns what
@@ -93,7 +95,7 @@ int vv_guard_pin(struct vv_chunk_guard *g, const char *job_id, const uint8_t id[
  * pin (then nothing is stored). */
 int vv_guard_put(struct vv_chunk_guard *g, const char *job_id, struct vv_chunkstore *cs,
                  struct vv_chunk_io *io, const uint8_t id[VV_CHUNK_ID_LEN], const void *data,
-                 size_t n, const void *z, size_t zn, size_t *stored_bytes);
+                 size_t n, const void *z, size_t zn, size_t *stored_bytes) VV_MUST_CHECK;
 
 /* The job ended (committed and recorded in the catalog, failed, or cancelled): drop
  * its session and pins. A collection running now keeps honouring them until it ends.
@@ -132,6 +134,6 @@ typedef int (*vv_gc_live_points_fn)(void *arg, char ***ids, size_t *n);
  * the listing's error; VV_E_IO when some chunks could not be removed (the sweep went on
  * with the others). */
 int vv_gc_run(struct vv_chunk_guard *g, struct vv_repo *repo, vv_gc_live_points_fn live_points,
-              void *arg, const atomic_int *cancel, struct vv_gc_stats *st);
+              void *arg, const atomic_int *cancel, struct vv_gc_stats *st) VV_MUST_CHECK;
 
 #endif

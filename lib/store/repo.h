@@ -17,6 +17,8 @@
 #ifndef VV_REPO_H
 #define VV_REPO_H
 
+#include "err.h"
+
 #include "format/index.h"
 #include "key.h"
 #include "format/manifest.h"
@@ -39,29 +41,29 @@ struct vv_repo {
  * initialised (folder and config). A store sealed with another key is refused with
  * VV_E_WRONG_KEY before anything is read or written. Owner: the caller,
  * vv_repo_close(). */
-int vv_repo_open(const char *dir, const char *key_path, int create, struct vv_repo **out);
+int vv_repo_open(const char *dir, const char *key_path, int create, struct vv_repo **out) VV_MUST_CHECK;
 void vv_repo_close(struct vv_repo *repo);
 
 /* Write the indexes (one per manifest disk, same order) then the manifest. Fills
  * each disk's index_sha256 and chunk counts from its index. VV_E_EXISTS when the
  * point id is taken. */
 int vv_repo_point_commit(struct vv_repo *repo, struct vv_manifest *m,
-                         const struct vv_index *indexes);
+                         const struct vv_index *indexes) VV_MUST_CHECK;
 /* Load and check a manifest. VV_E_NOTFOUND when the point does not exist. */
-int vv_repo_point_load(struct vv_repo *repo, const char *id, struct vv_manifest *m);
+int vv_repo_point_load(struct vv_repo *repo, const char *id, struct vv_manifest *m) VV_MUST_CHECK;
 /* Load one disk's index and check it against the manifest (SHA-256, size, chunk size). */
 int vv_repo_index_load(struct vv_repo *repo, const struct vv_manifest *m,
-                       const struct vv_manifest_disk *d, struct vv_index *out);
+                       const struct vv_manifest_disk *d, struct vv_index *out) VV_MUST_CHECK;
 /* Call cb with each point id (no set order). */
-int vv_repo_point_list(struct vv_repo *repo, int (*cb)(const char *id, void *arg), void *arg);
+int vv_repo_point_list(struct vv_repo *repo, int (*cb)(const char *id, void *arg), void *arg) VV_MUST_CHECK;
 /* Remove a point: the manifest first (the point is gone at once), then its indexes.
  * Chunks are left for garbage collection. */
-int vv_repo_point_delete(struct vv_repo *repo, const char *id);
+int vv_repo_point_delete(struct vv_repo *repo, const char *id) VV_MUST_CHECK;
 /* Remove whatever exists of a point, whole or partial (a commit cut short leaves
  * indexes without a manifest). 0 also when nothing was there. */
-int vv_repo_point_purge(struct vv_repo *repo, const char *id);
+int vv_repo_point_purge(struct vv_repo *repo, const char *id) VV_MUST_CHECK;
 /* Call cb with the id of every point that has any object, manifest or not (an id
  * may be reported more than once). */
-int vv_repo_point_list_all(struct vv_repo *repo, int (*cb)(const char *id, void *arg), void *arg);
+int vv_repo_point_list_all(struct vv_repo *repo, int (*cb)(const char *id, void *arg), void *arg) VV_MUST_CHECK;
 
 #endif

@@ -583,7 +583,9 @@ void vv_api_item_disable(struct vv_call *c)
         struct vv_repo *repo;
         if (vv_server_repo(c->srv, uuid, &repo) == 0)
             for (size_t i = 0; i < pl.n; i++)
-                vv_repo_point_purge(repo, pl.names[i]);
+                if (vv_repo_point_purge(repo, pl.names[i]) != 0)
+                    vv_warn("recovery point %s: left in the store; the next start or prune "
+                            "removes it", pl.names[i]);
         vv_info("protection of '%s' in vault '%s' stopped by %s; %zu recovery point(s) deleted",
                 c->param[1], c->param[0], c->who.user, pl.n);
     } else {

@@ -306,7 +306,8 @@ static int take_chunk(struct tls *t, struct vv_repo *repo, struct vv_chunk_guard
         z = data;
         zn = n;
     }
-    vv_sha256(data, n, got);
+    if (vv_sha256(data, n, got) != 0)
+        memset(got, 0, sizeof(got));
     if (memcmp(got, id, sizeof(got)) != 0) {
         vv_hex_encode(got, sizeof(got), got_hex);
         vv_hex_encode(id, VV_CHUNK_ID_LEN, id_hex);
@@ -452,7 +453,8 @@ void vv_staging_remove(struct vv_server *s, const char *vault_uuid, const char *
     char dir[4200], sub[4400];
     vv_server_vault_path(s, vault_uuid, "staging", dir, sizeof(dir));
     snprintf(sub, sizeof(sub), "%s/%s", dir, job);
-    vv_rmtree(sub);
+    if (vv_rmtree(sub) != 0)
+        vv_warn("staged indexes of job %s could not be removed from %s", job, sub);
 }
 
 /* The running Backup job in param[0], this agent's. Takes the lock. 0, or -1 after
@@ -883,7 +885,8 @@ void vv_api_point_commit(struct vv_call *c)
     vv_db_unlock(c->srv->db);
     if (!committed) {
         if (r == VV_E_EXISTS) {
-            vv_repo_point_purge(repo, m.id);
+            if (vv_repo_point_purge(repo, m.id) != 0)
+                vv_warn("point %s: left in the store; the next start removes it", m.id);
             vv_reply_error(c, 409, "JobAlreadyCommitted",
                            "job %s already committed a recovery point or was cancelled", c->param[0]);
             goto out;
@@ -903,7 +906,8 @@ void vv_api_point_commit(struct vv_call *c)
                        "disks", disks_j, "job", c->param[0]));
     goto out;
 undo:
-    vv_repo_point_purge(repo, m.id);
+    if (vv_repo_point_purge(repo, m.id) != 0)
+        vv_warn("point %s: left in the store; the next start removes it", m.id);
 internal:
     vv_reply_internal(c, r);
 out:
@@ -1112,7 +1116,8 @@ void vv_api_chunks_fetch(struct vv_call *c)
     }
     pool = vv_server_lookup_pool(c->srv);
     if (pool) {
-        vv_pool_run(pool, n, fetch_one, fr);
+        if (vv_pool_run(pool, n, fetch_one, fr) != 0)
+            vv_debug("chunk fetch: a read failed; its slot says which");
     } else {
         struct vv_worker w = {.idx = -1};
         for (i = 0; i < n && fetch_one(fr, &w, i) == 0; i++)

@@ -808,7 +808,7 @@ int main(void)
     snprintf(cmd, sizeof(cmd), "ls -d %s/vmvault-nbd-* >/dev/null 2>&1", work);
     CHECK(system(cmd) != 0, "a vmvault-nbd-* folder was left in %s", work);
     CHECK(waitpid(-1, &st, WNOHANG) < 0 && errno == ECHILD, "a child process was left");
-    vv_rmtree(work);
+    CHECK(vv_rmtree(work) == 0, "the work folder is removed");
 
     if (!failures)
         printf("PASS the NBD and XML adapters: %d checks\n", checks);

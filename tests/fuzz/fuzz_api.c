@@ -33,7 +33,8 @@ static void cleanup(void)
     char dir[sizeof(srv.data_dir)];
     snprintf(dir, sizeof(dir), "%s", srv.data_dir);
     vv_server_release(&srv);
-    vv_rmtree(dir);
+    if (vv_rmtree(dir) != 0)
+        abort();
 }
 
 /* Run one request; returns the status and (when out is set) the parsed body. */

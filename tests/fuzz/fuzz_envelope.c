@@ -82,7 +82,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     }
     memset(&info, 0, sizeof(info));
     checked = vv_envelope_check(obj, len, &info);
-    vv_envelope_check(obj, len, NULL);
+    if (vv_envelope_check(obj, len, NULL) != checked)
+        abort();
     c = vv_codec_new(1);
     if (c) {
         for (int type = VV_OBJ_CHUNK; type <= VV_OBJ_MANIFEST; type++) {
