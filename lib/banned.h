@@ -39,10 +39,12 @@ int sprintf(char *, const char *, ...) VV_BANNED("use snprintf");
 int vsprintf(char *, const char *, va_list) VV_BANNED("use vsnprintf");
 char *gets(char *) VV_BANNED("use fgets or getline");
 char *strtok(char *, const char *) VV_BANNED("use strtok_r or strsep");
+#ifndef __clang__ /* clang will not add an attribute after glibc's inline definitions */
 int atoi(const char *) VV_BANNED("use strtol with an end pointer");
 long atol(const char *) VV_BANNED("use strtol with an end pointer");
 long long atoll(const char *) VV_BANNED("use strtoll with an end pointer");
 double atof(const char *) VV_BANNED("use strtod with an end pointer");
+#endif
 struct tm *localtime(const time_t *) VV_BANNED("use localtime_r, or lib/policy/tz.h");
 struct tm *gmtime(const time_t *) VV_BANNED("use gmtime_r");
 char *ctime(const time_t *) VV_BANNED("use vv_time_format");

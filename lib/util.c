@@ -355,11 +355,15 @@ int vv_rmtree(const char *path)
         return VV_E_IO;
     }
     while ((e = readdir(d))) {
-        char sub[4400];
+        char sub[VV_PATH_MAX];
         struct stat st;
         if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, ".."))
             continue;
-        snprintf(sub, sizeof(sub), "%s/%s", path, e->d_name);
+        if (vv_path_join(sub, sizeof(sub), "%s/%s", path, e->d_name) != 0) {
+            r = vv_fail(VV_E_TOOBIG, "cannot remove %s/%s: the path is too long", path,
+                        e->d_name);
+            continue;
+        }
         if (lstat(sub, &st) != 0)
             continue;
         if (S_ISDIR(st.st_mode)) {
@@ -377,7 +381,7 @@ int vv_rmtree(const char *path)
 
 int vv_mkdir_p(const char *dir, unsigned mode)
 {
-    char tmp[4096];
+    char tmp[VV_PATH_MAX];
     if (strlen(dir) >= sizeof(tmp))
         return VV_E_INVAL;
     snprintf(tmp, sizeof(tmp), "%s", dir);

@@ -1,6 +1,7 @@
 /* index.c: disk index (see index.h). Pure: no I/O, no clock. */
 #include "index.h"
 
+#include <assert.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -37,6 +38,19 @@ void vv_index_release(struct vv_index *ix)
 static uint64_t entries_end(const struct vv_index *ix)
 {
     return ix->count ? ix->e[ix->count - 1].off + ix->e[ix->count - 1].len : 0;
+}
+
+/* The invariant every index in memory keeps: entries sorted, each starting where the
+ * one before it ends, the first at 0 (vv_index_push refuses anything else). */
+static int contiguous(const struct vv_index *ix)
+{
+    uint64_t end = 0;
+    for (uint64_t i = 0; i < ix->count; i++) {
+        if (ix->e[i].off != end || ix->e[i].len == 0)
+            return 0;
+        end += ix->e[i].len;
+    }
+    return 1;
 }
 
 static int mergeable(enum vv_entry_kind k) { return k == VV_ENTRY_HOLE || k == VV_ENTRY_ZERO; }
@@ -90,6 +104,7 @@ void vv_index_normalize(struct vv_index *ix)
         k++;
     }
     ix->count = k;
+    assert(contiguous(ix));
 }
 
 void vv_index_count(const struct vv_index *ix, struct vv_index_counts *c)
@@ -141,6 +156,7 @@ int vv_index_serialize(const struct vv_index *ix, struct vv_buf *out)
     uint8_t h[VV_INDEX_HEADER_LEN], *p;
     int r;
 
+    assert(contiguous(ix));
     if (entries_end(ix) != ix->virtual_size)
         return VV_E_INVAL;
     for (uint64_t i = 0; i < ix->count; i++)

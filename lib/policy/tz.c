@@ -26,6 +26,7 @@
 #include <unistd.h>
 
 #include "err.h"
+#include "util.h"
 
 /* ---- integer helpers ---- */
 
@@ -593,7 +594,7 @@ int vv_tz_parse(const char *name, const uint8_t *data, size_t len, struct vv_tz 
 
 int vv_tz_load(const char *zoneinfo_dir, const char *name, struct vv_tz **out)
 {
-    char path[4096];
+    char path[VV_PATH_MAX];
     struct stat st;
     uint8_t *buf;
     size_t got = 0, cap;
@@ -665,7 +666,7 @@ int vv_tz_name_valid(const char *name)
 
 int vv_tz_exists(const char *zoneinfo_dir, const char *name)
 {
-    char path[4096];
+    char path[VV_PATH_MAX];
     unsigned char magic[4];
     struct stat st;
     ssize_t n;

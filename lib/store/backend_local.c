@@ -72,7 +72,7 @@ static int fsync_dirat(int rootfd, const char *rel)
 /* mkdir -p of the folder part of key, fsyncing each parent whose entries changed. */
 static int make_parents(struct local_backend *lb, const char *key)
 {
-    char path[PATH_MAX];
+    char path[VV_PATH_MAX];
     size_t n = strlen(key);
     if (n >= sizeof(path))
         return VV_E_INVAL;
@@ -195,7 +195,7 @@ static int put_file(struct local_backend *lb, const char *key, const void *data,
                     unsigned flags)
 {
     int durable = !(flags & VV_PUT_DEFER);
-    char dir[PATH_MAX], tmp[PATH_MAX];
+    char dir[VV_PATH_MAX], tmp[VV_PATH_MAX];
     const char *base;
     int fd, r, saved;
 
@@ -342,7 +342,7 @@ static int local_has(struct vv_backend *be, const char *key)
 static int local_del(struct vv_backend *be, const char *key)
 {
     struct local_backend *lb = L(be);
-    char dir[PATH_MAX];
+    char dir[VV_PATH_MAX];
     const char *base;
     if (!vv_backend_key_valid(key))
         return VV_E_INVAL;
@@ -409,7 +409,7 @@ static int walk(struct local_backend *lb, char *rel, size_t rellen, size_t cap,
 static int local_list(struct vv_backend *be, const char *prefix,
                       int (*cb)(const char *key, void *arg), void *arg)
 {
-    char rel[PATH_MAX];
+    char rel[VV_PATH_MAX];
     size_t n = prefix ? strlen(prefix) : 0;
     if (n && !vv_backend_key_valid(prefix))
         return VV_E_INVAL;
@@ -511,7 +511,7 @@ struct vv_backend *vv_backend_local_open(const char *dir, int create)
 int vv_backend_local_mkdirs(struct vv_backend *be, const char *const *folders, size_t n)
 {
     struct local_backend *lb;
-    char key[PATH_MAX], parent[PATH_MAX] = "", last[PATH_MAX] = "";
+    char key[VV_PATH_MAX], parent[VV_PATH_MAX] = "", last[VV_PATH_MAX] = "";
     if (be->ops != &local_ops)
         return 0;
     lb = L(be);
@@ -547,7 +547,7 @@ static int clean_dir(struct clean_ctx *c, const char *rel, int depth)
     int fd = openat(c->rootfd, rel, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
     DIR *d;
     struct dirent *e;
-    char sub[PATH_MAX];
+    char sub[VV_PATH_MAX];
 
     if (fd < 0)
         return 0;
@@ -649,7 +649,7 @@ int vv_backend_local_recover(struct vv_backend *be,
                              void *arg)
 {
     struct local_backend *lb;
-    char boot[40], name[256], rel[PATH_MAX];
+    char boot[40], name[256], rel[VV_PATH_MAX];
     int fd, removed = 0, synced = 0;
     DIR *d;
     struct dirent *e;

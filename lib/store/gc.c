@@ -24,6 +24,7 @@
  */
 #include "store/gc.h"
 
+#include <assert.h>
 #include <inttypes.h>
 #include <pthread.h>
 #include <stdlib.h>
@@ -174,6 +175,40 @@ struct vv_chunk_guard {
     struct stripe stripes[NSTRIPES];
 };
 
+/* ---- lock order ------------------------------------------------------------------------ */
+
+/* The order stated above, asserted: this thread's held locks. g->mu is never taken
+ * while a stripe lock is held, and no thread holds two stripe locks. */
+static __thread int held_mu, held_stripe;
+
+static void lock_guard(struct vv_chunk_guard *g)
+{
+    assert(!held_stripe && !held_mu);
+    pthread_mutex_lock(&g->mu);
+    held_mu = 1;
+}
+
+static void unlock_guard(struct vv_chunk_guard *g)
+{
+    assert(held_mu);
+    held_mu = 0;
+    pthread_mutex_unlock(&g->mu);
+}
+
+static void lock_stripe(struct stripe *st)
+{
+    assert(!held_stripe);
+    pthread_mutex_lock(&st->mu);
+    held_stripe = 1;
+}
+
+static void unlock_stripe(struct stripe *st)
+{
+    assert(held_stripe);
+    held_stripe = 0;
+    pthread_mutex_unlock(&st->mu);
+}
+
 struct vv_chunk_guard *vv_guard_new(void)
 {
     struct vv_chunk_guard *g = calloc(1, sizeof(*g));
@@ -229,13 +264,13 @@ static int session_get(struct vv_chunk_guard *g, const char *job_id, struct sess
     struct session **b, *se;
     if (len == 0 || len > VV_GUARD_JOB_ID_MAX)
         return VV_E_INVAL;
-    pthread_mutex_lock(&g->mu);
+    lock_guard(g);
     b = bucket_of(g, job_id);
     for (se = *b; se && strcmp(se->job_id, job_id) != 0; se = se->next)
         ;
     if (!se) {
         if (!(se = calloc(1, sizeof(*se) + len + 1))) {
-            pthread_mutex_unlock(&g->mu);
+            unlock_guard(g);
             return VV_E_NOMEM;
         }
         memcpy(se->job_id, job_id, len + 1);
@@ -243,7 +278,7 @@ static int session_get(struct vv_chunk_guard *g, const char *job_id, struct sess
         *b = se;
     }
     se->refs++;
-    pthread_mutex_unlock(&g->mu);
+    unlock_guard(g);
     *out = se;
     return 0;
 }
@@ -251,9 +286,9 @@ static int session_get(struct vv_chunk_guard *g, const char *job_id, struct sess
 static void session_put(struct vv_chunk_guard *g, struct session *se)
 {
     int last;
-    pthread_mutex_lock(&g->mu);
+    lock_guard(g);
     last = --se->refs == 0 && se->released;
-    pthread_mutex_unlock(&g->mu);
+    unlock_guard(g);
     if (last)
         session_free(se);
 }
@@ -264,7 +299,7 @@ void vv_guard_release(struct vv_chunk_guard *g, const char *job_id)
     int now = 0;
     if (!job_id || !*job_id)
         return;
-    pthread_mutex_lock(&g->mu);
+    lock_guard(g);
     for (pp = bucket_of(g, job_id); *pp; pp = &(*pp)->next) {
         if (!strcmp((*pp)->job_id, job_id)) {
             se = *pp;
@@ -274,7 +309,7 @@ void vv_guard_release(struct vv_chunk_guard *g, const char *job_id)
             break;
         }
     }
-    pthread_mutex_unlock(&g->mu);
+    unlock_guard(g);
     /* the pins a running collection needs are in its stripes' gc_pins already */
     if (now)
         session_free(se);
@@ -290,7 +325,7 @@ static int guard_pin(struct vv_chunk_guard *g, const char *job_id,
     int r;
     if ((r = session_get(g, job_id, &se)) < 0)
         return r;
-    pthread_mutex_lock(&st->mu);
+    lock_stripe(st);
     r = idset_add(&se->pins[id[0]], g->seed, id);
     if (r > 0 && st->gc_active && !st->gc_overflow &&
         idset_add(&st->gc_pins, g->seed, id) < 0) {
@@ -299,7 +334,7 @@ static int guard_pin(struct vv_chunk_guard *g, const char *job_id,
         vv_warn("garbage collection: out of memory recording pins; chunks %02x... are "
                 "all kept this time", id[0]);
     }
-    pthread_mutex_unlock(&st->mu);
+    unlock_stripe(st);
     session_put(g, se);
     return r < 0 ? r : 0;
 }
@@ -349,15 +384,15 @@ static int gc_begin(struct vv_chunk_guard *g)
     int r = 0;
     for (int s = 0; s < NSTRIPES && r == 0; s++) {
         struct stripe *st = &g->stripes[s];
-        pthread_mutex_lock(&g->mu);
-        pthread_mutex_lock(&st->mu);
+        lock_guard(g);
+        lock_stripe(st);
         st->gc_active = 1;
         st->gc_overflow = 0;
         for (int b = 0; b < SESSION_BUCKETS && r == 0; b++)
             for (struct session *se = g->buckets[b]; se && r == 0; se = se->next)
                 r = idset_add_all(&st->gc_pins, g->seed, &se->pins[s]);
-        pthread_mutex_unlock(&st->mu);
-        pthread_mutex_unlock(&g->mu);
+        unlock_stripe(st);
+        unlock_guard(g);
     }
     return r;
 }
@@ -367,15 +402,15 @@ static void gc_end(struct vv_chunk_guard *g)
 {
     for (int s = 0; s < NSTRIPES; s++) {
         struct stripe *st = &g->stripes[s];
-        pthread_mutex_lock(&st->mu);
+        lock_stripe(st);
         st->gc_active = 0;
         st->gc_overflow = 0;
         idset_release(&st->gc_pins);
-        pthread_mutex_unlock(&st->mu);
+        unlock_stripe(st);
     }
-    pthread_mutex_lock(&g->mu);
+    lock_guard(g);
     g->gc_running = 0;
-    pthread_mutex_unlock(&g->mu);
+    unlock_guard(g);
 }
 
 /* Add the data chunks of point id to live. VV_E_NOTFOUND when its manifest or an index
@@ -499,15 +534,15 @@ static int sweep_one(const uint8_t id[VV_CHUNK_ID_LEN], void *arg)
         return 0;
     }
     vv_chunk_key(sw->cs, id, key);
-    pthread_mutex_lock(&st->mu);
+    lock_stripe(st);
     if (st->gc_overflow || idset_has(&st->gc_pins, sw->g->seed, id)) {
-        pthread_mutex_unlock(&st->mu);
+        unlock_stripe(st);
         sw->st->chunks_pinned_kept++;
         return 0;
     }
     /* Not durable at once: a chunk a crash brings back is garbage the next run finds. */
     r = vv_backend_remove(sw->cs->be, key, VV_DEL_LAZY, &freed);
-    pthread_mutex_unlock(&st->mu);
+    unlock_stripe(st);
     if (r == 0) {
         sw->st->chunks_removed++;
         sw->st->bytes_removed += freed;
@@ -540,14 +575,14 @@ int vv_gc_run(struct vv_chunk_guard *g, struct vv_repo *repo, vv_gc_live_points_
         st = &dummy;
     memset(st, 0, sizeof(*st));
     clock_gettime(CLOCK_MONOTONIC, &t0);
-    pthread_mutex_lock(&g->mu);
+    lock_guard(g);
     if (g->gc_running) {
-        pthread_mutex_unlock(&g->mu);
+        unlock_guard(g);
         vv_warn("garbage collection is already running on this store");
         return VV_E_EXISTS;
     }
     g->gc_running = 1;
-    pthread_mutex_unlock(&g->mu);
+    unlock_guard(g);
 
     /* 1: pins first, 2-3: then the live points; the order is what makes it safe. */
     if ((r = gc_begin(g)) < 0) {

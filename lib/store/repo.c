@@ -65,8 +65,9 @@ static int check_config(struct vv_repo *repo, const char *dir, int create)
     }
     if (r == VV_E_NOTFOUND) {
         struct stat st;
-        char path[4096];
-        snprintf(path, sizeof(path), "%s/chunks", dir);
+        char path[VV_PATH_MAX];
+        if (vv_path_join(path, sizeof(path), "%s/chunks", dir) != 0)
+            return r;
         /* The folder is made first, then the chunk folders, then the config: a folder
          * with chunk folders, or still empty, is a creation cut short. */
         if ((stat(path, &st) == 0 && S_ISDIR(st.st_mode)) || folder_empty(dir))
