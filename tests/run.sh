@@ -7,6 +7,9 @@
 #   tests/run.sh                 everything
 #   tests/run.sh --quick         the plain build only
 #   VV_ONLY=t0100 tests/run.sh   only the suites whose name contains t0100
+#
+# Before the tests: the source rules (scripts/check-source) and, for each build, that
+# each program links only the libraries it uses (scripts/check-links).
 set -u
 TOP=$(cd "$(dirname "$0")/.." && pwd)
 cd "$TOP"
@@ -56,8 +59,18 @@ replay() {
     fi
 }
 
+# The source rules (scripts/check-source): banned functions, adapters' headers,
+# function length, include cycles. One check per rule broken, or one PASS.
+source_rules() {
+    local out
+    if out=$(scripts/check-source); then echo "PASS source rules: $out"; else
+        printf '%s\n' "$out" | sed 's/^/FAIL /'; return 1; fi
+}
+run_suite "source" source_rules
+
 for b in "${builds[@]}"; do
     tag=${b#build}; tag=${tag#/}; tag=${tag:-plain}
+    run_suite "$tag links" scripts/check-links "$b"
     for t in "$b"/tests/test_*; do
         [ -x "$t" ] && run_suite "$tag $(basename "$t")" "$t"
     done
