@@ -76,8 +76,7 @@ int vv_key_load(const char *path, struct vv_key *k)
     if (stat(path, &st) < 0) {
         if (errno == ENOENT)
             return VV_E_NOTFOUND;
-        vv_error("key file %s: %s", path, strerror(errno));
-        return VV_E_KEY;
+        return vv_fail(VV_E_KEY, "key file %s: %s", path, strerror(errno));
     }
     if (st.st_mode & (S_IRWXG | S_IRWXO)) {
         vv_error("key file %s is accessible by group or others (mode %03o); "

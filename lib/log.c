@@ -8,8 +8,6 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "err.h"
-
 static enum vv_log_level threshold = VV_LOG_INFO;
 static int timestamps;
 
@@ -66,10 +64,9 @@ int vv_fail(int code, const char *fmt, ...)
     int saved = errno;
 
     va_start(ap, fmt);
-    errno = saved; /* for %m */
-    vsnprintf(msg, sizeof(msg), fmt, ap);
+    vsnprintf(msg, sizeof(msg), fmt, ap); /* %m reads the caller's errno */
     va_end(ap);
-    vv_log(VV_LOG_ERROR, "%s (%s)", msg, vv_errname(code));
+    vv_log(VV_LOG_ERROR, "%s", msg);
     errno = saved;
     return code;
 }

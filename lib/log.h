@@ -19,8 +19,8 @@ void vv_log(enum vv_log_level lvl, const char *fmt, ...) __attribute__((format(p
 
 /* Log an error once, where the context is known, and return its code, so that a
  * failure is one line:  return vv_fail(VV_E_IO, "cannot open %s: %m", path);
- * code is a negative vv_err; the message is logged at ERROR level with the code's
- * name appended ("... (VV_E_IO)"). */
+ * code is a negative vv_err; the message is logged at ERROR level as it is (say the
+ * cause and the remedy); errno is left as it was. */
 int vv_fail(int code, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
 #define vv_debug(...) vv_log(VV_LOG_DEBUG, __VA_ARGS__)

@@ -390,14 +390,12 @@ int vv_mkdir_p(const char *dir, unsigned mode)
             continue;
         *p = 0;
         if (mkdir(tmp, 0755) != 0 && errno != EEXIST) {
-            vv_error("cannot create %s: %s", tmp, strerror(errno));
-            return VV_E_IO;
+            return vv_fail(VV_E_IO, "cannot create %s: %s", tmp, strerror(errno));
         }
         *p = '/';
     }
     if (mkdir(tmp, (mode_t)mode) != 0 && errno != EEXIST) {
-        vv_error("cannot create %s: %s", tmp, strerror(errno));
-        return VV_E_IO;
+        return vv_fail(VV_E_IO, "cannot create %s: %s", tmp, strerror(errno));
     }
     return 0;
 }

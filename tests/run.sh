@@ -66,6 +66,7 @@ source_rules() {
     if out=$(scripts/check-source); then echo "PASS source rules: $out"; else
         printf '%s\n' "$out" | sed 's/^/FAIL /'; return 1; fi
 }
+run_suite "source" scripts/check-source --self-test
 run_suite "source" source_rules
 
 for b in "${builds[@]}"; do

@@ -49,9 +49,9 @@ static int write_all_at(int fd, const uint8_t *p, uint64_t len, uint64_t off)
         if (n < 0 && errno == EINTR)
             continue;
         if (n <= 0) {
-            vv_error("cannot write restored data at offset %llu: %s",
-                     (unsigned long long)(off + done), n < 0 ? strerror(errno) : "short write");
-            return VV_E_IO;
+            return vv_fail(VV_E_IO, "cannot write restored data at offset %llu: %s",
+                           (unsigned long long)(off + done),
+                           n < 0 ? strerror(errno) : "short write");
         }
         done += (uint64_t)n;
     }
@@ -175,8 +175,8 @@ static int zero_range(int fd, uint64_t off, uint64_t len)
     range[1] = b - a;
     if (b == a || ioctl(fd, BLKZEROOUT, range) == 0)
         return 0;
-    vv_error("cannot zero device range at %llu: %s", (unsigned long long)a, strerror(errno));
-    return VV_E_IO;
+    return vv_fail(VV_E_IO,
+                   "cannot zero device range at %llu: %s", (unsigned long long)a, strerror(errno));
 }
 
 /* The local fetcher: chunks from a repository on this machine. */
@@ -277,16 +277,14 @@ int vv_disk_restore_from(struct vv_chunk_fetch *fetch, int level, const struct v
     if (blk) {
         uint64_t sz = 0;
         if (ioctl(fd, BLKGETSIZE64, &sz) < 0 || sz < ix->virtual_size) {
-            vv_error("target device is smaller than the disk (%llu bytes)",
-                     (unsigned long long)ix->virtual_size);
-            return VV_E_INVAL;
+            return vv_fail(VV_E_INVAL, "target device is smaller than the disk (%llu bytes)",
+                           (unsigned long long)ix->virtual_size);
         }
     } else if (!S_ISREG(sb.st_mode) || sb.st_size != 0) {
-        vv_error("restore target must be an empty regular file or a block device");
-        return VV_E_INVAL;
+        return vv_fail(VV_E_INVAL,
+                       "restore target must be an empty regular file or a block device");
     } else if (ftruncate(fd, (off_t)ix->virtual_size) < 0) {
-        vv_error("cannot size the restore target: %s", strerror(errno));
-        return VV_E_IO;
+        return vv_fail(VV_E_IO, "cannot size the restore target: %s", strerror(errno));
     }
 
     for (uint64_t i = 0; blk && i < ix->count; i++) {

@@ -28,9 +28,9 @@ static int file_read(struct vv_source *s, void *buf, size_t len, uint64_t off)
 {
     struct file_source *f = (struct file_source *)s;
     if (vv_pread_full(f->fd, buf, len, off) < 0) {
-        vv_error("cannot read %s at offset %llu: %s", s->desc, (unsigned long long)off,
-                 strerror(errno));
-        return VV_E_IO;
+        return vv_fail(VV_E_IO,
+                       "cannot read %s at offset %llu: %s", s->desc, (unsigned long long)off,
+                       strerror(errno));
     }
     return 0;
 }
@@ -51,15 +51,13 @@ static int file_map(struct vv_source *s, uint64_t off, uint64_t len,
                 return 0; /* only a hole remains */
             if (errno == EINVAL) /* no SEEK_DATA support: all data */
                 return cb(off, end - off, arg);
-            vv_error("cannot map %s: %s", s->desc, strerror(errno));
-            return VV_E_IO;
+            return vv_fail(VV_E_IO, "cannot map %s: %s", s->desc, strerror(errno));
         }
         if ((uint64_t)d >= end)
             return 0;
         h = lseek(f->fd, d, SEEK_HOLE);
         if (h < 0) {
-            vv_error("cannot map %s: %s", s->desc, strerror(errno));
-            return VV_E_IO;
+            return vv_fail(VV_E_IO, "cannot map %s: %s", s->desc, strerror(errno));
         }
         if ((uint64_t)h > end)
             h = (off_t)end;

@@ -91,8 +91,8 @@ static int make_parents(struct local_backend *lb, const char *key)
                 fsync_dirat(lb->rootfd, ".");
             }
         } else if (errno != EEXIST) {
-            vv_error("store %s: cannot create folder %s: %s", lb->root, path, strerror(errno));
-            return VV_E_IO;
+            return vv_fail(VV_E_IO, "store %s: cannot create folder %s: %s", lb->root, path,
+                           strerror(errno));
         }
         *p = '/';
     }
@@ -179,8 +179,8 @@ static int local_sync(struct vv_backend *be)
     gen = lb->gen;
     pthread_mutex_unlock(&lb->mu);
     if (syncfs(lb->rootfd) < 0) {
-        vv_error("store %s: cannot flush the file system: %s", lb->root, strerror(errno));
-        return VV_E_IO;
+        return vv_fail(VV_E_IO,
+                       "store %s: cannot flush the file system: %s", lb->root, strerror(errno));
     }
     /* The marker may go only if no deferred put ran during or since the flush. Its
      * removal need not be durable: a marker that comes back costs a check, no more. */
@@ -212,8 +212,7 @@ static int put_file(struct local_backend *lb, const char *key, const void *data,
         fd = openat(lb->rootfd, tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0640);
     }
     if (fd < 0) {
-        vv_error("store %s: cannot create %s: %s", lb->root, tmp, strerror(errno));
-        return VV_E_IO;
+        return vv_fail(VV_E_IO, "store %s: cannot create %s: %s", lb->root, tmp, strerror(errno));
     }
     r = vv_write_all(fd, data, len);
     if (r == 0 && durable && fsync(fd) < 0)
@@ -257,8 +256,8 @@ static int put_file(struct local_backend *lb, const char *key, const void *data,
         return r;
     }
     if (r == 0 && durable && fsync_dirat(lb->rootfd, dir) < 0) {
-        vv_error("store %s: cannot sync folder of %s: %s", lb->root, key, strerror(errno));
-        return VV_E_IO;
+        return vv_fail(VV_E_IO,
+                       "store %s: cannot sync folder of %s: %s", lb->root, key, strerror(errno));
     }
     return r;
 }
@@ -292,8 +291,7 @@ static int local_get(struct vv_backend *be, const char *key, struct vv_buf *out)
     if (fd < 0) {
         if (errno == ENOENT || errno == ENOTDIR)
             return VV_E_NOTFOUND;
-        vv_error("store %s: cannot open %s: %s", lb->root, key, strerror(errno));
-        return VV_E_IO;
+        return vv_fail(VV_E_IO, "store %s: cannot open %s: %s", lb->root, key, strerror(errno));
     }
     if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
         r = VV_E_IO;
@@ -335,8 +333,7 @@ static int local_has(struct vv_backend *be, const char *key)
         return S_ISREG(st.st_mode) ? 1 : 0;
     if (errno == ENOENT || errno == ENOTDIR)
         return 0;
-    vv_error("store %s: cannot stat %s: %s", lb->root, key, strerror(errno));
-    return VV_E_IO;
+    return vv_fail(VV_E_IO, "store %s: cannot stat %s: %s", lb->root, key, strerror(errno));
 }
 
 static int local_del(struct vv_backend *be, const char *key)
@@ -349,8 +346,7 @@ static int local_del(struct vv_backend *be, const char *key)
     if (unlinkat(lb->rootfd, key, 0) < 0) {
         if (errno == ENOENT || errno == ENOTDIR)
             return VV_E_NOTFOUND;
-        vv_error("store %s: cannot delete %s: %s", lb->root, key, strerror(errno));
-        return VV_E_IO;
+        return vv_fail(VV_E_IO, "store %s: cannot delete %s: %s", lb->root, key, strerror(errno));
     }
     split_key(key, dir, sizeof(dir), &base);
     return fsync_dirat(lb->rootfd, dir);
@@ -433,8 +429,7 @@ static int local_remove(struct vv_backend *be, const char *key, unsigned flags,
     if (fstatat(lb->rootfd, key, &st, AT_SYMLINK_NOFOLLOW) < 0) {
         if (errno == ENOENT || errno == ENOTDIR)
             return VV_E_NOTFOUND;
-        vv_error("store %s: cannot stat %s: %s", lb->root, key, strerror(errno));
-        return VV_E_IO;
+        return vv_fail(VV_E_IO, "store %s: cannot stat %s: %s", lb->root, key, strerror(errno));
     }
     if (!S_ISREG(st.st_mode)) /* a folder is not an object (as for has) */
         return VV_E_NOTFOUND;
@@ -447,8 +442,7 @@ static int local_remove(struct vv_backend *be, const char *key, unsigned flags,
     if (unlinkat(lb->rootfd, key, 0) < 0) {
         if (errno == ENOENT || errno == ENOTDIR)
             return VV_E_NOTFOUND;
-        vv_error("store %s: cannot delete %s: %s", lb->root, key, strerror(errno));
-        return VV_E_IO;
+        return vv_fail(VV_E_IO, "store %s: cannot delete %s: %s", lb->root, key, strerror(errno));
     }
     *freed = (uint64_t)st.st_size;
     return 0;
