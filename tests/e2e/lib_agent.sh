@@ -7,8 +7,9 @@
 #   agent_run [ARGS...]       one `vmvault-agent run --once` (report, run queued jobs);
 #                             on failure prints the end of $WORK/agent.log
 #   jobid COMMAND...          the id of the job a CLI command printed
-#   latest NAME               the latest recovery point of the test domain NAME
-#   restored POINT DISK FILE  one disk of a point, restored from the vault's store
+#   latest_point_of NAME      the latest recovery point of the test domain NAME
+#   restored_disk_equals POINT DISK FILE
+#                             one disk of a point, restored from the vault's store
 #                             with `vmvault debug image-restore`, equals FILE
 #   NO_GA_DONE                python expression true of the job (j) of a backup of a
 #                             running test domain (they have no guest agent): it
@@ -33,14 +34,14 @@ agent_run() {
     return "$rc"
 }
 
-jobid() { "$@" 2>/dev/null | jv 'j["id"]' 2>/dev/null; }
+jobid() { "$@" 2>/dev/null | json_value 'j["id"]' 2>/dev/null; }
 
-latest() {
+latest_point_of() {
     "$VMVAULT" item show --vault-name v1 --name "$(virt_name "$1")" 2>/dev/null |
-        jv 'j["latestRecoveryPoint"]'
+        json_value 'j["latestRecoveryPoint"]'
 }
 
-restored() {
+restored_disk_equals() {
     local v out=$WORK/restored.raw
     v=$(ls "$SRV_DATA/vaults")
     rm -f "$out"

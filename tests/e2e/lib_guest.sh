@@ -98,7 +98,7 @@ guest_build() {
         else GUEST_DIR=/var/tmp/vmvault-guest; fi
     fi
     out=$("$TOP/tests/tools/make-guest.sh" "$GUEST_DIR" 2>&1) ||
-        _virt_fatal "guest_build" "make-guest.sh: $(printf '%s' "$out" | _virt_flat)"
+        _virt_fatal "guest_build" "make-guest.sh: $(printf '%s' "$out" | _virt_one_line)"
     GUEST_KERNEL=$(printf '%s\n' "$out" | tail -n 1)
     GUEST_INITRD=$GUEST_DIR/initrd.gz
     _guest_qemu_can -r "$GUEST_INITRD" && _guest_qemu_can -r "$GUEST_KERNEL" ||
@@ -113,11 +113,11 @@ guest_disk() {
     raw=$file.mkfs.raw
     rm -f "$raw" && truncate -s "${mb}M" "$raw" || return 1
     out=$(mkfs.ext4 -F -q -E lazy_itable_init=0,lazy_journal_init=0 ${src:+-d "$src"} "$raw" 2>&1) ||
-        { rm -f "$raw"; _virt_err "mkfs.ext4 $raw: $(printf '%s' "$out" | _virt_flat)"; return 1; }
+        { rm -f "$raw"; _virt_err "mkfs.ext4 $raw: $(printf '%s' "$out" | _virt_one_line)"; return 1; }
     out=$(qemu-img convert -f raw -O qcow2 "$raw" "$file" 2>&1)
     local rc=$?
     rm -f "$raw"
-    [ "$rc" = 0 ] || { _virt_err "qemu-img convert to $file: $(printf '%s' "$out" | _virt_flat)"; return 1; }
+    [ "$rc" = 0 ] || { _virt_err "qemu-img convert to $file: $(printf '%s' "$out" | _virt_one_line)"; return 1; }
     chmod 644 "$file"
 }
 
@@ -145,7 +145,7 @@ guest_domain() {
         _virt_fatal "guest_domain $name" "$VIRT_QEMU_USER cannot reach $(dirname "$disk"): every folder on the way must be traversable (chmod o+x)"
     out=$(qemu-img info -U --output=json "$disk" 2>&1) &&
         fmt=$(printf '%s' "$out" | python3 -c 'import json,sys; j=json.load(sys.stdin); print(j["format"], j["virtual-size"])') ||
-        _virt_fatal "guest_domain $name" "qemu-img info $disk: $(printf '%s' "$out" | _virt_flat)"
+        _virt_fatal "guest_domain $name" "qemu-img info $disk: $(printf '%s' "$out" | _virt_one_line)"
     read -r fmt bytes <<<"$fmt"
     case $fmt in raw|qcow2) ;; *) _virt_fatal "guest_domain $name" "$disk is $fmt, not qcow2 or raw" ;; esac
     echo "vda $fmt $bytes $disk" > "$d/disks"
@@ -181,7 +181,7 @@ guest_domain() {
 </domain>
 EOF
     _virt_register "$name" "$real"
-    out=$($VIRSH define "$d/domain.xml" 2>&1) || _virt_fatal "guest_domain $name" "virsh define: $(printf '%s' "$out" | _virt_flat)"
+    out=$($VIRSH define "$d/domain.xml" 2>&1) || _virt_fatal "guest_domain $name" "virsh define: $(printf '%s' "$out" | _virt_one_line)"
     VIRT_DOM=$real
     out=$(virt_start "$name" 2>&1) || _virt_fatal "guest_domain $name" "$out"
     return 0
@@ -199,7 +199,7 @@ guest_agent() {
     n=$(virt_name "${1-}") || return 1
     [ -n "${2-}" ] || { _virt_err "usage: guest_agent NAME JSON"; return 1; }
     out=$(timeout 90 $VIRSH qemu-agent-command "$n" --timeout 60 "$2" 2>&1) ||
-        { _virt_err "$(printf '%s' "$out" | _virt_flat)"; return 1; }
+        { _virt_err "$(printf '%s' "$out" | _virt_one_line)"; return 1; }
     printf '%s\n' "$out" | sed '/^$/d'
 }
 
@@ -209,11 +209,11 @@ guest_wait_agent() {
     deadline=$((SECONDS + limit))
     while :; do
         out=$(timeout 30 $VIRSH qemu-agent-command "$n" --timeout 10 '{"execute":"guest-ping"}' 2>&1) && return 0
-        _virt_running "$name" || { _virt_err "$n is not running ($(virt_state "$name" 2>&1)); console: $(guest_console "$name" 5 | _virt_flat)"; return 1; }
+        _virt_running "$name" || { _virt_err "$n is not running ($(virt_state "$name" 2>&1)); console: $(guest_console "$name" 5 | _virt_one_line)"; return 1; }
         [ $SECONDS -lt $deadline ] || break
         sleep 0.5
     done
-    _virt_err "no guest agent in $n after ${limit}s: $(printf '%s' "$out" | _virt_flat 200); console: $(guest_console "$name" 5 | _virt_flat)"
+    _virt_err "no guest agent in $n after ${limit}s: $(printf '%s' "$out" | _virt_one_line 200); console: $(guest_console "$name" 5 | _virt_one_line)"
 }
 
 # _guest_json_str S: S as a JSON string, quotes included.
@@ -237,7 +237,7 @@ _guest_json_str() {
 _guest_exec_call() {
     _ge_out=$(timeout 90 $VIRSH qemu-agent-command "$1" --timeout 60 \
               "{\"execute\":\"$2\",\"arguments\":$3}" 2>&1) && return 0
-    echo "$2: $(printf '%s' "$_ge_out" | _virt_flat)" >&2
+    echo "$2: $(printf '%s' "$_ge_out" | _virt_one_line)" >&2
     return 125
 }
 
@@ -298,7 +298,7 @@ guest_read_file() {
     debugfs -R "cat \"$path\"" "$img" 2>"$err"
     rc=$?
     if [ "$rc" != 0 ] || grep -qv '^debugfs [0-9]' "$err"; then
-        _virt_err "debugfs cat $path in $img: $(_virt_flat < "$err")"
+        _virt_err "debugfs cat $path in $img: $(_virt_one_line < "$err")"
         rc=1
     fi
     rm -f "$err"
@@ -308,13 +308,13 @@ guest_read_file() {
 guest_fs_recover() {
     local img=${1-} out
     [ -f "$img" ] || { _virt_err "usage: guest_fs_recover IMG.raw"; return 1; }
-    out=$(dumpe2fs -h "$img" 2>&1) || { _virt_err "dumpe2fs $img: $(printf '%s' "$out" | _virt_flat)"; return 1; }
+    out=$(dumpe2fs -h "$img" 2>&1) || { _virt_err "dumpe2fs $img: $(printf '%s' "$out" | _virt_one_line)"; return 1; }
     if ! printf '%s\n' "$out" | grep -q '^Filesystem features:.*needs_recovery'; then
         echo clean; return 0
     fi
     # status 1 means "file system changed", which a replay is
     out=$(e2fsck -y -E journal_only "$img" 2>&1)
-    [ $? -le 1 ] || { _virt_err "e2fsck -E journal_only $img: $(printf '%s' "$out" | _virt_flat)"; return 1; }
+    [ $? -le 1 ] || { _virt_err "e2fsck -E journal_only $img: $(printf '%s' "$out" | _virt_one_line)"; return 1; }
     echo recovered
 }
 

@@ -16,10 +16,10 @@
 #   check_api NAME STATUS CODE METHOD PATH [BODY]
 #                             one check: the answer has STATUS and, when CODE is not
 #                             empty, the error code CODE.
-#   aj EXPR                   a value of the last API answer (python expression on j).
-#   jv EXPR                   a value of the JSON on stdin; L is j["value"] for a
+#   api_field EXPR            a value of the last API answer (python expression on j).
+#   json_value EXPR           a value of the JSON on stdin; L is j["value"] for a
 #                             {"value": [...]} list answer, else j.
-#   vv ARGS...                tests/tools/vvapi.py with the server's URL.
+#   run_vvapi ARGS...         tests/tools/vvapi.py with the server's URL.
 #   cli_as TOKEN ARGS...      the CLI with another token.
 VMVAULTD=${VMVAULTD:-$TOP/build/vmvaultd}
 case $VMVAULTD in /*) ;; *) VMVAULTD=$PWD/$VMVAULTD ;; esac
@@ -153,9 +153,9 @@ api() {
     [ -n "$API_STATUS" ] || API_STATUS=000
 }
 
-# aj EXPR: EXPR evaluated on the last answer's JSON (j); prints nothing when the
+# api_field EXPR: EXPR evaluated on the last answer's JSON (j); prints nothing when the
 # answer is not JSON or EXPR fails.
-aj() { "$PY" -S - "$API_BODY" "$1" <<'PY' 2>/dev/null
+api_field() { "$PY" -S - "$API_BODY" "$1" <<'PY' 2>/dev/null
 import json, sys
 try:
     j = json.load(open(sys.argv[1]))
@@ -167,21 +167,21 @@ print(json.dumps(v) if isinstance(v, (dict, list)) or v is None else v)
 PY
 }
 
-jv() { "$PY" -S -c '
+json_value() { "$PY" -S -c '
 import json, sys
 j = json.load(sys.stdin)
 L = j["value"] if isinstance(j, dict) and isinstance(j.get("value"), list) else j
 v = eval(sys.argv[1])
 print(json.dumps(v) if isinstance(v, (dict, list)) or v is None else v)' "$1"; }
 
-# _flat [N]: stdin on one line, runs of blanks squeezed, at most N (400) characters;
+# one_line [N]: stdin on one line, runs of blanks squeezed, at most N (400) characters;
 # failure messages stay on their FAIL line.
-_flat() { tr '\n\t' '  ' | tr -s ' ' | head -c "${1:-400}"; }
+one_line() { tr '\n\t' '  ' | tr -s ' ' | head -c "${1:-400}"; }
 # The error code of the last answer, or "-".
-api_code() { local c; c=$(aj 'j["error"]["code"]') && echo "$c" || echo -; }
+api_code() { local c; c=$(api_field 'j["error"]["code"]') && echo "$c" || echo -; }
 api_show() {
-    printf 'HTTP %s %s' "$API_STATUS" "$(_flat < "$API_BODY")"
-    [ "$API_STATUS" != 000 ] || printf ' (%s)' "$(_flat < "$WORK/.api-err")"
+    printf 'HTTP %s %s' "$API_STATUS" "$(one_line < "$API_BODY")"
+    [ "$API_STATUS" != 000 ] || printf ' (%s)' "$(one_line < "$WORK/.api-err")"
 }
 
 check_api() {
@@ -200,9 +200,9 @@ check_api() {
 # answer) is true.
 check_json() {
     local name=$1 expr=$2 v
-    v=$(aj "bool($expr)")
+    v=$(api_field "bool($expr)")
     if [ "$v" = True ]; then pass "$name"
-    else fail "$name" "($expr) is not true of $(api_show | _flat 600)"; fi
+    else fail "$name" "($expr) is not true of $(api_show | one_line 600)"; fi
 }
 
 # check_out NAME EXPR COMMAND...: runs COMMAND (it must exit 0 and print JSON) and
@@ -211,15 +211,15 @@ check_out() {
     local name=$1 expr=$2 out rc v; shift 2
     out=$("$@" 2>"$WORK/.cmd-err"); rc=$?
     if [ "$rc" != 0 ]; then
-        fail "$name" "exit $rc: $(_flat < "$WORK/.cmd-err") $(printf '%s' "$out" | _flat)"
+        fail "$name" "exit $rc: $(one_line < "$WORK/.cmd-err") $(printf '%s' "$out" | one_line)"
         return
     fi
-    v=$(printf '%s' "$out" | jv "bool($expr)" 2>&1)
+    v=$(printf '%s' "$out" | json_value "bool($expr)" 2>&1)
     if [ "$v" = True ]; then pass "$name"
-    else fail "$name" "($expr) is not true of: $(printf '%s' "$out" | _flat 600)"; fi
+    else fail "$name" "($expr) is not true of: $(printf '%s' "$out" | one_line 600)"; fi
 }
 
-vv() { $VVAPI --url "$SRV_URL" "$@"; }
+run_vvapi() { $VVAPI --url "$SRV_URL" "$@"; }
 cli_as() { local t=$1; shift; env VMVAULT_TOKEN="$t" "$VMVAULT" "$@"; }
 
 # store_points VAULT_ID: the recovery points present in a vault's store (those with a
@@ -237,11 +237,11 @@ check_refused() {
     local name=$1 want=$2 code=$3 pat=$4 out rc; shift 4
     out=$("$@" 2>&1); rc=$?
     if [ "$rc" != "$want" ]; then
-        fail "$name" "exit $rc, expected $want ($code); output: $(printf '%s' "$out" | _flat)"
+        fail "$name" "exit $rc, expected $want ($code); output: $(printf '%s' "$out" | one_line)"
     elif ! printf '%s' "$out" | grep -q -- "$code"; then
-        fail "$name" "output lacks $code: $(printf '%s' "$out" | _flat)"
+        fail "$name" "output lacks $code: $(printf '%s' "$out" | one_line)"
     elif [ -n "$pat" ] && ! printf '%s' "$out" | grep -Eq -- "$pat"; then
-        fail "$name" "output does not match /$pat/: $(printf '%s' "$out" | _flat)"
+        fail "$name" "output does not match /$pat/: $(printf '%s' "$out" | one_line)"
     else
         pass "$name"
     fi
@@ -252,5 +252,5 @@ check_exit() {
     local name=$1 want=$2 out rc; shift 2
     out=$("$@" 2>&1); rc=$?
     if [ "$rc" = "$want" ]; then pass "$name"
-    else fail "$name" "exit $rc, expected $want; output: $(printf '%s' "$out" | _flat)"; fi
+    else fail "$name" "exit $rc, expected $want; output: $(printf '%s' "$out" | one_line)"; fi
 }

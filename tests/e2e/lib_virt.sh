@@ -176,10 +176,10 @@ virt_up() {
     done
     local why="qemu:///system does not answer within ${VIRT_UP_TIMEOUT}s"
     [ "$(id -u)" = 0 ] || why+=" (only root may start libvirtd)"
-    _virt_fatal "libvirt is up" "$why (started:${VIRT_STARTED:- none}): $(timeout 10 $VIRSH list 2>&1 | _virt_flat)"
+    _virt_fatal "libvirt is up" "$why (started:${VIRT_STARTED:- none}): $(timeout 10 $VIRSH list 2>&1 | _virt_one_line)"
 }
 
-_virt_flat() { tr '\n\t' '  ' | tr -s ' ' | head -c "${1:-400}"; }
+_virt_one_line() { tr '\n\t' '  ' | tr -s ' ' | head -c "${1:-400}"; }
 
 # _virt_meta NAME: NAME's folder, or an error when the harness did not make NAME.
 _virt_meta() {
@@ -276,12 +276,12 @@ virt_domain() {
         alloc=${alloc:-$(( (bytes >> 20) / 4 > 0 ? (bytes >> 20) / 4 : 1 ))}
         exp=$d/$name-$t.expected.raw img=$d/$name-$t.$f
         out=$(python3 "$TOP/tests/tools/mkimage.py" create "$exp" --size "$bytes" --seed "$seed" --allocated-mb "$alloc" 2>&1) ||
-            _virt_fatal "virt_domain $name" "mkimage $s: $(printf '%s' "$out" | _virt_flat)"
+            _virt_fatal "virt_domain $name" "mkimage $s: $(printf '%s' "$out" | _virt_one_line)"
         if [ "$f" = qcow2 ]; then
             out=$(qemu-img convert -f raw -O qcow2 "$exp" "$img" 2>&1)
         else
             out=$(cp --sparse=always "$exp" "$img" 2>&1)
-        fi || _virt_fatal "virt_domain $name" "making $img: $(printf '%s' "$out" | _virt_flat)"
+        fi || _virt_fatal "virt_domain $name" "making $img: $(printf '%s' "$out" | _virt_one_line)"
         chmod 644 "$img"
         echo "$t $f $bytes" >> "$d/disks"
         disks_xml+="    <disk type='file' device='disk'>
@@ -306,7 +306,7 @@ $disks_xml    <memballoon model='none'/>
 </domain>
 EOF
     _virt_register "$name" "$real"
-    out=$($VIRSH define "$d/domain.xml" 2>&1) || _virt_fatal "virt_domain $name" "virsh define: $(printf '%s' "$out" | _virt_flat)"
+    out=$($VIRSH define "$d/domain.xml" 2>&1) || _virt_fatal "virt_domain $name" "virsh define: $(printf '%s' "$out" | _virt_one_line)"
     VIRT_DOM=$real
     if [ "$running" = 1 ]; then
         out=$(virt_start "$name" 2>&1) || _virt_fatal "virt_domain $name" "$out"
@@ -318,14 +318,14 @@ virt_start() {
     local n out
     n=$(virt_name "${1-}") || return 1
     out=$($VIRSH start "$n" 2>&1) && return 0
-    _virt_err "virsh start $n: $(printf '%s' "$out" | _virt_flat) $(tail -n 5 "$VIRT_QEMU_LOGS/$n.log" 2>/dev/null | _virt_flat)"
+    _virt_err "virsh start $n: $(printf '%s' "$out" | _virt_one_line) $(tail -n 5 "$VIRT_QEMU_LOGS/$n.log" 2>/dev/null | _virt_one_line)"
 }
 
 virt_stop() {
     local n out
     n=$(virt_name "${1-}") || return 1
     _virt_running "${1-}" || return 0
-    out=$($VIRSH destroy "$n" 2>&1) || _virt_err "virsh destroy $n: $(printf '%s' "$out" | _virt_flat)"
+    out=$($VIRSH destroy "$n" 2>&1) || _virt_err "virsh destroy $n: $(printf '%s' "$out" | _virt_one_line)"
 }
 
 virt_qom() {
@@ -343,9 +343,9 @@ virt_qom() {
 _virt_hmp_io() {
     local out
     out=$($VIRSH qemu-monitor-command "$1" --hmp "qemu-io -d $2 \"$3\"" 2>&1) ||
-        { _virt_err "qemu-io '$3' on $1: $(printf '%s' "$out" | _virt_flat)"; return 1; }
+        { _virt_err "qemu-io '$3' on $1: $(printf '%s' "$out" | _virt_one_line)"; return 1; }
     if printf '%s' "$out" | grep -Eiq 'error|fail|not found|invalid|unknown|denied|usage'; then
-        _virt_err "qemu-io '$3' on $1: $(printf '%s' "$out" | _virt_flat)"; return 1
+        _virt_err "qemu-io '$3' on $1: $(printf '%s' "$out" | _virt_one_line)"; return 1
     fi
 }
 
@@ -364,7 +364,7 @@ _virt_range() {
 _virt_expect_write() {
     local out
     out=$(qemu-io -f raw -c "write -P $_vw_byte $_vw_off $_vw_len" "$_vd_exp" 2>&1) ||
-        { _virt_err "updating $_vd_exp: $(printf '%s' "$out" | _virt_flat)"; return 1; }
+        { _virt_err "updating $_vd_exp: $(printf '%s' "$out" | _virt_one_line)"; return 1; }
 }
 
 virt_write() {
@@ -375,7 +375,7 @@ virt_write() {
     _virt_hmp_io "$_vd_real" "$qom" "write -P $_vw_byte $_vw_off $_vw_len" || return 1
     _virt_hmp_io "$_vd_real" "$qom" "flush" || return 1
     out=$(qemu-io -U -r -f "$_vd_fmt" -c "read -P $_vw_byte $_vw_off $_vw_len" "$_vd_path" 2>&1) ||
-        { _virt_err "$1 $2 does not hold the write after it: $(printf '%s' "$out" | _virt_flat)"; return 1; }
+        { _virt_err "$1 $2 does not hold the write after it: $(printf '%s' "$out" | _virt_one_line)"; return 1; }
     _virt_expect_write
 }
 
@@ -384,7 +384,7 @@ virt_write_offline() {
     _virt_running "$1" && { _virt_err "domain '$1' is running (use virt_write)"; return 1; }
     local out
     out=$(qemu-io -f "$_vd_fmt" -c "write -P $_vw_byte $_vw_off $_vw_len" "$_vd_path" 2>&1) ||
-        { _virt_err "qemu-io on $_vd_path: $(printf '%s' "$out" | _virt_flat)"; return 1; }
+        { _virt_err "qemu-io on $_vd_path: $(printf '%s' "$out" | _virt_one_line)"; return 1; }
     _virt_expect_write
 }
 
@@ -407,7 +407,7 @@ virt_read_disk() {
         _virt_hmp_io "$_vd_real" "$(virt_qom "${1-}" "${2-}")" flush || return 1
     fi
     out=$(qemu-img convert -U -f "$_vd_fmt" -O raw "$_vd_path" "${3-}" 2>&1) ||
-        { _virt_err "qemu-img convert $_vd_path: $(printf '%s' "$out" | _virt_flat)"; return 1; }
+        { _virt_err "qemu-img convert $_vd_path: $(printf '%s' "$out" | _virt_one_line)"; return 1; }
 }
 
 virt_disk_equals() {
@@ -431,7 +431,7 @@ virt_checkpoint() {
         else args+=(--diskspec "$t,checkpoint=no"); fi
     done < "$d/disks"
     out=$($VIRSH checkpoint-create-as "$n" "${2-}" "${args[@]}" 2>&1) ||
-        _virt_err "checkpoint ${2-} of $n: $(printf '%s' "$out" | _virt_flat)"
+        _virt_err "checkpoint ${2-} of $n: $(printf '%s' "$out" | _virt_one_line)"
 }
 
 virt_checkpoints() {
@@ -482,7 +482,7 @@ virt_cleanup() {
         n=$(cat "$VIRT_DIR/$name/name")
         if ! out=$($VIRSH undefine "$n" --checkpoints-metadata --snapshots-metadata 2>&1); then
             $VIRSH domstate "$n" >/dev/null 2>&1 &&
-                echo "     cleanup: could not undefine $n: $(printf '%s' "$out" | _virt_flat)"
+                echo "     cleanup: could not undefine $n: $(printf '%s' "$out" | _virt_one_line)"
         fi
         rm -f "$VIRT_QEMU_LOGS/$n.log"
     done

@@ -186,7 +186,7 @@ check_fails "policy file not JSON" 1 "bad.json is not valid JSON" \
     "$VMVAULT" policy create --vault-name v1 --name p --policy bad.json
 
 # --- what reaches the real server ---------------------------------------------------
-. "$(dirname "$0")/lib_server.sh"
+. "$TOP/tests/e2e/lib_server.sh"
 srv_start "$WORK/srv" || finish
 reqs() { grep -c 'info: request ' "$SRV_LOG"; }
 n0=$(reqs)

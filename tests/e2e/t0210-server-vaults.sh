@@ -27,7 +27,7 @@ check_json "the first user is 'owner', role Owner" 'j["user"] == "owner" and j["
 check_out "vault create" \
     'j["name"] == "v1" and j["location"] == "westeurope" and j["storageRedundancy"] == "GeoRedundant" and j["softDelete"] == {"state": "Enabled", "retentionDays": 14} and j["protectedItemCount"] == 0 and j["recoveryPointCount"] == 0 and j["containerCount"] == 0' \
     "$VMVAULT" vault create --name v1 --location westeurope
-V1ID=$("$VMVAULT" vault show --name v1 2>/dev/null | jv 'j["id"]')
+V1ID=$("$VMVAULT" vault show --name v1 2>/dev/null | json_value 'j["id"]')
 check "the vault id is a UUID" \
     sh -c "printf '%s' '$V1ID' | grep -Eq '^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}\$'"
 check "the vault has its own chunk store" test -d "$D/vaults/$V1ID/store"
@@ -37,7 +37,7 @@ check_api "vault create by API with options" 201 "" POST /api/v1/vaults \
     '{"name": "v2", "location": "northeurope", "storageRedundancy": "LocallyRedundant", "softDelete": {"state": "Disabled", "retentionDays": 30}}'
 check_json "options are kept" \
     'j["storageRedundancy"] == "LocallyRedundant" and j["softDelete"] == {"state": "Disabled", "retentionDays": 30} and j["location"] == "northeurope"'
-V2ID=$(aj 'j["id"]')
+V2ID=$(api_field 'j["id"]')
 check "each vault has its own id and store" sh -c "[ '$V1ID' != '$V2ID' ] && [ -d '$D/vaults/$V2ID/store' ]"
 check "each vault has its own key" sh -c "! cmp -s '$D/vaults/$V1ID/vault.key' '$D/vaults/$V2ID/vault.key'"
 

@@ -24,8 +24,8 @@ check_out "user list shows every user with its role" \
 # token create prints the secret once; TOK_x and TID_x per user
 for u in reader operator contrib owner2; do
     out=$("$VMVAULT" token create --user "$u" 2>"$WORK/.err") || cat "$WORK/.err" >&2
-    t=$(printf '%s' "$out" | jv 'j["token"]' 2>/dev/null)
-    id=$(printf '%s' "$out" | jv 'j["id"]' 2>/dev/null)
+    t=$(printf '%s' "$out" | json_value 'j["token"]' 2>/dev/null)
+    id=$(printf '%s' "$out" | json_value 'j["id"]' 2>/dev/null)
     if [ -n "$t" ] && [ -n "$id" ]; then pass "token create for $u"
     else fail "token create for $u" "$(tail -n 3 "$WORK/.err") $(printf "%s" "$out" | tail -n 3)"; fi
     printf -v "TOK_$u" '%s' "$t"; printf -v "TID_$u" '%s' "$id"
@@ -43,9 +43,9 @@ done
 # ---- a vault with a registered host, to have items and jobs ------------------------
 "$VMVAULT" vault create --name v1 --location westeurope >/dev/null 2>&1
 "$VMVAULT" vault create --name vdel --location westeurope >/dev/null 2>&1
-vv call POST /api/v1/vaults/v1/credentials '{}' > creds1.json 2>/dev/null
-check "agent registers" vv --state a1.json agent register --creds creds1.json --host host1
-check "agent reports inventory" vv --state a1.json agent inventory \
+run_vvapi call POST /api/v1/vaults/v1/credentials '{}' > creds1.json 2>/dev/null
+check "agent registers" run_vvapi --state a1.json agent register --creds creds1.json --host host1
+check "agent reports inventory" run_vvapi --state a1.json agent inventory \
     web1:11111111-1111-4111-8111-111111111111 web2:22222222-2222-4222-8222-222222222222 \
     web3:33333333-3333-4333-8333-333333333333
 AGENT1=$(json_get a1.json 'j["token"]' 2>/dev/null)
@@ -78,7 +78,7 @@ O=$TOK_operator
 check_out "Operator can list vaults" '"v1" in [v["name"] for v in L]' cli_as "$O" vault list
 check "Operator can enable protection" cli_as "$O" protection enable-for-vm --vault-name v1 --vm web1 --policy-name DefaultPolicy
 out=$(cli_as "$O" protection backup-now --vault-name v1 --item-name web1 2>"$WORK/.err") || cat "$WORK/.err" >&2
-J1=$(printf '%s' "$out" | jv 'j["id"]' 2>/dev/null)
+J1=$(printf '%s' "$out" | json_value 'j["id"]' 2>/dev/null)
 if [ -n "$J1" ]; then pass "Operator can back up now"; else fail "Operator can back up now" "$out"; fi
 check "Operator can cancel a job" cli_as "$O" job stop --vault-name v1 --name "$J1"
 check_out "the job is cancelled" 'j["status"] == "Cancelled"' cli_as "$O" job show --vault-name v1 --name "$J1"
@@ -168,18 +168,18 @@ check_api "a user token cannot claim agent jobs" 403 AuthorizationFailed GET /ap
 check_api "a user token cannot report inventory" 403 AuthorizationFailed PUT /api/v1/agent/inventory '{"vms": []}'
 
 # host2 in the same vault and host3 in another: neither can touch host1's job
-check "a second host registers" vv --state a2.json agent register --creds creds1.json --host host2
-vv --state a2.json agent inventory db1:44444444-4444-4444-8444-444444444444 >/dev/null 2>&1
-vv call POST /api/v1/vaults/vdel/credentials '{}' > credsdel.json 2>/dev/null
-check "a host of another vault registers" vv --state a3.json agent register --creds credsdel.json --host host3
+check "a second host registers" run_vvapi --state a2.json agent register --creds creds1.json --host host2
+run_vvapi --state a2.json agent inventory db1:44444444-4444-4444-8444-444444444444 >/dev/null 2>&1
+run_vvapi call POST /api/v1/vaults/vdel/credentials '{}' > credsdel.json 2>/dev/null
+check "a host of another vault registers" run_vvapi --state a3.json agent register --creds credsdel.json --host host3
 A2=$(json_get a2.json 'j["token"]' 2>/dev/null); A3=$(json_get a3.json 'j["token"]' 2>/dev/null)
 out=$("$VMVAULT" protection backup-now --vault-name v1 --item-name web1 2>"$WORK/.err") || cat "$WORK/.err" >&2
-J2=$(printf '%s' "$out" | jv 'j["id"]' 2>/dev/null)
+J2=$(printf '%s' "$out" | json_value 'j["id"]' 2>/dev/null)
 check "a backup job for host1" test -n "$J2"
 API_TOKEN=$A2 check_api "another host does not get host1's job" 204 "" GET "/api/v1/agent/jobs/next?wait=0"
 API_TOKEN=$A3 check_api "another vault's host does not get it" 204 "" GET "/api/v1/agent/jobs/next?wait=0"
 check_out "host1 claims its job" 'j["id"] == "'"$J2"'" and j["operation"] == "Backup" and j["item"] == "web1"' \
-    vv --state a1.json agent claim --wait 5
+    run_vvapi --state a1.json agent claim --wait 5
 calls=(progress '{"tasks": [], "bytesDone": 1, "bytesTotal": 2}'
        complete '{"status": "Failed", "error": {"code": "X", "message": "x"}}'
        recoveryPoint '{"consistency": "CrashConsistent", "parent": "", "vmName": "web1", "vmUuid": "11111111-1111-4111-8111-111111111111", "domainXml": "<domain/>", "disks": [{"name": "vda", "source": "x"}]}')
@@ -208,7 +208,7 @@ check_out "host1 completes its own job" 'True' sh -c "$VVAPI --state a1.json age
 check_out "the job is completed" 'j["status"] == "Completed"' "$VMVAULT" job show --vault-name v1 --name "$J2"
 check_api "unregistering a host revokes its agent token" 200 "" DELETE /api/v1/vaults/v1/containers/host2
 API_TOKEN=$A2 check_api "the unregistered host's token gets 401" 401 Unauthenticated GET "/api/v1/agent/jobs/next?wait=0"
-check "re-registering a host replaces its agent token" vv --state a1b.json agent register --creds creds1.json --host host1
+check "re-registering a host replaces its agent token" run_vvapi --state a1b.json agent register --creds creds1.json --host host1
 API_TOKEN=$A1 check_api "the replaced agent token gets 401" 401 Unauthenticated GET "/api/v1/agent/jobs/next?wait=0"
 API_TOKEN=$(json_get a1b.json 'j["token"]') check_api "the new agent token works" 204 "" GET "/api/v1/agent/jobs/next?wait=0"
 

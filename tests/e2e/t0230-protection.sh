@@ -15,11 +15,11 @@ U2=22222222-2222-4222-8222-222222222222   # web2 on host1
 U3=33333333-3333-4333-8333-333333333333   # web2 on host3 (same name, other VM)
 U4=44444444-4444-4444-8444-444444444444   # east1 on host2, region eastus
 # jobid CMD...: the job id the command printed (empty on failure)
-jobid() { "$@" 2>/dev/null | jv '(j.get("job") or j)["id"]' 2>/dev/null; }
+jobid() { "$@" 2>/dev/null | json_value '(j.get("job") or j)["id"]' 2>/dev/null; }
 
 "$VMVAULT" vault create --name v1 --location westeurope >/dev/null 2>&1
 "$VMVAULT" vault create --name v2 --location westeurope >/dev/null 2>&1
-V1ID=$("$VMVAULT" vault show --name v1 2>/dev/null | jv 'j["id"]')
+V1ID=$("$VMVAULT" vault show --name v1 2>/dev/null | json_value 'j["id"]')
 
 # ---- vault credentials and registration ---------------------------------------------
 check "vault credentials writes a file" "$VMVAULT" vault credentials --name v1 --file creds1.json
@@ -35,21 +35,21 @@ cp "$API_BODY" creds1h.json
 
 check_out "a host registers with the credentials file" \
     'j["token"].startswith("vva_") and j["container"]["name"] == "host1" and j["container"]["region"] == "westeurope" and j["vault"]["name"] == "v1" and j["vault"]["id"] == "'"$V1ID"'"' \
-    vv --state host1.json agent register --creds creds1.json --host host1
+    run_vvapi --state host1.json agent register --creds creds1.json --host host1
 check_refused "a wrong registration secret" 1 "HTTP 401 InvalidRegistrationSecret" "" \
-    vv --state bad.json agent register --creds creds1.json --host hostx --secret vvr_0000000000000000000000000000000000000000
+    run_vvapi --state bad.json agent register --creds creds1.json --host hostx --secret vvr_0000000000000000000000000000000000000000
 check "and nothing is written for it" test ! -e bad.json
 "$VMVAULT" vault credentials --name v2 --file creds2.json >/dev/null 2>&1
 check_refused "another vault's secret" 1 "HTTP 401 InvalidRegistrationSecret" "" \
-    vv --state bad.json agent register --creds creds1.json --host hostx --secret "$(json_get creds2.json 'j["registrationSecret"]')"
+    run_vvapi --state bad.json agent register --creds creds1.json --host hostx --secret "$(json_get creds2.json 'j["registrationSecret"]')"
 API_TOKEN=- check_api "registration without a host name" 400 InvalidParameter POST /api/v1/agent/register \
     "{\"vaultId\": \"$V1ID\", \"registrationSecret\": \"$(json_get creds1.json 'j["registrationSecret"]')\"}"
 check "another host registers with the one-hour secret, region eastus" \
-    vv --state host2.json agent register --creds creds1h.json --host host2 --region eastus
-check "a third host registers" vv --state host3.json agent register --creds creds1.json --host host3
-check_out "host1 reports its VMs" 'True' vv --state host1.json agent inventory "web1:$U1" "web2:$U2:shutoff"
-check "host2 reports its VM" vv --state host2.json agent inventory "east1:$U4"
-check "host3 reports its VM" vv --state host3.json agent inventory "web2:$U3"
+    run_vvapi --state host2.json agent register --creds creds1h.json --host host2 --region eastus
+check "a third host registers" run_vvapi --state host3.json agent register --creds creds1.json --host host3
+check_out "host1 reports its VMs" 'True' run_vvapi --state host1.json agent inventory "web1:$U1" "web2:$U2:shutoff"
+check "host2 reports its VM" run_vvapi --state host2.json agent inventory "east1:$U4"
+check "host3 reports its VM" run_vvapi --state host3.json agent inventory "web2:$U3"
 
 check_out "container list" 'sorted(c["name"] for c in L) == ["host1", "host2", "host3"]' \
     "$VMVAULT" container list --vault-name v1
@@ -67,8 +67,8 @@ check_out "protectable items carry state, region and disks" \
     "$VMVAULT" protectable-item list --vault-name v1
 check_api "protectable items of one container" 200 "" GET "/api/v1/vaults/v1/protectableItems?container=host2"
 check_json "only that container's" '[i["name"] for i in L] == ["east1"]'
-check "inventory replaces what was reported before" vv --state host3.json agent inventory "web2:$U3" "tmp9:99999999-9999-4999-8999-999999999999"
-check "twice" vv --state host3.json agent inventory "web2:$U3"
+check "inventory replaces what was reported before" run_vvapi --state host3.json agent inventory "web2:$U3" "tmp9:99999999-9999-4999-8999-999999999999"
+check "twice" run_vvapi --state host3.json agent inventory "web2:$U3"
 check_out "so a VM gone from the host is gone from the list" '"tmp9" not in [i["name"] for i in L]' \
     "$VMVAULT" protectable-item list --vault-name v1
 
@@ -114,8 +114,8 @@ check_refused "a vault with items cannot be deleted" 1 VaultNotEmpty "" "$VMVAUL
 check_out "and is still there" 'j["protectedItemCount"] == 1 and j["containerCount"] == 3' "$VMVAULT" vault show --name v1
 
 # a second vault may not protect the same VM (by UUID), even under another host name
-check "a host of v2 registers" vv --state host1b.json agent register --creds creds2.json --host host1b
-check "and reports web1 (same UUID)" vv --state host1b.json agent inventory "web1:$U1"
+check "a host of v2 registers" run_vvapi --state host1b.json agent register --creds creds2.json --host host1b
+check "and reports web1 (same UUID)" run_vvapi --state host1b.json agent inventory "web1:$U1"
 check_out "v2 sees it protected in another vault" '[i["protectionState"] for i in L] == ["ProtectedInAnotherVault"]' \
     "$VMVAULT" protectable-item list --vault-name v2
 check_refused "a second vault protecting the same VM" 1 VmAlreadyProtectedInAnotherVault "" \
@@ -141,7 +141,7 @@ check_refused "show of an unknown item" 1 ItemNotFound "" "$VMVAULT" item show -
 
 # ---- backup now, job stop, job wait ------------------------------------------------
 out=$("$VMVAULT" protection backup-now --vault-name v1 --item-name web1 --retain-until 2030-12-27 2>"$WORK/.err") || cat "$WORK/.err" >&2
-J1=$(printf '%s' "$out" | jv 'j["id"]' 2>/dev/null)
+J1=$(printf '%s' "$out" | json_value 'j["id"]' 2>/dev/null)
 check_out "backup-now prints the Backup job it started" \
     'j["operation"] == "Backup" and j["status"] == "InProgress" and j["item"] == "web1" and j["container"] == "host1" and j["retainUntil"] == "2030-12-27T23:59:59Z" and j["createdBy"] == "owner" and j["endTime"] is None' \
     printf '%s' "$out"
@@ -149,11 +149,11 @@ check_refused "a second backup while one is queued" 1 OperationInProgress "" \
     "$VMVAULT" protection backup-now --vault-name v1 --item-name web1
 check "job stop of a queued job" "$VMVAULT" job stop --vault-name v1 --name "$J1"
 check_out "is cancelled at once" 'j["status"] == "Cancelled" and j["endTime"]' "$VMVAULT" job show --vault-name v1 --name "$J1"
-check_exit "the agent gets no cancelled job" 3 vv --state host1.json agent claim --wait 0
+check_exit "the agent gets no cancelled job" 3 run_vvapi --state host1.json agent claim --wait 0
 out=$("$VMVAULT" protection backup-now --vault-name v1 --item-name web1 --retain-until 27-12-2031 2>"$WORK/.err") || cat "$WORK/.err" >&2
-J2=$(printf '%s' "$out" | jv 'j["id"]' 2>/dev/null)
+J2=$(printf '%s' "$out" | json_value 'j["id"]' 2>/dev/null)
 check_out "backup-now accepts DD-MM-YYYY" 'j["retainUntil"] == "2031-12-27T23:59:59Z"' printf '%s' "$out"
-njobs=$("$VMVAULT" job list --vault-name v1 2>/dev/null | jv 'len(L)')
+njobs=$("$VMVAULT" job list --vault-name v1 2>/dev/null | json_value 'len(L)')
 for bad in 2031-13-01 31-02-2031 tomorrow 2031/12/27 27-12-31; do
     check_fails "--retain-until $bad is refused" 2 "retain-until" \
         "$VMVAULT" protection backup-now --vault-name v1 --item-name web2 --container-name host1 --retain-until "$bad"
@@ -167,23 +167,23 @@ check_api "a retainUntil that is not a date is refused" 400 InvalidParameter \
 timeout 60 "$VMVAULT" job wait --vault-name v1 --name "$J2" > wait2.out 2>&1 &
 WAIT2=$!; BG_PIDS+=("$WAIT2")
 check_out "the agent claims the job, with its parameters" 'j["id"] == "'"$J2"'" and j["operation"] == "Backup" and j["item"] == "web1" and "params" in j' \
-    vv --state host1.json agent claim --wait 5
+    run_vvapi --state host1.json agent claim --wait 5
 check_out "progress: no cancel requested" 'j["cancelRequested"] is False' \
-    vv --state host1.json agent progress --job "$J2" --done 1048576 --total 4194304 \
+    run_vvapi --state host1.json agent progress --job "$J2" --done 1048576 --total 4194304 \
     --task "Take Snapshot=Completed" --task "Transfer data to vault=InProgress"
 check_out "job show reports the progress" \
     'j["status"] == "InProgress" and j["bytesDone"] == 1048576 and j["bytesTotal"] == 4194304 and j["progressPercent"] == 25 and [t["status"] for t in j["tasks"]] == ["Completed", "InProgress"]' \
     "$VMVAULT" job show --vault-name v1 --name "$J2"
 check "job wait is still waiting" kill -0 "$WAIT2"
 check_out "the agent uploads, commits and completes" 'j["status"] == "Completed" and j["recoveryPoint"]["name"].startswith("rp-")' \
-    vv --state host1.json agent backup --job "$J2" --item web1
+    run_vvapi --state host1.json agent backup --job "$J2" --item web1
 wait "$WAIT2"; rc=$?
 check "job wait exits 0 on Completed" test "$rc" = 0
 check "job wait shows the completed job" grep -q Completed wait2.out
 check_out "item: Protected, with its point" \
     'j["protectionState"] == "Protected" and j["recoveryPointCount"] == 1 and j["lastBackupStatus"] == "Completed" and j["lastBackupTime"] and j["latestRecoveryPoint"]' \
     "$VMVAULT" item show --vault-name v1 --item-name web1
-RP=$("$VMVAULT" recoverypoint list --vault-name v1 --item-name web1 2>/dev/null | jv 'L[0]["name"]')
+RP=$("$VMVAULT" recoverypoint list --vault-name v1 --item-name web1 2>/dev/null | json_value 'L[0]["name"]')
 check_out "recoverypoint list" \
     'len(L) == 1 and L[0]["name"] == "'"$RP"'" and L[0]["item"] == "web1" and L[0]["recoveryPointType"] == "CrashConsistent"' \
     "$VMVAULT" recoverypoint list --vault-name v1 --item-name web1
@@ -199,22 +199,22 @@ check_out "the vault counts it" 'j["protectedItemCount"] == 3 and j["recoveryPoi
 
 # a claimed job stopped: Cancelling until the agent stops it
 J3=$(jobid "$VMVAULT" protection backup-now --vault-name v1 --item-name web1)
-vv --state host1.json agent claim --wait 5 >/dev/null 2>&1
+run_vvapi --state host1.json agent claim --wait 5 >/dev/null 2>&1
 check "job stop of a running job" "$VMVAULT" job stop --vault-name v1 --name "$J3"
 check_out "is Cancelling" 'j["status"] == "Cancelling"' "$VMVAULT" job show --vault-name v1 --name "$J3"
 check_out "the agent is told to stop" 'j["cancelRequested"] is True' \
-    vv --state host1.json agent progress --job "$J3" --done 0 --total 100
-check "the agent completes it Cancelled" vv --state host1.json agent complete --job "$J3" --status Cancelled
+    run_vvapi --state host1.json agent progress --job "$J3" --done 0 --total 100
+check "the agent completes it Cancelled" run_vvapi --state host1.json agent complete --job "$J3" --status Cancelled
 check_out "the job is Cancelled" 'j["status"] == "Cancelled" and j["endTime"]' "$VMVAULT" job show --vault-name v1 --name "$J3"
 check_refused "a finished job cannot be stopped" 1 JobNotCancellable "" "$VMVAULT" job stop --vault-name v1 --name "$J3"
 check_refused "stop of an unknown job" 1 JobNotFound "" "$VMVAULT" job stop --vault-name v1 --name 00000000-0000-4000-8000-000000000000
 
 # a failed job: job wait exits non-zero and the error is kept
 J4=$(jobid "$VMVAULT" protection backup-now --vault-name v1 --item-name web1)
-vv --state host1.json agent claim --wait 5 >/dev/null 2>&1
+run_vvapi --state host1.json agent claim --wait 5 >/dev/null 2>&1
 timeout 60 "$VMVAULT" job wait --vault-name v1 --name "$J4" > wait4.out 2>&1 &
 WAIT4=$!; BG_PIDS+=("$WAIT4")
-check "the agent fails the job" vv --state host1.json agent complete --job "$J4" --status Failed \
+check "the agent fails the job" run_vvapi --state host1.json agent complete --job "$J4" --status Failed \
     --error-code ExtensionSnapshotFailedNoNetwork --error-message "no network in the guest"
 wait "$WAIT4"; rc=$?
 check "job wait exits non-zero on Failed" test "$rc" != 0 -a "$rc" != 124
@@ -262,7 +262,7 @@ check_out "jobs are kept" \
     '{x["id"]: x["status"] for x in L if x["operation"] == "Backup"} == {"'"$J1"'": "Cancelled", "'"$J2"'": "Completed", "'"$J3"'": "Cancelled", "'"$J4"'": "Failed"}' \
     "$VMVAULT" job list --vault-name v1
 check_out "protectable items are kept" 'len(L) == 4' "$VMVAULT" protectable-item list --vault-name v1
-check_exit "agent tokens are kept" 3 vv --state host1.json agent claim --wait 0
+check_exit "agent tokens are kept" 3 run_vvapi --state host1.json agent claim --wait 0
 check_out "a backup after the restart" 'j["status"] == "Completed"' \
     sh -c "'$VMVAULT' protection backup-now --vault-name v1 --item-name web1 >/dev/null && $VVAPI --state host1.json agent backup --next --seed 2"
 check_out "a second point" 'j["recoveryPointCount"] == 2' "$VMVAULT" item show --vault-name v1 --item-name web1
@@ -270,7 +270,7 @@ check "both points are in the store" test "$(store_points "$V1ID" | grep -c .)" 
 
 # ---- delete backup data ------------------------------------------------------------
 check_refused "a host with protected items cannot be unregistered" 1 ContainerHasProtectedItems "" \
-    vv call DELETE /api/v1/vaults/v1/containers/host1
+    run_vvapi call DELETE /api/v1/vaults/v1/containers/host1
 check_out "with soft delete on, deleting the data soft deletes it for the vault's 20 days" \
     'j["item"]["deleteState"] == "ToBeDeleted" and j["item"]["recoveryPointCount"] == 2 and j["job"]["operation"] == "DeleteBackupData"' \
     "$VMVAULT" protection disable --vault-name v1 --item-name web1 --delete-backup-data
@@ -302,7 +302,7 @@ check "delete the other items' data" sh -c "'$VMVAULT' protection disable --vaul
 check_out "no item left" 'L == []' "$VMVAULT" item list --vault-name v1
 check "redundancy may change again" "$VMVAULT" vault backup-properties set --name v1 --backup-storage-redundancy LocallyRedundant
 check "the policy is no longer in use" "$VMVAULT" policy delete --vault-name v1 --name daily
-check "a host without protected items can be unregistered" vv call DELETE /api/v1/vaults/v1/containers/host2
+check "a host without protected items can be unregistered" run_vvapi call DELETE /api/v1/vaults/v1/containers/host2
 check "an empty vault can be deleted" "$VMVAULT" vault delete --name v1
 check_refused "and is gone" 1 VaultNotFound "" "$VMVAULT" vault show --name v1
 

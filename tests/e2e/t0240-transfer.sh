@@ -13,16 +13,16 @@ VV=$VVAPI
 srv_start "$D" || finish
 
 U1=11111111-1111-4111-8111-111111111111
-vv call POST /api/v1/vaults '{"name": "v1", "location": "westeurope"}' > v1.json
+run_vvapi call POST /api/v1/vaults '{"name": "v1", "location": "westeurope"}' > v1.json
 V1ID=$(json_get v1.json 'j["id"]')
-vv call POST /api/v1/vaults/v1/credentials '{}' > creds.json
-check "agent registers" vv --state a.json agent register --creds creds.json --host host1
-vv --state a.json agent inventory "web1:$U1" >/dev/null
+run_vvapi call POST /api/v1/vaults/v1/credentials '{}' > creds.json
+check "agent registers" run_vvapi --state a.json agent register --creds creds.json --host host1
+run_vvapi --state a.json agent inventory "web1:$U1" >/dev/null
 AG=$(json_get a.json 'j["token"]')
-vv call POST /api/v1/vaults/v1/protectedItems '{"vm": "web1"}' >/dev/null
-vv call POST /api/v1/vaults/v1/protectedItems/web1/backup '{}' > job.json
+run_vvapi call POST /api/v1/vaults/v1/protectedItems '{"vm": "web1"}' >/dev/null
+run_vvapi call POST /api/v1/vaults/v1/protectedItems/web1/backup '{}' > job.json
 J=$(json_get job.json 'j["id"]')
-check_out "the agent claims the backup job" 'j["id"] == "'"$J"'"' vv --state a.json agent claim --wait 5
+check_out "the agent claims the backup job" 'j["id"] == "'"$J"'"' run_vvapi --state a.json agent claim --wait 5
 STORE=$D/vaults/$V1ID/store
 chunk_file() { echo "$STORE/chunks/${1:0:2}/$1"; }
 # agent API calls: aapi METHOD PATH [BODY]
@@ -296,7 +296,7 @@ check_api "PATCH on a vault" 405 MethodNotAllowed PATCH /api/v1/vaults/v1 '{}'
 acheck "GET on the missing-chunks call" 405 MethodNotAllowed GET /api/v1/agent/chunks/missing
 hdrs=$(curl -sS -D - -o /dev/null -X DELETE "$SRV_URL/api/v1/health" | tr -d '\r')
 if printf '%s\n' "$hdrs" | grep -i '^allow:' | grep -q GET; then pass "a 405 says which methods are allowed (Allow: GET)"
-else fail "a 405 says which methods are allowed (Allow: GET)" "DELETE /api/v1/health answered: $(printf '%s' "$hdrs" | _flat)"; fi
+else fail "a 405 says which methods are allowed (Allow: GET)" "DELETE /api/v1/health answered: $(printf '%s' "$hdrs" | one_line)"; fi
 API_TOKEN=- check_api "an unknown route needs no token to be unknown" 404 RouteNotFound GET /api/v1/nope
 
 # ---- a good commit, then the offline check ---------------------------------------------
@@ -305,7 +305,7 @@ API_CTYPE=$OCT aapi PUT "/api/v1/agent/jobs/$J/disks/vda/index" @miss.bin
 acheck "commit" 201 "" POST "/api/v1/agent/jobs/$J/recoveryPoint" "$COMMIT"
 check_json "the recovery point as committed" \
     'j["name"].startswith("rp-") and j["item"] == "web1" and j["consistency"] == "CrashConsistent" and [(d["name"], d["virtualSize"], d["chunkSize"], d["dataChunks"], d["zeroChunks"], d["holeChunks"]) for d in j["disks"]] == [("vda", 5 * 65536, 65536, 3, 1, 1)]'
-RP=$(aj 'j["name"]')
+RP=$(api_field 'j["name"]')
 acheck "complete the job" 200 "" POST "/api/v1/agent/jobs/$J/complete" '{"status": "Completed"}'
 check_api "the point is listed" 200 "" GET /api/v1/vaults/v1/protectedItems/web1/recoveryPoints
 check_json "once" '[p["name"] for p in L] == ["'"$RP"'"]'
@@ -319,9 +319,9 @@ check_api "still one point" 200 "" GET /api/v1/vaults/v1/protectedItems/web1/rec
 check_json "one" 'len(L) == 1'
 
 # ---- an incremental: what its parent names is taken as present, the rest is checked --
-vv call POST /api/v1/vaults/v1/protectedItems/web1/backup '{}' > job2.json
+run_vvapi call POST /api/v1/vaults/v1/protectedItems/web1/backup '{}' > job2.json
 J2=$(json_get job2.json 'j["id"]')
-check_out "the agent claims the incremental's job" 'j["id"] == "'"$J2"'"' vv --state a.json agent claim --wait 5
+check_out "the agent claims the incremental's job" 'j["id"] == "'"$J2"'"' run_vvapi --state a.json agent claim --wait 5
 C6=$($VV gen --seed chunk6 --size 65536 --out c6.bin)
 idx inc.bin --chunk-size $CS --virtual-size $((5 * CS)) "$C1" hole "$C5" "$C6" "$C2"
 API_CTYPE=$OCT aapi PUT "/api/v1/agent/jobs/$J2/disks/vda/index" @inc.bin
@@ -331,7 +331,7 @@ acheck "an incremental naming a chunk never uploaded is refused" 409 MissingChun
 check_json "only that chunk is missing" 'j["error"]["missingCount"] == 1 and j["error"]["missing"] == ["'"$C6"'"]'
 API_CTYPE=$OCT acheck "upload it" 201 "" PUT "/api/v1/agent/chunks/$C6" @c6.bin
 acheck "then the incremental commits" 201 "" POST "/api/v1/agent/jobs/$J2/recoveryPoint" "$INC"
-RP2=$(aj 'j["name"]')
+RP2=$(api_field 'j["name"]')
 acheck "complete the incremental's job" 200 "" POST "/api/v1/agent/jobs/$J2/complete" '{"status": "Completed"}'
 check_api "two points" 200 "" GET /api/v1/vaults/v1/protectedItems/web1/recoveryPoints
 check_json "the incremental beside its parent" 'sorted(p["name"] for p in L) == sorted(["'"$RP"'", "'"$RP2"'"])'

@@ -11,14 +11,14 @@ D=$WORK/data
 TOOLS=$TOP/tests/tools
 srv_start "$D" || finish
 
-vv call POST /api/v1/vaults '{"name": "v1", "location": "westeurope"}' > v1.json
+run_vvapi call POST /api/v1/vaults '{"name": "v1", "location": "westeurope"}' > v1.json
 V1ID=$(json_get v1.json 'j["id"]')
-vv call POST /api/v1/vaults/v1/credentials '{}' > creds.json
-check "agent registers" vv --state a.json agent register --creds creds.json --host host1
+run_vvapi call POST /api/v1/vaults/v1/credentials '{}' > creds.json
+check "agent registers" run_vvapi --state a.json agent register --creds creds.json --host host1
 vms=()
 for i in 1 2 3 4 5 6 7 8; do vms+=("vm$i:0000000$i-1111-4111-8111-11111111111$i"); done
-check "agent reports 8 VMs" vv --state a.json agent inventory "${vms[@]}"
-for i in 1 2 3 4 5 6 7 8; do vv call POST /api/v1/vaults/v1/protectedItems "{\"vm\": \"vm$i\"}" >/dev/null; done
+check "agent reports 8 VMs" run_vvapi --state a.json agent inventory "${vms[@]}"
+for i in 1 2 3 4 5 6 7 8; do run_vvapi call POST /api/v1/vaults/v1/protectedItems "{\"vm\": \"vm$i\"}" >/dev/null; done
 check_api "8 items protected" 200 "" GET /api/v1/vaults/v1/protectedItems
 check_json "8" 'len(L) == 8'
 
@@ -130,9 +130,9 @@ check "the catalog passes SQLite's integrity check" "$PY" -S -c \
     "import sqlite3, sys; c = sqlite3.connect('file:$D/catalog.db?mode=ro', uri=True); r = c.execute('pragma integrity_check').fetchall(); print(r); sys.exit(r != [('ok',)])"
 before=$(api_points | grep -c .)
 check_api "a backup after the kills" 202 "" POST /api/v1/vaults/v1/protectedItems/vm1/backup '{}'
-J=$(aj 'j["id"]')
+J=$(api_field 'j["id"]')
 check_out "runs to completion" 'j["status"] == "Completed" and j["recoveryPoint"]["name"].startswith("rp-")' \
-    vv --state a.json agent backup --next --seed final --chunks 16
+    run_vvapi --state a.json agent backup --next --seed final --chunks 16
 check_api "its job is Completed" 200 "" GET "/api/v1/vaults/v1/jobs/$J"
 check_json "Completed" 'j["status"] == "Completed" and j["recoveryPoint"]'
 check "and its point is listed" test "$(api_points | grep -c .)" = $((before + 1))

@@ -47,11 +47,11 @@ check_out "the running domain's backup completes, warning that it has no guest a
 check_out "the shut-off domain's backup completes without warning" \
     'j["status"] == "Completed" and j["warnings"] == [] and [t["status"] for t in j["tasks"]] == ["Completed", "Completed"] and j["recoveryPoint"]' \
     "$VMVAULT" job show --vault-name v1 --name "$J2"
-P1=$(latest web)
-P2=$(latest db)
+P1=$(latest_point_of web)
+P2=$(latest_point_of db)
 for t in vda vdb; do
-    check "running domain, full point: $t restores byte-identical" restored "$P1" $t "$(virt_expected_at web $t full)"
-    check "shut-off domain, full point: $t restores byte-identical" restored "$P2" $t "$(virt_expected db $t)"
+    check "running domain, full point: $t restores byte-identical" restored_disk_equals "$P1" $t "$(virt_expected_at web $t full)"
+    check "shut-off domain, full point: $t restores byte-identical" restored_disk_equals "$P2" $t "$(virt_expected db $t)"
 done
 check_out "the points are crash-consistent and keep the domain XML" \
     'j["recoveryPointType"] == "CrashConsistent" and [d["name"] for d in j["disks"]] == ["vda", "vdb"]' \
@@ -76,12 +76,12 @@ check_out "and what it sent: only the changed chunks are new" \
     "$VMVAULT" job show --vault-name v1 --name "$J3"
 check_out "progress ends at 100% of what was planned" 'j["progressPercent"] == 100 and j["bytesDone"] == j["bytesTotal"] and j["bytesTotal"] > 0' \
     "$VMVAULT" job show --vault-name v1 --name "$J3"
-P3=$(latest web)
+P3=$(latest_point_of web)
 check_out "the incremental's parent is the full point" 'j["parent"] == "'"$P1"'"' \
     "$VMVAULT" recoverypoint show --vault-name v1 --item-name "$WEB" --name "$P3"
 for t in vda vdb; do
-    check "incremental point: $t restores byte-identical to the disk now" restored "$P3" $t "$(virt_expected_at web $t inc1)"
-    check "full point: $t still restores to the disk as it was" restored "$P1" $t "$(virt_expected_at web $t full)"
+    check "incremental point: $t restores byte-identical to the disk now" restored_disk_equals "$P3" $t "$(virt_expected_at web $t inc1)"
+    check "full point: $t still restores to the disk as it was" restored_disk_equals "$P1" $t "$(virt_expected_at web $t full)"
 done
 check "still exactly one checkpoint of ours" test "$(ours web)" = 1
 
@@ -95,9 +95,9 @@ check "the agent runs the backup" agent_run
 check_out "without its checkpoint the backup completes with a warning" \
     'j["status"] == "CompletedWithWarnings" and j["error"] is None and [w["code"] for w in j["warnings"]] == ["GuestAgentNotConfigured", "IncrementalChainBroken"] and "checkpoint" in j["warnings"][1]["message"]' \
     "$VMVAULT" job show --vault-name v1 --name "$J4"
-P4=$(latest web)
+P4=$(latest_point_of web)
 for t in vda vdb; do
-    check "the fallback point: $t restores byte-identical" restored "$P4" $t "$(virt_expected_at web $t inc2)"
+    check "the fallback point: $t restores byte-identical" restored_disk_equals "$P4" $t "$(virt_expected_at web $t inc2)"
 done
 check "a new chain started with one checkpoint" test "$(ours web)" = 1
 J5=$(jobid "$VMVAULT" protection backup-now --vault-name v1 --item-name "$WEB")
@@ -113,9 +113,9 @@ J6=$(jobid "$VMVAULT" protection backup-now --vault-name v1 --item-name "$DB")
 agent_run
 check_out "the shut-off domain's second backup completes" 'j["status"] == "Completed"' \
     "$VMVAULT" job show --vault-name v1 --name "$J6"
-P6=$(latest db)
+P6=$(latest_point_of db)
 for t in vda vdb; do
-    check "shut-off domain, second point: $t restores byte-identical" restored "$P6" $t "$(virt_expected db $t)"
+    check "shut-off domain, second point: $t restores byte-identical" restored_disk_equals "$P6" $t "$(virt_expected db $t)"
 done
 check "no run files are left on the host" sh -c "[ -z \"\$(ls -A '$AG/run' 2>/dev/null)\" ]"
 

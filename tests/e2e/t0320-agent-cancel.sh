@@ -17,7 +17,7 @@ agent_bg() {
     APID=$!
     BG_PIDS+=("$APID")
 }
-job() { "$VMVAULT" job show --vault-name v1 --name "$1" 2>/dev/null | jv "$2" 2>/dev/null; }
+job() { "$VMVAULT" job show --vault-name v1 --name "$1" 2>/dev/null | json_value "$2" 2>/dev/null; }
 # wait_for JOB EXPR [SECONDS]: poll until python EXPR holds for the job.
 wait_for() {
     for _ in $(seq 1 $((${3:-20} * 10))); do
@@ -27,7 +27,7 @@ wait_for() {
     return 1
 }
 ours() { virt_checkpoints "$1" | grep -c '^vmvault-'; }
-points() { "$VMVAULT" recoverypoint list --vault-name v1 --item-name "$VM" 2>/dev/null | jv 'len(L)'; }
+points() { "$VMVAULT" recoverypoint list --vault-name v1 --item-name "$VM" 2>/dev/null | json_value 'len(L)'; }
 host_clean() {
     ! virsh -c qemu:///system domjobinfo "$VM" 2>/dev/null | grep -q Backup &&
         [ -z "$(ls -A "$AG/run" 2>/dev/null)" ]
@@ -81,8 +81,8 @@ J2=$(jobid "$VMVAULT" protection backup-now --vault-name v1 --item-name "$VM")
 virt_snapshot_expected big p1
 check "the next backup runs" agent_run
 check "and completes" test "$(job "$J2" "$NO_GA_DONE")" = True
-P1=$("$VMVAULT" item show --vault-name v1 --name "$VM" 2>/dev/null | jv 'j["latestRecoveryPoint"]')
-check "its vda restores byte-identical" restored "$P1" vda "$(virt_expected_at big vda p1)"
+P1=$("$VMVAULT" item show --vault-name v1 --name "$VM" 2>/dev/null | json_value 'j["latestRecoveryPoint"]')
+check "its vda restores byte-identical" restored_disk_equals "$P1" vda "$(virt_expected_at big vda p1)"
 virt_write big vda 100M 8M 0x3c >/dev/null 2>&1
 virt_write big vdb 10M 4M 0x3d >/dev/null 2>&1
 virt_snapshot_expected big p2
@@ -90,9 +90,9 @@ J4=$(jobid "$VMVAULT" protection backup-now --vault-name v1 --item-name "$VM")
 check "an incremental runs" agent_run
 check_out "and completes as an incremental" "$NO_GA_DONE"' and j["stats"]["incremental"]' \
     "$VMVAULT" job show --vault-name v1 --name "$J4"
-P2=$("$VMVAULT" item show --vault-name v1 --name "$VM" 2>/dev/null | jv 'j["latestRecoveryPoint"]')
-check "vda restores byte-identical" restored "$P2" vda "$(virt_expected_at big vda p2)"
-check "vdb restores byte-identical" restored "$P2" vdb "$(virt_expected_at big vdb p2)"
+P2=$("$VMVAULT" item show --vault-name v1 --name "$VM" 2>/dev/null | json_value 'j["latestRecoveryPoint"]')
+check "vda restores byte-identical" restored_disk_equals "$P2" vda "$(virt_expected_at big vda p2)"
+check "vdb restores byte-identical" restored_disk_equals "$P2" vdb "$(virt_expected_at big vdb p2)"
 check "the chain keeps one checkpoint" test "$(ours big)" = 1
 srv_stop
 check "vmvaultd check passes" "$VMVAULTD" check --data-dir "$SRV_DATA"

@@ -10,7 +10,7 @@
 cd "$WORK"
 virt_up
 srv_start "$WORK/data" || finish
-status_of() { "$VMVAULT" job show --vault-name v1 --name "$1" 2>/dev/null | jv 'j["status"]'; }
+status_of() { "$VMVAULT" job show --vault-name v1 --name "$1" 2>/dev/null | json_value 'j["status"]'; }
 # same_disk FILE FORMAT EXPECTED: the guest-visible bytes of FILE equal EXPECTED.
 same_disk() { qemu-img convert -U -f "$2" -O raw "$1" "$WORK/cmp.raw" && cmp "$WORK/cmp.raw" "$3"; }
 
@@ -22,14 +22,14 @@ agent_run
 J=$(jobid "$VMVAULT" protection backup-now --vault-name v1 --item-name "$APP")
 virt_snapshot_expected app p1
 agent_run
-P1=$("$VMVAULT" item show --vault-name v1 --name "$APP" 2>/dev/null | jv 'j["latestRecoveryPoint"]')
+P1=$("$VMVAULT" item show --vault-name v1 --name "$APP" 2>/dev/null | json_value 'j["latestRecoveryPoint"]')
 check "a first backup" test "$(status_of "$J")" = CompletedWithWarnings
 virt_write app vda 3M 512K 0x42 >/dev/null 2>&1
 virt_write app vdb 17M 4K 0x43 >/dev/null 2>&1
 virt_snapshot_expected app p2
 J=$(jobid "$VMVAULT" protection backup-now --vault-name v1 --item-name "$APP")
 agent_run
-P2=$("$VMVAULT" item show --vault-name v1 --name "$APP" 2>/dev/null | jv 'j["latestRecoveryPoint"]')
+P2=$("$VMVAULT" item show --vault-name v1 --name "$APP" 2>/dev/null | json_value 'j["latestRecoveryPoint"]')
 check "an incremental backup" test "$(status_of "$J")" = CompletedWithWarnings
 
 # Disks to files.
@@ -95,7 +95,7 @@ check_out "the item shows its disk settings" 'j["diskSettings"] == {"setting": "
     "$VMVAULT" item show --vault-name v1 --name "$SEL"
 J=$(jobid "$VMVAULT" protection backup-now --vault-name v1 --item-name "$SEL")
 agent_run
-PS=$("$VMVAULT" item show --vault-name v1 --name "$SEL" 2>/dev/null | jv 'j["latestRecoveryPoint"]')
+PS=$("$VMVAULT" item show --vault-name v1 --name "$SEL" 2>/dev/null | json_value 'j["latestRecoveryPoint"]')
 check_out "its recovery point holds vda only" '[d["name"] for d in j["disks"]] == ["vda"]' \
     "$VMVAULT" recoverypoint show --vault-name v1 --item-name "$SEL" --name "$PS"
 J=$(jobid "$VMVAULT" restore restore-disks --vault-name v1 --item-name "$SEL" --rp-name "$PS" --target-dir "$WORK/sel")

@@ -22,7 +22,7 @@ clock() { printf '%s\n' "$1" > "$CLOCK.tmp" && mv "$CLOCK.tmp" "$CLOCK"; }
 # jobs OPERATION [EXPR]: how many jobs of the vault of that operation (matching EXPR).
 njobs() {
     "$VMVAULT" job list --vault-name v1 --operation "$1" 2>/dev/null |
-        jv "len([x for x in L if ${2:-True}])"
+        json_value "len([x for x in L if ${2:-True}])"
 }
 # wait_for SECONDS COMMAND...: until the command succeeds.
 wait_for() {
@@ -32,15 +32,15 @@ wait_for() {
 }
 backups_are() { [ "$(njobs Backup)" = "$1" ]; }
 # the newest Backup job
-newest_backup() { "$VMVAULT" job list --vault-name v1 --operation Backup | jv 'L[0]["id"]'; }
-point_of() { "$VMVAULT" job show --vault-name v1 --name "$1" | jv 'j["recoveryPoint"]'; }
+newest_backup() { "$VMVAULT" job list --vault-name v1 --operation Backup | json_value 'L[0]["id"]'; }
+point_of() { "$VMVAULT" job show --vault-name v1 --name "$1" | json_value 'j["recoveryPoint"]'; }
 rp_show() { "$VMVAULT" recoverypoint show --vault-name v1 --item-name "$ITEM" --name "$1"; }
 item_show() { "$VMVAULT" item show --vault-name v1 --name "$ITEM"; }
-points() { "$VMVAULT" recoverypoint list --vault-name v1 --item-name "$ITEM" | jv '" ".join(sorted(x["name"] for x in L))'; }
-job_done() { [ "$("$VMVAULT" job show --vault-name v1 --name "$1" | jv 'j["status"]')" = Completed ]; }
+points() { "$VMVAULT" recoverypoint list --vault-name v1 --item-name "$ITEM" | json_value '" ".join(sorted(x["name"] for x in L))'; }
+job_done() { [ "$("$VMVAULT" job show --vault-name v1 --name "$1" | json_value 'j["status"]')" = Completed ]; }
 store_chunk_bytes() { du -sb "$SRV_DATA"/vaults/*/store/chunks | cut -f1; }
 more_prunes() { [ "$(njobs Prune)" -gt "$1" ]; }
-newest() { "$VMVAULT" job list --vault-name v1 --operation "$1" | jv 'L[0]["id"]'; }
+newest() { "$VMVAULT" job list --vault-name v1 --operation "$1" | json_value 'L[0]["id"]'; }
 # daily_prune TIME NAME: the clock jumps to TIME, past the daily prune time; checks
 # that the scheduler queues a Prune and that it completes; sets PJ (the prune) and GJ
 # (the collection queued with it).
@@ -157,7 +157,7 @@ check_out "the item keeps nights 2 and 4 and today's point" \
     'sorted(x["name"] for x in L) == sorted(["'"${P[2]}"'", "'"${P[4]}"'", "'"${P[5]}"'"])' \
     "$VMVAULT" recoverypoint list --vault-name v1 --item-name "$ITEM"
 for n in 2 4 5; do
-    check "point of night $n restores byte for byte" restored "${P[$n]}" vda "$(virt_expected_at sched vda "p$n")"
+    check "point of night $n restores byte for byte" restored_disk_equals "${P[$n]}" vda "$(virt_expected_at sched vda "p$n")"
 done
 
 # Policy changes recompute the expiry of existing points, both ways.

@@ -89,13 +89,13 @@ job_end() {
     local deadline=$((SECONDS + ${2:-120})) st
     while :; do
         api GET "/api/v1/vaults/v1/jobs/$1"
-        st=$(aj 'j["status"]')
+        st=$(api_field 'j["status"]')
         case $st in InProgress|Cancelling|'') ;; *) cp "$API_BODY" "$JOB_JSON"; return 0 ;; esac
         [ $SECONDS -lt $deadline ] || { cp "$API_BODY" "$JOB_JSON"; return 1; }
         sleep 0.02
     done
 }
-job_status() { api GET "/api/v1/vaults/v1/jobs/$1"; aj 'j["status"]'; }
+job_status() { api GET "/api/v1/vaults/v1/jobs/$1"; api_field 'j["status"]'; }
 # server_job prune|gc LOG: queue it with the CLI, wait for it, append its JSON to LOG.
 server_job() {
     local id
@@ -123,7 +123,7 @@ collector() {
 # points ITEM: the names of an item's recovery points in the catalog, sorted.
 points() {
     "$VMVAULT" recoverypoint list --vault-name v1 --item-name "$1" 2>/dev/null |
-        jv '"\n".join(sorted(x["name"] for x in L))'
+        json_value '"\n".join(sorted(x["name"] for x in L))'
 }
 # The VM and tag of every point ever committed: TAG[point]="vm tag".
 declare -A TAG
@@ -137,7 +137,7 @@ verify_catalog() {
         if ! exp=$(virt_expected_at "$vm" vda "$t" 2>&1); then
             echo "$p: not a point this test committed ($exp)"; bad=1; continue
         fi
-        restored "$p" vda "$exp" >/dev/null 2>&1 || { echo "$p ($vm $t) differs or cannot be restored"; bad=1; }
+        restored_disk_equals "$p" vda "$exp" >/dev/null 2>&1 || { echo "$p ($vm $t) differs or cannot be restored"; bad=1; }
     done
     [ "$n" -gt 0 ] || { echo "no points in the catalog"; return 1; }
     return "$bad"
@@ -199,10 +199,10 @@ for r in $(seq 1 "$ROUNDS"); do
     # Both backups: "same" always short-lived; "fresh" short-lived in odd rounds,
     # kept 30 days (the default) in even ones.
     api POST "/api/v1/vaults/v1/protectedItems/$SAME/backup" "{\"retainUntil\": \"$short\"}"
-    J1=$(aj 'j["id"]')
+    J1=$(api_field 'j["id"]')
     if [ $((r % 2)) = 1 ]; then
         api POST "/api/v1/vaults/v1/protectedItems/$FRESH/backup" "{\"retainUntil\": \"$short\"}"
-        J2=$(aj 'j["id"]')
+        J2=$(api_field 'j["id"]')
     else
         J2=$(jobid "$VMVAULT" protection backup-now --vault-name v1 --item-name "$FRESH")
     fi
@@ -252,7 +252,7 @@ for r in $(seq 1 "$ROUNDS"); do
             fi
         else
             fail "round $r: the backup of '$vm' completed" \
-                "$(json_get "$WORK/job.json" '"%s %s" % (j.get("status"), j.get("error"))' 2>&1 | _flat)"
+                "$(json_get "$WORK/job.json" '"%s %s" % (j.get("status"), j.get("error"))' 2>&1 | one_line)"
         fi
     done
     check "round $r: the collections during the backups completed with sane stats" gc_sane "$conc" 1
@@ -275,7 +275,7 @@ sys.exit(any(json.loads(l)["status"] != "Completed" for l in open(sys.argv[1])))
     check "round $r: the catalog holds exactly the points it should" \
         test "$(points "$SAME")|$(points "$FRESH")" = "$want_same|$want_fresh"
     out=$(verify_catalog 2>&1) && pass "round $r: every point in the catalog restores byte-identical" ||
-        fail "round $r: every point in the catalog restores byte-identical" "$(printf '%s' "$out" | _flat)"
+        fail "round $r: every point in the catalog restores byte-identical" "$(printf '%s' "$out" | one_line)"
 
     removed=$(( $(sum_removed "$conc") + $(sum_removed "$seq_log") ))
     cr=$(sum_removed "$conc") kept=$(sum_kept "$conc")
@@ -303,7 +303,7 @@ check_out "and one after it finds nothing to remove" \
     'j["status"] == "Completed" and j["stats"]["chunksRemoved"] == 0 and j["stats"]["chunksLive"] == j["stats"]["chunksTotal"] > 0' \
     cat "$WORK/job.json"
 out=$(verify_catalog 2>&1) && pass "every point left restores byte-identical" ||
-    fail "every point left restores byte-identical" "$(printf '%s' "$out" | _flat)"
+    fail "every point left restores byte-identical" "$(printf '%s' "$out" | one_line)"
 srv_stop; rc=$?
 check "the server stops cleanly (exit 0)" test "$rc" = 0
 check "vmvaultd check re-reads every point and chunk" "$VMVAULTD" check --data-dir "$SRV_DATA"

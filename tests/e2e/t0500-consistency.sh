@@ -50,9 +50,9 @@ guest_domain app "$WORK/app.qcow2" --workload
 VM=$VIRT_DOM
 check "the guest's agent answers" guest_wait_agent app
 
-job() { "$VMVAULT" job show --vault-name v1 --name "$1" 2>/dev/null | jv "$2" 2>/dev/null; }
-latest_point() { "$VMVAULT" item show --vault-name v1 --name "$VM" 2>/dev/null | jv 'j["latestRecoveryPoint"]'; }
-points() { "$VMVAULT" recoverypoint list --vault-name v1 --item-name "$VM" 2>/dev/null | jv 'len(L)'; }
+job() { "$VMVAULT" job show --vault-name v1 --name "$1" 2>/dev/null | json_value "$2" 2>/dev/null; }
+latest_point() { "$VMVAULT" item show --vault-name v1 --name "$VM" 2>/dev/null | json_value 'j["latestRecoveryPoint"]'; }
+points() { "$VMVAULT" recoverypoint list --vault-name v1 --item-name "$VM" 2>/dev/null | json_value 'len(L)'; }
 ours() { virt_checkpoints app | grep -c '^vmvault-'; }
 # new_backup: a backup now; its job id in J (then `check ... agent_run` runs it).
 new_backup() { J=$(jobid "$VMVAULT" protection backup-now --vault-name v1 --item-name "$VM"); }

@@ -41,7 +41,7 @@ check_closed() {
     local name=$1 rc; shift
     "$@" >/dev/null 2>"$WORK/.closed-err"; rc=$?
     if [ "$rc" != 0 ] && [ "$rc" != 28 ]; then pass "$name"
-    else fail "$name" "curl exit $rc: $(_flat < "$WORK/.closed-err")"; fi
+    else fail "$name" "curl exit $rc: $(one_line < "$WORK/.closed-err")"; fi
 }
 
 # ---- --tls auto: the pair is made once -------------------------------------------

@@ -47,7 +47,7 @@ agent_bg() {
     APID=$NET_PID
 }
 export WORK
-job() { "$VMVAULT" job show --vault-name v1 --name "$1" 2>/dev/null | jv "$2" 2>/dev/null; }
+job() { "$VMVAULT" job show --vault-name v1 --name "$1" 2>/dev/null | json_value "$2" 2>/dev/null; }
 # wait_job JOB EXPR [SECONDS]: until python EXPR holds for the job.
 wait_job() {
     for _ in $(seq 1 $((${3:-30} * 10))); do
@@ -80,8 +80,8 @@ check "a backup through the proxy" run_ns
 check "completes" test "$(job "$J" "$NO_GA_DONE")" = True
 check "the proxy carried it, in a CONNECT tunnel to the vault" proxy_saw "^CONNECT $NET_HOST_IP:$VAULT_PORT "
 check "the firewall denied the direct attempts" test "$(net_denied)" -gt 0
-P1=$(latest web)
-check "the point restores byte-identical" restored "$P1" vda "$(virt_expected_at web vda p1)"
+P1=$(latest_point_of web)
+check "the point restores byte-identical" restored_disk_equals "$P1" vda "$(virt_expected_at web vda p1)"
 
 # 2. A proxy that wants credentials.
 proxy_start --auth backup:s3cret
@@ -153,8 +153,8 @@ wait "$APID"; rc=$?
 check "the agent finishes (exit 0)" test "$rc" = 0
 check "the backup completes" test "$(job "$J" "$NO_GA_DONE")" = True
 check "the agent retried while the link was down" grep -q "trying again for up to 120 s" "$WORK/agent.log"
-P2=$(latest cut)
-check "the point restores byte-identical" restored "$P2" vda "$(virt_expected_at cut vda p2)"
+P2=$(latest_point_of cut)
+check "the point restores byte-identical" restored_disk_equals "$P2" vda "$(virt_expected_at cut vda p2)"
 # Chunks the vault acknowledged were not sent again: no chunk got two 2xx answers,
 # but for the few whose answer the cut may have swallowed (one per upload worker).
 DUPS=$(tail -n +"$MARK" "$SRV_LOG" | grep -E 'request method=PUT path=/api/v1/agent/chunks/[0-9a-f]+ status=20[01]' |

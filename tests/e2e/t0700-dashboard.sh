@@ -80,7 +80,7 @@ check "host2 registers in another region and reports once" sh -c "
 reported() {
     for _ in $(seq 1 100); do
         [ "$("$VMVAULT" protectable-item list --vault-name v1 2>/dev/null |
-            jv "len([x for x in L if x['name'] == '$VM'])")" = 2 ] && return 0
+            json_value "len([x for x in L if x['name'] == '$VM'])")" = 2 ] && return 0
         sleep 0.2
     done
     return 1
@@ -92,7 +92,7 @@ RESTORE=$WORK/restore
 mkdir -p "$RESTORE" && chmod 755 "$RESTORE"
 browser "configure, back up and restore" t-backup.mjs VV_TOKEN="$OWNER_TOKEN" VV_VAULT=v1 VV_VM="$VM" \
     VV_OTHER_HOST=host2 VV_RESTORE_DIR="$RESTORE"
-P=$("$VMVAULT" item show --vault-name v1 --name "$VM" 2>/dev/null | jv 'j["latestRecoveryPoint"]')
+P=$("$VMVAULT" item show --vault-name v1 --name "$VM" 2>/dev/null | json_value 'j["latestRecoveryPoint"]')
 check "the disk restored from the page equals the domain's disk at its backup" sh -c "
     f=\$(ls '$RESTORE'/*vda* 2>/dev/null | head -n 1) && [ -n \"\$f\" ] &&
     qemu-img compare -q \"\$f\" '$(virt_expected web vda)'"
@@ -100,10 +100,10 @@ check "the page's backup point is the item's latest" test -n "$P"
 
 # ---- a Reader ----------------------------------------------------------------------
 "$VMVAULT" user create --name reader --role Reader >/dev/null 2>&1
-RTOKEN=$("$VMVAULT" token create --user reader --name browser 2>/dev/null | jv 'j["token"]')
+RTOKEN=$("$VMVAULT" token create --user reader --name browser 2>/dev/null | json_value 'j["token"]')
 check "a Reader token is made" test -n "$RTOKEN"
 browser "a Reader's dashboard" t-reader.mjs VV_TOKEN="$RTOKEN" VV_VAULT=v1 VV_VM="$VM"
-backups() { "$VMVAULT" job list --vault-name v1 --operation Backup 2>/dev/null | jv 'len(L)'; }
+backups() { "$VMVAULT" job list --vault-name v1 --operation Backup 2>/dev/null | json_value 'len(L)'; }
 check "the Reader's refused backup left no job" test "$(backups)" = 1
 
 kill -TERM "$APID" 2>/dev/null; wait "$APID"; rc=$?

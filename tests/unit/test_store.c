@@ -1256,49 +1256,34 @@ static int collect_point(const char *id, void *arg)
     return 0;
 }
 
-TEST(repo_points_commit_load_list_delete)
+/* After a commit, each disk of m records its shape, its counts and its index's checksum. */
+static void check_commit_filled_in(const struct vv_manifest *m, struct vv_index ix[2])
 {
-    struct repo_env e;
-    struct vv_repo *repo;
-    struct vv_manifest m, m2, back;
-    struct vv_index ix[2], ix2[2], got;
-    struct idlist l;
-    const char *id1 = "rp-20261127-183728-042-1a2b3c4d", *id2 = "rp-20261128-000000-000-00000001";
-    char p[4400];
-    struct stat st;
-
-    repo_env(&e);
-    CHECK_OK(vv_repo_open(e.dir, e.key, 1, &repo));
-    memset(&l, 0, sizeof(l));
-    CHECK_OK(vv_repo_point_list(repo, collect_point, &l));
-    CHECK_EQ(l.n, 0);
-    CHECK_EQ(vv_repo_point_load(repo, id1, &back), VV_E_NOTFOUND);
-
-    make_point(&m, id1, NULL, ix, 0x10);
-    CHECK_OK(vv_repo_point_commit(repo, &m, ix));
-    /* commit filled in each disk's shape, counts and index checksum */
     for (int d = 0; d < 2; d++) {
         struct vv_buf ser = VV_BUF_INIT;
         struct vv_index_counts c;
         uint8_t h[VV_SHA256_LEN];
         CHECK_OK(vv_index_serialize(&ix[d], &ser));
         CHECK_OK(vv_sha256(ser.data, ser.len, h));
-        CHECK_MEM(m.disks[d].index_sha256, h, VV_SHA256_LEN);
+        CHECK_MEM(m->disks[d].index_sha256, h, VV_SHA256_LEN);
         vv_index_count(&ix[d], &c);
-        CHECK_EQ(m.disks[d].data_chunks, c.data);
-        CHECK_EQ(m.disks[d].zero_chunks, c.zero);
-        CHECK_EQ(m.disks[d].hole_chunks, c.hole);
-        CHECK_EQ(m.disks[d].virtual_size, ix[d].virtual_size);
-        CHECK_EQ(m.disks[d].chunk_size, 65536);
+        CHECK_EQ(m->disks[d].data_chunks, c.data);
+        CHECK_EQ(m->disks[d].zero_chunks, c.zero);
+        CHECK_EQ(m->disks[d].hole_chunks, c.hole);
+        CHECK_EQ(m->disks[d].virtual_size, ix[d].virtual_size);
+        CHECK_EQ(m->disks[d].chunk_size, 65536);
         vv_buf_release(&ser);
     }
-    snprintf(p, sizeof(p), "%s/points/%s/manifest", e.dir, id1);
-    CHECK_OK(stat(p, &st));
-    snprintf(p, sizeof(p), "%s/points/%s/vdb.index", e.dir, id1);
-    CHECK_OK(stat(p, &st));
+}
 
-    CHECK_OK(vv_repo_point_load(repo, id1, &back));
-    CHECK(!strcmp(back.id, id1));
+/* The committed point id (make_point's, disks ix) loads back with its indexes. */
+static void check_point_reloads(struct vv_repo *repo, const char *id, struct vv_index ix[2])
+{
+    struct vv_manifest back;
+    struct vv_index got;
+
+    CHECK_OK(vv_repo_point_load(repo, id, &back));
+    CHECK(!strcmp(back.id, id));
     CHECK_EQ(back.parent[0], '\0');
     CHECK_EQ(back.created, 1795804648);
     CHECK(back.vm_name && !strcmp(back.vm_name, "web01"));
@@ -1312,14 +1297,23 @@ TEST(repo_points_commit_load_list_delete)
         vv_index_release(&got);
     }
     vv_manifest_release(&back);
+}
+
+/* A second commit of id (a stored point with disks ix) and commits of invalid ids are
+ * refused; the stored point stays as it was. */
+static void check_point_id_refusals(struct vv_repo *repo, const char *id,
+                                    struct vv_index ix[2])
+{
+    struct vv_manifest back;
+    struct vv_index got;
 
     /* the same id again: refused, and the stored point is unchanged */
     {
         struct vv_manifest dup;
         struct vv_index dix[2];
-        make_point(&dup, id1, NULL, dix, 0x99);
+        make_point(&dup, id, NULL, dix, 0x99);
         CHECK_EQ(vv_repo_point_commit(repo, &dup, dix), VV_E_EXISTS);
-        CHECK_OK(vv_repo_point_load(repo, id1, &back));
+        CHECK_OK(vv_repo_point_load(repo, id, &back));
         CHECK_OK(vv_repo_index_load(repo, &back, &back.disks[0], &got));
         CHECK_MEM(got.e, ix[0].e, got.count * sizeof(*got.e));
         vv_index_release(&got);
@@ -1340,6 +1334,36 @@ TEST(repo_points_commit_load_list_delete)
         CHECK_EQ(vv_repo_point_load(repo, "../../config", &back), VV_E_INVAL);
         CHECK_EQ(vv_repo_point_delete(repo, "rp-../x"), VV_E_INVAL);
     }
+}
+
+TEST(repo_points_commit_load_list_delete)
+{
+    struct repo_env e;
+    struct vv_repo *repo;
+    struct vv_manifest m, m2, back;
+    struct vv_index ix[2], ix2[2];
+    struct idlist l;
+    const char *id1 = "rp-20261127-183728-042-1a2b3c4d", *id2 = "rp-20261128-000000-000-00000001";
+    char p[4400];
+    struct stat st;
+
+    repo_env(&e);
+    CHECK_OK(vv_repo_open(e.dir, e.key, 1, &repo));
+    memset(&l, 0, sizeof(l));
+    CHECK_OK(vv_repo_point_list(repo, collect_point, &l));
+    CHECK_EQ(l.n, 0);
+    CHECK_EQ(vv_repo_point_load(repo, id1, &back), VV_E_NOTFOUND);
+
+    make_point(&m, id1, NULL, ix, 0x10);
+    CHECK_OK(vv_repo_point_commit(repo, &m, ix));
+    check_commit_filled_in(&m, ix);
+    snprintf(p, sizeof(p), "%s/points/%s/manifest", e.dir, id1);
+    CHECK_OK(stat(p, &st));
+    snprintf(p, sizeof(p), "%s/points/%s/vdb.index", e.dir, id1);
+    CHECK_OK(stat(p, &st));
+
+    check_point_reloads(repo, id1, ix);
+    check_point_id_refusals(repo, id1, ix);
 
     make_point(&m2, id2, id1, ix2, 0x20);
     CHECK_OK(vv_repo_point_commit(repo, &m2, ix2));
