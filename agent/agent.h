@@ -10,7 +10,7 @@
  *                           agent token and the vault certificate's pin (0600)
  *   agent.conf              the operator's settings, Key=Value lines (net.c):
  *                           HttpProxy.Host/Port/User/Password, Network.RetrySeconds
- *   outbox/<job>.json       job endings the vault has not heard yet (net.c)
+ *   outbox/<job>.json       job endings the vault has not heard yet (vault.c)
  *   chains/<vm uuid>.json   the VM's incremental chain: last recovery point, the
  *                           libvirt checkpoint it ended with, each disk's chunk size
  *   chains/<vm uuid>/<disk>.index   that point's disk indexes, the parents of the
@@ -83,10 +83,6 @@ void vv_agent_net_error(const struct vv_agent *a, const struct vv_http_response 
                         char *err, size_t errlen);
 /* 1 when a failure is worth retrying (the network may come back), else 0. */
 int vv_agent_net_transient(const struct vv_http_response *resp);
-/* Keep a job's ending that could not be sent, and send those kept (0 when the
- * outbox is empty afterwards). */
-int vv_agent_outbox_put(struct vv_agent *a, const char *job, json_t *body);
-int vv_agent_outbox_flush(struct vv_agent *a);
 /* Split "CODE: message" into code (a copy) and the message (a pointer into err). */
 const char *vv_agent_err_split(const char *err, char *code, size_t n);
 
@@ -109,12 +105,6 @@ int vv_vault_json_once(struct vv_agent *a, struct vv_http *h, const char *method
 int vv_vault_raw(struct vv_agent *a, struct vv_http *h, const char *method, const char *path,
                  const void *data, size_t n, const char *extra_header, json_t **out,
                  long *status, char *err, size_t errlen);
-
-/* ---- inventory / jobs ---------------------------------------------------------- */
-/* Report the host's VMs when they changed since the last report (or force). */
-int vv_agent_report_inventory(struct vv_agent *a, int force);
-/* Carry out one claimed job (the vault's job object, with "params"). */
-int vv_agent_run_job(struct vv_agent *a, json_t *job);
 /* Progress of a job, sent on h (one thread at a time per client): tasks is a JSON
  * array of {"name","status"} (may be NULL); returns 1 when the vault asks to cancel,
  * 0, or <0. */
@@ -127,5 +117,27 @@ int vv_agent_complete(struct vv_agent *a, const char *job, const char *status,
  * (what the job read and sent), "warnings", "snapshot" (docs/api.md). */
 int vv_agent_complete_with(struct vv_agent *a, const char *job, const char *status,
                            const char *code, const char *message, json_t *extra);
+/* Keep a job's ending that could not be sent (in outbox/), and send those kept (0
+ * when the outbox is empty afterwards). */
+int vv_agent_outbox_put(struct vv_agent *a, const char *job, json_t *body);
+int vv_agent_outbox_flush(struct vv_agent *a);
+
+/* ---- vmvault-agent.c: inventory and jobs ------------------------------------------ */
+/* Report the host's VMs when they changed since the last report (or force). */
+int vv_agent_report_inventory(struct vv_agent *a, int force);
+/* Carry out one claimed job (the vault's job object, with "params"): a Backup or a
+ * Restore; any other operation is ended Failed (UnsupportedOperation). */
+int vv_agent_run_job(struct vv_agent *a, json_t *job);
+
+/* ---- job_backup.c, job_restore.c: the jobs ---------------------------------------- */
+/* Carry out a Backup or a Restore job (the vault's job object, with "params"),
+ * reporting progress and its end to the vault (vault.c). 0, or the failure. */
+int vv_agent_backup(struct vv_agent *a, json_t *job);
+int vv_agent_restore(struct vv_agent *a, json_t *job);
+
+/* ---- check.c: check-connectivity ------------------------------------------------ */
+/* Test each step of the way to the vault and print the result, a table or JSON
+ * (json). Returns the exit status: 0 when every step passed, else 1. */
+int vv_agent_check(struct vv_agent *a, int json);
 
 #endif

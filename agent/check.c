@@ -175,201 +175,254 @@ static void net_fail(struct vv_agent *a, struct step *s, const struct vv_http_re
     }
 }
 
-static void run_checks(struct vv_agent *a, struct report *rep)
-{
-    char host[256], port[16], phost[256], pport[16], proxy[300], msg[300];
+/* What the steps learn and pass on. */
+struct checks {
+    struct vv_agent *a;
+    struct report *rep;
+    char host[256], port[16]; /* the vault's */
+    int tls;                  /* the vault's URL is https */
+    char proxy[300];          /* the proxy on the way, "" for none */
+    int ok;                   /* no step failed that the next ones need */
     struct vv_http_response resp;
-    struct addrinfo *ai = NULL;
-    struct step *s;
-    int tls, ptls, ok = 1, r;
-    uint64_t t0;
+};
 
-    vv_http_response_init(&resp);
-    s = add(rep, "config", "pass");
-    snprintf(s->detail, sizeof(s->detail), "vault %s at %s, host %s%s%s", a->vault, a->url,
-             a->host, a->pin[0] ? ", certificate pinned " : "", a->pin);
-    if (split_url(a->url, host, sizeof(host), port, sizeof(port), &tls) != 0) {
-        s->status = "fail";
-        rep->failed++;
-        snprintf(s->remedy, sizeof(s->remedy), "agent.json's vault URL is malformed: register "
-                 "the host again");
-        return;
-    }
-    {
-        struct vv_http *h = vv_agent_http(a);
-        proxy[0] = '\0';
-        if (h)
-            vv_http_proxy_for(h, a->url, proxy, sizeof(proxy));
-        vv_http_free(h);
-    }
-
-    if (proxy[0]) {
-        s = add(rep, "proxy", "pass");
-        t0 = ms_now();
-        {
-            char full[320];
-            snprintf(full, sizeof(full), "%s%s", strstr(proxy, "://") ? "" : "http://", proxy);
-            if (split_url(full, phost, sizeof(phost), pport, sizeof(pport), &ptls) != 0)
-                snprintf(phost, sizeof(phost), "%.200s", proxy);
-            if (!strchr(strstr(full, "://") + 3, ':'))
-                snprintf(pport, sizeof(pport), "1080"); /* libcurl's default proxy port */
-        }
-        r = resolve(phost, pport, &ai, msg, sizeof(msg));
-        if (r == 0)
-            r = tcp_connect(ai, msg, sizeof(msg));
-        freeaddrinfo(ai);
-        ai = NULL;
-        s->ms = (unsigned)(ms_now() - t0);
-        snprintf(s->detail, sizeof(s->detail), "%s (from %s)%s%s", proxy,
-                 a->proxy[0] ? "agent.conf" : "the environment", r ? ": " : "", r ? msg : "");
-        if (r) {
-            s->status = "fail";
-            rep->failed++;
-            ok = 0;
-            snprintf(s->remedy, sizeof(s->remedy),
-                     "this host cannot reach its proxy: check HttpProxy.Host/HttpProxy.Port in "
-                     "%s/agent.conf (or https_proxy), and allow outbound TCP to %s:%s",
-                     a->state_dir, phost, pport);
-        }
-        s = add(rep, "dns", "skip");
-        snprintf(s->detail, sizeof(s->detail), "the proxy resolves %s", host);
-        s = add(rep, "tcp", "skip");
-        snprintf(s->detail, sizeof(s->detail), "the proxy connects to %s:%s", host, port);
-    } else {
-        s = add(rep, "proxy", "skip");
-        snprintf(s->detail, sizeof(s->detail), "none: direct connection (no HttpProxy.Host in "
-                 "agent.conf, no https_proxy/http_proxy)");
-        s = add(rep, "dns", "pass");
-        t0 = ms_now();
-        r = resolve(host, port, &ai, msg, sizeof(msg));
-        s->ms = (unsigned)(ms_now() - t0);
-        if (r) {
-            s->status = "fail";
-            rep->failed++;
-            ok = 0;
-            snprintf(s->detail, sizeof(s->detail), "%s: %s", host, msg);
-            snprintf(s->remedy, sizeof(s->remedy), "this host cannot resolve %s: check its DNS "
-                     "(/etc/resolv.conf), or register with credentials whose vault URL is an "
-                     "address", host);
-            s = add(rep, "tcp", "skip");
-            snprintf(s->detail, sizeof(s->detail), "needs dns");
-        } else {
-            char addr[NI_MAXHOST] = "?";
-            getnameinfo(ai->ai_addr, ai->ai_addrlen, addr, sizeof(addr), NULL, 0, NI_NUMERICHOST);
-            snprintf(s->detail, sizeof(s->detail), "%s is %s", host, addr);
-            s = add(rep, "tcp", "pass");
-            t0 = ms_now();
-            r = tcp_connect(ai, msg, sizeof(msg));
-            s->ms = (unsigned)(ms_now() - t0);
-            snprintf(s->detail, sizeof(s->detail), "%s:%s%s%s", host, port, r ? ": " : "",
-                     r ? msg : "");
-            if (r) {
-                s->status = "fail";
-                rep->failed++;
-                ok = 0;
-                snprintf(s->remedy, sizeof(s->remedy),
-                         "allow outbound TCP from this host to %s port %s (the vault), or set "
-                         "HttpProxy.Host and HttpProxy.Port in %s/agent.conf to go through a "
-                         "proxy",
-                         host, port, a->state_dir);
-            }
-        }
-        freeaddrinfo(ai);
-        ai = NULL;
-    }
-
-    /* TLS and the vault's answer: one health request tells both. */
-    s = add(rep, "tls", ok && tls ? "pass" : "skip");
-    if (!tls)
-        snprintf(s->detail, sizeof(s->detail), "plain http: the vault has no TLS");
-    t0 = ms_now();
-    r = ok ? probe(a, "GET", "/api/v1/health", 0, NULL, 0, &resp) : VV_E_IO;
-    if (ok && tls) {
-        s->ms = (unsigned)(ms_now() - t0);
-        if (r < 0 && (resp.failure == VV_HTTP_TLS || resp.failure == VV_HTTP_PIN)) {
-            s->status = "fail";
-            rep->failed++;
-            net_fail(a, s, &resp);
-            ok = 0;
-        } else {
-            snprintf(s->detail, sizeof(s->detail), "%s", a->pin[0] ? "the pinned key matches"
-                                                                   : "the system CA store "
-                                                                     "trusts the vault");
-        }
-    }
-    s = add(rep, "http", ok ? "pass" : "skip");
-    if (ok) {
-        s->ms = (unsigned)(ms_now() - t0);
-        if (r < 0 || resp.status != 200) {
-            s->status = "fail";
-            rep->failed++;
-            ok = 0;
-            if (r < 0)
-                net_fail(a, s, &resp);
-            else {
-                snprintf(s->detail, sizeof(s->detail), "GET /api/v1/health answered HTTP %ld",
-                         resp.status);
-                snprintf(s->remedy, sizeof(s->remedy), "something other than vmvaultd answers "
-                         "at %s: check the URL in agent.json and any proxy on the way", a->url);
-            }
-        } else {
-            snprintf(s->detail, sizeof(s->detail), "GET /api/v1/health: 200");
-        }
-    }
-    s = add(rep, "auth", ok ? "pass" : "skip");
-    if (ok) {
-        t0 = ms_now();
-        r = probe(a, "GET", "/api/v1/whoami", 1, NULL, 0, &resp);
-        s->ms = (unsigned)(ms_now() - t0);
-        if (r < 0) {
-            s->status = "fail";
-            rep->failed++;
-            net_fail(a, s, &resp);
-            ok = 0;
-        } else if (resp.status != 200) {
-            s->status = "fail";
-            rep->failed++;
-            ok = 0;
-            snprintf(s->detail, sizeof(s->detail), "AgentCredentialRejected: HTTP %ld",
-                     resp.status);
-            snprintf(s->remedy, sizeof(s->remedy), "the vault rejects this host's token: "
-                     "register the host again with 'vmvault-agent register "
-                     "--vault-credentials FILE'");
-        } else {
-            snprintf(s->detail, sizeof(s->detail), "the vault knows this host as '%s'", a->host);
-        }
-    }
-    s = add(rep, "upload", ok ? "pass" : "skip");
-    if (ok) {
-        static const char probe_chunk[] = "vmvault-agent connectivity check\n";
-        uint8_t id[VV_SHA256_LEN];
-        char hex[2 * VV_SHA256_LEN + 1], path[200];
-        if (vv_sha256(probe_chunk, sizeof(probe_chunk) - 1, id) != 0)
-            memset(id, 0, sizeof(id)); /* the vault then refuses the upload: reported */
-        vv_hex_encode(id, sizeof(id), hex);
-        snprintf(path, sizeof(path), "/api/v1/agent/chunks/%s", hex);
-        t0 = ms_now();
-        r = probe(a, "PUT", path, 1, probe_chunk, sizeof(probe_chunk) - 1, &resp);
-        s->ms = (unsigned)(ms_now() - t0);
-        if (r < 0) {
-            s->status = "fail";
-            rep->failed++;
-            net_fail(a, s, &resp);
-        } else if (resp.status < 200 || resp.status >= 300) {
-            s->status = "fail";
-            rep->failed++;
-            snprintf(s->detail, sizeof(s->detail), "PUT of a %zu-byte chunk answered HTTP %ld",
-                     sizeof(probe_chunk) - 1, resp.status);
-            snprintf(s->remedy, sizeof(s->remedy), "the vault refuses uploads: see its log; a "
-                     "proxy on the way may limit request sizes or methods (PUT)");
-        } else {
-            snprintf(s->detail, sizeof(s->detail), "a %zu-byte chunk stored", sizeof(probe_chunk) - 1);
-        }
-    }
-    vv_http_response_release(&resp);
+static void step_failed(struct checks *c, struct step *s)
+{
+    s->status = "fail";
+    c->rep->failed++;
 }
 
-int vv_agent_check(struct vv_agent *a, int json);
+/* agent.json's vault, and the proxy the client would use. */
+static int check_config(struct checks *c)
+{
+    struct vv_agent *a = c->a;
+    struct step *s = add(c->rep, "config", "pass");
+    struct vv_http *h;
+
+    snprintf(s->detail, sizeof(s->detail), "vault %s at %s, host %s%s%s", a->vault, a->url,
+             a->host, a->pin[0] ? ", certificate pinned " : "", a->pin);
+    if (split_url(a->url, c->host, sizeof(c->host), c->port, sizeof(c->port), &c->tls) != 0) {
+        step_failed(c, s);
+        snprintf(s->remedy, sizeof(s->remedy), "agent.json's vault URL is malformed: register "
+                 "the host again");
+        return VV_E_INVAL;
+    }
+    h = vv_agent_http(a);
+    c->proxy[0] = '\0';
+    if (h)
+        vv_http_proxy_for(h, a->url, c->proxy, sizeof(c->proxy));
+    vv_http_free(h);
+    return 0;
+}
+
+/* Through a proxy: a TCP connection to it; it resolves and connects for us. */
+static void check_proxy(struct checks *c)
+{
+    char phost[256], pport[16], full[320], msg[300];
+    struct step *s = add(c->rep, "proxy", "pass");
+    struct addrinfo *ai = NULL;
+    uint64_t t0 = ms_now();
+    int ptls, r;
+
+    snprintf(full, sizeof(full), "%s%s", strstr(c->proxy, "://") ? "" : "http://", c->proxy);
+    if (split_url(full, phost, sizeof(phost), pport, sizeof(pport), &ptls) != 0)
+        snprintf(phost, sizeof(phost), "%.200s", c->proxy);
+    if (!strchr(strstr(full, "://") + 3, ':'))
+        snprintf(pport, sizeof(pport), "1080"); /* libcurl's default proxy port */
+    r = resolve(phost, pport, &ai, msg, sizeof(msg));
+    if (r == 0)
+        r = tcp_connect(ai, msg, sizeof(msg));
+    freeaddrinfo(ai);
+    s->ms = (unsigned)(ms_now() - t0);
+    snprintf(s->detail, sizeof(s->detail), "%s (from %s)%s%s", c->proxy,
+             c->a->proxy[0] ? "agent.conf" : "the environment", r ? ": " : "", r ? msg : "");
+    if (r) {
+        step_failed(c, s);
+        c->ok = 0;
+        snprintf(s->remedy, sizeof(s->remedy),
+                 "this host cannot reach its proxy: check HttpProxy.Host/HttpProxy.Port in "
+                 "%s/agent.conf (or https_proxy), and allow outbound TCP to %s:%s",
+                 c->a->state_dir, phost, pport);
+    }
+    s = add(c->rep, "dns", "skip");
+    snprintf(s->detail, sizeof(s->detail), "the proxy resolves %s", c->host);
+    s = add(c->rep, "tcp", "skip");
+    snprintf(s->detail, sizeof(s->detail), "the proxy connects to %s:%s", c->host, c->port);
+}
+
+/* Straight to the vault: its name, then a TCP connection. */
+static void check_direct(struct checks *c)
+{
+    char msg[300], addr[NI_MAXHOST] = "?";
+    struct addrinfo *ai = NULL;
+    struct step *s;
+    uint64_t t0;
+    int r;
+
+    s = add(c->rep, "proxy", "skip");
+    snprintf(s->detail, sizeof(s->detail), "none: direct connection (no HttpProxy.Host in "
+             "agent.conf, no https_proxy/http_proxy)");
+    s = add(c->rep, "dns", "pass");
+    t0 = ms_now();
+    r = resolve(c->host, c->port, &ai, msg, sizeof(msg));
+    s->ms = (unsigned)(ms_now() - t0);
+    if (r) {
+        step_failed(c, s);
+        c->ok = 0;
+        snprintf(s->detail, sizeof(s->detail), "%s: %s", c->host, msg);
+        snprintf(s->remedy, sizeof(s->remedy), "this host cannot resolve %s: check its DNS "
+                 "(/etc/resolv.conf), or register with credentials whose vault URL is an "
+                 "address", c->host);
+        s = add(c->rep, "tcp", "skip");
+        snprintf(s->detail, sizeof(s->detail), "needs dns");
+        freeaddrinfo(ai);
+        return;
+    }
+    getnameinfo(ai->ai_addr, ai->ai_addrlen, addr, sizeof(addr), NULL, 0, NI_NUMERICHOST);
+    snprintf(s->detail, sizeof(s->detail), "%s is %s", c->host, addr);
+    s = add(c->rep, "tcp", "pass");
+    t0 = ms_now();
+    r = tcp_connect(ai, msg, sizeof(msg));
+    s->ms = (unsigned)(ms_now() - t0);
+    snprintf(s->detail, sizeof(s->detail), "%s:%s%s%s", c->host, c->port, r ? ": " : "",
+             r ? msg : "");
+    if (r) {
+        step_failed(c, s);
+        c->ok = 0;
+        snprintf(s->remedy, sizeof(s->remedy),
+                 "allow outbound TCP from this host to %s port %s (the vault), or set "
+                 "HttpProxy.Host and HttpProxy.Port in %s/agent.conf to go through a "
+                 "proxy",
+                 c->host, c->port, c->a->state_dir);
+    }
+    freeaddrinfo(ai);
+}
+
+/* TLS and the vault's answer: one health request tells both. */
+static void check_tls_http(struct checks *c)
+{
+    struct step *s = add(c->rep, "tls", c->ok && c->tls ? "pass" : "skip");
+    uint64_t t0;
+    int r;
+
+    if (!c->tls)
+        snprintf(s->detail, sizeof(s->detail), "plain http: the vault has no TLS");
+    t0 = ms_now();
+    r = c->ok ? probe(c->a, "GET", "/api/v1/health", 0, NULL, 0, &c->resp) : VV_E_IO;
+    if (c->ok && c->tls) {
+        s->ms = (unsigned)(ms_now() - t0);
+        if (r < 0 && (c->resp.failure == VV_HTTP_TLS || c->resp.failure == VV_HTTP_PIN)) {
+            step_failed(c, s);
+            net_fail(c->a, s, &c->resp);
+            c->ok = 0;
+        } else {
+            snprintf(s->detail, sizeof(s->detail), "%s", c->a->pin[0] ? "the pinned key matches"
+                                                                       : "the system CA store "
+                                                                         "trusts the vault");
+        }
+    }
+    s = add(c->rep, "http", c->ok ? "pass" : "skip");
+    if (!c->ok)
+        return;
+    s->ms = (unsigned)(ms_now() - t0);
+    if (r < 0 || c->resp.status != 200) {
+        step_failed(c, s);
+        c->ok = 0;
+        if (r < 0)
+            net_fail(c->a, s, &c->resp);
+        else {
+            snprintf(s->detail, sizeof(s->detail), "GET /api/v1/health answered HTTP %ld",
+                     c->resp.status);
+            snprintf(s->remedy, sizeof(s->remedy), "something other than vmvaultd answers "
+                     "at %s: check the URL in agent.json and any proxy on the way", c->a->url);
+        }
+    } else {
+        snprintf(s->detail, sizeof(s->detail), "GET /api/v1/health: 200");
+    }
+}
+
+/* The vault accepts this host's token. */
+static void check_auth(struct checks *c)
+{
+    struct step *s = add(c->rep, "auth", c->ok ? "pass" : "skip");
+    uint64_t t0;
+    int r;
+
+    if (!c->ok)
+        return;
+    t0 = ms_now();
+    r = probe(c->a, "GET", "/api/v1/whoami", 1, NULL, 0, &c->resp);
+    s->ms = (unsigned)(ms_now() - t0);
+    if (r < 0) {
+        step_failed(c, s);
+        net_fail(c->a, s, &c->resp);
+        c->ok = 0;
+    } else if (c->resp.status != 200) {
+        step_failed(c, s);
+        c->ok = 0;
+        snprintf(s->detail, sizeof(s->detail), "AgentCredentialRejected: HTTP %ld",
+                 c->resp.status);
+        snprintf(s->remedy, sizeof(s->remedy), "the vault rejects this host's token: "
+                 "register the host again with 'vmvault-agent register "
+                 "--vault-credentials FILE'");
+    } else {
+        snprintf(s->detail, sizeof(s->detail), "the vault knows this host as '%s'", c->a->host);
+    }
+}
+
+/* One small chunk is sent and acknowledged. */
+static void check_upload(struct checks *c)
+{
+    static const char probe_chunk[] = "vmvault-agent connectivity check\n";
+    struct step *s = add(c->rep, "upload", c->ok ? "pass" : "skip");
+    uint8_t id[VV_SHA256_LEN];
+    char hex[2 * VV_SHA256_LEN + 1], path[200];
+    uint64_t t0;
+    int r;
+
+    if (!c->ok)
+        return;
+    if (vv_sha256(probe_chunk, sizeof(probe_chunk) - 1, id) != 0)
+        memset(id, 0, sizeof(id)); /* the vault then refuses the upload: reported */
+    vv_hex_encode(id, sizeof(id), hex);
+    snprintf(path, sizeof(path), "/api/v1/agent/chunks/%s", hex);
+    t0 = ms_now();
+    r = probe(c->a, "PUT", path, 1, probe_chunk, sizeof(probe_chunk) - 1, &c->resp);
+    s->ms = (unsigned)(ms_now() - t0);
+    if (r < 0) {
+        step_failed(c, s);
+        net_fail(c->a, s, &c->resp);
+    } else if (c->resp.status < 200 || c->resp.status >= 300) {
+        step_failed(c, s);
+        snprintf(s->detail, sizeof(s->detail), "PUT of a %zu-byte chunk answered HTTP %ld",
+                 sizeof(probe_chunk) - 1, c->resp.status);
+        snprintf(s->remedy, sizeof(s->remedy), "the vault refuses uploads: see its log; a "
+                 "proxy on the way may limit request sizes or methods (PUT)");
+    } else {
+        snprintf(s->detail, sizeof(s->detail), "a %zu-byte chunk stored", sizeof(probe_chunk) - 1);
+    }
+}
+
+static void run_checks(struct vv_agent *a, struct report *rep)
+{
+    struct checks c;
+
+    memset(&c, 0, sizeof(c));
+    c.a = a;
+    c.rep = rep;
+    c.ok = 1;
+    vv_http_response_init(&c.resp);
+    if (check_config(&c) == 0) {
+        if (c.proxy[0])
+            check_proxy(&c);
+        else
+            check_direct(&c);
+        check_tls_http(&c);
+        check_auth(&c);
+        check_upload(&c);
+    }
+    vv_http_response_release(&c.resp);
+}
 
 int vv_agent_check(struct vv_agent *a, int json)
 {

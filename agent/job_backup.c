@@ -536,158 +536,194 @@ static void clean_host(struct job *jb, int keep_checkpoint)
     }
 }
 
-int vv_agent_backup(struct vv_agent *a, json_t *job);
-
-int vv_agent_backup(struct vv_agent *a, json_t *job)
+/* The job's parameters and its reporting; the first progress report. */
+static void job_init(struct job *jb, struct vv_agent *a, json_t *job)
 {
-    struct job jb;
     json_t *params = json_object_get(job, "params");
-    const char *s;
     const json_t *ss;
+    const char *s;
     char serr[300];
-    struct vv_index *ix = NULL;
-    char point[VV_POINT_ID_MAX] = "";
-    const char *inc = NULL;
-    pthread_t th;
-    json_t *extra;
-    int r, incremental = 0, have_thread;
 
-    memset(&jb, 0, sizeof(jb));
-    jb.a = a;
-    jb.id = json_string_value(json_object_get(job, "id"));
-    pthread_mutex_init(&jb.mu, NULL);
-    jb.rh = vv_agent_http(a);
-    jb.warnings = json_array();
-    vv_scripts_default(&jb.scripts);
-    jb.tasks = json_pack("[{s:s,s:s},{s:s,s:s}]", "name", "Take Snapshot", "status", "InProgress",
-                         "name", "Transfer data to vault", "status", "NotStarted");
+    memset(jb, 0, sizeof(*jb));
+    jb->a = a;
+    jb->id = json_string_value(json_object_get(job, "id"));
+    pthread_mutex_init(&jb->mu, NULL);
+    jb->rh = vv_agent_http(a);
+    jb->warnings = json_array();
+    vv_scripts_default(&jb->scripts);
+    jb->tasks = json_pack("[{s:s,s:s},{s:s,s:s}]", "name", "Take Snapshot", "status",
+                          "InProgress", "name", "Transfer data to vault", "status", "NotStarted");
     if ((s = json_string_value(json_object_get(params, "vmUuid"))))
-        snprintf(jb.vm_uuid, sizeof(jb.vm_uuid), "%s", s);
+        snprintf(jb->vm_uuid, sizeof(jb->vm_uuid), "%s", s);
     if ((s = json_string_value(json_object_get(params, "vmName"))))
-        snprintf(jb.vm_name, sizeof(jb.vm_name), "%s", s);
+        snprintf(jb->vm_name, sizeof(jb->vm_name), "%s", s);
     if ((s = json_string_value(json_object_get(params, "lastRecoveryPoint"))))
-        snprintf(jb.last_point, sizeof(jb.last_point), "%s", s);
+        snprintf(jb->last_point, sizeof(jb->last_point), "%s", s);
     if ((ss = json_object_get(params, "scriptSettings")) && !json_is_null(ss) &&
-        vv_scripts_from_json(ss, &jb.scripts, serr, sizeof(serr)) != 0) {
-        vv_scripts_default(&jb.scripts);
-        add_warning(&jb, "ScriptSettingsIgnored",
+        vv_scripts_from_json(ss, &jb->scripts, serr, sizeof(serr)) != 0) {
+        vv_scripts_default(&jb->scripts);
+        add_warning(jb, "ScriptSettingsIgnored",
                     "the item's script settings were not understood (%s); the backup ran "
                     "without scripts",
                     serr);
     }
-    report(&jb);
-    have_thread = pthread_create(&th, NULL, reporter, &jb) == 0;
+    report(jb);
+}
 
-    r = vv_virt_get(a->virt, jb.vm_uuid, &jb.vm);
+/* The VM as the host has it, with the disks the item's settings select. */
+static int load_vm(struct job *jb, const json_t *disk_settings)
+{
+    int r = vv_virt_get(jb->a->virt, jb->vm_uuid, &jb->vm);
+
     if (r) {
-        failf(&jb, "VmNotFound", "VM '%s' (%s) is not defined on host '%s' any more; stop its "
-              "protection or re-create it", jb.vm_name, jb.vm_uuid, a->host);
-        goto end;
+        failf(jb, "VmNotFound", "VM '%s' (%s) is not defined on host '%s' any more; stop its "
+              "protection or re-create it", jb->vm_name, jb->vm_uuid, jb->a->host);
+        return r;
     }
-    select_disks(&jb.vm, json_object_get(params, "diskSettings"));
-    if (jb.vm.ndisks == 0 || jb.vm.ndisks > MAX_DISKS) {
-        r = VV_E_UNSUPPORTED;
-        failf(&jb, "NoDisks",
+    select_disks(&jb->vm, disk_settings);
+    if (jb->vm.ndisks == 0 || jb->vm.ndisks > MAX_DISKS) {
+        failf(jb, "NoDisks",
               "VM '%s' has %zu disks to back up (after its disk settings); vmvault backs up 1 "
               "to %d",
-              jb.vm_name, jb.vm.ndisks, MAX_DISKS);
-        goto end;
+              jb->vm_name, jb->vm.ndisks, MAX_DISKS);
+        return VV_E_UNSUPPORTED;
     }
-    chain_load(a, jb.vm_uuid, &jb.chain);
-    if ((r = take_snapshot(&jb, &inc)) != 0)
-        goto end;
-    set_task(&jb, "Take Snapshot", "Completed");
-    set_task(&jb, "Transfer data to vault", "InProgress");
-    jb.transferring = 1;
-    report(&jb);
-    if (atomic_load(&jb.cancel)) {
-        r = VV_E_CANCELLED;
-        failf(&jb, "Cancelled", "cancelled");
-        goto end;
+    chain_load(jb->a, jb->vm_uuid, &jb->chain);
+    return 0;
+}
+
+/* 0, or VV_E_CANCELLED with the job failed so when a cancel was asked for. */
+static int cancelled(struct job *jb)
+{
+    if (!atomic_load(&jb->cancel))
+        return 0;
+    failf(jb, "Cancelled", "cancelled");
+    return VV_E_CANCELLED;
+}
+
+/* Snapshot, transfer, commit (point), and the chain moving on. *ix: the disks'
+ * indexes (the caller frees them). */
+static int backup_steps(struct job *jb, const json_t *params, struct vv_index **ix,
+                        char point[VV_POINT_ID_MAX])
+{
+    struct vv_agent *a = jb->a;
+    const char *inc = NULL;
+    int r;
+
+    if ((r = load_vm(jb, json_object_get(params, "diskSettings"))) != 0 ||
+        (r = take_snapshot(jb, &inc)) != 0)
+        return r;
+    set_task(jb, "Take Snapshot", "Completed");
+    set_task(jb, "Transfer data to vault", "InProgress");
+    jb->transferring = 1;
+    report(jb);
+    if ((r = cancelled(jb)) != 0)
+        return r;
+    if (!(*ix = calloc(jb->vm.ndisks, sizeof(**ix))))
+        return VV_E_NOMEM;
+    if ((r = transfer(jb, inc, *ix)) != 0 || (r = cancelled(jb)) != 0)
+        return r;
+    if (jb->began) {
+        vv_virt_backup_end(a->virt, jb->vm_uuid);
+        jb->began = 0;
     }
-    if (!(ix = calloc(jb.vm.ndisks, sizeof(*ix)))) {
-        r = VV_E_NOMEM;
-        goto end;
-    }
-    if ((r = transfer(&jb, inc, ix)) != 0)
-        goto end;
-    incremental = jb.incremental;
-    if (atomic_load(&jb.cancel)) {
-        r = VV_E_CANCELLED;
-        failf(&jb, "Cancelled", "cancelled");
-        goto end;
-    }
-    if (jb.began) {
-        vv_virt_backup_end(a->virt, jb.vm_uuid);
-        jb.began = 0;
-    }
-    if ((r = commit(&jb, incremental, point)) != 0)
-        goto end;
+    if ((r = commit(jb, jb->incremental, point)) != 0)
+        return r;
     /* The point is in the vault: move the chain on. */
-    if (chain_save(a, jb.vm_uuid, point, jb.new_checkpoint[0] ? jb.new_checkpoint : NULL, &jb.vm,
-                   ix) != 0)
-        add_warning(&jb, "ChainStateNotSaved",
+    if (chain_save(a, jb->vm_uuid, point, jb->new_checkpoint[0] ? jb->new_checkpoint : NULL,
+                   &jb->vm, *ix) != 0)
+        add_warning(jb, "ChainStateNotSaved",
                     "the chain state could not be saved on the host; the next backup reads "
                     "all allocated data");
-    if (jb.chain.checkpoint[0] && strcmp(jb.chain.checkpoint, jb.new_checkpoint) != 0)
-        vv_virt_checkpoint_delete(a->virt, jb.vm_uuid, jb.chain.checkpoint);
-    clean_host(&jb, 1);
-    set_task(&jb, "Transfer data to vault", "Completed");
-end:
-    if (r)
-        clean_host(&jb, 0);
-    atomic_store(&jb.finished, 1);
-    if (have_thread)
-        pthread_join(th, NULL);
-    if (r && atomic_load(&a->stop) && !strcmp(jb.code, "Cancelled")) {
+    if (jb->chain.checkpoint[0] && strcmp(jb->chain.checkpoint, jb->new_checkpoint) != 0)
+        vv_virt_checkpoint_delete(a->virt, jb->vm_uuid, jb->chain.checkpoint);
+    clean_host(jb, 1);
+    set_task(jb, "Transfer data to vault", "Completed");
+    return 0;
+}
+
+/* A committed backup's end: its stats and warnings. */
+static void complete_ok(struct job *jb, json_t *extra, const char *point)
+{
+    json_t *warnings = json_array();
+    const struct vv_backup_stats *st = &jb->st;
+
+    json_object_set_new(
+        extra, "stats",
+        json_pack("{s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:b}", "bytesRead",
+                  (json_int_t)st->bytes_read, "bytesSent", (json_int_t)st->bytes_stored,
+                  "bytesNew", (json_int_t)st->bytes_new, "chunksRead",
+                  (json_int_t)st->chunks_read, "chunksNew", (json_int_t)st->chunks_new,
+                  "chunksDeduplicated", (json_int_t)st->chunks_dedup, "chunksZero",
+                  (json_int_t)st->chunks_zero, "chunksKept", (json_int_t)st->chunks_kept,
+                  "incremental", jb->incremental));
+    if (jb->q.warnings)
+        json_array_extend(warnings, jb->q.warnings);
+    json_array_extend(warnings, jb->warnings);
+    atomic_store(&jb->done, atomic_load(&jb->total));
+    report(jb);
+    if (json_array_size(warnings))
+        json_object_set(extra, "warnings", warnings);
+    vv_agent_complete_with(jb->a, jb->id,
+                           json_array_size(warnings) ? "CompletedWithWarnings" : "Completed",
+                           NULL, NULL, extra);
+    json_decref(warnings);
+    vv_info("job %s: %s recovery point %s of '%s' committed%s", jb->id,
+            vv_consistency_name(jb->q.type), point, jb->vm_name,
+            jb->incremental ? " (incremental)" : "");
+}
+
+/* Tell the vault how the job ended (r). */
+static void job_end(struct job *jb, int r, const char *point)
+{
+    struct vv_agent *a = jb->a;
+    json_t *extra;
+
+    if (r && atomic_load(&a->stop) && !strcmp(jb->code, "Cancelled")) {
         /* Not the operator's cancel: the agent itself is stopping. */
-        snprintf(jb.code, sizeof(jb.code), "AgentStopped");
-        snprintf(jb.message, sizeof(jb.message),
+        snprintf(jb->code, sizeof(jb->code), "AgentStopped");
+        snprintf(jb->message, sizeof(jb->message),
                  "vmvault-agent on host '%s' was stopped while this backup ran; nothing was "
                  "committed and the host was cleaned up; run the backup again",
                  a->host);
     }
     extra = json_object();
-    if (jb.q.details)
-        json_object_set(extra, "snapshot", jb.q.details);
-    if (r && !strcmp(jb.code, "Cancelled")) {
-        set_task(&jb, "Transfer data to vault", "Cancelled");
-        report(&jb);
-        vv_agent_complete_with(a, jb.id, "Cancelled", NULL, NULL, extra);
+    if (jb->q.details)
+        json_object_set(extra, "snapshot", jb->q.details);
+    if (r && !strcmp(jb->code, "Cancelled")) {
+        set_task(jb, "Transfer data to vault", "Cancelled");
+        report(jb);
+        vv_agent_complete_with(a, jb->id, "Cancelled", NULL, NULL, extra);
     } else if (r) {
-        if (!jb.code[0])
-            failf(&jb, "BackupFailed", "the backup failed: %s (see the agent's log)",
+        if (!jb->code[0])
+            failf(jb, "BackupFailed", "the backup failed: %s (see the agent's log)",
                   vv_strerror(r));
-        set_task(&jb, jb.transferring ? "Transfer data to vault" : "Take Snapshot", "Failed");
-        report(&jb);
-        vv_agent_complete_with(a, jb.id, "Failed", jb.code, jb.message, extra);
+        set_task(jb, jb->transferring ? "Transfer data to vault" : "Take Snapshot", "Failed");
+        report(jb);
+        vv_agent_complete_with(a, jb->id, "Failed", jb->code, jb->message, extra);
     } else {
-        json_t *warnings = json_array();
-        json_object_set_new(
-            extra, "stats",
-            json_pack("{s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:b}", "bytesRead",
-                      (json_int_t)jb.st.bytes_read, "bytesSent", (json_int_t)jb.st.bytes_stored,
-                      "bytesNew", (json_int_t)jb.st.bytes_new, "chunksRead",
-                      (json_int_t)jb.st.chunks_read, "chunksNew", (json_int_t)jb.st.chunks_new,
-                      "chunksDeduplicated", (json_int_t)jb.st.chunks_dedup, "chunksZero",
-                      (json_int_t)jb.st.chunks_zero, "chunksKept", (json_int_t)jb.st.chunks_kept,
-                      "incremental", incremental));
-        if (jb.q.warnings)
-            json_array_extend(warnings, jb.q.warnings);
-        json_array_extend(warnings, jb.warnings);
-        atomic_store(&jb.done, atomic_load(&jb.total));
-        report(&jb);
-        if (json_array_size(warnings))
-            json_object_set(extra, "warnings", warnings);
-        vv_agent_complete_with(a, jb.id, json_array_size(warnings) ? "CompletedWithWarnings"
-                                                                   : "Completed",
-                               NULL, NULL, extra);
-        json_decref(warnings);
-        vv_info("job %s: %s recovery point %s of '%s' committed%s", jb.id,
-                vv_consistency_name(jb.q.type), point, jb.vm_name,
-                incremental ? " (incremental)" : "");
+        complete_ok(jb, extra, point);
     }
     json_decref(extra);
+}
+
+int vv_agent_backup(struct vv_agent *a, json_t *job)
+{
+    struct job jb;
+    struct vv_index *ix = NULL;
+    char point[VV_POINT_ID_MAX] = "";
+    pthread_t th;
+    int r, have_thread;
+
+    job_init(&jb, a, job);
+    have_thread = pthread_create(&th, NULL, reporter, &jb) == 0;
+    r = backup_steps(&jb, json_object_get(job, "params"), &ix, point);
+    if (r)
+        clean_host(&jb, 0);
+    atomic_store(&jb.finished, 1);
+    if (have_thread)
+        pthread_join(th, NULL);
+    job_end(&jb, r, point);
     if (ix)
         for (size_t i = 0; i < jb.vm.ndisks; i++)
             vv_index_release(&ix[i]);

@@ -127,60 +127,34 @@ static int remote_get(struct vv_chunk_fetch *f, struct vv_worker *w,
     return 0;
 }
 
-/* Several chunks in one POST /agent/chunks/fetch; each record is checked against the
- * id asked for in its place. */
-static int remote_get_many(struct vv_chunk_fetch *f, struct vv_worker *w,
-                           const uint8_t *const *ids, size_t n, const struct vv_buf **out)
+/* The body of a batch request: {"ids": [hex, ...]}, malloc'd, or NULL. */
+static char *batch_body(const uint8_t *const *ids, size_t n)
 {
-    struct remote_fetch *rf = (struct remote_fetch *)(void *)f;
-    struct vv_http_request req = VV_HTTP_REQUEST_INIT;
-    struct vv_http_response *resp;
-    struct fetch_worker *fw;
-    char hex[2 * VV_CHUNK_ID_LEN + 1], url[1200], *body;
-    uint8_t got[VV_SHA256_LEN];
-    const uint8_t *p, *end;
-    json_t *list = json_array();
-    size_t total = 0, sizes[VV_FETCH_MANY_MAX]; /* each chunk's plaintext, 0 when sent as is */
-    int r;
+    char hex[2 * VV_CHUNK_ID_LEN + 1], *body;
+    json_t *list = json_array(), *o;
 
-    if (w->idx < 0 || w->idx >= rf->nworkers || n == 0 || n > VV_FETCH_MANY_MAX || !list) {
-        json_decref(list);
-        return VV_E_INVAL;
-    }
-    fw = &rf->w[w->idx];
-    resp = &fw->resp;
-    if (!fw->http && !(fw->http = vv_agent_http(rf->a))) {
-        json_decref(list);
-        return VV_E_NOMEM;
-    }
+    if (!list)
+        return NULL;
     for (size_t k = 0; k < n; k++) {
         vv_hex_encode(ids[k], VV_CHUNK_ID_LEN, hex);
         json_array_append_new(list, json_string(hex));
     }
-    {
-        json_t *o = json_pack("{s:o}", "ids", list); /* takes list */
-        body = o ? json_dumps(o, JSON_COMPACT) : NULL;
-        json_decref(o);
-    }
-    if (!body)
-        return VV_E_NOMEM;
-    snprintf(url, sizeof(url), "%s/api/v1/agent/chunks/fetch", rf->a->url);
-    req.method = "POST";
-    req.url = url;
-    req.bearer = rf->a->token;
-    req.body = body;
-    req.body_len = strlen(body);
-    req.content_type = "application/json";
-    req.timeout_ms = 120000;
-    req.max_response = (64u << 20) + (16u << 20);
-    r = vv_http_do(fw->http, &req, resp);
-    free(body);
-    snprintf(hex, sizeof(hex), "%zu chunk(s)", n);
-    if ((r = answered(r, resp, "a batch of", hex)) != 0)
-        return r;
-    /* first the records' bounds and the room their plaintexts take, then each chunk */
-    p = resp->body.data;
-    end = p + resp->body.len;
+    o = json_pack("{s:o}", "ids", list); /* takes list */
+    body = o ? json_dumps(o, JSON_COMPACT) : NULL;
+    json_decref(o);
+    return body;
+}
+
+/* The records of a batch answer (body): each chunk's bytes as sent into fw->view[k],
+ * its plaintext size into sizes[k] (0 when sent as is), their sum into *total. */
+static int batch_records(struct fetch_worker *fw, const struct vv_buf *body,
+                         const uint8_t *const *ids, size_t n, size_t *sizes, size_t *total)
+{
+    char hex[2 * VV_CHUNK_ID_LEN + 1];
+    const uint8_t *p = body->data, *end = p + body->len;
+    int r;
+
+    *total = 0;
     for (size_t k = 0; k < n; k++) {
         struct vv_rec rec;
         size_t plain = 0;
@@ -204,7 +178,7 @@ static int remote_get_many(struct vv_chunk_fetch *f, struct vv_worker *w,
                 return VV_E_HASH;
             }
             sizes[k] = plain;
-            total += plain;
+            *total += plain;
         }
         p += VV_REC_HEAD + rec.len;
     }
@@ -212,7 +186,48 @@ static int remote_get_many(struct vv_chunk_fetch *f, struct vv_worker *w,
         vv_error("the vault's answer to %zu chunk(s) has %zu bytes too many", n, (size_t)(end - p));
         return VV_E_CORRUPT;
     }
-    if ((r = vv_buf_resize(&fw->joined, total)) != 0)
+    return 0;
+}
+
+/* Several chunks in one POST /agent/chunks/fetch; each record is checked against the
+ * id asked for in its place. */
+static int remote_get_many(struct vv_chunk_fetch *f, struct vv_worker *w,
+                           const uint8_t *const *ids, size_t n, const struct vv_buf **out)
+{
+    struct remote_fetch *rf = (struct remote_fetch *)(void *)f;
+    struct vv_http_request req = VV_HTTP_REQUEST_INIT;
+    struct vv_http_response *resp;
+    struct fetch_worker *fw;
+    char hex[2 * VV_CHUNK_ID_LEN + 1], url[1200], *body;
+    uint8_t got[VV_SHA256_LEN];
+    size_t total = 0, sizes[VV_FETCH_MANY_MAX]; /* each chunk's plaintext, 0 when sent as is */
+    int r;
+
+    if (w->idx < 0 || w->idx >= rf->nworkers || n == 0 || n > VV_FETCH_MANY_MAX)
+        return VV_E_INVAL;
+    fw = &rf->w[w->idx];
+    resp = &fw->resp;
+    if (!fw->http && !(fw->http = vv_agent_http(rf->a)))
+        return VV_E_NOMEM;
+    if (!(body = batch_body(ids, n)))
+        return VV_E_NOMEM;
+    snprintf(url, sizeof(url), "%s/api/v1/agent/chunks/fetch", rf->a->url);
+    req.method = "POST";
+    req.url = url;
+    req.bearer = rf->a->token;
+    req.body = body;
+    req.body_len = strlen(body);
+    req.content_type = "application/json";
+    req.timeout_ms = 120000;
+    req.max_response = (64u << 20) + (16u << 20);
+    r = vv_http_do(fw->http, &req, resp);
+    free(body);
+    snprintf(hex, sizeof(hex), "%zu chunk(s)", n);
+    if ((r = answered(r, resp, "a batch of", hex)) != 0)
+        return r;
+    /* first the records' bounds and the room their plaintexts take, then each chunk */
+    if ((r = batch_records(fw, &resp->body, ids, n, sizes, &total)) != 0 ||
+        (r = vv_buf_resize(&fw->joined, total)) != 0)
         return r;
     total = 0;
     for (size_t k = 0; k < n; k++) {
@@ -260,10 +275,24 @@ static int run_argv(const char *const argv[])
     return 0;
 }
 
+#define RESTORE_DISKS_MAX 256
+
 struct restore {
     struct vv_agent *a;
     const char *id;
+    json_t *params;   /* the job's parameters (borrowed) */
     json_t *point;    /* the point's manifest as the vault gives it */
+    const char *mode, *dir, *format, *vm_name, *vm_uuid, *new_name;
+    int original;     /* OriginalLocation: the disks go back in place */
+    time_t now;
+    struct vv_xml_disk *xd; /* the disks of the point's domain XML */
+    size_t nxd;
+    /* what goes where: n disks, their formats and files (paths owned) */
+    const char *targets[RESTORE_DISKS_MAX], *formats[RESTORE_DISKS_MAX];
+    char *paths[RESTORE_DISKS_MAX];
+    size_t n;
+    uint64_t total;   /* the selected disks' virtual sizes */
+    struct remote_fetch rf;
     atomic_uint_fast64_t done;
     atomic_int cancel;
     char code[64], message[1024];
@@ -298,7 +327,7 @@ static int restore_disk(struct restore *rs, struct remote_fetch *rf, const char 
                         const char *path, const char *format)
 {
     struct vv_agent *a = rs->a;
-    char api[300], err[600], partial[4400], raw[4500];
+    char api[300], err[600], partial[VV_PATH_MAX], raw[VV_PATH_MAX];
     struct vv_index ix;
     struct vv_engine_opts eo;
     struct vv_restore_stats st;
@@ -327,8 +356,12 @@ static int restore_disk(struct restore *rs, struct remote_fetch *rf, const char 
         failr(rs, "RestoreFailed", "the index of disk %s is damaged", disk);
         return r;
     }
-    snprintf(partial, sizeof(partial), "%s.partial", path);
-    snprintf(raw, sizeof(raw), "%s%s", partial, qcow2 ? ".raw" : "");
+    if ((r = vv_path_join(partial, sizeof(partial), "%s.partial", path)) != 0 ||
+        (r = vv_path_join(raw, sizeof(raw), "%s%s", partial, qcow2 ? ".raw" : "")) != 0) {
+        failr(rs, "RestoreFailed", "the file name %s is too long", path);
+        vv_index_release(&ix);
+        return r;
+    }
     unlink(raw);
     fd = open(raw, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
     if (fd < 0) {
@@ -378,213 +411,297 @@ static int disk_selected(json_t *only, const char *name)
     return 0;
 }
 
-int vv_agent_restore(struct vv_agent *a, json_t *job);
+/* The job's parameters, and the first progress report. */
+static void restore_init(struct restore *rs, struct vv_agent *a, json_t *job)
+{
+    json_t *params = json_object_get(job, "params");
+
+    memset(rs, 0, sizeof(*rs));
+    rs->a = a;
+    rs->id = json_string_value(json_object_get(job, "id"));
+    rs->params = params;
+    rs->mode = json_string_value(json_object_get(params, "restoreMode"));
+    rs->dir = json_string_value(json_object_get(params, "targetDirectory"));
+    rs->format = json_string_value(json_object_get(params, "format"));
+    rs->vm_name = json_string_value(json_object_get(params, "vmName"));
+    rs->vm_uuid = json_string_value(json_object_get(params, "vmUuid"));
+    rs->new_name = json_string_value(json_object_get(params, "targetVmName"));
+    rs->now = time(NULL);
+    rs->mode = rs->mode ? rs->mode : "RestoreDisks";
+    rs->original = !strcmp(rs->mode, "OriginalLocation");
+    progress(rs, "InProgress", 0);
+}
+
+/* The recovery point's manifest, and the disks of its domain XML. */
+static int read_point(struct restore *rs)
+{
+    char path[256], err[600];
+    const char *xml;
+
+    snprintf(path, sizeof(path), "/api/v1/agent/jobs/%s/recoveryPoint", rs->id);
+    if (vv_vault_json(rs->a, rs->a->http, "GET", path, NULL, &rs->point, NULL, err,
+                      sizeof(err)) != 0) {
+        failr(rs, "RestoreFailed", "cannot read the recovery point: %s", err);
+        return VV_E_IO;
+    }
+    if ((xml = json_string_value(json_object_get(rs->point, "domainXml"))))
+        vv_xml_domain_disks(xml, &rs->xd, &rs->nxd);
+    return 0;
+}
+
+/* In place: the VM is defined here and shut off. Elsewhere: the target folder. */
+static int check_target(struct restore *rs)
+{
+    struct vv_vm vm;
+
+    if (!rs->original) {
+        if (!rs->dir || (mkdir(rs->dir, 0755) != 0 && errno != EEXIST)) {
+            failr(rs, "RestoreFailed", "cannot create the target folder %s: %s",
+                  rs->dir ? rs->dir : "?", strerror(errno));
+            return VV_E_IO;
+        }
+        return 0;
+    }
+    if (vv_virt_get(rs->a->virt, rs->vm_uuid, &vm) != 0) {
+        failr(rs, "VmNotFound", "VM '%s' is not defined on host '%s'; restore to an "
+              "alternate location instead", rs->vm_name ? rs->vm_name : "?", rs->a->host);
+        return VV_E_NOTFOUND;
+    }
+    if (vm.running) {
+        failr(rs, "VmRunning", "VM '%s' is running; shut it down before replacing its disks",
+              vm.name);
+        vv_vm_release(&vm);
+        return VV_E_INVAL;
+    }
+    vv_vm_release(&vm);
+    return 0;
+}
+
+/* Where disk d of the point goes (the next of rs->targets/formats/paths). */
+static int plan_disk(struct restore *rs, json_t *d, const char *name)
+{
+    const char *fmt = rs->format, *src = NULL;
+    size_t n = rs->n;
+
+    for (size_t k = 0; k < rs->nxd; k++)
+        if (rs->xd[k].target && !strcmp(rs->xd[k].target, name)) {
+            if (!fmt)
+                fmt = rs->xd[k].format;
+            src = rs->xd[k].source;
+        }
+    if (!fmt || (strcmp(fmt, "raw") && strcmp(fmt, "qcow2")))
+        fmt = "qcow2";
+    rs->targets[n] = name;
+    rs->formats[n] = fmt;
+    if (rs->original) {
+        if (!src) {
+            failr(rs, "RestoreFailed", "the saved definition has no file for disk %s", name);
+            return VV_E_INVAL;
+        }
+        rs->paths[n] = strdup(src);
+    } else {
+        const char *vm = rs->new_name ? rs->new_name : (rs->vm_name ? rs->vm_name : "vm");
+        if (asprintf(&rs->paths[n], "%s/%s-%s.%s", rs->dir, vm, name, fmt) < 0)
+            rs->paths[n] = NULL;
+        if (rs->paths[n] && access(rs->paths[n], F_OK) == 0) {
+            failr(rs, "TargetExists", "%s already exists; choose another folder or remove it",
+                  rs->paths[n]);
+            rs->n++;
+            return VV_E_EXISTS;
+        }
+    }
+    if (!rs->paths[n])
+        return VV_E_NOMEM;
+    rs->total += (uint64_t)json_integer_value(json_object_get(d, "virtualSize"));
+    rs->n++;
+    return 0;
+}
+
+/* What goes where: the selected disks of the point. */
+static int plan_disks(struct restore *rs)
+{
+    json_t *disks = json_object_get(rs->point, "disks"), *d;
+    size_t i;
+    int r;
+
+    json_array_foreach(disks, i, d) {
+        const char *name = json_string_value(json_object_get(d, "name"));
+        if (!name || !disk_selected(json_object_get(rs->params, "disks"), name) ||
+            rs->n >= RESTORE_DISKS_MAX)
+            continue;
+        if ((r = plan_disk(rs, d, name)) != 0)
+            return r;
+    }
+    if (rs->n == 0) {
+        failr(rs, "RestoreFailed", "no disk of the recovery point was selected");
+        return VV_E_INVAL;
+    }
+    return 0;
+}
+
+/* The chunk fetcher: one connection and its buffers per worker. */
+static int fetcher_start(struct remote_fetch *rf, struct vv_agent *a)
+{
+    rf->base.ops = &remote_ops;
+    rf->a = a;
+    rf->nworkers = a->threads;
+    if (!(rf->w = calloc((size_t)a->threads, sizeof(*rf->w))))
+        return VV_E_NOMEM;
+    for (int k = 0; k < a->threads; k++) {
+        vv_buf_init(&rf->w[k].plain, 0);
+        vv_http_response_init(&rf->w[k].resp);
+        vv_buf_init(&rf->w[k].joined, 0);
+    }
+    return 0;
+}
+
+static void fetcher_stop(struct remote_fetch *rf)
+{
+    for (int k = 0; rf->w && k < rf->nworkers; k++) {
+        vv_http_free(rf->w[k].http);
+        vv_buf_release(&rf->w[k].plain);
+        vv_http_response_release(&rf->w[k].resp);
+        vv_buf_release(&rf->w[k].joined);
+    }
+    free(rf->w);
+    rf->w = NULL;
+}
+
+/* Write every disk: in place, next to its file as <file>.vmvault-restore. */
+static int write_disks(struct restore *rs)
+{
+    char dest[VV_PATH_MAX];
+    int r = 0;
+
+    progress(rs, "InProgress", rs->total);
+    for (size_t i = 0; i < rs->n && r == 0; i++) {
+        if (rs->original)
+            r = vv_path_join(dest, sizeof(dest), "%s.vmvault-restore", rs->paths[i]);
+        else
+            r = vv_path_join(dest, sizeof(dest), "%s", rs->paths[i]);
+        if (r == 0)
+            r = restore_disk(rs, &rs->rf, rs->targets[i], dest, rs->formats[i]);
+        if (r == 0)
+            progress(rs, "InProgress", rs->total);
+    }
+    return r;
+}
+
+/* In place, every disk written: swap them in, keeping the old files aside. */
+static int swap_in(struct restore *rs)
+{
+    char aside[VV_PATH_MAX], fresh[VV_PATH_MAX];
+    int r = 0;
+
+    for (size_t i = 0; i < rs->n && r == 0; i++) {
+        const char *path = rs->paths[i];
+        if ((r = vv_path_join(aside, sizeof(aside), "%s.pre-restore-%lld", path,
+                              (long long)rs->now)) != 0 ||
+            (r = vv_path_join(fresh, sizeof(fresh), "%s.vmvault-restore", path)) != 0)
+            break;
+        if ((access(path, F_OK) == 0 && rename(path, aside) != 0) || rename(fresh, path) != 0) {
+            failr(rs, "RestoreFailed", "cannot put %s in place: %s", path, strerror(errno));
+            r = VV_E_IO;
+        }
+    }
+    return r;
+}
+
+/* In place, a disk failed: drop the new files, the old ones stay. */
+static void discard_fresh(struct restore *rs)
+{
+    char fresh[VV_PATH_MAX];
+
+    for (size_t i = 0; i < rs->n; i++)
+        if (vv_path_join(fresh, sizeof(fresh), "%s.vmvault-restore", rs->paths[i]) == 0)
+            unlink(fresh);
+}
+
+/* A random (version 4) UUID, in its text form. */
+static int new_uuid(char out[40])
+{
+    uint8_t u[16];
+    int r;
+
+    if ((r = vv_random(u, sizeof(u))) != 0)
+        return r;
+    u[6] = (uint8_t)((u[6] & 0x0f) | 0x40);
+    u[8] = (uint8_t)((u[8] & 0x3f) | 0x80);
+    snprintf(out, 40, "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x",
+             u[0], u[1], u[2], u[3], u[4], u[5], u[6], u[7], u[8], u[9], u[10], u[11], u[12],
+             u[13], u[14], u[15]);
+    return 0;
+}
+
+/* AlternateLocation: a new domain (uuid, a new name) on the restored files. */
+static int define_restored(struct restore *rs, const char *uuid)
+{
+    char name[256], *xml = NULL;
+    int r;
+
+    snprintf(name, sizeof(name), "%s", rs->new_name ? rs->new_name : "");
+    if (!rs->new_name)
+        snprintf(name, sizeof(name), "%s-restored-%lld", rs->vm_name ? rs->vm_name : "vm",
+                 (long long)rs->now);
+    r = vv_xml_domain_for_restore(json_string_value(json_object_get(rs->point, "domainXml")),
+                                  name, uuid, rs->targets, (const char *const *)rs->paths,
+                                  rs->formats, rs->n, &xml);
+    if (r == 0)
+        r = vv_virt_define(rs->a->virt, xml);
+    free(xml);
+    if (r)
+        failr(rs, "RestoreFailed",
+              "the disks were restored to %s but the new domain '%s' could not be defined "
+              "(see the agent's log)",
+              rs->dir, name);
+    else
+        vv_info("defined the restored domain '%s' (%s)", name, uuid);
+    return r;
+}
+
+/* Tell the vault how the job ended (r), and free what it held. */
+static void restore_end(struct restore *rs, int r)
+{
+    if (r && rs->code[0] && !strcmp(rs->code, "Cancelled")) {
+        progress(rs, "Cancelled", rs->total);
+        vv_agent_complete(rs->a, rs->id, "Cancelled", NULL, NULL);
+    } else if (r) {
+        if (!rs->code[0])
+            failr(rs, "RestoreFailed", "the restore failed: %s", vv_strerror(r));
+        progress(rs, "Failed", rs->total);
+        vv_agent_complete(rs->a, rs->id, "Failed", rs->code, rs->message);
+    } else {
+        atomic_store(&rs->done, rs->total);
+        progress(rs, "Completed", rs->total);
+        vv_agent_complete(rs->a, rs->id, "Completed", NULL, NULL);
+    }
+    fetcher_stop(&rs->rf);
+    for (size_t i = 0; i < RESTORE_DISKS_MAX; i++)
+        free(rs->paths[i]);
+    vv_xml_disks_free(rs->xd, rs->nxd);
+    json_decref(rs->point);
+}
 
 int vv_agent_restore(struct vv_agent *a, json_t *job)
 {
-    json_t *params = json_object_get(job, "params"), *disks, *d;
-    const char *mode = json_string_value(json_object_get(params, "restoreMode"));
-    const char *dir = json_string_value(json_object_get(params, "targetDirectory"));
-    const char *format = json_string_value(json_object_get(params, "format"));
-    const char *vm_name = json_string_value(json_object_get(params, "vmName"));
-    const char *vm_uuid = json_string_value(json_object_get(params, "vmUuid"));
-    const char *new_name = json_string_value(json_object_get(params, "targetVmName"));
     struct restore rs;
-    struct remote_fetch rf;
-    struct vv_xml_disk *xd = NULL;
-    size_t nxd = 0, i, n = 0;
-    const char *targets[256], *formats[256];
-    char *paths[256];
-    uint64_t total = 0;
-    char path[256];
-    time_t now = time(NULL);
-    int r = 0, original;
+    int r;
 
-    memset(&rs, 0, sizeof(rs));
-    memset(&rf, 0, sizeof(rf));
-    memset(paths, 0, sizeof(paths));
-    rs.a = a;
-    rs.id = json_string_value(json_object_get(job, "id"));
-    mode = mode ? mode : "RestoreDisks";
-    original = !strcmp(mode, "OriginalLocation");
-    progress(&rs, "InProgress", 0);
-    snprintf(path, sizeof(path), "/api/v1/agent/jobs/%s/recoveryPoint", rs.id);
-    {
-        char err[600];
-        if (vv_vault_json(a, a->http, "GET", path, NULL, &rs.point, NULL, err, sizeof(err)) != 0) {
-            failr(&rs, "RestoreFailed", "cannot read the recovery point: %s", err);
-            r = VV_E_IO;
-            goto end;
-        }
-    }
-    disks = json_object_get(rs.point, "disks");
-    if (json_is_string(json_object_get(rs.point, "domainXml")))
-        vv_xml_domain_disks(json_string_value(json_object_get(rs.point, "domainXml")), &xd, &nxd);
-    if (original) {
-        struct vv_vm vm;
-        if (vv_virt_get(a->virt, vm_uuid, &vm) != 0) {
-            failr(&rs, "VmNotFound", "VM '%s' is not defined on host '%s'; restore to an "
-                  "alternate location instead", vm_name ? vm_name : "?", a->host);
-            r = VV_E_NOTFOUND;
-            goto end;
-        }
-        if (vm.running) {
-            failr(&rs, "VmRunning", "VM '%s' is running; shut it down before replacing its disks",
-                  vm.name);
-            vv_vm_release(&vm);
-            r = VV_E_INVAL;
-            goto end;
-        }
-        vv_vm_release(&vm);
-    } else if (!dir || (mkdir(dir, 0755) != 0 && errno != EEXIST)) {
-        failr(&rs, "RestoreFailed", "cannot create the target folder %s: %s", dir ? dir : "?",
-              strerror(errno));
-        r = VV_E_IO;
+    restore_init(&rs, a, job);
+    if ((r = read_point(&rs)) != 0 || (r = check_target(&rs)) != 0 ||
+        (r = plan_disks(&rs)) != 0 || (r = fetcher_start(&rs.rf, a)) != 0)
         goto end;
-    }
-    /* What goes where. */
-    json_array_foreach(disks, i, d) {
-        const char *name = json_string_value(json_object_get(d, "name"));
-        const char *fmt = format, *src = NULL;
-        if (!name || !disk_selected(json_object_get(params, "disks"), name) || n >= 256)
-            continue;
-        for (size_t k = 0; k < nxd; k++)
-            if (xd[k].target && !strcmp(xd[k].target, name)) {
-                if (!fmt)
-                    fmt = xd[k].format;
-                src = xd[k].source;
-            }
-        if (!fmt || (strcmp(fmt, "raw") && strcmp(fmt, "qcow2")))
-            fmt = "qcow2";
-        targets[n] = name;
-        formats[n] = fmt;
-        if (original) {
-            if (!src) {
-                failr(&rs, "RestoreFailed", "the saved definition has no file for disk %s", name);
-                r = VV_E_INVAL;
-                goto end;
-            }
-            paths[n] = strdup(src);
-        } else {
-            if (asprintf(&paths[n], "%s/%s-%s.%s", dir,
-                         new_name ? new_name : (vm_name ? vm_name : "vm"), name, fmt) < 0)
-                paths[n] = NULL;
-            if (paths[n] && access(paths[n], F_OK) == 0) {
-                failr(&rs, "TargetExists", "%s already exists; choose another folder or remove it",
-                      paths[n]);
-                r = VV_E_EXISTS;
-                n++;
-                goto end;
-            }
-        }
-        if (!paths[n]) {
-            r = VV_E_NOMEM;
-            goto end;
-        }
-        total += (uint64_t)json_integer_value(json_object_get(d, "virtualSize"));
-        n++;
-    }
-    if (n == 0) {
-        failr(&rs, "RestoreFailed", "no disk of the recovery point was selected");
-        r = VV_E_INVAL;
-        goto end;
-    }
-    rf.base.ops = &remote_ops;
-    rf.a = a;
-    rf.nworkers = a->threads;
-    if (!(rf.w = calloc((size_t)a->threads, sizeof(*rf.w)))) {
-        r = VV_E_NOMEM;
-        goto end;
-    }
-    for (int k = 0; k < a->threads; k++) {
-        vv_buf_init(&rf.w[k].plain, 0);
-        vv_http_response_init(&rf.w[k].resp);
-        vv_buf_init(&rf.w[k].joined, 0);
-    }
-    progress(&rs, "InProgress", total);
-    for (i = 0; i < n && r == 0; i++) {
-        char dest[4300];
-        if (original)
-            snprintf(dest, sizeof(dest), "%s.vmvault-restore", paths[i]);
-        else
-            snprintf(dest, sizeof(dest), "%s", paths[i]);
-        r = restore_disk(&rs, &rf, targets[i], dest, formats[i]);
-        if (r == 0)
-            progress(&rs, "InProgress", total);
-    }
-    if (r == 0 && original) {
-        /* Every disk is written: swap them in, keeping the old files aside. */
-        for (i = 0; i < n && r == 0; i++) {
-            char aside[4400], fresh[4400];
-            snprintf(aside, sizeof(aside), "%s.pre-restore-%lld", paths[i], (long long)now);
-            snprintf(fresh, sizeof(fresh), "%s.vmvault-restore", paths[i]);
-            if ((access(paths[i], F_OK) == 0 && rename(paths[i], aside) != 0) ||
-                rename(fresh, paths[i]) != 0) {
-                failr(&rs, "RestoreFailed", "cannot put %s in place: %s", paths[i],
-                      strerror(errno));
-                r = VV_E_IO;
-            }
-        }
-    } else if (r && original) {
-        for (i = 0; i < n; i++) {
-            char fresh[4300];
-            snprintf(fresh, sizeof(fresh), "%s.vmvault-restore", paths[i]);
-            unlink(fresh);
-        }
-    }
-    if (r == 0 && !strcmp(mode, "AlternateLocation")) {
-        char uuid[40], name[256], *xml = NULL;
-        uint8_t u[16];
-        if ((r = vv_random(u, sizeof(u))) != 0)
-            return r;
-        u[6] = (uint8_t)((u[6] & 0x0f) | 0x40);
-        u[8] = (uint8_t)((u[8] & 0x3f) | 0x80);
-        snprintf(uuid, sizeof(uuid),
-                 "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x", u[0],
-                 u[1], u[2], u[3], u[4], u[5], u[6], u[7], u[8], u[9], u[10], u[11], u[12], u[13],
-                 u[14], u[15]);
-        snprintf(name, sizeof(name), "%s", new_name ? new_name : "");
-        if (!new_name)
-            snprintf(name, sizeof(name), "%s-restored-%lld", vm_name ? vm_name : "vm",
-                     (long long)now);
-        r = vv_xml_domain_for_restore(json_string_value(json_object_get(rs.point, "domainXml")),
-                                      name, uuid, targets, (const char *const *)paths, formats, n,
-                                      &xml);
-        if (r == 0)
-            r = vv_virt_define(a->virt, xml);
-        free(xml);
-        if (r)
-            failr(&rs, "RestoreFailed",
-                  "the disks were restored to %s but the new domain '%s' could not be defined "
-                  "(see the agent's log)",
-                  dir, name);
-        else
-            vv_info("defined the restored domain '%s' (%s)", name, uuid);
+    r = write_disks(&rs);
+    if (r == 0 && rs.original)
+        r = swap_in(&rs);
+    else if (r && rs.original)
+        discard_fresh(&rs);
+    if (r == 0 && !strcmp(rs.mode, "AlternateLocation")) {
+        char uuid[40];
+        if ((r = new_uuid(uuid)) == 0)
+            r = define_restored(&rs, uuid);
     }
 end:
-    if (r && rs.code[0] && !strcmp(rs.code, "Cancelled")) {
-        progress(&rs, "Cancelled", total);
-        vv_agent_complete(a, rs.id, "Cancelled", NULL, NULL);
-    } else if (r) {
-        if (!rs.code[0])
-            failr(&rs, "RestoreFailed", "the restore failed: %s", vv_strerror(r));
-        progress(&rs, "Failed", total);
-        vv_agent_complete(a, rs.id, "Failed", rs.code, rs.message);
-    } else {
-        atomic_store(&rs.done, total);
-        progress(&rs, "Completed", total);
-        vv_agent_complete(a, rs.id, "Completed", NULL, NULL);
-    }
-    for (int k = 0; rf.w && k < rf.nworkers; k++) {
-        vv_http_free(rf.w[k].http);
-        vv_buf_release(&rf.w[k].plain);
-        vv_http_response_release(&rf.w[k].resp);
-        vv_buf_release(&rf.w[k].joined);
-    }
-    free(rf.w);
-    for (i = 0; i < 256; i++)
-        free(paths[i]);
-    vv_xml_disks_free(xd, nxd);
-    json_decref(rs.point);
+    restore_end(&rs, r);
     return r;
 }

@@ -510,16 +510,84 @@ static int plan_env(struct spawn_plan *p)
     return 0;
 }
 
+/* The child's arguments for serving path read-only in format to nconn clients:
+ * 0, or VV_E_NOMEM. */
+static int plan_args(struct spawn_plan *p, const char *path, const char *format, int nconn)
+{
+    snprintf(p->format_arg, sizeof(p->format_arg), "--format=%s", format);
+    snprintf(p->shared_arg, sizeof(p->shared_arg), "--shared=%d", nconn);
+    /* A relative name gets "./" so that neither "-x" nor "proto:..." is parsed. */
+    if (asprintf(&p->image, "%s%s", path[0] == '/' ? "" : "./", path) < 0) {
+        p->image = NULL;
+        return VV_E_NOMEM;
+    }
+    p->argv[0] = arg_prog;
+    p->argv[1] = arg_ro;
+    p->argv[2] = p->format_arg;
+    p->argv[3] = p->shared_arg;
+    p->argv[4] = arg_end;
+    p->argv[5] = p->image;
+    p->argv[6] = NULL;
+    return plan_env(p) < 0 ? VV_E_NOMEM : 0;
+}
+
+/* In a new folder dir (a mkdtemp template): qemu-nbd's listening socket p->lfd, the
+ * file p->errfd for its stderr, and nconn connections cfd[] waiting in the socket's
+ * backlog. The names are removed again before return, so nobody else can join.
+ * 0, or VV_E_IO said (the connections made are closed; p's fds are the caller's). */
+static int plan_sockets(struct spawn_plan *p, char *dir, const char *tmp, const char *path,
+                        int nconn, int *cfd)
+{
+    char sock[128], errpath[128];
+    struct sockaddr_un sa;
+    int r = 0;
+
+    if (!mkdtemp(dir)) {
+        vv_error("cannot create a folder for the NBD socket of %s under %s: %s", path, tmp,
+                 strerror(errno));
+        return VV_E_IO;
+    }
+    snprintf(sock, sizeof(sock), "%s/s", dir);
+    snprintf(errpath, sizeof(errpath), "%s/e", dir);
+    memset(&sa, 0, sizeof(sa));
+    sa.sun_family = AF_UNIX;
+    memcpy(sa.sun_path, sock, strlen(sock) + 1);
+
+    p->errfd = open(errpath, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+    p->nullfd = open("/dev/null", O_RDONLY | O_CLOEXEC);
+    p->lfd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (p->errfd < 0 || p->nullfd < 0 || p->lfd < 0 ||
+        bind(p->lfd, (struct sockaddr *)&sa, sizeof(sa)) < 0 || listen(p->lfd, 16) < 0) {
+        vv_error("cannot set up the NBD socket for %s: %s", path, strerror(errno));
+        r = VV_E_IO;
+    }
+    for (int i = 0; r == 0 && i < nconn; i++) {
+        cfd[i] = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+        if (cfd[i] < 0 || connect(cfd[i], (struct sockaddr *)&sa, sizeof(sa)) < 0) {
+            vv_error("cannot connect to the NBD socket for %s: %s", path, strerror(errno));
+            r = VV_E_IO;
+        }
+    }
+    for (int i = 0; r && i < nconn; i++)
+        if (cfd[i] >= 0) {
+            close(cfd[i]);
+            cfd[i] = -1;
+        }
+    unlink(sock);
+    unlink(errpath);
+    rmdir(dir);
+    return r;
+}
+
 /* Start qemu-nbd serving path and connect nconn sockets to it; on success *pid,
  * *errfd and cfd[0..nconn) are the caller's. */
 static int qemu_nbd_start(const char *path, const char *format, int nconn, pid_t *pid,
                           int *errfd, int *cfd)
 {
     struct spawn_plan p;
-    struct sockaddr_un sa;
     const char *tmp = getenv("TMPDIR");
-    char dir[96], sock[128], errpath[128];
-    int r = VV_E_IO, i;
+    char dir[96];
+    int r, i;
     pid_t child;
 
     memset(&p, 0, sizeof(p));
@@ -535,61 +603,18 @@ static int qemu_nbd_start(const char *path, const char *format, int nconn, pid_t
     if (!tmp || tmp[0] != '/' || strlen(tmp) > 64)
         tmp = "/tmp";
     snprintf(dir, sizeof(dir), "%s/vmvault-nbd-XXXXXX", tmp);
-    snprintf(p.format_arg, sizeof(p.format_arg), "--format=%s", format);
-    snprintf(p.shared_arg, sizeof(p.shared_arg), "--shared=%d", nconn);
-    /* A relative name gets "./" so that neither "-x" nor "proto:..." is parsed. */
-    if (asprintf(&p.image, "%s%s", path[0] == '/' ? "" : "./", path) < 0) {
-        p.image = NULL;
-        plan_release(&p);
-        return VV_E_NOMEM;
-    }
-    p.argv[0] = arg_prog;
-    p.argv[1] = arg_ro;
-    p.argv[2] = p.format_arg;
-    p.argv[3] = p.shared_arg;
-    p.argv[4] = arg_end;
-    p.argv[5] = p.image;
-    p.argv[6] = NULL;
-    if (plan_env(&p) < 0) {
-        plan_release(&p);
-        return VV_E_NOMEM;
-    }
-    if (!mkdtemp(dir)) {
-        vv_error("cannot create a folder for the NBD socket of %s under %s: %s", path, tmp,
-                 strerror(errno));
-        plan_release(&p);
-        return VV_E_IO;
-    }
-    snprintf(sock, sizeof(sock), "%s/s", dir);
-    snprintf(errpath, sizeof(errpath), "%s/e", dir);
-    memset(&sa, 0, sizeof(sa));
-    sa.sun_family = AF_UNIX;
-    memcpy(sa.sun_path, sock, strlen(sock) + 1);
-
-    p.errfd = open(errpath, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
-    p.nullfd = open("/dev/null", O_RDONLY | O_CLOEXEC);
-    p.lfd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    if (p.errfd < 0 || p.nullfd < 0 || p.lfd < 0 ||
-        bind(p.lfd, (struct sockaddr *)&sa, sizeof(sa)) < 0 || listen(p.lfd, 16) < 0) {
-        vv_error("cannot set up the NBD socket for %s: %s", path, strerror(errno));
+    if ((r = plan_args(&p, path, format, nconn)) != 0 ||
+        (r = plan_sockets(&p, dir, tmp, path, nconn, cfd)) != 0)
         goto fail;
-    }
-    for (i = 0; i < nconn; i++) {
-        cfd[i] = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-        if (cfd[i] < 0 || connect(cfd[i], (struct sockaddr *)&sa, sizeof(sa)) < 0) {
-            vv_error("cannot connect to the NBD socket for %s: %s", path, strerror(errno));
-            goto fail;
-        }
-    }
-    /* The connections wait in the backlog; from here on nobody else can join. */
-    unlink(sock);
-    unlink(errpath);
-    rmdir(dir);
-    dir[0] = '\0';
-
     child = fork();
     if (child < 0) {
         vv_error("cannot start qemu-nbd for %s: %s", path, strerror(errno));
+        r = VV_E_IO;
+        for (i = 0; i < nconn; i++)
+            if (cfd[i] >= 0) {
+                close(cfd[i]);
+                cfd[i] = -1;
+            }
         goto fail;
     }
     if (child == 0)
@@ -601,18 +626,8 @@ static int qemu_nbd_start(const char *path, const char *format, int nconn, pid_t
     return 0;
 
 fail:
-    for (i = 0; i < nconn; i++)
-        if (cfd[i] >= 0) {
-            close(cfd[i]);
-            cfd[i] = -1;
-        }
     if (p.errfd >= 0)
         close(p.errfd);
-    if (dir[0]) {
-        unlink(sock);
-        unlink(errpath);
-        rmdir(dir);
-    }
     plan_release(&p);
     return r;
 }
@@ -821,14 +836,11 @@ int vv_nbd_open_unix(const char *socket_path, const char *export_name, const cha
     return 0;
 }
 
-int vv_nbd_open_image(const char *path, const char *format, struct vv_source **out)
+/* Whether path can be served in format: 0, or the failure said. */
+static int image_usable(const char *path, const char *format)
 {
-    struct nbd_source *n;
     struct stat st;
-    int cfd[VV_NBD_MAX_CONNS], r = 0, i;
-    const char *missing = NULL;
 
-    *out = NULL;
     if (!path || !*path || !format) {
         vv_error("NBD: an image path and a format are needed");
         return VV_E_INVAL;
@@ -846,23 +858,42 @@ int vv_nbd_open_image(const char *path, const char *format, struct vv_source **o
         vv_error("%s is not a regular file or block device", path);
         return VV_E_INVAL;
     }
-    if (!(n = src_new()))
-        return VV_E_NOMEM;
-    if (!(n->base.desc = strdup(path))) {
-        nbd_src_close(&n->base);
-        return VV_E_NOMEM;
-    }
-    for (i = 0; i < VV_NBD_MAX_CONNS; i++) {
-        if (!(n->h[i] = handle_new(n, "", &r))) {
-            nbd_src_close(&n->base);
-            return r;
-        }
-        n->nh++;
-    }
-    if ((r = qemu_nbd_start(path, format, VV_NBD_MAX_CONNS, &n->pid, &n->errfd, cfd)) < 0) {
-        nbd_src_close(&n->base);
-        return r;
-    }
+    return 0;
+}
+
+/* No connection to qemu-nbd came up: stop it and say why, in its own words when it
+ * left some (the unused connections cfd[1..] are closed). */
+static void image_failed(struct nbd_source *n, int *cfd, const char *path, const char *format)
+{
+    char msg[1024], how[48], nbuf[256];
+    const char *nerr = nbd_get_error();
+    int st;
+
+    snprintf(nbuf, sizeof(nbuf), "%s", nerr ? nerr : "");
+    for (int k = 1; k < VV_NBD_MAX_CONNS; k++)
+        if (cfd[k] >= 0)
+            close(cfd[k]);
+    /* Close every handle first: a qemu-nbd that did start then exits. */
+    for (int k = 0; k < n->nh; k++)
+        nbd_close(n->h[k]);
+    n->nh = 0;
+    st = child_stop(n->pid, QEMU_NBD_STOP_MS);
+    n->pid = 0;
+    child_stderr(n->errfd, msg, sizeof(msg));
+    describe_status(st, how, sizeof(how));
+    if (*msg)
+        vv_error("qemu-nbd cannot serve %s (%s): %s", path, format, msg);
+    else
+        vv_error("qemu-nbd cannot serve %s (%s): %s; %s", path, format,
+                 *nbuf ? nbuf : "NBD handshake failed", how);
+}
+
+/* Hand the connections cfd[] to the handles; those that fail to connect are closed
+ * and n->nh is the number that did. 0, or VV_E_IO said when none did. */
+static int image_connect(struct nbd_source *n, int *cfd, const char *path, const char *format)
+{
+    int i;
+
     for (i = 0; i < VV_NBD_MAX_CONNS; i++) {
         /* libnbd owns the socket from here, even when the handshake fails. */
         int fd = cfd[i];
@@ -871,29 +902,7 @@ int vv_nbd_open_image(const char *path, const char *format, struct vv_source **o
             break;
     }
     if (i == 0) {
-        char msg[1024], how[48];
-        const char *nerr = nbd_get_error();
-        int st2;
-        char nbuf[256];
-
-        snprintf(nbuf, sizeof(nbuf), "%s", nerr ? nerr : "");
-        for (int k = 1; k < VV_NBD_MAX_CONNS; k++)
-            if (cfd[k] >= 0)
-                close(cfd[k]);
-        /* Close every handle first: a qemu-nbd that did start then exits. */
-        for (int k = 0; k < n->nh; k++)
-            nbd_close(n->h[k]);
-        n->nh = 0;
-        st2 = child_stop(n->pid, QEMU_NBD_STOP_MS);
-        n->pid = 0;
-        child_stderr(n->errfd, msg, sizeof(msg));
-        describe_status(st2, how, sizeof(how));
-        if (*msg)
-            vv_error("qemu-nbd cannot serve %s (%s): %s", path, format, msg);
-        else
-            vv_error("qemu-nbd cannot serve %s (%s): %s; %s", path, format,
-                     *nbuf ? nbuf : "NBD handshake failed", how);
-        nbd_src_close(&n->base);
+        image_failed(n, cfd, path, format);
         return VV_E_IO;
     }
     if (i < VV_NBD_MAX_CONNS) {
@@ -907,6 +916,36 @@ int vv_nbd_open_image(const char *path, const char *format, struct vv_source **o
             n->h[k] = NULL;
         }
         n->nh = i;
+    }
+    return 0;
+}
+
+int vv_nbd_open_image(const char *path, const char *format, struct vv_source **out)
+{
+    struct nbd_source *n;
+    int cfd[VV_NBD_MAX_CONNS], r = 0;
+    const char *missing = NULL;
+
+    *out = NULL;
+    if ((r = image_usable(path, format)) != 0)
+        return r;
+    if (!(n = src_new()))
+        return VV_E_NOMEM;
+    if (!(n->base.desc = strdup(path))) {
+        nbd_src_close(&n->base);
+        return VV_E_NOMEM;
+    }
+    for (int i = 0; i < VV_NBD_MAX_CONNS; i++) {
+        if (!(n->h[i] = handle_new(n, "", &r))) {
+            nbd_src_close(&n->base);
+            return r;
+        }
+        n->nh++;
+    }
+    if ((r = qemu_nbd_start(path, format, VV_NBD_MAX_CONNS, &n->pid, &n->errfd, cfd)) < 0 ||
+        (r = image_connect(n, cfd, path, format)) < 0) {
+        nbd_src_close(&n->base);
+        return r;
     }
     if ((r = handle_has_contexts(n, n->h[0], &missing)) <= 0) {
         if (!r) {

@@ -1,7 +1,6 @@
 /*
  * net.c: the agent's way to the vault: agent.conf, the vault's certificate pin and
- * the proxy on every client, the failure codes that say what to open or fix, and the
- * outbox of job endings the vault could not be told yet.
+ * the proxy on every client, and the failure codes that say what to open or fix.
  *
  * agent.conf (in the state folder) holds Key=Value lines; '#' starts a comment, blank
  * lines are fine, keys are case-sensitive:
@@ -13,7 +12,6 @@
  *                                    the network fails (0..86400)
  * Any other key, or a malformed line, is refused with its line number.
  */
-#include <dirent.h>
 #include <errno.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -261,69 +259,4 @@ const char *vv_agent_err_split(const char *err, char *code, size_t n)
     }
     snprintf(code, n, "%s", "");
     return err;
-}
-
-/* ---- the outbox ------------------------------------------------------------------ */
-
-int vv_agent_outbox_put(struct vv_agent *a, const char *job, json_t *body)
-{
-    char dir[4100], path[4300];
-    char *text = vv_json_dump(body);
-    int r;
-
-    if (!text)
-        return VV_E_NOMEM;
-    snprintf(dir, sizeof(dir), "%s/outbox", a->state_dir);
-    if (mkdir(dir, 0700) != 0 && errno != EEXIST) {
-        free(text);
-        return VV_E_IO;
-    }
-    snprintf(path, sizeof(path), "%s/%s.json", dir, job);
-    r = vv_state_write(path, text, strlen(text));
-    free(text);
-    if (r == 0)
-        vv_warn("job %s: its end is kept in %s until the vault can be told", job, path);
-    return r;
-}
-
-int vv_agent_outbox_flush(struct vv_agent *a)
-{
-    char dir[4100], path[4400], err[1200], api[200];
-    struct dirent *e;
-    DIR *d;
-    int left = 0;
-
-    snprintf(dir, sizeof(dir), "%s/outbox", a->state_dir);
-    if (!(d = opendir(dir)))
-        return 0;
-    while ((e = readdir(d))) {
-        size_t n = strlen(e->d_name);
-        struct vv_buf b;
-        json_t *body;
-        long status = 0;
-        if (n < 6 || strcmp(e->d_name + n - 5, ".json") || n - 5 >= 64)
-            continue;
-        snprintf(path, sizeof(path), "%s/%s", dir, e->d_name);
-        snprintf(api, sizeof(api), "/api/v1/agent/jobs/%.*s/complete", (int)(n - 5), e->d_name);
-        vv_buf_init(&b, 1 << 20);
-        body = vv_read_file(path, &b) == 0 ? vv_json_parse(b.data, b.len, NULL, 0) : NULL;
-        vv_buf_release(&b);
-        if (!body) {
-            unlink(path);
-            continue;
-        }
-        if (vv_vault_json_once(a, a->http, "POST", api, body, NULL, &status, err, sizeof(err)) ==
-                0 ||
-            (status >= 400 && status < 500)) {
-            /* told, or the vault no longer wants it (the job ended meanwhile) */
-            vv_info("job %.*s: its kept end was delivered%s%s", (int)(n - 5), e->d_name,
-                    status >= 400 ? ": " : "", status >= 400 ? err : "");
-            unlink(path);
-        } else {
-            left++;
-        }
-        json_decref(body);
-    }
-    closedir(d);
-    return left ? VV_E_IO : 0;
 }

@@ -270,117 +270,134 @@ static void thaw(struct vv_agent *a, const char *uuid, const char *vm, json_t *r
 
 /* ---- the whole step ---------------------------------------------------------------- */
 
-int vv_quiesce_take(struct vv_agent *a, const char *uuid, const char *vm_name, int running,
-                    const struct vv_script_settings *s, vv_take_fn take, void *arg,
-                    const atomic_int *cancel, struct vv_quiesce *q)
+/* The guest agent did not answer the ping (r, why): fail when scripts must run,
+ * else warn and take a crash-consistent point. */
+static int take_without_agent(const char *vm_name, int r, const char *why,
+                              const struct vv_script_settings *s, vv_take_fn take, void *arg,
+                              struct vv_quiesce *q)
 {
+    int absent = r == VV_E_UNSUPPORTED, scripts = vv_scripts_any(s);
+
+    json_object_set_new(q->details, "guestAgent",
+                        json_string(absent ? "NotConfigured" : "NotResponding"));
+    if (scripts && !s->continue_on_failure) {
+        failq(q, absent ? "GuestAgentNotConfigured" : "GuestAgentNotResponding",
+              "VM '%s' has scripts to run but its guest agent %s (%s), and "
+              "continueBackupOnFailure is false; nothing was backed up. %s",
+              vm_name, absent ? "is not configured" : "does not answer", why,
+              absent ? "Add the guest-agent channel to the domain and install "
+                       "qemu-guest-agent in the guest"
+                     : "Install and start qemu-guest-agent in the guest");
+        return VV_E_INVAL;
+    }
+    if (absent)
+        warn(q, "GuestAgentNotConfigured",
+             "VM '%s' runs but has no guest-agent channel, so its point is "
+             "crash-consistent%s. Add %s to the domain (virsh edit) and install and start "
+             "qemu-guest-agent in the guest for file-system- or application-consistent "
+             "points",
+             vm_name, scripts ? " and its scripts did not run" : "", channel_xml);
+    else
+        warn(q, "GuestAgentNotResponding",
+             "the guest agent of VM '%s' did not answer (%s), so its point is "
+             "crash-consistent%s. Install and start qemu-guest-agent in the guest "
+             "(systemctl enable --now qemu-guest-agent) for file-system- or "
+             "application-consistent points",
+             vm_name, why, scripts ? " and its scripts did not run" : "");
+    return take(arg);
+}
+
+/* What a step with a guest agent that answers needs to know. */
+struct quiesce_run {
+    struct vv_agent *a;
+    const char *uuid, *vm_name;
+    const struct vv_script_settings *s;
+    const atomic_int *cancel;
+    struct vv_quiesce *q;
+    int scripts_ok;  /* no script failed */
+};
+
+static const char cont_text[] = "the backup went on (continueBackupOnFailure)";
+
+/* The pre-script (record into *pre): 0 to go on, VV_E_CANCELLED or VV_E_INVAL. */
+static int pre_script(struct quiesce_run *qr, json_t **pre)
+{
+    const struct vv_script_settings *s = qr->s;
+    char text[1024];
+    int ok;
+
+    *pre = json_object();
+    ok = run_script(qr->a, qr->uuid, &s->pre, s->timeout_s, qr->cancel, *pre, text,
+                    sizeof(text));
+    if (ok == VV_E_CANCELLED)
+        return VV_E_CANCELLED;
+    if (!ok && !s->continue_on_failure) {
+        failq(qr->q, "PreScriptFailed",
+              "the pre-script %s of VM '%s' %s; continueBackupOnFailure is false, so "
+              "nothing was backed up",
+              s->pre.path, qr->vm_name, text);
+        return VV_E_INVAL;
+    }
+    if (!ok) {
+        qr->scripts_ok = 0;
+        warn(qr->q, "PreScriptFailed", "the pre-script %s of VM '%s' %s; %s", s->pre.path,
+             qr->vm_name, text, cont_text);
+    }
+    return 0;
+}
+
+/* The post-script (record into *post) after the point (r): r, or VV_E_INVAL when it
+ * failed and the backup must not be kept. */
+static int post_script(struct quiesce_run *qr, int r, json_t **post)
+{
+    const struct vv_script_settings *s = qr->s;
+    char text[1024];
+    int ok;
+
+    *post = json_object();
+    ok = run_script(qr->a, qr->uuid, &s->post, s->timeout_s, NULL, *post, text, sizeof(text));
+    if (ok != 1 && r == 0 && !s->continue_on_failure) {
+        failq(qr->q, "PostScriptFailed",
+              "the post-script %s of VM '%s' %s; continueBackupOnFailure is false, so "
+              "the backup was not kept",
+              s->post.path, qr->vm_name, text);
+        return VV_E_INVAL;
+    }
+    if (ok != 1) {
+        qr->scripts_ok = 0;
+        if (r == 0)
+            warn(qr->q, "PostScriptFailed", "the post-script %s of VM '%s' %s; %s",
+                 s->post.path, qr->vm_name, text, cont_text);
+    }
+    return r;
+}
+
+/* The guest agent answers: pre-script, freeze, take(), thaw, post-script. */
+static int take_with_agent(struct quiesce_run *qr, vv_take_fn take, void *arg)
+{
+    const struct vv_script_settings *s = qr->s;
+    struct vv_quiesce *q = qr->q;
     json_t *pre = NULL, *post = NULL, *fz = NULL;
     struct freeze_state f;
-    char why[512], text[1024];
-    int scripts = vv_scripts_any(s), scripts_ok = 1, ran_pre = 0, r, ok;
-    const char *cont = "the backup went on (continueBackupOnFailure)";
+    int r = 0;
 
-    memset(q, 0, sizeof(*q));
     memset(&f, 0, sizeof(f));
-    q->type = VV_CRASH_CONSISTENT;
-    q->details = json_object();
-    q->warnings = json_array();
-    if (!running || (!scripts && !s->fs_freeze)) {
-        /* Shut off, or nothing asked of the guest (fsFreezeEnabled false and no
-         * scripts): crash-consistent by choice, no warning. */
-        json_object_set_new(q->details, "guestAgent",
-                            json_string(running ? "NotUsed" : "NotApplicable"));
-        if (running)
-            json_object_set_new(q->details, "fsFreeze", json_pack("{s:s}", "status", "Disabled"));
-        r = take(arg);
-        goto out;
-    }
-    r = vv_guest_ping(a->virt, uuid, PING_TIMEOUT_S, why, sizeof(why));
-    if (r) {
-        int absent = r == VV_E_UNSUPPORTED;
-        json_object_set_new(q->details, "guestAgent",
-                            json_string(absent ? "NotConfigured" : "NotResponding"));
-        if (scripts && !s->continue_on_failure) {
-            failq(q, absent ? "GuestAgentNotConfigured" : "GuestAgentNotResponding",
-                  "VM '%s' has scripts to run but its guest agent %s (%s), and "
-                  "continueBackupOnFailure is false; nothing was backed up. %s",
-                  vm_name, absent ? "is not configured" : "does not answer", why,
-                  absent ? "Add the guest-agent channel to the domain and install "
-                           "qemu-guest-agent in the guest"
-                         : "Install and start qemu-guest-agent in the guest");
-            return VV_E_INVAL;
-        }
-        if (absent)
-            warn(q, "GuestAgentNotConfigured",
-                 "VM '%s' runs but has no guest-agent channel, so its point is "
-                 "crash-consistent%s. Add %s to the domain (virsh edit) and install and start "
-                 "qemu-guest-agent in the guest for file-system- or application-consistent "
-                 "points",
-                 vm_name, scripts ? " and its scripts did not run" : "", channel_xml);
-        else
-            warn(q, "GuestAgentNotResponding",
-                 "the guest agent of VM '%s' did not answer (%s), so its point is "
-                 "crash-consistent%s. Install and start qemu-guest-agent in the guest "
-                 "(systemctl enable --now qemu-guest-agent) for file-system- or "
-                 "application-consistent points",
-                 vm_name, why, scripts ? " and its scripts did not run" : "");
-        r = take(arg);
-        goto out;
-    }
     json_object_set_new(q->details, "guestAgent", json_string("Available"));
-
-    if (s->pre.path[0]) {
-        pre = json_object();
-        ran_pre = 1;
-        ok = run_script(a, uuid, &s->pre, s->timeout_s, cancel, pre, text, sizeof(text));
-        if (ok == VV_E_CANCELLED) {
-            r = VV_E_CANCELLED;
-            goto post;
-        }
-        if (!ok && !s->continue_on_failure) {
-            failq(q, "PreScriptFailed",
-                  "the pre-script %s of VM '%s' %s; continueBackupOnFailure is false, so "
-                  "nothing was backed up",
-                  s->pre.path, vm_name, text);
-            r = VV_E_INVAL;
-            goto post;
-        }
-        if (!ok) {
-            scripts_ok = 0;
-            warn(q, "PreScriptFailed", "the pre-script %s of VM '%s' %s; %s", s->pre.path,
-                 vm_name, text, cont);
-        }
-    }
-
-    if (s->fs_freeze) {
+    if (s->pre.path[0])
+        r = pre_script(qr, &pre);
+    if (r == 0 && s->fs_freeze) {
         fz = json_object();
-        freeze(a, uuid, vm_name, fz, q, &f);
+        freeze(qr->a, qr->uuid, qr->vm_name, fz, q, &f);
         r = take(arg);
-        thaw(a, uuid, vm_name, fz, q, &f);
-    } else {
+        thaw(qr->a, qr->uuid, qr->vm_name, fz, q, &f);
+    } else if (r == 0) {
         fz = json_pack("{s:s}", "status", "Disabled");
         r = take(arg);
     }
-
-post:
-    if (s->post.path[0] && (ran_pre || r == 0)) {
-        post = json_object();
-        ok = run_script(a, uuid, &s->post, s->timeout_s, NULL, post, text, sizeof(text));
-        if (ok != 1 && r == 0 && !s->continue_on_failure) {
-            failq(q, "PostScriptFailed",
-                  "the post-script %s of VM '%s' %s; continueBackupOnFailure is false, so "
-                  "the backup was not kept",
-                  s->post.path, vm_name, text);
-            r = VV_E_INVAL;
-        } else if (ok != 1) {
-            scripts_ok = 0;
-            if (r == 0)
-                warn(q, "PostScriptFailed", "the post-script %s of VM '%s' %s; %s",
-                     s->post.path, vm_name, text, cont);
-        }
-    }
+    if (s->post.path[0] && (s->pre.path[0] || r == 0)) /* after a pre-script, always */
+        r = post_script(qr, r, &post);
     if (r == 0) {
-        if (scripts && scripts_ok && (f.held || !s->fs_freeze))
+        if (vv_scripts_any(s) && qr->scripts_ok && (f.held || !s->fs_freeze))
             q->type = VV_APPLICATION_CONSISTENT;
         else if (f.held)
             q->type = VV_FILESYSTEM_CONSISTENT;
@@ -391,7 +408,39 @@ post:
         json_object_set_new(q->details, "fsFreeze", fz);
     if (post)
         json_object_set_new(q->details, "postScript", post);
-out:
+    return r;
+}
+
+int vv_quiesce_take(struct vv_agent *a, const char *uuid, const char *vm_name, int running,
+                    const struct vv_script_settings *s, vv_take_fn take, void *arg,
+                    const atomic_int *cancel, struct vv_quiesce *q)
+{
+    struct quiesce_run qr = {
+        .a = a, .uuid = uuid, .vm_name = vm_name, .s = s, .cancel = cancel, .q = q,
+        .scripts_ok = 1,
+    };
+    char why[512];
+    int r;
+
+    memset(q, 0, sizeof(*q));
+    q->type = VV_CRASH_CONSISTENT;
+    q->details = json_object();
+    q->warnings = json_array();
+    if (!running || (!vv_scripts_any(s) && !s->fs_freeze)) {
+        /* Shut off, or nothing asked of the guest (fsFreezeEnabled false and no
+         * scripts): crash-consistent by choice, no warning. */
+        json_object_set_new(q->details, "guestAgent",
+                            json_string(running ? "NotUsed" : "NotApplicable"));
+        if (running)
+            json_object_set_new(q->details, "fsFreeze", json_pack("{s:s}", "status", "Disabled"));
+        r = take(arg);
+    } else if ((r = vv_guest_ping(a->virt, uuid, PING_TIMEOUT_S, why, sizeof(why))) != 0) {
+        r = take_without_agent(vm_name, r, why, s, take, arg, q);
+        if (r == VV_E_INVAL && q->code[0])
+            return r; /* scripts could not run: no point was taken */
+    } else {
+        r = take_with_agent(&qr, take, arg);
+    }
     json_object_set_new(q->details, "recoveryPointType",
                         json_string(vv_consistency_name(q->type)));
     return r;

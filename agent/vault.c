@@ -1,17 +1,24 @@
 /*
  * vault.c: requests to the vault's agent API over lib/http_client.c, with the
  * agent's token, pin and proxy (net.c), retried while the network fails, and the
- * vault's error answers turned into "CODE: message".
+ * vault's error answers turned into "CODE: message"; on top of them, a job's
+ * progress and end reports, and the outbox of job endings the vault could not be
+ * told yet (outbox/<job>.json in the state folder, sent again by `run`).
  */
+#include <dirent.h>
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "agent.h"
+#include "buf.h"
 #include "err.h"
 #include "log.h"
+#include "util.h"
 
 static int finish(struct vv_http_response *resp, json_t **out, long *status, char *err,
                   size_t errlen)
@@ -148,4 +155,134 @@ int vv_vault_raw(struct vv_agent *a, struct vv_http *h, const char *method, cons
 {
     return request(a, h, method, path, data, n, "application/octet-stream", extra_header, out,
                    status, err, errlen, 1);
+}
+
+/* ---- progress and completion ---------------------------------------------------- */
+
+int vv_agent_progress(struct vv_agent *a, struct vv_http *h, const char *job, json_t *tasks,
+                      int64_t done, int64_t total)
+{
+    char path[200], err[600];
+    json_t *body, *ans = NULL;
+    int r, cancel;
+
+    body = json_pack("{s:I,s:I}", "bytesDone", (json_int_t)done, "bytesTotal", (json_int_t)total);
+    if (tasks)
+        json_object_set(body, "tasks", tasks);
+    snprintf(path, sizeof(path), "/api/v1/agent/jobs/%s/progress", job);
+    r = vv_vault_json_once(a, h, "POST", path, body, &ans, NULL, err, sizeof(err));
+    json_decref(body);
+    if (r) {
+        vv_warn("job %s: progress not reported: %s", job, err);
+        return r;
+    }
+    cancel = json_is_true(json_object_get(ans, "cancelRequested"));
+    json_decref(ans);
+    return cancel;
+}
+
+int vv_agent_complete(struct vv_agent *a, const char *job, const char *status, const char *code,
+                      const char *message)
+{
+    return vv_agent_complete_with(a, job, status, code, message, NULL);
+}
+
+int vv_agent_complete_with(struct vv_agent *a, const char *job, const char *status,
+                           const char *code, const char *message, json_t *extra)
+{
+    char path[200], err[1200];
+    json_t *body = json_pack("{s:s}", "status", status);
+    long http_status = 0;
+    int r;
+
+    if (extra)
+        json_object_update(body, extra);
+    if (code)
+        json_object_set_new(body, "error", json_pack("{s:s,s:s}", "code", code, "message",
+                                                     message ? message : ""));
+    snprintf(path, sizeof(path), "/api/v1/agent/jobs/%s/complete", job);
+    r = vv_vault_json(a, a->http, "POST", path, body, NULL, &http_status, err, sizeof(err));
+    if (r)
+        vv_error("job %s: cannot report its end (%s): %s", job, status, err);
+    else if (code)
+        vv_warn("job %s ended %s: %s: %s", job, status, code, message ? message : "");
+    if (r && (http_status == 0 || http_status >= 500))
+        vv_agent_outbox_put(a, job, body); /* the network is down: tell the vault later */
+    json_decref(body);
+    return r;
+}
+
+/* ---- the outbox ------------------------------------------------------------------ */
+
+int vv_agent_outbox_put(struct vv_agent *a, const char *job, json_t *body)
+{
+    char dir[VV_PATH_MAX], path[VV_PATH_MAX];
+    char *text;
+    int r;
+
+    if ((r = vv_path_join(dir, sizeof(dir), "%s/outbox", a->state_dir)) != 0 ||
+        (r = vv_path_join(path, sizeof(path), "%s/%s.json", dir, job)) != 0)
+        return r;
+    if (!(text = vv_json_dump(body)))
+        return VV_E_NOMEM;
+    if (mkdir(dir, 0700) != 0 && errno != EEXIST) {
+        free(text);
+        return VV_E_IO;
+    }
+    r = vv_state_write(path, text, strlen(text));
+    free(text);
+    if (r == 0)
+        vv_warn("job %s: its end is kept in %s until the vault can be told", job, path);
+    return r;
+}
+
+/* Send the kept end of job in path: 1 when it is done with (told, refused, or
+ * unreadable: the file is removed), 0 when it stays for the next try. */
+static int outbox_send(struct vv_agent *a, const char *path, const char *job, int jl)
+{
+    char err[1200], api[200];
+    struct vv_buf b;
+    json_t *body;
+    long status = 0;
+    int done = 0;
+
+    snprintf(api, sizeof(api), "/api/v1/agent/jobs/%.*s/complete", jl, job);
+    vv_buf_init(&b, 1 << 20);
+    body = vv_read_file(path, &b) == 0 ? vv_json_parse(b.data, b.len, NULL, 0) : NULL;
+    vv_buf_release(&b);
+    if (!body) {
+        unlink(path);
+        return 1;
+    }
+    if (vv_vault_json_once(a, a->http, "POST", api, body, NULL, &status, err, sizeof(err)) == 0 ||
+        (status >= 400 && status < 500)) {
+        /* told, or the vault no longer wants it (the job ended meanwhile) */
+        vv_info("job %.*s: its kept end was delivered%s%s", jl, job, status >= 400 ? ": " : "",
+                status >= 400 ? err : "");
+        unlink(path);
+        done = 1;
+    }
+    json_decref(body);
+    return done;
+}
+
+int vv_agent_outbox_flush(struct vv_agent *a)
+{
+    char dir[VV_PATH_MAX], path[VV_PATH_MAX];
+    struct dirent *e;
+    DIR *d;
+    int left = 0;
+
+    if (vv_path_join(dir, sizeof(dir), "%s/outbox", a->state_dir) != 0 || !(d = opendir(dir)))
+        return 0;
+    while ((e = readdir(d))) {
+        size_t n = strlen(e->d_name);
+        if (n < 6 || strcmp(e->d_name + n - 5, ".json") || n - 5 >= 64)
+            continue;
+        if (vv_path_join(path, sizeof(path), "%s/%s", dir, e->d_name) != 0 ||
+            !outbox_send(a, path, e->d_name, (int)(n - 5)))
+            left++;
+    }
+    closedir(d);
+    return left ? VV_E_IO : 0;
 }

@@ -1,6 +1,8 @@
 /*
- * vmvault-agent.c: the host agent. `register` joins a vault with a vault
- * credentials file; `run` is the daemon: inventory, job claims, backups.
+ * vmvault-agent.c: the host agent's main: its options, then the command.
+ * `register` joins a vault with a vault credentials file; `check-connectivity`
+ * tests the way to it (check.c); `run` is the daemon: inventory, job claims, the
+ * jobs (job_backup.c, job_restore.c), clean-up after a crash.
  */
 #include <errno.h>
 #include <getopt.h>
@@ -19,10 +21,6 @@
 #include "thaw_guard.h"
 #include "util.h"
 #include "virt.h"
-
-int vv_agent_backup(struct vv_agent *a, json_t *job);
-int vv_agent_check(struct vv_agent *a, int json);
-int vv_agent_restore(struct vv_agent *a, json_t *job);
 
 #define DEFAULT_STATE_DIR "/var/lib/vmvault-agent"
 #define DEFAULT_URI "qemu:///system"
@@ -104,61 +102,6 @@ static void on_signal(int sig)
 {
     (void)sig;
     atomic_store(&agent.stop, 1);
-}
-
-/* ---- progress and completion ---------------------------------------------------- */
-
-int vv_agent_progress(struct vv_agent *a, struct vv_http *h, const char *job, json_t *tasks,
-                      int64_t done, int64_t total)
-{
-    char path[200], err[600];
-    json_t *body, *ans = NULL;
-    int r, cancel;
-
-    body = json_pack("{s:I,s:I}", "bytesDone", (json_int_t)done, "bytesTotal", (json_int_t)total);
-    if (tasks)
-        json_object_set(body, "tasks", tasks);
-    snprintf(path, sizeof(path), "/api/v1/agent/jobs/%s/progress", job);
-    r = vv_vault_json_once(a, h, "POST", path, body, &ans, NULL, err, sizeof(err));
-    json_decref(body);
-    if (r) {
-        vv_warn("job %s: progress not reported: %s", job, err);
-        return r;
-    }
-    cancel = json_is_true(json_object_get(ans, "cancelRequested"));
-    json_decref(ans);
-    return cancel;
-}
-
-int vv_agent_complete(struct vv_agent *a, const char *job, const char *status, const char *code,
-                      const char *message)
-{
-    return vv_agent_complete_with(a, job, status, code, message, NULL);
-}
-
-int vv_agent_complete_with(struct vv_agent *a, const char *job, const char *status,
-                           const char *code, const char *message, json_t *extra)
-{
-    char path[200], err[1200];
-    json_t *body = json_pack("{s:s}", "status", status);
-    long http_status = 0;
-    int r;
-
-    if (extra)
-        json_object_update(body, extra);
-    if (code)
-        json_object_set_new(body, "error", json_pack("{s:s,s:s}", "code", code, "message",
-                                                     message ? message : ""));
-    snprintf(path, sizeof(path), "/api/v1/agent/jobs/%s/complete", job);
-    r = vv_vault_json(a, a->http, "POST", path, body, NULL, &http_status, err, sizeof(err));
-    if (r)
-        vv_error("job %s: cannot report its end (%s): %s", job, status, err);
-    else if (code)
-        vv_warn("job %s ended %s: %s: %s", job, status, code, message ? message : "");
-    if (r && (http_status == 0 || http_status >= 500))
-        vv_agent_outbox_put(a, job, body); /* the network is down: tell the vault later */
-    json_decref(body);
-    return r;
 }
 
 /* ---- inventory ------------------------------------------------------------------- */
@@ -292,32 +235,75 @@ static void clean_leftovers(struct vv_agent *a)
 
 /* ---- commands ------------------------------------------------------------------- */
 
-static int cmd_register(const char *creds, const char *region, const char *host_name,
-                        int system_ca)
+/* The vault credentials file creds into agent's URL, vault id and pin; the parsed
+ * file into *c (caller json_decref()s). 0, or 1 with the reason said. */
+static int read_credentials(const char *creds, int system_ca, json_t **c)
 {
     struct vv_buf b;
-    json_t *c, *body, *ans = NULL;
-    char err[600], hn[256];
-    const char *url, *vid, *secret, *pin;
+    char err[600];
+    const char *url, *vid, *pin;
     int r;
 
+    *c = NULL;
     vv_buf_init(&b, 1 << 20);
     if ((r = vv_read_file(creds, &b)) != 0) {
         fprintf(stderr, "vmvault-agent: cannot read %s: %s\n", creds, vv_strerror(r));
         vv_buf_release(&b);
         return 1;
     }
-    c = vv_json_parse(b.data, b.len, err, sizeof(err));
+    *c = vv_json_parse(b.data, b.len, err, sizeof(err));
     vv_buf_release(&b);
-    url = json_string_value(json_object_get(c, "vaultUrl"));
-    vid = json_string_value(json_object_get(c, "vaultId"));
-    secret = json_string_value(json_object_get(c, "registrationSecret"));
-    if (!c || !url || !vid || !secret || strlen(url) >= sizeof(agent.url) ||
-        strlen(vid) >= sizeof(agent.vault_id)) {
+    url = json_string_value(json_object_get(*c, "vaultUrl"));
+    vid = json_string_value(json_object_get(*c, "vaultId"));
+    if (!*c || !url || !vid || !json_string_value(json_object_get(*c, "registrationSecret")) ||
+        strlen(url) >= sizeof(agent.url) || strlen(vid) >= sizeof(agent.vault_id)) {
         fprintf(stderr,
                 "vmvault-agent: %s is not a vault credentials file (download one with 'vmvault "
                 "vault credentials --name VAULT --file FILE')\n",
                 creds);
+        return 1;
+    }
+    snprintf(agent.url, sizeof(agent.url), "%s", url);
+    while (strlen(agent.url) && agent.url[strlen(agent.url) - 1] == '/')
+        agent.url[strlen(agent.url) - 1] = 0;
+    snprintf(agent.vault_id, sizeof(agent.vault_id), "%s", vid);
+    pin = json_string_value(json_object_get(*c, "certificatePin"));
+    if (!system_ca && !strncmp(agent.url, "https://", 8) && (!pin || !*pin)) {
+        fprintf(stderr, "vmvault-agent: %s has an https vault URL but no certificatePin; "
+                        "add --use-system-ca to trust the system's CA store instead\n",
+                creds);
+        return 1;
+    }
+    if (!system_ca && pin && vv_http_set_pin(agent.http, pin) != 0) {
+        fprintf(stderr, "vmvault-agent: %s: certificatePin is malformed\n", creds);
+        return 1;
+    }
+    snprintf(agent.pin, sizeof(agent.pin), "%s", !system_ca && pin ? pin : "");
+    return 0;
+}
+
+/* The vault's answer to a registration into agent: token, host, region, vault. */
+static void take_registration(json_t *ans)
+{
+    json_t *container = json_object_get(ans, "container");
+
+    snprintf(agent.token, sizeof(agent.token), "%s", json_string_value(json_object_get(ans, "token")));
+    snprintf(agent.host, sizeof(agent.host), "%s",
+             json_string_value(json_object_get(container, "name")));
+    snprintf(agent.region, sizeof(agent.region), "%s",
+             json_string_value(json_object_get(container, "region")));
+    snprintf(agent.vault, sizeof(agent.vault), "%s",
+             json_string_value(json_object_get(json_object_get(ans, "vault"), "name")));
+}
+
+static int cmd_register(const char *creds, const char *region, const char *host_name,
+                        int system_ca)
+{
+    json_t *c, *body, *ans = NULL;
+    char err[600], hn[256];
+    int r;
+
+    if (read_credentials(creds, system_ca, &c) != 0 || vv_agent_conf_load(&agent) != 0) {
         json_decref(c);
         return 1;
     }
@@ -329,30 +315,9 @@ static int cmd_register(const char *creds, const char *region, const char *host_
             *strchr(hn, '.') = 0;
         host_name = hn;
     }
-    snprintf(agent.url, sizeof(agent.url), "%s", url);
-    while (strlen(agent.url) && agent.url[strlen(agent.url) - 1] == '/')
-        agent.url[strlen(agent.url) - 1] = 0;
-    snprintf(agent.vault_id, sizeof(agent.vault_id), "%s", vid);
-    pin = json_string_value(json_object_get(c, "certificatePin"));
-    if (!system_ca && !strncmp(agent.url, "https://", 8) && (!pin || !*pin)) {
-        fprintf(stderr, "vmvault-agent: %s has an https vault URL but no certificatePin; "
-                        "add --use-system-ca to trust the system's CA store instead\n",
-                creds);
-        json_decref(c);
-        return 1;
-    }
-    if (!system_ca && pin && vv_http_set_pin(agent.http, pin) != 0) {
-        fprintf(stderr, "vmvault-agent: %s: certificatePin is malformed\n", creds);
-        json_decref(c);
-        return 1;
-    }
-    snprintf(agent.pin, sizeof(agent.pin), "%s", !system_ca && pin ? pin : "");
-    if (vv_agent_conf_load(&agent) != 0) {
-        json_decref(c);
-        return 1;
-    }
-    body = json_pack("{s:s,s:s,s:s,s:s}", "vaultId", vid, "registrationSecret", secret,
-                     "hostName", host_name, "agentVersion", VV_AGENT_VERSION);
+    body = json_pack("{s:s,s:s,s:s,s:s}", "vaultId", agent.vault_id, "registrationSecret",
+                     json_string_value(json_object_get(c, "registrationSecret")), "hostName",
+                     host_name, "agentVersion", VV_AGENT_VERSION);
     if (region)
         json_object_set_new(body, "region", json_string(region));
     agent.token[0] = 0;
@@ -364,13 +329,7 @@ static int cmd_register(const char *creds, const char *region, const char *host_
         fprintf(stderr, "vmvault-agent: registration refused: %s\n", err);
         return 1;
     }
-    snprintf(agent.token, sizeof(agent.token), "%s", json_string_value(json_object_get(ans, "token")));
-    snprintf(agent.host, sizeof(agent.host), "%s",
-             json_string_value(json_object_get(json_object_get(ans, "container"), "name")));
-    snprintf(agent.region, sizeof(agent.region), "%s",
-             json_string_value(json_object_get(json_object_get(ans, "container"), "region")));
-    snprintf(agent.vault, sizeof(agent.vault), "%s",
-             json_string_value(json_object_get(json_object_get(ans, "vault"), "name")));
+    take_registration(ans);
     json_decref(ans);
     if ((r = vv_state_init(agent.state_dir)) != 0 || (r = vv_state_save(&agent)) != 0)
         return 1;
@@ -439,7 +398,100 @@ static int cmd_run(int once)
     return rc;
 }
 
-int main(int argc, char **argv)
+/* ---- options ------------------------------------------------------------------- */
+
+/* The command line: the command, and its options that are not the agent's settings
+ * (those go straight into agent). */
+struct options {
+    const char *cmd, *creds, *region, *host;
+    int once, freeze_set, system_ca, json_out, output_set;
+};
+
+/* A number option's value, lo to hi, into *out: -1 to go on, or 2 with
+ * "vmvault-agent: what" said. */
+static int parse_int_opt(const char *arg, uint64_t lo, uint64_t hi, const char *what, int *out)
+{
+    uint64_t v;
+    if (vv_parse_u64(arg, &v) != 0 || v < lo || v > hi) {
+        fprintf(stderr, "vmvault-agent: %s\n", what);
+        return 2;
+    }
+    *out = (int)v;
+    return -1;
+}
+
+/* One option (getopt_long's c, optarg): -1 to go on, or the exit status. */
+static int parse_option(int c, const char *arg, struct options *o, char **argv)
+{
+    enum vv_log_level lvl;
+
+    switch (c) {
+    case 'c':
+        o->creds = arg;
+        return -1;
+    case 'r':
+        o->region = arg;
+        return -1;
+    case 'n':
+        o->host = arg;
+        return -1;
+    case 'o':
+        o->once = 1;
+        return -1;
+    case 'S':
+        o->system_ca = 1;
+        return -1;
+    case 'u':
+        snprintf(agent.uri, sizeof(agent.uri), "%s", arg);
+        return -1;
+    case 's':
+        if (strlen(arg) >= sizeof(agent.state_dir) - 300) {
+            fprintf(stderr, "vmvault-agent: --state-dir is too long\n");
+            return 2;
+        }
+        snprintf(agent.state_dir, sizeof(agent.state_dir), "%s", arg);
+        return -1;
+    case 't':
+        return parse_int_opt(arg, 1, 64, "--threads must be 1 to 64", &agent.threads);
+    case 'F':
+        o->freeze_set = 1;
+        return parse_int_opt(arg, 1, 600, "--freeze-timeout must be 1 to 600 seconds",
+                             &agent.freeze_timeout);
+    case 'O':
+        if (strcmp(arg, "json") && strcmp(arg, "table")) {
+            fprintf(stderr, "vmvault-agent: --output must be json or table\n");
+            return 2;
+        }
+        o->json_out = !strcmp(arg, "json");
+        o->output_set = 1;
+        return -1;
+    case 'R':
+        if (vv_parse_size(arg, &agent.max_upload_rate) != 0 || agent.max_upload_rate < 4096) {
+            fprintf(stderr, "vmvault-agent: --max-upload-rate must be at least 4K (bytes per "
+                            "second; K, M, G suffixes)\n");
+            return 2;
+        }
+        return -1;
+    case 'L':
+        if (vv_log_level_parse(arg, &lvl) != 0) {
+            fprintf(stderr, "vmvault-agent: --log-level must be debug, info, warn or error\n");
+            return 2;
+        }
+        vv_log_set_level(lvl);
+        return -1;
+    case 'h':
+        fputs(usage, stdout);
+        return 0;
+    default:
+        fprintf(stderr, "vmvault-agent %s: unknown option '%s'\nRun 'vmvault-agent --help'.\n",
+                o->cmd, argv[optind - 1]);
+        return 2;
+    }
+}
+
+/* The options after the command, into o and agent's settings: -1 to go on, or the
+ * exit status. */
+static int parse_options(int argc, char **argv, struct options *o)
 {
     static const struct option opts[] = {
         {"vault-credentials", required_argument, NULL, 'c'},
@@ -457,170 +509,128 @@ int main(int argc, char **argv)
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
-    const char *cmd, *creds = NULL, *region = NULL, *host = NULL;
-    int c, once = 0, rc, freeze_set = 0, system_ca = 0, json_out = 0, output_set = 0;
-    struct sigaction sa;
+    int c, rc;
 
-    if (argc < 2 || !strcmp(argv[1], "--help") || !strcmp(argv[1], "-h")) {
-        fputs(usage, argc < 2 ? stderr : stdout);
-        return argc < 2 ? 2 : 0;
-    }
-    if (!strcmp(argv[1], "--version")) {
-        printf("vmvault-agent %s\n", VV_AGENT_VERSION);
-        return 0;
-    }
-    cmd = argv[1];
-    if (!strcmp(cmd, "thaw-guard"))
-        return vv_thaw_guard_main(argc - 1, argv + 1);
-    if (strcmp(cmd, "register") && strcmp(cmd, "run") && strcmp(cmd, "check-connectivity")) {
-        fprintf(stderr, "vmvault-agent: '%s' is not a command (register, run, "
-                        "check-connectivity). Run "
-                        "'vmvault-agent --help'.\n", cmd);
-        return 2;
-    }
     snprintf(agent.state_dir, sizeof(agent.state_dir), "%s", DEFAULT_STATE_DIR);
     agent.threads = vv_default_threads();
     agent.freeze_timeout = DEFAULT_FREEZE_TIMEOUT;
     opterr = 0;
     optind = 2;
-    while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
-        switch (c) {
-        case 'c':
-            creds = optarg;
-            break;
-        case 'r':
-            region = optarg;
-            break;
-        case 'n':
-            host = optarg;
-            break;
-        case 's':
-            if (strlen(optarg) >= sizeof(agent.state_dir) - 300) {
-                fprintf(stderr, "vmvault-agent: --state-dir is too long\n");
-                return 2;
-            }
-            snprintf(agent.state_dir, sizeof(agent.state_dir), "%s", optarg);
-            break;
-        case 'u':
-            snprintf(agent.uri, sizeof(agent.uri), "%s", optarg);
-            break;
-        case 't': {
-            uint64_t v;
-            if (vv_parse_u64(optarg, &v) != 0 || v < 1 || v > 64) {
-                fprintf(stderr, "vmvault-agent: --threads must be 1 to 64\n");
-                return 2;
-            }
-            agent.threads = (int)v;
-            break;
-        }
-        case 'o':
-            once = 1;
-            break;
-        case 'S':
-            system_ca = 1;
-            break;
-        case 'O':
-            if (strcmp(optarg, "json") && strcmp(optarg, "table")) {
-                fprintf(stderr, "vmvault-agent: --output must be json or table\n");
-                return 2;
-            }
-            json_out = !strcmp(optarg, "json");
-            output_set = 1;
-            break;
-        case 'F': {
-            uint64_t v;
-            if (vv_parse_u64(optarg, &v) != 0 || v < 1 || v > 600) {
-                fprintf(stderr, "vmvault-agent: --freeze-timeout must be 1 to 600 seconds\n");
-                return 2;
-            }
-            agent.freeze_timeout = (int)v;
-            freeze_set = 1;
-            break;
-        }
-        case 'R':
-            if (vv_parse_size(optarg, &agent.max_upload_rate) != 0 || agent.max_upload_rate < 4096) {
-                fprintf(stderr, "vmvault-agent: --max-upload-rate must be at least 4K (bytes per "
-                                "second; K, M, G suffixes)\n");
-                return 2;
-            }
-            break;
-        case 'L': {
-            enum vv_log_level lvl;
-            if (vv_log_level_parse(optarg, &lvl) != 0) {
-                fprintf(stderr, "vmvault-agent: --log-level must be debug, info, warn or error\n");
-                return 2;
-            }
-            vv_log_set_level(lvl);
-            break;
-        }
-        case 'h':
-            fputs(usage, stdout);
-            return 0;
-        default:
-            fprintf(stderr, "vmvault-agent %s: unknown option '%s'\nRun 'vmvault-agent --help'.\n",
-                    cmd, argv[optind - 1]);
-            return 2;
-        }
-    }
+    while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1)
+        if ((rc = parse_option(c, optarg, o, argv)) >= 0)
+            return rc;
     if (optind < argc) {
-        fprintf(stderr, "vmvault-agent %s: unexpected argument '%s'\n", cmd, argv[optind]);
+        fprintf(stderr, "vmvault-agent %s: unexpected argument '%s'\n", o->cmd, argv[optind]);
         return 2;
     }
-    if (!strcmp(cmd, "register") && (!creds || once)) {
+    return -1;
+}
+
+/* 2 with the reason said when the options do not fit the command (or each other),
+ * else 0. */
+static int check_options(const struct options *o)
+{
+    const char *cmd = o->cmd;
+    int reg = !strcmp(cmd, "register"), check = !strcmp(cmd, "check-connectivity");
+    size_t rl = o->region ? strlen(o->region) : 0;
+
+    if (reg && (!o->creds || o->once))
         fprintf(stderr, "vmvault-agent register: %s\n",
-                once ? "--once does not apply here" : "--vault-credentials is required");
-        return 2;
-    }
-    if (!strcmp(cmd, "register") && (agent.max_upload_rate || freeze_set)) {
+                o->once ? "--once does not apply here" : "--vault-credentials is required");
+    else if (reg && (agent.max_upload_rate || o->freeze_set))
         fprintf(stderr, "vmvault-agent register: %s belongs to run\n",
-                freeze_set ? "--freeze-timeout" : "--max-upload-rate");
-        return 2;
-    }
-    if (strcmp(cmd, "register") && system_ca) {
+                o->freeze_set ? "--freeze-timeout" : "--max-upload-rate");
+    else if (!reg && o->system_ca)
         fprintf(stderr, "vmvault-agent %s: --use-system-ca belongs to register\n", cmd);
-        return 2;
-    }
-    if (strcmp(cmd, "check-connectivity") && output_set) {
+    else if (!check && o->output_set)
         fprintf(stderr, "vmvault-agent %s: --output belongs to check-connectivity\n", cmd);
-        return 2;
-    }
-    if (!strcmp(cmd, "check-connectivity") &&
-        (creds || region || host || once || freeze_set || agent.max_upload_rate)) {
+    else if (check && (o->creds || o->region || o->host || o->once || o->freeze_set ||
+                       agent.max_upload_rate))
         fprintf(stderr, "vmvault-agent check-connectivity: takes only --state-dir and "
                         "--output\n");
-        return 2;
-    }
-    if (!strcmp(cmd, "run") && (creds || region || host)) {
+    else if (!strcmp(cmd, "run") && (o->creds || o->region || o->host))
         fprintf(stderr, "vmvault-agent run: --vault-credentials, --region and --host-name "
                         "belong to register\n");
-        return 2;
+    else if (o->region && !(rl >= 1 && rl <= 64 &&
+                            strspn(o->region, "abcdefghijklmnopqrstuvwxyz0123456789-") == rl))
+        fprintf(stderr, "vmvault-agent register: --region must be lower-case letters, digits "
+                        "or '-' (for example westeurope)\n");
+    else
+        return 0;
+    return 2;
+}
+
+/* The first argument: help, version, the thaw guard, or a command (into *cmd).
+ * 0 to go on with *cmd, or 1 when it is all done, with the exit status in *rc. */
+static int first_argument(int argc, char **argv, const char **cmd, int *rc)
+{
+    if (argc < 2 || !strcmp(argv[1], "--help") || !strcmp(argv[1], "-h")) {
+        fputs(usage, argc < 2 ? stderr : stdout);
+        *rc = argc < 2 ? 2 : 0;
+        return 1;
     }
-    if (region && !(strlen(region) >= 1 && strlen(region) <= 64 &&
-                    strspn(region, "abcdefghijklmnopqrstuvwxyz0123456789-") == strlen(region))) {
-        fprintf(stderr, "vmvault-agent register: --region must be lower-case letters, digits or "
-                        "'-' (for example westeurope)\n");
-        return 2;
+    if (!strcmp(argv[1], "--version")) {
+        printf("vmvault-agent %s\n", VV_AGENT_VERSION);
+        *rc = 0;
+        return 1;
     }
+    *cmd = argv[1];
+    if (!strcmp(*cmd, "thaw-guard")) {
+        *rc = vv_thaw_guard_main(argc - 1, argv + 1);
+        return 1;
+    }
+    if (strcmp(*cmd, "register") && strcmp(*cmd, "run") && strcmp(*cmd, "check-connectivity")) {
+        fprintf(stderr, "vmvault-agent: '%s' is not a command (register, run, "
+                        "check-connectivity). Run "
+                        "'vmvault-agent --help'.\n", *cmd);
+        *rc = 2;
+        return 1;
+    }
+    return 0;
+}
+
+static void set_signals(void)
+{
+    struct sigaction sa;
+
     memset(&sa, 0, sizeof(sa));
     sa.sa_handler = on_signal;
     sigaction(SIGTERM, &sa, NULL);
     sigaction(SIGINT, &sa, NULL);
     signal(SIGPIPE, SIG_IGN);
-    vv_log_set_timestamps(!strcmp(cmd, "run"));
-    if (!strcmp(cmd, "check-connectivity"))
+}
+
+static int cmd_check(int json_out)
+{
+    if (vv_state_load(&agent) != 0 || vv_agent_conf_load(&agent) != 0)
+        return 1;
+    return vv_agent_check(&agent, json_out);
+}
+
+int main(int argc, char **argv)
+{
+    struct options o;
+    int rc;
+
+    memset(&o, 0, sizeof(o));
+    if (first_argument(argc, argv, &o.cmd, &rc) || (rc = parse_options(argc, argv, &o)) >= 0)
+        return rc;
+    if (check_options(&o) != 0)
+        return 2;
+    set_signals();
+    vv_log_set_timestamps(!strcmp(o.cmd, "run"));
+    if (!strcmp(o.cmd, "check-connectivity"))
         vv_log_set_level(VV_LOG_ERROR); /* the table says it all */
     if (vv_http_global_init() != 0 || !(agent.http = vv_http_new("vmvault-agent/" VV_AGENT_VERSION))) {
         fprintf(stderr, "vmvault-agent: cannot initialise the HTTP client\n");
         return 1;
     }
-    if (!strcmp(cmd, "register"))
-        rc = cmd_register(creds, region, host, system_ca);
-    else if (!strcmp(cmd, "run"))
-        rc = cmd_run(once);
+    if (!strcmp(o.cmd, "register"))
+        rc = cmd_register(o.creds, o.region, o.host, o.system_ca);
+    else if (!strcmp(o.cmd, "run"))
+        rc = cmd_run(o.once);
     else
-        rc = vv_state_load(&agent) != 0 || vv_agent_conf_load(&agent) != 0
-                 ? 1
-                 : vv_agent_check(&agent, json_out);
+        rc = cmd_check(o.json_out);
     vv_http_free(agent.http);
     vv_http_global_cleanup();
     return rc;

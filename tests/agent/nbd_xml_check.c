@@ -249,13 +249,12 @@ static void validate(const char *name, const char *xml)
     CHECK(run(argv) == 0, "%s does not validate against libvirt's domain schema", name);
 }
 
-static void check_xml(void)
+/* The disks of the sample domain. */
+static void check_xml_disks(void)
 {
     struct vv_xml_disk *d = NULL;
     size_t n = 0;
-    char *out = NULL, errbuf[8192];
     int r;
-    double t0 = now_ms();
 
     r = vv_xml_domain_disks(domain_xml, &d, &n);
     CHECK(r == 0, "vv_xml_domain_disks: %s", vv_errname(r));
@@ -266,55 +265,68 @@ static void check_xml(void)
         check_disk(&d[2], "vdc", NULL, "raw", "network");
     }
     vv_xml_disks_free(d, n);
+}
 
-    {
-        const char *targets[] = {"vdb", "vda"};
-        const char *paths[] = {"/restore/web01 & co/vdb.raw", "/restore/web01 & co/vda.qcow2"};
-        const char *formats[] = {"raw", "qcow2"};
+/* What vv_xml_domain_for_restore made of the sample domain (out): renamed, new
+ * identity, only the listed disks on their new files, schema-valid. */
+static void check_restore_xml(const char *out)
+{
+    struct vv_xml_disk *d = NULL;
+    size_t n = 0;
+    int r;
 
-        r = vv_xml_domain_for_restore(domain_xml, "web01-restored <&> \xc3\xa9t\xc3\xa9",
-                                      "5f3c2a9e-1b7d-4e8f-9a6b-c0d1e2f3a4b5", targets, paths,
-                                      formats, 2, &out);
-        CHECK(r == 0, "vv_xml_domain_for_restore: %s", vv_errname(r));
+    if (getenv("VERBOSE"))
+        printf("--- restore XML ---\n%s---\n", out);
+    CHECK(!strstr(out, "<?xml"), "XML declaration present");
+    CHECK(strstr(out, "<domain type=\"kvm\">") != NULL, "id attribute not dropped");
+    CHECK(strstr(out, "<name>web01-restored &lt;&amp;&gt; \xc3\xa9t\xc3\xa9</name>") != NULL,
+          "name not set/escaped/UTF-8");
+    CHECK(strstr(out, "<uuid>5f3c2a9e-1b7d-4e8f-9a6b-c0d1e2f3a4b5</uuid>") != NULL,
+          "uuid not replaced");
+    CHECK(!strstr(out, "0c6f4b1e"), "old uuid remains");
+    CHECK(!strstr(out, "<mac") && !strstr(out, "52:54:00"), "MAC addresses remain");
+    CHECK(count_of(out, "<interface ") == 2, "interfaces lost");
+    CHECK(!strstr(out, "backingStore"), "backingStore remains");
+    CHECK(!strstr(out, "cdrom") && !strstr(out, "debian-12.iso"), "cdrom remains");
+    CHECK(!strstr(out, "vdc") && !strstr(out, "rbd") && !strstr(out, "<auth"),
+          "unlisted disk vdc remains");
+    CHECK(!strstr(out, "/dev/vg0") && !strstr(out, "web01.qcow2"), "old sources remain");
+    CHECK(strstr(out, "<serial>data-01</serial>") != NULL, "disk details lost");
+    CHECK(strstr(out, "vmv:disk") != NULL, "metadata lost");
+    CHECK(strstr(out, "<source file=\"/restore/web01 &amp; co/vda.qcow2\"/>") != NULL,
+          "vda source not rewritten");
+    CHECK(!strstr(out, "\n\n"), "removed elements left blank lines");
+
+    validate("restore.xml", out);
+    validate("original.xml", domain_xml);
+
+    r = vv_xml_domain_disks(out, &d, &n);
+    CHECK(r == 0 && n == 2, "re-parse: %s, %zu disks", vv_errname(r), n);
+    if (r == 0 && n == 2) {
+        check_disk(&d[0], "vda", "/restore/web01 & co/vda.qcow2", "qcow2", "file");
+        check_disk(&d[1], "vdb", "/restore/web01 & co/vdb.raw", "raw", "file");
     }
-    if (out) {
-        if (getenv("VERBOSE"))
-            printf("--- restore XML ---\n%s---\n", out);
-        CHECK(!strstr(out, "<?xml"), "XML declaration present");
-        CHECK(strstr(out, "<domain type=\"kvm\">") != NULL, "id attribute not dropped");
-        CHECK(strstr(out, "<name>web01-restored &lt;&amp;&gt; \xc3\xa9t\xc3\xa9</name>") != NULL,
-              "name not set/escaped/UTF-8");
-        CHECK(strstr(out, "<uuid>5f3c2a9e-1b7d-4e8f-9a6b-c0d1e2f3a4b5</uuid>") != NULL,
-              "uuid not replaced");
-        CHECK(!strstr(out, "0c6f4b1e"), "old uuid remains");
-        CHECK(!strstr(out, "<mac") && !strstr(out, "52:54:00"), "MAC addresses remain");
-        CHECK(count_of(out, "<interface ") == 2, "interfaces lost");
-        CHECK(!strstr(out, "backingStore"), "backingStore remains");
-        CHECK(!strstr(out, "cdrom") && !strstr(out, "debian-12.iso"), "cdrom remains");
-        CHECK(!strstr(out, "vdc") && !strstr(out, "rbd") && !strstr(out, "<auth"),
-              "unlisted disk vdc remains");
-        CHECK(!strstr(out, "/dev/vg0") && !strstr(out, "web01.qcow2"), "old sources remain");
-        CHECK(strstr(out, "<serial>data-01</serial>") != NULL, "disk details lost");
-        CHECK(strstr(out, "vmv:disk") != NULL, "metadata lost");
-        CHECK(strstr(out, "<source file=\"/restore/web01 &amp; co/vda.qcow2\"/>") != NULL,
-              "vda source not rewritten");
-        CHECK(!strstr(out, "\n\n"), "removed elements left blank lines");
+    vv_xml_disks_free(d, n);
+}
 
-        validate("restore.xml", out);
-        validate("original.xml", domain_xml);
+/* The XML of a restore: the sample domain, one without uuid or disks, one whose disk
+ * has no <driver>. */
+static void check_xml_restore(void)
+{
+    const char *targets[] = {"vdb", "vda"};
+    const char *paths[] = {"/restore/web01 & co/vdb.raw", "/restore/web01 & co/vda.qcow2"};
+    const char *formats[] = {"raw", "qcow2"};
+    char *out = NULL;
+    int r;
 
-        d = NULL;
-        n = 0;
-        r = vv_xml_domain_disks(out, &d, &n);
-        CHECK(r == 0 && n == 2, "re-parse: %s, %zu disks", vv_errname(r), n);
-        if (r == 0 && n == 2) {
-            check_disk(&d[0], "vda", "/restore/web01 & co/vda.qcow2", "qcow2", "file");
-            check_disk(&d[1], "vdb", "/restore/web01 & co/vdb.raw", "raw", "file");
-        }
-        vv_xml_disks_free(d, n);
-        free(out);
-        out = NULL;
-    }
+    r = vv_xml_domain_for_restore(domain_xml, "web01-restored <&> \xc3\xa9t\xc3\xa9",
+                                  "5f3c2a9e-1b7d-4e8f-9a6b-c0d1e2f3a4b5", targets, paths,
+                                  formats, 2, &out);
+    CHECK(r == 0, "vv_xml_domain_for_restore: %s", vv_errname(r));
+    if (out)
+        check_restore_xml(out);
+    free(out);
+    out = NULL;
 
     /* No uuid: removed, so that libvirt makes one. Nothing listed: every disk goes. */
     r = vv_xml_domain_for_restore(domain_xml, "bare", NULL, NULL, NULL, NULL, 0, &out);
@@ -336,59 +348,79 @@ static void check_xml(void)
               "driver added: %s %s", vv_errname(r), out ? out : "");
         CHECK(out && strstr(out, "<uuid>5f3c2a9e") != NULL, "uuid added");
         free(out);
-        out = NULL;
     }
+}
+
+/* Restores the XML cannot make: an unknown or twice-listed target, no name. */
+static void check_xml_refused(void)
+{
+    const char *t[] = {"vdq"}, *p[] = {"/x"}, *f[] = {"raw"};
+    const char *t2[] = {"vda", "vda"}, *p2[] = {"/x", "/y"}, *f2[] = {"raw", "raw"};
+    char *out = NULL, errbuf[8192];
 
     capture_begin();
-    {
-        const char *t[] = {"vdq"}, *p[] = {"/x"}, *f[] = {"raw"};
-        const char *t2[] = {"vda", "vda"}, *p2[] = {"/x", "/y"}, *f2[] = {"raw", "raw"};
-        int r1 = vv_xml_domain_for_restore(domain_xml, "x", NULL, t, p, f, 1, &out);
-        int r2 = vv_xml_domain_for_restore(domain_xml, "x", NULL, t2, p2, f2, 2, &out);
-        int r3 = vv_xml_domain_for_restore(domain_xml, "", NULL, NULL, NULL, NULL, 0, &out);
-        capture_end(errbuf, sizeof(errbuf));
-        CHECK(r1 == VV_E_NOTFOUND && !out, "unknown target: %s", vv_errname(r1));
-        CHECK(r2 == VV_E_INVAL, "duplicate target: %s", vv_errname(r2));
-        CHECK(r3 == VV_E_INVAL, "empty name: %s", vv_errname(r3));
-        CHECK(strstr(errbuf, "no disk with target vdq") != NULL, "message: %s", errbuf);
-    }
+    int r1 = vv_xml_domain_for_restore(domain_xml, "x", NULL, t, p, f, 1, &out);
+    int r2 = vv_xml_domain_for_restore(domain_xml, "x", NULL, t2, p2, f2, 2, &out);
+    int r3 = vv_xml_domain_for_restore(domain_xml, "", NULL, NULL, NULL, NULL, 0, &out);
+    capture_end(errbuf, sizeof(errbuf));
+    CHECK(r1 == VV_E_NOTFOUND && !out, "unknown target: %s", vv_errname(r1));
+    CHECK(r2 == VV_E_INVAL, "duplicate target: %s", vv_errname(r2));
+    CHECK(r3 == VV_E_INVAL, "empty name: %s", vv_errname(r3));
+    CHECK(strstr(errbuf, "no disk with target vdq") != NULL, "message: %s", errbuf);
+}
 
-    {
-        static const char *const bad[] = {
-            "",
-            "<domain><name>x</domain>",
-            "<domain><name>x</name>",
-            "<notdomain><devices/></notdomain>",
-            "<domain xmlns='urn:x'/>",
-            "just text",
-            "<domain>\x01</domain>",
-            /* entities: external (XXE) and nested (billion laughs) */
-            "<!DOCTYPE domain [<!ENTITY x SYSTEM 'file:///etc/passwd'>]>"
-            "<domain><name>&x;</name></domain>",
-            "<!DOCTYPE domain [<!ENTITY a 'aaaaaaaaaa'><!ENTITY b '&a;&a;&a;&a;&a;&a;&a;&a;'>"
-            "<!ENTITY c '&b;&b;&b;&b;&b;&b;&b;&b;'>]><domain><name>&c;</name></domain>",
-            "<!DOCTYPE domain SYSTEM 'http://127.0.0.1:9/domain.dtd'><domain/>",
-            "<domain><devices><disk device='disk'><source file='/x'/></disk></devices></domain>",
-        };
-        for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
-            capture_begin();
-            d = NULL;
-            n = 0;
-            r = vv_xml_domain_disks(bad[i], &d, &n);
-            int r2 = vv_xml_domain_for_restore(bad[i], "x", NULL, NULL, NULL, NULL, 0, &out);
-            capture_end(errbuf, sizeof(errbuf));
-            CHECK(r == VV_E_CORRUPT && !d && n == 0, "bad[%zu] disks: %s", i, vv_errname(r));
-            /* the last one is well-formed: only the disk list needs a target */
-            if (i + 1 < sizeof(bad) / sizeof(bad[0]))
-                CHECK(r2 == VV_E_CORRUPT && !out, "bad[%zu] restore: %s", i, vv_errname(r2));
-            free(out);
-            out = NULL;
-            CHECK(strstr(errbuf, "malformed domain XML") != NULL, "bad[%zu] message: %s", i,
-                  errbuf);
-            CHECK(!strstr(errbuf, "parser error") && !strstr(errbuf, "domain.xml:"),
-                  "libxml2 printed its own errors: %s", errbuf);
-        }
+/* Malformed or hostile XML: refused with one message of ours, none of libxml2's. */
+static void check_xml_malformed(void)
+{
+    static const char *const bad[] = {
+        "",
+        "<domain><name>x</domain>",
+        "<domain><name>x</name>",
+        "<notdomain><devices/></notdomain>",
+        "<domain xmlns='urn:x'/>",
+        "just text",
+        "<domain>\x01</domain>",
+        /* entities: external (XXE) and nested (billion laughs) */
+        "<!DOCTYPE domain [<!ENTITY x SYSTEM 'file:///etc/passwd'>]>"
+        "<domain><name>&x;</name></domain>",
+        "<!DOCTYPE domain [<!ENTITY a 'aaaaaaaaaa'><!ENTITY b '&a;&a;&a;&a;&a;&a;&a;&a;'>"
+        "<!ENTITY c '&b;&b;&b;&b;&b;&b;&b;&b;'>]><domain><name>&c;</name></domain>",
+        "<!DOCTYPE domain SYSTEM 'http://127.0.0.1:9/domain.dtd'><domain/>",
+        "<domain><devices><disk device='disk'><source file='/x'/></disk></devices></domain>",
+    };
+    struct vv_xml_disk *d;
+    size_t n;
+    char *out = NULL, errbuf[8192];
+    int r;
+
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        capture_begin();
+        d = NULL;
+        n = 0;
+        r = vv_xml_domain_disks(bad[i], &d, &n);
+        int r2 = vv_xml_domain_for_restore(bad[i], "x", NULL, NULL, NULL, NULL, 0, &out);
+        capture_end(errbuf, sizeof(errbuf));
+        CHECK(r == VV_E_CORRUPT && !d && n == 0, "bad[%zu] disks: %s", i, vv_errname(r));
+        /* the last one is well-formed: only the disk list needs a target */
+        if (i + 1 < sizeof(bad) / sizeof(bad[0]))
+            CHECK(r2 == VV_E_CORRUPT && !out, "bad[%zu] restore: %s", i, vv_errname(r2));
+        free(out);
+        out = NULL;
+        CHECK(strstr(errbuf, "malformed domain XML") != NULL, "bad[%zu] message: %s", i,
+              errbuf);
+        CHECK(!strstr(errbuf, "parser error") && !strstr(errbuf, "domain.xml:"),
+              "libxml2 printed its own errors: %s", errbuf);
     }
+}
+
+static void check_xml(void)
+{
+    double t0 = now_ms();
+
+    check_xml_disks();
+    check_xml_restore();
+    check_xml_refused();
+    check_xml_malformed();
     printf("xml: %.1f ms\n", now_ms() - t0);
 }
 
