@@ -1,6 +1,8 @@
 /*
  * cli.h: what every `vmvault` command shares: the command table entry, exit codes,
- * and output helpers. One file per command group (cmd_*.c), listed in vmvault.c.
+ * and the entry point of each command group. One file per command group
+ * (cmd_*.c), listed in vmvault.c; the helpers they share are in args.h (the
+ * command line), request.h (the vault server) and output.h (printing).
  */
 #ifndef VV_CLI_H
 #define VV_CLI_H
@@ -23,15 +25,6 @@ struct vv_command {
     const char *summary;
     const char *usage; /* the full help text */
 };
-
-/* Print a usage error with a hint to --help; returns VV_EXIT_USAGE. */
-int vv_cli_usage_error(const char *cmd, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-/* Find a sub-command by name in a NULL-terminated table. */
-const struct vv_command *vv_cli_find(const struct vv_command *table, const char *name);
-/* Print the summary list of a table (for group help). */
-void vv_cli_list(FILE *out, const struct vv_command *table);
-/* "1.5 GiB" style; out has room for 32 bytes. */
-void vv_cli_human_bytes(unsigned long long n, char out[32]);
 
 int vv_cmd_debug(int argc, char **argv);
 extern const char vv_debug_usage[];

@@ -7,7 +7,6 @@
  */
 #include <errno.h>
 #include <fcntl.h>
-#include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -15,11 +14,13 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "args.h"
 #include "cli.h"
 #include "engine/engine.h"
 #include "err.h"
 #include "json.h"
 #include "log.h"
+#include "output.h"
 #include "store/repo.h"
 #include "util.h"
 
@@ -142,7 +143,55 @@ static const char delete_usage[] =
     "Delete a recovery point. Its manifest goes first, so the point disappears at\n"
     "once; its chunks stay until garbage collection finds them unreferenced.\n";
 
-/* Options shared by the debug commands. */
+/* The options of the debug commands: paths are taken as given (the engine says
+ * what is wrong with them); the store and key file may come from the environment. */
+static const struct vv_optdef debug_defs[] = {
+    {O_STORE, "store", VV_K_ANY, 0, 0, NULL, "VMVAULT_STORE"},
+    {O_KEY_FILE, "key-file", VV_K_ANY, 0, 0, NULL, "VMVAULT_KEY_FILE"},
+    {O_IMAGE, "image", VV_K_ANY, 0, 0, NULL, NULL},
+    {O_DISK_NAME, "disk-name", VV_K_DISK, 0, 0, NULL, NULL},
+    {O_CHUNK_SIZE, "chunk-size", VV_K_CHUNK, 0, 0, NULL, NULL},
+    {O_FIXED_CHUNKS, "fixed-chunks", VV_K_FLAG, 0, 0, NULL, NULL},
+    {O_PARENT, "parent", VV_K_POINT, 0, 0, NULL, NULL},
+    {O_CHANGED_EXTENTS, "changed-extents", VV_K_ANY, 0, 0, NULL, NULL},
+    {O_POINT, "point", VV_K_POINT, 0, 0, NULL, NULL},
+    {O_TARGET, "target", VV_K_ANY, 0, 0, NULL, NULL},
+    {O_RETAIN_UNTIL, "retain-until", VV_K_UTC, 0, 0, NULL, NULL},
+    {O_VM_NAME, "vm-name", VV_K_ANY, 0, 0, NULL, NULL},
+    {O_DOMAIN_XML, "domain-xml", VV_K_ANY, 0, 0, NULL, NULL},
+    {O_THREADS, "threads", VV_K_UINT, 1, 256, NULL, NULL},
+    {O_OUTPUT, "output", VV_K_OUTPUT, 0, 0, NULL, NULL},
+    {O_FORCE, "force", VV_K_FLAG, 0, 0, NULL, NULL},
+    {O_ALL, "all", VV_K_FLAG, 0, 0, NULL, NULL},
+    {O_CHUNKS, "chunks", VV_K_FLAG, 0, 0, NULL, NULL},
+    {O_HELP, "help", VV_K_HELP, 0, 0, NULL, NULL},
+};
+
+static const struct vv_optset debug_options = {
+    debug_defs, sizeof(debug_defs) / sizeof(debug_defs[0]), "+h", 0, VV_DIALECT_DEBUG,
+};
+
+#define STORE_KEY {O_STORE, VV_REQ}, {O_KEY_FILE, VV_REQ}
+
+static const struct vv_verb keygen_verb = {"debug keygen", keygen_usage, {{O_KEY_FILE, VV_REQ}}};
+static const struct vv_verb backup_verb = {
+    "debug image-backup", backup_usage,
+    {STORE_KEY, {O_IMAGE, VV_REQ}, {O_DISK_NAME, 0}, {O_CHUNK_SIZE, 0}, {O_FIXED_CHUNKS, 0},
+     {O_PARENT, 0}, {O_CHANGED_EXTENTS, 0}, {O_RETAIN_UNTIL, 0}, {O_VM_NAME, 0},
+     {O_DOMAIN_XML, 0}, {O_THREADS, 0}, {O_OUTPUT, 0}}};
+static const struct vv_verb restore_verb = {
+    "debug image-restore", restore_usage,
+    {STORE_KEY, {O_POINT, VV_REQ}, {O_DISK_NAME, 0}, {O_TARGET, VV_REQ}, {O_FORCE, 0},
+     {O_THREADS, 0}, {O_OUTPUT, 0}}};
+static const struct vv_verb verify_verb = {
+    "debug verify", verify_usage,
+    {STORE_KEY, {O_POINT, 0}, {O_ALL, 0}, {O_CHUNKS, 0}, {O_THREADS, 0}, {O_OUTPUT, 0}}};
+static const struct vv_verb list_verb = {"debug list", list_usage, {STORE_KEY, {O_OUTPUT, 0}}};
+static const struct vv_verb show_verb = {"debug show", show_usage, {STORE_KEY, {O_POINT, VV_REQ}}};
+static const struct vv_verb delete_verb = {"debug delete", delete_usage,
+                                           {STORE_KEY, {O_POINT, VV_REQ}}};
+
+/* The options as the commands use them. */
 struct opts {
     const char *store, *key_file, *image, *disk, *parent, *changed, *point, *target;
     const char *retain, *vm_name, *domain_xml;
@@ -150,162 +199,32 @@ struct opts {
     int threads, json, force, all, chunks, fixed;
 };
 
-enum {
-    O_STORE = 256, O_KEY, O_IMAGE, O_DISK, O_CHUNK, O_PARENT, O_CHANGED, O_POINT, O_TARGET,
-    O_RETAIN, O_VMNAME, O_XML, O_THREADS, O_OUTPUT, O_FORCE, O_ALL, O_CHUNKS, O_FIXED, O_HELP,
-};
-
-static const struct option long_opts[] = {
-    {"store", required_argument, NULL, O_STORE},
-    {"key-file", required_argument, NULL, O_KEY},
-    {"image", required_argument, NULL, O_IMAGE},
-    {"disk-name", required_argument, NULL, O_DISK},
-    {"chunk-size", required_argument, NULL, O_CHUNK},
-    {"fixed-chunks", no_argument, NULL, O_FIXED},
-    {"parent", required_argument, NULL, O_PARENT},
-    {"changed-extents", required_argument, NULL, O_CHANGED},
-    {"point", required_argument, NULL, O_POINT},
-    {"target", required_argument, NULL, O_TARGET},
-    {"retain-until", required_argument, NULL, O_RETAIN},
-    {"vm-name", required_argument, NULL, O_VMNAME},
-    {"domain-xml", required_argument, NULL, O_XML},
-    {"threads", required_argument, NULL, O_THREADS},
-    {"output", required_argument, NULL, O_OUTPUT},
-    {"force", no_argument, NULL, O_FORCE},
-    {"all", no_argument, NULL, O_ALL},
-    {"chunks", no_argument, NULL, O_CHUNKS},
-    {"help", no_argument, NULL, O_HELP},
-    {NULL, 0, NULL, 0},
-};
-
-/* Which options each command accepts, by enum value. */
-struct accept {
-    const char *cmd;
-    const char *usage;
-    int allowed[20];
-};
-
-static const struct accept accepts[] = {
-    {"keygen", keygen_usage, {O_KEY}},
-    {"image-backup", backup_usage,
-     {O_STORE, O_KEY, O_IMAGE, O_DISK, O_CHUNK, O_FIXED, O_PARENT, O_CHANGED, O_RETAIN, O_VMNAME,
-      O_XML, O_THREADS, O_OUTPUT}},
-    {"image-restore", restore_usage,
-     {O_STORE, O_KEY, O_POINT, O_DISK, O_TARGET, O_FORCE, O_THREADS, O_OUTPUT}},
-    {"verify", verify_usage, {O_STORE, O_KEY, O_POINT, O_ALL, O_CHUNKS, O_THREADS, O_OUTPUT}},
-    {"list", list_usage, {O_STORE, O_KEY, O_OUTPUT}},
-    {"show", show_usage, {O_STORE, O_KEY, O_POINT}},
-    {"delete", delete_usage, {O_STORE, O_KEY, O_POINT}},
-};
-
-static const struct accept *find_accept(const char *cmd)
+/* Parse argv for verb v into o. Returns -1 to go on, or an exit code. */
+static int parse(const struct vv_verb *v, int argc, char **argv, struct opts *o)
 {
-    for (size_t i = 0; i < sizeof(accepts) / sizeof(accepts[0]); i++)
-        if (!strcmp(accepts[i].cmd, cmd))
-            return &accepts[i];
-    return NULL;
-}
+    struct vv_args a;
+    int r = vv_opts_parse(&debug_options, v, argc, argv, &a);
 
-static const char *opt_name(int val)
-{
-    for (const struct option *o = long_opts; o->name; o++)
-        if (o->val == val)
-            return o->name;
-    return "?";
-}
-
-/* Parse argv for command cmd into o. Returns -1 to go on, or an exit code. */
-static int parse(const char *cmd, int argc, char **argv, struct opts *o)
-{
-    const struct accept *acc = find_accept(cmd);
-    char full[64];
-    int c;
-
-    snprintf(full, sizeof(full), "debug %s", cmd);
-    memset(o, 0, sizeof(*o));
-    o->store = getenv("VMVAULT_STORE");
-    o->key_file = getenv("VMVAULT_KEY_FILE");
-    optind = 0;
-    opterr = 0;
-    while ((c = getopt_long(argc, argv, "+h", long_opts, NULL)) != -1) {
-        int ok = 0;
-        uint64_t v;
-        if (c == 'h' || c == O_HELP) {
-            fputs(acc->usage, stdout);
-            return VV_EXIT_OK;
-        }
-        if (c == '?' || c == ':') {
-            if (optopt)
-                return vv_cli_usage_error(full, "option '%s' needs a value", argv[optind - 1]);
-            return vv_cli_usage_error(full, "unknown option '%s'", argv[optind - 1]);
-        }
-        for (int i = 0; i < 20 && acc->allowed[i]; i++)
-            ok |= acc->allowed[i] == c;
-        if (!ok)
-            return vv_cli_usage_error(full, "option --%s does not apply here", opt_name(c));
-        switch (c) {
-        case O_STORE: o->store = optarg; break;
-        case O_KEY: o->key_file = optarg; break;
-        case O_IMAGE: o->image = optarg; break;
-        case O_DISK:
-            if (!vv_disk_name_valid(optarg))
-                return vv_cli_usage_error(full, "--disk-name '%s' is invalid: use lower-case "
-                                          "letters, digits, '.', '_' and '-'", optarg);
-            o->disk = optarg;
-            break;
-        case O_CHUNK:
-            if (vv_parse_size(optarg, &o->chunk_size) < 0 || !vv_chunk_size_valid(o->chunk_size))
-                return vv_cli_usage_error(full, "--chunk-size '%s' must be a power of two "
-                                          "from 4K to 16M", optarg);
-            break;
-        case O_FIXED: o->fixed = 1; break;
-        case O_PARENT:
-        case O_POINT:
-            if (!vv_point_id_valid(optarg))
-                return vv_cli_usage_error(full, "'%s' is not a recovery point id "
-                                          "(like rp-20261127-183728-042-1a2b3c4d)", optarg);
-            if (c == O_PARENT)
-                o->parent = optarg;
-            else
-                o->point = optarg;
-            break;
-        case O_CHANGED: o->changed = optarg; break;
-        case O_TARGET: o->target = optarg; break;
-        case O_RETAIN: {
-            time_t t;
-            if (vv_time_parse(optarg, &t) < 0)
-                return vv_cli_usage_error(full, "--retain-until '%s' must be a UTC time like "
-                                          "2026-12-31T00:00:00Z", optarg);
-            o->retain = optarg;
-            break;
-        }
-        case O_VMNAME: o->vm_name = optarg; break;
-        case O_XML: o->domain_xml = optarg; break;
-        case O_THREADS:
-            if (vv_parse_u64(optarg, &v) < 0 || v < 1 || v > 256)
-                return vv_cli_usage_error(full, "--threads must be 1 to 256");
-            o->threads = (int)v;
-            break;
-        case O_OUTPUT:
-            if (!strcmp(optarg, "json"))
-                o->json = 1;
-            else if (strcmp(optarg, "table") != 0)
-                return vv_cli_usage_error(full, "--output must be 'table' or 'json'");
-            break;
-        case O_FORCE: o->force = 1; break;
-        case O_ALL: o->all = 1; break;
-        case O_CHUNKS: o->chunks = 1; break;
-        default: break;
-        }
-    }
-    if (optind < argc)
-        return vv_cli_usage_error(full, "unexpected argument '%s'", argv[optind]);
-    for (int i = 0; i < 20 && acc->allowed[i]; i++) {
-        if (acc->allowed[i] == O_STORE && !o->store)
-            return vv_cli_usage_error(full, "--store is required (or set VMVAULT_STORE)");
-        if (acc->allowed[i] == O_KEY && !o->key_file)
-            return vv_cli_usage_error(full, "--key-file is required (or set VMVAULT_KEY_FILE)");
-    }
+    if (r >= 0)
+        return r;
+    o->store = vv_arg(&a, O_STORE);
+    o->key_file = vv_arg(&a, O_KEY_FILE);
+    o->image = vv_arg(&a, O_IMAGE);
+    o->disk = vv_arg(&a, O_DISK_NAME);
+    o->parent = vv_arg(&a, O_PARENT);
+    o->changed = vv_arg(&a, O_CHANGED_EXTENTS);
+    o->point = vv_arg(&a, O_POINT);
+    o->target = vv_arg(&a, O_TARGET);
+    o->retain = vv_arg(&a, O_RETAIN_UNTIL);
+    o->vm_name = vv_arg(&a, O_VM_NAME);
+    o->domain_xml = vv_arg(&a, O_DOMAIN_XML);
+    o->chunk_size = vv_arg_num(&a, O_CHUNK_SIZE);
+    o->threads = (int)vv_arg_num(&a, O_THREADS);
+    o->json = a.json;
+    o->force = vv_arg(&a, O_FORCE) != NULL;
+    o->all = vv_arg(&a, O_ALL) != NULL;
+    o->chunks = vv_arg(&a, O_CHUNKS) != NULL;
+    o->fixed = vv_arg(&a, O_FIXED_CHUNKS) != NULL;
     return -1;
 }
 
@@ -354,11 +273,9 @@ static void print_json(json_t *j)
 static int cmd_keygen(int argc, char **argv)
 {
     struct opts o;
-    int r = parse("keygen", argc, argv, &o);
+    int r = parse(&keygen_verb, argc, argv, &o);
     if (r >= 0)
         return r;
-    if (!o.key_file)
-        return vv_cli_usage_error("debug keygen", "--key-file is required");
     r = vv_key_generate(o.key_file);
     if (r < 0) {
         fprintf(stderr, "vmvault: cannot create key %s: %s\n", o.key_file,
@@ -384,6 +301,119 @@ static int load_changed(const char *path, struct vv_extent **ext, size_t *n)
     return r;
 }
 
+/* The combinations of image-backup options that do not go together. Returns -1 to
+ * go on, or VV_EXIT_USAGE. */
+static int check_backup_opts(const struct opts *o)
+{
+    if (!o->parent != !o->changed)
+        return vv_cli_usage_error("debug image-backup",
+                                  "--parent and --changed-extents go together");
+    if (o->parent && o->chunk_size)
+        return vv_cli_usage_error("debug image-backup",
+                                  "--chunk-size applies to full backups only (an incremental "
+                                  "keeps its parent's)");
+    if (o->parent && o->fixed)
+        return vv_cli_usage_error("debug image-backup",
+                                  "--fixed-chunks applies to full backups only");
+    return -1;
+}
+
+/* The parent point id and the index of its disk. Returns 0, or -1 after printing
+ * why. */
+static int load_parent(struct vv_repo *repo, const char *id, const char *disk,
+                       struct vv_manifest *parent, struct vv_index *pix)
+{
+    const struct vv_manifest_disk *pd;
+    int r = vv_repo_point_load(repo, id, parent);
+
+    if (r < 0) {
+        fprintf(stderr, "vmvault: parent point %s: %s\n", id,
+                r == VV_E_NOTFOUND ? "does not exist" : vv_strerror(r));
+        return -1;
+    }
+    if (!(pd = vv_manifest_find_disk(parent, disk))) {
+        fprintf(stderr, "vmvault: parent point %s has no disk named '%s'\n", id, disk);
+        return -1;
+    }
+    if (vv_repo_index_load(repo, parent, pd, pix) < 0) {
+        fprintf(stderr, "vmvault: parent point %s: its index of disk %s cannot be read\n",
+                id, disk);
+        return -1;
+    }
+    return 0;
+}
+
+/* The new point's manifest but its disk: id, times, parent, VM name and domain
+ * XML. Returns 0, or -1 (after printing why when there is more to say). */
+static int fill_manifest(const struct opts *o, struct vv_manifest *m)
+{
+    struct timespec ts;
+    struct vv_buf xml;
+    int r;
+
+    clock_gettime(CLOCK_REALTIME, &ts);
+    if (vv_point_id_new((uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000, m->id) < 0)
+        return -1;
+    m->created = ts.tv_sec;
+    if (o->retain && vv_time_parse(o->retain, &m->expires) != 0)
+        m->expires = 0; /* not reached: the option was checked when parsed */
+    if (o->parent)
+        snprintf(m->parent, sizeof(m->parent), "%s", o->parent);
+    m->consistency = VV_CRASH_CONSISTENT;
+    if (o->vm_name && !(m->vm_name = strdup(o->vm_name)))
+        return -1;
+    if (!o->domain_xml)
+        return 0;
+    vv_buf_init(&xml, 16u << 20);
+    if ((r = vv_read_file(o->domain_xml, &xml)) < 0 || vv_buf_append(&xml, "", 1) < 0) {
+        fprintf(stderr, "vmvault: cannot read domain XML %s: %s\n", o->domain_xml,
+                vv_strerror(r));
+        vv_buf_release(&xml);
+        return -1;
+    }
+    m->domain_xml = (char *)vv_buf_detach(&xml, NULL);
+    return 0;
+}
+
+static void print_backup(const struct opts *o, const struct vv_manifest *m, const char *disk,
+                         const struct vv_index *ix, const struct vv_backup_stats *st,
+                         double secs)
+{
+    char a[32], b[32], c[32];
+
+    if (o->json) {
+        print_json(json_pack(
+            "{s:s,s:o,s:s,s:s,s:I,s:I,s:{s:I,s:I,s:I,s:I,s:I,s:I,s:I},s:{s:I,s:I,s:I},s:f}",
+            "recoveryPoint", m->id, "parent", o->parent ? json_string(o->parent) : json_null(),
+            "disk", disk, "source", o->image, "virtualSize", (json_int_t)ix->virtual_size,
+            "chunkSize", (json_int_t)ix->chunk_size, "chunks", "total",
+            (json_int_t)st->chunks_total, "read", (json_int_t)st->chunks_read, "new",
+            (json_int_t)st->chunks_new, "dedup", (json_int_t)st->chunks_dedup, "zero",
+            (json_int_t)st->chunks_zero, "hole", (json_int_t)st->chunks_hole, "kept",
+            (json_int_t)st->chunks_kept, "bytes", "read", (json_int_t)st->bytes_read, "new",
+            (json_int_t)st->bytes_new, "stored", (json_int_t)st->bytes_stored, "seconds", secs));
+        return;
+    }
+    vv_cli_human_bytes(ix->virtual_size, a);
+    vv_cli_human_bytes(ix->chunk_size, b);
+    printf("Recovery point  %s\n", m->id);
+    printf("Parent          %s\n", o->parent ? o->parent : "none (full backup)");
+    printf("Disk            %s: %s, %s, chunks of %s\n", disk, o->image, a, b);
+    vv_cli_human_bytes(st->bytes_read, a);
+    printf("Read            %s in %llu chunks (%llu all-zero; %llu hole runs and %llu "
+           "unchanged ranges not read)\n",
+           a, (unsigned long long)st->chunks_read, (unsigned long long)st->chunks_zero,
+           (unsigned long long)st->chunks_hole, (unsigned long long)st->chunks_kept);
+    vv_cli_human_bytes(st->bytes_new, a);
+    vv_cli_human_bytes(st->bytes_stored, c);
+    printf("Stored          %llu new chunks, %s compressed and sealed to %s\n",
+           (unsigned long long)st->chunks_new, a, c);
+    printf("Deduplicated    %llu chunks already in the store\n",
+           (unsigned long long)st->chunks_dedup);
+    vv_cli_human_bytes(secs > 0 ? (unsigned long long)((double)st->bytes_read / secs) : 0, a);
+    printf("Elapsed         %.2f s (%s/s read)\n", secs, a);
+}
+
 static int cmd_backup(int argc, char **argv)
 {
     struct opts o;
@@ -396,24 +426,12 @@ static int cmd_backup(int argc, char **argv)
     struct vv_manifest_disk *d;
     struct vv_engine_opts eo = {0, NULL, NULL, 0};
     size_t next = 0;
-    double t0 = now_seconds(), secs;
+    double t0 = now_seconds();
     const char *disk;
-    int r = parse("image-backup", argc, argv, &o), rc = VV_EXIT_FAIL;
+    int r = parse(&backup_verb, argc, argv, &o), rc = VV_EXIT_FAIL;
 
-    if (r >= 0)
+    if (r >= 0 || (r = check_backup_opts(&o)) >= 0)
         return r;
-    if (!o.image)
-        return vv_cli_usage_error("debug image-backup", "--image is required");
-    if (!o.parent != !o.changed)
-        return vv_cli_usage_error("debug image-backup",
-                                  "--parent and --changed-extents go together");
-    if (o.parent && o.chunk_size)
-        return vv_cli_usage_error("debug image-backup",
-                                  "--chunk-size applies to full backups only (an incremental "
-                                  "keeps its parent's)");
-    if (o.parent && o.fixed)
-        return vv_cli_usage_error("debug image-backup",
-                                  "--fixed-chunks applies to full backups only");
     disk = o.disk ? o.disk : "disk0";
     eo.threads = o.threads;
     eo.fixed_chunks = o.fixed;
@@ -421,104 +439,24 @@ static int cmd_backup(int argc, char **argv)
     vv_manifest_init(&m);
     vv_manifest_init(&parent);
 
-    if (open_repo(&o, 1, &repo) != VV_EXIT_OK)
+    if (open_repo(&o, 1, &repo) != VV_EXIT_OK ||
+        (o.changed && load_changed(o.changed, &ext, &next) < 0) ||
+        (o.parent && load_parent(repo, o.parent, disk, &parent, &pix) < 0) ||
+        vv_source_file_open(o.image, &src) < 0)
         goto out;
-    if (o.changed && load_changed(o.changed, &ext, &next) < 0)
-        goto out;
-    if (o.parent) {
-        const struct vv_manifest_disk *pd;
-        r = vv_repo_point_load(repo, o.parent, &parent);
-        if (r < 0) {
-            fprintf(stderr, "vmvault: parent point %s: %s\n", o.parent,
-                    r == VV_E_NOTFOUND ? "does not exist" : vv_strerror(r));
-            goto out;
-        }
-        if (!(pd = vv_manifest_find_disk(&parent, disk))) {
-            fprintf(stderr, "vmvault: parent point %s has no disk named '%s'\n", o.parent, disk);
-            goto out;
-        }
-        if (vv_repo_index_load(repo, &parent, pd, &pix) < 0) {
-            fprintf(stderr, "vmvault: parent point %s: its index of disk %s cannot be read\n",
-                    o.parent, disk);
-            goto out;
-        }
-    }
-    if (vv_source_file_open(o.image, &src) < 0)
-        goto out;
-
     r = vv_disk_backup(repo, src, o.chunk_size ? (uint32_t)o.chunk_size : VV_CHUNK_SIZE_DEFAULT,
                        o.parent ? &pix : NULL, ext, next, &eo, &ix, &st);
     if (r < 0) {
         fprintf(stderr, "vmvault: backup of %s failed: %s\n", o.image, vv_strerror(r));
         goto out;
     }
-
-    {
-        struct timespec ts;
-        clock_gettime(CLOCK_REALTIME, &ts);
-        if ((r = vv_point_id_new((uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000,
-                                 m.id)) < 0)
-            goto out;
-        m.created = ts.tv_sec;
-    }
-    if (o.retain && vv_time_parse(o.retain, &m.expires) != 0)
-        m.expires = 0; /* not reached: the option was checked when parsed */
-    if (o.parent)
-        snprintf(m.parent, sizeof(m.parent), "%s", o.parent);
-    m.consistency = VV_CRASH_CONSISTENT;
-    if (o.vm_name && !(m.vm_name = strdup(o.vm_name)))
-        goto out;
-    if (o.domain_xml) {
-        struct vv_buf xml;
-        vv_buf_init(&xml, 16u << 20);
-        if ((r = vv_read_file(o.domain_xml, &xml)) < 0 || vv_buf_append(&xml, "", 1) < 0) {
-            fprintf(stderr, "vmvault: cannot read domain XML %s: %s\n", o.domain_xml,
-                    vv_strerror(r));
-            vv_buf_release(&xml);
-            goto out;
-        }
-        m.domain_xml = (char *)vv_buf_detach(&xml, NULL);
-    }
-    if (vv_manifest_add_disk(&m, disk, o.image, &d) < 0)
+    if (fill_manifest(&o, &m) < 0 || vv_manifest_add_disk(&m, disk, o.image, &d) < 0)
         goto out;
     if ((r = vv_repo_point_commit(repo, &m, &ix)) < 0) {
         fprintf(stderr, "vmvault: cannot commit recovery point: %s\n", vv_strerror(r));
         goto out;
     }
-    secs = now_seconds() - t0;
-
-    if (o.json) {
-        print_json(json_pack(
-            "{s:s,s:o,s:s,s:s,s:I,s:I,s:{s:I,s:I,s:I,s:I,s:I,s:I,s:I},s:{s:I,s:I,s:I},s:f}",
-            "recoveryPoint", m.id, "parent", o.parent ? json_string(o.parent) : json_null(),
-            "disk", disk, "source", o.image, "virtualSize", (json_int_t)ix.virtual_size,
-            "chunkSize", (json_int_t)ix.chunk_size, "chunks", "total",
-            (json_int_t)st.chunks_total, "read", (json_int_t)st.chunks_read, "new",
-            (json_int_t)st.chunks_new, "dedup", (json_int_t)st.chunks_dedup, "zero",
-            (json_int_t)st.chunks_zero, "hole", (json_int_t)st.chunks_hole, "kept",
-            (json_int_t)st.chunks_kept, "bytes", "read", (json_int_t)st.bytes_read, "new",
-            (json_int_t)st.bytes_new, "stored", (json_int_t)st.bytes_stored, "seconds", secs));
-    } else {
-        char a[32], b[32], c[32];
-        vv_cli_human_bytes(ix.virtual_size, a);
-        vv_cli_human_bytes(ix.chunk_size, b);
-        printf("Recovery point  %s\n", m.id);
-        printf("Parent          %s\n", o.parent ? o.parent : "none (full backup)");
-        printf("Disk            %s: %s, %s, chunks of %s\n", disk, o.image, a, b);
-        vv_cli_human_bytes(st.bytes_read, a);
-        printf("Read            %s in %llu chunks (%llu all-zero; %llu hole runs and %llu "
-               "unchanged ranges not read)\n",
-               a, (unsigned long long)st.chunks_read, (unsigned long long)st.chunks_zero,
-               (unsigned long long)st.chunks_hole, (unsigned long long)st.chunks_kept);
-        vv_cli_human_bytes(st.bytes_new, a);
-        vv_cli_human_bytes(st.bytes_stored, c);
-        printf("Stored          %llu new chunks, %s compressed and sealed to %s\n",
-               (unsigned long long)st.chunks_new, a, c);
-        printf("Deduplicated    %llu chunks already in the store\n",
-               (unsigned long long)st.chunks_dedup);
-        vv_cli_human_bytes(secs > 0 ? (unsigned long long)((double)st.bytes_read / secs) : 0, a);
-        printf("Elapsed         %.2f s (%s/s read)\n", secs, a);
-    }
+    print_backup(&o, &m, disk, &ix, &st, now_seconds() - t0);
     rc = VV_EXIT_OK;
 out:
     free(ext);
@@ -531,6 +469,105 @@ out:
     return rc;
 }
 
+/* Where image-restore writes: the name of the partial file in partial (n bytes),
+ * *is_file 0 for a block device. Returns -1 to go on, else the exit status. */
+static int check_target(const struct opts *o, char *partial, size_t n, int *is_file)
+{
+    struct stat sb;
+
+    *is_file = 1;
+    if ((size_t)snprintf(partial, n, "%s.partial", o->target) >= n)
+        return vv_cli_usage_error("debug image-restore", "--target path is too long");
+    if (stat(o->target, &sb) == 0) {
+        if (S_ISBLK(sb.st_mode)) {
+            *is_file = 0;
+        } else if (!S_ISREG(sb.st_mode) || !o->force) {
+            fprintf(stderr, "vmvault: %s exists; add --force to replace it\n", o->target);
+            return VV_EXIT_FAIL;
+        }
+    }
+    return -1;
+}
+
+/* The disk of m to restore: --disk-name, or the only one. NULL after printing why. */
+static const struct vv_manifest_disk *pick_disk(const struct vv_manifest *m,
+                                                const struct opts *o)
+{
+    const struct vv_manifest_disk *d;
+
+    if (o->disk) {
+        d = vv_manifest_find_disk(m, o->disk);
+    } else if (m->ndisks == 1) {
+        d = &m->disks[0];
+    } else {
+        fprintf(stderr, "vmvault: point %s has %zu disks; choose one with --disk-name\n",
+                o->point, m->ndisks);
+        return NULL;
+    }
+    if (!d)
+        fprintf(stderr, "vmvault: point %s has no disk named '%s'\n", o->point, o->disk);
+    return d;
+}
+
+/* Restore ix to o->target: a file through partial, renamed when complete; a block
+ * device in place. Returns 0, or -1 after printing why. */
+static int write_target(struct vv_repo *repo, const struct vv_index *ix, const struct opts *o,
+                        const char *partial, int is_file, const struct vv_engine_opts *eo,
+                        struct vv_restore_stats *st)
+{
+    int fd, r;
+
+    if (is_file) {
+        unlink(partial);
+        fd = open(partial, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+    } else {
+        fd = open(o->target, O_WRONLY | O_CLOEXEC);
+    }
+    if (fd < 0) {
+        fprintf(stderr, "vmvault: cannot open %s: %s\n", is_file ? partial : o->target,
+                strerror(errno));
+        return -1;
+    }
+    r = vv_disk_restore(repo, ix, fd, eo, st);
+    if (r == 0 && close(fd) < 0)
+        r = VV_E_IO;
+    if (r < 0) {
+        fprintf(stderr, "vmvault: restore of %s failed: %s\n", o->point, vv_strerror(r));
+        if (is_file)
+            unlink(partial);
+        return -1;
+    }
+    if (is_file && rename(partial, o->target) < 0) {
+        fprintf(stderr, "vmvault: cannot rename %s to %s: %s\n", partial, o->target,
+                strerror(errno));
+        unlink(partial);
+        return -1;
+    }
+    if (is_file)
+        sync_parent(o->target);
+    return 0;
+}
+
+static void print_restore(const struct opts *o, const struct vv_manifest *m,
+                          const struct vv_manifest_disk *d, const struct vv_index *ix,
+                          const struct vv_restore_stats *st, double secs)
+{
+    char a[32], b[32];
+
+    if (o->json) {
+        print_json(json_pack("{s:s,s:s,s:s,s:I,s:I,s:I,s:f}", "recoveryPoint", m->id, "disk",
+                             d->name, "target", o->target, "virtualSize",
+                             (json_int_t)ix->virtual_size, "chunksWritten",
+                             (json_int_t)st->chunks_written, "bytesWritten",
+                             (json_int_t)st->bytes_written, "seconds", secs));
+        return;
+    }
+    vv_cli_human_bytes(ix->virtual_size, a);
+    vv_cli_human_bytes(st->bytes_written, b);
+    printf("Restored disk %s of %s to %s: %s (%s of data in %llu chunks) in %.2f s\n",
+           d->name, m->id, o->target, a, b, (unsigned long long)st->chunks_written, secs);
+}
+
 static int cmd_restore(int argc, char **argv)
 {
     struct opts o;
@@ -541,26 +578,11 @@ static int cmd_restore(int argc, char **argv)
     struct vv_engine_opts eo = {0, NULL, NULL, 0};
     const struct vv_manifest_disk *d;
     char partial[4096];
-    struct stat sb;
-    double t0 = now_seconds(), secs;
-    int fd = -1, is_file = 1, r = parse("image-restore", argc, argv, &o), rc = VV_EXIT_FAIL;
+    double t0 = now_seconds();
+    int is_file, r = parse(&restore_verb, argc, argv, &o), rc = VV_EXIT_FAIL;
 
-    if (r >= 0)
+    if (r >= 0 || (r = check_target(&o, partial, sizeof(partial), &is_file)) >= 0)
         return r;
-    if (!o.point)
-        return vv_cli_usage_error("debug image-restore", "--point is required");
-    if (!o.target)
-        return vv_cli_usage_error("debug image-restore", "--target is required");
-    if ((size_t)snprintf(partial, sizeof(partial), "%s.partial", o.target) >= sizeof(partial))
-        return vv_cli_usage_error("debug image-restore", "--target path is too long");
-    if (stat(o.target, &sb) == 0) {
-        if (S_ISBLK(sb.st_mode))
-            is_file = 0;
-        else if (!S_ISREG(sb.st_mode) || !o.force) {
-            fprintf(stderr, "vmvault: %s exists; add --force to replace it\n", o.target);
-            return VV_EXIT_FAIL;
-        }
-    }
     eo.threads = o.threads;
     vv_manifest_init(&m);
     if (open_repo(&o, 0, &repo) != VV_EXIT_OK)
@@ -571,71 +593,12 @@ static int cmd_restore(int argc, char **argv)
                 r == VV_E_NOTFOUND ? "does not exist" : vv_strerror(r));
         goto out;
     }
-    if (o.disk) {
-        d = vv_manifest_find_disk(&m, o.disk);
-    } else if (m.ndisks == 1) {
-        d = &m.disks[0];
-    } else {
-        fprintf(stderr, "vmvault: point %s has %zu disks; choose one with --disk-name\n",
-                o.point, m.ndisks);
+    if (!(d = pick_disk(&m, &o)) || vv_repo_index_load(repo, &m, d, &ix) < 0 ||
+        write_target(repo, &ix, &o, partial, is_file, &eo, &st) < 0)
         goto out;
-    }
-    if (!d) {
-        fprintf(stderr, "vmvault: point %s has no disk named '%s'\n", o.point, o.disk);
-        goto out;
-    }
-    if (vv_repo_index_load(repo, &m, d, &ix) < 0)
-        goto out;
-    if (is_file) {
-        unlink(partial);
-        fd = open(partial, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
-    } else {
-        fd = open(o.target, O_WRONLY | O_CLOEXEC);
-    }
-    if (fd < 0) {
-        fprintf(stderr, "vmvault: cannot open %s: %s\n", is_file ? partial : o.target,
-                strerror(errno));
-        goto out;
-    }
-    r = vv_disk_restore(repo, &ix, fd, &eo, &st);
-    if (r == 0 && close(fd) < 0)
-        r = VV_E_IO;
-    fd = -1;
-    if (r < 0) {
-        fprintf(stderr, "vmvault: restore of %s failed: %s\n", o.point, vv_strerror(r));
-        if (is_file)
-            unlink(partial);
-        goto out;
-    }
-    if (is_file && rename(partial, o.target) < 0) {
-        fprintf(stderr, "vmvault: cannot rename %s to %s: %s\n", partial, o.target,
-                strerror(errno));
-        unlink(partial);
-        goto out;
-    }
-    if (is_file)
-        sync_parent(o.target);
-    secs = now_seconds() - t0;
-    if (o.json) {
-        print_json(json_pack("{s:s,s:s,s:s,s:I,s:I,s:I,s:f}", "recoveryPoint", m.id, "disk",
-                             d->name, "target", o.target, "virtualSize",
-                             (json_int_t)ix.virtual_size, "chunksWritten",
-                             (json_int_t)st.chunks_written, "bytesWritten",
-                             (json_int_t)st.bytes_written, "seconds", secs));
-    } else {
-        char a[32], b[32];
-        vv_cli_human_bytes(ix.virtual_size, a);
-        vv_cli_human_bytes(st.bytes_written, b);
-        printf("Restored disk %s of %s to %s: %s (%s of data in %llu chunks) in %.2f s\n",
-               d->name, m.id, o.target, a, b, (unsigned long long)st.chunks_written, secs);
-    }
+    print_restore(&o, &m, d, &ix, &st, now_seconds() - t0);
     rc = VV_EXIT_OK;
 out:
-    if (fd >= 0) {
-        close(fd);
-        if (is_file)
-            unlink(partial);
-    }
     vv_index_release(&ix);
     vv_manifest_release(&m);
     vv_repo_close(repo);
@@ -675,6 +638,47 @@ static int list_points(struct vv_repo *repo, struct id_list *l)
     return r;
 }
 
+/* Verify the points in l, adding to st; each missing or damaged one is named on
+ * stderr and sets *damaged. Returns 0, or the first other error (a vv_err). */
+static int verify_points(struct vv_repo *repo, const struct id_list *l,
+                         const struct vv_engine_opts *eo, struct vv_verify_stats *st,
+                         int *damaged)
+{
+    for (size_t i = 0; i < l->n; i++) {
+        int one = vv_point_verify(repo, l->ids[i], eo, st);
+        if (one == VV_E_CORRUPT || one == VV_E_NOTFOUND) {
+            fprintf(stderr, "vmvault: recovery point %s %s\n", l->ids[i],
+                    one == VV_E_NOTFOUND ? "does not exist" : "is DAMAGED");
+            *damaged = 1;
+        } else if (one < 0) {
+            return one;
+        }
+    }
+    return 0;
+}
+
+static void print_verify(const struct opts *o, const struct vv_verify_stats *st, int damaged,
+                         double secs)
+{
+    char a[32];
+
+    if (o->json) {
+        print_json(json_pack("{s:s,s:I,s:I,s:I,s:I,s:I,s:f}", "result",
+                             damaged ? "damaged" : "ok", "points", (json_int_t)st->points,
+                             "chunksChecked", (json_int_t)st->chunks_checked, "chunksMissing",
+                             (json_int_t)st->chunks_missing, "chunksDamaged",
+                             (json_int_t)st->chunks_bad, "bytesChecked",
+                             (json_int_t)st->bytes_checked, "seconds", secs));
+        return;
+    }
+    vv_cli_human_bytes(st->bytes_checked, a);
+    printf("%s: %llu points, %llu chunks checked (%s), %llu missing, %llu damaged, "
+           "%.2f s\n",
+           damaged ? "DAMAGED" : "OK", (unsigned long long)st->points,
+           (unsigned long long)st->chunks_checked, a, (unsigned long long)st->chunks_missing,
+           (unsigned long long)st->chunks_bad, secs);
+}
+
 static int cmd_verify(int argc, char **argv)
 {
     struct opts o;
@@ -683,7 +687,7 @@ static int cmd_verify(int argc, char **argv)
     struct vv_engine_opts eo = {0, NULL, NULL, 0};
     struct id_list l = {NULL, 0, 0};
     double t0 = now_seconds();
-    int r = parse("verify", argc, argv, &o), rc = VV_EXIT_FAIL, damaged = 0;
+    int r = parse(&verify_verb, argc, argv, &o), rc = VV_EXIT_FAIL, damaged = 0;
 
     if (r >= 0)
         return r;
@@ -693,46 +697,17 @@ static int cmd_verify(int argc, char **argv)
     memset(&st, 0, sizeof(st));
     if (open_repo(&o, 0, &repo) != VV_EXIT_OK)
         goto out;
-    if (o.chunks) {
+    if (o.chunks)
         r = vv_store_verify(repo, &eo, &st);
-    } else {
-        if (o.point)
-            r = collect_point(o.point, &l);
-        else
-            r = list_points(repo, &l);
-        for (size_t i = 0; r >= 0 && i < l.n; i++) {
-            int one = vv_point_verify(repo, l.ids[i], &eo, &st);
-            if (one == VV_E_CORRUPT || one == VV_E_NOTFOUND) {
-                fprintf(stderr, "vmvault: recovery point %s %s\n", l.ids[i],
-                        one == VV_E_NOTFOUND ? "does not exist" : "is DAMAGED");
-                damaged = 1;
-            } else if (one < 0) {
-                r = one;
-            }
-        }
-    }
+    else if ((r = o.point ? collect_point(o.point, &l) : list_points(repo, &l)) >= 0)
+        r = verify_points(repo, &l, &eo, &st, &damaged);
     if (r == VV_E_CORRUPT)
         damaged = 1;
     else if (r < 0) {
         fprintf(stderr, "vmvault: verify failed: %s\n", vv_strerror(r));
         goto out;
     }
-    if (o.json) {
-        print_json(json_pack("{s:s,s:I,s:I,s:I,s:I,s:I,s:f}", "result",
-                             damaged ? "damaged" : "ok", "points", (json_int_t)st.points,
-                             "chunksChecked", (json_int_t)st.chunks_checked, "chunksMissing",
-                             (json_int_t)st.chunks_missing, "chunksDamaged",
-                             (json_int_t)st.chunks_bad, "bytesChecked",
-                             (json_int_t)st.bytes_checked, "seconds", now_seconds() - t0));
-    } else {
-        char a[32];
-        vv_cli_human_bytes(st.bytes_checked, a);
-        printf("%s: %llu points, %llu chunks checked (%s), %llu missing, %llu damaged, "
-               "%.2f s\n",
-               damaged ? "DAMAGED" : "OK", (unsigned long long)st.points,
-               (unsigned long long)st.chunks_checked, a, (unsigned long long)st.chunks_missing,
-               (unsigned long long)st.chunks_bad, now_seconds() - t0);
-    }
+    print_verify(&o, &st, damaged, now_seconds() - t0);
     rc = damaged ? VV_EXIT_DAMAGED : VV_EXIT_OK;
 out:
     free(l.ids);
@@ -746,7 +721,7 @@ static int cmd_list(int argc, char **argv)
     struct vv_repo *repo = NULL;
     struct id_list l = {NULL, 0, 0};
     json_t *arr = NULL;
-    int r = parse("list", argc, argv, &o), rc = VV_EXIT_FAIL;
+    int r = parse(&list_verb, argc, argv, &o), rc = VV_EXIT_FAIL;
 
     if (r >= 0)
         return r;
@@ -799,12 +774,10 @@ static int cmd_show(int argc, char **argv)
     struct vv_repo *repo = NULL;
     struct vv_manifest m;
     char *text, err[64];
-    int r = parse("show", argc, argv, &o), rc = VV_EXIT_FAIL;
+    int r = parse(&show_verb, argc, argv, &o), rc = VV_EXIT_FAIL;
 
     if (r >= 0)
         return r;
-    if (!o.point)
-        return vv_cli_usage_error("debug show", "--point is required");
     vv_manifest_init(&m);
     if (open_repo(&o, 0, &repo) != VV_EXIT_OK)
         goto out;
@@ -830,12 +803,10 @@ static int cmd_delete(int argc, char **argv)
 {
     struct opts o;
     struct vv_repo *repo = NULL;
-    int r = parse("delete", argc, argv, &o), rc = VV_EXIT_FAIL;
+    int r = parse(&delete_verb, argc, argv, &o), rc = VV_EXIT_FAIL;
 
     if (r >= 0)
         return r;
-    if (!o.point)
-        return vv_cli_usage_error("debug delete", "--point is required");
     if (open_repo(&o, 0, &repo) != VV_EXIT_OK)
         goto out;
     if ((r = vv_repo_point_delete(repo, o.point)) < 0) {

@@ -255,84 +255,105 @@ static void clear_bar(void)
     fflush(stderr);
 }
 
+/* Ask for the job at p every interval seconds, drawing its progress on a terminal,
+ * until it ends or timeout seconds (0: no limit) have passed since start. *job is
+ * the last answer (caller json_decref()s); *timed_out is set when time ran out. */
+static int poll_job(struct vv_client *c, const struct vv_path *p, double start,
+                    double timeout, double interval, json_t **job, int *timed_out)
+{
+    int tty = isatty(STDERR_FILENO), drawn = 0, rc;
+
+    for (;;) {
+        double left;
+        json_decref(*job);
+        *job = NULL;
+        if (drawn) {
+            clear_bar(); /* so that a message lands on a clean line */
+            drawn = 0;
+        }
+        if ((rc = vv_client_call(c, "GET", p, NULL, job)) != VV_EXIT_OK)
+            return rc;
+        if (tty) {
+            draw_bar(*job);
+            drawn = 1;
+        }
+        if (is_final(job_str(*job, "status")))
+            break;
+        left = timeout > 0 ? timeout - (now_mono() - start) : interval;
+        if (left <= 0) {
+            *timed_out = 1;
+            break;
+        }
+        sleep_seconds(left < interval ? left : interval);
+    }
+    if (drawn)
+        fputc('\n', stderr);
+    return VV_EXIT_OK;
+}
+
+/* Say on stderr how the wait for job ended; returns the exit status: 0 when it
+ * completed (with or without warnings). */
+static int report_end(const struct vv_args *a, const json_t *job, int timed_out)
+{
+    const char *id = vv_arg(a, O_NAME), *status = job_str(job, "status");
+    const json_t *err;
+    const char *code, *msg;
+
+    if (timed_out) {
+        fprintf(stderr, "vmvault: job %s is still %s after %llu s; wait again with 'vmvault "
+                "job wait --vault-name %s --name %s', or cancel it with 'vmvault job stop'\n",
+                id, status ? status : "running", (unsigned long long)vv_arg_num(a, O_TIMEOUT),
+                vv_arg(a, O_VAULT_NAME), id);
+        return VV_EXIT_FAIL;
+    }
+    if (!strcmp(status, "Completed"))
+        return VV_EXIT_OK;
+    if (!strcmp(status, "CompletedWithWarnings")) {
+        size_t i;
+        json_t *w;
+        fprintf(stderr, "vmvault: job %s completed with warnings\n", id);
+        json_array_foreach(json_object_get(job, "warnings"), i, w) {
+            code = job_str(w, "code");
+            msg = job_str(w, "message");
+            fprintf(stderr, "vmvault: warning: %s: %s\n", code ? code : "?", msg ? msg : "");
+        }
+        return VV_EXIT_OK;
+    }
+    err = json_object_get(job, "error");
+    code = job_str(err, "code");
+    msg = job_str(err, "message");
+    if (code)
+        fprintf(stderr, "vmvault: job %s %s: %s: %s\n", id, status, code,
+                msg ? msg : "(no message)");
+    else
+        fprintf(stderr, "vmvault: job %s %s\n", id, status);
+    return VV_EXIT_FAIL;
+}
+
 static int cmd_wait(int argc, char **argv)
 {
     struct vv_args a;
     struct vv_client c;
     struct vv_path p;
     json_t *job = NULL;
-    const char *status = NULL, *id;
     double start = now_mono(), timeout, interval;
-    int tty = isatty(STDERR_FILENO), drawn = 0, timed_out = 0;
+    int timed_out = 0;
     int rc = vv_args_parse(&v_wait, argc, argv, &a);
 
     if (rc >= 0)
         return rc;
-    id = vv_arg(&a, O_NAME);
     timeout = vv_arg(&a, O_TIMEOUT) ? (double)vv_arg_num(&a, O_TIMEOUT) : 0;
     interval = vv_arg(&a, O_INTERVAL) ? (double)vv_arg_num(&a, O_INTERVAL) : 2;
-    if ((rc = vv_client_open(&c, &a)) != VV_EXIT_OK)
-        goto out;
-    c.retries = 5;
-    vv_path_init(&p, "/api/v1/vaults/%s/jobs/%s", vv_arg(&a, O_VAULT_NAME), id);
-    for (;;) {
-        double left;
-        json_decref(job);
-        job = NULL;
-        if (drawn) {
-            clear_bar(); /* so that a message lands on a clean line */
-            drawn = 0;
-        }
-        if ((rc = vv_client_call(&c, "GET", &p, NULL, &job)) != VV_EXIT_OK)
-            goto out;
-        status = job_str(job, "status");
-        if (tty) {
-            draw_bar(job);
-            drawn = 1;
-        }
-        if (is_final(status))
-            break;
-        left = timeout > 0 ? timeout - (now_mono() - start) : interval;
-        if (left <= 0) {
-            timed_out = 1;
-            break;
-        }
-        sleep_seconds(left < interval ? left : interval);
+    if ((rc = vv_client_open(&c, &a)) == VV_EXIT_OK) {
+        c.retries = 5;
+        vv_path_init(&p, "/api/v1/vaults/%s/jobs/%s", vv_arg(&a, O_VAULT_NAME),
+                     vv_arg(&a, O_NAME));
+        rc = poll_job(&c, &p, start, timeout, interval, &job, &timed_out);
     }
-    if (drawn) {
-        fputc('\n', stderr);
-        drawn = 0;
+    if (rc == VV_EXIT_OK) {
+        vv_print(c.json, job, vv_cols_job);
+        rc = report_end(&a, job, timed_out);
     }
-    vv_print(c.json, job, vv_cols_job);
-    rc = VV_EXIT_FAIL;
-    if (timed_out) {
-        fprintf(stderr, "vmvault: job %s is still %s after %llu s; wait again with 'vmvault "
-                "job wait --vault-name %s --name %s', or cancel it with 'vmvault job stop'\n",
-                id, status ? status : "running", (unsigned long long)timeout,
-                vv_arg(&a, O_VAULT_NAME), id);
-    } else if (!strcmp(status, "Completed")) {
-        rc = VV_EXIT_OK;
-    } else if (!strcmp(status, "CompletedWithWarnings")) {
-        size_t i;
-        json_t *w;
-        fprintf(stderr, "vmvault: job %s completed with warnings\n", id);
-        json_array_foreach(json_object_get(job, "warnings"), i, w) {
-            const char *code = job_str(w, "code"), *msg = job_str(w, "message");
-            fprintf(stderr, "vmvault: warning: %s: %s\n", code ? code : "?", msg ? msg : "");
-        }
-        rc = VV_EXIT_OK;
-    } else {
-        const json_t *err = json_object_get(job, "error");
-        const char *code = job_str(err, "code"), *msg = job_str(err, "message");
-        if (code)
-            fprintf(stderr, "vmvault: job %s %s: %s: %s\n", id, status, code,
-                    msg ? msg : "(no message)");
-        else
-            fprintf(stderr, "vmvault: job %s %s\n", id, status);
-    }
-out:
-    if (drawn)
-        fputc('\n', stderr);
     json_decref(job);
     vv_client_close(&c);
     return rc;

@@ -150,6 +150,30 @@ static int read_token(char *buf, size_t n)
     return len > 0 ? 0 : -1;
 }
 
+/* Who the token belongs to, from the whoami answer ans (strings borrowed from it).
+ * Returns 0, or -1 after printing why the token will not do. */
+static int whoami(const struct vv_client *c, const json_t *ans, const char **user,
+                  const char **role)
+{
+    char err[64];
+
+    if (json_is_true(json_object_get(ans, "agent"))) {
+        fprintf(stderr, "vmvault: this is the agent token of a registered host; log in with "
+                "a user's token\n");
+        return -1;
+    }
+    if (vv_json_get_str(ans, "user", 0, user, err, sizeof(err)) != 0)
+        *user = NULL;
+    if (vv_json_get_str(ans, "role", 0, role, err, sizeof(err)) != 0)
+        *role = NULL;
+    if (!*user) {
+        fprintf(stderr, "vmvault: the server at %s did not say who the token belongs to; is "
+                "it a vmvault server?\n", c->url);
+        return -1;
+    }
+    return 0;
+}
+
 int vv_cmd_login(int argc, char **argv)
 {
     struct vv_args a;
@@ -158,7 +182,7 @@ int vv_cmd_login(int argc, char **argv)
     json_t *ans = NULL;
     char tokbuf[4096];
     const char *token, *user = NULL, *role = NULL;
-    char *path = NULL, err[64];
+    char *path = NULL;
     int rc = vv_args_parse(&v_login, argc, argv, &a);
 
     if (rc >= 0)
@@ -183,20 +207,8 @@ int vv_cmd_login(int argc, char **argv)
     if ((rc = vv_client_call(&c, "GET", &p, NULL, &ans)) != VV_EXIT_OK)
         goto out;
     rc = VV_EXIT_FAIL;
-    if (json_is_true(json_object_get(ans, "agent"))) {
-        fprintf(stderr, "vmvault: this is the agent token of a registered host; log in with "
-                "a user's token\n");
+    if (whoami(&c, ans, &user, &role) < 0)
         goto out;
-    }
-    if (vv_json_get_str(ans, "user", 0, &user, err, sizeof(err)) != 0)
-        user = NULL;
-    if (vv_json_get_str(ans, "role", 0, &role, err, sizeof(err)) != 0)
-        role = NULL;
-    if (!user) {
-        fprintf(stderr, "vmvault: the server at %s did not say who the token belongs to; is "
-                "it a vmvault server?\n", c.url);
-        goto out;
-    }
     if (save_config(path, c.url, token, vv_arg(&a, O_CERT_PIN)) < 0) {
         fprintf(stderr, "vmvault: cannot write %s: %s\n", path, strerror(errno));
         goto out;

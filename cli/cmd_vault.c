@@ -365,14 +365,64 @@ out:
     return r;
 }
 
+/* Write the credentials answer ans to file, mode 0600, ending with a newline.
+ * Returns 0, or -1 after printing why. */
+static int write_creds(const json_t *ans, const char *file, int force)
+{
+    char *text, *t2;
+    size_t n;
+
+    if (!json_is_object(ans) || !(text = json_dumps(ans, JSON_INDENT(2) | JSON_PRESERVE_ORDER))) {
+        fprintf(stderr, "vmvault: the server's answer is not a credentials object\n");
+        return -1;
+    }
+    n = strlen(text);
+    if (!(t2 = realloc(text, n + 2))) {
+        free(text);
+        return -1;
+    }
+    text = t2;
+    memcpy(text + n, "\n", 2);
+    if (write_private(file, text, force) < 0) {
+        fprintf(stderr, "vmvault: cannot write %s: %s%s\n", file, strerror(errno),
+                errno == EEXIST ? " (add --force to replace it)" : "");
+        free(text);
+        return -1;
+    }
+    free(text);
+    return 0;
+}
+
+static void print_creds(const struct vv_client *c, const json_t *ans, const char *vault,
+                        const char *file)
+{
+    static const char *const keep[] = {"vaultName", "vaultId", "vaultUrl", "expiresAt"};
+    const char *exp = NULL;
+    char when[64], err[64];
+
+    if (vv_json_get_str(ans, "expiresAt", 0, &exp, err, sizeof(err)) != 0)
+        exp = NULL;
+    if (c->json) {
+        json_t *o = json_pack("{s:s}", "file", file);
+        for (size_t i = 0; i < sizeof(keep) / sizeof(keep[0]); i++)
+            if (json_object_get(ans, keep[i]))
+                json_object_set(o, keep[i], json_object_get(ans, keep[i]));
+        vv_print_json(o);
+        json_decref(o);
+    } else {
+        vv_format_time(exp, when, sizeof(when));
+        printf("Wrote the credentials of vault '%s' to %s (mode 0600).\n", vault, file);
+        printf("Hosts can register with them until %s.\n", exp ? when : "they expire");
+    }
+}
+
 static int cmd_creds(int argc, char **argv)
 {
     struct vv_args a;
     struct vv_client c;
     struct vv_path p;
     json_t *body = NULL, *ans = NULL;
-    const char *file, *exp = NULL;
-    char *text = NULL, when[64], err[64];
+    const char *file;
     struct stat st;
     int rc = vv_args_parse(&v_creds, argc, argv, &a);
 
@@ -393,43 +443,11 @@ static int cmd_creds(int argc, char **argv)
     if ((rc = vv_client_call(&c, "POST", &p, body, &ans)) != VV_EXIT_OK)
         goto out;
     rc = VV_EXIT_FAIL;
-    if (!json_is_object(ans) || !(text = json_dumps(ans, JSON_INDENT(2) | JSON_PRESERVE_ORDER))) {
-        fprintf(stderr, "vmvault: the server's answer is not a credentials object\n");
+    if (write_creds(ans, file, vv_arg(&a, O_FORCE) != NULL) < 0)
         goto out;
-    }
-    /* a file ends with a newline */
-    {
-        size_t n = strlen(text);
-        char *t2 = realloc(text, n + 2);
-        if (!t2)
-            goto out;
-        text = t2;
-        memcpy(text + n, "\n", 2);
-    }
-    if (write_private(file, text, vv_arg(&a, O_FORCE) != NULL) < 0) {
-        fprintf(stderr, "vmvault: cannot write %s: %s%s\n", file, strerror(errno),
-                errno == EEXIST ? " (add --force to replace it)" : "");
-        goto out;
-    }
-    if (vv_json_get_str(ans, "expiresAt", 0, &exp, err, sizeof(err)) != 0)
-        exp = NULL;
-    if (c.json) {
-        json_t *o = json_pack("{s:s}", "file", file);
-        static const char *const keep[] = {"vaultName", "vaultId", "vaultUrl", "expiresAt"};
-        for (size_t i = 0; i < sizeof(keep) / sizeof(keep[0]); i++)
-            if (json_object_get(ans, keep[i]))
-                json_object_set(o, keep[i], json_object_get(ans, keep[i]));
-        vv_print_json(o);
-        json_decref(o);
-    } else {
-        vv_format_time(exp, when, sizeof(when));
-        printf("Wrote the credentials of vault '%s' to %s (mode 0600).\n", vv_arg(&a, O_NAME),
-               file);
-        printf("Hosts can register with them until %s.\n", exp ? when : "they expire");
-    }
+    print_creds(&c, ans, vv_arg(&a, O_NAME), file);
     rc = VV_EXIT_OK;
 out:
-    free(text);
     json_decref(ans);
     json_decref(body);
     vv_client_close(&c);

@@ -2,11 +2,13 @@
  * vmvault.c: the `vmvault` command line. Verbs follow `az backup` (vault, policy,
  * protection, container, item, job, recoverypoint, restore) as the vault server
  * grows them; `debug` drives the storage engine directly on a local store.
+ * This file holds main and the table of command groups; each group is a cmd_*.c
+ * file, and what they share is in args.c, request.c and output.c.
  */
-#include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 
+#include "args.h"
 #include "cli.h"
 
 static const char main_usage[] =
@@ -42,44 +44,11 @@ static const struct vv_command commands[] = {
     {NULL, NULL, NULL, NULL},
 };
 
-int vv_cli_usage_error(const char *cmd, const char *fmt, ...)
-{
-    va_list ap;
-    fprintf(stderr, "vmvault %s: ", cmd);
-    va_start(ap, fmt);
-    vfprintf(stderr, fmt, ap);
-    va_end(ap);
-    fprintf(stderr, "\nRun 'vmvault %s --help' for usage.\n", cmd);
-    return VV_EXIT_USAGE;
-}
-
-const struct vv_command *vv_cli_find(const struct vv_command *table, const char *name)
-{
-    for (const struct vv_command *c = table; c->name; c++)
-        if (!strcmp(c->name, name))
-            return c;
-    return NULL;
-}
-
-void vv_cli_list(FILE *out, const struct vv_command *table)
+/* The summary list of a table. */
+static void list_commands(FILE *out, const struct vv_command *table)
 {
     for (const struct vv_command *c = table; c->name; c++)
         fprintf(out, "  %-16s %s\n", c->name, c->summary);
-}
-
-void vv_cli_human_bytes(unsigned long long n, char out[32])
-{
-    static const char *units[] = {"B", "KiB", "MiB", "GiB", "TiB", "PiB"};
-    double v = (double)n;
-    int u = 0;
-    while (v >= 1024 && u < 5) {
-        v /= 1024;
-        u++;
-    }
-    if (u == 0)
-        snprintf(out, 32, "%llu B", n);
-    else
-        snprintf(out, 32, "%.1f %s", v, units[u]);
 }
 
 int main(int argc, char **argv)
@@ -93,7 +62,7 @@ int main(int argc, char **argv)
             return VV_EXIT_OK;
         }
         fputs(main_usage, argc < 2 ? stderr : stdout);
-        vv_cli_list(argc < 2 ? stderr : stdout, commands);
+        list_commands(argc < 2 ? stderr : stdout, commands);
         fputs("\nRun 'vmvault <command> --help' for a command's options. The commands\n"
               "before 'debug' talk to a vault server: start with 'vmvault login'.\n",
               argc < 2 ? stderr : stdout);
