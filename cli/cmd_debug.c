@@ -231,13 +231,12 @@ static int parse(const struct vv_verb *v, int argc, char **argv, struct opts *o)
 /* fsync the folder holding path, so a rename into it survives a crash. */
 static void sync_parent(const char *path)
 {
-    char dir[4096];
+    char dir[VV_PATH_MAX];
     const char *slash = strrchr(path, '/');
     int fd;
-    if (!slash)
-        snprintf(dir, sizeof(dir), ".");
-    else
-        snprintf(dir, sizeof(dir), "%.*s", (int)(slash - path) + (slash == path), path);
+    if (vv_path_join(dir, sizeof(dir), "%.*s", slash ? (int)(slash - path) + (slash == path) : 1,
+                     slash ? path : ".") != 0)
+        return; /* no longer than the path itself, which was opened */
     if ((fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) >= 0) {
         fsync(fd);
         close(fd);
@@ -577,7 +576,7 @@ static int cmd_restore(int argc, char **argv)
     struct vv_restore_stats st = {0, 0, 0};
     struct vv_engine_opts eo = {0, NULL, NULL, 0};
     const struct vv_manifest_disk *d;
-    char partial[4096];
+    char partial[VV_PATH_MAX];
     double t0 = now_seconds();
     int is_file, r = parse(&restore_verb, argc, argv, &o), rc = VV_EXIT_FAIL;
 

@@ -69,7 +69,7 @@ static const struct vv_verb v_logout = {"logout", vv_logout_usage, {{O_HELP, 0}}
 /* mkdir -p of the folder holding path, new folders mode 0700. Returns 0 or -1. */
 static int make_parent(const char *path)
 {
-    char dir[4096];
+    char dir[VV_PATH_MAX];
     size_t n;
     const char *slash = strrchr(path, '/');
     if (!slash || (size_t)(slash - path) >= sizeof(dir))
