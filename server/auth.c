@@ -132,7 +132,7 @@ int vv_authenticate(struct vv_server *s, const char *authorization, time_t now,
 
 int vv_bootstrap_owner(struct vv_server *s, time_t now)
 {
-    char token[VV_TOKEN_MAX], id[32], hash[65], path[4200];
+    char token[VV_TOKEN_MAX], id[32], hash[65], path[VV_PATH_MAX];
     int64_t n = 0;
     int r, fd;
 
@@ -141,9 +141,10 @@ int vv_bootstrap_owner(struct vv_server *s, time_t now)
         return r;
     if (n > 0)
         return 0;
+    if (vv_path_join(path, sizeof(path), "%s/owner.token", s->data_dir) != 0)
+        return vv_fail(VV_E_TOOBIG, "the path of %s/owner.token is too long", s->data_dir);
     if ((r = vv_token_new("vvt", token, id, hash)) != 0)
         return r;
-    snprintf(path, sizeof(path), "%s/owner.token", s->data_dir);
     /* The file first: a token in the catalog that nobody can read would lock the
      * owner out. A crash before the catalog commit leaves a file that the next
      * start replaces. */

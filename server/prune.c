@@ -14,7 +14,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "api/api.h"
 #include "err.h"
 #include "log.h"
 #include "scheduler.h"

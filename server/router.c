@@ -239,7 +239,6 @@ static const char *perm_text(enum perm p)
 
 /* Per-thread: who made the request being logged. */
 static __thread char log_actor[96];
-
 /* Over HTTP: the dashboard's files for paths outside /api/ (static.c), else the API. */
 void vv_router_handle(void *ctx, const struct vv_http_req *req, struct vv_http_resp *resp)
 {
@@ -249,13 +248,105 @@ void vv_router_handle(void *ctx, const struct vv_http_req *req, struct vv_http_r
     vv_router_handle_as(ctx, req, resp, NULL);
 }
 
+/* 405 with the methods the path allows (known: some route has this path), else 404. */
+static void reply_no_route(struct vv_call *c, const struct vv_http_req *req, int known)
+{
+    struct vv_http_resp *resp = c->resp;
+    size_t n = 0;
+    int lit = 0;
+
+    if (!known) {
+        vv_reply_error(c, 404, "RouteNotFound", "no API endpoint %s %s (see docs/api.md)",
+                       req->method, req->path);
+        return;
+    }
+    for (size_t i = 0; i < NROUTES; i++)
+        if (!strchr(routes[i].pattern, '*') && match(routes[i].pattern, req->path, NULL))
+            lit = 1;
+    for (size_t i = 0; i < NROUTES; i++)
+        if (match(routes[i].pattern, req->path, NULL) &&
+            !(lit && strchr(routes[i].pattern, '*')) &&
+            n + strlen(routes[i].method) + 3 < sizeof(resp->allow))
+            n += (size_t)snprintf(resp->allow + n, sizeof(resp->allow) - n, "%s%s",
+                                  n ? ", " : "", routes[i].method);
+    vv_reply_error(c, 405, "MethodNotAllowed", "%s is not allowed on %s (allowed: %s)",
+                   req->method, req->path, resp->allow);
+}
+
+/* The JSON object body into c->body (an empty body is {}). 0, or -1 after replying. */
+static int json_body(struct vv_call *c, const struct vv_http_req *req)
+{
+    const char *ct = vv_http_header(req, "Content-Type");
+    char err[200];
+
+    if (!req->body_len) {
+        c->body = json_object();
+        return 0;
+    }
+    if (ct && strncasecmp(ct, "application/json", 16) != 0) {
+        vv_reply_error(c, 415, "UnsupportedMediaType",
+                       "send the body as JSON with 'Content-Type: application/json', "
+                       "not '%s'",
+                       ct);
+        return -1;
+    }
+    c->body = vv_json_parse(req->body, req->body_len, err, sizeof(err));
+    if (!c->body) {
+        vv_reply_error(c, 400, "InvalidJson", "the body is not valid JSON: %s", err);
+        return -1;
+    }
+    if (!json_is_object(c->body)) {
+        json_decref(c->body);
+        c->body = NULL;
+        vv_reply_error(c, 400, "InvalidJson", "the body must be a JSON object");
+        return -1;
+    }
+    return 0;
+}
+
+/* Who calls (as, or the request's token) and whether route r allows them. Catalog
+ * locked. 0, or -1 after replying (the lock then released). */
+static int authorize(struct vv_call *c, const struct route *r, const struct vv_ident *as)
+{
+    const struct vv_http_req *req = c->req;
+    int rc = 0;
+
+    if (as)
+        c->who = *as;
+    else
+        rc = vv_authenticate(c->srv, vv_http_header(req, "Authorization"), c->now, &c->who);
+    if (rc) {
+        vv_db_unlock(c->srv->db);
+        if (rc == VV_E_NOTFOUND)
+            vv_reply_error(c, 401, "Unauthenticated",
+                           "a valid token is required: send 'Authorization: Bearer TOKEN' "
+                           "(the token may be unknown, revoked or expired)");
+        else
+            vv_reply_internal(c, rc);
+        return -1;
+    }
+    snprintf(log_actor, sizeof(log_actor), "%s", c->who.user);
+    if (!allowed(r, &c->who)) {
+        vv_db_unlock(c->srv->db);
+        vv_reply_error(c, 403, "AuthorizationFailed", "%s %s needs %s; '%s' %s", req->method,
+                       req->path, perm_text(r->perm), c->who.user,
+                       c->who.agent ? "is a host agent"
+                                    : (c->who.role == VV_ROLE_READER        ? "is a Reader"
+                                       : c->who.role == VV_ROLE_OPERATOR    ? "is an Operator"
+                                       : c->who.role == VV_ROLE_CONTRIBUTOR ? "is a Contributor"
+                                                                            : "is an Owner"));
+        return -1;
+    }
+    return 0;
+}
+
 void vv_router_handle_as(void *ctx, const struct vv_http_req *req, struct vv_http_resp *resp,
                          const struct vv_ident *as)
 {
     struct vv_server *s = ctx;
     struct vv_call c;
     const struct route *r;
-    int known, rc;
+    int known;
 
     memset(&c, 0, sizeof(c));
     c.srv = s;
@@ -266,86 +357,18 @@ void vv_router_handle_as(void *ctx, const struct vv_http_req *req, struct vv_htt
 
     r = find(req->method, req->path, &known, &c);
     if (!r) {
-        if (known) {
-            size_t n = 0;
-            int lit = 0;
-            for (size_t i = 0; i < NROUTES; i++)
-                if (!strchr(routes[i].pattern, '*') && match(routes[i].pattern, req->path, NULL))
-                    lit = 1;
-            for (size_t i = 0; i < NROUTES; i++)
-                if (match(routes[i].pattern, req->path, NULL) &&
-                    !(lit && strchr(routes[i].pattern, '*')) &&
-                    n + strlen(routes[i].method) + 3 < sizeof(resp->allow))
-                    n += (size_t)snprintf(resp->allow + n, sizeof(resp->allow) - n, "%s%s",
-                                          n ? ", " : "", routes[i].method);
-            vv_reply_error(&c, 405, "MethodNotAllowed", "%s is not allowed on %s (allowed: %s)",
-                           req->method, req->path, resp->allow);
-        }
-        else
-            vv_reply_error(&c, 404, "RouteNotFound", "no API endpoint %s %s (see docs/api.md)",
-                           req->method, req->path);
+        reply_no_route(&c, req, known);
         return;
     }
-    if (r->flags & F_JSON) {
-        const char *ct = vv_http_header(req, "Content-Type");
-        char err[200];
-        if (req->body_len) {
-            if (ct && strncasecmp(ct, "application/json", 16) != 0) {
-                vv_reply_error(&c, 415, "UnsupportedMediaType",
-                               "send the body as JSON with 'Content-Type: application/json', "
-                               "not '%s'",
-                               ct);
-                return;
-            }
-            c.body = vv_json_parse(req->body, req->body_len, err, sizeof(err));
-            if (!c.body) {
-                vv_reply_error(&c, 400, "InvalidJson", "the body is not valid JSON: %s", err);
-                return;
-            }
-            if (!json_is_object(c.body)) {
-                json_decref(c.body);
-                c.body = NULL;
-                vv_reply_error(&c, 400, "InvalidJson", "the body must be a JSON object");
-                return;
-            }
-        } else {
-            c.body = json_object();
-        }
-    }
-
+    if ((r->flags & F_JSON) && json_body(&c, req) != 0)
+        return;
     vv_db_lock(s->db);
-    if (r->perm != P_PUBLIC) {
-        if (as) {
-            c.who = *as;
-            rc = 0;
-        } else {
-            rc = vv_authenticate(s, vv_http_header(req, "Authorization"), c.now, &c.who);
-        }
-        if (rc) {
-            vv_db_unlock(s->db);
-            if (rc == VV_E_NOTFOUND)
-                vv_reply_error(&c, 401, "Unauthenticated",
-                               "a valid token is required: send 'Authorization: Bearer TOKEN' "
-                               "(the token may be unknown, revoked or expired)");
-            else
-                vv_reply_internal(&c, rc);
-            json_decref(c.body);
-            return;
-        }
-        snprintf(log_actor, sizeof(log_actor), "%s", c.who.user);
-        if (!allowed(r, &c.who)) {
-            vv_db_unlock(s->db);
-            vv_reply_error(&c, 403, "AuthorizationFailed", "%s %s needs %s; '%s' %s", req->method,
-                           req->path, perm_text(r->perm), c.who.user,
-                           c.who.agent ? "is a host agent"
-                                       : (c.who.role == VV_ROLE_READER        ? "is a Reader"
-                                          : c.who.role == VV_ROLE_OPERATOR    ? "is an Operator"
-                                          : c.who.role == VV_ROLE_CONTRIBUTOR ? "is a Contributor"
-                                                                              : "is an Owner"));
-            json_decref(c.body);
-            return;
-        }
+    if (r->perm != P_PUBLIC && authorize(&c, r, as) != 0) {
+        json_decref(c.body);
+        return;
     }
+    c.route_method = r->method;
+    c.route_pattern = r->pattern;
     if (r->flags & F_SELF_LOCK) {
         vv_db_unlock(s->db);
         c.self_lock = 1;

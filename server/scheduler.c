@@ -21,7 +21,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "api/api.h"
+#include "jobs.h"
 #include "util.h"
 #include "err.h"
 #include "log.h"
@@ -172,12 +172,69 @@ struct point_row {
     struct vv_rp rp;
 };
 
+/* The recovery points of an item, into *out (owned by the caller, free() it even
+ * after a failure) and *n. 0 or <0. Catalog locked. */
+static int load_points(struct vv_server *s, int64_t item_id, struct point_row **out, size_t *n)
+{
+    struct vv_stmt *st;
+    int r;
+
+    if ((r = vv_db_prepare(s->db, &st,
+                           "SELECT id, COALESCE(scheduled_for, time), kind = 'Scheduled', "
+                           "  retain_until FROM recovery_points WHERE item_id = ?",
+                           "i", item_id)) != 0)
+        return r;
+    while ((r = vv_stmt_step(st)) == 1) {
+        struct point_row *grown = realloc(*out, (*n + 1) * sizeof(**out)), *pt;
+        if (!grown) {
+            r = VV_E_NOMEM;
+            break;
+        }
+        *out = grown;
+        pt = &grown[*n];
+        memset(pt, 0, sizeof(*pt));
+        pt->id = vv_stmt_int(st, 0);
+        pt->rp.time = vv_stmt_int(st, 1);
+        pt->rp.scheduled = (int)vv_stmt_int(st, 2);
+        pt->rp.retain_until = vv_stmt_is_null(st, 3) ? VV_EXPIRY_NEVER : vv_stmt_int(st, 3);
+        (*n)++;
+    }
+    vv_stmt_free(st);
+    return r < 0 ? r : 0;
+}
+
+/* The expiry and tiers of each of the n points from policy p (NULL when the item has
+ * none). 0 or VV_E_NOMEM. */
+static int expire_points(const struct vv_policy *p, const struct vv_tz *tz,
+                         struct point_row *pts, size_t n)
+{
+    struct vv_rp *rps;
+
+    if (!p) {
+        /* No policy (cannot happen for a protected item): nothing expires but what
+         * an on-demand backup asked for. */
+        for (size_t i = 0; i < n; i++) {
+            pts[i].rp.expiry = pts[i].rp.scheduled ? VV_EXPIRY_NEVER : pts[i].rp.retain_until;
+            pts[i].rp.tiers = pts[i].rp.scheduled ? 0 : VV_TIER_ONDEMAND;
+        }
+        return 0;
+    }
+    if (!(rps = malloc((n ? n : 1) * sizeof(*rps))))
+        return VV_E_NOMEM;
+    for (size_t i = 0; i < n; i++)
+        rps[i] = pts[i].rp;
+    vv_retention_apply(p, tz, rps, n);
+    for (size_t i = 0; i < n; i++)
+        pts[i].rp = rps[i];
+    free(rps);
+    return 0;
+}
+
 int vv_retention_refresh(struct vv_server *s, int64_t item_id)
 {
     struct vv_policy p;
     const struct vv_tz *tz = NULL;
     struct point_row *pts = NULL;
-    struct vv_stmt *st;
     char mode[32] = "";
     int64_t deleted = 0;
     size_t n = 0;
@@ -203,49 +260,10 @@ int vv_retention_refresh(struct vv_server *s, int64_t item_id)
     if ((r = item_policy(s, item_id, &p, &tz)) < 0)
         return r;
     have_policy = r == 1;
-    if ((r = vv_db_prepare(s->db, &st,
-                           "SELECT id, COALESCE(scheduled_for, time), kind = 'Scheduled', "
-                           "  retain_until FROM recovery_points WHERE item_id = ?",
-                           "i", item_id)) != 0)
-        return r;
-    while ((r = vv_stmt_step(st)) == 1) {
-        struct point_row *grown = realloc(pts, (n + 1) * sizeof(*pts));
-        if (!grown) {
-            r = VV_E_NOMEM;
-            break;
-        }
-        pts = grown;
-        memset(&pts[n], 0, sizeof(pts[n]));
-        pts[n].id = vv_stmt_int(st, 0);
-        pts[n].rp.time = vv_stmt_int(st, 1);
-        pts[n].rp.scheduled = (int)vv_stmt_int(st, 2);
-        pts[n].rp.retain_until =
-            vv_stmt_is_null(st, 3) ? VV_EXPIRY_NEVER : vv_stmt_int(st, 3);
-        n++;
-    }
-    vv_stmt_free(st);
-    if (r < 0)
+    if ((r = load_points(s, item_id, &pts, &n)) < 0)
         goto out;
-    if (have_policy) {
-        struct vv_rp *rps = malloc((n ? n : 1) * sizeof(*rps));
-        if (!rps) {
-            r = VV_E_NOMEM;
-            goto out;
-        }
-        for (size_t i = 0; i < n; i++)
-            rps[i] = pts[i].rp;
-        vv_retention_apply(&p, tz, rps, n);
-        for (size_t i = 0; i < n; i++)
-            pts[i].rp = rps[i];
-        free(rps);
-    } else {
-        /* No policy (cannot happen for a protected item): nothing expires but what
-         * an on-demand backup asked for. */
-        for (size_t i = 0; i < n; i++) {
-            pts[i].rp.expiry = pts[i].rp.scheduled ? VV_EXPIRY_NEVER : pts[i].rp.retain_until;
-            pts[i].rp.tiers = pts[i].rp.scheduled ? 0 : VV_TIER_ONDEMAND;
-        }
-    }
+    if ((r = expire_points(have_policy ? &p : NULL, tz, pts, n)) < 0)
+        goto out;
     for (size_t i = 0; i < n && r >= 0; i++) {
         char tiers[96];
         tiers_text(pts[i].rp.tiers, tiers, sizeof(tiers));
@@ -266,6 +284,27 @@ struct due {
     int64_t item, vault, sched_from;
     char name[80], spec[32768];
 };
+
+/* The params a scheduled backup adds to its job, as JSON text into extra: the run it
+ * is for (when), the runs it stands for (nmissed) and note ("" for none). 0 or
+ * VV_E_NOMEM. */
+static int scheduled_params(const char *when, size_t nmissed, const char *note, char *extra,
+                            size_t extralen)
+{
+    json_t *x = json_pack("{s:s,s:s,s:I}", "trigger", "Scheduled", "scheduledFor", when,
+                          "missedRuns", (json_int_t)(nmissed - 1));
+    char *t;
+
+    if (x && note[0])
+        json_object_set_new(x, "note", json_string(note));
+    t = x ? vv_json_dump(x) : NULL;
+    json_decref(x);
+    if (!t)
+        return VV_E_NOMEM;
+    snprintf(extra, extralen, "%s", t);
+    free(t);
+    return 0;
+}
 
 /* Queue the run of one due item. Catalog locked, no transaction open. */
 static int run_due(struct vv_server *s, const struct due *d, time_t now)
@@ -316,19 +355,8 @@ static int run_due(struct vv_server *s, const struct due *d, time_t now)
                  "was busy",
                  when);
     }
-    {
-        json_t *x = json_pack("{s:s,s:s,s:I}", "trigger", "Scheduled", "scheduledFor", when,
-                              "missedRuns", (json_int_t)(nmissed - 1));
-        char *t;
-        if (x && note[0])
-            json_object_set_new(x, "note", json_string(note));
-        t = x ? vv_json_dump(x) : NULL;
-        json_decref(x);
-        if (!t)
-            return VV_E_NOMEM;
-        snprintf(extra, sizeof(extra), "%s", t);
-        free(t);
-    }
+    if ((r = scheduled_params(when, nmissed, note, extra, sizeof(extra))) != 0)
+        return r;
     if ((r = vv_db_begin(s->db)) != 0)
         return r;
     r = vv_job_insert(s->db, now, "scheduler", d->vault, d->item, "Backup", "InProgress", tasks, 0,

@@ -105,10 +105,14 @@ void vv_server_release(struct vv_server *s)
     s->db = NULL;
 }
 
-void vv_server_vault_path(const struct vv_server *s, const char *uuid, const char *sub,
-                          char *out, size_t outlen)
+int vv_server_vault_path(const struct vv_server *s, const char *uuid, const char *sub,
+                         char *out, size_t outlen)
 {
-    snprintf(out, outlen, "%s/vaults/%s%s%s", s->data_dir, uuid, sub ? "/" : "", sub ? sub : "");
+    if (vv_path_join(out, outlen, "%s/vaults/%s%s%s", s->data_dir, uuid, sub ? "/" : "",
+                     sub ? sub : "") != 0)
+        return vv_fail(VV_E_TOOBIG, "the path of vault %s%s%s is too long", uuid,
+                       sub ? " " : "", sub ? sub : "");
+    return 0;
 }
 
 int vv_server_repo(struct vv_server *s, const char *uuid, struct vv_repo **out)
@@ -120,7 +124,7 @@ int vv_server_repo(struct vv_server *s, const char *uuid, struct vv_repo **out)
 int vv_server_repo_guard(struct vv_server *s, const char *uuid, struct vv_repo **out,
                          struct vv_chunk_guard **guard)
 {
-    char store[4200], key[4200];
+    char store[VV_PATH_MAX], key[VV_PATH_MAX];
     struct vv_server_repo *grown;
     int r = 0;
 
@@ -132,8 +136,9 @@ int vv_server_repo_guard(struct vv_server *s, const char *uuid, struct vv_repo *
             pthread_mutex_unlock(&s->repos_mu);
             return 0;
         }
-    vv_server_vault_path(s, uuid, "store", store, sizeof(store));
-    vv_server_vault_path(s, uuid, "vault.key", key, sizeof(key));
+    if ((r = vv_server_vault_path(s, uuid, "store", store, sizeof(store))) != 0 ||
+        (r = vv_server_vault_path(s, uuid, "vault.key", key, sizeof(key))) != 0)
+        goto out;
     grown = realloc(s->repos, (s->nrepos + 1) * sizeof(*grown));
     if (!grown) {
         r = VV_E_NOMEM;
@@ -168,29 +173,26 @@ static int mkdir_p(const char *path, mode_t mode)
 
 int vv_server_vault_create(struct vv_server *s, const char *uuid)
 {
-    char dir[4200], path[4200];
+    char dir[VV_PATH_MAX], path[VV_PATH_MAX], store[VV_PATH_MAX];
     struct vv_repo *repo;
     int r;
 
-    snprintf(dir, sizeof(dir), "%s/vaults", s->data_dir);
+    if (vv_path_join(dir, sizeof(dir), "%s/vaults", s->data_dir) != 0)
+        return vv_fail(VV_E_TOOBIG, "the path of %s/vaults is too long", s->data_dir);
     if ((r = mkdir_p(dir, 0700)) != 0)
         return r;
-    vv_server_vault_path(s, uuid, NULL, dir, sizeof(dir));
-    if ((r = mkdir_p(dir, 0700)) != 0)
+    if ((r = vv_server_vault_path(s, uuid, NULL, dir, sizeof(dir))) != 0 ||
+        (r = mkdir_p(dir, 0700)) != 0)
         return r;
-    vv_server_vault_path(s, uuid, "staging", path, sizeof(path));
-    if ((r = mkdir_p(path, 0700)) != 0)
+    if ((r = vv_server_vault_path(s, uuid, "staging", path, sizeof(path))) != 0 ||
+        (r = mkdir_p(path, 0700)) != 0)
         return r;
-    vv_server_vault_path(s, uuid, "vault.key", path, sizeof(path));
-    if ((r = vv_key_generate(path)) != 0)
+    if ((r = vv_server_vault_path(s, uuid, "vault.key", path, sizeof(path))) != 0 ||
+        (r = vv_key_generate(path)) != 0)
         return r;
-    {
-        char store[4200];
-        vv_server_vault_path(s, uuid, "store", store, sizeof(store));
-        r = vv_repo_open(store, path, 1, &repo);
-        if (r)
-            return r;
-    }
+    if ((r = vv_server_vault_path(s, uuid, "store", store, sizeof(store))) != 0 ||
+        (r = vv_repo_open(store, path, 1, &repo)) != 0)
+        return r;
     pthread_mutex_lock(&s->repos_mu);
     {
         struct vv_server_repo *grown = realloc(s->repos, (s->nrepos + 1) * sizeof(*grown));
@@ -211,12 +213,13 @@ int vv_server_vault_create(struct vv_server *s, const char *uuid)
 
 int vv_server_vault_remove(struct vv_server *s, const char *uuid)
 {
-    char dir[4200];
+    char dir[VV_PATH_MAX];
     int r;
 
     /* An open store stays allocated until shutdown (a request may still hold it);
      * its files go now. */
-    vv_server_vault_path(s, uuid, NULL, dir, sizeof(dir));
+    if ((r = vv_server_vault_path(s, uuid, NULL, dir, sizeof(dir))) != 0)
+        return r;
     r = vv_rmtree(dir);
     if (r)
         vv_error("cannot remove all of %s; remove it by hand", dir);

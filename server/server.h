@@ -118,9 +118,10 @@ void vv_server_init(struct vv_server *s);
  * thread may use s any more. */
 void vv_server_release(struct vv_server *s);
 
-/* Path of a vault's folder or of sub inside it ("store", "vault.key", "staging"). */
-void vv_server_vault_path(const struct vv_server *s, const char *uuid, const char *sub,
-                          char *out, size_t outlen);
+/* Path of a vault's folder or of sub inside it ("store", "vault.key", "staging").
+ * Returns 0, or VV_E_TOOBIG (logged; out is then "") when it does not fit. */
+int vv_server_vault_path(const struct vv_server *s, const char *uuid, const char *sub,
+                         char *out, size_t outlen);
 /* The open store of a vault (opened on first use). Borrowed until the server stops. */
 int vv_server_repo(struct vv_server *s, const char *uuid, struct vv_repo **out);
 /* The same with the vault's chunk guard (borrowed likewise). */
@@ -130,10 +131,8 @@ int vv_server_repo_guard(struct vv_server *s, const char *uuid, struct vv_repo *
 int vv_server_vault_create(struct vv_server *s, const char *uuid);
 /* Remove a vault's folder and everything in it (closing its store if open). */
 int vv_server_vault_remove(struct vv_server *s, const char *uuid);
-/* Fail jobs whose agent vanished (see maintenance.c). Catalog locked. Returns the
- * number failed or <0. */
-int vv_jobs_expire(struct vv_db *db, time_t now, int64_t timeout);
-/* Start the background thread; it ends when s->stopping is set. */
+/* Start the background thread (maintenance.c): the scheduler's tick and the sweep of
+ * jobs whose agent vanished (jobs.h); it ends when s->stopping is set. */
 int vv_maintenance_start(struct vv_server *s, pthread_t *out);
 
 /* A random UUID (version 4). */

@@ -3,8 +3,8 @@
  *   Prune              expired points and soft-deleted items whose time is up (prune.c)
  *   GarbageCollection  chunks no recovery point references (store/gc.h)
  *
- * They are jobs like the agents' ones: queued (claimed NULL), claimed by the worker,
- * ended with stats or an error; a cancel stops a collection between chunks. A
+ * They are jobs like the agents' ones (jobs.h): queued (claimed NULL), claimed by the
+ * worker, ended with stats or an error; a cancel stops a collection between chunks. A
  * restart fails a claimed one (VaultRestarted) like any other; queued ones wait.
  */
 #include <stdio.h>
@@ -12,8 +12,9 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "api/api.h"
 #include "err.h"
+#include "jobs.h"
+#include "json.h"
 #include "log.h"
 #include "scheduler.h"
 #include "store/gc.h"
@@ -106,11 +107,10 @@ static void finish(struct vv_server *s, const char *job, const char *status, con
                    const char *msg, json_t *stats)
 {
     char *text = stats ? vv_json_dump(stats) : NULL;
+    struct vv_job_end e = {.status = status, .code = code, .message = msg, .stats = text};
+
     vv_db_lock(s->db);
-    vv_db_run(s->db,
-              "UPDATE jobs SET status = ?, end_time = ?, error_code = ?, error_message = ?, "
-              "  stats = ? WHERE id = ?",
-              "sissss", status, (int64_t)vv_server_now(s), code, msg, text, job);
+    vv_job_end(s->db, job, vv_server_now(s), &e);
     vv_db_unlock(s->db);
     free(text);
 }
@@ -196,8 +196,7 @@ static int claim(struct vv_server *s, char job[VV_UUID_LEN], char op[32], int64_
     }
     if (r == 1) {
         time_t now = vv_server_now(s);
-        if (vv_db_run(s->db, "UPDATE jobs SET claimed = ?, heartbeat = ? WHERE id = ?", "iis",
-                      (int64_t)now, (int64_t)now, job) != 1)
+        if (vv_job_claim(s->db, job, now) != 1)
             r = VV_E_IO;
         else {
             pthread_mutex_lock(&s->worker.mu);

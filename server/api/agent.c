@@ -14,6 +14,7 @@
 #include "api/api.h"
 #include "auth.h"
 #include "err.h"
+#include "jobs.h"
 #include "log.h"
 
 static int uuid_valid(const char *s)
@@ -31,105 +32,146 @@ static int uuid_valid(const char *s)
     return 1;
 }
 
-void vv_api_agent_register(struct vv_call *c)
+/* A registration, checked; the strings are borrowed from the call's body. */
+struct registration {
+    const char *vault_uuid, *secret, *host, *region, *version;
+    int64_t vault_id;
+    char vault_name[80], location[80];
+};
+
+/* The body of a registration into *rg: 0, or -1 after replying 400. */
+static int parse_registration(struct vv_call *c, struct registration *rg)
 {
     static const char *const fields[] = {"vaultId", "registrationSecret", "hostName", "region",
                                          "agentVersion", NULL};
-    const char *vault_uuid, *secret, *host, *region = NULL, *version = NULL;
-    char hash[65], token[VV_TOKEN_MAX], id[32], thash[65], vname[80] = "", location[80] = "";
-    int64_t vid = 0, expires = 0, cid;
-    struct vv_stmt *st;
-    json_t *container;
-    int r, err;
 
+    memset(rg, 0, sizeof(*rg));
     if (vv_body_only(c, c->body, NULL, fields) ||
-        vv_body_str(c, c->body, "vaultId", 1, &vault_uuid) ||
-        vv_body_str(c, c->body, "registrationSecret", 1, &secret) ||
-        vv_body_str(c, c->body, "hostName", 1, &host) ||
-        vv_body_str(c, c->body, "region", 0, &region) ||
-        vv_body_str(c, c->body, "agentVersion", 0, &version))
-        return;
-    if (vv_check_name(c, "hostName", host))
-        return;
-    if (region && !vv_region_valid(region)) {
+        vv_body_str(c, c->body, "vaultId", 1, &rg->vault_uuid) ||
+        vv_body_str(c, c->body, "registrationSecret", 1, &rg->secret) ||
+        vv_body_str(c, c->body, "hostName", 1, &rg->host) ||
+        vv_body_str(c, c->body, "region", 0, &rg->region) ||
+        vv_body_str(c, c->body, "agentVersion", 0, &rg->version))
+        return -1;
+    if (vv_check_name(c, "hostName", rg->host))
+        return -1;
+    if (rg->region && !vv_region_valid(rg->region)) {
         vv_reply_error(c, 400, "InvalidParameter",
-                       "region '%s' is not valid: lower-case letters, digits or '-'", region);
-        return;
+                       "region '%s' is not valid: lower-case letters, digits or '-'", rg->region);
+        return -1;
     }
-    if (version && strlen(version) > 64) {
+    if (rg->version && strlen(rg->version) > 64) {
         vv_reply_error(c, 400, "InvalidParameter", "agentVersion is longer than 64 characters");
-        return;
+        return -1;
     }
-    vv_token_hash(secret, hash);
+    return 0;
+}
+
+/* The vault whose registration secret rg names, into rg (the region defaults to the
+ * vault's location): 0, or -1 after replying (401 when the secret is unknown or
+ * expired). Catalog locked. */
+static int find_secret(struct vv_call *c, struct registration *rg)
+{
+    char hash[65];
+    int64_t expires = 0;
+    struct vv_stmt *st;
+    int r;
+
+    vv_token_hash(rg->secret, hash);
     r = vv_db_prepare(c->srv->db, &st,
                       "SELECT v.id, v.name, v.location, s.expires FROM registration_secrets s "
                       "JOIN vaults v ON v.id = s.vault_id WHERE s.hash = ? AND v.uuid = ?",
-                      "ss", hash, vault_uuid);
+                      "ss", hash, rg->vault_uuid);
     if (r) {
         vv_reply_internal(c, r);
-        return;
+        return -1;
     }
     if ((r = vv_stmt_step(st)) == 1) {
-        vid = vv_stmt_int(st, 0);
-        snprintf(vname, sizeof(vname), "%s", vv_stmt_text(st, 1));
-        snprintf(location, sizeof(location), "%s", vv_stmt_text(st, 2));
+        rg->vault_id = vv_stmt_int(st, 0);
+        snprintf(rg->vault_name, sizeof(rg->vault_name), "%s", vv_stmt_text(st, 1));
+        snprintf(rg->location, sizeof(rg->location), "%s", vv_stmt_text(st, 2));
         expires = vv_stmt_int(st, 3);
     }
     vv_stmt_free(st);
     if (r < 0) {
         vv_reply_internal(c, r);
-        return;
+        return -1;
     }
     if (r == 0) {
         vv_reply_error(c, 401, "InvalidRegistrationSecret",
                        "the registration secret is not valid for this vault; download new vault "
                        "credentials with 'vmvault vault credentials'");
-        return;
+        return -1;
     }
     if (expires <= (int64_t)c->now) {
         vv_reply_error(c, 401, "RegistrationSecretExpired",
                        "these vault credentials expired; download new ones with 'vmvault vault "
                        "credentials'");
-        return;
+        return -1;
     }
-    if (!region)
-        region = location;
-    if ((r = vv_token_new("vva", token, id, thash)) != 0 || (r = vv_db_begin(c->srv->db)) != 0) {
-        vv_reply_internal(c, r);
-        return;
-    }
+    if (!rg->region)
+        rg->region = rg->location;
+    return 0;
+}
+
+/* The host's container (new or updated) and its one token (id, hash thash), in one
+ * transaction: 0 and the container's id, or <0 (rolled back). Catalog locked. */
+static int store_host(struct vv_call *c, const struct registration *rg, const char *id,
+                      const char *thash, int64_t *cid)
+{
+    int r;
+
+    if ((r = vv_db_begin(c->srv->db)) != 0)
+        return r;
     r = vv_db_run(c->srv->db,
                   "INSERT INTO containers(vault_id, name, region, agent_version, registered, last_seen) "
                   "VALUES (?,?,?,?,?,?) ON CONFLICT(vault_id, name) DO UPDATE SET "
                   "region = excluded.region, agent_version = excluded.agent_version, "
                   "registered = excluded.registered, last_seen = excluded.last_seen",
-                  "isssii", vid, host, region, version, (int64_t)c->now, (int64_t)c->now);
-    if (r < 0)
-        goto fail;
-    if ((r = vv_db_int(c->srv->db, &cid, "SELECT id FROM containers WHERE vault_id = ? AND name = ?",
-                       "is", vid, host)) <= 0) {
-        r = r ? r : VV_E_IO;
-        goto fail;
-    }
+                  "isssii", rg->vault_id, rg->host, rg->region, rg->version, (int64_t)c->now,
+                  (int64_t)c->now);
+    if (r >= 0 && (r = vv_db_int(c->srv->db, cid,
+                                 "SELECT id FROM containers WHERE vault_id = ? AND name = ?", "is",
+                                 rg->vault_id, rg->host)) == 0)
+        r = VV_E_IO;
     /* A host registers again after a reinstall: its old token stops working. */
-    if ((r = vv_db_run(c->srv->db, "DELETE FROM tokens WHERE container_id = ?", "i", cid)) < 0 ||
-        (r = vv_db_run(c->srv->db,
-                       "INSERT INTO tokens(id, hash, container_id, name, created) VALUES (?,?,?,?,?)",
-                       "ssisi", id, thash, cid, host, (int64_t)c->now)) < 0 ||
-        (r = vv_db_commit(c->srv->db)) != 0)
-        goto fail;
-    vv_info("host '%s' registered with vault '%s' (region %s)", host, vname, region);
+    if (r >= 0)
+        r = vv_db_run(c->srv->db, "DELETE FROM tokens WHERE container_id = ?", "i", *cid);
+    if (r >= 0)
+        r = vv_db_run(c->srv->db,
+                      "INSERT INTO tokens(id, hash, container_id, name, created) VALUES (?,?,?,?,?)",
+                      "ssisi", id, thash, *cid, rg->host, (int64_t)c->now);
+    if (r < 0 || (r = vv_db_commit(c->srv->db)) != 0) {
+        vv_db_rollback(c->srv->db);
+        return r;
+    }
+    return 0;
+}
+
+void vv_api_agent_register(struct vv_call *c)
+{
+    struct registration rg;
+    char token[VV_TOKEN_MAX], id[32], thash[65];
+    int64_t cid;
+    json_t *container;
+    int r, err;
+
+    if (parse_registration(c, &rg) || find_secret(c, &rg))
+        return;
+    if ((r = vv_token_new("vva", token, id, thash)) != 0 ||
+        (r = store_host(c, &rg, id, thash, &cid)) != 0) {
+        vv_reply_internal(c, r);
+        return;
+    }
+    vv_info("host '%s' registered with vault '%s' (region %s)", rg.host, rg.vault_name, rg.region);
     container = vv_db_row(c->srv->db, &err,
                           "SELECT c.name, v.name AS vault, c.region, c.agent_version AS agentVersion "
                           "FROM containers c JOIN vaults v ON v.id = c.vault_id WHERE c.id = ?",
                           "i", cid);
     vv_reply(c, 201,
-             json_pack("{s:o*,s:{s:s,s:s,s:s},s:s}", "container", container, "vault", "name", vname,
-                       "id", vault_uuid, "location", location, "token", token));
-    return;
-fail:
-    vv_db_rollback(c->srv->db);
-    vv_reply_internal(c, r);
+             json_pack("{s:o*,s:{s:s,s:s,s:s},s:s}", "container", container, "vault", "name",
+                       rg.vault_name, "id", rg.vault_uuid, "location", rg.location, "token",
+                       token));
 }
 
 /* One VM of an inventory; replies and returns -1 when it is malformed. */
@@ -264,8 +306,7 @@ static int claim(struct vv_call *c, json_t **out)
                    "i", c->who.container_id);
     if (r <= 0)
         return r;
-    if ((r = vv_db_run(c->srv->db, "UPDATE jobs SET claimed = ?, heartbeat = ? WHERE id = ?", "iis",
-                       (int64_t)c->now, (int64_t)c->now, id)) < 0)
+    if ((r = vv_job_claim(c->srv->db, id, c->now)) < 0)
         return r;
     j = vv_job_json(c, id);
     params = vv_db_row(c->srv->db, &err, "SELECT params AS \"params:json\" FROM jobs WHERE id = ?",
@@ -327,50 +368,6 @@ void vv_api_agent_job_next(struct vv_call *c)
     c->resp->status = 204;
 }
 
-/* The job named in the URL, if it is this agent's and still running: 0 and its
- * operation/status, or -1 after replying. */
-int vv_agent_job(struct vv_call *c, char op[32], char status[32], int64_t *item_id)
-{
-    struct vv_stmt *st;
-    int r;
-
-    r = vv_db_prepare(c->srv->db, &st,
-                      "SELECT operation, status, claimed IS NOT NULL, COALESCE(item_id, 0) "
-                      "FROM jobs WHERE id = ? AND container_id = ?",
-                      "si", c->param[0], c->who.container_id);
-    if (r) {
-        vv_reply_internal(c, r);
-        return -1;
-    }
-    r = vv_stmt_step(st);
-    if (r == 1) {
-        int claimed = (int)vv_stmt_int(st, 2);
-        snprintf(op, 32, "%s", vv_stmt_text(st, 0));
-        snprintf(status, 32, "%s", vv_stmt_text(st, 1));
-        *item_id = vv_stmt_int(st, 3);
-        vv_stmt_free(st);
-        if (!claimed) {
-            vv_reply_error(c, 409, "JobNotClaimable",
-                           "job %s has not been claimed; claim it with GET /api/v1/agent/jobs/next",
-                           c->param[0]);
-            return -1;
-        }
-        if (strcmp(status, "InProgress") && strcmp(status, "Cancelling")) {
-            vv_reply_error(c, 409, "JobAlreadyEnded", "job %s has already ended (%s)", c->param[0],
-                           status);
-            return -1;
-        }
-        return 0;
-    }
-    vv_stmt_free(st);
-    if (r < 0)
-        vv_reply_internal(c, r);
-    else
-        vv_reply_error(c, 404, "JobNotFound", "host '%s' has no job '%s'", c->who.container,
-                       c->param[0]);
-    return -1;
-}
-
 static int task_status_valid(const char *s)
 {
     static const char *const ok[] = {"NotStarted", "InProgress", "Completed", "Failed",
@@ -381,34 +378,108 @@ static int task_status_valid(const char *s)
     return 0;
 }
 
-void vv_api_agent_job_progress(struct vv_call *c)
+/* A progress report, checked; borrowed from the call's body. */
+struct progress {
+    json_t *tasks;           /* array of {name, status}, or NULL */
+    int64_t done, total;     /* bytes; -1 when not reported */
+};
+
+/* tasks[i] of a progress report: 0, or -1 after replying 400. */
+static int check_task(struct vv_call *c, const json_t *t, size_t i)
+{
+    static const char *const tfields[] = {"name", "status", NULL};
+    const char *name, *ts;
+    char where[32];
+
+    snprintf(where, sizeof(where), "tasks[%zu]", i);
+    if (!json_is_object(t)) {
+        vv_reply_error(c, 400, "InvalidParameter", "%s must be an object", where);
+        return -1;
+    }
+    if (vv_body_only(c, t, where, tfields) || vv_body_str(c, t, "name", 1, &name) ||
+        vv_body_str(c, t, "status", 1, &ts))
+        return -1;
+    if (strlen(name) > 64 || !task_status_valid(ts)) {
+        vv_reply_error(c, 400, "InvalidParameter",
+                       "%s: name at most 64 characters; status one of NotStarted, InProgress, "
+                       "Completed, Failed, Skipped, Cancelled",
+                       where);
+        return -1;
+    }
+    return 0;
+}
+
+/* The body of a progress report into *p: 0, or -1 after replying 400. */
+static int parse_progress(struct vv_call *c, struct progress *p)
 {
     static const char *const fields[] = {"tasks", "bytesDone", "bytesTotal", NULL};
-    static const char *const tfields[] = {"name", "status", NULL};
-    char op[32], status[32], tstamp[32];
-    int64_t item_id, done = -1, total = -1, cancel = 0;
-    json_t *tasks, *t, *row, *cur;
-    char *text;
+    json_t *t;
     size_t i;
-    int r, err;
 
-    if (vv_agent_job(c, op, status, &item_id))
-        return;
+    p->done = p->total = -1;
     if (vv_body_only(c, c->body, NULL, fields) ||
-        vv_body_int(c, c->body, "bytesDone", 0, 0, INT64_MAX, &done) ||
-        vv_body_int(c, c->body, "bytesTotal", 0, 0, INT64_MAX, &total))
-        return;
-    tasks = json_object_get(c->body, "tasks");
-    if (tasks && (!json_is_array(tasks) || json_array_size(tasks) > 16)) {
+        vv_body_int(c, c->body, "bytesDone", 0, 0, INT64_MAX, &p->done) ||
+        vv_body_int(c, c->body, "bytesTotal", 0, 0, INT64_MAX, &p->total))
+        return -1;
+    p->tasks = json_object_get(c->body, "tasks");
+    if (p->tasks && (!json_is_array(p->tasks) || json_array_size(p->tasks) > 16)) {
         vv_reply_error(c, 400, "InvalidParameter", "field 'tasks' must be an array of at most 16 tasks");
-        return;
+        return -1;
     }
-    row = vv_db_row(c->srv->db, &err, "SELECT tasks AS \"tasks:json\" FROM jobs WHERE id = ?", "s",
+    json_array_foreach(p->tasks, i, t) {
+        if (check_task(c, t, i))
+            return -1;
+    }
+    return 0;
+}
+
+/* The task called name in the job's task list cur, appended NotStarted when the list
+ * has none. Borrowed from cur (NULL when out of memory). */
+static json_t *task_named(json_t *cur, const char *name)
+{
+    json_t *have = NULL, *x;
+    size_t k;
+
+    json_array_foreach(cur, k, x) {
+        if (json_is_string(json_object_get(x, "name")) &&
+            !strcmp(json_string_value(json_object_get(x, "name")), name))
+            have = x;
+    }
+    if (!have) {
+        have = json_pack("{s:s,s:s}", "name", name, "status", "NotStarted");
+        json_array_append_new(cur, have);
+    }
+    return have;
+}
+
+/* A task reported with status ts at tstamp: it starts at its first InProgress, and it
+ * ends once (later reports that repeat its final status keep its end). */
+static void task_update(json_t *have, const char *ts, const char *tstamp)
+{
+    if (!strcmp(ts, "InProgress") && !json_object_get(have, "startTime"))
+        json_object_set_new(have, "startTime", json_string(tstamp));
+    if (strcmp(ts, "InProgress") && strcmp(ts, "NotStarted") &&
+        !(json_object_get(have, "endTime") && json_is_string(json_object_get(have, "status")) &&
+          !strcmp(json_string_value(json_object_get(have, "status")), ts))) {
+        if (!json_object_get(have, "startTime"))
+            json_object_set_new(have, "startTime", json_string(tstamp));
+        json_object_set_new(have, "endTime", json_string(tstamp));
+    }
+    json_object_set_new(have, "status", json_string(ts));
+}
+
+/* The job's task list with the reported tasks (checked) merged in, as JSON text
+ * (owned: free()); NULL with *err set on failure. Catalog locked. */
+static char *merged_tasks(struct vv_call *c, const json_t *tasks, int *err)
+{
+    char tstamp[32], *text;
+    json_t *row, *cur, *t;
+    size_t i;
+
+    row = vv_db_row(c->srv->db, err, "SELECT tasks AS \"tasks:json\" FROM jobs WHERE id = ?", "s",
                     c->param[0]);
-    if (!row) {
-        vv_reply_internal(c, err);
-        return;
-    }
+    if (!row)
+        return NULL;
     cur = json_object_get(row, "tasks");
     if (!json_is_array(cur)) {
         json_object_set_new(row, "tasks", json_array());
@@ -416,237 +487,295 @@ void vv_api_agent_job_progress(struct vv_call *c)
     }
     vv_time_format_or_empty(c->now, tstamp);
     json_array_foreach(tasks, i, t) {
-        const char *name, *ts;
-        json_t *have = NULL, *x;
-        size_t k;
-        char where[32];
-        snprintf(where, sizeof(where), "tasks[%zu]", i);
-        if (!json_is_object(t)) {
-            vv_reply_error(c, 400, "InvalidParameter", "%s must be an object", where);
-            goto out;
-        }
-        if (vv_body_only(c, t, where, tfields) || vv_body_str(c, t, "name", 1, &name) ||
-            vv_body_str(c, t, "status", 1, &ts))
-            goto out;
-        if (strlen(name) > 64 || !task_status_valid(ts)) {
-            vv_reply_error(c, 400, "InvalidParameter",
-                           "%s: name at most 64 characters; status one of NotStarted, InProgress, "
-                           "Completed, Failed, Skipped, Cancelled",
-                           where);
-            goto out;
-        }
-        json_array_foreach(cur, k, x) {
-            if (json_is_string(json_object_get(x, "name")) &&
-                !strcmp(json_string_value(json_object_get(x, "name")), name))
-                have = x;
-        }
-        if (!have) {
-            have = json_pack("{s:s,s:s}", "name", name, "status", "NotStarted");
-            json_array_append_new(cur, have);
-        }
-        if (!strcmp(ts, "InProgress") && !json_object_get(have, "startTime"))
-            json_object_set_new(have, "startTime", json_string(tstamp));
-        /* A task ends once: later reports that repeat its final status keep its end. */
-        if (strcmp(ts, "InProgress") && strcmp(ts, "NotStarted") &&
-            !(json_object_get(have, "endTime") &&
-              json_is_string(json_object_get(have, "status")) &&
-              !strcmp(json_string_value(json_object_get(have, "status")), ts))) {
-            if (!json_object_get(have, "startTime"))
-                json_object_set_new(have, "startTime", json_string(tstamp));
-            json_object_set_new(have, "endTime", json_string(tstamp));
-        }
-        json_object_set_new(have, "status", json_string(ts));
+        task_update(task_named(cur, json_string_value(json_object_get(t, "name"))),
+                    json_string_value(json_object_get(t, "status")), tstamp);
     }
     text = vv_json_dump(cur);
-    r = text ? vv_db_run(c->srv->db,
-                         "UPDATE jobs SET tasks = ?, heartbeat = ?, "
-                         "bytes_done = CASE WHEN ? >= 0 THEN ? ELSE bytes_done END, "
-                         "bytes_total = CASE WHEN ? >= 0 THEN ? ELSE bytes_total END WHERE id = ?",
-                         "siiiiis", text, (int64_t)c->now, done, done, total, total,
-                         c->param[0])
-             : VV_E_NOMEM;
+    json_decref(row);
+    if (!text)
+        *err = VV_E_NOMEM;
+    return text;
+}
+
+void vv_api_agent_job_progress(struct vv_call *c)
+{
+    struct progress p;
+    char op[32], status[32], *text;
+    int64_t item_id, cancel = 0;
+    int r;
+
+    if (vv_agent_job(c, op, status, &item_id) || parse_progress(c, &p))
+        return;
+    if (!(text = merged_tasks(c, p.tasks, &r))) {
+        vv_reply_internal(c, r);
+        return;
+    }
+    r = vv_job_progress(c->srv->db, c->param[0], c->now, text, p.done, p.total);
     free(text);
     if (r < 0) {
         vv_reply_internal(c, r);
-        goto out;
+        return;
     }
     vv_db_int(c->srv->db, &cancel, "SELECT cancel_requested FROM jobs WHERE id = ?", "s",
               c->param[0]);
     vv_reply(c, 200, json_pack("{s:b}", "cancelRequested", (int)cancel));
-out:
-    json_decref(row);
 }
 
-void vv_api_agent_job_complete(struct vv_call *c)
+/* A completion report, checked: end's strings are borrowed from the call's body, and
+ * its stats, warnings and snapshot point at the owned texts here. */
+struct completion {
+    struct vv_job_end end;
+    char *stats, *warnings, *snapshot;
+};
+
+static void completion_free(struct completion *cp)
+{
+    free(cp->stats);
+    free(cp->warnings);
+    free(cp->snapshot);
+    memset(cp, 0, sizeof(*cp));
+}
+
+/* The body's error {code, message} into e: 0, or -1 after replying 400. */
+static int check_error(struct vv_call *c, const json_t *err, struct vv_job_end *e)
+{
+    static const char *const efields[] = {"code", "message", NULL};
+
+    if (!json_is_object(err)) {
+        vv_reply_error(c, 400, "InvalidParameter", "field 'error' must be an object");
+        return -1;
+    }
+    if (vv_body_only(c, err, "error", efields) || vv_body_str(c, err, "code", 1, &e->code) ||
+        vv_body_str(c, err, "message", 1, &e->message))
+        return -1;
+    if (!vv_name_valid(e->code) || strlen(e->message) > 4000) {
+        vv_reply_error(c, 400, "InvalidParameter",
+                       "error.code must be an identifier such as ExtensionSnapshotFailedNoNetwork "
+                       "and error.message at most 4000 characters");
+        return -1;
+    }
+    return 0;
+}
+
+/* The body's status and error into e (only a Failed job has an error, and it must):
+ * 0, or -1 after replying 400. */
+static int check_outcome(struct vv_call *c, struct vv_job_end *e)
 {
     static const char *const fields[] = {"status", "error", "stats", "warnings", "snapshot",
                                          NULL};
-    static const char *const efields[] = {"code", "message", NULL};
-    static const char *const sfields[] = {"bytesRead", "bytesSent", "bytesNew", "chunksRead",
-                                          "chunksNew", "chunksDeduplicated", "chunksZero",
-                                          "chunksKept", "incremental", NULL};
-    char *stats_text = NULL, *warn_text = NULL, *snap_text = NULL;
-    const char *st, *code = NULL, *msg = NULL;
-    char op[32], status[32], rp[80] = "", uuid[VV_UUID_LEN];
-    int64_t item_id;
-    json_t *e;
-    int r;
+    const json_t *err;
+    const char *st;
 
-    if (vv_agent_job(c, op, status, &item_id))
-        return;
     if (vv_body_only(c, c->body, NULL, fields) || vv_body_str(c, c->body, "status", 1, &st))
-        return;
+        return -1;
+    e->status = st;
     if (strcmp(st, "Completed") && strcmp(st, "CompletedWithWarnings") && strcmp(st, "Failed") &&
         strcmp(st, "Cancelled")) {
         vv_reply_error(c, 400, "InvalidParameter",
                        "status must be Completed, CompletedWithWarnings, Failed or Cancelled");
-        return;
+        return -1;
     }
-    if ((e = json_object_get(c->body, "error"))) {
-        if (!json_is_object(e)) {
-            vv_reply_error(c, 400, "InvalidParameter", "field 'error' must be an object");
-            return;
-        }
-        if (vv_body_only(c, e, "error", efields) || vv_body_str(c, e, "code", 1, &code) ||
-            vv_body_str(c, e, "message", 1, &msg))
-            return;
-        if (!vv_name_valid(code) || strlen(msg) > 4000) {
-            vv_reply_error(c, 400, "InvalidParameter",
-                           "error.code must be an identifier such as ExtensionSnapshotFailedNoNetwork "
-                           "and error.message at most 4000 characters");
-            return;
-        }
-    }
-    if (!strcmp(st, "Failed") && !code) {
+    if ((err = json_object_get(c->body, "error")) && check_error(c, err, e))
+        return -1;
+    if (!strcmp(st, "Failed") && !e->code) {
         vv_reply_error(c, 400, "InvalidParameter",
                        "a Failed job needs an error {\"code\", \"message\"} that tells the operator "
                        "what to do");
-        return;
+        return -1;
     }
-    if (code && strcmp(st, "Failed")) {
+    if (e->code && strcmp(st, "Failed")) {
         vv_reply_error(c, 400, "InvalidParameter",
                        "only a Failed job has an error; a job that completed with warnings "
                        "lists them in 'warnings'");
-        return;
+        return -1;
     }
-    if ((e = json_object_get(c->body, "warnings"))) {
-        size_t i;
-        json_t *w;
-        if (!json_is_array(e) || json_array_size(e) > 32) {
-            vv_reply_error(c, 400, "InvalidParameter",
-                           "field 'warnings' must be an array of at most 32 {\"code\", "
-                           "\"message\"} objects");
-            return;
-        }
-        json_array_foreach(e, i, w) {
-            const char *wc, *wm;
-            if (!json_is_object(w)) {
-                vv_reply_error(c, 400, "InvalidParameter", "warnings[%zu] must be an object", i);
-                return;
-            }
-            if (vv_body_only(c, w, "warnings[]", efields) || vv_body_str(c, w, "code", 1, &wc) ||
-                vv_body_str(c, w, "message", 1, &wm))
-                return;
-            if (!vv_name_valid(wc) || strlen(wm) > 4000) {
-                vv_reply_error(c, 400, "InvalidParameter",
-                               "warnings[%zu]: code must be an identifier such as "
-                               "GuestAgentNotResponding and message at most 4000 characters",
-                               i);
-                return;
-            }
-        }
+    return 0;
+}
+
+/* warnings[i], a {code, message}: 0, or -1 after replying 400. */
+static int check_warning(struct vv_call *c, const json_t *w, size_t i)
+{
+    static const char *const wfields[] = {"code", "message", NULL};
+    const char *wc, *wm;
+
+    if (!json_is_object(w)) {
+        vv_reply_error(c, 400, "InvalidParameter", "warnings[%zu] must be an object", i);
+        return -1;
+    }
+    if (vv_body_only(c, w, "warnings[]", wfields) || vv_body_str(c, w, "code", 1, &wc) ||
+        vv_body_str(c, w, "message", 1, &wm))
+        return -1;
+    if (!vv_name_valid(wc) || strlen(wm) > 4000) {
+        vv_reply_error(c, 400, "InvalidParameter",
+                       "warnings[%zu]: code must be an identifier such as "
+                       "GuestAgentNotResponding and message at most 4000 characters",
+                       i);
+        return -1;
+    }
+    return 0;
+}
+
+/* The body's warnings: a job ends CompletedWithWarnings (st) exactly when it has some.
+ * 0, or -1 after replying 400. */
+static int check_warnings(struct vv_call *c, const char *st)
+{
+    const json_t *e = json_object_get(c->body, "warnings"), *w;
+    size_t i;
+
+    if (e && (!json_is_array(e) || json_array_size(e) > 32)) {
+        vv_reply_error(c, 400, "InvalidParameter",
+                       "field 'warnings' must be an array of at most 32 {\"code\", "
+                       "\"message\"} objects");
+        return -1;
+    }
+    json_array_foreach(e, i, w) {
+        if (check_warning(c, w, i))
+            return -1;
     }
     if ((e && json_array_size(e) > 0) != !strcmp(st, "CompletedWithWarnings")) {
         vv_reply_error(c, 400, "InvalidParameter",
                        "a job ends CompletedWithWarnings exactly when it has warnings");
-        return;
+        return -1;
     }
-    if ((e = json_object_get(c->body, "snapshot")) && !json_is_object(e)) {
+    return 0;
+}
+
+/* The body's snapshot (an object, reported by Backup jobs only), and a completed
+ * backup's recovery point (committed before it completes). 0, or -1 after replying. */
+static int check_backup(struct vv_call *c, const char *op, const char *st)
+{
+    const json_t *e = json_object_get(c->body, "snapshot");
+    char rp[80] = "";
+    int r;
+
+    if (e && !json_is_object(e)) {
         vv_reply_error(c, 400, "InvalidParameter", "field 'snapshot' must be an object");
-        return;
+        return -1;
     }
     if (e && strcmp(op, "Backup")) {
         vv_reply_error(c, 400, "InvalidParameter", "only a Backup job reports a snapshot");
-        return;
+        return -1;
     }
-    if (!strcmp(op, "Backup") && (!strcmp(st, "Completed") || !strcmp(st, "CompletedWithWarnings"))) {
-        r = vv_db_text(c->srv->db, rp, sizeof(rp),
-                       "SELECT COALESCE(recovery_point, '') FROM jobs WHERE id = ?", "s", c->param[0]);
-        if (r < 0) {
-            vv_reply_internal(c, r);
-            return;
-        }
-        if (!rp[0]) {
-            vv_reply_error(c, 409, "NoRecoveryPoint",
-                           "a Backup job completes only after its recovery point is committed "
-                           "(POST .../recoveryPoint)");
-            return;
-        }
-    }
-    if ((e = json_object_get(c->body, "stats"))) {
-        const char *k;
-        json_t *v;
-        if (!json_is_object(e) || vv_body_only(c, e, "stats", sfields)) {
-            if (!json_is_object(e))
-                vv_reply_error(c, 400, "InvalidParameter", "field 'stats' must be an object");
-            return;
-        }
-        json_object_foreach(e, k, v) {
-            if (!(json_is_integer(v) && json_integer_value(v) >= 0) &&
-                !(json_is_boolean(v) && !strcmp(k, "incremental"))) {
-                vv_reply_error(c, 400, "InvalidParameter",
-                               "stats.%s must be a non-negative integer", k);
-                return;
-            }
-        }
-        stats_text = vv_json_dump(e);
-    }
-    if ((e = json_object_get(c->body, "warnings")) && json_array_size(e))
-        warn_text = vv_json_dump(e);
-    if ((e = json_object_get(c->body, "snapshot"))) {
-        snap_text = vv_json_dump(e);
-        if (snap_text && strlen(snap_text) > 64 * 1024) {
-            free(stats_text);
-            free(warn_text);
-            free(snap_text);
-            vv_reply_error(c, 400, "InvalidParameter", "field 'snapshot' is larger than 64 KiB");
-            return;
-        }
-    }
-    if ((r = vv_db_begin(c->srv->db)) != 0) {
-        free(stats_text);
-        free(warn_text);
-        free(snap_text);
+    if (strcmp(op, "Backup") || (strcmp(st, "Completed") && strcmp(st, "CompletedWithWarnings")))
+        return 0;
+    r = vv_db_text(c->srv->db, rp, sizeof(rp),
+                   "SELECT COALESCE(recovery_point, '') FROM jobs WHERE id = ?", "s", c->param[0]);
+    if (r < 0) {
         vv_reply_internal(c, r);
-        return;
+        return -1;
     }
-    r = vv_db_run(c->srv->db,
-                  "UPDATE jobs SET status = ?, end_time = ?, error_code = ?, error_message = ?, "
-                  "stats = COALESCE(?, stats), warnings = ?, snapshot = ? WHERE id = ?",
-                  "sissssss", st, (int64_t)c->now, code, msg, stats_text, warn_text, snap_text,
-                  c->param[0]);
-    free(stats_text);
-    free(warn_text);
-    free(snap_text);
-    stats_text = NULL;
+    if (!rp[0]) {
+        vv_reply_error(c, 409, "NoRecoveryPoint",
+                       "a Backup job completes only after its recovery point is committed "
+                       "(POST .../recoveryPoint)");
+        return -1;
+    }
+    return 0;
+}
+
+/* The body's stats: counters that are non-negative integers (incremental a boolean).
+ * 0, or -1 after replying 400. */
+static int check_stats(struct vv_call *c)
+{
+    static const char *const sfields[] = {"bytesRead", "bytesSent", "bytesNew", "chunksRead",
+                                          "chunksNew", "chunksDeduplicated", "chunksZero",
+                                          "chunksKept", "incremental", NULL};
+    json_t *e = json_object_get(c->body, "stats"), *v;
+    const char *k;
+
+    if (!e)
+        return 0;
+    if (!json_is_object(e)) {
+        vv_reply_error(c, 400, "InvalidParameter", "field 'stats' must be an object");
+        return -1;
+    }
+    if (vv_body_only(c, e, "stats", sfields))
+        return -1;
+    json_object_foreach(e, k, v) {
+        if (!(json_is_integer(v) && json_integer_value(v) >= 0) &&
+            !(json_is_boolean(v) && !strcmp(k, "incremental"))) {
+            vv_reply_error(c, 400, "InvalidParameter", "stats.%s must be a non-negative integer",
+                           k);
+            return -1;
+        }
+    }
+    return 0;
+}
+
+/* The body of a completion of job op, checked, into *cp (completion_free it after a
+ * 0): 0, or -1 after replying. Catalog locked. */
+static int parse_completion(struct vv_call *c, const char *op, struct completion *cp)
+{
+    const json_t *e;
+
+    memset(cp, 0, sizeof(*cp));
+    if (check_outcome(c, &cp->end) || check_warnings(c, cp->end.status) ||
+        check_backup(c, op, cp->end.status) || check_stats(c))
+        return -1;
+    if ((e = json_object_get(c->body, "stats")))
+        cp->stats = vv_json_dump(e);
+    if ((e = json_object_get(c->body, "warnings")) && json_array_size(e))
+        cp->warnings = vv_json_dump(e);
+    if ((e = json_object_get(c->body, "snapshot"))) {
+        cp->snapshot = vv_json_dump(e);
+        if (cp->snapshot && strlen(cp->snapshot) > 64 * 1024) {
+            completion_free(cp);
+            vv_reply_error(c, 400, "InvalidParameter", "field 'snapshot' is larger than 64 KiB");
+            return -1;
+        }
+    }
+    cp->end.stats = cp->stats;
+    cp->end.warnings = cp->warnings;
+    cp->end.snapshot = cp->snapshot;
+    return 0;
+}
+
+/* Record the end of the job in the URL (and of a backup on its item) in one
+ * transaction, then release what the job held. 0 or <0. Catalog locked. */
+static int record_end(struct vv_call *c, const char *op, int64_t item_id,
+                      const struct vv_job_end *e)
+{
+    char uuid[VV_UUID_LEN];
+    int r;
+
+    if ((r = vv_db_begin(c->srv->db)) != 0)
+        return r;
+    r = vv_job_end(c->srv->db, c->param[0], c->now, e);
     if (r >= 0 && !strcmp(op, "Backup") && item_id)
         r = vv_db_run(c->srv->db,
                       "UPDATE protected_items SET last_backup_status = ?, last_backup_time = ? "
                       "WHERE id = ?",
-                      "sii", st, (int64_t)c->now, item_id);
+                      "sii", e->status, (int64_t)c->now, item_id);
     if (r < 0 || (r = vv_db_commit(c->srv->db)) != 0) {
         vv_db_rollback(c->srv->db);
+        return r;
+    }
+    if (vv_db_text(c->srv->db, uuid, sizeof(uuid), "SELECT uuid FROM vaults WHERE id = ?", "i",
+                   c->who.vault_id) == 1)
+        vv_job_ended(c->srv, uuid, c->who.container_id, c->param[0]);
+    return 0;
+}
+
+void vv_api_agent_job_complete(struct vv_call *c)
+{
+    struct completion cp;
+    char op[32], status[32];
+    int64_t item_id;
+    int r;
+
+    if (vv_agent_job(c, op, status, &item_id) || parse_completion(c, op, &cp))
+        return;
+    r = record_end(c, op, item_id, &cp.end);
+    if (r) {
+        completion_free(&cp);
         vv_reply_internal(c, r);
         return;
     }
-    if (vv_db_text(c->srv->db, uuid, sizeof(uuid), "SELECT uuid FROM vaults WHERE id = ?", "i",
-                   c->who.vault_id) == 1) {
-        vv_staging_remove(c->srv, uuid, c->param[0]);
-        vv_guard_job_ended(c->srv, uuid, c->who.container_id, c->param[0]);
-    }
-    if (code)
-        vv_warn("job %s on host '%s' ended %s: %s: %s", c->param[0], c->who.container, st, code, msg);
+    if (cp.end.code)
+        vv_warn("job %s on host '%s' ended %s: %s: %s", c->param[0], c->who.container,
+                cp.end.status, cp.end.code, cp.end.message);
     else
-        vv_info("job %s on host '%s' ended %s", c->param[0], c->who.container, st);
+        vv_info("job %s on host '%s' ended %s", c->param[0], c->who.container, cp.end.status);
+    completion_free(&cp);
     vv_reply(c, 200, vv_job_json(c, c->param[0]));
 }

@@ -46,6 +46,8 @@ struct vv_call {
     json_t *body;         /* the parsed JSON object body, when the route takes one */
     time_t now;
     int self_lock;        /* the handler takes the catalog lock itself */
+    const char *route_method, *route_pattern; /* the route being handled, for log lines
+                                               * (static strings; NULL before routing) */
 };
 
 typedef void (*vv_api_fn)(struct vv_call *c);
@@ -54,7 +56,9 @@ typedef void (*vv_api_fn)(struct vv_call *c);
 void vv_reply(struct vv_call *c, int status, json_t *v);
 void vv_reply_error(struct vv_call *c, int status, const char *code, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));
-/* 500 InternalError for a vv_err (already logged where it happened). */
+/* 500 InternalError for a vv_err. Logs one error line naming the request, the route,
+ * the caller and the code (the line the reply's "see the server log" points to); the
+ * cause itself is logged where it happened. */
 void vv_reply_internal(struct vv_call *c, int err);
 /* A list: {"value": arr}; arr stolen (NULL: 500). */
 void vv_reply_list(struct vv_call *c, json_t *arr);
@@ -88,32 +92,23 @@ int vv_find_vault(struct vv_call *c, const char *name, int64_t *id, char uuid[VV
 int vv_find_policy(struct vv_call *c, int64_t vid, const char *name, const char *hint,
                    int64_t *id);
 
-/* Jobs (jobs.c). vv_job_insert works without a call (the scheduler, the worker):
- * who is the creator's name; extra_params a JSON object merged into the job's
- * params (NULL for none). Catalog locked. */
-int vv_job_insert(struct vv_db *db, time_t now, const char *who, int64_t vault_id,
-                  int64_t item_id, const char *operation, const char *status,
-                  const char *tasks_json, time_t retain_until, const char *extra_params,
-                  char id_out[VV_UUID_LEN]);
+/* Jobs (jobs.c), on behalf of the caller; the job model itself is server/jobs.h.
+ * vv_job_create is vv_job_insert with the caller as creator, c->now as the time and
+ * no extra params, and then wakes the agents' waiting claims: 0 or <0. Catalog
+ * locked. */
 int vv_job_create(struct vv_call *c, int64_t vault_id, int64_t item_id, const char *operation,
                   const char *status, const char *tasks_json, time_t retain_until,
                   char id_out[VV_UUID_LEN]);
+/* The API's object of job job_id (owned by the caller), NULL when there is none.
+ * Catalog locked. */
 json_t *vv_job_json(struct vv_call *c, const char *job_id);
 
-/* The job in param[0] if it belongs to the calling agent's host, is claimed and has
- * not ended: 0 with its operation, status and item (0 when none); -1 after replying.
- * Catalog locked. */
+/* The agent job session (agent_job.c): the job in param[0] if it belongs to the
+ * calling agent's host, is claimed and has not ended: 0 with its operation, status
+ * and item (0 when none); -1 after replying (404 JobNotFound, 409 JobNotClaimable or
+ * JobAlreadyEnded, 500). Its uploads pin chunks under the guard session
+ * "c<host>:<job>" (uploads.h). Catalog locked. */
 int vv_agent_job(struct vv_call *c, char op[32], char status[32], int64_t *item_id);
-/* Sessions of the vault's chunk guard (store/gc.h) for an agent's uploads:
- * "c<host id>:<job>", or "c<host id>" for uploads that name no job. */
-#define VV_GUARD_KEY_MAX 64
-void vv_guard_key(int64_t container_id, const char *job, char key[VV_GUARD_KEY_MAX]);
-/* A backup job of the host ended: drop its pins (and the host's own when it runs no
- * other backup). Catalog locked. */
-void vv_guard_job_ended(struct vv_server *s, const char *vault_uuid, int64_t container_id,
-                        const char *job);
-/* Remove the indexes staged for a job. */
-void vv_staging_remove(struct vv_server *s, const char *vault_uuid, const char *job);
 
 /* Handlers, by file. */
 void vv_api_health(struct vv_call *c);

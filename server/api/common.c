@@ -52,6 +52,13 @@ void vv_reply_error(struct vv_call *c, int status, const char *code, const char 
 
 void vv_reply_internal(struct vv_call *c, int err)
 {
+    /* the one line the reply's "see the server log" points to */
+    vv_error("answering 500 InternalError to %s %s: %s (%s)%s%s%s%s%s%s",
+             c->req ? c->req->method : "-", c->req ? c->req->path : "-", vv_errname(err),
+             vv_strerror(err), c->route_pattern ? ", route " : "",
+             c->route_method ? c->route_method : "", c->route_pattern ? " " : "",
+             c->route_pattern ? c->route_pattern : "", c->who.user[0] ? ", caller " : "",
+             c->who.user);
     vv_reply_error(c, 500, "InternalError", "the server failed: %s (see the server log)",
                    vv_strerror(err));
 }

@@ -12,6 +12,7 @@
 
 #include "api/api.h"
 #include "err.h"
+#include "jobs.h"
 #include "log.h"
 #include "scheduler.h"
 #include "policy/scripts.h"
@@ -202,141 +203,200 @@ static int item_settings(struct vv_call *c, char **disks, int *disks_given, char
     return 0;
 }
 
-void vv_api_item_enable(struct vv_call *c)
+/* An enable request's body. Strings are borrowed from c->body; the settings texts
+ * are owned (enable_req_release). */
+struct enable_req {
+    const char *vm, *container, *policy;
+    char *disk_settings, *script_settings; /* canonical JSON, NULL when not given */
+    int disks_given, scripts_given;
+};
+
+/* The VM to protect, as a host registered with the vault reports it. */
+struct enable_vm {
+    char name[80], uuid[80], region[80];
+    int64_t container_id;
+};
+
+static void enable_req_release(struct enable_req *q)
+{
+    free(q->disk_settings);
+    free(q->script_settings);
+    q->disk_settings = q->script_settings = NULL;
+}
+
+/* vm, container and policy from the body. 0, or -1 after replying 400. */
+static int enable_parse(struct vv_call *c, struct enable_req *q)
 {
     static const char *const fields[] = {"vm", "container", "policy", "diskSettings",
                                          "scriptSettings", NULL};
-    char *disk_settings = NULL, *script_settings = NULL;
-    int disks_given, scripts_given;
-    const char *vm, *container = NULL, *policy = "DefaultPolicy";
-    char location[80], region[80] = "", uuid[80] = "", name[80] = "", other[80] = "";
-    char job[VV_UUID_LEN];
-    int64_t vid, cid = 0, pid = 0, item_id;
+
+    if (vv_body_only(c, c->body, NULL, fields) || vv_body_str(c, c->body, "vm", 1, &q->vm) ||
+        vv_body_str(c, c->body, "container", 0, &q->container) ||
+        vv_body_str(c, c->body, "policy", 0, &q->policy))
+        return -1;
+    if (!q->policy)
+        q->policy = "DefaultPolicy";
+    return 0;
+}
+
+/* The one VM of vault vid that q names (by name or UUID, on q's host if given). 0,
+ * or -1 after replying. */
+static int enable_find_vm(struct vv_call *c, int64_t vid, const struct enable_req *q,
+                          struct enable_vm *vm)
+{
     struct vv_stmt *st;
-    json_t *item;
     int r, n = 0;
 
-    if (vv_find_vault(c, c->param[0], &vid, NULL, location, sizeof(location)))
-        return;
-    if (vv_body_only(c, c->body, NULL, fields) || vv_body_str(c, c->body, "vm", 1, &vm) ||
-        vv_body_str(c, c->body, "container", 0, &container) ||
-        vv_body_str(c, c->body, "policy", 0, &policy))
-        return;
-    if (!policy)
-        policy = "DefaultPolicy";
     r = vv_db_prepare(c->srv->db, &st,
                       "SELECT x.name, x.uuid, c.id, c.region FROM protectable_items x "
                       "JOIN containers c ON c.id = x.container_id "
                       "WHERE c.vault_id = ? AND (x.name = ? OR x.uuid = ?) "
                       "  AND (? IS NULL OR c.name = ?)",
-                      "issss", vid, vm, vm, container, container);
+                      "issss", vid, q->vm, q->vm, q->container, q->container);
     if (r) {
         vv_reply_internal(c, r);
-        return;
+        return -1;
     }
     while ((r = vv_stmt_step(st)) == 1) {
-        snprintf(name, sizeof(name), "%s", vv_stmt_text(st, 0));
-        snprintf(uuid, sizeof(uuid), "%s", vv_stmt_text(st, 1));
-        cid = vv_stmt_int(st, 2);
-        snprintf(region, sizeof(region), "%s", vv_stmt_text(st, 3));
+        snprintf(vm->name, sizeof(vm->name), "%s", vv_stmt_text(st, 0));
+        snprintf(vm->uuid, sizeof(vm->uuid), "%s", vv_stmt_text(st, 1));
+        vm->container_id = vv_stmt_int(st, 2);
+        snprintf(vm->region, sizeof(vm->region), "%s", vv_stmt_text(st, 3));
         n++;
     }
     vv_stmt_free(st);
     if (r < 0) {
         vv_reply_internal(c, r);
-        return;
+        return -1;
     }
     if (n == 0) {
         vv_reply_error(c, 404, "ProtectableItemNotFound",
                        "no host registered with vault '%s' reports a VM '%s'%s%s; see "
                        "'vmvault protectable-item list'",
-                       c->param[0], vm, container ? " on host " : "", container ? container : "");
-        return;
+                       c->param[0], q->vm, q->container ? " on host " : "",
+                       q->container ? q->container : "");
+        return -1;
     }
     if (n > 1) {
         vv_reply_error(c, 409, "AmbiguousItemName",
                        "several hosts report a VM named '%s'; name the host (container) or give "
                        "the VM's UUID",
-                       vm);
-        return;
+                       q->vm);
+        return -1;
     }
-    r = vv_db_text(c->srv->db, other, sizeof(other),
-                   "SELECT v.name FROM protected_items i JOIN vaults v ON v.id = i.vault_id "
-                   "WHERE i.vm_uuid = ?",
-                   "s", uuid);
+    return 0;
+}
+
+/* 0 when vm may be protected by this vault (in location): no vault protects it yet
+ * and its host is in the vault's region; else -1 after replying. */
+static int enable_check_vm(struct vv_call *c, const struct enable_vm *vm, const char *location)
+{
+    char other[80] = "";
+    int r = vv_db_text(c->srv->db, other, sizeof(other),
+                       "SELECT v.name FROM protected_items i JOIN vaults v ON v.id = i.vault_id "
+                       "WHERE i.vm_uuid = ?",
+                       "s", vm->uuid);
+
     if (r < 0) {
         vv_reply_internal(c, r);
-        return;
+        return -1;
     }
     if (r == 1 && !strcmp(other, c->param[0])) {
         int64_t soft = 0;
         vv_db_int(c->srv->db, &soft,
-                  "SELECT deleted IS NOT NULL FROM protected_items WHERE vm_uuid = ?", "s", uuid);
+                  "SELECT deleted IS NOT NULL FROM protected_items WHERE vm_uuid = ?", "s",
+                  vm->uuid);
         if (soft) {
             vv_reply_error(c, 409, "ItemSoftDeleted",
                            "VM '%s' has soft-deleted backup data in vault '%s'; undelete it "
                            "('vmvault protection undelete') and resume its protection",
-                           name, other);
-            return;
+                           vm->name, other);
+            return -1;
         }
         vv_reply_error(c, 409, "ItemAlreadyProtected",
                        "VM '%s' is already protected by vault '%s' (to restart a stopped "
                        "protection, use resume)",
-                       name, other);
-        return;
+                       vm->name, other);
+        return -1;
     }
     if (r == 1) {
         vv_reply_error(c, 409, "VmAlreadyProtectedInAnotherVault",
                        "VM '%s' (%s) is already protected by vault '%s'; a VM can be protected "
                        "by one vault only. Stop its protection there first",
-                       name, uuid, other);
-        return;
+                       vm->name, vm->uuid, other);
+        return -1;
     }
-    if (strcmp(region, location) != 0) {
+    if (strcmp(vm->region, location) != 0) {
         vv_reply_error(c, 409, "VmRegionMismatch",
                        "VM '%s' is on a host in region '%s' but vault '%s' is in '%s'; only VMs "
                        "in the vault's region can be protected. Use a vault in '%s'",
-                       name, region, c->param[0], location, region);
-        return;
+                       vm->name, vm->region, c->param[0], location, vm->region);
+        return -1;
     }
-    if (vv_find_policy(c, vid, policy, NULL, &pid) ||
-        item_settings(c, &disk_settings, &disks_given, &script_settings, &scripts_given))
-        return;
+    return 0;
+}
+
+/* The item's row, its schedule and the ConfigureBackup job, in one transaction. 0
+ * with the item's id, or -1 after replying. */
+static int enable_insert(struct vv_call *c, int64_t vid, int64_t pid, const struct enable_req *q,
+                         const struct enable_vm *vm, int64_t *item_id, char job[VV_UUID_LEN])
+{
+    int r;
+
     if ((r = vv_db_begin(c->srv->db)) != 0) {
-        free(disk_settings);
-        free(script_settings);
         vv_reply_internal(c, r);
-        return;
+        return -1;
     }
     r = vv_db_run(c->srv->db,
                   "INSERT INTO protected_items(vault_id, container_id, name, vm_uuid, policy_id, "
                   "state, created, disk_settings, script_settings) "
                   "VALUES (?,?,?,?,?,'IRPending',?,?,?)",
-                  "iissiiss", vid, cid, name, uuid, pid, (int64_t)c->now, disk_settings,
-                  script_settings);
-    free(disk_settings);
-    free(script_settings);
+                  "iissiiss", vid, vm->container_id, vm->name, vm->uuid, pid, (int64_t)c->now,
+                  q->disk_settings, q->script_settings);
     if (r == VV_E_EXISTS) {
         vv_db_rollback(c->srv->db);
         vv_reply_error(c, 409, "VmAlreadyProtectedInAnotherVault",
-                       "VM '%s' is already protected by another vault", name);
+                       "VM '%s' is already protected by another vault", vm->name);
+        return -1;
+    }
+    if (r >= 0) {
+        *item_id = vv_db_last_id(c->srv->db);
+        if ((r = vv_sched_item_reset(c->srv, *item_id, c->now)) >= 0 &&
+            (r = vv_job_create(c, vid, *item_id, "ConfigureBackup", "Completed", "[]", 0, job)) >=
+                0)
+            r = vv_db_commit(c->srv->db);
+    }
+    if (r != 0) {
+        vv_db_rollback(c->srv->db);
+        vv_reply_internal(c, r);
+        return -1;
+    }
+    return 0;
+}
+
+void vv_api_item_enable(struct vv_call *c)
+{
+    struct enable_req q = {0};
+    struct enable_vm vm = {0};
+    char location[80], job[VV_UUID_LEN];
+    int64_t vid, pid = 0, item_id;
+
+    /* checked in this order, so that a request with several faults gets the same
+     * answer: vault, body fields, the VM, the policy, the settings */
+    if (vv_find_vault(c, c->param[0], &vid, NULL, location, sizeof(location)) ||
+        enable_parse(c, &q) || enable_find_vm(c, vid, &q, &vm) ||
+        enable_check_vm(c, &vm, location) || vv_find_policy(c, vid, q.policy, NULL, &pid) ||
+        item_settings(c, &q.disk_settings, &q.disks_given, &q.script_settings,
+                      &q.scripts_given) ||
+        enable_insert(c, vid, pid, &q, &vm, &item_id, job)) {
+        enable_req_release(&q);
         return;
     }
-    if (r < 0)
-        goto fail;
-    item_id = vv_db_last_id(c->srv->db);
-    if ((r = vv_sched_item_reset(c->srv, item_id, c->now)) < 0 ||
-        (r = vv_job_create(c, vid, item_id, "ConfigureBackup", "Completed", "[]", 0, job)) < 0 ||
-        (r = vv_db_commit(c->srv->db)) != 0)
-        goto fail;
-    vv_info("protection enabled for VM '%s' (%s) in vault '%s' with policy '%s' by %s", name, uuid,
-            c->param[0], policy, c->who.user);
-    item = item_json(c, item_id);
-    vv_reply(c, 201, json_pack("{s:o*,s:o*}", "item", item, "job", vv_job_json(c, job)));
-    return;
-fail:
-    vv_db_rollback(c->srv->db);
-    vv_reply_internal(c, r);
+    enable_req_release(&q);
+    vv_info("protection enabled for VM '%s' (%s) in vault '%s' with policy '%s' by %s", vm.name,
+            vm.uuid, c->param[0], q.policy, c->who.user);
+    vv_reply(c, 201, json_pack("{s:o*,s:o*}", "item", item_json(c, item_id), "job",
+                               vv_job_json(c, job)));
 }
 
 void vv_api_item_list(struct vv_call *c)
@@ -469,6 +529,134 @@ static int delete_now(struct vv_call *c, int64_t vid, int64_t id, struct purge_l
     return 0;
 }
 
+/* A disable request's body: the flags of the comment above vv_api_item_disable. */
+struct disable_req {
+    int del, per_policy;
+};
+
+/* What the catalog says about the item and its vault's soft delete. */
+struct disable_facts {
+    char state[32], mode[32], sd_state[16];
+    int64_t deleted, sd_days;
+};
+
+static int disable_parse(struct vv_call *c, struct disable_req *q)
+{
+    static const char *const fields[] = {"deleteBackupData", "retainAsPerPolicy", NULL};
+
+    if (vv_body_only(c, c->body, NULL, fields) ||
+        vv_body_bool(c, c->body, "deleteBackupData", &q->del) ||
+        vv_body_bool(c, c->body, "retainAsPerPolicy", &q->per_policy))
+        return -1;
+    if (q->del && q->per_policy) {
+        vv_reply_error(c, 400, "InvalidParameter",
+                       "deleteBackupData and retainAsPerPolicy exclude each other");
+        return -1;
+    }
+    return 0;
+}
+
+/* Load f for item id of vault vid and refuse a stop that is done already. 0, or -1
+ * after replying. */
+static int disable_check(struct vv_call *c, int64_t vid, int64_t id, const struct disable_req *q,
+                         struct disable_facts *f)
+{
+    char purge[32] = "";
+    int r;
+
+    if ((r = vv_db_text(c->srv->db, f->state, sizeof(f->state),
+                        "SELECT state FROM protected_items WHERE id = ?", "i", id)) < 0 ||
+        (r = vv_db_text(c->srv->db, f->mode, sizeof(f->mode),
+                        "SELECT COALESCE(stop_mode, '') FROM protected_items WHERE id = ?", "i",
+                        id)) < 0 ||
+        (r = vv_db_int(c->srv->db, &f->deleted,
+                       "SELECT deleted IS NOT NULL FROM protected_items WHERE id = ?", "i", id)) < 0 ||
+        (r = vv_db_text(c->srv->db, f->sd_state, sizeof(f->sd_state),
+                        "SELECT soft_delete_state FROM vaults WHERE id = ?", "i", vid)) < 0 ||
+        (r = vv_db_int(c->srv->db, &f->sd_days, "SELECT soft_delete_days FROM vaults WHERE id = ?",
+                       "i", vid)) < 0) {
+        vv_reply_internal(c, r);
+        return -1;
+    }
+    if (f->deleted) {
+        vv_db_text(c->srv->db, purge, sizeof(purge),
+                   "SELECT strftime('%Y-%m-%dT%H:%M:%SZ', purge_at, 'unixepoch') FROM "
+                   "protected_items WHERE id = ?",
+                   "i", id);
+        vv_reply_error(c, 409, "ItemAlreadyDeleted",
+                       "the backup data of '%s' is already soft deleted; it is purged at %s "
+                       "unless undeleted before ('vmvault protection undelete')",
+                       c->param[1], purge);
+        return -1;
+    }
+    if (!q->del && !strcmp(f->state, "ProtectionStopped") &&
+        !strcmp(f->mode, q->per_policy ? "RetainAsPerPolicy" : "Retain")) {
+        vv_reply_error(c, 409, "ItemAlreadyStopped",
+                       "protection of '%s' is already stopped (its data is retained%s)",
+                       c->param[1], q->per_policy ? " as per policy" : "");
+        return -1;
+    }
+    if (q->per_policy && !strcmp(f->state, "ProtectionStopped")) {
+        vv_reply_error(c, 409, "ItemAlreadyStopped",
+                       "protection of '%s' is stopped with its data retained forever; resume it "
+                       "first to retain it as per a policy",
+                       c->param[1]);
+        return -1;
+    }
+    return 0;
+}
+
+/* Stop the item's schedule, keeping its points (retained, or soft deleted). Catalog
+ * locked, transaction open. 0 or <0 vv_err. */
+static int disable_stop(struct vv_call *c, int64_t vid, int64_t id, const struct disable_req *q,
+                        const struct disable_facts *f, char job[VV_UUID_LEN])
+{
+    int r;
+
+    /* Stop the schedule; keep the policy only to retain as per it. */
+    r = vv_db_run(c->srv->db,
+                  "UPDATE protected_items SET state = 'ProtectionStopped', next_run = NULL, "
+                  "  stop_mode = ?, "
+                  "  last_policy = CASE WHEN ? THEN last_policy ELSE COALESCE("
+                  "    (SELECT name FROM policies WHERE id = policy_id), last_policy) END, "
+                  "  policy_id = CASE WHEN ? THEN policy_id END WHERE id = ?",
+                  "siii", q->per_policy ? "RetainAsPerPolicy" : "Retain", (int64_t)q->per_policy,
+                  (int64_t)q->per_policy, id);
+    if (r >= 0 && q->del)
+        r = vv_db_run(c->srv->db,
+                      "UPDATE protected_items SET deleted = ?, purge_at = ? WHERE id = ?", "iii",
+                      (int64_t)c->now, (int64_t)c->now + f->sd_days * 86400, id);
+    if (r >= 0 && !q->del)
+        r = vv_retention_refresh(c->srv, id);
+    if (r < 0 || (r = vv_job_create(c, vid, id, q->del ? "DeleteBackupData" : "DisableBackup",
+                                    "Completed", "[]", 0, job)) < 0)
+        return r;
+    if (q->del) {
+        char detail[128];
+        snprintf(detail, sizeof(detail), "vault=%s softDelete=Enabled days=%lld", c->param[0],
+                 (long long)f->sd_days);
+        vv_audit(c, "DeleteBackupData", c->param[1], detail);
+    } else {
+        vv_audit(c, q->per_policy ? "SuspendBackups" : "DisableProtection", c->param[1],
+                 c->param[0]);
+    }
+    return 0;
+}
+
+/* Remove from the store of vault uuid the points pl lists, which the catalog forgot:
+ * a point left behind goes at the next start or prune. */
+static void purge_points(struct vv_call *c, const char *uuid, const struct purge_list *pl)
+{
+    struct vv_repo *repo;
+
+    if (vv_server_repo(c->srv, uuid, &repo) != 0)
+        return;
+    for (size_t i = 0; i < pl->n; i++)
+        if (vv_repo_point_purge(repo, pl->names[i]) != 0)
+            vv_warn("recovery point %s: left in the store; the next start or prune "
+                    "removes it", pl->names[i]);
+}
+
 /*
  * Stop protection. Body fields (all optional):
  *   deleteBackupData   the item's points go: soft deleted for the vault's soft-delete
@@ -479,128 +667,43 @@ static int delete_now(struct vv_call *c, int64_t vid, int64_t id, struct purge_l
  */
 void vv_api_item_disable(struct vv_call *c)
 {
-    static const char *const fields[] = {"deleteBackupData", "retainAsPerPolicy", NULL};
-    char state[32] = "", mode[32] = "", sd_state[16] = "", job[VV_UUID_LEN], uuid[VV_UUID_LEN];
-    char purge[32] = "";
-    int64_t vid, id, deleted = 0, sd_days = 14;
-    int del = 0, per_policy = 0, r;
+    char job[VV_UUID_LEN], uuid[VV_UUID_LEN];
+    int64_t vid, id;
+    struct disable_req q = {0, 0};
+    struct disable_facts f = {"", "", "", 0, 14};
     struct purge_list pl = {NULL, 0};
     json_t *item = NULL;
+    int at_once, r;
 
-    if (vv_find_vault(c, c->param[0], &vid, uuid, NULL, 0) || find_item(c, vid, &id))
+    if (vv_find_vault(c, c->param[0], &vid, uuid, NULL, 0) || find_item(c, vid, &id) ||
+        disable_parse(c, &q) || no_active_job(c, id) || disable_check(c, vid, id, &q, &f))
         return;
-    if (vv_body_only(c, c->body, NULL, fields) ||
-        vv_body_bool(c, c->body, "deleteBackupData", &del) ||
-        vv_body_bool(c, c->body, "retainAsPerPolicy", &per_policy))
-        return;
-    if (del && per_policy) {
-        vv_reply_error(c, 400, "InvalidParameter",
-                       "deleteBackupData and retainAsPerPolicy exclude each other");
-        return;
-    }
-    if (no_active_job(c, id))
-        return;
-    if ((r = vv_db_text(c->srv->db, state, sizeof(state),
-                        "SELECT state FROM protected_items WHERE id = ?", "i", id)) < 0 ||
-        (r = vv_db_text(c->srv->db, mode, sizeof(mode),
-                        "SELECT COALESCE(stop_mode, '') FROM protected_items WHERE id = ?", "i",
-                        id)) < 0 ||
-        (r = vv_db_int(c->srv->db, &deleted,
-                       "SELECT deleted IS NOT NULL FROM protected_items WHERE id = ?", "i", id)) < 0 ||
-        (r = vv_db_text(c->srv->db, sd_state, sizeof(sd_state),
-                        "SELECT soft_delete_state FROM vaults WHERE id = ?", "i", vid)) < 0 ||
-        (r = vv_db_int(c->srv->db, &sd_days, "SELECT soft_delete_days FROM vaults WHERE id = ?",
-                       "i", vid)) < 0) {
-        vv_reply_internal(c, r);
-        return;
-    }
-    if (deleted) {
-        vv_db_text(c->srv->db, purge, sizeof(purge),
-                   "SELECT strftime('%Y-%m-%dT%H:%M:%SZ', purge_at, 'unixepoch') FROM "
-                   "protected_items WHERE id = ?",
-                   "i", id);
-        vv_reply_error(c, 409, "ItemAlreadyDeleted",
-                       "the backup data of '%s' is already soft deleted; it is purged at %s "
-                       "unless undeleted before ('vmvault protection undelete')",
-                       c->param[1], purge);
-        return;
-    }
-    if (!del && !strcmp(state, "ProtectionStopped") &&
-        !strcmp(mode, per_policy ? "RetainAsPerPolicy" : "Retain")) {
-        vv_reply_error(c, 409, "ItemAlreadyStopped",
-                       "protection of '%s' is already stopped (its data is retained%s)",
-                       c->param[1], per_policy ? " as per policy" : "");
-        return;
-    }
-    if (per_policy && !strcmp(state, "ProtectionStopped")) {
-        vv_reply_error(c, 409, "ItemAlreadyStopped",
-                       "protection of '%s' is stopped with its data retained forever; resume it "
-                       "first to retain it as per a policy",
-                       c->param[1]);
-        return;
-    }
     if ((r = vv_db_begin(c->srv->db)) != 0) {
         vv_reply_internal(c, r);
         return;
     }
-    if (del && strcmp(sd_state, "Enabled") != 0) {
-        if ((r = delete_now(c, vid, id, &pl, job)) < 0)
-            goto fail;
-    } else {
-        /* Stop the schedule; keep the policy only to retain as per it. */
-        r = vv_db_run(c->srv->db,
-                      "UPDATE protected_items SET state = 'ProtectionStopped', next_run = NULL, "
-                      "  stop_mode = ?, "
-                      "  last_policy = CASE WHEN ? THEN last_policy ELSE COALESCE("
-                      "    (SELECT name FROM policies WHERE id = policy_id), last_policy) END, "
-                      "  policy_id = CASE WHEN ? THEN policy_id END WHERE id = ?",
-                      "siii", per_policy ? "RetainAsPerPolicy" : "Retain", (int64_t)per_policy,
-                      (int64_t)per_policy, id);
-        if (r >= 0 && del)
-            r = vv_db_run(c->srv->db,
-                          "UPDATE protected_items SET deleted = ?, purge_at = ? WHERE id = ?",
-                          "iii", (int64_t)c->now, (int64_t)c->now + sd_days * 86400, id);
-        if (r >= 0 && !del)
-            r = vv_retention_refresh(c->srv, id);
-        if (r < 0 || (r = vv_job_create(c, vid, id, del ? "DeleteBackupData" : "DisableBackup",
-                                        "Completed", "[]", 0, job)) < 0)
-            goto fail;
-        if (del) {
-            char detail[128];
-            snprintf(detail, sizeof(detail), "vault=%s softDelete=Enabled days=%lld", c->param[0],
-                     (long long)sd_days);
-            vv_audit(c, "DeleteBackupData", c->param[1], detail);
-        } else {
-            vv_audit(c, per_policy ? "SuspendBackups" : "DisableProtection", c->param[1],
-                     c->param[0]);
-        }
+    at_once = q.del && strcmp(f.sd_state, "Enabled") != 0; /* delete at once */
+    r = at_once ? delete_now(c, vid, id, &pl, job) : disable_stop(c, vid, id, &q, &f, job);
+    if (r < 0 || (r = vv_db_commit(c->srv->db)) != 0) {
+        free(pl.names);
+        vv_db_rollback(c->srv->db);
+        vv_reply_internal(c, r);
+        return;
     }
-    if ((r = vv_db_commit(c->srv->db)) != 0)
-        goto fail;
-    if (pl.n || (del && strcmp(sd_state, "Enabled") != 0)) {
+    if (pl.n || at_once) {
         /* The catalog forgot the points; their store objects go now (or at the next
          * start, whose recovery removes points the catalog does not list). */
-        struct vv_repo *repo;
-        if (vv_server_repo(c->srv, uuid, &repo) == 0)
-            for (size_t i = 0; i < pl.n; i++)
-                if (vv_repo_point_purge(repo, pl.names[i]) != 0)
-                    vv_warn("recovery point %s: left in the store; the next start or prune "
-                            "removes it", pl.names[i]);
+        purge_points(c, uuid, &pl);
         vv_info("protection of '%s' in vault '%s' stopped by %s; %zu recovery point(s) deleted",
                 c->param[1], c->param[0], c->who.user, pl.n);
     } else {
         item = item_json(c, id);
         vv_info("protection of '%s' in vault '%s' stopped by %s; data %s", c->param[1],
                 c->param[0], c->who.user,
-                del ? "soft deleted" : per_policy ? "retained as per policy" : "retained");
+                q.del ? "soft deleted" : q.per_policy ? "retained as per policy" : "retained");
     }
     free(pl.names);
     vv_reply(c, 200, json_pack("{s:o?,s:o*}", "item", item, "job", vv_job_json(c, job)));
-    return;
-fail:
-    free(pl.names);
-    vv_db_rollback(c->srv->db);
-    vv_reply_internal(c, r);
 }
 
 void vv_api_item_resume(struct vv_call *c)
@@ -759,69 +862,81 @@ void vv_api_point_show(struct vv_call *c)
     vv_reply(c, 200, v);
 }
 
-void vv_api_point_restore(struct vv_call *c)
+/* A restore request's body, checked. Strings are borrowed from c->body. */
+struct restore_req {
+    const char *mode, *dir, *format, *target_name;
+    json_t *disks; /* the disk names asked for, NULL for all */
+};
+
+static int restore_parse(struct vv_call *c, struct restore_req *q)
 {
     static const char *const fields[] = {"restoreMode", "targetDirectory", "format",
                                          "targetVmName", "disks", NULL};
-    static const char tasks[] = "[{\"name\":\"Transfer data from vault\",\"status\":\"NotStarted\"}]";
-    const char *mode = "RestoreDisks", *dir = NULL, *format = NULL, *target_name = NULL;
-    char job[VV_UUID_LEN];
-    int64_t vid, id;
-    json_t *disks, *d, *params, *ans, *point;
+    json_t *d;
     size_t i;
-    int r;
 
-    if (vv_find_vault(c, c->param[0], &vid, NULL, NULL, 0) || find_item(c, vid, &id))
-        return;
+    q->mode = "RestoreDisks";
     if (vv_body_only(c, c->body, NULL, fields) ||
-        vv_body_str(c, c->body, "restoreMode", 0, &mode) ||
-        vv_body_str(c, c->body, "targetDirectory", 0, &dir) ||
-        vv_body_str(c, c->body, "format", 0, &format) ||
-        vv_body_str(c, c->body, "targetVmName", 0, &target_name))
-        return;
-    if (!mode)
-        mode = "RestoreDisks";
-    if (strcmp(mode, "RestoreDisks") && strcmp(mode, "AlternateLocation") &&
-        strcmp(mode, "OriginalLocation")) {
+        vv_body_str(c, c->body, "restoreMode", 0, &q->mode) ||
+        vv_body_str(c, c->body, "targetDirectory", 0, &q->dir) ||
+        vv_body_str(c, c->body, "format", 0, &q->format) ||
+        vv_body_str(c, c->body, "targetVmName", 0, &q->target_name))
+        return -1;
+    if (!q->mode)
+        q->mode = "RestoreDisks";
+    if (strcmp(q->mode, "RestoreDisks") && strcmp(q->mode, "AlternateLocation") &&
+        strcmp(q->mode, "OriginalLocation")) {
         vv_reply_error(c, 400, "InvalidParameter",
                        "restoreMode must be RestoreDisks, AlternateLocation or OriginalLocation");
-        return;
+        return -1;
     }
-    if (strcmp(mode, "OriginalLocation") != 0 &&
-        (!dir || dir[0] != '/' || strlen(dir) > 3000 || strstr(dir, "/../") ||
-         strstr(dir, "\n"))) {
+    if (strcmp(q->mode, "OriginalLocation") != 0 &&
+        (!q->dir || q->dir[0] != '/' || strlen(q->dir) > 3000 || strstr(q->dir, "/../") ||
+         strstr(q->dir, "\n"))) {
         vv_reply_error(c, 400, "InvalidParameter",
                        "targetDirectory must be an absolute path on the VM's host (at most 3000 "
                        "characters)");
-        return;
+        return -1;
     }
-    if (!strcmp(mode, "OriginalLocation") && dir) {
+    if (!strcmp(q->mode, "OriginalLocation") && q->dir) {
         vv_reply_error(c, 400, "InvalidParameter",
                        "OriginalLocation writes over the VM's own disks: targetDirectory does "
                        "not apply");
-        return;
+        return -1;
     }
-    if (format && strcmp(format, "qcow2") && strcmp(format, "raw")) {
+    if (q->format && strcmp(q->format, "qcow2") && strcmp(q->format, "raw")) {
         vv_reply_error(c, 400, "InvalidParameter", "format must be qcow2 or raw");
-        return;
+        return -1;
     }
-    if (target_name && strcmp(mode, "AlternateLocation") != 0) {
+    if (q->target_name && strcmp(q->mode, "AlternateLocation") != 0) {
         vv_reply_error(c, 400, "InvalidParameter", "targetVmName applies to AlternateLocation only");
-        return;
+        return -1;
     }
-    if (target_name && vv_check_name(c, "targetVmName", target_name))
-        return;
-    disks = json_object_get(c->body, "disks");
-    if (disks && (!json_is_array(disks) || json_array_size(disks) > 256)) {
+    if (q->target_name && vv_check_name(c, "targetVmName", q->target_name))
+        return -1;
+    q->disks = json_object_get(c->body, "disks");
+    if (q->disks && (!json_is_array(q->disks) || json_array_size(q->disks) > 256)) {
         vv_reply_error(c, 400, "InvalidParameter", "disks must be an array of disk names");
-        return;
+        return -1;
     }
-    json_array_foreach(disks, i, d) {
+    json_array_foreach(q->disks, i, d) {
         if (!json_is_string(d) || !vv_name_valid(json_string_value(d))) {
             vv_reply_error(c, 400, "InvalidParameter", "disks[%zu] is not a disk name", i);
-            return;
+            return -1;
         }
     }
+    return 0;
+}
+
+/* 0 when item id has the point of param[2], with every disk asked for, and its data
+ * is not soft deleted; else -1 after replying. */
+static int restore_check_point(struct vv_call *c, int64_t id, const json_t *disks)
+{
+    json_t *point, *d;
+    int64_t deleted = 0;
+    size_t i;
+    int r;
+
     point = vv_db_row(c->srv->db, &r,
                       "SELECT disks AS \"disks:json\" FROM recovery_points "
                       "WHERE item_id = ? AND name = ?",
@@ -832,7 +947,7 @@ void vv_api_point_restore(struct vv_call *c)
                            c->param[1], c->param[2]);
         else
             vv_reply_internal(c, r);
-        return;
+        return -1;
     }
     json_array_foreach(disks, i, d) {
         json_t *x;
@@ -846,68 +961,79 @@ void vv_api_point_restore(struct vv_call *c)
             vv_reply_error(c, 400, "InvalidParameter", "recovery point %s has no disk '%s'",
                            c->param[2], json_string_value(d));
             json_decref(point);
-            return;
+            return -1;
         }
     }
     json_decref(point);
-    {
-        int64_t deleted = 0;
-        if ((r = vv_db_int(c->srv->db, &deleted,
-                           "SELECT deleted IS NOT NULL FROM protected_items WHERE id = ?", "i",
-                           id)) < 0) {
-            vv_reply_internal(c, r);
-            return;
-        }
-        if (deleted) {
-            vv_reply_error(c, 409, "ItemSoftDeleted",
-                           "the backup data of '%s' is soft deleted; undelete it ('vmvault "
-                           "protection undelete') to restore from it",
-                           c->param[1]);
-            return;
-        }
+    if ((r = vv_db_int(c->srv->db, &deleted,
+                       "SELECT deleted IS NOT NULL FROM protected_items WHERE id = ?", "i", id)) <
+        0) {
+        vv_reply_internal(c, r);
+        return -1;
     }
-    if (no_active_job(c, id))
+    if (deleted) {
+        vv_reply_error(c, 409, "ItemSoftDeleted",
+                       "the backup data of '%s' is soft deleted; undelete it ('vmvault "
+                       "protection undelete') to restore from it",
+                       c->param[1]);
+        return -1;
+    }
+    return 0;
+}
+
+/* Add what q asks for to the params of job. Transaction open. 0 or <0 vv_err. */
+static int restore_params(struct vv_call *c, const struct restore_req *q, const char *job)
+{
+    json_t *params, *p;
+    char *text;
+    int r;
+
+    params = vv_db_row(c->srv->db, &r, "SELECT params AS \"p:json\" FROM jobs WHERE id = ?", "s",
+                       job);
+    if (!params)
+        return r;
+    p = json_object_get(params, "p");
+    json_object_set_new(p, "recoveryPoint", json_string(c->param[2]));
+    json_object_set_new(p, "restoreMode", json_string(q->mode));
+    if (q->dir)
+        json_object_set_new(p, "targetDirectory", json_string(q->dir));
+    if (q->format)
+        json_object_set_new(p, "format", json_string(q->format));
+    if (q->target_name)
+        json_object_set_new(p, "targetVmName", json_string(q->target_name));
+    if (q->disks)
+        json_object_set(p, "disks", q->disks);
+    text = vv_json_dump(p);
+    r = text ? vv_job_set_params(c->srv->db, job, text) : VV_E_NOMEM;
+    free(text);
+    json_decref(params);
+    return r < 0 ? r : 0;
+}
+
+void vv_api_point_restore(struct vv_call *c)
+{
+    static const char tasks[] = "[{\"name\":\"Transfer data from vault\",\"status\":\"NotStarted\"}]";
+    struct restore_req q = {0};
+    char job[VV_UUID_LEN];
+    int64_t vid, id;
+    int r;
+
+    if (vv_find_vault(c, c->param[0], &vid, NULL, NULL, 0) || find_item(c, vid, &id) ||
+        restore_parse(c, &q) || restore_check_point(c, id, q.disks) || no_active_job(c, id))
         return;
     if ((r = vv_db_begin(c->srv->db)) != 0) {
         vv_reply_internal(c, r);
         return;
     }
-    if ((r = vv_job_create(c, vid, id, "Restore", "InProgress", tasks, 0, job)) < 0)
-        goto fail;
-    params = vv_db_row(c->srv->db, &r, "SELECT params AS \"p:json\" FROM jobs WHERE id = ?", "s",
-                       job);
-    if (!params)
-        goto fail;
-    {
-        json_t *p = json_object_get(params, "p");
-        char *text;
-        json_object_set_new(p, "recoveryPoint", json_string(c->param[2]));
-        json_object_set_new(p, "restoreMode", json_string(mode));
-        if (dir)
-            json_object_set_new(p, "targetDirectory", json_string(dir));
-        if (format)
-            json_object_set_new(p, "format", json_string(format));
-        if (target_name)
-            json_object_set_new(p, "targetVmName", json_string(target_name));
-        if (disks)
-            json_object_set(p, "disks", disks);
-        text = vv_json_dump(p);
-        r = text ? vv_db_run(c->srv->db, "UPDATE jobs SET params = ? WHERE id = ?", "ss", text,
-                             job)
-                 : VV_E_NOMEM;
-        free(text);
-        json_decref(params);
+    if ((r = vv_job_create(c, vid, id, "Restore", "InProgress", tasks, 0, job)) < 0 ||
+        (r = restore_params(c, &q, job)) < 0 || (r = vv_db_commit(c->srv->db)) != 0) {
+        vv_db_rollback(c->srv->db);
+        vv_reply_internal(c, r);
+        return;
     }
-    if (r < 0 || (r = vv_db_commit(c->srv->db)) != 0)
-        goto fail;
     vv_info("restore of '%s' from %s (%s) requested by %s: job %s", c->param[1], c->param[2],
-            mode, c->who.user, job);
-    ans = vv_job_json(c, job);
-    vv_reply(c, 202, ans);
-    return;
-fail:
-    vv_db_rollback(c->srv->db);
-    vv_reply_internal(c, r);
+            q.mode, c->who.user, job);
+    vv_reply(c, 202, vv_job_json(c, job));
 }
 
 void vv_api_item_update(struct vv_call *c)

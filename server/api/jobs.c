@@ -1,10 +1,10 @@
 /*
- * jobs.c: jobs of a vault: creation, the API's job object, list with filters, show,
- * cancel.
+ * api/jobs.c: the REST face of a vault's jobs: creation on behalf of a caller, the
+ * API's job object, list with filters, show, cancel. The job model itself (states,
+ * every change to the jobs table) is server/jobs.c.
  *
- * States: InProgress -> Completed | CompletedWithWarnings | Failed, and
- * InProgress -> Cancelling -> Cancelled (a job no agent has claimed yet goes
- * straight to Cancelled). Ended jobs never change again.
+ * Invariant: a job the caller can see is a job of the vault in the URL; ended jobs
+ * are never changed from here (a cancel of one answers 409).
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -12,6 +12,7 @@
 
 #include "api/api.h"
 #include "err.h"
+#include "jobs.h"
 #include "log.h"
 #include "scheduler.h"
 
@@ -55,37 +56,6 @@
     "    WHEN j.status = 'InProgress' AND j.bytes_total > 0 AND j.bytes_done >= j.bytes_total " \
     "    THEN 0 END AS remainingSeconds "                                                    \
     "FROM jobs j JOIN vaults v ON v.id = j.vault_id "
-
-int vv_job_insert(struct vv_db *db, time_t now, const char *who, int64_t vault_id,
-                  int64_t item_id, const char *operation, const char *status,
-                  const char *tasks_json, time_t retain_until, const char *extra_params,
-                  char id_out[VV_UUID_LEN])
-{
-    int ended = strcmp(status, "InProgress") != 0;
-    int r = vv_uuid_new(id_out);
-    if (r)
-        return r;
-    r = vv_db_run(
-        db,
-        "INSERT INTO jobs(id, vault_id, item_id, item_name, container_id, container_name, "
-        "  operation, status, start_time, end_time, tasks, retain_until, created_by, params) "
-        "SELECT ?, ?, i.id, i.name, i.container_id, ct.name, ?, ?, ?, "
-        "  CASE WHEN ? THEN ? END, ?, NULLIF(?, 0), ?, "
-        "  json_patch(json_object('vmName', i.name, 'vmUuid', i.vm_uuid, "
-        "    'diskSettings', json(i.disk_settings), 'scriptSettings', "
-        "    json(COALESCE(i.script_settings, json_extract(pol.spec, '$.scriptSettings'))), "
-        "    'retainUntil', "
-        "    " T("NULLIF(?, 0)") ", 'lastRecoveryPoint', "
-        "    (SELECT r.name FROM recovery_points r WHERE r.item_id = i.id "
-        "     ORDER BY r.time DESC, r.id DESC LIMIT 1)), COALESCE(?, '{}')) "
-        "FROM (SELECT 1) LEFT JOIN protected_items i ON i.id = ? "
-        "  LEFT JOIN containers ct ON ct.id = i.container_id "
-        "  LEFT JOIN policies pol ON pol.id = i.policy_id",
-        "sissiiisisisi", id_out, vault_id, operation, status, (int64_t)now, (int64_t)ended,
-        (int64_t)now, tasks_json, (int64_t)retain_until, who, (int64_t)retain_until,
-        extra_params, item_id);
-    return r < 0 ? r : 0;
-}
 
 int vv_job_create(struct vv_call *c, int64_t vault_id, int64_t item_id, const char *operation,
                   const char *status, const char *tasks_json, time_t retain_until,
@@ -216,12 +186,7 @@ void vv_api_job_cancel(struct vv_call *c)
     }
     json_decref(j);
     vv_server_worker_cancel(c->srv, c->param[1]);
-    r = vv_db_run(c->srv->db,
-                  "UPDATE jobs SET cancel_requested = 1, "
-                  "  status = CASE WHEN claimed IS NULL THEN 'Cancelled' ELSE 'Cancelling' END, "
-                  "  end_time = CASE WHEN claimed IS NULL THEN ? END "
-                  "WHERE id = ? AND status = 'InProgress'",
-                  "is", (int64_t)c->now, c->param[1]);
+    r = vv_job_cancel_request(c->srv->db, c->param[1], c->now);
     if (r < 0) {
         vv_reply_internal(c, r);
         return;

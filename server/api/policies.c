@@ -1,5 +1,5 @@
 /*
- * policies.c: backup policies of a vault. The body is checked by lib/policy.c and
+ * policies.c: backup policies of a vault. The body is checked by lib/policy/policy.c and
  * stored in its canonical JSON form; every vault has a DefaultPolicy.
  */
 #include <stdio.h>

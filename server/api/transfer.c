@@ -31,12 +31,14 @@
 #include "engine/parallel.h"
 #include "err.h"
 #include "format/index.h"
+#include "jobs.h"
 #include "log.h"
 #include "format/manifest.h"
 #include "scheduler.h"
 #include "store/chunkstore.h"
 #include "store/gc.h"
 #include "store/repo.h"
+#include "uploads.h"
 #include "util.h"
 
 #define MAX_IDS 10000
@@ -114,34 +116,6 @@ static int agent_guard(struct vv_call *c, const char *job, struct vv_repo **repo
     if (r)
         vv_reply_internal(c, r);
     return r ? -1 : 0;
-}
-
-void vv_guard_job_ended(struct vv_server *s, const char *vault_uuid, int64_t container_id,
-                        const char *job)
-{
-    struct vv_repo *repo;
-    struct vv_chunk_guard *guard;
-    char key[VV_GUARD_KEY_MAX];
-    int64_t busy = 1;
-
-    if (vv_server_repo_guard(s, vault_uuid, &repo, &guard) != 0)
-        return;
-    vv_guard_key(container_id, job, key);
-    vv_guard_release(guard, key);
-    if (vv_db_int(s->db, &busy,
-                  "SELECT COUNT(*) FROM jobs WHERE container_id = ? AND operation = 'Backup' "
-                  "AND status IN ('InProgress','Cancelling') AND claimed IS NOT NULL",
-                  "i", container_id) >= 0 &&
-        busy == 0) {
-        vv_guard_key(container_id, NULL, key);
-        vv_guard_release(guard, key);
-    }
-}
-
-void vv_guard_key(int64_t container_id, const char *job, char key[VV_GUARD_KEY_MAX])
-{
-    snprintf(key, VV_GUARD_KEY_MAX, "c%lld%s%s", (long long)container_id, job ? ":" : "",
-             job ? job : "");
 }
 
 /* Each id pinned for the job and looked up in the store, on the server's lookup
@@ -448,15 +422,6 @@ void vv_api_chunks_put(struct vv_call *c)
                                (json_int_t)present));
 }
 
-void vv_staging_remove(struct vv_server *s, const char *vault_uuid, const char *job)
-{
-    char dir[4200], sub[4400];
-    vv_server_vault_path(s, vault_uuid, "staging", dir, sizeof(dir));
-    snprintf(sub, sizeof(sub), "%s/%s", dir, job);
-    if (vv_rmtree(sub) != 0)
-        vv_warn("staged indexes of job %s could not be removed from %s", job, sub);
-}
-
 /* The running Backup job in param[0], this agent's. Takes the lock. 0, or -1 after
  * replying. */
 static int backup_job(struct vv_call *c, int64_t *item_id)
@@ -482,17 +447,22 @@ static int backup_job(struct vv_call *c, int64_t *item_id)
     return 0;
 }
 
-static void staged_path(struct vv_call *c, const char *job, const char *disk, char *out,
-                        size_t outlen)
+/* Where the index of a job's disk is staged. 0 or VV_E_TOOBIG (logged). */
+static int staged_path(struct vv_call *c, const char *job, const char *disk, char *out,
+                       size_t outlen)
 {
-    char dir[4200];
-    vv_server_vault_path(c->srv, c->who.vault_uuid, "staging", dir, sizeof(dir));
-    snprintf(out, outlen, "%s/%s/%s.index", dir, job, disk);
+    char dir[VV_PATH_MAX];
+    int r = vv_server_vault_path(c->srv, c->who.vault_uuid, "staging", dir, sizeof(dir));
+
+    if (r == 0 && vv_path_join(out, outlen, "%s/%s/%s.index", dir, job, disk) != 0)
+        r = vv_fail(VV_E_TOOBIG, "the staged index of disk %s of job %s: path too long", disk,
+                    job);
+    return r;
 }
 
 void vv_api_index_put(struct vv_call *c)
 {
-    char path[4400], tmp[4500], dir[4400];
+    char path[VV_PATH_MAX], tmp[VV_PATH_MAX], dir[VV_PATH_MAX];
     struct vv_index ix;
     struct vv_index_counts cnt;
     int64_t item_id;
@@ -515,7 +485,11 @@ void vv_api_index_put(struct vv_call *c)
     }
     vv_index_count(&ix, &cnt);
     vv_index_release(&ix);
-    staged_path(c, c->param[0], c->param[1], path, sizeof(path));
+    if ((r = staged_path(c, c->param[0], c->param[1], path, sizeof(path))) != 0 ||
+        (r = vv_path_join(tmp, sizeof(tmp), "%s.tmp", path)) != 0) {
+        vv_reply_internal(c, r);
+        return;
+    }
     snprintf(dir, sizeof(dir), "%s", path);
     *strrchr(dir, '/') = 0;
     if (mkdir(dir, 0700) != 0 && errno != EEXIST) {
@@ -523,7 +497,6 @@ void vv_api_index_put(struct vv_call *c)
         vv_reply_internal(c, VV_E_IO);
         return;
     }
-    snprintf(tmp, sizeof(tmp), "%s.tmp", path);
     fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
     if (fd < 0 || vv_write_all(fd, c->req->body, c->req->body_len) != 0 || fsync(fd) != 0 ||
         close(fd) != 0 || rename(tmp, path) != 0) {
@@ -628,248 +601,344 @@ static json_t *disks_json(const struct vv_manifest *m)
     return arr;
 }
 
-void vv_api_point_commit(struct vv_call *c)
+/* A commit's body, checked. Strings are borrowed from c->body; NULL when not given. */
+struct commit_req {
+    const char *parent, *vm_name, *vm_uuid, *xml;
+    enum vv_consistency consistency;
+    json_t *disks; /* 1 to VV_MAX_DISKS entries, each checked while staging */
+};
+
+/* What the catalog says about the job and its item. */
+struct commit_facts {
+    int64_t item_id, retain, scheduled_for;
+    char done_rp[80], item_uuid[80], item_name[80], kind[16];
+    int parent_found; /* 1 also when the body names no parent */
+};
+
+/* A commit under way: the session that pins its chunks, the indexes staged for it,
+ * the chunks found missing and the point being built. Owned by the handler. */
+struct commit_run {
+    struct vv_repo *repo;
+    struct vv_chunk_guard *guard;
+    char key[VV_GUARD_KEY_MAX];
+    struct vv_manifest m;
+    struct vv_index *ixs;
+    size_t nix;
+    uint8_t (*known)[VV_ENTRY_LEN]; /* the parent's chunk ids, sorted */
+    size_t nknown;
+    json_t *missing; /* the first MAX_MISSING_LISTED missing ids, in hex */
+    uint64_t nmissing;
+    json_t *disks_j;
+    char *disks_text;
+};
+
+/* A step's answer when it has replied itself (the others: 0, or <0 vv_err). */
+#define REPLIED 1
+
+static void commit_run_release(struct commit_run *cr)
+{
+    for (size_t i = 0; i < cr->nix; i++)
+        vv_index_release(&cr->ixs[i]);
+    free(cr->ixs);
+    free(cr->known);
+    free(cr->disks_text);
+    json_decref(cr->disks_j);
+    json_decref(cr->missing);
+    vv_manifest_release(&cr->m);
+}
+
+/* Remove a point the catalog will not list; a failure only delays that to the next
+ * start. */
+static void purge_point(struct vv_repo *repo, const char *id)
+{
+    if (vv_repo_point_purge(repo, id) != 0)
+        vv_warn("point %s: left in the store; the next start removes it", id);
+}
+
+/* Parse and check the body. 0, or -1 after replying 400. */
+static int commit_parse(struct vv_call *c, struct commit_req *q)
 {
     static const char *const fields[] = {"consistency", "parent", "vmName", "vmUuid", "domainXml",
                                          "disks", NULL};
-    static const char *const dfields[] = {"name", "source", NULL};
-    const char *cons, *parent = NULL, *vm_name = NULL, *vm_uuid = NULL, *xml = NULL;
-    char item_uuid[80] = "", item_name[80] = "", done_rp[80] = "", vault_name[80] = "";
-    char tstr[32], estr[32], key[VV_GUARD_KEY_MAX], kind[16] = "OnDemand";
-    struct vv_manifest m;
-    struct vv_index *ixs = NULL;
-    struct vv_repo *repo;
-    struct vv_chunk_guard *guard;
-    int64_t scheduled_for = 0, expires = 0;
-    json_t *disks, *d, *missing = NULL, *disks_j = NULL;
-    uint8_t(*known)[VV_ENTRY_LEN] = NULL; /* the parent's chunk ids, sorted */
-    size_t nknown = 0;
-    uint64_t nmissing = 0;
-    int64_t item_id, retain = 0, n;
-    size_t i, nix = 0;
-    char *disks_text = NULL;
-    int r, committed = 0;
+    const char *cons;
 
-    vv_manifest_init(&m);
-    if (backup_job(c, &item_id))
-        return;
     if (vv_body_only(c, c->body, NULL, fields) ||
         vv_body_str(c, c->body, "consistency", 1, &cons) ||
-        vv_body_str(c, c->body, "parent", 0, &parent) ||
-        vv_body_str(c, c->body, "vmName", 0, &vm_name) ||
-        vv_body_str(c, c->body, "vmUuid", 0, &vm_uuid) ||
-        vv_body_str(c, c->body, "domainXml", 0, &xml))
-        return;
-    if (vv_consistency_parse(cons, &m.consistency) != 0) {
+        vv_body_str(c, c->body, "parent", 0, &q->parent) ||
+        vv_body_str(c, c->body, "vmName", 0, &q->vm_name) ||
+        vv_body_str(c, c->body, "vmUuid", 0, &q->vm_uuid) ||
+        vv_body_str(c, c->body, "domainXml", 0, &q->xml))
+        return -1;
+    if (vv_consistency_parse(cons, &q->consistency) != 0) {
         vv_reply_error(c, 400, "InvalidParameter",
                        "consistency must be CrashConsistent, FileSystemConsistent or "
                        "ApplicationConsistent, not '%s'",
                        cons);
-        return;
+        return -1;
     }
-    if (xml && strlen(xml) > 4u << 20) {
+    if (q->xml && strlen(q->xml) > 4u << 20) {
         vv_reply_error(c, 400, "InvalidParameter", "domainXml is larger than 4 MiB");
-        return;
+        return -1;
     }
-    disks = json_object_get(c->body, "disks");
-    if (!json_is_array(disks) || json_array_size(disks) < 1 ||
-        json_array_size(disks) > VV_MAX_DISKS) {
+    q->disks = json_object_get(c->body, "disks");
+    if (!json_is_array(q->disks) || json_array_size(q->disks) < 1 ||
+        json_array_size(q->disks) > VV_MAX_DISKS) {
         vv_reply_error(c, 400, "InvalidParameter", "field 'disks' must list 1 to %d disks",
                        VV_MAX_DISKS);
-        return;
+        return -1;
     }
+    return 0;
+}
 
-    /* What the catalog says about the job and its item. */
+/* The job's facts (f->item_id set by the caller) in one catalog query. Takes the
+ * lock. 0, or <0 vv_err. */
+static int commit_facts_read(struct vv_call *c, const char *parent, struct commit_facts *f)
+{
+    struct vv_stmt *st;
+    int r;
+
     vv_db_lock(c->srv->db);
-    r = vv_db_text(c->srv->db, done_rp, sizeof(done_rp),
-                   "SELECT COALESCE(recovery_point, '') FROM jobs WHERE id = ?", "s", c->param[0]);
-    if (r >= 0)
-        r = vv_db_int(c->srv->db, &retain, "SELECT COALESCE(retain_until, 0) FROM jobs WHERE id = ?",
-                      "s", c->param[0]);
-    if (r >= 0)
-        r = vv_db_text(c->srv->db, kind, sizeof(kind),
-                       "SELECT CASE WHEN json_extract(params, '$.trigger') = 'Scheduled' "
-                       "  THEN 'Scheduled' ELSE 'OnDemand' END FROM jobs WHERE id = ?",
-                       "s", c->param[0]);
-    if (r >= 0)
-        r = vv_db_int(c->srv->db, &scheduled_for,
-                      "SELECT COALESCE(unixepoch(json_extract(params, '$.scheduledFor')), 0) "
-                      "FROM jobs WHERE id = ?",
-                      "s", c->param[0]);
-    if (r >= 0)
-        r = vv_db_text(c->srv->db, item_uuid, sizeof(item_uuid),
-                       "SELECT vm_uuid FROM protected_items WHERE id = ?", "i", item_id);
-    if (r >= 0)
-        r = vv_db_text(c->srv->db, item_name, sizeof(item_name),
-                       "SELECT name FROM protected_items WHERE id = ?", "i", item_id);
-    n = 1;
-    if (r >= 0 && parent && *parent)
-        r = vv_db_int(c->srv->db, &n,
-                      "SELECT COUNT(*) FROM recovery_points WHERE name = ? AND item_id = ?", "si",
-                      parent, item_id);
+    r = vv_db_prepare(
+        c->srv->db, &st,
+        "SELECT COALESCE(j.recovery_point, ''), COALESCE(j.retain_until, 0), "
+        "  CASE WHEN json_extract(j.params, '$.trigger') = 'Scheduled' "
+        "    THEN 'Scheduled' ELSE 'OnDemand' END, "
+        "  COALESCE(unixepoch(json_extract(j.params, '$.scheduledFor')), 0), "
+        "  i.vm_uuid, i.name, "
+        "  ?3 = '' OR EXISTS (SELECT 1 FROM recovery_points WHERE name = ?3 AND item_id = ?2) "
+        "FROM (SELECT 1) LEFT JOIN jobs j ON j.id = ?1 LEFT JOIN protected_items i ON i.id = ?2",
+        "sis", c->param[0], f->item_id, parent ? parent : "");
+    if (r < 0) {
+        vv_db_unlock(c->srv->db);
+        return r;
+    }
+    if ((r = vv_stmt_step(st)) == 1) {
+        snprintf(f->done_rp, sizeof(f->done_rp), "%s", vv_stmt_text(st, 0));
+        f->retain = vv_stmt_int(st, 1);
+        snprintf(f->kind, sizeof(f->kind), "%s", vv_stmt_text(st, 2));
+        f->scheduled_for = vv_stmt_int(st, 3);
+        snprintf(f->item_uuid, sizeof(f->item_uuid), "%s", vv_stmt_text(st, 4));
+        snprintf(f->item_name, sizeof(f->item_name), "%s", vv_stmt_text(st, 5));
+        f->parent_found = vv_stmt_int(st, 6) != 0;
+        r = 0;
+    }
+    vv_stmt_free(st);
     vv_db_unlock(c->srv->db);
+    return r;
+}
+
+/* Load the job's facts and check the body against them. 0, or -1 after replying. */
+static int commit_facts_load(struct vv_call *c, const struct commit_req *q,
+                             struct commit_facts *f)
+{
+    int r = commit_facts_read(c, q->parent, f);
+
     if (r < 0) {
         vv_reply_internal(c, r);
-        return;
+        return -1;
     }
-    if (done_rp[0]) {
+    if (f->done_rp[0]) {
         vv_reply_error(c, 409, "JobAlreadyCommitted", "job %s already committed recovery point %s",
-                       c->param[0], done_rp);
-        return;
+                       c->param[0], f->done_rp);
+        return -1;
     }
-    if (!item_uuid[0]) {
+    if (!f->item_uuid[0]) {
         vv_reply_error(c, 409, "ItemNotProtected", "job %s has no protected item any more",
                        c->param[0]);
-        return;
+        return -1;
     }
-    if (vm_uuid && strcmp(vm_uuid, item_uuid) != 0) {
+    if (q->vm_uuid && strcmp(q->vm_uuid, f->item_uuid) != 0) {
         vv_reply_error(c, 400, "InvalidParameter",
-                       "vmUuid %s is not the UUID of the job's VM (%s)", vm_uuid, item_uuid);
-        return;
+                       "vmUuid %s is not the UUID of the job's VM (%s)", q->vm_uuid, f->item_uuid);
+        return -1;
     }
-    if (n == 0) {
+    if (!f->parent_found) {
         vv_reply_error(c, 400, "InvalidParameter",
-                       "parent '%s' is not a recovery point of this item", parent);
-        return;
+                       "parent '%s' is not a recovery point of this item", q->parent);
+        return -1;
     }
+    return 0;
+}
 
-    if (agent_guard(c, c->param[0], &repo, &guard, key))
-        return;
-    ixs = calloc(json_array_size(disks), sizeof(*ixs));
-    missing = json_array();
-    if (!ixs || !missing) {
-        r = VV_E_NOMEM;
-        goto internal;
+/* Stage disks[i]: add it to the point, read its uploaded index and pin and look up
+ * every chunk it names. 0, REPLIED, or <0 vv_err. */
+static int stage_disk(struct vv_call *c, struct commit_run *cr, json_t *d, size_t i)
+{
+    static const char *const dfields[] = {"name", "source", NULL};
+    const char *dn, *src = NULL;
+    char where[32], path[VV_PATH_MAX];
+    struct vv_buf b;
+    struct vv_manifest_disk *md;
+    int r;
+
+    snprintf(where, sizeof(where), "disks[%zu]", i);
+    if (!json_is_object(d)) {
+        vv_reply_error(c, 400, "InvalidParameter", "%s must be an object", where);
+        return REPLIED;
     }
+    if (vv_body_only(c, d, where, dfields) || vv_body_str(c, d, "name", 1, &dn) ||
+        vv_body_str(c, d, "source", 0, &src))
+        return REPLIED;
+    if (src && strlen(src) > 4096) {
+        vv_reply_error(c, 400, "InvalidParameter", "%s.source is longer than 4096", where);
+        return REPLIED;
+    }
+    r = vv_manifest_add_disk(&cr->m, dn, src, &md);
+    if (r == VV_E_INVAL || r == VV_E_EXISTS) {
+        vv_reply_error(c, 400, "InvalidParameter", "%s.name '%s' is %s", where, dn,
+                       r == VV_E_EXISTS ? "listed twice" : "not a disk name");
+        return REPLIED;
+    }
+    if (r || (r = staged_path(c, c->param[0], dn, path, sizeof(path))) != 0)
+        return r;
+    vv_buf_init(&b, (128u << 20) + 64);
+    r = vv_read_file(path, &b);
+    if (r == VV_E_NOTFOUND) {
+        vv_buf_release(&b);
+        vv_reply_error(c, 409, "MissingIndex",
+                       "no index was uploaded for disk '%s' of job %s (PUT .../disks/%s/index)",
+                       dn, c->param[0], dn);
+        return REPLIED;
+    }
+    if (r == 0)
+        r = vv_index_parse(b.data, b.len, &cr->ixs[cr->nix]);
+    vv_buf_release(&b);
+    if (r)
+        return r;
+    md->virtual_size = cr->ixs[cr->nix].virtual_size;
+    md->chunk_size = cr->ixs[cr->nix].chunk_size;
+    cr->nix++;
+    return check_chunks(c->srv, cr->repo, cr->guard, cr->key, &cr->ixs[cr->nix - 1], cr->known,
+                        cr->nknown, cr->missing, &cr->nmissing);
+}
+
+/* Stage every disk and check that every chunk they name is in the vault. 0, REPLIED
+ * (409 MissingChunks among others), or <0 vv_err. */
+static int commit_stage(struct vv_call *c, const struct commit_req *q, struct commit_run *cr)
+{
+    json_t *d;
+    size_t i;
+    int r = 0;
+
+    cr->ixs = calloc(json_array_size(q->disks), sizeof(*cr->ixs));
+    cr->missing = json_array();
+    if (!cr->ixs || !cr->missing)
+        return VV_E_NOMEM;
     /* An incremental names mostly chunks its parent names, and those are in the vault
      * while the parent exists (its commit checked them; collection keeps what a point
      * names): they are pinned without a lookup, and the parent is looked for again
      * once they are pinned. A parent that cannot be read gives no shortcut. */
-    if (parent && *parent && point_ids(repo, parent, &known, &nknown) != 0)
+    if (q->parent && *q->parent && point_ids(cr->repo, q->parent, &cr->known, &cr->nknown) != 0)
         vv_warn("commit of job %s: parent %s cannot be read; every chunk is looked up",
-                c->param[0], parent);
-    json_array_foreach(disks, i, d) {
-        const char *dn, *src = NULL;
-        char where[32], path[4400];
-        struct vv_buf b;
-        struct vv_manifest_disk *md;
-
-        snprintf(where, sizeof(where), "disks[%zu]", i);
-        if (!json_is_object(d)) {
-            vv_reply_error(c, 400, "InvalidParameter", "%s must be an object", where);
-            goto out;
-        }
-        if (vv_body_only(c, d, where, dfields) || vv_body_str(c, d, "name", 1, &dn) ||
-            vv_body_str(c, d, "source", 0, &src))
-            goto out;
-        if (src && strlen(src) > 4096) {
-            vv_reply_error(c, 400, "InvalidParameter", "%s.source is longer than 4096", where);
-            goto out;
-        }
-        r = vv_manifest_add_disk(&m, dn, src, &md);
-        if (r == VV_E_INVAL || r == VV_E_EXISTS) {
-            vv_reply_error(c, 400, "InvalidParameter", "%s.name '%s' is %s", where, dn,
-                           r == VV_E_EXISTS ? "listed twice" : "not a disk name");
-            goto out;
-        }
-        if (r)
-            goto internal;
-        staged_path(c, c->param[0], dn, path, sizeof(path));
-        vv_buf_init(&b, (128u << 20) + 64);
-        r = vv_read_file(path, &b);
-        if (r == VV_E_NOTFOUND) {
-            vv_buf_release(&b);
-            vv_reply_error(c, 409, "MissingIndex",
-                           "no index was uploaded for disk '%s' of job %s (PUT .../disks/%s/index)",
-                           dn, c->param[0], dn);
-            goto out;
-        }
-        if (r == 0)
-            r = vv_index_parse(b.data, b.len, &ixs[nix]);
-        vv_buf_release(&b);
-        if (r)
-            goto internal;
-        nix++;
-        md->virtual_size = ixs[nix - 1].virtual_size;
-        md->chunk_size = ixs[nix - 1].chunk_size;
-        if ((r = check_chunks(c->srv, repo, guard, key, &ixs[nix - 1], known, nknown, missing,
-                              &nmissing)) != 0)
-            goto internal;
+                c->param[0], q->parent);
+    json_array_foreach(q->disks, i, d) {
+        if ((r = stage_disk(c, cr, d, i)) != 0)
+            return r;
     }
-    if (nknown) {
+    if (cr->nknown) {
         struct vv_manifest pm;
-        int gone = vv_repo_point_load(repo, parent, &pm) != 0;
+        int gone = vv_repo_point_load(cr->repo, q->parent, &pm) != 0;
         vv_manifest_release(&pm);
         if (gone) { /* deleted meanwhile: look every chunk up */
-            json_array_clear(missing);
-            nmissing = 0;
+            json_array_clear(cr->missing);
+            cr->nmissing = 0;
         }
-        for (size_t k = 0; gone && k < nix && r == 0; k++)
-            r = check_chunks(c->srv, repo, guard, key, &ixs[k], NULL, 0, missing, &nmissing);
+        for (size_t k = 0; gone && k < cr->nix && r == 0; k++)
+            r = check_chunks(c->srv, cr->repo, cr->guard, cr->key, &cr->ixs[k], NULL, 0,
+                             cr->missing, &cr->nmissing);
         if (r)
-            goto internal;
+            return r;
     }
-    if (nmissing) {
+    if (cr->nmissing) {
         json_t *err = json_pack("{s:{s:s,s:s,s:I,s:O}}", "error", "code", "MissingChunks",
                                 "message",
                                 "the indexes reference chunks the vault does not have; upload "
                                 "them, then commit again. Nothing was committed",
-                                "missingCount", (json_int_t)nmissing, "missing", missing);
+                                "missingCount", (json_int_t)cr->nmissing, "missing", cr->missing);
         vv_warn("commit of job %s refused: %llu referenced chunk(s) missing", c->param[0],
-                (unsigned long long)nmissing);
+                (unsigned long long)cr->nmissing);
         vv_reply(c, 409, err);
-        goto out;
+        return REPLIED;
     }
+    return 0;
+}
 
-    /* Build and write the point: indexes, then the manifest. */
-    {
-        struct timespec ts;
-        clock_gettime(CLOCK_REALTIME, &ts);
-        if ((r = vv_point_id_new((uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000,
-                                 m.id)) != 0)
-            goto internal;
-    }
-    snprintf(m.parent, sizeof(m.parent), "%s", parent ? parent : "");
-    m.created = vv_server_now(c->srv);
-    m.expires = (time_t)retain; /* as asked at commit; the catalog's expiry is the truth */
-    m.vm_name = strdup(vm_name ? vm_name : item_name);
-    m.vm_uuid = strdup(item_uuid);
-    m.domain_xml = xml ? strdup(xml) : NULL;
-    if (!m.vm_name || !m.vm_uuid || (xml && !m.domain_xml)) {
-        r = VV_E_NOMEM;
-        goto internal;
-    }
-    if ((r = vv_repo_point_commit(repo, &m, ixs)) != 0)
-        goto internal;
-    disks_j = disks_json(&m);
-    disks_text = vv_json_dump(disks_j);
-    if (!disks_text) {
-        r = VV_E_NOMEM;
-        goto undo;
-    }
+/* One reading of the server's clock to the millisecond, as *sec and *ms: the point's
+ * id and its created time both come from it. */
+static void commit_clock(struct vv_server *s, time_t *sec, uint64_t *ms)
+{
+    struct timespec ts;
+    int64_t off;
 
-    /* Then the catalog, in one transaction. */
+    (void)vv_server_now(s); /* takes in a changed clock file */
+    pthread_mutex_lock(&s->clock.mu);
+    off = s->clock.offset;
+    pthread_mutex_unlock(&s->clock.mu);
+    clock_gettime(CLOCK_REALTIME, &ts);
+    *sec = (time_t)((int64_t)ts.tv_sec + off);
+    *ms = (uint64_t)*sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+/* Build the point and write it to the store: indexes, then the manifest. 0, or <0
+ * vv_err with nothing left in the store that a commit wrote. */
+static int commit_write(struct vv_server *s, const struct commit_req *q,
+                        const struct commit_facts *f, struct commit_run *cr)
+{
+    struct vv_manifest *m = &cr->m;
+    uint64_t now_ms;
+    int r;
+
+    commit_clock(s, &m->created, &now_ms);
+    if ((r = vv_point_id_new(now_ms, m->id)) != 0)
+        return r;
+    snprintf(m->parent, sizeof(m->parent), "%s", q->parent ? q->parent : "");
+    m->consistency = q->consistency;
+    m->expires = (time_t)f->retain; /* as asked at commit; the catalog's expiry is the truth */
+    m->vm_name = strdup(q->vm_name ? q->vm_name : f->item_name);
+    m->vm_uuid = strdup(f->item_uuid);
+    m->domain_xml = q->xml ? strdup(q->xml) : NULL;
+    if (!m->vm_name || !m->vm_uuid || (q->xml && !m->domain_xml))
+        return VV_E_NOMEM;
+    if ((r = vv_repo_point_commit(cr->repo, m, cr->ixs)) != 0)
+        return r;
+    cr->disks_j = disks_json(m);
+    cr->disks_text = vv_json_dump(cr->disks_j);
+    if (!cr->disks_text) {
+        purge_point(cr->repo, m->id);
+        return VV_E_NOMEM;
+    }
+    return 0;
+}
+
+/* The catalog's side of the commit, in one transaction: the job names the point, the
+ * point's row, its expiry, the item protected. Takes the lock. 0, VV_E_EXISTS when
+ * another commit of the job won or it was cancelled, or <0 vv_err; the point's
+ * expiry and the vault's name in *expires and vault_name. */
+static int commit_catalog(struct vv_call *c, const struct commit_facts *f,
+                          const struct vv_manifest *m, const char *disks_text, int64_t *expires,
+                          char *vault_name, size_t vault_name_len)
+{
+    int64_t item_id = f->item_id;
+    int r;
+
     vv_db_lock(c->srv->db);
     r = vv_db_begin(c->srv->db);
-    if (r == 0 &&
-        (r = vv_db_run(c->srv->db,
-                       "UPDATE jobs SET recovery_point = ? WHERE id = ? AND recovery_point IS NULL "
-                       "AND status = 'InProgress'",
-                       "ss", m.id, c->param[0])) == 0)
+    if (r == 0 && (r = vv_job_set_recovery_point(c->srv->db, c->param[0], m->id)) == 0)
         r = VV_E_EXISTS; /* another commit of this job won, or the job was cancelled */
     if (r >= 0)
         r = vv_db_run(c->srv->db,
                       "INSERT INTO recovery_points(name, vault_id, item_id, time, expires, "
                       "consistency, parent, disks, job_id, kind, retain_until, scheduled_for) "
                       "VALUES (?,?,?,?,NULLIF(?, 0),?,?,?,?,?,NULLIF(?, 0),NULLIF(?, 0))",
-                      "siiiisssssii", m.id, c->who.vault_id, item_id, (int64_t)m.created,
-                      (int64_t)m.expires, vv_consistency_name(m.consistency), m.parent, disks_text,
-                      c->param[0], kind, (int64_t)m.expires, scheduled_for);
+                      "siiiisssssii", m->id, c->who.vault_id, item_id, (int64_t)m->created,
+                      (int64_t)m->expires, vv_consistency_name(m->consistency), m->parent,
+                      disks_text, c->param[0], f->kind, (int64_t)m->expires, f->scheduled_for);
     if (r >= 0)
         r = vv_retention_refresh(c->srv, item_id);
     if (r >= 0)
-        r = vv_db_int(c->srv->db, &expires,
-                      "SELECT COALESCE(expires, 0) FROM recovery_points WHERE name = ?", "s", m.id);
+        r = vv_db_int(c->srv->db, expires,
+                      "SELECT COALESCE(expires, 0) FROM recovery_points WHERE name = ?", "s",
+                      m->id);
     if (r >= 0)
         r = vv_db_run(c->srv->db,
                       "UPDATE protected_items SET state = 'Protected' WHERE id = ? AND state = 'IRPending'",
@@ -878,47 +947,67 @@ void vv_api_point_commit(struct vv_call *c)
         r = vv_db_commit(c->srv->db);
     if (r < 0)
         vv_db_rollback(c->srv->db);
-    else
-        committed = 1;
-    vv_db_text(c->srv->db, vault_name, sizeof(vault_name), "SELECT name FROM vaults WHERE id = ?",
+    vv_db_text(c->srv->db, vault_name, vault_name_len, "SELECT name FROM vaults WHERE id = ?",
                "i", c->who.vault_id);
     vv_db_unlock(c->srv->db);
-    if (!committed) {
-        if (r == VV_E_EXISTS) {
-            if (vv_repo_point_purge(repo, m.id) != 0)
-                vv_warn("point %s: left in the store; the next start removes it", m.id);
-            vv_reply_error(c, 409, "JobAlreadyCommitted",
-                           "job %s already committed a recovery point or was cancelled", c->param[0]);
-            goto out;
-        }
-        goto undo;
-    }
-    vv_staging_remove(c->srv, c->who.vault_uuid, c->param[0]);
-    vv_guard_release(guard, key);
-    vv_info("recovery point %s of '%s' committed (%s, %zu disk(s)) by host '%s'", m.id, item_name,
-            vv_consistency_name(m.consistency), m.ndisks, c->who.container);
-    vv_time_format_or_empty(m.created, tstr);
+    return r < 0 ? r : 0;
+}
+
+/* 201 with the committed point. */
+static void commit_reply(struct vv_call *c, const struct commit_facts *f,
+                         const struct commit_run *cr, int64_t expires, const char *vault_name)
+{
+    const struct vv_manifest *m = &cr->m;
+    char tstr[32], estr[32];
+
+    vv_time_format_or_empty(m->created, tstr);
     vv_time_format_or_empty((time_t)expires, estr);
     vv_reply(c, 201,
-             json_pack("{s:s,s:s,s:s,s:s,s:s?,s:s,s:s,s:O,s:s}", "name", m.id, "item", item_name,
-                       "vault", vault_name, "time", tstr, "expiresAt", expires ? estr : NULL,
-                       "consistency", vv_consistency_name(m.consistency), "parent", m.parent,
-                       "disks", disks_j, "job", c->param[0]));
-    goto out;
-undo:
-    if (vv_repo_point_purge(repo, m.id) != 0)
-        vv_warn("point %s: left in the store; the next start removes it", m.id);
-internal:
-    vv_reply_internal(c, r);
-out:
-    for (i = 0; i < nix; i++)
-        vv_index_release(&ixs[i]);
-    free(ixs);
-    free(known);
-    free(disks_text);
-    json_decref(disks_j);
-    json_decref(missing);
-    vv_manifest_release(&m);
+             json_pack("{s:s,s:s,s:s,s:s,s:s?,s:s,s:s,s:O,s:s}", "name", m->id, "item",
+                       f->item_name, "vault", vault_name, "time", tstr, "expiresAt",
+                       expires ? estr : NULL, "consistency", vv_consistency_name(m->consistency),
+                       "parent", m->parent, "disks", cr->disks_j, "job", c->param[0]));
+}
+
+/* POST .../commit: parse the body, read the job's facts, stage and check every disk,
+ * write the point to the store, record it in the catalog, reply (the order of the
+ * comment at the top of this file). */
+void vv_api_point_commit(struct vv_call *c)
+{
+    struct commit_req q = {0};
+    struct commit_facts f = {0};
+    struct commit_run cr = {0};
+    char vault_name[80] = "";
+    int64_t expires = 0;
+    int r;
+
+    if (backup_job(c, &f.item_id) || commit_parse(c, &q) || commit_facts_load(c, &q, &f))
+        return;
+    vv_manifest_init(&cr.m);
+    if (agent_guard(c, c->param[0], &cr.repo, &cr.guard, cr.key))
+        r = REPLIED;
+    else if ((r = commit_stage(c, &q, &cr)) == 0 && (r = commit_write(c->srv, &q, &f, &cr)) == 0 &&
+             (r = commit_catalog(c, &f, &cr.m, cr.disks_text, &expires, vault_name,
+                                 sizeof(vault_name))) != 0) {
+        purge_point(cr.repo, cr.m.id);
+        if (r == VV_E_EXISTS) {
+            vv_reply_error(c, 409, "JobAlreadyCommitted",
+                           "job %s already committed a recovery point or was cancelled",
+                           c->param[0]);
+            r = REPLIED;
+        }
+    }
+    if (r < 0) {
+        vv_reply_internal(c, r);
+    } else if (r == 0) {
+        vv_staging_remove(c->srv, c->who.vault_uuid, c->param[0]);
+        vv_guard_release(cr.guard, cr.key);
+        vv_info("recovery point %s of '%s' committed (%s, %zu disk(s)) by host '%s'", cr.m.id,
+                f.item_name, vv_consistency_name(cr.m.consistency), cr.m.ndisks,
+                c->who.container);
+        commit_reply(c, &f, &cr, expires, vault_name);
+    }
+    commit_run_release(&cr);
 }
 
 /* ---- restores: what an agent reads back ------------------------------------------ */

@@ -398,10 +398,14 @@ static int64_t dir_bytes(int dirfd, int depth)
  * size on disk against the data its recovery points hold. */
 static json_t *overview_storage(struct vv_call *c, int64_t vid, const char *uuid, int *err)
 {
-    char path[4096];
+    char path[VV_PATH_MAX];
     int64_t used = 0;
     int fd;
-    json_t *v = vv_db_row(
+    json_t *v;
+
+    if ((*err = vv_server_vault_path(c->srv, uuid, "store", path, sizeof(path))) != 0)
+        return NULL;
+    v = vv_db_row(
         c->srv->db, err,
         "SELECT COALESCE(SUM(json_extract(d.value, '$.dataChunks') * "
         "  json_extract(d.value, '$.chunkSize')), 0) AS logicalBytes, "
@@ -410,7 +414,6 @@ static json_t *overview_storage(struct vv_call *c, int64_t vid, const char *uuid
         "i", vid);
     if (!v)
         return NULL;
-    vv_server_vault_path(c->srv, uuid, "store", path, sizeof(path));
     fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
     if (fd >= 0)
         used = dir_bytes(fd, 0);
@@ -424,24 +427,15 @@ static json_t *overview_storage(struct vv_call *c, int64_t vid, const char *uuid
     return v;
 }
 
-void vv_api_vault_overview(struct vv_call *c)
+/* {"total", "byHealth"}: the vault's protected items by health. stale: the time
+ * before which a newest point is too old. NULL with *err on failure. */
+static json_t *overview_items(struct vv_call *c, int64_t vid, time_t stale, int *err)
 {
-    char uuid[VV_UUID_LEN], now_s[32], stale_s[32];
-    int64_t vid;
-    int err = 0;
-    json_t *out = NULL, *items = NULL, *jobs = NULL, *storage = NULL, *alerts = NULL, *vault = NULL;
-    time_t stale = c->now - OVERVIEW_STALE_SECONDS;
-
-    if (vv_find_vault(c, c->param[0], &vid, uuid, NULL, 0))
-        return;
-    vv_time_format_or_empty(c->now, now_s);
-    vv_time_format_or_empty(stale, stale_s);
-
     /* Health: Critical (the last backup failed), Warning (it completed with warnings,
      * or the newest point is older than 48 h), Pending (no point yet), Stopped
      * (protection stopped or suspended), else Healthy. */
-    items = vv_db_row(
-        c->srv->db, &err,
+    return vv_db_row(
+        c->srv->db, err,
         "WITH h AS (SELECT CASE "
         "    WHEN i.deleted IS NOT NULL OR i.state = 'ProtectionStopped' "
         "      OR i.stop_mode IS NOT NULL THEN 'Stopped' "
@@ -460,10 +454,14 @@ void vv_api_vault_overview(struct vv_call *c)
         "  'Pending', COALESCE(SUM(health = 'Pending'), 0), "
         "  'Stopped', COALESCE(SUM(health = 'Stopped'), 0)) AS \"byHealth:json\" FROM h",
         "iii", (int64_t)stale, (int64_t)stale, vid);
-    if (!items)
-        goto fail;
-    jobs = vv_db_row(
-        c->srv->db, &err,
+}
+
+/* {"total", "byStatus"}: the vault's jobs of the last 24 hours, and those running.
+ * NULL with *err on failure. */
+static json_t *overview_jobs(struct vv_call *c, int64_t vid, int *err)
+{
+    return vv_db_row(
+        c->srv->db, err,
         "SELECT COUNT(*) AS total, json_object("
         "  'InProgress', COALESCE(SUM(status IN ('InProgress', 'Cancelling')), 0), "
         "  'Completed', COALESCE(SUM(status = 'Completed'), 0), "
@@ -473,13 +471,14 @@ void vv_api_vault_overview(struct vv_call *c)
         "FROM jobs WHERE vault_id = ? AND (start_time >= ? OR status IN "
         "  ('InProgress', 'Cancelling'))",
         "ii", vid, (int64_t)(c->now - 24 * 3600));
-    if (!jobs)
-        goto fail;
-    if (!(storage = overview_storage(c, vid, uuid, &err)))
-        goto fail;
+}
+
+/* The alerts list. NULL on failure. */
+static json_t *overview_alerts(struct vv_call *c, int64_t vid, time_t stale)
+{
     /* Alerts: items whose last backup failed (with the failed job's error), then
      * protected items without a point in the last 48 h. */
-    alerts = vv_db_rows(
+    return vv_db_rows(
         c->srv->db,
         "SELECT 'Critical' AS severity, 'BackupFailed' AS code, i.name AS item, "
         "  " T("i.last_backup_time") " AS time, j.id AS job, "
@@ -503,15 +502,43 @@ void vv_api_vault_overview(struct vv_call *c)
         "  AND COALESCE(i.last_backup_status, '') <> 'Failed' AND i.created < ? "
         "  AND COALESCE((SELECT MAX(r.time) FROM recovery_points r WHERE r.item_id = i.id), 0) < ?",
         "iiii", vid, vid, (int64_t)stale, (int64_t)stale);
-    if (!alerts) {
+}
+
+/* The "replication" member: what a vault's storageRedundancy means here. */
+static json_t *overview_replication(const json_t *vault)
+{
+    /* This server keeps one copy of a vault, in its data folder: a GeoRedundant vault
+     * says so rather than pretend a secondary region exists. */
+    if (strcmp(json_string_value(json_object_get(vault, "storageRedundancy")), "GeoRedundant"))
+        return json_null();
+    return json_pack("{s:s, s:n, s:n, s:s}", "state", "NotConfigured", "secondaryRegion",
+                     "lastSyncTime", "message",
+                     "GeoRedundant is recorded, but this vmvaultd keeps the vault's store in its "
+                     "data folder only: copy the data folder to a second site to protect against "
+                     "losing this one");
+}
+
+void vv_api_vault_overview(struct vv_call *c)
+{
+    char uuid[VV_UUID_LEN], now_s[32];
+    int64_t vid;
+    int err = 0;
+    json_t *out = NULL, *items = NULL, *jobs = NULL, *storage = NULL, *alerts = NULL, *vault = NULL;
+    time_t stale = c->now - OVERVIEW_STALE_SECONDS;
+
+    if (vv_find_vault(c, c->param[0], &vid, uuid, NULL, 0))
+        return;
+    vv_time_format_or_empty(c->now, now_s);
+    if (!(items = overview_items(c, vid, stale, &err)) || !(jobs = overview_jobs(c, vid, &err)) ||
+        !(storage = overview_storage(c, vid, uuid, &err)))
+        goto fail;
+    if (!(alerts = overview_alerts(c, vid, stale))) {
         err = VV_E_IO;
         goto fail;
     }
-    vault = vault_json(c, c->param[0], &err);
-    if (!vault)
+    if (!(vault = vault_json(c, c->param[0], &err)))
         goto fail;
-    out = json_object();
-    if (!out) {
+    if (!(out = json_object())) {
         err = VV_E_NOMEM;
         goto fail;
     }
@@ -522,18 +549,7 @@ void vv_api_vault_overview(struct vv_call *c)
     json_object_set_new(out, "protectedItems", items);
     json_object_set_new(out, "jobsLast24Hours", jobs);
     json_object_set_new(out, "storage", storage);
-    /* This server keeps one copy of a vault, in its data folder: a GeoRedundant vault
-     * says so rather than pretend a secondary region exists. */
-    if (!strcmp(json_string_value(json_object_get(vault, "storageRedundancy")), "GeoRedundant"))
-        json_object_set_new(
-            out, "replication",
-            json_pack("{s:s, s:n, s:n, s:s}", "state", "NotConfigured", "secondaryRegion",
-                      "lastSyncTime",
-                      "message", "GeoRedundant is recorded, but this vmvaultd keeps the vault's "
-                                 "store in its data folder only: copy the data folder to a second "
-                                 "site to protect against losing this one"));
-    else
-        json_object_set_new(out, "replication", json_null());
+    json_object_set_new(out, "replication", overview_replication(vault));
     json_object_set_new(out, "alerts", alerts);
     json_decref(vault);
     vv_reply(c, 200, out);
