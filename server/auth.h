@@ -8,11 +8,30 @@
 #ifndef VV_AUTH_H
 #define VV_AUTH_H
 
+#include <stdint.h>
 #include <time.h>
 
-#include "api/api.h"
+#include "server.h"
 
 #define VV_TOKEN_MAX 96
+
+/* Roles, weakest first: a route names the least it needs. */
+enum vv_role { VV_ROLE_NONE = 0, VV_ROLE_READER, VV_ROLE_OPERATOR, VV_ROLE_CONTRIBUTOR,
+               VV_ROLE_OWNER };
+
+/* Who is calling. */
+struct vv_ident {
+    int agent;              /* 1: a host agent's token */
+    int64_t user_id;        /* users */
+    char user[96];          /* user name, or "agent:<host>" */
+    enum vv_role role;
+    char token_id[32];
+    int64_t container_id;   /* agents */
+    int64_t vault_id;       /* agents: the vault they registered with */
+    char container[80];
+    char vault[80];
+    char vault_uuid[VV_UUID_LEN];
+};
 
 /* A new token with prefix ("vvt", "vva"): the text (shown once), its id ("t-<8hex>")
  * and its hash (64 hex). */

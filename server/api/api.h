@@ -13,29 +13,13 @@
 #include <stdint.h>
 #include <time.h>
 
+#include "auth.h"
 #include "http.h"
 #include "json.h"
 #include "server.h"
 #include "util.h"
 
 /* Roles, in increasing power. */
-enum vv_role { VV_ROLE_NONE = 0, VV_ROLE_READER, VV_ROLE_OPERATOR, VV_ROLE_CONTRIBUTOR,
-               VV_ROLE_OWNER };
-
-/* Who is calling. */
-struct vv_ident {
-    int agent;              /* 1: a host agent's token */
-    int64_t user_id;        /* users */
-    char user[96];          /* user name, or "agent:<host>" */
-    enum vv_role role;
-    char token_id[32];
-    int64_t container_id;   /* agents */
-    int64_t vault_id;       /* agents: the vault they registered with */
-    char container[80];
-    char vault[80];
-    char vault_uuid[VV_UUID_LEN];
-};
-
 struct vv_call {
     struct vv_server *srv;
     const struct vv_http_req *req;
