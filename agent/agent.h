@@ -28,13 +28,18 @@
 
 #include "http_client.h"
 #include "json.h"
+#include "util.h"
 
 #define VV_AGENT_VERSION "0.1.0"
+
+/* The longest state folder taken (--state-dir), with its NUL: the rest of
+ * VV_PATH_MAX is room for the paths built in it. */
+#define VV_AGENT_STATE_DIR_MAX 3500
 
 struct vv_virt;
 
 struct vv_agent {
-    char state_dir[3800];
+    char state_dir[VV_PATH_MAX];
     char uri[512];       /* libvirt connection URI */
     char url[512];       /* the vault's URL */
     char token[128];     /* this host's agent token */

@@ -51,7 +51,7 @@ struct job {
     char vm_uuid[40], vm_name[256], last_point[VV_POINT_ID_MAX];
     struct vv_vm vm;
     struct chain chain;
-    char run_dir[4200], socket[4300];
+    char run_dir[VV_PATH_MAX], socket[VV_PATH_MAX];
     char new_checkpoint[128];
     int began;           /* a libvirt backup job runs */
     int transferring;    /* the snapshot is taken: failures are the transfer's */
@@ -75,21 +75,27 @@ struct job {
     struct vv_http *rh; /* progress reports' client; owned */
 };
 
-static void chain_paths(struct vv_agent *a, const char *uuid, char *json, size_t jl, char *dir,
-                        size_t dl)
+/* The chain file and the chain folder of VM uuid: 0, or VV_E_TOOBIG said. */
+static int chain_paths(struct vv_agent *a, const char *uuid, char *json, size_t jl, char *dir,
+                       size_t dl)
 {
-    snprintf(json, jl, "%s/chains/%s.json", a->state_dir, uuid);
-    snprintf(dir, dl, "%s/chains/%s", a->state_dir, uuid);
+    if (vv_path_join(json, jl, "%s/chains/%s.json", a->state_dir, uuid) != 0 ||
+        vv_path_join(dir, dl, "%s/chains/%s", a->state_dir, uuid) != 0)
+        return vv_fail(VV_E_TOOBIG, "the path of %s/chains/%s is too long", a->state_dir, uuid);
+    return 0;
 }
 
-static void chain_load(struct vv_agent *a, const char *uuid, struct chain *c)
+/* The chain kept for VM uuid into *c (empty when none is kept): 0, or VV_E_TOOBIG. */
+static int chain_load(struct vv_agent *a, const char *uuid, struct chain *c)
 {
-    char jpath[4200], dir[4200];
+    char jpath[VV_PATH_MAX], dir[VV_PATH_MAX];
     struct vv_buf b;
     json_t *j;
+    int r;
 
     memset(c, 0, sizeof(*c));
-    chain_paths(a, uuid, jpath, sizeof(jpath), dir, sizeof(dir));
+    if ((r = chain_paths(a, uuid, jpath, sizeof(jpath), dir, sizeof(dir))) != 0)
+        return r;
     vv_buf_init(&b, 1 << 20);
     if (vv_read_file(jpath, &b) == 0 && (j = vv_json_parse(b.data, b.len, NULL, 0))) {
         const char *p = json_string_value(json_object_get(j, "point"));
@@ -101,18 +107,21 @@ static void chain_load(struct vv_agent *a, const char *uuid, struct chain *c)
         json_decref(j);
     }
     vv_buf_release(&b);
+    return 0;
 }
 
 /* The index of disk target in the chain's last point, when it is kept. */
 static int chain_index(struct vv_agent *a, const char *uuid, const char *target,
                        struct vv_index *out)
 {
-    char jpath[4200], dir[4200], path[4400];
+    char jpath[VV_PATH_MAX], dir[VV_PATH_MAX], path[VV_PATH_MAX];
     struct vv_buf b;
     int r;
 
-    chain_paths(a, uuid, jpath, sizeof(jpath), dir, sizeof(dir));
-    snprintf(path, sizeof(path), "%s/%s.index", dir, target);
+    if ((r = chain_paths(a, uuid, jpath, sizeof(jpath), dir, sizeof(dir))) != 0)
+        return r;
+    if (vv_path_join(path, sizeof(path), "%s/%s.index", dir, target) != 0)
+        return vv_fail(VV_E_TOOBIG, "the path of %s/%s.index is too long", dir, target);
     vv_buf_init(&b, 1u << 30);
     r = vv_read_file(path, &b);
     if (r == 0)
@@ -133,21 +142,23 @@ static int mkdir_one(const char *p)
 static int chain_save(struct vv_agent *a, const char *uuid, const char *point,
                       const char *checkpoint, const struct vv_vm *vm, const struct vv_index *ix)
 {
-    char jpath[4200], dir[4200], path[4400];
+    char jpath[VV_PATH_MAX], dir[VV_PATH_MAX], path[VV_PATH_MAX];
     json_t *j;
     char *text;
     int r;
 
-    snprintf(path, sizeof(path), "%s/chains", a->state_dir);
-    chain_paths(a, uuid, jpath, sizeof(jpath), dir, sizeof(dir));
-    if ((r = mkdir_one(path)) || (r = mkdir_one(dir)))
+    if (vv_path_join(path, sizeof(path), "%s/chains", a->state_dir) != 0)
+        return vv_fail(VV_E_TOOBIG, "the path of %s/chains is too long", a->state_dir);
+    if ((r = chain_paths(a, uuid, jpath, sizeof(jpath), dir, sizeof(dir))) != 0 ||
+        (r = mkdir_one(path)) || (r = mkdir_one(dir)))
         return r;
     for (size_t i = 0; i < vm->ndisks; i++) {
         struct vv_buf b = VV_BUF_INIT;
-        if ((r = vv_index_serialize(&ix[i], &b)) == 0) {
-            snprintf(path, sizeof(path), "%s/%s.index", dir, vm->disks[i].target);
+        if (vv_path_join(path, sizeof(path), "%s/%s.index", dir, vm->disks[i].target) != 0)
+            r = vv_fail(VV_E_TOOBIG, "the path of %s/%s.index is too long", dir,
+                        vm->disks[i].target);
+        else if ((r = vv_index_serialize(&ix[i], &b)) == 0)
             r = vv_state_write(path, b.data, b.len);
-        }
         vv_buf_release(&b);
         if (r)
             return r;
@@ -279,7 +290,7 @@ static int is_qcow2(const struct vv_vm_disk *d) { return !strcmp(d->format, "qco
 static int prepare_snapshot(struct job *jb, const char **inc)
 {
     struct vv_agent *a = jb->a;
-    char runs[4100];
+    char runs[VV_PATH_MAX];
     int r;
 
     *inc = NULL;
@@ -306,15 +317,17 @@ static int prepare_snapshot(struct job *jb, const char **inc)
     }
     snprintf(jb->new_checkpoint, sizeof(jb->new_checkpoint), "%s%.8s-%lld", a->cp_prefix, jb->id,
              (long long)time(NULL));
-    snprintf(jb->run_dir, sizeof(jb->run_dir), "%s/run/%s", a->state_dir, jb->id);
-    snprintf(runs, sizeof(runs), "%s/run", a->state_dir);
+    if (vv_path_join(jb->run_dir, sizeof(jb->run_dir), "%s/run/%s", a->state_dir, jb->id) != 0 ||
+        vv_path_join(runs, sizeof(runs), "%s/run", a->state_dir) != 0 ||
+        vv_path_join(jb->socket, sizeof(jb->socket), "%s/nbd.sock", jb->run_dir) != 0)
+        return vv_fail(VV_E_TOOBIG, "the path of %s/run/%s/nbd.sock is too long", a->state_dir,
+                       jb->id);
     if ((r = mkdir_one(runs)) || (r = mkdir_one(jb->run_dir)))
         return r;
     chmod(runs, 0711);
     /* QEMU runs as another user and creates the socket and the scratch files here:
      * it may write, nobody may list; the folder's name is the job's random id. */
     chmod(jb->run_dir, 0733);
-    snprintf(jb->socket, sizeof(jb->socket), "%s/nbd.sock", jb->run_dir);
     return 0;
 }
 
@@ -526,10 +539,14 @@ static void clean_host(struct job *jb, int keep_checkpoint)
     if (!keep_checkpoint && jb->new_checkpoint[0])
         vv_virt_checkpoint_delete(jb->a->virt, jb->vm_uuid, jb->new_checkpoint);
     if (jb->run_dir[0]) {
-        char p[4400];
+        char p[VV_PATH_MAX];
         for (size_t i = 0; i < jb->vm.ndisks; i++) {
-            snprintf(p, sizeof(p), "%s/%s.scratch", jb->run_dir, jb->vm.disks[i].target);
-            unlink(p);
+            if (vv_path_join(p, sizeof(p), "%s/%s.scratch", jb->run_dir,
+                             jb->vm.disks[i].target) == 0)
+                unlink(p);
+            else
+                vv_error("cannot remove %s/%s.scratch: the path is too long", jb->run_dir,
+                         jb->vm.disks[i].target);
         }
         unlink(jb->socket);
         rmdir(jb->run_dir);
@@ -575,6 +592,8 @@ static int load_vm(struct job *jb, const json_t *disk_settings)
 {
     int r = vv_virt_get(jb->a->virt, jb->vm_uuid, &jb->vm);
 
+    if (r == VV_E_TOOBIG)
+        return r; /* a disk's path is too long (said): the job fails with BackupFailed */
     if (r) {
         failf(jb, "VmNotFound", "VM '%s' (%s) is not defined on host '%s' any more; stop its "
               "protection or re-create it", jb->vm_name, jb->vm_uuid, jb->a->host);
@@ -588,8 +607,7 @@ static int load_vm(struct job *jb, const json_t *disk_settings)
               jb->vm_name, jb->vm.ndisks, MAX_DISKS);
         return VV_E_UNSUPPORTED;
     }
-    chain_load(jb->a, jb->vm_uuid, &jb->chain);
-    return 0;
+    return chain_load(jb->a, jb->vm_uuid, &jb->chain);
 }
 
 /* 0, or VV_E_CANCELLED with the job failed so when a cancel was asked for. */

@@ -453,6 +453,7 @@ static int read_point(struct restore *rs)
 static int check_target(struct restore *rs)
 {
     struct vv_vm vm;
+    int r;
 
     if (!rs->original) {
         if (!rs->dir || (mkdir(rs->dir, 0755) != 0 && errno != EEXIST)) {
@@ -462,7 +463,9 @@ static int check_target(struct restore *rs)
         }
         return 0;
     }
-    if (vv_virt_get(rs->a->virt, rs->vm_uuid, &vm) != 0) {
+    if ((r = vv_virt_get(rs->a->virt, rs->vm_uuid, &vm)) == VV_E_TOOBIG)
+        return r; /* a disk's path is too long (said): the restore fails with RestoreFailed */
+    if (r != 0) {
         failr(rs, "VmNotFound", "VM '%s' is not defined on host '%s'; restore to an "
               "alternate location instead", rs->vm_name ? rs->vm_name : "?", rs->a->host);
         return VV_E_NOTFOUND;

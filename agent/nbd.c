@@ -37,6 +37,7 @@
 
 #include "err.h"
 #include "log.h"
+#include "util.h"
 
 #define CTX_ALLOC "base:allocation"
 #define CTX_BITMAP_PREFIX "qemu:dirty-bitmap:"
@@ -534,11 +535,12 @@ static int plan_args(struct spawn_plan *p, const char *path, const char *format,
 /* In a new folder dir (a mkdtemp template): qemu-nbd's listening socket p->lfd, the
  * file p->errfd for its stderr, and nconn connections cfd[] waiting in the socket's
  * backlog. The names are removed again before return, so nobody else can join.
- * 0, or VV_E_IO said (the connections made are closed; p's fds are the caller's). */
+ * 0, or VV_E_IO or VV_E_TOOBIG said (the connections made are closed; p's fds are the
+ * caller's). */
 static int plan_sockets(struct spawn_plan *p, char *dir, const char *tmp, const char *path,
                         int nconn, int *cfd)
 {
-    char sock[128], errpath[128];
+    char sock[VV_PATH_MAX], errpath[VV_PATH_MAX];
     struct sockaddr_un sa;
     int r = 0;
 
@@ -547,8 +549,12 @@ static int plan_sockets(struct spawn_plan *p, char *dir, const char *tmp, const 
                  strerror(errno));
         return VV_E_IO;
     }
-    snprintf(sock, sizeof(sock), "%s/s", dir);
-    snprintf(errpath, sizeof(errpath), "%s/e", dir);
+    /* dir is under a TMPDIR of at most 64 bytes: sock fits in sun_path */
+    if (vv_path_join(sock, sizeof(sock), "%s/s", dir) != 0 ||
+        vv_path_join(errpath, sizeof(errpath), "%s/e", dir) != 0) {
+        rmdir(dir);
+        return vv_fail(VV_E_TOOBIG, "the path of %s/s is too long", dir);
+    }
     memset(&sa, 0, sizeof(sa));
     sa.sun_family = AF_UNIX;
     memcpy(sa.sun_path, sock, strlen(sock) + 1);
@@ -586,7 +592,7 @@ static int qemu_nbd_start(const char *path, const char *format, int nconn, pid_t
 {
     struct spawn_plan p;
     const char *tmp = getenv("TMPDIR");
-    char dir[96];
+    char dir[VV_PATH_MAX];
     int r, i;
     pid_t child;
 
@@ -602,7 +608,10 @@ static int qemu_nbd_start(const char *path, const char *format, int nconn, pid_t
     }
     if (!tmp || tmp[0] != '/' || strlen(tmp) > 64)
         tmp = "/tmp";
-    snprintf(dir, sizeof(dir), "%s/vmvault-nbd-XXXXXX", tmp);
+    if (vv_path_join(dir, sizeof(dir), "%s/vmvault-nbd-XXXXXX", tmp) != 0) {
+        r = vv_fail(VV_E_TOOBIG, "the path of %s/vmvault-nbd-XXXXXX is too long", tmp);
+        goto fail;
+    }
     if ((r = plan_args(&p, path, format, nconn)) != 0 ||
         (r = plan_sockets(&p, dir, tmp, path, nconn, cfd)) != 0)
         goto fail;

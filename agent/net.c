@@ -38,17 +38,41 @@ static long conf_mtime_of(const char *path)
     return stat(path, &st) == 0 ? (long)st.st_mtime : -1;
 }
 
+/* Take key k's value v into a (the proxy's host and port into host and port):
+ * 0, or 1 when the key is unknown or its value bad. */
+static int conf_set(struct vv_agent *a, const char *k, const char *v, char *host, size_t hn,
+                    char *port, size_t pn)
+{
+    uint64_t num;
+
+    if (!strcmp(k, "HttpProxy.Host") && *v && strlen(v) < hn && !strpbrk(v, " /@"))
+        snprintf(host, hn, "%s", v);
+    else if (!strcmp(k, "HttpProxy.Port") && vv_parse_u64(v, &num) == 0 && num >= 1 &&
+             num <= 65535)
+        snprintf(port, pn, "%u", (unsigned)num);
+    else if (!strcmp(k, "HttpProxy.User") && strlen(v) < sizeof(a->proxy_user))
+        snprintf(a->proxy_user, sizeof(a->proxy_user), "%s", v);
+    else if (!strcmp(k, "HttpProxy.Password") && strlen(v) < sizeof(a->proxy_pass))
+        snprintf(a->proxy_pass, sizeof(a->proxy_pass), "%s", v);
+    else if (!strcmp(k, "Network.RetrySeconds") && vv_parse_u64(v, &num) == 0 && num <= 86400)
+        a->retry_seconds = (int)num;
+    else
+        return 1;
+    return 0;
+}
+
 static int conf_load(struct vv_agent *a)
 {
-    char path[4100], host[256] = "", port[16] = "3128";
+    char path[VV_PATH_MAX], host[256] = "", port[16] = "3128";
     struct vv_buf b;
     struct stat st;
     int r, lineno = 0;
     char *line, *save = NULL;
 
-    snprintf(path, sizeof(path), "%s/agent.conf", a->state_dir);
     a->proxy[0] = a->proxy_user[0] = a->proxy_pass[0] = '\0';
     a->retry_seconds = RETRY_DEFAULT;
+    if (vv_path_join(path, sizeof(path), "%s/agent.conf", a->state_dir) != 0)
+        return vv_fail(VV_E_TOOBIG, "the path of %s/agent.conf is too long", a->state_dir);
     a->conf_mtime = conf_mtime_of(path);
     vv_buf_init(&b, 64 * 1024);
     r = vv_read_file(path, &b);
@@ -67,7 +91,6 @@ static int conf_load(struct vv_agent *a)
         vv_warn("%s may hold a proxy password and is readable by others: chmod 600 it", path);
     for (line = strtok_r((char *)b.data, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
         char *eq, *k, *v, *end;
-        uint64_t num;
         lineno++;
         while (*line == ' ' || *line == '\t')
             line++;
@@ -88,20 +111,7 @@ static int conf_load(struct vv_agent *a)
             *--end = '\0';
         while (*v == ' ' || *v == '\t')
             v++;
-        if (!strcmp(k, "HttpProxy.Host") && *v && strlen(v) < sizeof(host) &&
-            !strpbrk(v, " /@"))
-            snprintf(host, sizeof(host), "%s", v);
-        else if (!strcmp(k, "HttpProxy.Port") && vv_parse_u64(v, &num) == 0 && num >= 1 &&
-                 num <= 65535)
-            snprintf(port, sizeof(port), "%u", (unsigned)num);
-        else if (!strcmp(k, "HttpProxy.User") && strlen(v) < sizeof(a->proxy_user))
-            snprintf(a->proxy_user, sizeof(a->proxy_user), "%s", v);
-        else if (!strcmp(k, "HttpProxy.Password") && strlen(v) < sizeof(a->proxy_pass))
-            snprintf(a->proxy_pass, sizeof(a->proxy_pass), "%s", v);
-        else if (!strcmp(k, "Network.RetrySeconds") && vv_parse_u64(v, &num) == 0 &&
-                 num <= 86400)
-            a->retry_seconds = (int)num;
-        else {
+        if (conf_set(a, k, v, host, sizeof(host), port, sizeof(port)) != 0) {
             vv_error("%s line %d: %s '%s' (keys: HttpProxy.Host, HttpProxy.Port, "
                      "HttpProxy.User, HttpProxy.Password, Network.RetrySeconds)",
                      path, lineno,
@@ -138,8 +148,11 @@ int vv_agent_conf_load(struct vv_agent *a)
 
 void vv_agent_conf_refresh(struct vv_agent *a)
 {
-    char path[4100];
-    snprintf(path, sizeof(path), "%s/agent.conf", a->state_dir);
+    char path[VV_PATH_MAX];
+    if (vv_path_join(path, sizeof(path), "%s/agent.conf", a->state_dir) != 0) {
+        vv_error("the path of %s/agent.conf is too long", a->state_dir);
+        return;
+    }
     pthread_mutex_lock(&conf_mu);
     if (conf_mtime_of(path) != a->conf_mtime) {
         vv_info("%s changed: reading it again", path);

@@ -26,6 +26,7 @@
 #include "guest.h"
 #include "log.h"
 #include "thaw_guard.h"
+#include "util.h"
 #include "virt.h"
 
 #define PING_TIMEOUT_S 5
@@ -69,37 +70,47 @@ static void failq(struct vv_quiesce *q, const char *code, const char *fmt, ...)
 
 /* ---- the freeze marker ------------------------------------------------------------- */
 
-static void marker_path(struct vv_agent *a, const char *uuid, char *out, size_t n)
+/* The marker of VM uuid into out (n bytes): 0, or VV_E_TOOBIG said. */
+static int marker_path(struct vv_agent *a, const char *uuid, char *out, size_t n)
 {
-    snprintf(out, n, "%s/frozen/%s", a->state_dir, uuid);
+    if (vv_path_join(out, n, "%s/frozen/%s", a->state_dir, uuid) != 0)
+        return vv_fail(VV_E_TOOBIG, "the path of %s/frozen/%s is too long", a->state_dir, uuid);
+    return 0;
 }
 
 static int marker_set(struct vv_agent *a, const char *uuid)
 {
-    char dir[4100], p[4200];
-    snprintf(dir, sizeof(dir), "%s/frozen", a->state_dir);
+    char dir[VV_PATH_MAX], p[VV_PATH_MAX];
+    int r;
+
+    if (vv_path_join(dir, sizeof(dir), "%s/frozen", a->state_dir) != 0)
+        return vv_fail(VV_E_TOOBIG, "the path of %s/frozen is too long", a->state_dir);
+    if ((r = marker_path(a, uuid, p, sizeof(p))) != 0)
+        return r;
     if (mkdir(dir, 0700) != 0 && errno != EEXIST) {
         vv_error("cannot create %s: %s", dir, strerror(errno));
         return VV_E_IO;
     }
-    marker_path(a, uuid, p, sizeof(p));
     return vv_state_write(p, uuid, strlen(uuid));
 }
 
 static void marker_clear(struct vv_agent *a, const char *uuid)
 {
-    char p[4200];
-    marker_path(a, uuid, p, sizeof(p));
-    unlink(p);
+    char p[VV_PATH_MAX];
+    if (marker_path(a, uuid, p, sizeof(p)) == 0)
+        unlink(p);
 }
 
 void vv_quiesce_recover(struct vv_agent *a)
 {
-    char dir[4100], why[512];
+    char dir[VV_PATH_MAX], why[512];
     struct dirent *e;
     DIR *d;
 
-    snprintf(dir, sizeof(dir), "%s/frozen", a->state_dir);
+    if (vv_path_join(dir, sizeof(dir), "%s/frozen", a->state_dir) != 0) {
+        vv_error("the path of %s/frozen is too long", a->state_dir);
+        return;
+    }
     if (!(d = opendir(dir)))
         return;
     while ((e = readdir(d))) {

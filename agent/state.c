@@ -32,10 +32,11 @@ int vv_state_init(const char *dir)
 
 int vv_state_write(const char *path, const void *data, size_t n)
 {
-    char tmp[4200];
+    char tmp[VV_PATH_MAX];
     int fd;
 
-    snprintf(tmp, sizeof(tmp), "%s.tmp", path);
+    if (vv_path_join(tmp, sizeof(tmp), "%s.tmp", path) != 0)
+        return vv_fail(VV_E_TOOBIG, "cannot write %s: the path is too long", path);
     fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
     if (fd < 0 || vv_write_all(fd, data, n) != 0 || fsync(fd) != 0) {
         vv_error("cannot write %s: %s", path, strerror(errno));
@@ -64,12 +65,13 @@ static int copy_str(const json_t *o, const char *name, char *out, size_t len)
 
 int vv_state_load(struct vv_agent *a)
 {
-    char path[4096], err[200];
+    char path[VV_PATH_MAX], err[200];
     struct vv_buf b;
     json_t *j;
     int r;
 
-    snprintf(path, sizeof(path), "%s/agent.json", a->state_dir);
+    if (vv_path_join(path, sizeof(path), "%s/agent.json", a->state_dir) != 0)
+        return vv_fail(VV_E_TOOBIG, "the path of %s/agent.json is too long", a->state_dir);
     vv_buf_init(&b, 1 << 20);
     r = vv_read_file(path, &b);
     if (r == VV_E_NOTFOUND) {
@@ -119,20 +121,23 @@ int vv_state_load(struct vv_agent *a)
 
 int vv_state_save(const struct vv_agent *a)
 {
-    char path[4096];
+    char path[VV_PATH_MAX];
     json_t *j = json_pack("{s:s,s:s,s:s,s:s,s:s,s:s,s:s}", "vaultUrl", a->url, "vaultName",
                           a->vault, "vaultId", a->vault_id, "hostName", a->host, "region",
                           a->region, "connect", a->uri, "token", a->token);
     char *text;
     int r;
 
+    if (vv_path_join(path, sizeof(path), "%s/agent.json", a->state_dir) != 0) {
+        json_decref(j);
+        return vv_fail(VV_E_TOOBIG, "the path of %s/agent.json is too long", a->state_dir);
+    }
     if (j && a->pin[0])
         json_object_set_new(j, "certificatePin", json_string(a->pin));
     text = j ? json_dumps(j, JSON_INDENT(2) | JSON_PRESERVE_ORDER) : NULL;
     json_decref(j);
     if (!text)
         return VV_E_NOMEM;
-    snprintf(path, sizeof(path), "%s/agent.json", a->state_dir);
     r = vv_state_write(path, text, strlen(text));
     free(text);
     return r;

@@ -220,9 +220,10 @@ int vv_agent_outbox_put(struct vv_agent *a, const char *job, json_t *body)
     char *text;
     int r;
 
-    if ((r = vv_path_join(dir, sizeof(dir), "%s/outbox", a->state_dir)) != 0 ||
-        (r = vv_path_join(path, sizeof(path), "%s/%s.json", dir, job)) != 0)
-        return r;
+    if (vv_path_join(dir, sizeof(dir), "%s/outbox", a->state_dir) != 0 ||
+        vv_path_join(path, sizeof(path), "%s/%s.json", dir, job) != 0)
+        return vv_fail(VV_E_TOOBIG, "the path of %s/outbox/%s.json is too long", a->state_dir,
+                       job);
     if (!(text = vv_json_dump(body)))
         return VV_E_NOMEM;
     if (mkdir(dir, 0700) != 0 && errno != EEXIST) {

@@ -13,6 +13,7 @@
 
 #include "err.h"
 #include "log.h"
+#include "util.h"
 #include "xml.h"
 
 struct vv_virt {
@@ -122,8 +123,13 @@ static int describe(virDomainPtr d, struct vv_vm *vm)
         virDomainBlockInfo bi;
         if (!xd[i].target)
             continue;
+        if (vv_path_join(k->source, sizeof(k->source), "%s", xd[i].source ? xd[i].source : "") != 0) {
+            r = vv_fail(VV_E_TOOBIG, "disk %s of VM '%s': the path %.64s... is too long",
+                        xd[i].target, vm->name, xd[i].source);
+            vv_xml_disks_free(xd, nxd);
+            return r;
+        }
         snprintf(k->target, sizeof(k->target), "%s", xd[i].target);
-        snprintf(k->source, sizeof(k->source), "%s", xd[i].source ? xd[i].source : "");
         snprintf(k->format, sizeof(k->format), "%s", xd[i].format ? xd[i].format : "raw");
         if (virDomainGetBlockInfo(d, k->target, &bi, 0) == 0)
             k->size = bi.capacity;
@@ -152,7 +158,7 @@ int vv_virt_list(struct vv_virt *v, struct vv_vm **vms, size_t *n)
             if (rr == 0)
                 k++;
             else
-                vv_vm_release(&out[k]); /* a domain that vanished meanwhile: skip it */
+                vv_vm_release(&out[k]); /* vanished meanwhile, or a disk path too long: skip it */
         }
         virDomainFree(doms[i]);
     }

@@ -10,11 +10,13 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "util.h"
+
 struct vv_virt;
 
 struct vv_vm_disk {
     char target[64];    /* "vda" */
-    char source[4096];  /* image file or block device; "" when none */
+    char source[VV_PATH_MAX]; /* image file or block device; "" when none */
     char format[16];    /* "qcow2", "raw", ... */
     uint64_t size;      /* guest-visible size in bytes */
 };

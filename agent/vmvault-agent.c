@@ -181,6 +181,29 @@ int vv_agent_run_job(struct vv_agent *a, json_t *job)
     return VV_E_UNSUPPORTED;
 }
 
+/* The checkpoint the kept chain of VM uuid uses, into keep ("" for none): 0, or
+ * VV_E_TOOBIG said. */
+static int chain_checkpoint(struct vv_agent *a, const char *uuid, char *keep, size_t n)
+{
+    char jpath[VV_PATH_MAX];
+    struct vv_buf b;
+    json_t *j;
+
+    keep[0] = '\0';
+    if (vv_path_join(jpath, sizeof(jpath), "%s/chains/%s.json", a->state_dir, uuid) != 0)
+        return vv_fail(VV_E_TOOBIG, "the path of %s/chains/%s.json is too long", a->state_dir,
+                       uuid);
+    vv_buf_init(&b, 1 << 20);
+    if (vv_read_file(jpath, &b) == 0 && (j = vv_json_parse(b.data, b.len, NULL, 0))) {
+        const char *cp = json_string_value(json_object_get(j, "checkpoint"));
+        if (cp)
+            snprintf(keep, n, "%s", cp);
+        json_decref(j);
+    }
+    vv_buf_release(&b);
+    return 0;
+}
+
 /* Leftovers of a run that was killed: libvirt backup jobs still exporting into our
  * run folder, scratch files, and checkpoints of ours (named with this registration's
  * prefix; another vault's agent on this host keeps its own) that no chain uses. */
@@ -188,32 +211,23 @@ static void clean_leftovers(struct vv_agent *a)
 {
     struct vv_vm *vms;
     size_t n;
-    char dir[4100];
+    char dir[VV_PATH_MAX];
 
     vv_quiesce_recover(a);
     if (vv_virt_list(a->virt, &vms, &n) != 0)
         return;
     for (size_t i = 0; i < n; i++) {
-        char **cps = NULL, jpath[4200];
+        char **cps = NULL;
         size_t ncp = 0;
-        struct vv_buf b;
         char keep[128] = "";
-        json_t *j;
+        /* without the chain's checkpoint known, none of the VM's is removed */
+        int known = chain_checkpoint(a, vms[i].uuid, keep, sizeof(keep)) == 0;
 
-        snprintf(jpath, sizeof(jpath), "%s/chains/%s.json", a->state_dir, vms[i].uuid);
-        vv_buf_init(&b, 1 << 20);
-        if (vv_read_file(jpath, &b) == 0 && (j = vv_json_parse(b.data, b.len, NULL, 0))) {
-            const char *cp = json_string_value(json_object_get(j, "checkpoint"));
-            if (cp)
-                snprintf(keep, sizeof(keep), "%s", cp);
-            json_decref(j);
-        }
-        vv_buf_release(&b);
         if (vv_virt_backup_running_in(a->virt, vms[i].uuid, a->state_dir) == 1) {
             vv_warn("ending the backup job of VM '%s' left by an interrupted run", vms[i].name);
             vv_virt_backup_end(a->virt, vms[i].uuid);
         }
-        if (vv_virt_checkpoints(a->virt, vms[i].uuid, &cps, &ncp) == 0) {
+        if (known && vv_virt_checkpoints(a->virt, vms[i].uuid, &cps, &ncp) == 0) {
             for (size_t k = 0; k < ncp; k++) {
                 if (a->cp_prefix[0] && !strncmp(cps[k], a->cp_prefix, strlen(a->cp_prefix)) &&
                     strcmp(cps[k], keep) != 0) {
@@ -228,8 +242,9 @@ static void clean_leftovers(struct vv_agent *a)
     }
     vv_vms_free(vms, n);
     /* run/ holds only the sockets and scratch files of backups that died with us. */
-    snprintf(dir, sizeof(dir), "%s/run", a->state_dir);
-    if (vv_rmtree(dir) != 0)
+    if (vv_path_join(dir, sizeof(dir), "%s/run", a->state_dir) != 0)
+        vv_error("the path of %s/run is too long", a->state_dir);
+    else if (vv_rmtree(dir) != 0)
         vv_warn("%s could not be removed; remove it by hand", dir);
 }
 
@@ -445,11 +460,11 @@ static int parse_option(int c, const char *arg, struct options *o, char **argv)
         snprintf(agent.uri, sizeof(agent.uri), "%s", arg);
         return -1;
     case 's':
-        if (strlen(arg) >= sizeof(agent.state_dir) - 300) {
+        if (strlen(arg) >= VV_AGENT_STATE_DIR_MAX ||
+            vv_path_join(agent.state_dir, sizeof(agent.state_dir), "%s", arg) != 0) {
             fprintf(stderr, "vmvault-agent: --state-dir is too long\n");
             return 2;
         }
-        snprintf(agent.state_dir, sizeof(agent.state_dir), "%s", arg);
         return -1;
     case 't':
         return parse_int_opt(arg, 1, 64, "--threads must be 1 to 64", &agent.threads);
