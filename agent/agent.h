@@ -22,6 +22,8 @@
 #ifndef VV_AGENT_H
 #define VV_AGENT_H
 
+#include "err.h"
+
 #include <stdatomic.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -66,28 +68,28 @@ struct vv_agent {
 
 /* ---- state.c ---------------------------------------------------------------- */
 /* Create the state folder (0700) if needed. */
-int vv_state_init(const char *dir);
+int vv_state_init(const char *dir) VV_MUST_CHECK;
 /* Read and write agent.json. */
-int vv_state_load(struct vv_agent *a);
-int vv_state_save(const struct vv_agent *a);
+int vv_state_load(struct vv_agent *a) VV_MUST_CHECK;
+int vv_state_save(const struct vv_agent *a) VV_MUST_CHECK;
 /* Atomically replace path (under the state folder) with n bytes, mode 0600. */
-int vv_state_write(const char *path, const void *data, size_t n);
+int vv_state_write(const char *path, const void *data, size_t n) VV_MUST_CHECK;
 
 /* ---- net.c: the way to the vault ---------------------------------------------- */
 /* Read agent.conf (absent: no settings). 0, or VV_E_INVAL with the line and reason
  * logged. Refreshing re-reads it only when it changed. */
-int vv_agent_conf_load(struct vv_agent *a);
+int vv_agent_conf_load(struct vv_agent *a) VV_MUST_CHECK;
 void vv_agent_conf_refresh(struct vv_agent *a);
 /* A client set up with the agent's pin and proxy. Caller vv_http_free()s. */
 struct vv_http *vv_agent_http(struct vv_agent *a);
 /* Apply the agent's pin and proxy to h (again, after agent.conf changed). */
-int vv_agent_http_apply(struct vv_agent *a, struct vv_http *h);
+int vv_agent_http_apply(struct vv_agent *a, struct vv_http *h) VV_MUST_CHECK;
 /* The job failure code and remedy for a request that got no answer (resp's
  * failure), "CODE: message" into err. */
 void vv_agent_net_error(const struct vv_agent *a, const struct vv_http_response *resp,
                         char *err, size_t errlen);
 /* 1 when a failure is worth retrying (the network may come back), else 0. */
-int vv_agent_net_transient(const struct vv_http_response *resp);
+int vv_agent_net_transient(const struct vv_http_response *resp) VV_MUST_CHECK;
 /* Split "CODE: message" into code (a copy) and the message (a pointer into err). */
 const char *vv_agent_err_split(const char *err, char *code, size_t n);
 
@@ -101,48 +103,48 @@ const char *vv_agent_err_split(const char *err, char *code, size_t n);
  * the agent is stopping; the failure's code names its cause (net.c). A 401 is
  * AgentCredentialRejected. */
 int vv_vault_json(struct vv_agent *a, struct vv_http *h, const char *method, const char *path,
-                  json_t *body, json_t **out, long *status, char *err, size_t errlen);
+                  json_t *body, json_t **out, long *status, char *err, size_t errlen) VV_MUST_CHECK;
 /* The same without retries (progress reports, job polls: they come again anyway). */
 int vv_vault_json_once(struct vv_agent *a, struct vv_http *h, const char *method,
                        const char *path, json_t *body, json_t **out, long *status, char *err,
-                       size_t errlen);
+                       size_t errlen) VV_MUST_CHECK;
 /* The same with a raw body (chunks, indexes); extra_header may be NULL. */
 int vv_vault_raw(struct vv_agent *a, struct vv_http *h, const char *method, const char *path,
                  const void *data, size_t n, const char *extra_header, json_t **out,
-                 long *status, char *err, size_t errlen);
+                 long *status, char *err, size_t errlen) VV_MUST_CHECK;
 /* Progress of a job, sent on h (one thread at a time per client): tasks is a JSON
  * array of {"name","status"} (may be NULL); returns 1 when the vault asks to cancel,
  * 0, or <0. */
 int vv_agent_progress(struct vv_agent *a, struct vv_http *h, const char *job, json_t *tasks,
-                      int64_t done, int64_t total);
+                      int64_t done, int64_t total) VV_MUST_CHECK;
 /* End a job: status "Completed", "CompletedWithWarnings", "Failed", "Cancelled". */
 int vv_agent_complete(struct vv_agent *a, const char *job, const char *status,
-                      const char *code, const char *message);
+                      const char *code, const char *message) VV_MUST_CHECK;
 /* The same with more members of the body (extra, may be NULL; borrowed): "stats"
  * (what the job read and sent), "warnings", "snapshot" (docs/api.md). */
 int vv_agent_complete_with(struct vv_agent *a, const char *job, const char *status,
-                           const char *code, const char *message, json_t *extra);
+                           const char *code, const char *message, json_t *extra) VV_MUST_CHECK;
 /* Keep a job's ending that could not be sent (in outbox/), and send those kept (0
  * when the outbox is empty afterwards). */
-int vv_agent_outbox_put(struct vv_agent *a, const char *job, json_t *body);
-int vv_agent_outbox_flush(struct vv_agent *a);
+int vv_agent_outbox_put(struct vv_agent *a, const char *job, json_t *body) VV_MUST_CHECK;
+int vv_agent_outbox_flush(struct vv_agent *a) VV_MUST_CHECK;
 
 /* ---- vmvault-agent.c: inventory and jobs ------------------------------------------ */
 /* Report the host's VMs when they changed since the last report (or force). */
-int vv_agent_report_inventory(struct vv_agent *a, int force);
+int vv_agent_report_inventory(struct vv_agent *a, int force) VV_MUST_CHECK;
 /* Carry out one claimed job (the vault's job object, with "params"): a Backup or a
  * Restore; any other operation is ended Failed (UnsupportedOperation). */
-int vv_agent_run_job(struct vv_agent *a, json_t *job);
+int vv_agent_run_job(struct vv_agent *a, json_t *job) VV_MUST_CHECK;
 
 /* ---- job_backup.c, job_restore.c: the jobs ---------------------------------------- */
 /* Carry out a Backup or a Restore job (the vault's job object, with "params"),
  * reporting progress and its end to the vault (vault.c). 0, or the failure. */
-int vv_agent_backup(struct vv_agent *a, json_t *job);
-int vv_agent_restore(struct vv_agent *a, json_t *job);
+int vv_agent_backup(struct vv_agent *a, json_t *job) VV_MUST_CHECK;
+int vv_agent_restore(struct vv_agent *a, json_t *job) VV_MUST_CHECK;
 
 /* ---- check.c: check-connectivity ------------------------------------------------ */
 /* Test each step of the way to the vault and print the result, a table or JSON
  * (json). Returns the exit status: 0 when every step passed, else 1. */
-int vv_agent_check(struct vv_agent *a, int json);
+int vv_agent_check(struct vv_agent *a, int json) VV_MUST_CHECK;
 
 #endif

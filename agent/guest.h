@@ -7,6 +7,8 @@
 #ifndef VV_GUEST_H
 #define VV_GUEST_H
 
+#include "err.h"
+
 #include <stdatomic.h>
 #include <stddef.h>
 
@@ -14,10 +16,11 @@ struct vv_virt;
 
 /* 0 when the guest agent answers a ping within timeout_s seconds; else the reason in
  * why (VV_E_UNSUPPORTED: the domain has no guest-agent channel; VV_E_IO: no answer). */
-int vv_guest_ping(struct vv_virt *v, const char *uuid, int timeout_s, char *why, size_t n);
+int vv_guest_ping(struct vv_virt *v, const char *uuid, int timeout_s, char *why, size_t n)
+    VV_MUST_CHECK;
 
 /* 1 when the guest reports its filesystems frozen, 0 thawed, <0 with why. */
-int vv_guest_frozen(struct vv_virt *v, const char *uuid, char *why, size_t n);
+int vv_guest_frozen(struct vv_virt *v, const char *uuid, char *why, size_t n) VV_MUST_CHECK;
 
 /* How one run of a script inside the guest went. */
 struct vv_guest_run {
@@ -37,8 +40,8 @@ struct vv_guest_run {
  * still be a failure: non-zero exit, signal, timeout), or <0 when the guest agent
  * could not be asked (reason in why). A script that does not end in time keeps
  * running in the guest: the guest agent cannot stop it. */
-int vv_guest_exec(struct vv_virt *v, const char *uuid, const char *path,
-                  const char *const *args, size_t nargs, unsigned timeout_s,
-                  const atomic_int *cancel, struct vv_guest_run *out, char *why, size_t n);
+int vv_guest_exec(struct vv_virt *v, const char *uuid, const char *path, const char *const *args,
+                  size_t nargs, unsigned timeout_s, const atomic_int *cancel,
+                  struct vv_guest_run *out, char *why, size_t n) VV_MUST_CHECK;
 
 #endif

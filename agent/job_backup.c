@@ -533,11 +533,11 @@ static int commit(struct job *jb, int incremental, char point[VV_POINT_ID_MAX])
 static void clean_host(struct job *jb, int keep_checkpoint)
 {
     if (jb->began) {
-        vv_virt_backup_end(jb->a->virt, jb->vm_uuid);
+        vv_best_effort(vv_virt_backup_end(jb->a->virt, jb->vm_uuid));
         jb->began = 0;
     }
     if (!keep_checkpoint && jb->new_checkpoint[0])
-        vv_virt_checkpoint_delete(jb->a->virt, jb->vm_uuid, jb->new_checkpoint);
+        vv_best_effort(vv_virt_checkpoint_delete(jb->a->virt, jb->vm_uuid, jb->new_checkpoint));
     if (jb->run_dir[0]) {
         char p[VV_PATH_MAX];
         for (size_t i = 0; i < jb->vm.ndisks; i++) {
@@ -642,7 +642,7 @@ static int backup_steps(struct job *jb, const json_t *params, struct vv_index **
     if ((r = transfer(jb, inc, *ix)) != 0 || (r = cancelled(jb)) != 0)
         return r;
     if (jb->began) {
-        vv_virt_backup_end(a->virt, jb->vm_uuid);
+        vv_best_effort(vv_virt_backup_end(a->virt, jb->vm_uuid));
         jb->began = 0;
     }
     if ((r = commit(jb, jb->incremental, point)) != 0)
@@ -654,7 +654,7 @@ static int backup_steps(struct job *jb, const json_t *params, struct vv_index **
                     "the chain state could not be saved on the host; the next backup reads "
                     "all allocated data");
     if (jb->chain.checkpoint[0] && strcmp(jb->chain.checkpoint, jb->new_checkpoint) != 0)
-        vv_virt_checkpoint_delete(a->virt, jb->vm_uuid, jb->chain.checkpoint);
+        vv_best_effort(vv_virt_checkpoint_delete(a->virt, jb->vm_uuid, jb->chain.checkpoint));
     clean_host(jb, 1);
     set_task(jb, "Transfer data to vault", "Completed");
     return 0;
@@ -682,9 +682,9 @@ static void complete_ok(struct job *jb, json_t *extra, const char *point)
     report(jb);
     if (json_array_size(warnings))
         json_object_set(extra, "warnings", warnings);
-    vv_agent_complete_with(jb->a, jb->id,
-                           json_array_size(warnings) ? "CompletedWithWarnings" : "Completed",
-                           NULL, NULL, extra);
+    vv_best_effort(vv_agent_complete_with(
+        jb->a, jb->id, json_array_size(warnings) ? "CompletedWithWarnings" : "Completed", NULL,
+        NULL, extra));
     json_decref(warnings);
     vv_info("job %s: %s recovery point %s of '%s' committed%s", jb->id,
             vv_consistency_name(jb->q.type), point, jb->vm_name,
@@ -711,14 +711,14 @@ static void job_end(struct job *jb, int r, const char *point)
     if (r && !strcmp(jb->code, "Cancelled")) {
         set_task(jb, "Transfer data to vault", "Cancelled");
         report(jb);
-        vv_agent_complete_with(a, jb->id, "Cancelled", NULL, NULL, extra);
+        vv_best_effort(vv_agent_complete_with(a, jb->id, "Cancelled", NULL, NULL, extra));
     } else if (r) {
         if (!jb->code[0])
             failf(jb, "BackupFailed", "the backup failed: %s (see the agent's log)",
                   vv_strerror(r));
         set_task(jb, jb->transferring ? "Transfer data to vault" : "Take Snapshot", "Failed");
         report(jb);
-        vv_agent_complete_with(a, jb->id, "Failed", jb->code, jb->message, extra);
+        vv_best_effort(vv_agent_complete_with(a, jb->id, "Failed", jb->code, jb->message, extra));
     } else {
         complete_ok(jb, extra, point);
     }

@@ -445,7 +445,7 @@ static int read_point(struct restore *rs)
         return VV_E_IO;
     }
     if ((xml = json_string_value(json_object_get(rs->point, "domainXml"))))
-        vv_xml_domain_disks(xml, &rs->xd, &rs->nxd);
+        vv_best_effort(vv_xml_domain_disks(xml, &rs->xd, &rs->nxd));
     return 0;
 }
 
@@ -667,16 +667,16 @@ static void restore_end(struct restore *rs, int r)
 {
     if (r && rs->code[0] && !strcmp(rs->code, "Cancelled")) {
         progress(rs, "Cancelled", rs->total);
-        vv_agent_complete(rs->a, rs->id, "Cancelled", NULL, NULL);
+        vv_best_effort(vv_agent_complete(rs->a, rs->id, "Cancelled", NULL, NULL));
     } else if (r) {
         if (!rs->code[0])
             failr(rs, "RestoreFailed", "the restore failed: %s", vv_strerror(r));
         progress(rs, "Failed", rs->total);
-        vv_agent_complete(rs->a, rs->id, "Failed", rs->code, rs->message);
+        vv_best_effort(vv_agent_complete(rs->a, rs->id, "Failed", rs->code, rs->message));
     } else {
         atomic_store(&rs->done, rs->total);
         progress(rs, "Completed", rs->total);
-        vv_agent_complete(rs->a, rs->id, "Completed", NULL, NULL);
+        vv_best_effort(vv_agent_complete(rs->a, rs->id, "Completed", NULL, NULL));
     }
     fetcher_stop(&rs->rf);
     for (size_t i = 0; i < RESTORE_DISKS_MAX; i++)

@@ -20,6 +20,8 @@
 #ifndef VV_AGENT_NBD_H
 #define VV_AGENT_NBD_H
 
+#include "err.h"
+
 #include <stddef.h>
 
 #include "engine/source.h"
@@ -37,7 +39,7 @@
  * the contexts it does offer are logged), VV_E_UNSUPPORTED (no base:allocation), VV_E_IO (cannot connect,
  * protocol error), VV_E_NOMEM. *out is NULL on failure. */
 int vv_nbd_open_unix(const char *socket_path, const char *export_name, const char *bitmap,
-                     struct vv_source **out);
+                     struct vv_source **out) VV_MUST_CHECK;
 
 /* Serve the image at path read-only with "qemu-nbd --read-only --format=FORMAT
  * --shared=N" (qemu-nbd found on PATH, socket-activated on a socket no other process
@@ -48,13 +50,13 @@ int vv_nbd_open_unix(const char *socket_path, const char *export_name, const cha
  * VV_E_NOTFOUND (no such image), VV_E_IO (qemu-nbd refused the image, for example
  * "Failed to get shared "write" lock" when a running VM uses it; its message is
  * logged), VV_E_INVAL, VV_E_NOMEM. *out is NULL on failure. */
-int vv_nbd_open_image(const char *path, const char *format, struct vv_source **out);
+int vv_nbd_open_image(const char *path, const char *format, struct vv_source **out) VV_MUST_CHECK;
 
 /* The extents flagged dirty in the bitmap context of s (opened by vv_nbd_open_unix
  * with a bitmap) over the whole disk: ascending, disjoint, adjacent ones merged,
  * clipped to the disk size. *out is allocated with malloc (NULL when *n is 0); the
  * caller frees it with free(). Returns 0, VV_E_INVAL (s is not an NBD source opened
  * with a bitmap), VV_E_IO, VV_E_NOMEM. */
-int vv_nbd_dirty_extents(struct vv_source *s, struct vv_extent **out, size_t *n);
+int vv_nbd_dirty_extents(struct vv_source *s, struct vv_extent **out, size_t *n) VV_MUST_CHECK;
 
 #endif

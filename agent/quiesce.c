@@ -193,7 +193,7 @@ static int run_script(struct vv_agent *a, const char *uuid, const struct vv_scri
 static int thaw_checked(struct vv_agent *a, const char *uuid, char *why, size_t n)
 {
     for (int i = 0; i < THAW_TRIES; i++) {
-        vv_virt_fs_thaw(a->virt, uuid, why, n);
+        vv_best_effort(vv_virt_fs_thaw(a->virt, uuid, why, n));
         if (vv_guest_frozen(a->virt, uuid, why, n) == 0)
             return 0;
         usleep(200 * 1000);

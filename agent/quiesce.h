@@ -18,6 +18,8 @@
 #ifndef VV_QUIESCE_H
 #define VV_QUIESCE_H
 
+#include "err.h"
+
 #include <stdatomic.h>
 
 #include "json.h"
@@ -45,7 +47,7 @@ typedef int (*vv_take_fn)(void *arg);
  * continueBackupOnFailure is false (the snapshot, if taken, must then be dropped). */
 int vv_quiesce_take(struct vv_agent *a, const char *uuid, const char *vm_name, int running,
                     const struct vv_script_settings *s, vv_take_fn take, void *arg,
-                    const atomic_int *cancel, struct vv_quiesce *q);
+                    const atomic_int *cancel, struct vv_quiesce *q) VV_MUST_CHECK;
 
 void vv_quiesce_release(struct vv_quiesce *q);
 

@@ -115,7 +115,7 @@ int vv_thaw_guard_start(const char *uri, const char *uuid, unsigned limit_s,
     g->from = out[0];
     if (read_line(g->from, line, sizeof(line), READY_WAIT_MS) <= 0 || strcmp(line, "ready")) {
         vv_error("thaw guard: did not become ready");
-        vv_thaw_guard_stop(g);
+        vv_best_effort(vv_thaw_guard_stop(g));
         return VV_E_IO;
     }
     return 0;

@@ -18,6 +18,8 @@
 #ifndef VV_THAW_GUARD_H
 #define VV_THAW_GUARD_H
 
+#include "err.h"
+
 #include <sys/types.h>
 
 struct vv_thaw_guard {
@@ -29,14 +31,14 @@ struct vv_thaw_guard {
 /* Start a guard for domain uuid on libvirt uri that thaws after limit_s seconds.
  * Returns once the guard is ready (it has connected to libvirt), or <0. */
 int vv_thaw_guard_start(const char *uri, const char *uuid, unsigned limit_s,
-                        struct vv_thaw_guard *g);
+                        struct vv_thaw_guard *g) VV_MUST_CHECK;
 
 /* The agent has thawed the guest (or never froze it): end the guard. Returns 1 when
  * the guard had thawed the guest itself because the limit was reached, 0 when not,
  * <0 when the guard could not be asked (it is ended anyway). */
-int vv_thaw_guard_stop(struct vv_thaw_guard *g);
+int vv_thaw_guard_stop(struct vv_thaw_guard *g) VV_MUST_CHECK;
 
 /* The guard process's main: argv is "thaw-guard URI UUID LIMIT_S". */
-int vv_thaw_guard_main(int argc, char **argv);
+int vv_thaw_guard_main(int argc, char **argv) VV_MUST_CHECK;
 
 #endif

@@ -5,6 +5,8 @@
 #ifndef VV_UPLOAD_H
 #define VV_UPLOAD_H
 
+#include "err.h"
+
 #include <pthread.h>
 
 #include "agent.h"
@@ -14,7 +16,7 @@ struct vv_upload;
 
 /* A sink for backups run with at most nworkers workers. Owner: the caller,
  * vv_upload_free(). a is borrowed for the sink's life. */
-int vv_upload_new(struct vv_agent *a, int nworkers, struct vv_upload **out);
+int vv_upload_new(struct vv_agent *a, int nworkers, struct vv_upload **out) VV_MUST_CHECK;
 /* The sink to give vv_disk_backup_to; borrowed from u. */
 struct vv_chunk_sink *vv_upload_sink(struct vv_upload *u);
 /* Stop uploading between chunks once *cancel is non-zero (VV_E_CANCELLED). */

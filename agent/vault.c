@@ -81,7 +81,7 @@ static int request(struct vv_agent *a, struct vv_http *h, const char *method, co
     req.timeout_ms = 120000;
     vv_http_response_init(&resp);
     for (;;) {
-        vv_agent_http_apply(a, h);
+        vv_best_effort(vv_agent_http_apply(a, h));
         r = vv_http_do(h, &req, &resp);
         if (!retry || (r < 0 && r != VV_E_IO) || !vv_agent_net_transient(&resp) ||
             atomic_load(&a->stop) || time(NULL) - t0 + (time_t)pause > a->retry_seconds)
@@ -207,7 +207,8 @@ int vv_agent_complete_with(struct vv_agent *a, const char *job, const char *stat
     else if (code)
         vv_warn("job %s ended %s: %s: %s", job, status, code, message ? message : "");
     if (r && (http_status == 0 || http_status >= 500))
-        vv_agent_outbox_put(a, job, body); /* the network is down: tell the vault later */
+        /* the network is down: tell the vault later */
+        vv_best_effort(vv_agent_outbox_put(a, job, body));
     json_decref(body);
     return r;
 }

@@ -7,6 +7,8 @@
 #ifndef VV_VIRT_H
 #define VV_VIRT_H
 
+#include "err.h"
+
 #include <stddef.h>
 #include <stdint.h>
 
@@ -32,22 +34,23 @@ struct vv_vm {
 };
 
 /* Connect to uri ("qemu:///system"). Owner: the caller, vv_virt_close(). */
-int vv_virt_open(const char *uri, struct vv_virt **out);
+int vv_virt_open(const char *uri, struct vv_virt **out) VV_MUST_CHECK;
 void vv_virt_close(struct vv_virt *v);
 
 /* Every domain of the host. Caller frees with vv_vms_free(). */
-int vv_virt_list(struct vv_virt *v, struct vv_vm **vms, size_t *n);
+int vv_virt_list(struct vv_virt *v, struct vv_vm **vms, size_t *n) VV_MUST_CHECK;
 void vv_vms_free(struct vv_vm *vms, size_t n);
 /* One domain by UUID: 0, VV_E_NOTFOUND. Release with vv_vm_release(). */
-int vv_virt_get(struct vv_virt *v, const char *uuid, struct vv_vm *out);
+int vv_virt_get(struct vv_virt *v, const char *uuid, struct vv_vm *out) VV_MUST_CHECK;
 void vv_vm_release(struct vv_vm *vm);
 
 /* 1 when the domain has the checkpoint, 0 when not, <0 on error. */
-int vv_virt_checkpoint_exists(struct vv_virt *v, const char *uuid, const char *name);
+int vv_virt_checkpoint_exists(struct vv_virt *v, const char *uuid, const char *name) VV_MUST_CHECK;
 /* Delete a checkpoint (its bitmaps go with it); 0 also when it did not exist. */
-int vv_virt_checkpoint_delete(struct vv_virt *v, const char *uuid, const char *name);
+int vv_virt_checkpoint_delete(struct vv_virt *v, const char *uuid, const char *name) VV_MUST_CHECK;
 /* Names of the domain's checkpoints (caller frees each and the array with free()). */
-int vv_virt_checkpoints(struct vv_virt *v, const char *uuid, char ***names, size_t *n);
+int vv_virt_checkpoints(struct vv_virt *v, const char *uuid, char ***names, size_t *n)
+    VV_MUST_CHECK;
 
 /* Start a pull-mode backup of a running domain: the disks in targets[0..n) are
  * exported over NBD on the unix socket (export names = targets), with scratch files
@@ -58,14 +61,14 @@ int vv_virt_checkpoints(struct vv_virt *v, const char *uuid, char ***names, size
 int vv_virt_backup_begin(struct vv_virt *v, const char *uuid, const char *socket,
                          const char *scratch_dir, const char *const *targets, size_t n,
                          const char *const *bitmap_targets, size_t nbitmap,
-                         const char *incremental, const char *checkpoint);
+                         const char *incremental, const char *checkpoint) VV_MUST_CHECK;
 /* Define a new domain from xml (it is not started). */
-int vv_virt_define(struct vv_virt *v, const char *xml);
+int vv_virt_define(struct vv_virt *v, const char *xml) VV_MUST_CHECK;
 
 /* 1 when the domain runs a backup job whose NBD socket lies under dir, 0 when not. */
-int vv_virt_backup_running_in(struct vv_virt *v, const char *uuid, const char *dir);
+int vv_virt_backup_running_in(struct vv_virt *v, const char *uuid, const char *dir) VV_MUST_CHECK;
 /* End the domain's backup job (a no-op when none runs). */
-int vv_virt_backup_end(struct vv_virt *v, const char *uuid);
+int vv_virt_backup_end(struct vv_virt *v, const char *uuid) VV_MUST_CHECK;
 
 /* ---- the guest agent (qemu-guest-agent inside a running domain) ----------------
  * Each call fails with libvirt's message in why (n bytes): VV_E_UNSUPPORTED when the
@@ -77,12 +80,12 @@ int vv_virt_backup_end(struct vv_virt *v, const char *uuid);
 /* Send one command (QMP JSON text) and wait at most timeout_s seconds for the answer
  * (the answer's JSON text into *answer, caller frees). */
 int vv_virt_agent_command(struct vv_virt *v, const char *uuid, const char *cmd, int timeout_s,
-                          char **answer, char *why, size_t n);
+                          char **answer, char *why, size_t n) VV_MUST_CHECK;
 /* Freeze every mounted filesystem of the guest (its fsfreeze hook runs first);
  * returns how many were frozen. */
-int vv_virt_fs_freeze(struct vv_virt *v, const char *uuid, char *why, size_t n);
+int vv_virt_fs_freeze(struct vv_virt *v, const char *uuid, char *why, size_t n) VV_MUST_CHECK;
 /* Thaw them (its hook runs after); returns how many were thawed (0 when none were
  * frozen). */
-int vv_virt_fs_thaw(struct vv_virt *v, const char *uuid, char *why, size_t n);
+int vv_virt_fs_thaw(struct vv_virt *v, const char *uuid, char *why, size_t n) VV_MUST_CHECK;
 
 #endif

@@ -176,8 +176,9 @@ int vv_agent_run_job(struct vv_agent *a, json_t *job)
         return vv_agent_backup(a, job);
     if (op && !strcmp(op, "Restore"))
         return vv_agent_restore(a, job);
-    vv_agent_complete(a, id, "Failed", "UnsupportedOperation",
-                      "this agent version does not carry out this operation; update vmvault-agent");
+    vv_best_effort(vv_agent_complete(
+        a, id, "Failed", "UnsupportedOperation",
+        "this agent version does not carry out this operation; update vmvault-agent"));
     return VV_E_UNSUPPORTED;
 }
 
@@ -225,7 +226,7 @@ static void clean_leftovers(struct vv_agent *a)
 
         if (vv_virt_backup_running_in(a->virt, vms[i].uuid, a->state_dir) == 1) {
             vv_warn("ending the backup job of VM '%s' left by an interrupted run", vms[i].name);
-            vv_virt_backup_end(a->virt, vms[i].uuid);
+            vv_best_effort(vv_virt_backup_end(a->virt, vms[i].uuid));
         }
         if (known && vv_virt_checkpoints(a->virt, vms[i].uuid, &cps, &ncp) == 0) {
             for (size_t k = 0; k < ncp; k++) {
@@ -233,7 +234,7 @@ static void clean_leftovers(struct vv_agent *a)
                     strcmp(cps[k], keep) != 0) {
                     vv_warn("removing checkpoint %s of VM '%s' left by an interrupted backup",
                             cps[k], vms[i].name);
-                    vv_virt_checkpoint_delete(a->virt, vms[i].uuid, cps[k]);
+                    vv_best_effort(vv_virt_checkpoint_delete(a->virt, vms[i].uuid, cps[k]));
                 }
                 free(cps[k]);
             }
@@ -374,12 +375,12 @@ static int cmd_run(int once)
         json_t *job = NULL;
         long status = 0;
         vv_agent_conf_refresh(&agent);
-        vv_agent_outbox_flush(&agent);
+        vv_best_effort(vv_agent_outbox_flush(&agent));
         if (time(NULL) - last_inventory >= 300 || once) {
-            vv_agent_report_inventory(&agent, 1);
+            vv_best_effort(vv_agent_report_inventory(&agent, 1));
             last_inventory = time(NULL);
         } else {
-            vv_agent_report_inventory(&agent, 0);
+            vv_best_effort(vv_agent_report_inventory(&agent, 0));
         }
         r = vv_vault_json_once(&agent, agent.http, "GET",
                           once ? "/api/v1/agent/jobs/next" : "/api/v1/agent/jobs/next?wait=5",
@@ -404,7 +405,7 @@ static int cmd_run(int once)
                 break;
             continue;
         }
-        vv_agent_run_job(&agent, job);
+        vv_best_effort(vv_agent_run_job(&agent, job));
         json_decref(job);
     }
     vv_info("stopped");

@@ -11,6 +11,8 @@
 #ifndef VV_AGENT_XML_H
 #define VV_AGENT_XML_H
 
+#include "err.h"
+
 #include <stddef.h>
 
 /* One <devices><disk> of a domain. */
@@ -29,7 +31,7 @@ struct vv_xml_disk {
  * array of *n entries (NULL when *n is 0); caller frees it with vv_xml_disks_free().
  * Returns 0, VV_E_CORRUPT (malformed XML, not a domain, a disk without <target dev>),
  * VV_E_INVAL (xml NULL), VV_E_TOOBIG (over 16 MiB), VV_E_NOMEM. */
-int vv_xml_domain_disks(const char *xml, struct vv_xml_disk **out, size_t *n);
+int vv_xml_domain_disks(const char *xml, struct vv_xml_disk **out, size_t *n) VV_MUST_CHECK;
 /* Free an array from vv_xml_domain_disks. NULL is a no-op. */
 void vv_xml_disks_free(struct vv_xml_disk *d, size_t n);
 
@@ -48,6 +50,6 @@ void vv_xml_disks_free(struct vv_xml_disk *d, size_t n);
  * VV_E_INVAL (empty name or path, a target listed twice), VV_E_TOOBIG, VV_E_NOMEM. */
 int vv_xml_domain_for_restore(const char *xml, const char *new_name, const char *new_uuid,
                               const char *const *targets, const char *const *new_paths,
-                              const char *const *new_formats, size_t n, char **out);
+                              const char *const *new_formats, size_t n, char **out) VV_MUST_CHECK;
 
 #endif

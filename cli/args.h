@@ -16,6 +16,8 @@
 #ifndef VV_CLI_ARGS_H
 #define VV_CLI_ARGS_H
 
+#include "err.h"
+
 #include <stddef.h>
 #include <stdint.h>
 
@@ -119,9 +121,9 @@ struct vv_args {
  * to go on, or an exit status: 0 after --help, VV_EXIT_USAGE after printing a
  * precise usage error. */
 int vv_opts_parse(const struct vv_optset *set, const struct vv_verb *v, int argc,
-                  char **argv, struct vv_args *a);
+                  char **argv, struct vv_args *a) VV_MUST_CHECK;
 /* vv_opts_parse() with vv_api_options. */
-int vv_args_parse(const struct vv_verb *v, int argc, char **argv, struct vv_args *a);
+int vv_args_parse(const struct vv_verb *v, int argc, char **argv, struct vv_args *a) VV_MUST_CHECK;
 /* The value of opt, or NULL when it was not given. */
 const char *vv_arg(const struct vv_args *a, int opt);
 /* The numeric value of opt (0 when not given). */
@@ -134,28 +136,30 @@ const char *vv_arg_query(const struct vv_args *a, int opt, char buf[24]);
  * to go on, or VV_EXIT_USAGE after a usage error naming v: neither was given, or
  * both with different values ("--name and --rp-name name different WHAT"). */
 int vv_args_alias(const struct vv_verb *v, struct vv_args *a, int opt, int alias,
-                  const char *what);
+                  const char *what) VV_MUST_CHECK;
 
 /* Print "vmvault CMD: MESSAGE" and a hint to --help on stderr; returns
  * VV_EXIT_USAGE. */
-int vv_cli_usage_error(const char *cmd, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+int vv_cli_usage_error(const char *cmd, const char *fmt, ...)
+    __attribute__((warn_unused_result, format(printf, 2, 3)));
 /* Find a sub-command by name in a NULL-terminated table. */
 const struct vv_command *vv_cli_find(const struct vv_command *table, const char *name);
 /* A group of verbs ("vault", "vault backup-properties"): --help prints usage; an
  * unknown verb is a usage error naming the group. argv[0] is the group's name. */
 int vv_cli_group(const char *group, const char *usage, const struct vv_command *verbs,
-                 int argc, char **argv);
+                 int argc, char **argv) VV_MUST_CHECK;
 
 /* Parse a "vda,vdb" list of disk names into a new JSON array (*out, caller
  * json_decref()s). Returns -1 to go on, or VV_EXIT_USAGE after a usage error of
  * verb naming option and the bad name. */
-int vv_disk_list(const char *verb, const char *option, const char *list, json_t **out);
+int vv_disk_list(const char *verb, const char *option, const char *list, json_t **out)
+    VV_MUST_CHECK;
 /* The JSON object in file ("-": standard input, at most 1 MiB); what names it in
  * messages ("a policy"). NULL after printing why. Caller json_decref()s. */
 json_t *vv_load_json_object(const char *file, const char *what);
 
 /* YYYY-MM-DD or DD-MM-YYYY (a real calendar day from 1970) -> YYYY-MM-DD in out.
  * Returns 0, or -1 when s is not such a date. */
-int vv_date_parse(const char *s, char out[11]);
+int vv_date_parse(const char *s, char out[11]) VV_MUST_CHECK;
 
 #endif

@@ -7,6 +7,8 @@
 #ifndef VV_CLI_H
 #define VV_CLI_H
 
+#include "err.h"
+
 #include <stdio.h>
 
 #define VV_VERSION "0.1.0"
@@ -26,23 +28,23 @@ struct vv_command {
     const char *usage; /* the full help text */
 };
 
-int vv_cmd_debug(int argc, char **argv);
+int vv_cmd_debug(int argc, char **argv) VV_MUST_CHECK;
 extern const char vv_debug_usage[];
 
 /* Command groups that drive a vault server over its REST API (client.h). */
-int vv_cmd_login(int argc, char **argv);
-int vv_cmd_logout(int argc, char **argv);
-int vv_cmd_vault(int argc, char **argv);
-int vv_cmd_policy(int argc, char **argv);
-int vv_cmd_container(int argc, char **argv);
-int vv_cmd_protectable_item(int argc, char **argv);
-int vv_cmd_protection(int argc, char **argv);
-int vv_cmd_item(int argc, char **argv);
-int vv_cmd_job(int argc, char **argv);
-int vv_cmd_recoverypoint(int argc, char **argv);
-int vv_cmd_user(int argc, char **argv);
-int vv_cmd_token(int argc, char **argv);
-int vv_cmd_restore(int argc, char **argv);
+int vv_cmd_login(int argc, char **argv) VV_MUST_CHECK;
+int vv_cmd_logout(int argc, char **argv) VV_MUST_CHECK;
+int vv_cmd_vault(int argc, char **argv) VV_MUST_CHECK;
+int vv_cmd_policy(int argc, char **argv) VV_MUST_CHECK;
+int vv_cmd_container(int argc, char **argv) VV_MUST_CHECK;
+int vv_cmd_protectable_item(int argc, char **argv) VV_MUST_CHECK;
+int vv_cmd_protection(int argc, char **argv) VV_MUST_CHECK;
+int vv_cmd_item(int argc, char **argv) VV_MUST_CHECK;
+int vv_cmd_job(int argc, char **argv) VV_MUST_CHECK;
+int vv_cmd_recoverypoint(int argc, char **argv) VV_MUST_CHECK;
+int vv_cmd_user(int argc, char **argv) VV_MUST_CHECK;
+int vv_cmd_token(int argc, char **argv) VV_MUST_CHECK;
+int vv_cmd_restore(int argc, char **argv) VV_MUST_CHECK;
 extern const char vv_login_usage[], vv_logout_usage[], vv_vault_usage[], vv_policy_usage[],
     vv_container_usage[], vv_protectable_item_usage[], vv_protection_usage[], vv_item_usage[],
     vv_job_usage[], vv_recoverypoint_usage[], vv_user_usage[], vv_token_usage[],

@@ -17,6 +17,8 @@
 #ifndef VV_CLI_REQUEST_H
 #define VV_CLI_REQUEST_H
 
+#include "err.h"
+
 #include <stddef.h>
 
 #include "args.h"
@@ -41,10 +43,10 @@ struct vv_client {
 /* Find the server URL and token and prepare a connection. On failure prints why
  * (nothing configured: run 'vmvault login' or set VMVAULT_URL/VMVAULT_TOKEN) and
  * returns VV_EXIT_FAIL. Pair with vv_client_close() in either case. */
-int vv_client_open(struct vv_client *c, const struct vv_args *a);
+int vv_client_open(struct vv_client *c, const struct vv_args *a) VV_MUST_CHECK;
 /* Connect to url with token, ignoring the environment and config (for login). */
 int vv_client_open_with(struct vv_client *c, const char *url, const char *token, int json,
-                        const char *pin);
+                        const char *pin) VV_MUST_CHECK;
 void vv_client_close(struct vv_client *c);
 
 /* The config file path ($XDG_CONFIG_HOME/vmvault/config.json or
@@ -70,7 +72,7 @@ void vv_path_query(struct vv_path *p, const char *key, const char *value);
  * leaves *out NULL and returns VV_EXIT_FAIL. A GET that gets no answer at all is
  * tried again c->retries times, 2 s apart. */
 int vv_client_call(struct vv_client *c, const char *method, const struct vv_path *path,
-                   const json_t *body, json_t **out);
+                   const json_t *body, json_t **out) VV_MUST_CHECK;
 
 /* How a verb prints its 2xx answer ans (borrowed until it returns) in the output
  * format c asks for (c->json); ctx is what the verb handed to vv_request_show(). */
@@ -85,7 +87,8 @@ struct vv_ask {
 
 /* Ask before a destructive operation. Returns 1 to proceed: with yes, or when stdin
  * is not a terminal; on a terminal asks "question [y/N]" on stderr. */
-int vv_confirm(int yes, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+int vv_confirm(int yes, const char *fmt, ...)
+    __attribute__((warn_unused_result, format(printf, 2, 3)));
 
 /* The whole of a one-request verb: open a connection from a's settings; when ask is
  * not NULL ask its question; send method path with body (NULL for none; borrowed);
@@ -93,15 +96,15 @@ int vv_confirm(int yes, const char *fmt, ...) __attribute__((format(printf, 2, 3
  * close. Failures are printed once, by vv_client_open() and vv_client_call(). */
 int vv_request_show(const struct vv_args *a, const struct vv_ask *ask, const char *method,
                     const struct vv_path *p, const json_t *body, vv_show_fn *show,
-                    const void *ctx);
+                    const void *ctx) VV_MUST_CHECK;
 /* vv_request_show() printing the answer with vv_print() and cols. */
 int vv_request_print(const struct vv_args *a, const char *method, const struct vv_path *p,
-                     const json_t *body, const struct vv_column *cols);
+                     const json_t *body, const struct vv_column *cols) VV_MUST_CHECK;
 /* vv_request_show() without a body, for an answer that is no news: JSON prints the
  * answer as is (vv_print_json()), a table prints the sentence said (borrowed) on a
  * line of its own. */
 int vv_request_say(const struct vv_args *a, const struct vv_ask *ask, const char *method,
-                   const struct vv_path *p, const char *said);
+                   const struct vv_path *p, const char *said) VV_MUST_CHECK;
 
 /* A verb that is one request without a body, declared as a table entry: the path
  * is filled in from options, the options given become query parameters, the answer
@@ -129,6 +132,6 @@ struct vv_simple_verb {
 
 /* Run the simple verb s: parse argv (argv[0] is the verb) against s->verb, fold the
  * alias, build the path and query, send, print. */
-int vv_run_simple(const struct vv_simple_verb *s, int argc, char **argv);
+int vv_run_simple(const struct vv_simple_verb *s, int argc, char **argv) VV_MUST_CHECK;
 
 #endif

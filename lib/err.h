@@ -16,6 +16,11 @@
 /* On a function that returns a vv_err: ignoring its result is a compile error. */
 #define VV_MUST_CHECK __attribute__((warn_unused_result))
 
+/* Says at a call that its failure is allowed to pass: the callee has logged it and
+ * the caller has nothing to undo or report (cleanup on the way out, a report that
+ * the outbox retries, a timestamp). vv_best_effort(vv_virt_checkpoint_delete(...)); */
+static inline void vv_best_effort(int err) { (void)err; }
+
 enum vv_err {
     VV_OK = 0,
     VV_E_NOMEM = -1,        /* out of memory */

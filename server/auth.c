@@ -116,11 +116,11 @@ int vv_authenticate(struct vv_server *s, const char *authorization, time_t now,
         int64_t every = s->agent_timeout / 4 < 60 ? s->agent_timeout / 4 : 60;
         if (vv_stmt_is_null(st, 9) || vv_stmt_int(st, 9) < (int64_t)now - every) {
             vv_stmt_free(st);
-            vv_db_run(s->db, "UPDATE tokens SET last_used = ? WHERE hash = ?", "is",
-                      (int64_t)now, hash);
+            vv_best_effort(vv_db_run(s->db, "UPDATE tokens SET last_used = ? WHERE hash = ?", "is",
+                                     (int64_t)now, hash));
             if (who->agent)
-                vv_db_run(s->db, "UPDATE containers SET last_seen = ? WHERE id = ?", "ii",
-                          (int64_t)now, who->container_id);
+                vv_best_effort(vv_db_run(s->db, "UPDATE containers SET last_seen = ? WHERE id = ?",
+                                         "ii", (int64_t)now, who->container_id));
             return 0;
         }
         vv_stmt_free(st);

@@ -8,6 +8,8 @@
 #ifndef VV_AUTH_H
 #define VV_AUTH_H
 
+#include "err.h"
+
 #include <stdint.h>
 #include <time.h>
 
@@ -35,20 +37,21 @@ struct vv_ident {
 
 /* A new token with prefix ("vvt", "vva"): the text (shown once), its id ("t-<8hex>")
  * and its hash (64 hex). */
-int vv_token_new(const char *prefix, char token[VV_TOKEN_MAX], char id[32], char hash[65]);
+int vv_token_new(const char *prefix, char token[VV_TOKEN_MAX], char id[32], char hash[65])
+    VV_MUST_CHECK;
 /* A registration secret "vvr_<64hex>" and its hash. */
-int vv_secret_new(char secret[VV_TOKEN_MAX], char hash[65]);
+int vv_secret_new(char secret[VV_TOKEN_MAX], char hash[65]) VV_MUST_CHECK;
 void vv_token_hash(const char *token, char hash[65]);
 
 /* Fill who from an "Authorization: Bearer ..." header value. Catalog locked.
  * Returns 0, or VV_E_NOTFOUND (missing, unknown, revoked or expired token). */
 int vv_authenticate(struct vv_server *s, const char *authorization, time_t now,
-                    struct vv_ident *who);
+                    struct vv_ident *who) VV_MUST_CHECK;
 
 const char *vv_role_name(enum vv_role r);
-int vv_role_parse(const char *s, enum vv_role *out);
+int vv_role_parse(const char *s, enum vv_role *out) VV_MUST_CHECK;
 
 /* Create the first Owner and its token file when the catalog has no user. */
-int vv_bootstrap_owner(struct vv_server *s, time_t now);
+int vv_bootstrap_owner(struct vv_server *s, time_t now) VV_MUST_CHECK;
 
 #endif

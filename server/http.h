@@ -15,6 +15,8 @@
 #ifndef VV_HTTP_H
 #define VV_HTTP_H
 
+#include "err.h"
+
 #include <stddef.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -95,7 +97,7 @@ struct vv_http_tls {
 };
 
 /* Non-zero when the HTTP library can serve HTTPS (it may be built without TLS). */
-int vv_http_tls_available(void);
+int vv_http_tls_available(void) VV_MUST_CHECK;
 
 /* Listen on host:port ("127.0.0.1:8080"; port 0 picks a free one) and serve until
  * vv_http_stop: plain HTTP when tls is NULL, else HTTPS with tls's pair. *out_port
@@ -105,7 +107,7 @@ int vv_http_tls_available(void);
  * Owner of *out: the caller, vv_http_stop(). */
 int vv_http_start(const char *listen, const struct vv_http_tls *tls, vv_http_cap_fn cap,
                   vv_http_handler_fn handler, vv_http_done_fn done, void *ctx,
-                  struct vv_http_server **out, unsigned *out_port);
+                  struct vv_http_server **out, unsigned *out_port) VV_MUST_CHECK;
 /* Stop accepting, wait for running handlers, free. NULL is a no-op. */
 void vv_http_stop(struct vv_http_server *s);
 

@@ -15,6 +15,8 @@
 #ifndef VV_JOBS_H
 #define VV_JOBS_H
 
+#include "err.h"
+
 #include <stdint.h>
 #include <time.h>
 
@@ -27,17 +29,17 @@
 int vv_job_insert(struct vv_db *db, time_t now, const char *who, int64_t vault_id,
                   int64_t item_id, const char *operation, const char *status,
                   const char *tasks_json, time_t retain_until, const char *extra_params,
-                  char id_out[VV_UUID_LEN]);
+                  char id_out[VV_UUID_LEN]) VV_MUST_CHECK;
 
 /* Claim job for its runner at now (its first heartbeat too). Returns the number of
  * jobs changed (1, or 0 when there is no such job) or <0. Catalog locked. */
-int vv_job_claim(struct vv_db *db, const char *job, time_t now);
+int vv_job_claim(struct vv_db *db, const char *job, time_t now) VV_MUST_CHECK;
 
 /* A progress report: the job's tasks become tasks_json (borrowed), its heartbeat now,
  * and bytes_done / bytes_total when >= 0 (-1 keeps them). Returns the number of jobs
  * changed or <0. Catalog locked. */
 int vv_job_progress(struct vv_db *db, const char *job, time_t now, const char *tasks_json,
-                    int64_t bytes_done, int64_t bytes_total);
+                    int64_t bytes_done, int64_t bytes_total) VV_MUST_CHECK;
 
 /* How a job ended. All borrowed; JSON fields are text. */
 struct vv_job_end {
@@ -50,7 +52,8 @@ struct vv_job_end {
 };
 /* Record the end of job at now. Returns the number of jobs changed or <0. The caller
  * then releases what the job held (vv_job_ended). Catalog locked. */
-int vv_job_end(struct vv_db *db, const char *job, time_t now, const struct vv_job_end *e);
+int vv_job_end(struct vv_db *db, const char *job, time_t now, const struct vv_job_end *e)
+    VV_MUST_CHECK;
 
 /* What must happen once a job of host container_id in vault vault_uuid has ended:
  * its staged indexes are removed and its chunk-guard pins released (uploads.h).
@@ -61,15 +64,15 @@ void vv_job_ended(struct vv_server *s, const char *vault_uuid, int64_t container
 /* Ask a running job to stop: one nobody has claimed ends Cancelled at now, a claimed
  * one becomes Cancelling until its runner ends it. Returns the number of jobs changed
  * (0 when the job is not InProgress) or <0. Catalog locked. */
-int vv_job_cancel_request(struct vv_db *db, const char *job, time_t now);
+int vv_job_cancel_request(struct vv_db *db, const char *job, time_t now) VV_MUST_CHECK;
 
 /* Record the recovery point a running job committed. Returns 1, or 0 when the job
  * already has one or is no longer InProgress, or <0. Catalog locked. */
-int vv_job_set_recovery_point(struct vv_db *db, const char *job, const char *point);
+int vv_job_set_recovery_point(struct vv_db *db, const char *job, const char *point) VV_MUST_CHECK;
 
 /* Replace a job's params with params_json (a JSON object, borrowed). Returns the
  * number of jobs changed or <0. Catalog locked. */
-int vv_job_set_params(struct vv_db *db, const char *job, const char *params_json);
+int vv_job_set_params(struct vv_db *db, const char *job, const char *params_json) VV_MUST_CHECK;
 
 /* The sweep of vanished agents, with now from the server's clock and its agent
  * timeout: a claimed agent job without news for the timeout ends
@@ -77,11 +80,11 @@ int vv_job_set_params(struct vv_db *db, const char *job, const char *params_json
  * not been seen that long either fails (AgentUnreachable); their items record the
  * failed backup and the backups release what they held. Returns the number of jobs
  * ended or <0. Catalog locked. */
-int vv_jobs_expire(struct vv_server *s, time_t now);
+int vv_jobs_expire(struct vv_server *s, time_t now) VV_MUST_CHECK;
 
 /* At start, after staged uploads were discarded: every claimed job still running
  * ends at now (VaultRestarted). Returns the number of jobs ended or <0. Catalog
  * locked. */
-int vv_jobs_fail_restarted(struct vv_db *db, time_t now);
+int vv_jobs_fail_restarted(struct vv_db *db, time_t now) VV_MUST_CHECK;
 
 #endif

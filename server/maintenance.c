@@ -31,9 +31,9 @@ static void *maintenance_main(void *arg)
         tick = 0;
         now = vv_server_now(s);
         vv_db_lock(s->db);
-        vv_jobs_expire(s, now);
+        vv_best_effort(vv_jobs_expire(s, now));
         vv_db_unlock(s->db);
-        vv_sched_tick(s, now);
+        vv_best_effort(vv_sched_tick(s, now));
     }
     return NULL;
 }

@@ -10,6 +10,8 @@
 #ifndef VV_OPTIONS_H
 #define VV_OPTIONS_H
 
+#include "err.h"
+
 #include <stddef.h>
 
 #include "server.h"
@@ -29,7 +31,8 @@ struct vv_options {
 /* Parse argv into o and s (which vv_server_init has set up) and set up the server's
  * clock. Returns -1 to go on, or the exit status after printing: 0 after --help or
  * --version, 2 on a usage error. */
-int vv_options_parse(int argc, char **argv, struct vv_options *o, struct vv_server *s);
+int vv_options_parse(int argc, char **argv, struct vv_options *o, struct vv_server *s)
+    VV_MUST_CHECK;
 
 /* The host part of "host:port", "[v6]:port" or "scheme://host[:port][/...]" into
  * out ("" when there is none). */

@@ -9,10 +9,12 @@
 #ifndef VV_RECOVERY_H
 #define VV_RECOVERY_H
 
+#include "err.h"
+
 #include "server.h"
 
 /* Run the recovery (catalog open, nothing served yet). Returns 0 or <0 vv_err;
  * what it removes or cannot remove is logged. */
-int vv_recover(struct vv_server *s);
+int vv_recover(struct vv_server *s) VV_MUST_CHECK;
 
 #endif

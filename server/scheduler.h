@@ -9,6 +9,8 @@
 #ifndef VV_SCHEDULER_H
 #define VV_SCHEDULER_H
 
+#include "err.h"
+
 #include <stdint.h>
 #include <time.h>
 
@@ -19,27 +21,27 @@ struct vv_tz;
 
 /* The zone named name, loaded from s->zoneinfo on first use and kept until the
  * server stops. *out is borrowed and immutable. Thread-safe. */
-int vv_tz_get(struct vv_server *s, const char *name, const struct vv_tz **out);
+int vv_tz_get(struct vv_server *s, const char *name, const struct vv_tz **out) VV_MUST_CHECK;
 /* Parse a stored policy (canonical JSON) and get its zone. */
 int vv_policy_load(struct vv_server *s, const char *spec, struct vv_policy *p,
-                   const struct vv_tz **tz);
+                   const struct vv_tz **tz) VV_MUST_CHECK;
 /* t as a local time of zone ("" when the zone cannot be loaded). */
 void vv_sched_local_time(struct vv_server *s, const char *zone, time_t t, char out[48]);
 
 /* Start an item's schedule afresh at now: its runs after now are due (none before).
  * Items that are not scheduled (stopped, soft deleted) get next_run NULL. Catalog
  * locked. */
-int vv_sched_item_reset(struct vv_server *s, int64_t item_id, time_t now);
+int vv_sched_item_reset(struct vv_server *s, int64_t item_id, time_t now) VV_MUST_CHECK;
 /* The same for every item of a policy, and their retention again (the policy
  * changed). Catalog locked. */
-int vv_sched_policy_reset(struct vv_server *s, int64_t policy_id, time_t now);
+int vv_sched_policy_reset(struct vv_server *s, int64_t policy_id, time_t now) VV_MUST_CHECK;
 /* Expiry of every recovery point of an item from its policy (or forever when its
  * protection is stopped with retained data; soft-deleted items are left alone).
  * Catalog locked. */
-int vv_retention_refresh(struct vv_server *s, int64_t item_id);
+int vv_retention_refresh(struct vv_server *s, int64_t item_id) VV_MUST_CHECK;
 /* Queue the backups that are due and the daily prunes. Takes the catalog lock.
  * Returns the number of backups queued or <0. */
-int vv_sched_tick(struct vv_server *s, time_t now);
+int vv_sched_tick(struct vv_server *s, time_t now) VV_MUST_CHECK;
 
 /* ---- the worker: the server's own jobs ---- */
 
@@ -48,9 +50,9 @@ int vv_sched_tick(struct vv_server *s, time_t now);
  * job, new or existing. Returns 1 when queued, 0 when one was waiting already, <0.
  * Catalog locked. The caller wakes the worker (after its transaction commits). */
 int vv_server_job_queue(struct vv_server *s, int64_t vault_id, const char *operation,
-                        const char *who, time_t now, char id_out[VV_UUID_LEN]);
+                        const char *who, time_t now, char id_out[VV_UUID_LEN]) VV_MUST_CHECK;
 void vv_server_worker_wake(struct vv_server *s);
-int vv_server_worker_start(struct vv_server *s, pthread_t *out);
+int vv_server_worker_start(struct vv_server *s, pthread_t *out) VV_MUST_CHECK;
 /* A cancel of job id: 1 when it is the job the worker runs (it stops soon). */
 int vv_server_worker_cancel(struct vv_server *s, const char *id);
 
@@ -63,6 +65,7 @@ struct vv_prune_stats {
 /* Remove a vault's expired recovery points and purge its soft-deleted items whose
  * time is up: the catalog first (one transaction), then the store. Takes the catalog
  * lock. */
-int vv_prune_vault(struct vv_server *s, int64_t vault_id, time_t now, struct vv_prune_stats *st);
+int vv_prune_vault(struct vv_server *s, int64_t vault_id, time_t now, struct vv_prune_stats *st)
+    VV_MUST_CHECK;
 
 #endif

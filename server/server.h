@@ -14,6 +14,8 @@
 #ifndef VV_SERVER_H
 #define VV_SERVER_H
 
+#include "err.h"
+
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stddef.h>
@@ -109,7 +111,7 @@ struct vv_pool *vv_server_lookup_pool(struct vv_server *s);
 time_t vv_server_now(struct vv_server *s);
 /* Set up the clock: file NULL or "" for real time. Returns 0 or VV_E_INVAL when the
  * file exists but does not hold a time. */
-int vv_clock_init(struct vv_server *s, const char *file);
+int vv_clock_init(struct vv_server *s, const char *file) VV_MUST_CHECK;
 
 /* Zero *s, set the defaults (agent timeout 900 s, prune at 03:00 UTC, zones in
  * /usr/share/zoneinfo, real-time clock) and make its locks. */
@@ -121,21 +123,21 @@ void vv_server_release(struct vv_server *s);
 /* Path of a vault's folder or of sub inside it ("store", "vault.key", "staging").
  * Returns 0, or VV_E_TOOBIG (logged; out is then "") when it does not fit. */
 int vv_server_vault_path(const struct vv_server *s, const char *uuid, const char *sub,
-                         char *out, size_t outlen);
+                         char *out, size_t outlen) VV_MUST_CHECK;
 /* The open store of a vault (opened on first use). Borrowed until the server stops. */
-int vv_server_repo(struct vv_server *s, const char *uuid, struct vv_repo **out);
+int vv_server_repo(struct vv_server *s, const char *uuid, struct vv_repo **out) VV_MUST_CHECK;
 /* The same with the vault's chunk guard (borrowed likewise). */
 int vv_server_repo_guard(struct vv_server *s, const char *uuid, struct vv_repo **repo,
-                         struct vv_chunk_guard **guard);
+                         struct vv_chunk_guard **guard) VV_MUST_CHECK;
 /* Create a vault's folder, key and store. */
-int vv_server_vault_create(struct vv_server *s, const char *uuid);
+int vv_server_vault_create(struct vv_server *s, const char *uuid) VV_MUST_CHECK;
 /* Remove a vault's folder and everything in it (closing its store if open). */
-int vv_server_vault_remove(struct vv_server *s, const char *uuid);
+int vv_server_vault_remove(struct vv_server *s, const char *uuid) VV_MUST_CHECK;
 /* Start the background thread (maintenance.c): the scheduler's tick and the sweep of
  * jobs whose agent vanished (jobs.h); it ends when s->stopping is set. */
-int vv_maintenance_start(struct vv_server *s, pthread_t *out);
+int vv_maintenance_start(struct vv_server *s, pthread_t *out) VV_MUST_CHECK;
 
 /* A random UUID (version 4). */
-int vv_uuid_new(char out[VV_UUID_LEN]);
+int vv_uuid_new(char out[VV_UUID_LEN]) VV_MUST_CHECK;
 
 #endif

@@ -13,6 +13,8 @@
 #ifndef VV_STATIC_H
 #define VV_STATIC_H
 
+#include "err.h"
+
 #include <stddef.h>
 
 #include "http.h"
@@ -37,6 +39,6 @@ const struct vv_web_asset *vv_static_find(const char *path);
  * 404 for an unknown path outside /api/, 405 for a method other than GET or HEAD),
  * or 0 when the path is the API's (it starts with "/api/" or is "/api") and resp is
  * untouched. resp->body, when set, is malloc'd (the HTTP adapter frees it). */
-int vv_static_serve(const struct vv_http_req *req, struct vv_http_resp *resp);
+int vv_static_serve(const struct vv_http_req *req, struct vv_http_resp *resp) VV_MUST_CHECK;
 
 #endif

@@ -9,6 +9,8 @@
 #ifndef VV_TLS_SETUP_H
 #define VV_TLS_SETUP_H
 
+#include "err.h"
+
 #include "server.h"
 
 /* The pair the server serves with, as PEM text; both NULL for plain HTTP. Owned by
@@ -23,14 +25,15 @@ void vv_tls_pair_release(struct vv_tls_pair *p);
 /* --tls-cert and --tls-key: read and check the pair (warning when the key is
  * readable by all or the certificate ends soon). Returns 0, or 2 (the exit status of
  * a usage error) after saying why. */
-int vv_tls_load_given(const char *cert_path, const char *key_path, struct vv_tls_pair *p);
+int vv_tls_load_given(const char *cert_path, const char *key_path, struct vv_tls_pair *p)
+    VV_MUST_CHECK;
 
 /* --tls auto: the pair in DIR/tls, made on the first start for the host of
  * --public-url, else of listen, else "vmvault". Returns 0 or <0 after logging. */
-int vv_tls_auto(const struct vv_server *s, const char *listen, struct vv_tls_pair *p);
+int vv_tls_auto(const struct vv_server *s, const char *listen, struct vv_tls_pair *p) VV_MUST_CHECK;
 
 /* Set s->tls_pin and s->tls_fingerprint from p's certificate and log them. 0, or -1
  * after logging. */
-int vv_tls_identity(struct vv_server *s, const struct vv_tls_pair *p);
+int vv_tls_identity(struct vv_server *s, const struct vv_tls_pair *p) VV_MUST_CHECK;
 
 #endif

@@ -110,7 +110,9 @@ static void finish(struct vv_server *s, const char *job, const char *status, con
     struct vv_job_end e = {.status = status, .code = code, .message = msg, .stats = text};
 
     vv_db_lock(s->db);
-    vv_job_end(s->db, job, vv_server_now(s), &e);
+    if (vv_job_end(s->db, job, vv_server_now(s), &e) < 0)
+        vv_error("worker: the end of job %s could not be recorded; the next start fails it",
+                 job);
     vv_db_unlock(s->db);
     free(text);
 }

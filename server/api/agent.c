@@ -516,8 +516,8 @@ void vv_api_agent_job_progress(struct vv_call *c)
         vv_reply_internal(c, r);
         return;
     }
-    vv_db_int(c->srv->db, &cancel, "SELECT cancel_requested FROM jobs WHERE id = ?", "s",
-              c->param[0]);
+    vv_best_effort(vv_db_int(c->srv->db, &cancel, "SELECT cancel_requested FROM jobs WHERE id = ?",
+                             "s", c->param[0]));
     vv_reply(c, 200, json_pack("{s:b}", "cancelRequested", (int)cancel));
 }
 

@@ -10,6 +10,8 @@
 #ifndef VV_API_H
 #define VV_API_H
 
+#include "err.h"
+
 #include <stdint.h>
 #include <time.h>
 
@@ -50,31 +52,31 @@ void vv_reply_list(struct vv_call *c, json_t *arr);
 /* Body checks. Each returns 0, or replies 400 InvalidParameter naming the field and
  * returns -1. */
 int vv_body_only(struct vv_call *c, const json_t *obj, const char *where,
-                 const char *const *allowed);
+                 const char *const *allowed) VV_MUST_CHECK;
 int vv_body_str(struct vv_call *c, const json_t *obj, const char *name, int required,
-                const char **out);
+                const char **out) VV_MUST_CHECK;
 int vv_body_int(struct vv_call *c, const json_t *obj, const char *name, int required,
-                int64_t min, int64_t max, int64_t *out);
-int vv_body_bool(struct vv_call *c, const json_t *obj, const char *name, int *out);
+                int64_t min, int64_t max, int64_t *out) VV_MUST_CHECK;
+int vv_body_bool(struct vv_call *c, const json_t *obj, const char *name, int *out) VV_MUST_CHECK;
 
 /* A region/location: 1-64 of [a-z0-9-]. */
-int vv_region_valid(const char *s);
+int vv_region_valid(const char *s) VV_MUST_CHECK;
 
 void vv_audit(struct vv_call *c, const char *action, const char *target, const char *detail);
 
 /* 0 when name follows the name rule, else replies 400 InvalidParameter ("<what>
  * '<name>' is not valid: ...") and returns -1. */
-int vv_check_name(struct vv_call *c, const char *what, const char *name);
+int vv_check_name(struct vv_call *c, const char *what, const char *name) VV_MUST_CHECK;
 
 /* Catalog look-ups that reply 404 themselves: 0 and the vault's id (and uuid,
  * location when not NULL), or -1 after replying. */
 int vv_find_vault(struct vv_call *c, const char *name, int64_t *id, char uuid[VV_UUID_LEN],
-                  char *location, size_t loclen);
+                  char *location, size_t loclen) VV_MUST_CHECK;
 
 /* The id of policy name in vault vid: 0, or -1 after replying 404 PolicyNotFound
  * (with hint appended to the message) or 500. */
 int vv_find_policy(struct vv_call *c, int64_t vid, const char *name, const char *hint,
-                   int64_t *id);
+                   int64_t *id) VV_MUST_CHECK;
 
 /* Jobs (jobs.c), on behalf of the caller; the job model itself is server/jobs.h.
  * vv_job_create is vv_job_insert with the caller as creator, c->now as the time and
@@ -82,7 +84,7 @@ int vv_find_policy(struct vv_call *c, int64_t vid, const char *name, const char 
  * locked. */
 int vv_job_create(struct vv_call *c, int64_t vault_id, int64_t item_id, const char *operation,
                   const char *status, const char *tasks_json, time_t retain_until,
-                  char id_out[VV_UUID_LEN]);
+                  char id_out[VV_UUID_LEN]) VV_MUST_CHECK;
 /* The API's object of job job_id (owned by the caller), NULL when there is none.
  * Catalog locked. */
 json_t *vv_job_json(struct vv_call *c, const char *job_id);
@@ -92,7 +94,7 @@ json_t *vv_job_json(struct vv_call *c, const char *job_id);
  * and item (0 when none); -1 after replying (404 JobNotFound, 409 JobNotClaimable or
  * JobAlreadyEnded, 500). Its uploads pin chunks under the guard session
  * "c<host>:<job>" (uploads.h). Catalog locked. */
-int vv_agent_job(struct vv_call *c, char op[32], char status[32], int64_t *item_id);
+int vv_agent_job(struct vv_call *c, char op[32], char status[32], int64_t *item_id) VV_MUST_CHECK;
 
 /* Handlers, by file. */
 void vv_api_health(struct vv_call *c);
@@ -116,7 +118,7 @@ void vv_api_policy_set(struct vv_call *c);
 void vv_api_policy_delete(struct vv_call *c);
 void vv_api_policy_next_runs(struct vv_call *c);
 void vv_api_policy_preview(struct vv_call *c);
-int vv_policy_insert_default(struct vv_call *c, int64_t vault_id);
+int vv_policy_insert_default(struct vv_call *c, int64_t vault_id) VV_MUST_CHECK;
 /* containers.c */
 void vv_api_container_list(struct vv_call *c);
 void vv_api_container_show(struct vv_call *c);

@@ -171,9 +171,9 @@ int vv_region_valid(const char *s)
 
 void vv_audit(struct vv_call *c, const char *action, const char *target, const char *detail)
 {
-    vv_db_run(c->srv->db, "INSERT INTO audit(time, actor, action, target, detail) VALUES (?,?,?,?,?)",
-              "issss", (int64_t)c->now, c->who.user[0] ? c->who.user : "-", action, target,
-              detail);
+    vv_best_effort(vv_db_run(
+        c->srv->db, "INSERT INTO audit(time, actor, action, target, detail) VALUES (?,?,?,?,?)",
+        "issss", (int64_t)c->now, c->who.user[0] ? c->who.user : "-", action, target, detail));
     vv_info("audit actor=%s action=%s target=%s%s%s", c->who.user[0] ? c->who.user : "-", action,
             target, detail ? " detail=" : "", detail ? detail : "");
 }

@@ -303,9 +303,9 @@ static int enable_check_vm(struct vv_call *c, const struct enable_vm *vm, const 
     }
     if (r == 1 && !strcmp(other, c->param[0])) {
         int64_t soft = 0;
-        vv_db_int(c->srv->db, &soft,
-                  "SELECT deleted IS NOT NULL FROM protected_items WHERE vm_uuid = ?", "s",
-                  vm->uuid);
+        vv_best_effort(vv_db_int(
+            c->srv->db, &soft, "SELECT deleted IS NOT NULL FROM protected_items WHERE vm_uuid = ?",
+            "s", vm->uuid));
         if (soft) {
             vv_reply_error(c, 409, "ItemSoftDeleted",
                            "VM '%s' has soft-deleted backup data in vault '%s'; undelete it "
@@ -579,10 +579,11 @@ static int disable_check(struct vv_call *c, int64_t vid, int64_t id, const struc
         return -1;
     }
     if (f->deleted) {
-        vv_db_text(c->srv->db, purge, sizeof(purge),
-                   "SELECT strftime('%Y-%m-%dT%H:%M:%SZ', purge_at, 'unixepoch') FROM "
-                   "protected_items WHERE id = ?",
-                   "i", id);
+        vv_best_effort(
+            vv_db_text(c->srv->db, purge, sizeof(purge),
+                       "SELECT strftime('%Y-%m-%dT%H:%M:%SZ', purge_at, 'unixepoch') FROM "
+                       "protected_items WHERE id = ?",
+                       "i", id));
         vv_reply_error(c, 409, "ItemAlreadyDeleted",
                        "the backup data of '%s' is already soft deleted; it is purged at %s "
                        "unless undeleted before ('vmvault protection undelete')",

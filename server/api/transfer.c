@@ -947,8 +947,8 @@ static int commit_catalog(struct vv_call *c, const struct commit_facts *f,
         r = vv_db_commit(c->srv->db);
     if (r < 0)
         vv_db_rollback(c->srv->db);
-    vv_db_text(c->srv->db, vault_name, vault_name_len, "SELECT name FROM vaults WHERE id = ?",
-               "i", c->who.vault_id);
+    vv_best_effort(vv_db_text(c->srv->db, vault_name, vault_name_len,
+                              "SELECT name FROM vaults WHERE id = ?", "i", c->who.vault_id));
     vv_db_unlock(c->srv->db);
     return r < 0 ? r : 0;
 }

@@ -126,7 +126,7 @@ void vv_api_vault_create(struct vv_call *c)
     return;
 fail:
     vv_db_rollback(c->srv->db);
-    vv_server_vault_remove(c->srv, uuid);
+    vv_best_effort(vv_server_vault_remove(c->srv, uuid));
     vv_reply_internal(c, r);
 }
 
@@ -203,7 +203,7 @@ void vv_api_vault_delete(struct vv_call *c)
     }
     /* The catalog no longer knows the vault; its folder goes now, or at the next
      * start if this fails half-way. */
-    vv_server_vault_remove(c->srv, uuid);
+    vv_best_effort(vv_server_vault_remove(c->srv, uuid));
     vv_reply(c, 200, NULL);
 }
 

@@ -5,10 +5,12 @@
 #ifndef VV_CATALOG_H
 #define VV_CATALOG_H
 
+#include "err.h"
+
 #include "catalog/db.h"
 
 /* Bring the schema up to this build's version. Refuses a catalog from a newer build
  * with VV_E_BAD_VERSION. */
-int vv_catalog_migrate(struct vv_db *db);
+int vv_catalog_migrate(struct vv_db *db) VV_MUST_CHECK;
 
 #endif

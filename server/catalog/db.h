@@ -15,6 +15,8 @@
 #ifndef VV_DB_H
 #define VV_DB_H
 
+#include "err.h"
+
 #include <stdarg.h>
 #include <stdint.h>
 
@@ -24,41 +26,42 @@ struct vv_db;
 struct vv_stmt;
 
 /* Open or create the database file. Owner: the caller, vv_db_close(). */
-int vv_db_open(const char *path, struct vv_db **out);
+int vv_db_open(const char *path, struct vv_db **out) VV_MUST_CHECK;
 void vv_db_close(struct vv_db *db);
 
 void vv_db_lock(struct vv_db *db);
 void vv_db_unlock(struct vv_db *db);
 
 /* Run SQL without results (several statements allowed, no parameters). */
-int vv_db_exec(struct vv_db *db, const char *sql);
+int vv_db_exec(struct vv_db *db, const char *sql) VV_MUST_CHECK;
 /* BEGIN IMMEDIATE / COMMIT / ROLLBACK. */
-int vv_db_begin(struct vv_db *db);
-int vv_db_commit(struct vv_db *db);
+int vv_db_begin(struct vv_db *db) VV_MUST_CHECK;
+int vv_db_commit(struct vv_db *db) VV_MUST_CHECK;
 void vv_db_rollback(struct vv_db *db);
 
 /* Prepare and bind. Owner: the caller, vv_stmt_free(). */
-int vv_db_prepare(struct vv_db *db, struct vv_stmt **out, const char *sql, const char *fmt, ...);
+int vv_db_prepare(struct vv_db *db, struct vv_stmt **out, const char *sql, const char *fmt, ...)
+    VV_MUST_CHECK;
 /* 1 when a row is ready, 0 when done, <0 vv_err. */
-int vv_stmt_step(struct vv_stmt *st);
+int vv_stmt_step(struct vv_stmt *st) VV_MUST_CHECK;
 void vv_stmt_free(struct vv_stmt *st);
-int vv_stmt_ncols(struct vv_stmt *st);
+int vv_stmt_ncols(struct vv_stmt *st) VV_MUST_CHECK;
 const char *vv_stmt_name(struct vv_stmt *st, int col);
-int vv_stmt_is_null(struct vv_stmt *st, int col);
-int vv_stmt_is_int(struct vv_stmt *st, int col);
+int vv_stmt_is_null(struct vv_stmt *st, int col) VV_MUST_CHECK;
+int vv_stmt_is_int(struct vv_stmt *st, int col) VV_MUST_CHECK;
 int64_t vv_stmt_int(struct vv_stmt *st, int col);
 /* Borrowed until the next step or free; "" for NULL. */
 const char *vv_stmt_text(struct vv_stmt *st, int col);
 
 /* Run a statement to completion. Returns the number of rows it changed, or <0. */
-int vv_db_run(struct vv_db *db, const char *sql, const char *fmt, ...);
+int vv_db_run(struct vv_db *db, const char *sql, const char *fmt, ...) VV_MUST_CHECK;
 /* The first column of the first row as an integer: 1 and *out set, 0 when there is
  * no row, <0 on error. */
-int vv_db_int(struct vv_db *db, int64_t *out, const char *sql, const char *fmt, ...);
+int vv_db_int(struct vv_db *db, int64_t *out, const char *sql, const char *fmt, ...) VV_MUST_CHECK;
 /* The first column of the first row as text: 1 and out filled (truncated to outlen),
  * 0 when no row, <0 on error. */
 int vv_db_text(struct vv_db *db, char *out, size_t outlen, const char *sql, const char *fmt,
-               ...);
+               ...) VV_MUST_CHECK;
 /* Every row as a JSON object keyed by column name; integers, text and NULL map to
  * JSON. A column named "x:json" holds JSON text, placed under "x"; "x:bool" an
  * integer placed as true/false. Returns a new array (caller json_decref()s) or NULL
