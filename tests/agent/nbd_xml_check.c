@@ -3,7 +3,8 @@
  * real tools: qemu-img, qemu-io and qemu-nbd serve real raw and qcow2 images (with
  * a persistent dirty bitmap), libxml2 parses a realistic libvirt domain XML.
  *
- * Run by agent/tests/run-adapter-checks.sh; exits 0 when every check passed.
+ * Built as build/tests/test_agent_adapters and run by tests/run.sh; exits 0 when
+ * every check passed.
  * VERBOSE=1 in the environment turns on debug logging.
  */
 #include <errno.h>
