@@ -156,7 +156,11 @@ bench:
 	$(MAKE) RELEASE=1 build/release/vmvault
 	bench/run
 
-# libFuzzer builds, for fuzzing on demand: build/fuzz/fuzz_X, run with tests/fuzz/corpus/X.
+# libFuzzer builds, for fuzzing on demand: build/fuzz/fuzz_X. Run one as
+#   mkdir -p build/fuzz/new-X && build/fuzz/fuzz_X build/fuzz/new-X tests/fuzz/corpus/X
+# (libFuzzer writes what it finds into the first folder; copy what is worth keeping
+# into the corpus, which make test replays). The API target links the server's
+# modules and the embedded dashboard; the others, the library alone.
 FUZZ_CFLAGS := $(CSTD) -g -O1 -Ilib -Iserver -fsanitize=fuzzer,address,undefined \
                $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 fuzz: build/server/web_assets.c
