@@ -11,13 +11,17 @@
 # RELEASE=1 builds with -O3 -march=native into build/release/.
 
 CC      ?= cc
-# What each program links, by pkg-config name: the library (lib/) needs the first
-# list; each program adds what its own adapters use. ldd of a program shows these
-# and nothing else (tests/run.sh checks it with scripts/check-links).
-PKGS_LIB   := libcrypto libzstd jansson libcurl
-PKGS_CLI   := $(PKGS_LIB)
+# What each program links, by pkg-config name: every program needs the library's
+# core (OpenSSL, zstd, jansson); the HTTP client (lib/http_client.c, libcurl) is the
+# CLI's and the agent's; each program adds what its own adapters use. Linked with
+# --no-as-needed, so ldd of a program shows exactly these (tests/run.sh checks it
+# with scripts/check-links).
+PKGS_LIB   := libcrypto libzstd jansson
+PKGS_HTTPC := libcurl
+PKGS_CLI   := $(PKGS_LIB) $(PKGS_HTTPC)
 PKGS_SRV   := $(PKGS_LIB) sqlite3 libmicrohttpd
-PKGS_AGENT := $(PKGS_LIB) libvirt libvirt-qemu libnbd libxml-2.0
+PKGS_AGENT := $(PKGS_LIB) $(PKGS_HTTPC) libvirt libvirt-qemu libnbd libxml-2.0
+PKGS_TEST  := $(PKGS_LIB) $(PKGS_HTTPC)
 PKGS       := $(sort $(PKGS_SRV) $(PKGS_AGENT))
 libs = $(shell pkg-config --libs $(1) 2>/dev/null) -lpthread
 WARN    := -Wall -Wextra -Wshadow -Wstrict-prototypes -Wmissing-prototypes \
@@ -38,11 +42,11 @@ else
 endif
 
 CFLAGS  := $(CSTD) $(OPT) $(WARN) -Ilib $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
-LIBS_LIB   := $(call libs,$(PKGS_LIB))
+LIBS_TEST  := $(call libs,$(PKGS_TEST))
 LIBS_CLI   := $(call libs,$(PKGS_CLI))
 LIBS_SRV   := $(call libs,$(PKGS_SRV))
 LIBS_AGENT := $(call libs,$(PKGS_AGENT))
-LDFLAGS := $(LDSAN)
+LDFLAGS := $(LDSAN) -Wl,--no-as-needed
 
 LIB_SRC   := $(wildcard lib/*.c lib/format/*.c lib/policy/*.c lib/store/*.c lib/engine/*.c)
 CLI_SRC   := $(wildcard cli/*.c)
@@ -135,12 +139,12 @@ $(BUILD)/tests/replay_fuzz_api: $(BUILD)/tests/fuzz/fuzz_api.o $(BUILD)/tests/fu
 $(BUILD)/tests/test_%: $(BUILD)/tests/unit/test_%.o $(BUILD)/tests/unit/harness.o $(LIBA)
 	@mkdir -p $(dir $@)
 	$(say) LINK $@
-	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(LIBS_LIB)
+	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(LIBS_TEST)
 
 $(BUILD)/tests/replay_%: $(BUILD)/tests/fuzz/%.o $(BUILD)/tests/fuzz/replay.o $(LIBA)
 	@mkdir -p $(dir $@)
 	$(say) LINK $@
-	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(LIBS_LIB)
+	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(LIBS_TEST)
 
 run: deps
 	$(MAKE) all
@@ -166,8 +170,9 @@ FUZZ_CFLAGS := $(CSTD) -g -O1 -Ilib -Iserver -fsanitize=fuzzer,address,undefined
 fuzz: build/server/web_assets.c
 	@mkdir -p build/fuzz
 	for f in $(filter-out %/fuzz_api.c %/replay.c,$(FUZZ_SRC)); do n=$$(basename $$f .c); \
-	  clang $(FUZZ_CFLAGS) $$f $(LIB_SRC) -o build/fuzz/$$n $(LIBS_LIB) || exit 1; done
-	clang $(FUZZ_CFLAGS) tests/fuzz/fuzz_api.c $(LIB_SRC) $(SRV_LIB_SRC) build/server/web_assets.c \
+	  clang $(FUZZ_CFLAGS) $$f $(LIB_SRC) -o build/fuzz/$$n $(LIBS_TEST) || exit 1; done
+	clang $(FUZZ_CFLAGS) tests/fuzz/fuzz_api.c $(filter-out lib/http_client.c,$(LIB_SRC)) \
+	  $(SRV_LIB_SRC) build/server/web_assets.c \
 	  -o build/fuzz/fuzz_api $(LIBS_SRV)
 
 clean:
