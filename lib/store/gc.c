@@ -452,6 +452,9 @@ static int gc_mark(struct vv_repo *repo, vv_gc_live_points_fn live_points, void 
     size_t *missing = NULL; /* indexes into ids of points not found */
     int r;
 
+    /* the callback takes the catalog's lock, which is taken before the guard's
+     * elsewhere (a job's end releases its pins with the catalog locked) */
+    assert(!held_mu && !held_stripe);
     if ((r = live_points(arg, &ids, &n)) < 0) {
         vv_error("garbage collection: cannot list the live recovery points: %s",
                  vv_strerror(r));

@@ -44,9 +44,10 @@
  * vv_guard_has, vv_guard_put and vv_guard_release may be called from any number of
  * threads at once, also during a collection; one vv_gc_run per guard runs at a time
  * (another one gets VV_E_EXISTS). Locks, always taken in this order and never held
- * during a call into the caller: the guard's session lock (the table of sessions), then
- * one of 256 stripe locks (the pins of the chunk ids whose first byte is the stripe
- * number). Backend I/O under a stripe lock happens only in the sweep (one delete).
+ * during a call into the caller (both asserted in gc.c): the guard's session lock
+ * (the table of sessions), then one of 256 stripe locks (the pins of the chunk ids
+ * whose first byte is the stripe number). Backend I/O under a stripe lock happens only
+ * in the sweep (one delete).
  *
  * Memory: pins and referenced ids live in open-addressing tables of 32-byte ids
  * (about 64 bytes per id), with no allocation per id.
