@@ -275,7 +275,7 @@ static int run_argv(const char *const argv[])
     return 0;
 }
 
-#define RESTORE_DISKS_MAX 256
+#define RESTORE_DISKS_MAX VV_MAX_DISKS /* as many as a manifest may hold */
 
 struct restore {
     struct vv_agent *a;

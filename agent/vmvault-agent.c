@@ -168,10 +168,14 @@ int vv_agent_run_job(struct vv_agent *a, json_t *job)
 {
     const char *op = json_string_value(json_object_get(job, "operation"));
     const char *id = json_string_value(json_object_get(job, "id"));
-    if (!id)
+    const char *item = json_string_value(json_object_get(job, "item"));
+
+    /* the id names folders, files and URLs: only a UUID, as the vault makes them */
+    if (!vv_uuid_valid(id)) {
+        vv_error("the vault sent a job whose id is not a UUID; it is not run");
         return VV_E_CORRUPT;
-    vv_info("job %s: %s of '%s'", id, op ? op : "?",
-            json_string_value(json_object_get(job, "item")) ? json_string_value(json_object_get(job, "item")) : "?");
+    }
+    vv_info("job %s: %s of '%s'", id, op ? op : "?", item ? item : "?");
     if (op && !strcmp(op, "Backup"))
         return vv_agent_backup(a, job);
     if (op && !strcmp(op, "Restore"))

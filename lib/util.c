@@ -223,6 +223,21 @@ int vv_name_valid(const char *s)
     return 1;
 }
 
+int vv_uuid_valid(const char *s)
+{
+    if (!s || strlen(s) != 36)
+        return 0;
+    for (int i = 0; i < 36; i++) {
+        if (i == 8 || i == 13 || i == 18 || i == 23) {
+            if (s[i] != '-')
+                return 0;
+        } else if (!isxdigit((unsigned char)s[i])) {
+            return 0;
+        }
+    }
+    return 1;
+}
+
 int vv_path_join(char *out, size_t cap, const char *fmt, ...)
 {
     va_list ap;

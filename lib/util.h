@@ -70,6 +70,11 @@ int vv_date_parse_utc(const char *s, int end_of_day, time_t *out) VV_MUST_CHECK;
  * NULL gives 0. The vault and the CLI check names by this one rule. */
 int vv_name_valid(const char *s) VV_MUST_CHECK;
 
+/* 1 when s is a UUID in its text form (36 characters: hex digits and dashes at 8,
+ * 13, 18 and 23, either case); NULL gives 0. Ids of jobs and VMs are UUIDs, so one
+ * that passes is safe in a path, a URL or XML. */
+int vv_uuid_valid(const char *s);
+
 /* The longest path this project builds, with its NUL. Every path buffer is this size. */
 #define VV_PATH_MAX 4096
 /* Format a path into out (cap bytes) with printf's rules. Returns 0, or VV_E_TOOBIG

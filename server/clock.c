@@ -89,15 +89,32 @@ int vv_clock_init(struct vv_server *s, const char *file)
     return 0;
 }
 
-time_t vv_server_now(struct vv_server *s)
+/* The test clock's offset from real time (0 without one), after taking in a changed
+ * clock file. */
+static int64_t offset_now(struct vv_server *s)
 {
     int64_t off;
 
     if (!s->clock.file[0])
-        return time(NULL);
+        return 0;
     pthread_mutex_lock(&s->clock.mu);
     refresh(&s->clock);
     off = s->clock.offset;
     pthread_mutex_unlock(&s->clock.mu);
+    return off;
+}
+
+time_t vv_server_now(struct vv_server *s)
+{
+    int64_t off = offset_now(s);
     return (time_t)((int64_t)time(NULL) + off);
+}
+
+uint64_t vv_server_now_ms(struct vv_server *s)
+{
+    struct timespec ts;
+    int64_t off = offset_now(s);
+
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (uint64_t)((int64_t)ts.tv_sec + off) * 1000 + (uint64_t)ts.tv_nsec / 1000000;
 }

@@ -109,6 +109,9 @@ struct vv_pool *vv_server_lookup_pool(struct vv_server *s);
 
 /* Now, as the server counts it (see struct vv_clock). Thread-safe. */
 time_t vv_server_now(struct vv_server *s);
+/* The same instant in milliseconds since 1970 (one reading: vv_server_now's second
+ * is now_ms / 1000). */
+uint64_t vv_server_now_ms(struct vv_server *s);
 /* Set up the clock: file NULL or "" for real time. Returns 0 or VV_E_INVAL when the
  * file exists but does not hold a time. */
 int vv_clock_init(struct vv_server *s, const char *file) VV_MUST_CHECK;

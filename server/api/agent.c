@@ -17,21 +17,6 @@
 #include "jobs.h"
 #include "log.h"
 
-static int uuid_valid(const char *s)
-{
-    if (strlen(s) != 36)
-        return 0;
-    for (int i = 0; i < 36; i++) {
-        if (i == 8 || i == 13 || i == 18 || i == 23) {
-            if (s[i] != '-')
-                return 0;
-        } else if (!isxdigit((unsigned char)s[i])) {
-            return 0;
-        }
-    }
-    return 1;
-}
-
 /* A registration, checked; the strings are borrowed from the call's body. */
 struct registration {
     const char *vault_uuid, *secret, *host, *region, *version;
@@ -198,7 +183,7 @@ static int check_vm(struct vv_call *c, const json_t *vm, size_t i, char **disks_
                        name);
         return -1;
     }
-    if (!uuid_valid(uuid)) {
+    if (!vv_uuid_valid(uuid)) {
         vv_reply_error(c, 400, "InvalidParameter", "%s.uuid '%s' is not a UUID", where, uuid);
         return -1;
     }

@@ -863,32 +863,16 @@ static int commit_stage(struct vv_call *c, const struct commit_req *q, struct co
     return 0;
 }
 
-/* One reading of the server's clock to the millisecond, as *sec and *ms: the point's
- * id and its created time both come from it. */
-static void commit_clock(struct vv_server *s, time_t *sec, uint64_t *ms)
-{
-    struct timespec ts;
-    int64_t off;
-
-    (void)vv_server_now(s); /* takes in a changed clock file */
-    pthread_mutex_lock(&s->clock.mu);
-    off = s->clock.offset;
-    pthread_mutex_unlock(&s->clock.mu);
-    clock_gettime(CLOCK_REALTIME, &ts);
-    *sec = (time_t)((int64_t)ts.tv_sec + off);
-    *ms = (uint64_t)*sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
-}
-
 /* Build the point and write it to the store: indexes, then the manifest. 0, or <0
  * vv_err with nothing left in the store that a commit wrote. */
 static int commit_write(struct vv_server *s, const struct commit_req *q,
                         const struct commit_facts *f, struct commit_run *cr)
 {
     struct vv_manifest *m = &cr->m;
-    uint64_t now_ms;
+    uint64_t now_ms = vv_server_now_ms(s); /* one reading: the id and the created time */
     int r;
 
-    commit_clock(s, &m->created, &now_ms);
+    m->created = (time_t)(now_ms / 1000);
     if ((r = vv_point_id_new(now_ms, m->id)) != 0)
         return r;
     snprintf(m->parent, sizeof(m->parent), "%s", q->parent ? q->parent : "");

@@ -1,4 +1,5 @@
-/* test_util.c: hex, sizes, times, zero detection, CRC-32C known values. */
+/* test_util.c: hex, sizes, times and dates, names, UUIDs, checked paths, zero
+ * detection, CRC-32C known values. */
 #include "format/chunkrec.h"
 #include "crc32c.h"
 #include "err.h"
@@ -116,4 +117,64 @@ TEST(chunk_records_round_trip_and_refuse_short_bodies)
     CHECK_EQ(vv_rec_read(body, VV_REC_HEAD + 4, &rec), VV_E_CORRUPT);
     CHECK_EQ(rec.len, 5);
     CHECK(rec.payload == NULL);
+}
+
+TEST(dates_and_empty_times)
+{
+    char buf[32];
+    time_t t;
+    int y, m, d;
+
+    vv_time_format_or_empty(0, buf);
+    CHECK(!strcmp(buf, ""));
+    vv_time_format_or_empty(1795804648, buf);
+    CHECK(!strcmp(buf, "2026-11-27T18:37:28Z"));
+    CHECK_OK(vv_date_split("2028-02-29", &y, &m, &d));
+    CHECK(y == 2028 && m == 2 && d == 29);
+    CHECK_EQ(vv_date_split("2027-02-29", &y, &m, &d), VV_E_INVAL); /* not a leap year */
+    CHECK_EQ(vv_date_split("1969-12-31", &y, &m, &d), VV_E_INVAL);
+    CHECK_EQ(vv_date_split("2026-13-01", &y, &m, &d), VV_E_INVAL);
+    CHECK_EQ(vv_date_split("2026-1-011", &y, &m, &d), VV_E_INVAL);
+    CHECK_EQ(vv_date_split("2026+11-27", &y, &m, &d), VV_E_INVAL);
+    CHECK_OK(vv_date_parse_utc("2026-11-27", 0, &t));
+    CHECK_EQ(t, 1795804648 - (18 * 3600 + 37 * 60 + 28));
+    CHECK_OK(vv_date_parse_utc("2026-11-27", 1, &t));
+    CHECK_EQ(t, 1795804648 - (18 * 3600 + 37 * 60 + 28) + 86399);
+    CHECK_OK(vv_date_parse_utc("2026-11-27T18:37:28Z", 1, &t));
+    CHECK_EQ(t, 1795804648);
+    CHECK_EQ(vv_date_parse_utc("2026-11-31", 0, &t), VV_E_INVAL);
+    CHECK_EQ(vv_date_parse_utc("yesterday", 0, &t), VV_E_INVAL);
+}
+
+TEST(names_uuids_and_paths)
+{
+    char path[16], big[VV_PATH_MAX + 8];
+
+    CHECK(vv_name_valid("web01") && vv_name_valid("a.b_c-d") && vv_name_valid("9"));
+    CHECK(!vv_name_valid(NULL) && !vv_name_valid("") && !vv_name_valid(".."));
+    CHECK(!vv_name_valid("-x") && !vv_name_valid("a/b") && !vv_name_valid("a b"));
+    memset(big, 'a', 65);
+    big[65] = '\0';
+    CHECK(!vv_name_valid(big));
+    big[64] = '\0';
+    CHECK(vv_name_valid(big));
+
+    CHECK(vv_uuid_valid("0b9a3c2e-1f4d-4e5a-9b8c-7d6e5f4a3b2C"));
+    CHECK(!vv_uuid_valid(NULL) && !vv_uuid_valid(""));
+    CHECK(!vv_uuid_valid("0b9a3c2e-1f4d-4e5a-9b8c-7d6e5f4a3b2"));
+    CHECK(!vv_uuid_valid("0b9a3c2e-1f4d-4e5a-9b8c-7d6e5f4a3b2cc"));
+    CHECK(!vv_uuid_valid("../../../../etc/passwd-aaaaaaaaaaaaaa"));
+    CHECK(!vv_uuid_valid("0b9a3c2e_1f4d-4e5a-9b8c-7d6e5f4a3b2c"));
+
+    CHECK_OK(vv_path_join(path, sizeof(path), "%s/%s", "/a", "b"));
+    CHECK(!strcmp(path, "/a/b"));
+    CHECK_OK(vv_path_join(path, sizeof(path), "%s", "123456789012345")); /* 15 + NUL */
+    CHECK_EQ(vv_path_join(path, sizeof(path), "%s", "1234567890123456"), VV_E_TOOBIG);
+    CHECK(!strcmp(path, "")); /* never a cut path */
+    memset(big, 'x', sizeof(big) - 1);
+    big[sizeof(big) - 1] = '\0';
+    {
+        char p[VV_PATH_MAX];
+        CHECK_EQ(vv_path_join(p, sizeof(p), "/%s", big), VV_E_TOOBIG);
+    }
 }
