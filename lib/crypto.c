@@ -12,6 +12,7 @@
 #include <openssl/bn.h>
 #include <openssl/err.h>
 #include <openssl/evp.h>
+#include <openssl/hmac.h>
 #include <openssl/pem.h>
 #include <openssl/rand.h>
 #include <openssl/x509.h>
@@ -84,6 +85,18 @@ int vv_random(void *out, size_t n)
     if (n > INT_MAX)
         return VV_E_INVAL;
     return RAND_bytes(out, (int)n) == 1 ? 0 : VV_E_CRYPTO;
+}
+
+int vv_pbkdf2_sha256(const char *pass, size_t pass_len, const uint8_t *salt, size_t salt_len,
+                     uint32_t iterations, uint8_t *out, size_t out_len)
+{
+    if (iterations < 1 || iterations > INT_MAX || pass_len > INT_MAX || salt_len > INT_MAX ||
+        out_len > INT_MAX)
+        return VV_E_INVAL;
+    return PKCS5_PBKDF2_HMAC(pass, (int)pass_len, salt, (int)salt_len, (int)iterations,
+                             EVP_sha256(), (int)out_len, out) == 1
+               ? 0
+               : VV_E_CRYPTO;
 }
 
 /* Feed n bytes through EVP_CipherUpdate in slices that fit its int length. */
@@ -429,4 +442,27 @@ out:
     EVP_PKEY_free(pkey);
     X509_free(x);
     return r;
+}
+
+int vv_hkdf_sha256(const uint8_t *ikm, size_t ikm_len, const uint8_t *salt, size_t salt_len,
+                   const void *info, size_t info_len, uint8_t out[VV_SHA256_LEN])
+{
+    uint8_t prk[VV_SHA256_LEN], t[256 + 1];
+    unsigned int n = 0;
+    int ok;
+
+    if (info_len > sizeof(t) - 1 || ikm_len > INT_MAX || salt_len > INT_MAX)
+        return VV_E_INVAL;
+    /* RFC 5869 with one block of output: PRK = HMAC(salt, IKM), OKM = HMAC(PRK, info || 1) */
+    ok = HMAC(EVP_sha256(), salt, (int)salt_len, ikm, ikm_len, prk, &n) != NULL &&
+         n == VV_SHA256_LEN;
+    if (ok) {
+        if (info_len)
+            memcpy(t, info, info_len);
+        t[info_len] = 1;
+        ok = HMAC(EVP_sha256(), prk, (int)sizeof(prk), t, info_len + 1, out, &n) != NULL &&
+             n == VV_SHA256_LEN;
+    }
+    OPENSSL_cleanse(prk, sizeof(prk));
+    return ok ? 0 : VV_E_CRYPTO;
 }

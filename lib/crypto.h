@@ -46,6 +46,17 @@ int vv_gcm_decrypt(const uint8_t key[VV_AES_KEY_LEN], const uint8_t nonce[VV_GCM
                    const void *aad, size_t aad_len, const void *in, size_t n, void *out,
                    const uint8_t tag[VV_GCM_TAG_LEN]) VV_MUST_CHECK;
 
+/* PBKDF2-HMAC-SHA256 (RFC 8018) of a passphrase: out_len bytes into out. iterations
+ * at least 1. Returns 0, VV_E_INVAL or VV_E_CRYPTO. Thread-safe. */
+int vv_pbkdf2_sha256(const char *pass, size_t pass_len, const uint8_t *salt, size_t salt_len,
+                     uint32_t iterations, uint8_t *out, size_t out_len) VV_MUST_CHECK;
+
+/* HKDF-SHA256 (RFC 5869) with one block of output: 32 bytes of key from ikm, salt and
+ * info (at most 256 bytes) into out. Returns 0, VV_E_INVAL or VV_E_CRYPTO.
+ * Thread-safe. */
+int vv_hkdf_sha256(const uint8_t *ikm, size_t ikm_len, const uint8_t *salt, size_t salt_len,
+                   const void *info, size_t info_len, uint8_t out[VV_SHA256_LEN]) VV_MUST_CHECK;
+
 /* ---- TLS certificates --------------------------------------------------------- */
 
 /* "sha256//" and the base64 of a SHA-256 (44 characters), NUL. */

@@ -1,6 +1,7 @@
 /* err.c: names and sentences for enum vv_err. */
 #include "err.h"
 
+#include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
 
@@ -30,6 +31,7 @@ static const struct {
     {VV_E_UNSUPPORTED, "VV_E_UNSUPPORTED", "not supported"},
     {VV_E_CANCELLED, "VV_E_CANCELLED", "cancelled"},
     {VV_E_KEY, "VV_E_KEY", "vault key is missing or invalid"},
+    {VV_E_NOSPC, "VV_E_NOSPC", "no space left on the storage device"},
 };
 
 const char *vv_strerror(int err)
@@ -57,4 +59,9 @@ int vv_invalid(char *err, size_t errlen, const char *fmt, ...)
         va_end(ap);
     }
     return VV_E_INVAL;
+}
+
+int vv_err_from_errno(int e)
+{
+    return e == ENOSPC || e == EDQUOT ? VV_E_NOSPC : VV_E_IO;
 }

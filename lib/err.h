@@ -43,12 +43,17 @@ enum vv_err {
     VV_E_UNSUPPORTED = -18, /* valid but not supported here */
     VV_E_CANCELLED = -19,   /* operation cancelled */
     VV_E_KEY = -20,         /* key file missing, unreadable or malformed */
+    VV_E_NOSPC = -21,       /* no space left on the store's file system (ENOSPC, EDQUOT) */
 };
 
 /* Write a one-line reason into err (errlen bytes; nothing when err is NULL) and
  * return VV_E_INVAL: the parsers' way to refuse input with a message. */
 int vv_invalid(char *err, size_t errlen, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
+
+/* The code for a failed system call's errno e: VV_E_NOSPC for a full file system
+ * (ENOSPC, EDQUOT), else VV_E_IO. */
+int vv_err_from_errno(int e);
 
 /* Human sentence for a code; never NULL, static storage. */
 const char *vv_strerror(int err);

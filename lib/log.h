@@ -3,6 +3,10 @@
  *
  * Log once, where the context is known (which file, which chunk), then return the
  * error code. The level threshold is process-wide (vv_log_set_level), default INFO.
+ *
+ * Messages may carry text from outside (a vault's, a guest's or a client's), so no
+ * message can forge a line: a newline in it continues the line indented, and other
+ * control characters are written as '?'.
  */
 #ifndef VV_LOG_H
 #define VV_LOG_H

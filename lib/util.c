@@ -212,6 +212,21 @@ int vv_date_parse_utc(const char *s, int end_of_day, time_t *out)
     return vv_time_parse(s, out);
 }
 
+void vv_bytes_text(uint64_t n, char out[VV_BYTES_TEXT_MAX])
+{
+    static const char *const units[] = {"B", "KiB", "MiB", "GiB", "TiB", "PiB"};
+    double v = (double)n;
+    int u = 0;
+    while (v >= 1024 && u < 5) {
+        v /= 1024;
+        u++;
+    }
+    if (u == 0)
+        snprintf(out, VV_BYTES_TEXT_MAX, "%llu B", (unsigned long long)n);
+    else
+        snprintf(out, VV_BYTES_TEXT_MAX, "%.1f %s", v, units[u]);
+}
+
 int vv_name_valid(const char *s)
 {
     size_t n = s ? strlen(s) : 0;
@@ -311,7 +326,7 @@ int vv_write_all(int fd, const void *p, size_t n)
         if (w < 0) {
             if (errno == EINTR)
                 continue;
-            return VV_E_IO;
+            return vv_err_from_errno(errno);
         }
         q += w;
         n -= (size_t)w;

@@ -65,6 +65,10 @@ int vv_date_split(const char *s, int *year, int *month, int *day) VV_MUST_CHECK;
  * end_of_day, or else a UTC time as vv_time_parse. Returns 0 or VV_E_INVAL. */
 int vv_date_parse_utc(const char *s, int end_of_day, time_t *out) VV_MUST_CHECK;
 
+/* n bytes as text: "512 B", "1.5 GiB" (powers of 1024, one decimal), into out. */
+#define VV_BYTES_TEXT_MAX 32
+void vv_bytes_text(uint64_t n, char out[VV_BYTES_TEXT_MAX]);
+
 /* 1 when s names a vault, policy, host or item: 1 to 64 of [A-Za-z0-9._-] starting
  * with a letter or digit (so it is never a path component like ".." nor an option);
  * NULL gives 0. The vault and the CLI check names by this one rule. */

@@ -3,8 +3,12 @@
  *
  * An envelope carries a magic, a format version, the object type, the codec, flags,
  * the plaintext length, the payload length, the key id and nonce when sealed, and a
- * CRC-32C over everything. Sealing is AES-256-GCM with the vault key; the header is
- * the additional authenticated data, so no field can be changed undetected.
+ * CRC-32C over everything. Sealing is AES-256-GCM; the header is the additional
+ * authenticated data, so no field can be changed undetected. Version 2 (written now)
+ * seals each object with a key of its own, HKDF-SHA256 of the vault key and a random
+ * 256-bit salt stored after the header, so the number of objects a vault key seals
+ * has no nonce-collision limit; version 1 objects (sealed with the vault key itself
+ * and a random 96-bit nonce: safe to about 2^32 objects) are still read.
  * docs/format.md is the normative description; the magic never changes.
  *
  * Invariant: vv_envelope_decode() either returns the exact plaintext that was encoded
@@ -23,8 +27,9 @@
 #include "key.h"
 
 #define VV_ENV_MAGIC "VVOB"
-#define VV_ENV_VERSION 1
+#define VV_ENV_VERSION 2 /* written; 1 is still read */
 #define VV_ENV_HEADER_LEN 48
+#define VV_ENV_SALT_LEN 32 /* version 2, sealed: after the header */
 #define VV_ENV_TAG_LEN 16
 
 enum vv_obj_type { VV_OBJ_CHUNK = 1, VV_OBJ_INDEX = 2, VV_OBJ_MANIFEST = 3 };

@@ -131,6 +131,21 @@ static json_t *opt_time(time_t t)
     return json_string(buf);
 }
 
+json_t *vv_manifest_disks_json(const struct vv_manifest *m)
+{
+    json_t *arr = json_array();
+    for (size_t i = 0; arr && i < m->ndisks; i++) {
+        const struct vv_manifest_disk *d = &m->disks[i];
+        json_array_append_new(
+            arr, json_pack("{s:s,s:s?,s:I,s:I,s:I,s:I,s:I}", "name", d->name, "source", d->source,
+                           "virtualSize", (json_int_t)d->virtual_size, "chunkSize",
+                           (json_int_t)d->chunk_size, "dataChunks", (json_int_t)d->data_chunks,
+                           "zeroChunks", (json_int_t)d->zero_chunks, "holeChunks",
+                           (json_int_t)d->hole_chunks));
+    }
+    return arr;
+}
+
 char *vv_manifest_serialize(const struct vv_manifest *m)
 {
     json_t *root = json_object(), *disks = json_array(), *vm;

@@ -19,6 +19,7 @@
 #include <time.h>
 
 #include "crypto.h"
+#include "json.h"
 
 #define VV_MANIFEST_FORMAT 1
 #define VV_POINT_ID_MAX 64
@@ -73,6 +74,10 @@ const struct vv_manifest_disk *vv_manifest_find_disk(const struct vv_manifest *m
 
 /* JSON text (caller frees with free()), or NULL on allocation failure. */
 char *vv_manifest_serialize(const struct vv_manifest *m);
+/* The disks as the catalog keeps and the API lists them: [{name, source, virtualSize,
+ * chunkSize, dataChunks, zeroChunks, holeChunks}, ...]. New reference (the caller's),
+ * or NULL on allocation failure. */
+json_t *vv_manifest_disks_json(const struct vv_manifest *m);
 /* Strict parse; err gets the reason on VV_E_CORRUPT. */
 int vv_manifest_parse(const void *data, size_t len, struct vv_manifest *m, char *err,
                       size_t errlen) VV_MUST_CHECK;

@@ -13,7 +13,9 @@
  *    object is durable once a later sync returns (see below);
  *  - put never replaces an existing object (content-addressed data is immutable):
  *    it returns 1 and leaves the old one, unless VV_PUT_REPLACE is given;
- *  - any number of threads and processes may call put/get/has concurrently.
+ *  - any number of threads and processes may call put/get/has concurrently;
+ *  - a full file system (or quota) is VV_E_NOSPC from any operation, never VV_E_IO,
+ *    and a put that fails leaves no object and no temporary file behind.
  */
 #ifndef VV_BACKEND_H
 #define VV_BACKEND_H
@@ -60,8 +62,14 @@ struct vv_backend_ops {
      * chunks. 0 deleted, VV_E_NOTFOUND when absent, <0 vv_err. */
     int (*remove)(struct vv_backend *be, const char *key, unsigned flags, uint64_t *freed);
     /* Optional (NULL: every put is durable already): make every object put so far with
-     * VV_PUT_DEFER, by any thread of this process, durable. 0 or VV_E_IO. */
+     * VV_PUT_DEFER, by any thread of this process, durable, and every object another
+     * put found present (1) while its writer was still finishing. 0, VV_E_IO or
+     * VV_E_NOSPC. */
     int (*sync)(struct vv_backend *be);
+    /* Optional (NULL: the backend has no folders): remove folder (a key prefix such as
+     * "points/<id>") when it is empty, durably; one that is absent or not empty is left
+     * as it is. 0 or VV_E_IO. */
+    int (*rmdir)(struct vv_backend *be, const char *folder);
 };
 
 struct vv_backend {
@@ -101,6 +109,10 @@ static inline int vv_backend_sync(struct vv_backend *be)
 {
     return be->ops->sync ? be->ops->sync(be) : 0;
 }
+static inline int vv_backend_rmdir(struct vv_backend *be, const char *folder)
+{
+    return be->ops->rmdir ? be->ops->rmdir(be, folder) : 0;
+}
 /* Frees the backend (syncing deferred puts first); NULL is a no-op. */
 void vv_backend_free(struct vv_backend *be);
 
@@ -128,5 +140,15 @@ int vv_backend_local_recover(struct vv_backend *be,
 /* Remove temporary files older than max_age_s left by writers that died (local only;
  * no-op for others). Returns the number removed or a vv_err. */
 int vv_backend_local_clean_tmp(struct vv_backend *be, int64_t max_age_s) VV_MUST_CHECK;
+/* Tests of the deferred-flush race (set before any other thread uses be): fn(arg,
+ * where) runs in a deferred put once it is counted as in flight and before it writes
+ * (VV_LOCAL_HOOK_PUT), and in a sync that flushes once it has noted which puts its
+ * flush covers and before its syncfs() (VV_LOCAL_HOOK_SYNC). Then the number of such
+ * flushes so far, and whether the marker of unsynced puts is set. */
+#define VV_LOCAL_HOOK_PUT 1
+#define VV_LOCAL_HOOK_SYNC 2
+void vv_backend_local_hook(struct vv_backend *be, void (*fn)(void *arg, int where), void *arg);
+uint64_t vv_backend_local_syncs(struct vv_backend *be);
+int vv_backend_local_marked(struct vv_backend *be);
 
 #endif

@@ -11,6 +11,24 @@
  * With VV_PUT_DEFER the two fsyncs are skipped and one syncfs() at the next sync makes
  * every such object durable at once; a marker file in the root (see backend.h) records
  * that unsynced objects may exist, so that recovery after a power loss knows to look.
+ *
+ * Deferred puts and the flush race. syncfs() makes durable what was written before it
+ * began; a put whose bytes land while it runs may or may not be flushed. Counting the
+ * puts that have *begun* does not see this: a put that began before a sync read the
+ * count and finished while syncfs() ran leaves the count unchanged and nothing in
+ * flight, so the sync would remove the marker and clear "marked"; every later sync
+ * would then return at once although that put's data may still be only in memory,
+ * and the next commit that references the chunk would write its manifest without
+ * flushing it: a power loss would lose a chunk of a committed point, with no marker
+ * telling recovery to look. So puts are counted when they *complete* (done), and a
+ * sync records how many had completed before its syncfs() began (flushed): a sync
+ * flushes whenever a put completed after the last flush began, or one is in flight
+ * (its object may already be visible to another writer's dedup check, whose commit
+ * then relies on this sync); the marker goes only when no put is in flight and none
+ * completed since the flush began.
+ *
+ * Errors: ENOSPC and EDQUOT become VV_E_NOSPC (the file system is full), the rest of
+ * the operating system's failures VV_E_IO.
  */
 #include "store/backend.h"
 
@@ -42,12 +60,16 @@ struct local_backend {
     int rootfd;
     char *root;
     /* Deferred puts: mu guards the rest. marker is the root's ".unsynced-..." file name,
-     * present on disk while marked; gen counts deferred puts begun, inflight those not
-     * finished. */
+     * present on disk while marked; inflight counts deferred puts begun and not finished,
+     * done those finished (stored or not), flushed the value done had when the last
+     * successful syncfs() began (see the top of this file). */
     pthread_mutex_t mu;
     int marked;
     unsigned inflight;
-    uint64_t gen;
+    uint64_t done, flushed;
+    uint64_t syncs; /* syncfs() calls made by local_sync, for tests */
+    void (*hook)(void *arg, int where); /* tests: see vv_backend_local_hook() */
+    void *hook_arg;
     char marker[96];
 };
 
@@ -56,6 +78,9 @@ static atomic_uint backend_counter;
 #define MARKER_PREFIX ".unsynced-"
 
 static struct local_backend *L(struct vv_backend *be) { return (struct local_backend *)be; }
+
+/* The vv_err of an operating-system failure: a full file system or quota is NOSPC. */
+static int os_err(int e) { return vv_err_from_errno(e); }
 
 static int fsync_dirat(int rootfd, const char *rel)
 {
@@ -91,8 +116,8 @@ static int make_parents(struct local_backend *lb, const char *key)
                 fsync_dirat(lb->rootfd, ".");
             }
         } else if (errno != EEXIST) {
-            return vv_fail(VV_E_IO, "store %s: cannot create folder %s: %s", lb->root, path,
-                           strerror(errno));
+            return vv_fail(os_err(errno), "store %s: cannot create folder %s: %s", lb->root,
+                           path, strerror(errno));
         }
         *p = '/';
     }
@@ -143,18 +168,16 @@ static int defer_begin(struct local_backend *lb)
     if (!lb->marked) {
         int fd = openat(lb->rootfd, lb->marker, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0640);
         if (fd < 0 || fsync(fd) < 0 || fsync(lb->rootfd) < 0) {
+            r = os_err(errno);
             vv_error("store %s: cannot create %s: %s", lb->root, lb->marker, strerror(errno));
-            r = VV_E_IO;
         } else {
             lb->marked = 1;
         }
         if (fd >= 0)
             close(fd);
     }
-    if (r == 0) {
+    if (r == 0)
         lb->inflight++;
-        lb->gen++;
-    }
     pthread_mutex_unlock(&lb->mu);
     return r;
 }
@@ -163,29 +186,38 @@ static void defer_end(struct local_backend *lb)
 {
     pthread_mutex_lock(&lb->mu);
     lb->inflight--;
+    lb->done++;
     pthread_mutex_unlock(&lb->mu);
 }
 
 static int local_sync(struct vv_backend *be)
 {
     struct local_backend *lb = L(be);
-    uint64_t gen;
+    uint64_t done;
 
     pthread_mutex_lock(&lb->mu);
-    if (!lb->marked) {
+    /* Nothing completed since the last flush began and nothing in flight: every
+     * deferred object a caller has seen is durable already. */
+    if (!lb->marked || (lb->inflight == 0 && lb->done == lb->flushed)) {
         pthread_mutex_unlock(&lb->mu);
         return 0;
     }
-    gen = lb->gen;
+    done = lb->done; /* what this flush will cover for sure */
+    lb->syncs++;
     pthread_mutex_unlock(&lb->mu);
+    if (lb->hook)
+        lb->hook(lb->hook_arg, VV_LOCAL_HOOK_SYNC);
     if (syncfs(lb->rootfd) < 0) {
-        return vv_fail(VV_E_IO,
-                       "store %s: cannot flush the file system: %s", lb->root, strerror(errno));
+        return vv_fail(os_err(errno), "store %s: cannot flush the file system: %s", lb->root,
+                       strerror(errno));
     }
-    /* The marker may go only if no deferred put ran during or since the flush. Its
-     * removal need not be durable: a marker that comes back costs a check, no more. */
+    /* The marker may go only if no deferred put is in flight and none completed while
+     * syncfs() ran (its bytes may have missed the flush). Its removal need not be
+     * durable: a marker that comes back costs a check, no more. */
     pthread_mutex_lock(&lb->mu);
-    if (lb->inflight == 0 && lb->gen == gen && unlinkat(lb->rootfd, lb->marker, 0) == 0)
+    if (done > lb->flushed)
+        lb->flushed = done;
+    if (lb->inflight == 0 && lb->done == lb->flushed && unlinkat(lb->rootfd, lb->marker, 0) == 0)
         lb->marked = 0;
     pthread_mutex_unlock(&lb->mu);
     return 0;
@@ -212,29 +244,34 @@ static int put_file(struct local_backend *lb, const char *key, const void *data,
         fd = openat(lb->rootfd, tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0640);
     }
     if (fd < 0) {
-        return vv_fail(VV_E_IO, "store %s: cannot create %s: %s", lb->root, tmp, strerror(errno));
+        return vv_fail(os_err(errno), "store %s: cannot create %s: %s", lb->root, tmp,
+                       strerror(errno));
     }
+    errno = 0;
     r = vv_write_all(fd, data, len);
+    if (r < 0)
+        r = os_err(errno);
     if (r == 0 && durable && fsync(fd) < 0)
-        r = VV_E_IO;
+        r = os_err(errno);
     /* Deferred: start writing it out now, so that the disk works while the transfer
      * goes on and the commit's syncfs has little left to wait for. */
     if (r == 0 && !durable)
         sync_file_range(fd, 0, 0, SYNC_FILE_RANGE_WRITE);
     saved = errno;
     if (close(fd) < 0 && r == 0) {
-        r = VV_E_IO;
         saved = errno;
+        r = os_err(saved);
     }
     if (r < 0) {
-        vv_error("store %s: cannot write %s: %s", lb->root, key, strerror(saved));
+        vv_error("store %s: cannot write %s (%zu bytes): %s", lb->root, key, len,
+                 saved ? strerror(saved) : vv_strerror(r));
         unlinkat(lb->rootfd, tmp, 0);
         return r;
     }
 
     /* After this block the temporary file is gone whatever happened. */
     if (flags & VV_PUT_REPLACE) {
-        r = renameat(lb->rootfd, tmp, lb->rootfd, key) == 0 ? 0 : VV_E_IO;
+        r = renameat(lb->rootfd, tmp, lb->rootfd, key) == 0 ? 0 : os_err(errno);
         saved = errno;
         if (r < 0)
             unlinkat(lb->rootfd, tmp, 0);
@@ -244,10 +281,12 @@ static int put_file(struct local_backend *lb, const char *key, const void *data,
         saved = errno;
         if (saved == EINVAL || saved == ENOSYS) {
             /* filesystem without RENAME_NOREPLACE: link() never replaces either */
-            r = linkat(lb->rootfd, tmp, lb->rootfd, key, 0) == 0 ? 0 : errno == EEXIST ? 1 : VV_E_IO;
+            r = linkat(lb->rootfd, tmp, lb->rootfd, key, 0) == 0 ? 0
+                : errno == EEXIST                                  ? 1
+                                                                   : os_err(errno);
             saved = errno;
         } else {
-            r = saved == EEXIST ? 1 : VV_E_IO;
+            r = saved == EEXIST ? 1 : os_err(saved);
         }
         unlinkat(lb->rootfd, tmp, 0);
     }
@@ -256,7 +295,7 @@ static int put_file(struct local_backend *lb, const char *key, const void *data,
         return r;
     }
     if (r == 0 && durable && fsync_dirat(lb->rootfd, dir) < 0) {
-        return vv_fail(VV_E_IO,
+        return vv_fail(os_err(errno),
                        "store %s: cannot sync folder of %s: %s", lb->root, key, strerror(errno));
     }
     return r;
@@ -274,6 +313,8 @@ static int local_put(struct vv_backend *be, const char *key, const void *data, s
         return put_file(lb, key, data, len, flags);
     if ((r = defer_begin(lb)) < 0)
         return r;
+    if (lb->hook)
+        lb->hook(lb->hook_arg, VV_LOCAL_HOOK_PUT);
     r = put_file(lb, key, data, len, flags);
     defer_end(lb);
     return r;
@@ -448,6 +489,23 @@ static int local_remove(struct vv_backend *be, const char *key, unsigned flags,
     return 0;
 }
 
+static int local_rmdir(struct vv_backend *be, const char *folder)
+{
+    struct local_backend *lb = L(be);
+    char parent[VV_PATH_MAX];
+    const char *base;
+    if (!vv_backend_key_valid(folder))
+        return VV_E_INVAL;
+    if (unlinkat(lb->rootfd, folder, AT_REMOVEDIR) < 0) {
+        if (errno == ENOENT || errno == ENOTEMPTY || errno == EEXIST)
+            return 0;
+        return vv_fail(VV_E_IO, "store %s: cannot remove folder %s: %s", lb->root, folder,
+                       strerror(errno));
+    }
+    split_key(folder, parent, sizeof(parent), &base);
+    return fsync_dirat(lb->rootfd, parent);
+}
+
 static void local_free(struct vv_backend *be)
 {
     struct local_backend *lb = L(be);
@@ -468,6 +526,7 @@ static const struct vv_backend_ops local_ops = {
     .free = local_free,
     .remove = local_remove,
     .sync = local_sync,
+    .rmdir = local_rmdir,
 };
 
 struct vv_backend *vv_backend_local_open(const char *dir, int create)
@@ -702,4 +761,36 @@ int vv_backend_local_recover(struct vv_backend *be,
     }
     closedir(d);
     return removed;
+}
+
+/* ---- for tests of the deferred-flush race ------------------------------------------ */
+
+void vv_backend_local_hook(struct vv_backend *be, void (*fn)(void *arg, int where), void *arg)
+{
+    if (be->ops != &local_ops)
+        return;
+    L(be)->hook = fn;
+    L(be)->hook_arg = arg;
+}
+
+uint64_t vv_backend_local_syncs(struct vv_backend *be)
+{
+    uint64_t n;
+    if (be->ops != &local_ops)
+        return 0;
+    pthread_mutex_lock(&L(be)->mu);
+    n = L(be)->syncs;
+    pthread_mutex_unlock(&L(be)->mu);
+    return n;
+}
+
+int vv_backend_local_marked(struct vv_backend *be)
+{
+    int m;
+    if (be->ops != &local_ops)
+        return 0;
+    pthread_mutex_lock(&L(be)->mu);
+    m = L(be)->marked;
+    pthread_mutex_unlock(&L(be)->mu);
+    return m;
 }

@@ -255,6 +255,12 @@ int vv_repo_point_commit(struct vv_repo *repo, struct vv_manifest *m,
         vv_error("point %s: cannot store manifest: %s", m->id, vv_strerror(r));
 out:
     vv_buf_release(&ser);
+    /* Nothing partial stays: the indexes written, a manifest whose folder could not be
+     * flushed, the point's folder. The id is new (the manifest was absent), so all of
+     * it is this commit's. */
+    if (r < 0 && vv_repo_point_purge(repo, m->id) < 0)
+        vv_warn("point %s: the remains of the failed commit stay in the store until the "
+                "next start removes them", m->id);
     return r;
 }
 
@@ -366,7 +372,9 @@ int vv_repo_point_delete(struct vv_repo *repo, const char *id)
     if ((r = vv_backend_del(repo->be, key)) < 0)
         return r;
     snprintf(key, sizeof(key), "points/%s", id);
-    return vv_backend_list(repo->be, key, delete_one, repo);
+    if ((r = vv_backend_list(repo->be, key, delete_one, repo)) != 0)
+        return r;
+    return vv_backend_rmdir(repo->be, key);
 }
 
 int vv_repo_point_purge(struct vv_repo *repo, const char *id)
@@ -379,7 +387,9 @@ int vv_repo_point_purge(struct vv_repo *repo, const char *id)
     if ((r = vv_backend_del(repo->be, key)) < 0 && r != VV_E_NOTFOUND)
         return r;
     snprintf(key, sizeof(key), "points/%s", id);
-    return vv_backend_list(repo->be, key, delete_one, repo);
+    if ((r = vv_backend_list(repo->be, key, delete_one, repo)) != 0)
+        return r;
+    return vv_backend_rmdir(repo->be, key);
 }
 
 struct list_all_ctx {
@@ -411,4 +421,21 @@ int vv_repo_point_list_all(struct vv_repo *repo, int (*cb)(const char *id, void 
 {
     struct list_all_ctx c = {cb, arg, ""};
     return vv_backend_list(repo->be, "points", list_all_one, &c);
+}
+
+int vv_repo_meta_put(struct vv_repo *repo, const char *text, size_t n)
+{
+    int r = vv_backend_put(repo->be, "vault.json", text, n, VV_PUT_REPLACE);
+    return r > 0 ? 0 : r;
+}
+
+int vv_repo_meta_read(struct vv_backend *be, struct vv_buf *out)
+{
+    out->limit = VV_REPO_META_MAX;
+    return vv_backend_get(be, "vault.json", out);
+}
+
+int vv_repo_meta_get(struct vv_repo *repo, struct vv_buf *out)
+{
+    return vv_repo_meta_read(repo->be, out);
 }

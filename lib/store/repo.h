@@ -8,6 +8,9 @@
  *                                  format 1 stores: <3 hex>, 4096 folders)
  *   points/<point id>/<disk>.index sealed disk indexes
  *   points/<point id>/manifest     sealed manifest: written last, deleted first
+ *   vault.json                     the vault's description (JSON, no secrets): what
+ *                                  `vmvaultd catalog rebuild` needs besides the
+ *                                  points (docs/format.md "Vault metadata")
  *
  * Invariant: a recovery point exists exactly when its manifest does, and the manifest
  * is only written after every chunk and index it references is durable. A crash
@@ -46,7 +49,8 @@ void vv_repo_close(struct vv_repo *repo);
 
 /* Write the indexes (one per manifest disk, same order) then the manifest. Fills
  * each disk's index_sha256 and chunk counts from its index. VV_E_EXISTS when the
- * point id is taken. */
+ * point id is taken. On any other failure (VV_E_NOSPC when the store is full) what
+ * the commit wrote is removed again, its folder included: the point is absent. */
 int vv_repo_point_commit(struct vv_repo *repo, struct vv_manifest *m,
                          const struct vv_index *indexes) VV_MUST_CHECK;
 /* Load and check a manifest. VV_E_NOTFOUND when the point does not exist. */
@@ -65,5 +69,15 @@ int vv_repo_point_purge(struct vv_repo *repo, const char *id) VV_MUST_CHECK;
 /* Call cb with the id of every point that has any object, manifest or not (an id
  * may be reported more than once). */
 int vv_repo_point_list_all(struct vv_repo *repo, int (*cb)(const char *id, void *arg), void *arg) VV_MUST_CHECK;
+
+/* The vault metadata object ("vault.json"): replace it with n bytes of text, durably
+ * (the object and its folder are on disk when this returns). 0 or <0 vv_err. */
+int vv_repo_meta_put(struct vv_repo *repo, const char *text, size_t n) VV_MUST_CHECK;
+/* Read it into out (at most VV_REPO_META_MAX bytes). VV_E_NOTFOUND when the store has
+ * none (a vault made before it existed). Works on a backend alone, so a store whose
+ * key is lost can still be named: vv_repo_meta_read. */
+#define VV_REPO_META_MAX (16u << 20)
+int vv_repo_meta_get(struct vv_repo *repo, struct vv_buf *out) VV_MUST_CHECK;
+int vv_repo_meta_read(struct vv_backend *be, struct vv_buf *out) VV_MUST_CHECK;
 
 #endif

@@ -1,12 +1,14 @@
 /*
  * test_envelope.c: the object envelope. Round trips (empty, 1 byte, compressible,
  * incompressible; sealed and unsealed), the codec chosen, and every kind of damage or
- * tampering detected with its documented code (docs/format.md, "Decoding").
+ * tampering detected with its documented code (docs/format.md, "Decoding"). Version
+ * 2 seals each object with its own derived key; version 1 objects still open.
  */
 #include <stdlib.h>
 
 #include "codec.h"
 #include "crc32c.h"
+#include "crypto.h"
 #include "format/envelope.h"
 #include "err.h"
 #include "harness.h"
@@ -64,7 +66,8 @@ static void round_trip(struct vv_codec *c, const struct vv_key *key, const uint8
     CHECK_EQ(info.codec, want_codec);
     CHECK_EQ(info.flags, key ? VV_ENV_FLAG_SEALED : 0);
     CHECK_EQ(info.plain_len, n);
-    CHECK_EQ(enc.len, VV_ENV_HEADER_LEN + info.payload_len + (key ? VV_ENV_TAG_LEN : 0));
+    CHECK_EQ(enc.len, VV_ENV_HEADER_LEN + info.payload_len +
+                          (key ? VV_ENV_SALT_LEN + VV_ENV_TAG_LEN : 0));
     if (want_codec == VV_CODEC_ZSTD)
         CHECK(info.payload_len < n);
     else
@@ -245,7 +248,10 @@ TEST(magic_and_version_damage)
             CHECK_EQ(vv_envelope_check(s[i].enc.data, s[i].enc.len, NULL), 0);
         }
         CHECK_EQ(decode_set(c, &k, &s[i], OFF_VERSION, 0), VV_E_BAD_VERSION);
-        CHECK_EQ(decode_set(c, &k, &s[i], OFF_VERSION, 2), VV_E_BAD_VERSION);
+        CHECK_EQ(decode_set(c, &k, &s[i], OFF_VERSION, 3), VV_E_BAD_VERSION);
+        /* read as version 1: a sealed object has 32 bytes (its salt) too many; an
+         * unsealed one is the same in both versions */
+        CHECK_EQ(decode_set(c, &k, &s[i], OFF_VERSION, 1), s[i].sealed ? VV_E_TRUNCATED : 0);
         CHECK_EQ(decode_set(c, &k, &s[i], OFF_VERSION, 0xff), VV_E_BAD_VERSION);
         CHECK_EQ(decode_mod(c, &k, &s[i], OFF_VERSION, 0x02, 0), VV_E_BAD_VERSION);
     }
@@ -587,6 +593,117 @@ TEST(unsealed_tampering_with_crc_redone_is_caught_by_the_frame)
     CHECK_OK(vv_envelope_decode(c, VV_OBJ_CHUNK, enc.data, enc.len, NULL, VV_MAX_CHUNK, &dec));
     CHECK_MEM(dec.data, plain, sizeof(plain));
     vv_buf_release(&enc);
+    vv_buf_release(&dec);
+    vv_codec_free(c);
+}
+
+/* ---- per-object keys (version 2) and version 1 objects -------------------------------- */
+
+TEST(hkdf_sha256_matches_rfc5869)
+{
+    /* RFC 5869 test case 1, the first 32 bytes of its OKM */
+    uint8_t ikm[22], salt[13], info[10], out[VV_SHA256_LEN], want[VV_SHA256_LEN];
+    memset(ikm, 0x0b, sizeof(ikm));
+    for (size_t i = 0; i < sizeof(salt); i++)
+        salt[i] = (uint8_t)i;
+    for (size_t i = 0; i < sizeof(info); i++)
+        info[i] = (uint8_t)(0xf0 + i);
+    CHECK_OK(vv_hex_decode("3cb25f25faacd57a90434f64d0362f2a2d2d0a90cf1a5a4c5db02d56ecc4c5bf",
+                           want, sizeof(want)));
+    CHECK_OK(vv_hkdf_sha256(ikm, sizeof(ikm), salt, sizeof(salt), info, sizeof(info), out));
+    CHECK_MEM(out, want, sizeof(want));
+}
+
+/* A version 1 sealed object as stores written before version 2 hold it: sealed with
+ * the vault key itself. */
+static void encode_v1(const struct vv_key *k, const uint8_t *plain, size_t n,
+                      struct vv_buf *out)
+{
+    uint8_t *h;
+    CHECK_OK(vv_buf_resize(out, VV_ENV_HEADER_LEN + n + VV_ENV_TAG_LEN));
+    h = out->data;
+    memset(h, 0, VV_ENV_HEADER_LEN);
+    memcpy(h, VV_ENV_MAGIC, 4);
+    h[OFF_VERSION] = 1;
+    h[OFF_TYPE] = VV_OBJ_CHUNK;
+    h[OFF_CODEC] = VV_CODEC_NONE;
+    h[OFF_FLAGS] = VV_ENV_FLAG_SEALED;
+    vv_put_le64(h + OFF_PLAIN, n);
+    vv_put_le64(h + OFF_PAYLOAD, n);
+    memcpy(h + OFF_KEYID, k->id, VV_KEY_ID_LEN);
+    CHECK_OK(vv_random(h + OFF_NONCE, VV_GCM_NONCE_LEN));
+    CHECK_OK(vv_gcm_encrypt(k->key, h + OFF_NONCE, h, OFF_CRC, plain, n,
+                            h + VV_ENV_HEADER_LEN, h + VV_ENV_HEADER_LEN + n));
+    fix_crc(h, out->len);
+}
+
+TEST(version_1_objects_still_open)
+{
+    struct vv_codec *c = vv_codec_new(VV_CODEC_DEFAULT_LEVEL);
+    struct vv_buf enc = VV_BUF_INIT, dec = VV_BUF_INIT;
+    struct vv_envelope_info info;
+    struct vv_key k, other;
+    uint8_t plain[3000];
+
+    test_key(&k, 21);
+    test_key(&other, 22);
+    vv_test_fill(plain, sizeof(plain));
+    encode_v1(&k, plain, sizeof(plain), &enc);
+    CHECK_OK(vv_envelope_check(enc.data, enc.len, &info));
+    CHECK_EQ(info.version, 1);
+    CHECK_OK(vv_envelope_decode(c, VV_OBJ_CHUNK, enc.data, enc.len, &k, VV_MAX_CHUNK, &dec));
+    CHECK_EQ(dec.len, sizeof(plain));
+    CHECK_MEM(dec.data, plain, sizeof(plain));
+    CHECK_EQ(vv_envelope_decode(c, VV_OBJ_CHUNK, enc.data, enc.len, &other, VV_MAX_CHUNK, &dec),
+             VV_E_WRONG_KEY);
+    /* tampered, CRC redone: the tag still tells */
+    enc.data[VV_ENV_HEADER_LEN + 5] ^= 1;
+    fix_crc(enc.data, enc.len);
+    CHECK_EQ(vv_envelope_decode(c, VV_OBJ_CHUNK, enc.data, enc.len, &k, VV_MAX_CHUNK, &dec),
+             VV_E_AUTH);
+    vv_buf_release(&enc);
+    vv_buf_release(&dec);
+    vv_codec_free(c);
+}
+
+TEST(version_2_seals_each_object_with_its_own_key)
+{
+    struct vv_codec *c = vv_codec_new(VV_CODEC_DEFAULT_LEVEL);
+    struct vv_buf a = VV_BUF_INIT, b = VV_BUF_INIT, dec = VV_BUF_INIT;
+    struct vv_envelope_info info;
+    struct vv_key k;
+    uint8_t plain[1000], okey[VV_AES_KEY_LEN], *out = malloc(sizeof(plain));
+    const uint8_t *salt, *p;
+
+    test_key(&k, 23);
+    vv_test_fill(plain, sizeof(plain)); /* incompressible: the payload is the plaintext */
+    CHECK_OK(vv_envelope_encode(c, VV_OBJ_CHUNK, plain, sizeof(plain), &k, &a));
+    CHECK_OK(vv_envelope_encode(c, VV_OBJ_CHUNK, plain, sizeof(plain), &k, &b));
+    CHECK_OK(vv_envelope_check(a.data, a.len, &info));
+    CHECK_EQ(info.version, 2);
+    CHECK_EQ(a.len, VV_ENV_HEADER_LEN + VV_ENV_SALT_LEN + sizeof(plain) + VV_ENV_TAG_LEN);
+    salt = a.data + VV_ENV_HEADER_LEN;
+    p = salt + VV_ENV_SALT_LEN;
+    /* a fresh 256-bit salt per object */
+    CHECK(memcmp(salt, b.data + VV_ENV_HEADER_LEN, VV_ENV_SALT_LEN) != 0);
+    /* not sealed with the vault key itself ... */
+    CHECK_EQ(vv_gcm_decrypt(k.key, a.data + OFF_NONCE, a.data, OFF_CRC, p, sizeof(plain), out,
+                            p + sizeof(plain)),
+             VV_E_AUTH);
+    /* ... but with HKDF-SHA256(vault key, salt, "vmvault object key v2") */
+    CHECK_OK(vv_hkdf_sha256(k.key, VV_AES_KEY_LEN, salt, VV_ENV_SALT_LEN,
+                            "vmvault object key v2", 21, okey));
+    CHECK_OK(vv_gcm_decrypt(okey, a.data + OFF_NONCE, a.data, OFF_CRC, p, sizeof(plain), out,
+                            p + sizeof(plain)));
+    CHECK_MEM(out, plain, sizeof(plain));
+    /* the salt of another object, CRC redone: another key, the tag fails */
+    memcpy(a.data + VV_ENV_HEADER_LEN, b.data + VV_ENV_HEADER_LEN, VV_ENV_SALT_LEN);
+    fix_crc(a.data, a.len);
+    CHECK_EQ(vv_envelope_decode(c, VV_OBJ_CHUNK, a.data, a.len, &k, VV_MAX_CHUNK, &dec),
+             VV_E_AUTH);
+    free(out);
+    vv_buf_release(&a);
+    vv_buf_release(&b);
     vv_buf_release(&dec);
     vv_codec_free(c);
 }

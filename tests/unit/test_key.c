@@ -1,10 +1,12 @@
 /*
  * test_key.c: vault key files: generation (0600, never overwrites), loading, refusal
- * of exposed or malformed files, and key ids.
+ * of exposed or malformed files, and key ids; the passphrase-wrapped export (round
+ * trip, wrong passphrase, altered file) and writing a key back from it.
  */
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -219,4 +221,97 @@ TEST(load_refuses_malformed_content)
     unlink(path);
     CHECK_OK(mkdir(path, 0700));
     CHECK_EQ(vv_key_load(path, &k), VV_E_KEY);
+}
+
+/* ---- wrapped export -------------------------------------------------------------- */
+
+#define PASS "correct horse battery staple"
+
+TEST(wrap_round_trip_gives_the_same_key)
+{
+    struct vv_key k, back;
+    uint8_t raw[VV_AES_KEY_LEN];
+    char *text = NULL, id[64], name[128], err[256];
+
+    CHECK_OK(vv_random(raw, sizeof(raw)));
+    CHECK_OK(vv_key_from_bytes(&k, raw));
+    CHECK_OK(vv_key_wrap(&k, PASS, 100000, "v1", "0c9f0c5e-4d4e-4b1c-9a7a-2f1f1f1f1f1f", &text));
+    CHECK(text != NULL);
+    if (!text)
+        return;
+    CHECK(strstr(text, "\"format\":\"vmvault-wrapped-key-v1\"") != NULL);
+    CHECK(strstr(text, "\"iterations\":100000") != NULL);
+    {   /* the key itself is nowhere in the file */
+        char hex[2 * VV_AES_KEY_LEN + 1];
+        vv_hex_encode(raw, sizeof(raw), hex);
+        CHECK(strstr(text, hex) == NULL);
+    }
+    CHECK_OK(vv_key_unwrap(text, strlen(text), PASS, &back, id, name, err, sizeof(err)));
+    CHECK_MEM(back.key, k.key, VV_AES_KEY_LEN);
+    CHECK_MEM(back.id, k.id, VV_KEY_ID_LEN);
+    CHECK(strcmp(id, "0c9f0c5e-4d4e-4b1c-9a7a-2f1f1f1f1f1f") == 0);
+    CHECK(strcmp(name, "v1") == 0);
+    free(text);
+}
+
+TEST(wrap_defaults_to_at_least_600000_iterations)
+{
+    CHECK(VV_KEY_WRAP_ITERATIONS >= 600000);
+}
+
+TEST(unwrap_refuses_a_wrong_passphrase_and_altered_files)
+{
+    struct vv_key k, back;
+    uint8_t raw[VV_AES_KEY_LEN] = {1, 2, 3};
+    char *text = NULL, *p, err[256];
+
+    CHECK_OK(vv_key_from_bytes(&k, raw));
+    CHECK_OK(vv_key_wrap(&k, PASS, 100000, "v1", "id-1", &text));
+    if (!text)
+        return;
+    CHECK_EQ(vv_key_unwrap(text, strlen(text), "correct horse battery stapler", &back, NULL,
+                           NULL, err, sizeof(err)),
+             VV_E_AUTH);
+    CHECK(strstr(err, "passphrase") != NULL);
+    /* the vault name is authenticated: another name does not open */
+    p = strstr(text, "\"vaultName\":\"v1\"");
+    CHECK(p != NULL);
+    if (p) {
+        p[14] = '2';
+        CHECK_EQ(vv_key_unwrap(text, strlen(text), PASS, &back, NULL, NULL, err, sizeof(err)),
+                 VV_E_AUTH);
+        p[14] = '1';
+    }
+    CHECK_OK(vv_key_unwrap(text, strlen(text), PASS, &back, NULL, NULL, err, sizeof(err)));
+    /* not a wrapped key at all */
+    CHECK_EQ(vv_key_unwrap("{}", 2, PASS, &back, NULL, NULL, err, sizeof(err)), VV_E_CORRUPT);
+    CHECK_EQ(vv_key_unwrap("nope", 4, PASS, &back, NULL, NULL, err, sizeof(err)), VV_E_CORRUPT);
+    free(text);
+}
+
+TEST(wrap_refuses_a_short_passphrase_or_few_iterations)
+{
+    struct vv_key k;
+    uint8_t raw[VV_AES_KEY_LEN] = {0};
+    char *text = NULL;
+
+    CHECK_OK(vv_key_from_bytes(&k, raw));
+    CHECK_EQ(vv_key_wrap(&k, "short", 100000, "v1", "id", &text), VV_E_INVAL);
+    CHECK_EQ(vv_key_wrap(&k, PASS, 1000, "v1", "id", &text), VV_E_INVAL);
+    CHECK(text == NULL);
+}
+
+TEST(save_writes_a_loadable_key_and_never_overwrites)
+{
+    char path[4300];
+    struct vv_key k, back;
+    uint8_t raw[VV_AES_KEY_LEN] = {9, 8, 7};
+
+    snprintf(path, sizeof(path), "%s/saved.key", vv_test_tmpdir());
+    unlink(path);
+    CHECK_OK(vv_key_from_bytes(&k, raw));
+    CHECK_OK(vv_key_save(path, &k));
+    CHECK_OK(vv_key_load(path, &back));
+    CHECK_MEM(back.key, k.key, VV_AES_KEY_LEN);
+    CHECK_EQ(vv_key_save(path, &k), VV_E_EXISTS);
 }

@@ -26,6 +26,7 @@
 #include "store/backend.h"
 #include "store/chunkstore.h"
 #include "store/repo.h"
+#include "store/usage.h"
 #include "util.h"
 
 /* ---- helpers ---------------------------------------------------------------------- */
@@ -413,7 +414,7 @@ TEST(chunk_put_get_has_delete_list)
         if (i % 3 == 0 && lens[i] > 200) /* compressible: stored smaller */
             CHECK(stored < lens[i]);
         else
-            CHECK_EQ(stored, VV_ENV_HEADER_LEN + lens[i] + VV_ENV_TAG_LEN);
+            CHECK_EQ(stored, VV_ENV_HEADER_LEN + VV_ENV_SALT_LEN + lens[i] + VV_ENV_TAG_LEN);
     }
     for (int i = 0; i < 6; i++) {
         uint8_t id[VV_CHUNK_ID_LEN];
@@ -928,6 +929,204 @@ TEST(deferred_puts_sync_and_power_loss_recovery)
     /* nothing left to do the second time */
     CHECK_EQ(vv_backend_local_recover(be, check_envelope, &checked), 0);
     vv_backend_free(be);
+}
+
+/* The deferred-flush race: a put that began before a sync noted what it covers and
+ * finished while its syncfs() ran. Its bytes may have missed the flush, so the
+ * marker must stay and the next sync must flush again. */
+struct race {
+    struct vv_backend *be;
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    int put_started, go, put_done;
+    int put_r;
+    uint8_t data[4096];
+};
+
+static void race_wait(struct race *r, int *flag)
+{
+    struct timespec until;
+    clock_gettime(CLOCK_REALTIME, &until);
+    until.tv_sec += 10; /* bounded: a broken hook fails the check, never hangs */
+    pthread_mutex_lock(&r->mu);
+    while (!*flag && pthread_cond_timedwait(&r->cv, &r->mu, &until) == 0)
+        ;
+    pthread_mutex_unlock(&r->mu);
+}
+
+static void race_set(struct race *r, int *flag)
+{
+    pthread_mutex_lock(&r->mu);
+    *flag = 1;
+    pthread_cond_broadcast(&r->cv);
+    pthread_mutex_unlock(&r->mu);
+}
+
+static void race_hook(void *arg, int where)
+{
+    struct race *r = arg;
+    if (where == VV_LOCAL_HOOK_PUT) { /* the writer: counted, not yet written */
+        race_set(r, &r->put_started);
+        race_wait(r, &r->go);
+    } else if (where == VV_LOCAL_HOOK_SYNC) { /* the sync: the writer finishes now */
+        race_set(r, &r->go);
+        race_wait(r, &r->put_done);
+    }
+}
+
+static void *race_writer(void *arg)
+{
+    struct race *r = arg;
+    r->put_r = vv_backend_put(r->be, "x/late", r->data, sizeof(r->data), VV_PUT_DEFER);
+    race_set(r, &r->put_done);
+    return NULL;
+}
+
+TEST(deferred_put_finishing_during_a_flush_is_flushed_again)
+{
+    const char *root = vv_test_tmpdir();
+    struct race r = {.put_r = -100};
+    pthread_t t;
+    uint64_t syncs;
+
+    pthread_mutex_init(&r.mu, NULL);
+    pthread_cond_init(&r.cv, NULL);
+    vv_test_fill(r.data, sizeof(r.data));
+    r.be = vv_backend_local_open(root, 0);
+    CHECK(r.be != NULL);
+    if (!r.be)
+        return;
+    vv_backend_local_hook(r.be, race_hook, &r);
+    CHECK_OK(pthread_create(&t, NULL, race_writer, &r));
+    race_wait(&r, &r.put_started);
+    CHECK(r.put_started);
+    syncs = vv_backend_local_syncs(r.be);
+    CHECK_OK(vv_backend_sync(r.be)); /* the writer finishes inside its flush */
+    pthread_join(t, NULL);
+    CHECK_EQ(r.put_r, 0);
+    CHECK_EQ(r.put_done, 1);
+    CHECK_EQ(vv_backend_local_syncs(r.be), syncs + 1);
+    /* not known to be flushed: still marked for the power-loss check ... */
+    CHECK_EQ(vv_backend_local_marked(r.be), 1);
+    CHECK_EQ(count_markers(root), 1);
+    /* ... and the next sync (a commit referring to it) flushes it */
+    vv_backend_local_hook(r.be, NULL, NULL);
+    CHECK_OK(vv_backend_sync(r.be));
+    CHECK_EQ(vv_backend_local_syncs(r.be), syncs + 2);
+    CHECK_EQ(vv_backend_local_marked(r.be), 0);
+    CHECK_EQ(count_markers(root), 0);
+    CHECK_OK(vv_backend_sync(r.be)); /* nothing left: no flush */
+    CHECK_EQ(vv_backend_local_syncs(r.be), syncs + 2);
+    vv_backend_free(r.be);
+    pthread_cond_destroy(&r.cv);
+    pthread_mutex_destroy(&r.mu);
+}
+
+/* A put whose object another writer already sees (its dedup check says "present")
+ * while the put is still in flight: that writer's commit syncs, and the sync must
+ * flush although no put has completed since the last flush. */
+TEST(sync_flushes_while_a_deferred_put_is_in_flight)
+{
+    const char *root = vv_test_tmpdir();
+    struct race r = {.put_r = -100};
+    pthread_t t;
+    uint64_t syncs;
+
+    pthread_mutex_init(&r.mu, NULL);
+    pthread_cond_init(&r.cv, NULL);
+    r.be = vv_backend_local_open(root, 0);
+    CHECK(r.be != NULL);
+    if (!r.be)
+        return;
+    CHECK_OK(vv_backend_put(r.be, "x/first", "a", 1, VV_PUT_DEFER));
+    CHECK_OK(vv_backend_sync(r.be));
+    vv_backend_local_hook(r.be, race_hook, &r);
+    CHECK_OK(pthread_create(&t, NULL, race_writer, &r));
+    race_wait(&r, &r.put_started);
+    syncs = vv_backend_local_syncs(r.be);
+    CHECK_OK(vv_backend_sync(r.be));
+    pthread_join(t, NULL);
+    CHECK_EQ(r.put_r, 0);
+    CHECK_EQ(vv_backend_local_syncs(r.be), syncs + 1);
+    vv_backend_local_hook(r.be, NULL, NULL);
+    CHECK_OK(vv_backend_sync(r.be));
+    CHECK_EQ(count_markers(root), 0);
+    vv_backend_free(r.be);
+    pthread_cond_destroy(&r.cv);
+    pthread_mutex_destroy(&r.mu);
+}
+
+/* Wait (bounded) until the store's usage has a figure taken at or after since. */
+static int usage_wait(const char *dir, uint64_t changes, time_t now, time_t since,
+                      struct vv_usage *u)
+{
+    for (int i = 0; i < 1000; i++) {
+        if (vv_store_usage_get(dir, changes, now, u) != 0)
+            return -1;
+        if (!u->measuring && u->measured >= since)
+            return 0;
+        usleep(10000);
+    }
+    return -1;
+}
+
+static void write_n(const char *path, size_t n)
+{
+    char buf[128];
+    FILE *f = fopen(path, "w");
+    memset(buf, 'x', sizeof(buf));
+    CHECK(f != NULL);
+    if (f) {
+        CHECK_EQ(fwrite(buf, 1, n, f), n);
+        fclose(f);
+    }
+}
+
+TEST(store_usage_is_measured_in_the_background)
+{
+    const char *root = vv_test_tmpdir();
+    char dir[4300], path[4400];
+    struct vv_usage u;
+    uint64_t bytes = 0, objects = 0, expect = 0;
+    time_t now = 1795804648;
+
+    snprintf(dir, sizeof(dir), "%s/usage", root);
+    CHECK_OK(mkdir(dir, 0700));
+    snprintf(path, sizeof(path), "%s/a", dir);
+    CHECK_OK(mkdir(path, 0700));
+    for (int i = 0; i < 2000; i++) {
+        snprintf(path, sizeof(path), "%s/%s%d", dir, i % 2 ? "a/" : "", i);
+        write_n(path, (size_t)(1 + i % 100));
+        expect += (uint64_t)(1 + i % 100);
+    }
+    CHECK_OK(vv_store_usage_measure(dir, &bytes, &objects));
+    CHECK_EQ(objects, 2000);
+    CHECK_EQ(bytes, expect);
+    /* the first call answers at once: no figure yet, a walk under way */
+    CHECK_OK(vv_store_usage_get(dir, 7, now, &u));
+    CHECK_EQ(u.measured, 0);
+    CHECK_EQ(u.measuring, 1);
+    CHECK_OK(usage_wait(dir, 7, now, now, &u));
+    CHECK_EQ(u.bytes, expect);
+    CHECK_EQ(u.objects, 2000);
+    CHECK_EQ(u.measured, now);
+    /* a change in the store, but the same change counter and a young figure: kept */
+    snprintf(path, sizeof(path), "%s/new", dir);
+    write_n(path, 10);
+    CHECK_OK(vv_store_usage_get(dir, 7, now + 60, &u));
+    CHECK_EQ(u.measuring, 0);
+    CHECK_EQ(u.bytes, expect);
+    /* the counter moved, but within VV_USAGE_MIN_INTERVAL of the last walk: kept */
+    CHECK_OK(vv_store_usage_get(dir, 8, now + VV_USAGE_MIN_INTERVAL - 1, &u));
+    CHECK_EQ(u.measuring, 0);
+    /* later: measured again, with the new file */
+    CHECK_OK(usage_wait(dir, 8, now + 61, now + 61, &u));
+    CHECK_EQ(u.bytes, expect + 10);
+    CHECK_EQ(u.objects, 2001);
+    /* an unchanged store is walked again once its figure is VV_USAGE_MAX_AGE old */
+    CHECK_OK(unlink(path));
+    CHECK_OK(usage_wait(dir, 8, now + 61 + VV_USAGE_MAX_AGE, now + 61 + VV_USAGE_MAX_AGE, &u));
+    CHECK_EQ(u.bytes, expect);
 }
 
 TEST(killed_writer_never_leaves_a_bad_object)

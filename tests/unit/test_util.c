@@ -1,10 +1,73 @@
-/* test_util.c: hex, sizes, times and dates, names, UUIDs, checked paths, zero
- * detection, CRC-32C known values. */
+/* test_util.c: hex, sizes, times and dates, names, regions, UUIDs, checked paths,
+ * zero detection, CRC-32C known values, byte counts as text, errno codes, log lines
+ * that text from outside cannot forge. */
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
 #include "format/chunkrec.h"
 #include "crc32c.h"
 #include "err.h"
 #include "harness.h"
+#include "log.h"
 #include "util.h"
+
+TEST(bytes_as_text)
+{
+    char t[VV_BYTES_TEXT_MAX];
+    vv_bytes_text(0, t);
+    CHECK(!strcmp(t, "0 B"));
+    vv_bytes_text(1023, t);
+    CHECK(!strcmp(t, "1023 B"));
+    vv_bytes_text(1536, t);
+    CHECK(!strcmp(t, "1.5 KiB"));
+    vv_bytes_text(64 * 1024, t);
+    CHECK(!strcmp(t, "64.0 KiB"));
+    vv_bytes_text(UINT64_MAX, t);
+    CHECK(!strcmp(t, "16384.0 PiB"));
+}
+
+TEST(full_file_systems_have_their_own_code)
+{
+    CHECK_EQ(vv_err_from_errno(ENOSPC), VV_E_NOSPC);
+    CHECK_EQ(vv_err_from_errno(EDQUOT), VV_E_NOSPC);
+    CHECK_EQ(vv_err_from_errno(EIO), VV_E_IO);
+    CHECK_EQ(vv_err_from_errno(EACCES), VV_E_IO);
+}
+
+/* What vv_warn writes for msg, read back from stderr redirected to a file. */
+static void logged(const char *msg, char *out, size_t n)
+{
+    FILE *f = tmpfile();
+    int saved = dup(STDERR_FILENO);
+    enum vv_log_level level = vv_log_get_level();
+    size_t got = 0;
+
+    out[0] = '\0';
+    if (!f || saved < 0)
+        return;
+    fflush(stderr);
+    dup2(fileno(f), STDERR_FILENO);
+    vv_log_set_level(VV_LOG_INFO);
+    vv_warn("job x: %s", msg);
+    vv_log_set_level(level);
+    dup2(saved, STDERR_FILENO);
+    close(saved);
+    rewind(f);
+    got = fread(out, 1, n - 1, f);
+    out[got] = '\0';
+    fclose(f);
+}
+
+TEST(log_lines_cannot_be_forged)
+{
+    char out[512];
+    logged("name\nerror: forged line\r\x1b[2J", out, sizeof(out));
+    CHECK(!strcmp(out, "warning: job x: name\n    error: forged line??[2J\n"));
+    logged("plain\ttext", out, sizeof(out));
+    CHECK(!strcmp(out, "warning: job x: plain\ttext\n"));
+}
 
 TEST(parse_size_units)
 {
