@@ -9,13 +9,17 @@
  *   agent.json              the vault's URL and id, this host's name, region,
  *                           agent token and the vault certificate's pin (0600)
  *   agent.conf              the operator's settings, Key=Value lines (net.c):
- *                           HttpProxy.Host/Port/User/Password, Network.RetrySeconds
+ *                           HttpProxy.Host/Port/User/Password, Network.RetrySeconds,
+ *                           Restore.Roots (trust.c)
  *   outbox/<job>.json       job endings the vault has not heard yet (vault.c)
  *   chains/<vm uuid>.json   the VM's incremental chain: last recovery point, the
  *                           libvirt checkpoint it ended with, each disk's chunk size
  *   chains/<vm uuid>/<disk>.index   that point's disk indexes, the parents of the
  *                           next incremental
  *   run/                    NBD sockets and scratch files of running backups
+ *   run/<job>/              one running backup's: 0700, or 0730 with QEMU's group
+ *                           when QEMU runs as another user (it creates the socket)
+ *   restores/               a restore root by default (trust.c)
  *   frozen/<vm uuid>        present while the agent may have that VM's filesystems
  *                           frozen (quiesce.h): an agent that starts thaws it
  */
@@ -61,6 +65,10 @@ struct vv_agent {
     char proxy_user[128], proxy_pass[256];
     int retry_seconds;   /* how long a request to the vault is retried; 0: never */
     long conf_mtime;     /* agent.conf's mtime when read (-1: absent) */
+    /* agent.conf's Restore.Roots: the folders (absolute, space-separated) under which
+     * a restore may write; "" for the default, VV_RESTORE_ROOTS_DEFAULT and the
+     * agent's own restores/ folder (trust.c) */
+    char restore_roots[2048];
     struct vv_http *http; /* the main thread's client; owned */
     struct vv_virt *virt; /* owned */
     atomic_int stop;      /* set by SIGTERM/SIGINT */
@@ -104,6 +112,10 @@ const char *vv_agent_err_split(const char *err, char *code, size_t n);
  * AgentCredentialRejected. */
 int vv_vault_json(struct vv_agent *a, struct vv_http *h, const char *method, const char *path,
                   json_t *body, json_t **out, long *status, char *err, size_t errlen) VV_MUST_CHECK;
+/* Registering again: a->token becomes this host's own token from the state folder
+ * when agent.json is for the same vault (a->vault_id) and host name, else "": the
+ * vault then lets it re-key instead of refusing the name (ContainerAlreadyRegistered). */
+void vv_vault_own_token(struct vv_agent *a, const char *host);
 /* The same without retries (progress reports, job polls: they come again anyway). */
 int vv_vault_json_once(struct vv_agent *a, struct vv_http *h, const char *method,
                        const char *path, json_t *body, json_t **out, long *status, char *err,
@@ -141,6 +153,34 @@ int vv_agent_run_job(struct vv_agent *a, json_t *job) VV_MUST_CHECK;
  * reporting progress and its end to the vault (vault.c). 0, or the failure. */
 int vv_agent_backup(struct vv_agent *a, json_t *job) VV_MUST_CHECK;
 int vv_agent_restore(struct vv_agent *a, json_t *job) VV_MUST_CHECK;
+
+/* ---- trust.c: what the agent takes from the vault ----------------------------------
+ * Every id and name in a job or in the vault's answers is checked with the vault's
+ * own rules before it reaches a path, a URL, XML or libvirt; a restore writes only
+ * under the host's restore roots. */
+#define VV_RESTORE_ROOTS_DEFAULT "/var/lib/libvirt/images"
+/* A string from the vault or a guest (or a libvirt name), as one printable line for
+ * a log line: control characters and bytes outside ASCII become '?', at most n - 1
+ * bytes with "..." where it is cut (n >= 8), NULL shown as "(none)". Writes out (n
+ * bytes, the caller's) and returns it. Every log line with such a string uses it. */
+#define VV_SHOWN_MAX 160 /* the usual out size: a name, an id, an operation */
+const char *vv_agent_shown(const char *s, char *out, size_t n);
+/* Check agent.conf's Restore.Roots value v (1 to 16 absolute paths, space-separated,
+ * without "." or ".." components) and keep it in a: 0, or VV_E_INVAL. */
+int vv_agent_roots_set(struct vv_agent *a, const char *v) VV_MUST_CHECK;
+/* The target folder dir a vault named for a restore: its parent resolved
+ * (realpath), its last component a plain name, the whole under one of a's restore
+ * roots (also resolved). The folder is created (0755) when missing and opened
+ * without following a symbolic link: *dirfd (caller closes) and the resolved path
+ * in resolved (n bytes). 0, or VV_E_INVAL / VV_E_IO with the reason in why (wn
+ * bytes), naming the roots and where to change them. */
+int vv_agent_restore_dir(const struct vv_agent *a, const char *dir, int *dirfd, char *resolved,
+                         size_t n, char *why, size_t wn) VV_MUST_CHECK;
+/* Create the folder path for one job (its parent must exist): refused when path is
+ * a symbolic link or anything but a folder of ours; mode 0700, or 0730 with group
+ * gid when gid >= 0 (QEMU's group: it may create files there, nobody may list).
+ * 0, or VV_E_IO / VV_E_INVAL said. */
+int vv_agent_job_dir(const char *path, long gid) VV_MUST_CHECK;
 
 /* ---- check.c: check-connectivity ------------------------------------------------ */
 /* Test each step of the way to the vault and print the result, a table or JSON

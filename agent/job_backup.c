@@ -29,6 +29,7 @@
 #include "engine/engine.h"
 #include "err.h"
 #include "format/index.h"
+#include "format/manifest.h"
 #include "log.h"
 #include "nbd.h"
 #include "quiesce.h"
@@ -322,13 +323,11 @@ static int prepare_snapshot(struct job *jb, const char **inc)
         vv_path_join(jb->socket, sizeof(jb->socket), "%s/nbd.sock", jb->run_dir) != 0)
         return vv_fail(VV_E_TOOBIG, "the path of %s/run/%s/nbd.sock is too long", a->state_dir,
                        jb->id);
-    if ((r = mkdir_one(runs)) || (r = mkdir_one(jb->run_dir)))
+    if ((r = mkdir_one(runs)))
         return r;
     chmod(runs, 0711);
-    /* QEMU runs as another user and creates the socket and the scratch files here:
-     * it may write, nobody may list; the folder's name is the job's random id. */
-    chmod(jb->run_dir, 0733);
-    return 0;
+    /* QEMU creates the socket here: its group may write, nobody else may (trust.c) */
+    return vv_agent_job_dir(jb->run_dir, jb->vm.qemu_uid > 0 ? jb->vm.qemu_gid : -1);
 }
 
 /* The point in time itself (vv_take_fn): the pull-mode backup and its checkpoint. */
@@ -359,12 +358,13 @@ static int begin_snapshot(void *arg)
 /* Scripts, freeze, point in time, thaw (quiesce.h). */
 static int take_snapshot(struct job *jb, const char **inc)
 {
+    char shown[VV_SHOWN_MAX]; /* the vault's vmName: quiesce.c logs it */
     int r = prepare_snapshot(jb, inc);
     if (r)
         return r;
     jb->inc = *inc;
-    r = vv_quiesce_take(jb->a, jb->vm_uuid, jb->vm_name, jb->vm.running, &jb->scripts,
-                        begin_snapshot, jb, &jb->cancel, &jb->q);
+    r = vv_quiesce_take(jb->a, jb->vm_uuid, vv_agent_shown(jb->vm_name, shown, sizeof(shown)),
+                        jb->vm.running, &jb->scripts, begin_snapshot, jb, &jb->cancel, &jb->q);
     if (r == VV_E_CANCELLED)
         failf(jb, "Cancelled", "cancelled");
     else if (r && jb->q.code[0])
@@ -464,6 +464,7 @@ static int transfer(struct job *jb, const char *inc, struct vv_index *ix)
     struct vv_upload *up = NULL;
     struct vv_engine_opts eo;
     struct disk_plan *p;
+    char shown[VV_SHOWN_MAX];
     int r;
 
     eo.threads = a->threads;
@@ -495,7 +496,8 @@ static int transfer(struct job *jb, const char *inc, struct vv_index *ix)
     }
     vv_info("backup of %s: read %llu chunk(s) (%llu bytes), %llu new (%llu bytes sent), %llu "
             "already in the vault, %llu zero, %llu kept from the parent",
-            jb->vm_name, (unsigned long long)jb->st.chunks_read,
+            vv_agent_shown(jb->vm_name, shown, sizeof(shown)),
+            (unsigned long long)jb->st.chunks_read,
             (unsigned long long)jb->st.bytes_read, (unsigned long long)jb->st.chunks_new,
             (unsigned long long)jb->st.bytes_stored, (unsigned long long)jb->st.chunks_dedup,
             (unsigned long long)jb->st.chunks_zero, (unsigned long long)jb->st.chunks_kept);
@@ -508,6 +510,7 @@ static int commit(struct job *jb, int incremental, char point[VV_POINT_ID_MAX])
 {
     json_t *disks = json_array(), *body, *ans = NULL;
     char path[200], err[600];
+    const char *name;
     int r;
 
     for (size_t i = 0; i < jb->vm.ndisks; i++)
@@ -524,7 +527,20 @@ static int commit(struct job *jb, int incremental, char point[VV_POINT_ID_MAX])
         fail_vault(jb, "CommitFailed", err);
         return r;
     }
-    snprintf(point, VV_POINT_ID_MAX, "%s", json_string_value(json_object_get(ans, "name")));
+    name = json_string_value(json_object_get(ans, "name"));
+    if (!vv_point_id_valid(name)) {
+        /* it names the chain file's point and the next incremental's parent */
+        char shown[VV_SHOWN_MAX];
+        failf(jb, "InvalidRecoveryPoint",
+              "the vault committed the backup but named the recovery point '%s', which is not "
+              "a recovery point id (rp- then a-z 0-9 -); this host's chain was not moved on "
+              "to it. Check that the host is registered with "
+              "the right vault and that both run the same vmvault version",
+              vv_agent_shown(name, shown, sizeof(shown)));
+        json_decref(ans);
+        return VV_E_CORRUPT;
+    }
+    snprintf(point, VV_POINT_ID_MAX, "%s", name);
     json_decref(ans);
     return 0;
 }
@@ -590,7 +606,14 @@ static void job_init(struct job *jb, struct vv_agent *a, json_t *job)
 /* The VM as the host has it, with the disks the item's settings select. */
 static int load_vm(struct job *jb, const json_t *disk_settings)
 {
-    int r = vv_virt_get(jb->a->virt, jb->vm_uuid, &jb->vm);
+    int r;
+
+    if (!vv_uuid_valid(jb->vm_uuid)) { /* it names the chain's files: the vault's rule */
+        failf(jb, "InvalidJobParameters", "the vault sent a backup job whose vmUuid is not a "
+              "UUID; nothing was done: check that the host is registered with the right vault");
+        return VV_E_INVAL;
+    }
+    r = vv_virt_get(jb->a->virt, jb->vm_uuid, &jb->vm);
 
     if (r == VV_E_TOOBIG)
         return r; /* a disk's path is too long (said): the job fails with BackupFailed */
@@ -665,6 +688,7 @@ static void complete_ok(struct job *jb, json_t *extra, const char *point)
 {
     json_t *warnings = json_array();
     const struct vv_backup_stats *st = &jb->st;
+    char shown[VV_SHOWN_MAX];
 
     json_object_set_new(
         extra, "stats",
@@ -687,7 +711,8 @@ static void complete_ok(struct job *jb, json_t *extra, const char *point)
         NULL, extra));
     json_decref(warnings);
     vv_info("job %s: %s recovery point %s of '%s' committed%s", jb->id,
-            vv_consistency_name(jb->q.type), point, jb->vm_name,
+            vv_consistency_name(jb->q.type), point,
+            vv_agent_shown(jb->vm_name, shown, sizeof(shown)),
             jb->incremental ? " (incremental)" : "");
 }
 

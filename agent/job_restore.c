@@ -3,9 +3,19 @@
  *
  *  RestoreDisks       each disk as <dir>/<vm>-<disk>.<qcow2|raw>
  *  AlternateLocation  the same, then a new domain defined from the saved XML with a
- *                     new name, a new UUID and new MAC addresses, on those files
- *  OriginalLocation   the VM (shut off) gets its disks back in place; the files it
- *                     had are kept aside as <file>.pre-restore-<time>
+ *                     new name, a new UUID and new MAC addresses, on those files,
+ *                     keeping only the devices a restored VM needs (xml.h)
+ *  OriginalLocation   the VM (shut off) gets its disks back in place: the disks of
+ *                     its CURRENT definition on this host, never the saved XML's;
+ *                     the files it had are kept aside as <file>.pre-restore-<time>,
+ *                     a block device is written in place (raw only)
+ *
+ * Nothing the vault sends is trusted to reach the host unchecked: every id and
+ * name is checked with the vault's own rules first (InvalidJobParameters,
+ * InvalidRecoveryPoint), <dir> must lie under the host's restore roots (trust.c),
+ * and every file is created with O_EXCL|O_NOFOLLOW and renamed into place without
+ * replacing anything (RENAME_NOREPLACE): no planted symbolic link is followed and
+ * no file is clobbered.
  *
  * Chunks are downloaded by the restore's workers, each on its own connection, a
  * batch of up to 32 chunks (about 4 MiB) per request, and checked against their ids
@@ -15,10 +25,12 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <linux/fs.h>
 #include <spawn.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -32,6 +44,7 @@
 #include "engine/parallel.h"
 #include "err.h"
 #include "format/index.h"
+#include "format/manifest.h"
 #include "log.h"
 #include "util.h"
 #include "virt.h"
@@ -54,6 +67,7 @@ struct fetch_worker {
 struct remote_fetch {
     struct vv_chunk_fetch base;
     struct vv_agent *a;
+    const char *job; /* the restore job the reads are for (?job=); borrowed */
     int nworkers;
     struct fetch_worker *w;
 };
@@ -93,7 +107,7 @@ static int remote_get(struct vv_chunk_fetch *f, struct vv_worker *w,
     if (!fw->http && !(fw->http = vv_agent_http(rf->a)))
         return VV_E_NOMEM;
     vv_hex_encode(id, VV_CHUNK_ID_LEN, hex);
-    snprintf(url, sizeof(url), "%s/api/v1/agent/chunks/%s", rf->a->url, hex);
+    snprintf(url, sizeof(url), "%s/api/v1/agent/chunks/%s?job=%s", rf->a->url, hex, rf->job);
     req.method = "GET";
     req.url = url;
     req.bearer = rf->a->token;
@@ -211,7 +225,7 @@ static int remote_get_many(struct vv_chunk_fetch *f, struct vv_worker *w,
         return VV_E_NOMEM;
     if (!(body = batch_body(ids, n)))
         return VV_E_NOMEM;
-    snprintf(url, sizeof(url), "%s/api/v1/agent/chunks/fetch", rf->a->url);
+    snprintf(url, sizeof(url), "%s/api/v1/agent/chunks/fetch?job=%s", rf->a->url, rf->job);
     req.method = "POST";
     req.url = url;
     req.bearer = rf->a->token;
@@ -275,7 +289,33 @@ static int run_argv(const char *const argv[])
     return 0;
 }
 
+/* Rename from to to in the folder dfd, never replacing what is there (EEXIST). */
+static int rename_noreplace(int dfd, const char *from, const char *to)
+{
+    if (renameat2(dfd, from, dfd, to, RENAME_NOREPLACE) == 0)
+        return 0;
+    if (errno != EINVAL && errno != ENOSYS)
+        return -1;
+    /* a filesystem without RENAME_NOREPLACE: link() never replaces either */
+    if (linkat(dfd, from, dfd, to, 0) != 0)
+        return -1;
+    return unlinkat(dfd, from, 0);
+}
+
 #define RESTORE_DISKS_MAX VV_MAX_DISKS /* as many as a manifest may hold */
+
+/* One disk of the restore: where it goes. */
+struct rdisk {
+    const char *target; /* the point's disk name (checked) */
+    const char *format; /* "raw" or "qcow2" */
+    char *path;         /* the file (or device) it ends as; owned */
+    char *dir;          /* path's folder; owned */
+    const char *base;   /* path's last component (into path) */
+    int dfd;            /* dir, opened (owned; -1 when none) */
+    int block;          /* a block device, written in place */
+    uint64_t size;      /* the point's virtual size of the disk */
+    int made_tmp, made_raw; /* tmp / tmp.raw were created by this job */
+};
 
 struct restore {
     struct vv_agent *a;
@@ -287,11 +327,14 @@ struct restore {
     time_t now;
     struct vv_xml_disk *xd; /* the disks of the point's domain XML */
     size_t nxd;
-    /* what goes where: n disks, their formats and files (paths owned) */
-    const char *targets[RESTORE_DISKS_MAX], *formats[RESTORE_DISKS_MAX];
-    char *paths[RESTORE_DISKS_MAX];
+    struct vv_vm vm;  /* OriginalLocation: the VM as this host defines it now */
+    int have_vm;
+    char rdir[VV_PATH_MAX]; /* the target folder, resolved (not OriginalLocation) */
+    int rdirfd;
+    struct rdisk d[RESTORE_DISKS_MAX];
     size_t n;
     uint64_t total;   /* the selected disks' virtual sizes */
+    json_t *warnings; /* [{code, message}]; owned */
     struct remote_fetch rf;
     atomic_uint_fast64_t done;
     atomic_int cancel;
@@ -322,22 +365,95 @@ static int progress(struct restore *rs, const char *status, uint64_t total)
     return r;
 }
 
-/* Restore one disk of the point into path (format raw or qcow2), via path.partial. */
-static int restore_disk(struct restore *rs, struct remote_fetch *rf, const char *disk,
-                        const char *path, const char *format)
+/* The temporary names of disk k: "<base>.partial" (or ".vmvault-restore" in place)
+ * and, for qcow2, the raw image converted from, "<tmp>.raw". */
+static int tmp_names(const struct restore *rs, const struct rdisk *k, char *tmp, char *raw)
+{
+    if (vv_path_join(tmp, NAME_MAX + 1, "%s%s", k->base,
+                     rs->original ? ".vmvault-restore" : ".partial") != 0 ||
+        vv_path_join(raw, NAME_MAX + 1, "%s.raw", tmp) != 0)
+        return VV_E_TOOBIG;
+    return 0;
+}
+
+/* A new file name in k's folder, never through a symbolic link, never over an
+ * existing file: its fd, or -1 with the job failed. */
+static int create_new(struct restore *rs, struct rdisk *k, const char *name)
+{
+    int fd = openat(k->dfd, name, O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+
+    if (fd < 0)
+        failr(rs, errno == EEXIST ? "TargetExists" : "RestoreFailed",
+              "cannot create %s/%s: %s%s", k->dir, name, strerror(errno),
+              errno == EEXIST ? " (a leftover or a planted link: nothing there is followed or "
+                                "replaced; remove it and restore again)"
+                              : "");
+    return fd;
+}
+
+/* The open destination of disk k: the device itself, or new temporary files. */
+static int open_dest(struct restore *rs, struct rdisk *k, char *tmp, char *raw)
+{
+    int fd, qcow2 = !strcmp(k->format, "qcow2");
+    uint64_t sz = 0;
+
+    if (k->block) {
+        fd = open(k->path, O_WRONLY | O_CLOEXEC);
+        if (fd < 0) {
+            failr(rs, "RestoreFailed", "cannot open the block device %s: %s", k->path,
+                  strerror(errno));
+            return -1;
+        }
+        if (ioctl(fd, BLKGETSIZE64, &sz) != 0 || sz < k->size) {
+            failr(rs, "BlockDeviceTooSmall", "the block device %s of disk %s holds %llu bytes, "
+                  "the disk %llu; grow it, then restore again", k->path, k->target,
+                  (unsigned long long)sz, (unsigned long long)k->size);
+            close(fd);
+            return -1;
+        }
+        return fd;
+    }
+    if (tmp_names(rs, k, tmp, raw) != 0) {
+        failr(rs, "RestoreFailed", "the file name %s is too long", k->path);
+        return -1;
+    }
+    if (qcow2) { /* made here so that qemu-img writes a regular file of ours */
+        if ((fd = create_new(rs, k, tmp)) < 0)
+            return -1;
+        k->made_tmp = 1;
+        close(fd);
+    }
+    if ((fd = create_new(rs, k, qcow2 ? raw : tmp)) < 0)
+        return -1;
+    *(qcow2 ? &k->made_raw : &k->made_tmp) = 1;
+    return fd;
+}
+
+/* Remove the temporary files disk k made (never the device or the final file). */
+static void drop_tmp(const struct restore *rs, struct rdisk *k)
+{
+    char tmp[NAME_MAX + 1], raw[NAME_MAX + 1];
+
+    if (!k->base || k->block || tmp_names(rs, k, tmp, raw) != 0)
+        return;
+    if (k->made_raw)
+        unlinkat(k->dfd, raw, 0);
+    if (k->made_tmp)
+        unlinkat(k->dfd, tmp, 0);
+    k->made_raw = k->made_tmp = 0;
+}
+
+/* The index of disk k from the vault into ix. */
+static int fetch_index(struct restore *rs, const struct rdisk *k, struct vv_index *ix)
 {
     struct vv_agent *a = rs->a;
-    char api[300], err[600], partial[VV_PATH_MAX], raw[VV_PATH_MAX];
-    struct vv_index ix;
-    struct vv_engine_opts eo;
-    struct vv_restore_stats st;
     struct vv_http_request req = VV_HTTP_REQUEST_INIT;
     struct vv_http_response resp;
-    char url[1200];
-    int fd, r, qcow2 = !strcmp(format, "qcow2");
+    char url[1200], err[600];
+    int r;
 
-    snprintf(api, sizeof(api), "/api/v1/agent/jobs/%s/disks/%s/index", rs->id, disk);
-    snprintf(url, sizeof(url), "%s%s", a->url, api);
+    snprintf(url, sizeof(url), "%s/api/v1/agent/jobs/%s/disks/%s/index", a->url, rs->id,
+             k->target);
     req.method = "GET";
     req.url = url;
     req.bearer = a->token;
@@ -347,53 +463,77 @@ static int restore_disk(struct restore *rs, struct remote_fetch *rf, const char 
     if (r || resp.status != 200) {
         snprintf(err, sizeof(err), "%s", r ? resp.error : "the vault refused to send it");
         vv_http_response_release(&resp);
-        failr(rs, "RestoreFailed", "cannot get the index of disk %s: %s", disk, err);
+        failr(rs, "RestoreFailed", "cannot get the index of disk %s: %s", k->target, err);
         return VV_E_IO;
     }
-    r = vv_index_parse(resp.body.data, resp.body.len, &ix);
+    r = vv_index_parse(resp.body.data, resp.body.len, ix);
     vv_http_response_release(&resp);
-    if (r) {
-        failr(rs, "RestoreFailed", "the index of disk %s is damaged", disk);
-        return r;
+    if (r == 0 && ix->virtual_size != k->size) {
+        vv_index_release(ix);
+        r = VV_E_CORRUPT;
     }
-    if ((r = vv_path_join(partial, sizeof(partial), "%s.partial", path)) != 0 ||
-        (r = vv_path_join(raw, sizeof(raw), "%s%s", partial, qcow2 ? ".raw" : "")) != 0) {
-        failr(rs, "RestoreFailed", "the file name %s is too long", path);
-        vv_index_release(&ix);
-        return r;
-    }
-    unlink(raw);
-    fd = open(raw, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
-    if (fd < 0) {
-        failr(rs, "RestoreFailed", "cannot create %s: %s", raw, strerror(errno));
-        vv_index_release(&ix);
+    if (r)
+        failr(rs, "RestoreFailed", "the index of disk %s is damaged or does not match the "
+              "recovery point", k->target);
+    return r;
+}
+
+/* Restore disk k of the point: into the device, or into its temporary file (then
+ * converted to qcow2 and, outside OriginalLocation, renamed into place). */
+static int restore_disk(struct restore *rs, struct rdisk *k)
+{
+    struct vv_agent *a = rs->a;
+    char tmp[NAME_MAX + 1] = "", raw[NAME_MAX + 1] = "", tpath[VV_PATH_MAX], rpath[VV_PATH_MAX];
+    struct vv_index ix;
+    struct vv_engine_opts eo;
+    struct vv_restore_stats st;
+    int fd, r, qcow2 = !k->block && !strcmp(k->format, "qcow2");
+
+    if ((fd = open_dest(rs, k, tmp, raw)) < 0) {
+        drop_tmp(rs, k);
         return VV_E_IO;
+    }
+    if ((r = fetch_index(rs, k, &ix)) != 0) {
+        close(fd);
+        drop_tmp(rs, k);
+        return r;
     }
     memset(&st, 0, sizeof(st));
     eo.threads = a->threads;
     eo.cancel = &rs->cancel;
     eo.progress = &rs->done;
-    r = vv_disk_restore_from(&rf->base, VV_CODEC_DEFAULT_LEVEL, &ix, fd, &eo, &st);
+    r = vv_disk_restore_from(&rs->rf.base, VV_CODEC_DEFAULT_LEVEL, &ix, fd, &eo, &st);
+    if (k->block && r == 0 && fsync(fd) != 0)
+        r = VV_E_IO;
     close(fd);
     vv_index_release(&ix);
     if (r == 0 && qcow2) {
-        const char *argv[] = {"qemu-img", "convert", "-q", "-f", "raw", "-O", "qcow2", raw,
-                              partial, NULL};
-        r = run_argv(argv);
-        unlink(raw);
+        const char *argv[] = {"qemu-img", "convert", "-q", "-f", "raw", "-O", "qcow2", rpath,
+                              tpath, NULL};
+        if (vv_path_join(tpath, sizeof(tpath), "%s/%s", k->dir, tmp) != 0 ||
+            vv_path_join(rpath, sizeof(rpath), "%s/%s", k->dir, raw) != 0)
+            r = VV_E_TOOBIG;
+        else
+            r = run_argv(argv);
+        unlinkat(k->dfd, raw, 0);
+        k->made_raw = 0;
     }
-    if (r == 0 && chmod(partial, 0600) == 0 && rename(partial, path) != 0) {
-        r = VV_E_IO;
-        failr(rs, "RestoreFailed", "cannot rename %s into place: %s", partial, strerror(errno));
+    if (r == 0 && !k->block && !rs->original) {
+        if (rename_noreplace(k->dfd, tmp, k->base) != 0) {
+            r = VV_E_IO;
+            failr(rs, errno == EEXIST ? "TargetExists" : "RestoreFailed",
+                  "cannot rename %s/%s into place: %s", k->dir, tmp, strerror(errno));
+        } else {
+            k->made_tmp = 0;
+        }
     }
     if (r) {
-        unlink(raw);
-        unlink(partial);
+        drop_tmp(rs, k);
         if (r == VV_E_CANCELLED)
             failr(rs, "Cancelled", "cancelled");
         else
             failr(rs, "RestoreFailed", "disk %s could not be restored to %s (see the agent's log)",
-                  disk, path);
+                  k->target, k->path);
     }
     return r;
 }
@@ -411,6 +551,88 @@ static int disk_selected(json_t *only, const char *name)
     return 0;
 }
 
+/* ---- what the vault sent, checked ------------------------------------------------ */
+
+/* Refuse the job: field of what (the job's parameters or the recovery point) broke
+ * rule. */
+static int refuse(struct restore *rs, const char *code, const char *what, const char *field,
+                  const char *value, const char *rule)
+{
+    char ex[72];
+
+    failr(rs, code,
+          "the vault sent %s whose %s '%s' is not %s; nothing was written. The vault and "
+          "this agent disagree on what is valid: check that the host is registered with the "
+          "right vault and that both run the same vmvault version",
+          what, field, vv_agent_shown(value, ex, sizeof(ex)), rule);
+    vv_error("job %s: %s", rs->id, rs->message);
+    return VV_E_INVAL;
+}
+
+#define NAME_RULE "a vmvault name (1 to 64 of A-Z a-z 0-9 . _ -, first a letter or digit)"
+#define DISK_RULE "a disk name (a lower-case letter or digit, then a-z 0-9 . _ -)"
+
+/* The job's parameters, with the vault's own rules. */
+static int check_params(struct restore *rs)
+{
+    const char *job = "a restore job";
+    json_t *v, *disks = json_object_get(rs->params, "disks");
+    const char *rp = json_string_value(json_object_get(rs->params, "recoveryPoint"));
+    size_t i;
+
+    if (strcmp(rs->mode, "RestoreDisks") && strcmp(rs->mode, "AlternateLocation") &&
+        strcmp(rs->mode, "OriginalLocation"))
+        return refuse(rs, "InvalidJobParameters", job, "restoreMode", rs->mode,
+                      "RestoreDisks, AlternateLocation or OriginalLocation");
+    if (rs->vm_uuid ? !vv_uuid_valid(rs->vm_uuid) : rs->original)
+        return refuse(rs, "InvalidJobParameters", job, "vmUuid", rs->vm_uuid, "a UUID");
+    if (rs->vm_name && !vv_name_valid(rs->vm_name))
+        return refuse(rs, "InvalidJobParameters", job, "vmName", rs->vm_name, NAME_RULE);
+    if (rs->new_name && !vv_name_valid(rs->new_name))
+        return refuse(rs, "InvalidJobParameters", job, "targetVmName", rs->new_name, NAME_RULE);
+    if (rs->format && strcmp(rs->format, "raw") && strcmp(rs->format, "qcow2"))
+        return refuse(rs, "InvalidJobParameters", job, "format", rs->format, "raw or qcow2");
+    if (rp && !vv_point_id_valid(rp))
+        return refuse(rs, "InvalidJobParameters", job, "recoveryPoint", rp,
+                      "a recovery point id");
+    if (disks && !json_is_array(disks))
+        return refuse(rs, "InvalidJobParameters", job, "disks", "", "a list of disk names");
+    json_array_foreach(disks, i, v) {
+        if (!vv_disk_name_valid(json_string_value(v)))
+            return refuse(rs, "InvalidJobParameters", job, "disks[]", json_string_value(v),
+                          DISK_RULE);
+    }
+    return 0;
+}
+
+/* The recovery point's manifest, with the vault's own rules. */
+static int check_point(struct restore *rs)
+{
+    const char *what = "a recovery point";
+    const char *name = json_string_value(json_object_get(rs->point, "name"));
+    json_t *disks = json_object_get(rs->point, "disks"), *d;
+    size_t i;
+
+    if (!vv_point_id_valid(name))
+        return refuse(rs, "InvalidRecoveryPoint", what, "name", name, "a recovery point id");
+    if (!json_is_array(disks) || json_array_size(disks) > RESTORE_DISKS_MAX)
+        return refuse(rs, "InvalidRecoveryPoint", what, "disks", "",
+                      "a list of at most 256 disks");
+    json_array_foreach(disks, i, d) {
+        const char *dn = json_string_value(json_object_get(d, "name"));
+        json_int_t size = json_integer_value(json_object_get(d, "virtualSize"));
+        if (!vv_disk_name_valid(dn))
+            return refuse(rs, "InvalidRecoveryPoint", what, "disks[].name", dn, DISK_RULE);
+        if (!json_is_integer(json_object_get(d, "virtualSize")) || size < 0 ||
+            size > ((json_int_t)1 << 50))
+            return refuse(rs, "InvalidRecoveryPoint", what, "disks[].virtualSize", dn,
+                          "a size of 0 to 1 PiB");
+    }
+    return 0;
+}
+
+/* ---- the steps ------------------------------------------------------------------- */
+
 /* The job's parameters, and the first progress report. */
 static void restore_init(struct restore *rs, struct vv_agent *a, json_t *job)
 {
@@ -418,6 +640,10 @@ static void restore_init(struct restore *rs, struct vv_agent *a, json_t *job)
 
     memset(rs, 0, sizeof(*rs));
     rs->a = a;
+    rs->rdirfd = -1;
+    for (size_t i = 0; i < RESTORE_DISKS_MAX; i++)
+        rs->d[i].dfd = -1;
+    rs->warnings = json_array();
     rs->id = json_string_value(json_object_get(job, "id"));
     rs->params = params;
     rs->mode = json_string_value(json_object_get(params, "restoreMode"));
@@ -437,6 +663,7 @@ static int read_point(struct restore *rs)
 {
     char path[256], err[600];
     const char *xml;
+    int r;
 
     snprintf(path, sizeof(path), "/api/v1/agent/jobs/%s/recoveryPoint", rs->id);
     if (vv_vault_json(rs->a, rs->a->http, "GET", path, NULL, &rs->point, NULL, err,
@@ -444,79 +671,115 @@ static int read_point(struct restore *rs)
         failr(rs, "RestoreFailed", "cannot read the recovery point: %s", err);
         return VV_E_IO;
     }
+    if ((r = check_point(rs)) != 0)
+        return r;
     if ((xml = json_string_value(json_object_get(rs->point, "domainXml"))))
         vv_best_effort(vv_xml_domain_disks(xml, &rs->xd, &rs->nxd));
     return 0;
 }
 
-/* In place: the VM is defined here and shut off. Elsewhere: the target folder. */
+/* In place: the VM is defined here and shut off. Elsewhere: the target folder,
+ * under the host's restore roots. */
 static int check_target(struct restore *rs)
 {
-    struct vv_vm vm;
+    char why[2 * VV_PATH_MAX];
     int r;
 
     if (!rs->original) {
-        if (!rs->dir || (mkdir(rs->dir, 0755) != 0 && errno != EEXIST)) {
-            failr(rs, "RestoreFailed", "cannot create the target folder %s: %s",
-                  rs->dir ? rs->dir : "?", strerror(errno));
-            return VV_E_IO;
+        r = vv_agent_restore_dir(rs->a, rs->dir, &rs->rdirfd, rs->rdir, sizeof(rs->rdir), why,
+                                 sizeof(why));
+        if (r) {
+            failr(rs, r == VV_E_INVAL ? "TargetNotAllowed" : "RestoreFailed", "%s", why);
+            vv_error("job %s: %s", rs->id, why);
         }
-        return 0;
+        return r;
     }
-    if ((r = vv_virt_get(rs->a->virt, rs->vm_uuid, &vm)) == VV_E_TOOBIG)
+    if ((r = vv_virt_get(rs->a->virt, rs->vm_uuid, &rs->vm)) == VV_E_TOOBIG)
         return r; /* a disk's path is too long (said): the restore fails with RestoreFailed */
     if (r != 0) {
-        failr(rs, "VmNotFound", "VM '%s' is not defined on host '%s'; restore to an "
-              "alternate location instead", rs->vm_name ? rs->vm_name : "?", rs->a->host);
+        failr(rs, "VmNotFound", "VM '%s' (%s) is not defined on host '%s'; restore to an "
+              "alternate location instead", rs->vm_name ? rs->vm_name : "?", rs->vm_uuid,
+              rs->a->host);
         return VV_E_NOTFOUND;
     }
-    if (vm.running) {
+    rs->have_vm = 1;
+    if (rs->vm.running) {
         failr(rs, "VmRunning", "VM '%s' is running; shut it down before replacing its disks",
-              vm.name);
-        vv_vm_release(&vm);
+              rs->vm.name);
         return VV_E_INVAL;
     }
-    vv_vm_release(&vm);
+    if (rs->vm_name && strcmp(rs->vm_name, rs->vm.name))
+        vv_warn("VM %s is named '%s' on this host, '%s' in the vault", rs->vm_uuid, rs->vm.name,
+                rs->vm_name);
     return 0;
 }
 
-/* Where disk d of the point goes (the next of rs->targets/formats/paths). */
-static int plan_disk(struct restore *rs, json_t *d, const char *name)
+/* In place: disk k is the current domain's disk of the same target. */
+static int plan_in_place(struct restore *rs, struct rdisk *k)
 {
-    const char *fmt = rs->format, *src = NULL;
-    size_t n = rs->n;
+    const struct vv_vm_disk *cur = NULL;
+    struct stat st;
 
-    for (size_t k = 0; k < rs->nxd; k++)
-        if (rs->xd[k].target && !strcmp(rs->xd[k].target, name)) {
-            if (!fmt)
-                fmt = rs->xd[k].format;
-            src = rs->xd[k].source;
-        }
-    if (!fmt || (strcmp(fmt, "raw") && strcmp(fmt, "qcow2")))
-        fmt = "qcow2";
-    rs->targets[n] = name;
-    rs->formats[n] = fmt;
-    if (rs->original) {
-        if (!src) {
-            failr(rs, "RestoreFailed", "the saved definition has no file for disk %s", name);
-            return VV_E_INVAL;
-        }
-        rs->paths[n] = strdup(src);
-    } else {
-        const char *vm = rs->new_name ? rs->new_name : (rs->vm_name ? rs->vm_name : "vm");
-        if (asprintf(&rs->paths[n], "%s/%s-%s.%s", rs->dir, vm, name, fmt) < 0)
-            rs->paths[n] = NULL;
-        if (rs->paths[n] && access(rs->paths[n], F_OK) == 0) {
-            failr(rs, "TargetExists", "%s already exists; choose another folder or remove it",
-                  rs->paths[n]);
-            rs->n++;
-            return VV_E_EXISTS;
-        }
+    for (size_t j = 0; j < rs->vm.ndisks; j++)
+        if (!strcmp(rs->vm.disks[j].target, k->target))
+            cur = &rs->vm.disks[j];
+    if (!cur) {
+        failr(rs, "DiskNotInDomain", "disk %s of the recovery point is not a disk of VM '%s' "
+              "on this host now; restore it with RestoreDisks into a folder instead",
+              k->target, rs->vm.name);
+        return VV_E_NOTFOUND;
     }
-    if (!rs->paths[n])
+    if (!cur->source[0] || cur->source[0] != '/') {
+        failr(rs, "DiskNotRestorableInPlace", "disk %s of VM '%s' is not a file or a block "
+              "device of this host; restore it with RestoreDisks instead", k->target, rs->vm.name);
+        return VV_E_UNSUPPORTED;
+    }
+    k->block = cur->block || (stat(cur->source, &st) == 0 && S_ISBLK(st.st_mode));
+    k->format = !strcmp(cur->format, "qcow2") ? "qcow2" : !strcmp(cur->format, "raw") ? "raw" : NULL;
+    if (!k->format || (k->block && strcmp(k->format, "raw"))) {
+        failr(rs, "DiskFormatUnsupported", "disk %s of VM '%s' is %s%s; vmvault restores in "
+              "place raw or qcow2 files and raw block devices: restore it with RestoreDisks "
+              "instead", k->target, rs->vm.name, cur->format, k->block ? " on a block device" : "");
+        return VV_E_UNSUPPORTED;
+    }
+    if (!(k->path = strdup(cur->source)) || !(k->dir = strdup(cur->source)))
         return VV_E_NOMEM;
-    rs->total += (uint64_t)json_integer_value(json_object_get(d, "virtualSize"));
-    rs->n++;
+    *strrchr(k->dir, '/') = '\0';
+    if (!k->dir[0]) /* a file in "/": the copy has room for "/" */
+        snprintf(k->dir, 2, "/");
+    k->base = strrchr(k->path, '/') + 1;
+    if (!k->block && (k->dfd = open(k->dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0) {
+        failr(rs, "RestoreFailed", "cannot open the folder %s of disk %s: %s", k->dir,
+              k->target, strerror(errno));
+        return VV_E_IO;
+    }
+    return 0;
+}
+
+/* Elsewhere: disk k becomes <rdir>/<vm>-<disk>.<format>. */
+static int plan_elsewhere(struct restore *rs, struct rdisk *k)
+{
+    const char *vm = rs->new_name ? rs->new_name : (rs->vm_name ? rs->vm_name : "vm");
+    const char *fmt = rs->format;
+    struct stat st;
+
+    for (size_t j = 0; j < rs->nxd; j++)
+        if (!fmt && rs->xd[j].target && !strcmp(rs->xd[j].target, k->target))
+            fmt = rs->xd[j].format;
+    k->format = fmt && !strcmp(fmt, "raw") ? "raw" : "qcow2";
+    if (asprintf(&k->path, "%s/%s-%s.%s", rs->rdir, vm, k->target, k->format) < 0) {
+        k->path = NULL;
+        return VV_E_NOMEM;
+    }
+    if (!(k->dir = strdup(rs->rdir)))
+        return VV_E_NOMEM;
+    k->base = strrchr(k->path, '/') + 1;
+    k->dfd = rs->rdirfd;
+    if (fstatat(k->dfd, k->base, &st, AT_SYMLINK_NOFOLLOW) == 0) {
+        failr(rs, "TargetExists", "%s already exists; choose another folder or remove it",
+              k->path);
+        return VV_E_EXISTS;
+    }
     return 0;
 }
 
@@ -529,11 +792,16 @@ static int plan_disks(struct restore *rs)
 
     json_array_foreach(disks, i, d) {
         const char *name = json_string_value(json_object_get(d, "name"));
-        if (!name || !disk_selected(json_object_get(rs->params, "disks"), name) ||
+        struct rdisk *k = &rs->d[rs->n];
+        if (!disk_selected(json_object_get(rs->params, "disks"), name) ||
             rs->n >= RESTORE_DISKS_MAX)
             continue;
-        if ((r = plan_disk(rs, d, name)) != 0)
+        k->target = name;
+        k->size = (uint64_t)json_integer_value(json_object_get(d, "virtualSize"));
+        rs->n++;
+        if ((r = rs->original ? plan_in_place(rs, k) : plan_elsewhere(rs, k)) != 0)
             return r;
+        rs->total += k->size;
     }
     if (rs->n == 0) {
         failr(rs, "RestoreFailed", "no disk of the recovery point was selected");
@@ -570,54 +838,47 @@ static void fetcher_stop(struct remote_fetch *rf)
     rf->w = NULL;
 }
 
-/* Write every disk: in place, next to its file as <file>.vmvault-restore. */
+/* Write every disk (in place: next to its file as <file>.vmvault-restore). */
 static int write_disks(struct restore *rs)
 {
-    char dest[VV_PATH_MAX];
     int r = 0;
 
     progress(rs, "InProgress", rs->total);
     for (size_t i = 0; i < rs->n && r == 0; i++) {
-        if (rs->original)
-            r = vv_path_join(dest, sizeof(dest), "%s.vmvault-restore", rs->paths[i]);
-        else
-            r = vv_path_join(dest, sizeof(dest), "%s", rs->paths[i]);
-        if (r == 0)
-            r = restore_disk(rs, &rs->rf, rs->targets[i], dest, rs->formats[i]);
+        r = restore_disk(rs, &rs->d[i]);
         if (r == 0)
             progress(rs, "InProgress", rs->total);
     }
     return r;
 }
 
-/* In place, every disk written: swap them in, keeping the old files aside. */
+/* In place, every disk written: swap the files in, keeping the old ones aside
+ * (devices were written in place already). */
 static int swap_in(struct restore *rs)
 {
-    char aside[VV_PATH_MAX], fresh[VV_PATH_MAX];
+    char aside[NAME_MAX + 1], tmp[NAME_MAX + 1], raw[NAME_MAX + 1];
     int r = 0;
 
     for (size_t i = 0; i < rs->n && r == 0; i++) {
-        const char *path = rs->paths[i];
-        if ((r = vv_path_join(aside, sizeof(aside), "%s.pre-restore-%lld", path,
-                              (long long)rs->now)) != 0 ||
-            (r = vv_path_join(fresh, sizeof(fresh), "%s.vmvault-restore", path)) != 0)
+        struct rdisk *k = &rs->d[i];
+        if (k->block)
+            continue;
+        if ((r = tmp_names(rs, k, tmp, raw)) != 0 ||
+            (r = vv_path_join(aside, sizeof(aside), "%s.pre-restore-%lld", k->base,
+                              (long long)rs->now)) != 0)
             break;
-        if ((access(path, F_OK) == 0 && rename(path, aside) != 0) || rename(fresh, path) != 0) {
-            failr(rs, "RestoreFailed", "cannot put %s in place: %s", path, strerror(errno));
+        if ((faccessat(k->dfd, k->base, F_OK, AT_SYMLINK_NOFOLLOW) == 0 &&
+             rename_noreplace(k->dfd, k->base, aside) != 0) ||
+            rename_noreplace(k->dfd, tmp, k->base) != 0) {
+            failr(rs, "RestoreFailed", "cannot put %s in place: %s", k->path, strerror(errno));
             r = VV_E_IO;
+        } else {
+            k->made_tmp = 0;
+            vv_info("disk %s of VM '%s' restored to %s; the file it had is kept as %s/%s",
+                    k->target, rs->vm.name, k->path, k->dir, aside);
         }
     }
     return r;
-}
-
-/* In place, a disk failed: drop the new files, the old ones stay. */
-static void discard_fresh(struct restore *rs)
-{
-    char fresh[VV_PATH_MAX];
-
-    for (size_t i = 0; i < rs->n; i++)
-        if (vv_path_join(fresh, sizeof(fresh), "%s.vmvault-restore", rs->paths[i]) == 0)
-            unlink(fresh);
 }
 
 /* A random (version 4) UUID, in its text form. */
@@ -636,9 +897,31 @@ static int new_uuid(char out[40])
     return 0;
 }
 
+/* The elements the restored domain's definition left out, as one warning. */
+static void warn_dropped(struct restore *rs, const struct vv_xml_dropped *dr, const char *name)
+{
+    char list[700] = "";
+    size_t len = 0;
+
+    if (!dr->n)
+        return;
+    for (size_t i = 0; i < dr->n && len + 4 < sizeof(list); i++)
+        len += (size_t)snprintf(list + len, sizeof(list) - len, "%s<%s>", i ? ", " : "",
+                                dr->what[i]);
+    json_array_append_new(
+        rs->warnings,
+        json_pack("{s:s,s:s+}", "code", "DomainDevicesDropped", "message",
+                  "the restored domain was defined without what the saved definition had "
+                  "beyond a restored VM's needs (host devices, host paths, foreign elements): ",
+                  list));
+    vv_warn("restored domain '%s': left out %s", name, list);
+}
+
 /* AlternateLocation: a new domain (uuid, a new name) on the restored files. */
 static int define_restored(struct restore *rs, const char *uuid)
 {
+    const char *targets[RESTORE_DISKS_MAX], *paths[RESTORE_DISKS_MAX], *formats[RESTORE_DISKS_MAX];
+    struct vv_xml_dropped dr = {NULL, 0};
     char name[256], *xml = NULL;
     int r;
 
@@ -646,9 +929,13 @@ static int define_restored(struct restore *rs, const char *uuid)
     if (!rs->new_name)
         snprintf(name, sizeof(name), "%s-restored-%lld", rs->vm_name ? rs->vm_name : "vm",
                  (long long)rs->now);
+    for (size_t i = 0; i < rs->n; i++) {
+        targets[i] = rs->d[i].target;
+        paths[i] = rs->d[i].path;
+        formats[i] = rs->d[i].format;
+    }
     r = vv_xml_domain_for_restore(json_string_value(json_object_get(rs->point, "domainXml")),
-                                  name, uuid, rs->targets, (const char *const *)rs->paths,
-                                  rs->formats, rs->n, &xml);
+                                  name, uuid, targets, paths, formats, rs->n, &dr, &xml);
     if (r == 0)
         r = vv_virt_define(rs->a->virt, xml);
     free(xml);
@@ -656,9 +943,12 @@ static int define_restored(struct restore *rs, const char *uuid)
         failr(rs, "RestoreFailed",
               "the disks were restored to %s but the new domain '%s' could not be defined "
               "(see the agent's log)",
-              rs->dir, name);
-    else
+              rs->rdir, name);
+    else {
+        warn_dropped(rs, &dr, name);
         vv_info("defined the restored domain '%s' (%s)", name, uuid);
+    }
+    vv_xml_dropped_free(&dr);
     return r;
 }
 
@@ -674,15 +964,30 @@ static void restore_end(struct restore *rs, int r)
         progress(rs, "Failed", rs->total);
         vv_best_effort(vv_agent_complete(rs->a, rs->id, "Failed", rs->code, rs->message));
     } else {
+        json_t *extra = json_pack("{s:O}", "warnings", rs->warnings);
+        int warned = json_array_size(rs->warnings) > 0;
         atomic_store(&rs->done, rs->total);
         progress(rs, "Completed", rs->total);
-        vv_best_effort(vv_agent_complete(rs->a, rs->id, "Completed", NULL, NULL));
+        vv_best_effort(vv_agent_complete_with(rs->a, rs->id,
+                                              warned ? "CompletedWithWarnings" : "Completed",
+                                              NULL, NULL, warned ? extra : NULL));
+        json_decref(extra);
     }
     fetcher_stop(&rs->rf);
-    for (size_t i = 0; i < RESTORE_DISKS_MAX; i++)
-        free(rs->paths[i]);
+    for (size_t i = 0; i < RESTORE_DISKS_MAX; i++) {
+        drop_tmp(rs, &rs->d[i]);
+        if (rs->d[i].dfd >= 0 && rs->d[i].dfd != rs->rdirfd)
+            close(rs->d[i].dfd);
+        free(rs->d[i].path);
+        free(rs->d[i].dir);
+    }
+    if (rs->rdirfd >= 0)
+        close(rs->rdirfd);
+    if (rs->have_vm)
+        vv_vm_release(&rs->vm);
     vv_xml_disks_free(rs->xd, rs->nxd);
     json_decref(rs->point);
+    json_decref(rs->warnings);
 }
 
 int vv_agent_restore(struct vv_agent *a, json_t *job)
@@ -691,14 +996,14 @@ int vv_agent_restore(struct vv_agent *a, json_t *job)
     int r;
 
     restore_init(&rs, a, job);
-    if ((r = read_point(&rs)) != 0 || (r = check_target(&rs)) != 0 ||
-        (r = plan_disks(&rs)) != 0 || (r = fetcher_start(&rs.rf, a)) != 0)
+    if ((r = check_params(&rs)) != 0 || (r = read_point(&rs)) != 0 ||
+        (r = check_target(&rs)) != 0 || (r = plan_disks(&rs)) != 0 ||
+        (r = fetcher_start(&rs.rf, a)) != 0)
         goto end;
+    rs.rf.job = rs.id;
     r = write_disks(&rs);
     if (r == 0 && rs.original)
         r = swap_in(&rs);
-    else if (r && rs.original)
-        discard_fresh(&rs);
     if (r == 0 && !strcmp(rs.mode, "AlternateLocation")) {
         char uuid[40];
         if ((r = new_uuid(uuid)) == 0)

@@ -10,6 +10,7 @@
  *   HttpProxy.Password=secret
  *   Network.RetrySeconds=300         how long a request to the vault is retried when
  *                                    the network fails (0..86400)
+ *   Restore.Roots=/a /b              the folders a restore may write under (trust.c)
  * Any other key, or a malformed line, is refused with its line number.
  */
 #include <errno.h>
@@ -56,6 +57,8 @@ static int conf_set(struct vv_agent *a, const char *k, const char *v, char *host
         snprintf(a->proxy_pass, sizeof(a->proxy_pass), "%s", v);
     else if (!strcmp(k, "Network.RetrySeconds") && vv_parse_u64(v, &num) == 0 && num <= 86400)
         a->retry_seconds = (int)num;
+    else if (!strcmp(k, "Restore.Roots"))
+        return vv_agent_roots_set(a, v) == 0 ? 0 : 1;
     else
         return 1;
     return 0;
@@ -71,6 +74,7 @@ static int conf_load(struct vv_agent *a)
 
     a->proxy[0] = a->proxy_user[0] = a->proxy_pass[0] = '\0';
     a->retry_seconds = RETRY_DEFAULT;
+    a->restore_roots[0] = '\0';
     if (vv_path_join(path, sizeof(path), "%s/agent.conf", a->state_dir) != 0)
         return vv_fail(VV_E_TOOBIG, "the path of %s/agent.conf is too long", a->state_dir);
     a->conf_mtime = conf_mtime_of(path);
@@ -113,11 +117,12 @@ static int conf_load(struct vv_agent *a)
             v++;
         if (conf_set(a, k, v, host, sizeof(host), port, sizeof(port)) != 0) {
             vv_error("%s line %d: %s '%s' (keys: HttpProxy.Host, HttpProxy.Port, "
-                     "HttpProxy.User, HttpProxy.Password, Network.RetrySeconds)",
+                     "HttpProxy.User, HttpProxy.Password, Network.RetrySeconds, "
+                     "Restore.Roots: absolute folders without '.' or '..', space-separated)",
                      path, lineno,
                      !strcmp(k, "HttpProxy.Host") || !strcmp(k, "HttpProxy.Port") ||
                              !strcmp(k, "HttpProxy.User") || !strcmp(k, "HttpProxy.Password") ||
-                             !strcmp(k, "Network.RetrySeconds")
+                             !strcmp(k, "Network.RetrySeconds") || !strcmp(k, "Restore.Roots")
                          ? "bad value for"
                          : "unknown key",
                      k);

@@ -325,15 +325,140 @@ struct quiesce_run {
     const struct vv_script_settings *s;
     const atomic_int *cancel;
     struct vv_quiesce *q;
-    int scripts_ok;  /* no script failed */
+    struct vv_script_plan plan; /* what runs: the guest's file's scripts (none: "") */
+    int scripts_ok;  /* no script failed or was refused */
 };
 
 static const char cont_text[] = "the backup went on (continueBackupOnFailure)";
 
+/* ---- the guest's script file ------------------------------------------------------- */
+
+/* The scripts were refused (code, the sentence fmt): no script runs. Records
+ * details.scriptConfig.status; a warning with continueBackupOnFailure, else the
+ * job's failure. 0 to go on, VV_E_INVAL when the backup must not. */
+static int refuse(struct quiesce_run *qr, const char *code, const char *status,
+                  const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+static int refuse(struct quiesce_run *qr, const char *code, const char *status,
+                  const char *fmt, ...)
+{
+    char text[900];
+    va_list ap;
+
+    va_start(ap, fmt);
+    vsnprintf(text, sizeof(text), fmt, ap);
+    va_end(ap);
+    for (char *p = text; *p; p++) /* parts come from the guest: keep it valid UTF-8 */
+        if ((unsigned char)*p < 0x20 || (unsigned char)*p >= 0x7f)
+            *p = '?';
+    memset(&qr->plan, 0, sizeof(qr->plan));
+    qr->scripts_ok = 0;
+    json_object_set_new(qr->q->details, "scriptConfig",
+                        json_pack("{s:s,s:s}", "path", VV_GUEST_SCRIPT_CONFIG, "status", status));
+    if (!qr->s->continue_on_failure) {
+        failq(qr->q, code, "VM '%s': %s; no script ran, and continueBackupOnFailure is false, "
+              "so nothing was backed up", qr->vm_name, text);
+        return VV_E_INVAL;
+    }
+    warn(qr->q, code, "VM '%s': %s; no script ran and the point is not "
+         "application-consistent; the backup went on (continueBackupOnFailure)",
+         qr->vm_name, text);
+    return 0;
+}
+
+/* Why the guest's file and its folder (as stat saw them) cannot be trusted, into
+ * why; 0 when they can: a regular file owned by root with mode 0600, in a folder
+ * owned by root that no one else can write. */
+static int unsafe(const struct vv_guest_stat *d, const struct vv_guest_stat *f, char *why,
+                  size_t n)
+{
+    if (strcmp(f->type, "regular file") != 0)
+        snprintf(why, n, "is a %s, not a regular file", f->type);
+    else if (f->uid != 0)
+        snprintf(why, n, "is owned by uid %u, not by root", f->uid);
+    else if (f->mode != 0600)
+        snprintf(why, n, "has mode %04o, not 0600", f->mode);
+    else if (strcmp(d->type, "directory") != 0 || d->uid != 0 || (d->mode & 022))
+        snprintf(why, n, "is in " VV_GUEST_SCRIPT_CONFIG_DIR ", which %s",
+                 strcmp(d->type, "directory") ? "is not a folder"
+                 : d->uid ? "root does not own" : "others than root can write");
+    else
+        return 0;
+    return 1;
+}
+
+/* The guest's file, checked and parsed into *g: 0, or the refusal's result (said). */
+static int guest_file(struct quiesce_run *qr, struct vv_guest_scripts *g)
+{
+    static const char fix[] = "make it a regular file owned by root with mode 0600 "
+                              "(chown root:root, chmod 600) in a folder only root can write";
+    struct vv_guest_stat d, f;
+    char why[512], *data = NULL;
+    size_t len = 0;
+    int r;
+
+    r = vv_guest_stat2(qr->a->virt, qr->uuid, VV_GUEST_SCRIPT_CONFIG_DIR,
+                       VV_GUEST_SCRIPT_CONFIG, &d, &f, why, sizeof(why));
+    if (r < 0)
+        return refuse(qr, "GuestScriptConfigUnreadable", "Unreadable",
+                      "the owner and mode of " VV_GUEST_SCRIPT_CONFIG " could not be checked "
+                      "through the guest agent (%s)", why);
+    if (!f.exists)
+        return refuse(qr, "GuestScriptConfigMissing", "Missing",
+                      "the vault's settings ask for scripts, but the guest has no "
+                      VV_GUEST_SCRIPT_CONFIG ", which lists the scripts the guest allows. "
+                      "Create it in the guest (owned by root, mode 0600; see docs/api.md, "
+                      "\"The guest's script file\"), or set scriptsEnabled to false");
+    if (unsafe(&d, &f, why, sizeof(why)))
+        return refuse(qr, "GuestScriptConfigUnsafe", "Unsafe",
+                      VV_GUEST_SCRIPT_CONFIG " in the guest %s, so it is not trusted: %s", why,
+                      fix);
+    r = vv_guest_file_read(qr->a->virt, qr->uuid, VV_GUEST_SCRIPT_CONFIG,
+                           VV_GUEST_SCRIPT_CONFIG_MAX, &data, &len, why, sizeof(why));
+    if (r == 0)
+        r = vv_guest_scripts_parse(data, len, g, why, sizeof(why)) ? VV_E_INVAL : 0;
+    free(data);
+    if (r == VV_E_INVAL || r == VV_E_TOOBIG)
+        return refuse(qr, "GuestScriptConfigInvalid", "Invalid",
+                      "%s in the guest: fix the file (docs/api.md, \"The guest's script "
+                      "file\")", why);
+    if (r < 0)
+        return refuse(qr, "GuestScriptConfigUnreadable", "Unreadable",
+                      VV_GUEST_SCRIPT_CONFIG " could not be read through the guest agent (%s)",
+                      why);
+    return 1;
+}
+
+/* qr->plan from the vault's settings and the guest's file: 0 to go on (with a plan,
+ * or refused with continueBackupOnFailure), VV_E_INVAL when the backup must not. */
+static int plan_scripts(struct quiesce_run *qr)
+{
+    struct vv_guest_scripts g;
+    char why[900];
+    int r;
+
+    memset(&qr->plan, 0, sizeof(qr->plan));
+    if (!vv_scripts_any(qr->s))
+        return 0;
+    if ((r = guest_file(qr, &g)) != 1)
+        return r;
+    if (vv_scripts_resolve(qr->s, &g, &qr->plan, why, sizeof(why)) != 0)
+        return refuse(qr, "ScriptNotInGuestConfig", "Refused",
+                      "%s. The guest decides what runs in it: list the script there, or "
+                      "clear the script from the vault's settings", why);
+    json_object_set_new(qr->q->details, "scriptConfig",
+                        json_pack("{s:s,s:s}", "path", VV_GUEST_SCRIPT_CONFIG, "status", "Used"));
+    if (qr->s->asked_pre.path[0] || qr->s->asked_post.path[0])
+        vv_warn("the script settings of VM '%s' still name their scripts; "
+                VV_GUEST_SCRIPT_CONFIG " in the guest lists the same, so they run. Give the "
+                "vault's settings {\"scriptsEnabled\": true} without paths",
+                qr->vm_name);
+    return 0;
+}
+
 /* The pre-script (record into *pre): 0 to go on, VV_E_CANCELLED or VV_E_INVAL. */
 static int pre_script(struct quiesce_run *qr, json_t **pre)
 {
-    const struct vv_script_settings *s = qr->s;
+    const struct vv_script_plan *s = &qr->plan;
     char text[1024];
     int ok;
 
@@ -361,7 +486,7 @@ static int pre_script(struct quiesce_run *qr, json_t **pre)
  * failed and the backup must not be kept. */
 static int post_script(struct quiesce_run *qr, int r, json_t **post)
 {
-    const struct vv_script_settings *s = qr->s;
+    const struct vv_script_plan *s = &qr->plan;
     char text[1024];
     int ok;
 
@@ -387,6 +512,7 @@ static int post_script(struct quiesce_run *qr, int r, json_t **post)
 static int take_with_agent(struct quiesce_run *qr, vv_take_fn take, void *arg)
 {
     const struct vv_script_settings *s = qr->s;
+    const struct vv_script_plan *pl = &qr->plan;
     struct vv_quiesce *q = qr->q;
     json_t *pre = NULL, *post = NULL, *fz = NULL;
     struct freeze_state f;
@@ -394,7 +520,9 @@ static int take_with_agent(struct quiesce_run *qr, vv_take_fn take, void *arg)
 
     memset(&f, 0, sizeof(f));
     json_object_set_new(q->details, "guestAgent", json_string("Available"));
-    if (s->pre.path[0])
+    if ((r = plan_scripts(qr)) != 0)
+        return r; /* refused, and continueBackupOnFailure is false: nothing taken */
+    if (pl->pre.path[0])
         r = pre_script(qr, &pre);
     if (r == 0 && s->fs_freeze) {
         fz = json_object();
@@ -405,7 +533,7 @@ static int take_with_agent(struct quiesce_run *qr, vv_take_fn take, void *arg)
         fz = json_pack("{s:s}", "status", "Disabled");
         r = take(arg);
     }
-    if (s->post.path[0] && (s->pre.path[0] || r == 0)) /* after a pre-script, always */
+    if (pl->post.path[0] && (pl->pre.path[0] || r == 0)) /* after a pre-script, always */
         r = post_script(qr, r, &post);
     if (r == 0) {
         if (vv_scripts_any(s) && qr->scripts_ok && (f.held || !s->fs_freeze))

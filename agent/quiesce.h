@@ -2,10 +2,15 @@
  * quiesce.h: the point in time of a VM, as consistent as its guest allows.
  *
  * For a running domain whose guest agent answers:
- *   pre-script -> freeze (thaw guard watching) -> take() -> thaw, checked ->
- *   post-script
- * and the recovery point's consistency follows from what held (docs/api.md,
- * "Consistency"):
+ *   [the guest's script file] -> pre-script -> freeze (thaw guard watching) -> take()
+ *   -> thaw, checked -> post-script
+ * The scripts are those the guest's own file (VV_GUEST_SCRIPT_CONFIG: owned by root,
+ * mode 0600, in a folder only root can write, checked and read through the guest
+ * agent) lists, when the vault's settings ask for scripts; never a command the vault
+ * names. A missing, unsafe or invalid file, or settings that ask for a script the
+ * file does not list, run no script at all: a warning that says why (or, without
+ * continueBackupOnFailure, a failed job). The recovery point's consistency follows
+ * from what held (docs/api.md, "Consistency"):
  *   ApplicationConsistent  the scripts configured ran and succeeded, and the freeze
  *                          held (or fsFreezeEnabled is false);
  *   FileSystemConsistent   the freeze held, and no scripts are configured or one
@@ -43,8 +48,9 @@ typedef int (*vv_take_fn)(void *arg);
  * with settings s. On return *q tells the consistency, the details and the warnings
  * (release with vv_quiesce_release). Returns 0 when take() succeeded and the backup
  * may go on; take()'s error when it failed; VV_E_CANCELLED when cancel was set
- * while a script ran; VV_E_INVAL with q->code/q->message when a script failed and
- * continueBackupOnFailure is false (the snapshot, if taken, must then be dropped). */
+ * while a script ran; VV_E_INVAL with q->code/q->message when a script failed or was
+ * refused and continueBackupOnFailure is false (the snapshot, if taken, must then be
+ * dropped). */
 int vv_quiesce_take(struct vv_agent *a, const char *uuid, const char *vm_name, int running,
                     const struct vv_script_settings *s, vv_take_fn take, void *arg,
                     const atomic_int *cancel, struct vv_quiesce *q) VV_MUST_CHECK;

@@ -30,19 +30,52 @@ int vv_state_init(const char *dir)
     return 0;
 }
 
+/* fsync the folder that holds path, so that a rename into it lasts: 0, or VV_E_IO said. */
+static int sync_parent(const char *path)
+{
+    char dir[VV_PATH_MAX];
+    char *slash;
+    int fd;
+
+    snprintf(dir, sizeof(dir), "%s", path);
+    slash = strrchr(dir, '/');
+    if (!slash)
+        snprintf(dir, sizeof(dir), ".");
+    else
+        slash[slash == dir ? 1 : 0] = '\0';
+    fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (fd < 0 || fsync(fd) != 0) {
+        vv_error("cannot make %s durable (fsync of its folder %s): %s; check the file "
+                 "system holding the state folder",
+                 path, dir, strerror(errno));
+        if (fd >= 0)
+            close(fd);
+        return VV_E_IO;
+    }
+    close(fd);
+    return 0;
+}
+
 int vv_state_write(const char *path, const void *data, size_t n)
 {
     char tmp[VV_PATH_MAX];
+    struct stat st;
     int fd;
 
     if (vv_path_join(tmp, sizeof(tmp), "%s.tmp", path) != 0)
         return vv_fail(VV_E_TOOBIG, "cannot write %s: the path is too long", path);
-    fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+    /* A .tmp of ours left by a crash is removed; a link there is removed too, never
+     * followed (unlink acts on the link itself), and the file is then made anew. */
+    if (lstat(tmp, &st) == 0 && unlink(tmp) != 0)
+        return vv_fail(VV_E_IO, "cannot remove %s left by an earlier run: %s; remove it by "
+                                "hand", tmp, strerror(errno));
+    fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
     if (fd < 0 || vv_write_all(fd, data, n) != 0 || fsync(fd) != 0) {
         vv_error("cannot write %s: %s", path, strerror(errno));
-        if (fd >= 0)
+        if (fd >= 0) {
             close(fd);
-        unlink(tmp);
+            unlink(tmp);
+        }
         return VV_E_IO;
     }
     close(fd);
@@ -51,7 +84,7 @@ int vv_state_write(const char *path, const void *data, size_t n)
         unlink(tmp);
         return VV_E_IO;
     }
-    return 0;
+    return sync_parent(path);
 }
 
 static int copy_str(const json_t *o, const char *name, char *out, size_t len)

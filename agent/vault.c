@@ -66,6 +66,7 @@ static int request(struct vv_agent *a, struct vv_http *h, const char *method, co
     char url[1200];
     time_t t0 = time(NULL);
     unsigned pause = 1;
+    char shown[1200];
     int r, said = 0;
 
     if (out)
@@ -91,8 +92,8 @@ static int request(struct vv_agent *a, struct vv_http *h, const char *method, co
                 vv_agent_net_error(a, &resp, err, errlen);
             else
                 snprintf(err, errlen, "the vault answered HTTP %ld", resp.status);
-            vv_warn("%s %s: %s; trying again for up to %d s", method, path, err,
-                    a->retry_seconds);
+            vv_warn("%s %s: %s; trying again for up to %d s", method, path,
+                    vv_agent_shown(err, shown, sizeof(shown)), a->retry_seconds);
         }
         pause_for(a, pause);
         pause = pause * 2 > 30 ? 30 : pause * 2;
@@ -118,6 +119,13 @@ static int request(struct vv_agent *a, struct vv_http *h, const char *method, co
                  "401): the host was unregistered or registered again elsewhere; register it "
                  "again with 'vmvault-agent register --vault-credentials FILE'",
                  a->url);
+    if (resp.status == 409 && !strncmp(err, "ContainerAlreadyRegistered:", 27)) {
+        size_t used = strlen(err);
+        snprintf(err + used, errlen - used,
+                 " [this agent sent %s: %s/agent.json holds none for this vault and host name]",
+                 a->token[0] ? "a token the vault does not take for this host" : "no token",
+                 a->state_dir);
+    }
     vv_http_response_release(&resp);
     return r;
 }
@@ -173,7 +181,9 @@ int vv_agent_progress(struct vv_agent *a, struct vv_http *h, const char *job, js
     r = vv_vault_json_once(a, h, "POST", path, body, &ans, NULL, err, sizeof(err));
     json_decref(body);
     if (r) {
-        vv_warn("job %s: progress not reported: %s", job, err);
+        char shown[sizeof(err)];
+        vv_warn("job %s: progress not reported: %s", job,
+                vv_agent_shown(err, shown, sizeof(shown)));
         return r;
     }
     cancel = json_is_true(json_object_get(ans, "cancelRequested"));
@@ -190,7 +200,7 @@ int vv_agent_complete(struct vv_agent *a, const char *job, const char *status, c
 int vv_agent_complete_with(struct vv_agent *a, const char *job, const char *status,
                            const char *code, const char *message, json_t *extra)
 {
-    char path[200], err[1200];
+    char path[200], err[1200], shown[1200], shown_code[VV_SHOWN_MAX];
     json_t *body = json_pack("{s:s}", "status", status);
     long http_status = 0;
     int r;
@@ -203,9 +213,12 @@ int vv_agent_complete_with(struct vv_agent *a, const char *job, const char *stat
     snprintf(path, sizeof(path), "/api/v1/agent/jobs/%s/complete", job);
     r = vv_vault_json(a, a->http, "POST", path, body, NULL, &http_status, err, sizeof(err));
     if (r)
-        vv_error("job %s: cannot report its end (%s): %s", job, status, err);
+        vv_error("job %s: cannot report its end (%s): %s", job, status,
+                 vv_agent_shown(err, shown, sizeof(shown)));
     else if (code)
-        vv_warn("job %s ended %s: %s: %s", job, status, code, message ? message : "");
+        vv_warn("job %s ended %s: %s: %s", job, status,
+                vv_agent_shown(code, shown_code, sizeof(shown_code)),
+                vv_agent_shown(message ? message : "", shown, sizeof(shown)));
     if (r && (http_status == 0 || http_status >= 500))
         /* the network is down: tell the vault later */
         vv_best_effort(vv_agent_outbox_put(a, job, body));
@@ -242,7 +255,7 @@ int vv_agent_outbox_put(struct vv_agent *a, const char *job, json_t *body)
  * unreadable: the file is removed), 0 when it stays for the next try. */
 static int outbox_send(struct vv_agent *a, const char *path, const char *job, int jl)
 {
-    char err[1200], api[200];
+    char err[1200], api[200], shown[1200];
     struct vv_buf b;
     json_t *body;
     long status = 0;
@@ -260,7 +273,7 @@ static int outbox_send(struct vv_agent *a, const char *path, const char *job, in
         (status >= 400 && status < 500)) {
         /* told, or the vault no longer wants it (the job ended meanwhile) */
         vv_info("job %.*s: its kept end was delivered%s%s", jl, job, status >= 400 ? ": " : "",
-                status >= 400 ? err : "");
+                status >= 400 ? vv_agent_shown(err, shown, sizeof(shown)) : "");
         unlink(path);
         done = 1;
     }
@@ -287,4 +300,31 @@ int vv_agent_outbox_flush(struct vv_agent *a)
     }
     closedir(d);
     return left ? VV_E_IO : 0;
+}
+
+void vv_vault_own_token(struct vv_agent *a, const char *host)
+{
+    char path[VV_PATH_MAX];
+    struct vv_buf b;
+    json_t *j = NULL;
+    const char *vid, *hn, *tok;
+
+    a->token[0] = 0;
+    if (vv_path_join(path, sizeof(path), "%s/agent.json", a->state_dir) != 0)
+        return;
+    vv_buf_init(&b, 1 << 20);
+    if (vv_read_file(path, &b) == 0)
+        j = vv_json_parse(b.data, b.len, NULL, 0);
+    vv_buf_release(&b);
+    vid = json_string_value(json_object_get(j, "vaultId"));
+    hn = json_string_value(json_object_get(j, "hostName"));
+    tok = json_string_value(json_object_get(j, "token"));
+    if (vid && hn && tok && !strcmp(vid, a->vault_id) && !strcmp(hn, host) &&
+        strlen(tok) < sizeof(a->token)) {
+        snprintf(a->token, sizeof(a->token), "%s", tok);
+        vv_info("host '%s' is registered with this vault already: registering again with its "
+                "own token (a new token replaces it)",
+                host);
+    }
+    json_decref(j);
 }

@@ -111,6 +111,9 @@ static int describe(virDomainPtr d, struct vv_vm *vm)
     vm->xml = virDomainGetXMLDesc(d, vm->running ? 0 : VIR_DOMAIN_XML_INACTIVE);
     if (!vm->xml)
         return fail(vm->name);
+    vm->qemu_uid = vm->qemu_gid = -1;
+    if (vm->running && vv_xml_dac_label(vm->xml, &vm->qemu_uid, &vm->qemu_gid) != 0)
+        vm->qemu_uid = vm->qemu_gid = -1;
     r = vv_xml_domain_disks(vm->xml, &xd, &nxd);
     if (r)
         return r;
@@ -131,6 +134,7 @@ static int describe(virDomainPtr d, struct vv_vm *vm)
         }
         snprintf(k->target, sizeof(k->target), "%s", xd[i].target);
         snprintf(k->format, sizeof(k->format), "%s", xd[i].format ? xd[i].format : "raw");
+        k->block = xd[i].type && !strcmp(xd[i].type, "block");
         if (virDomainGetBlockInfo(d, k->target, &bi, 0) == 0)
             k->size = bi.capacity;
         vm->ndisks++;
@@ -257,6 +261,34 @@ static int in_list(const char *s, const char *const *list, size_t n)
     return 0;
 }
 
+/* The backup's and the checkpoint's XML (xml.c builds and escapes them). */
+static int backup_xml(const struct vv_vm *vm, const char *socket, const char *scratch_dir,
+                      const char *const *targets, size_t n, const char *const *bitmap_targets,
+                      size_t nbitmap, const char *incremental, const char *checkpoint,
+                      char **bx, char **cx)
+{
+    struct vv_xml_backup_disk *d = calloc(vm->ndisks ? vm->ndisks : 1, sizeof(*d));
+    int r;
+
+    *bx = *cx = NULL;
+    if (!d)
+        return VV_E_NOMEM;
+    for (size_t i = 0; i < vm->ndisks; i++) {
+        const char *t = vm->disks[i].target;
+        d[i].target = t;
+        d[i].backup = in_list(t, targets, n);
+        d[i].checkpoint = in_list(t, bitmap_targets, nbitmap);
+        d[i].incremental = d[i].backup && d[i].checkpoint;
+    }
+    r = vv_xml_backup(incremental, socket, scratch_dir, d, vm->ndisks, bx);
+    if (r == 0 && checkpoint)
+        r = vv_xml_checkpoint(checkpoint, d, vm->ndisks, cx);
+    free(d);
+    if (r)
+        vv_error("cannot write the backup XML of VM '%s': %s", vm->name, vv_strerror(r));
+    return r;
+}
+
 int vv_virt_backup_begin(struct vv_virt *v, const char *uuid, const char *socket,
                          const char *scratch_dir, const char *const *targets, size_t n,
                          const char *const *bitmap_targets, size_t nbitmap,
@@ -265,8 +297,6 @@ int vv_virt_backup_begin(struct vv_virt *v, const char *uuid, const char *socket
     virDomainPtr d = lookup(v, uuid);
     struct vv_vm vm;
     char *bx = NULL, *cx = NULL;
-    size_t bl = 0, cl = 0;
-    FILE *b, *c = NULL;
     int r;
 
     if (!d)
@@ -275,52 +305,13 @@ int vv_virt_backup_begin(struct vv_virt *v, const char *uuid, const char *socket
         virDomainFree(d);
         return r;
     }
-    b = open_memstream(&bx, &bl);
-    if (checkpoint)
-        c = open_memstream(&cx, &cl);
-    if (!b || (checkpoint && !c)) {
-        r = VV_E_NOMEM;
-        goto out;
+    r = backup_xml(&vm, socket, scratch_dir, targets, n, bitmap_targets, nbitmap, incremental,
+                   checkpoint, &bx, &cx);
+    if (r == 0) {
+        vv_debug("backup XML of %s:\n%s\n%s", vm.name, bx, cx ? cx : "");
+        if (virDomainBackupBegin(d, bx, cx, 0) != 0)
+            r = fail("start the backup");
     }
-    fprintf(b, "<domainbackup mode='pull'>\n");
-    if (incremental)
-        fprintf(b, "  <incremental>%s</incremental>\n", incremental);
-    fprintf(b, "  <server transport='unix' socket='%s'/>\n  <disks>\n", socket);
-    if (c)
-        fprintf(c, "<domaincheckpoint>\n  <name>%s</name>\n  <disks>\n", checkpoint);
-    for (size_t i = 0; i < vm.ndisks; i++) {
-        const char *t = vm.disks[i].target;
-        if (in_list(t, targets, n)) {
-            int inc = incremental && in_list(t, bitmap_targets, nbitmap);
-            fprintf(b,
-                    "    <disk name='%s' backup='yes' type='file' backupmode='%s'%s%s%s>"
-                    "<scratch file='%s/%s.scratch'/></disk>\n",
-                    t, inc ? "incremental" : "full", inc ? " incremental='" : "",
-                    inc ? incremental : "", inc ? "'" : "", scratch_dir, t);
-        } else {
-            fprintf(b, "    <disk name='%s' backup='no'/>\n", t);
-        }
-        if (c)
-            fprintf(c, "    <disk name='%s' checkpoint='%s'/>\n", t,
-                    in_list(t, bitmap_targets, nbitmap) ? "bitmap" : "no");
-    }
-    fprintf(b, "  </disks>\n</domainbackup>\n");
-    if (c)
-        fprintf(c, "  </disks>\n</domaincheckpoint>\n");
-    fclose(b);
-    b = NULL;
-    if (c) {
-        fclose(c);
-        c = NULL;
-    }
-    vv_debug("backup XML of %s:\n%s%s", vm.name, bx, cx ? cx : "");
-    if (virDomainBackupBegin(d, bx, cx, 0) != 0)
-        r = fail("start the backup");
-out:
-    if (b)
-        fclose(b);
-    if (c)
-        fclose(c);
     free(bx);
     free(cx);
     vv_vm_release(&vm);

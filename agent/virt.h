@@ -21,6 +21,7 @@ struct vv_vm_disk {
     char source[VV_PATH_MAX]; /* image file or block device; "" when none */
     char format[16];    /* "qcow2", "raw", ... */
     uint64_t size;      /* guest-visible size in bytes */
+    int block;          /* type='block': source is a block device */
 };
 
 struct vv_vm {
@@ -31,6 +32,9 @@ struct vv_vm {
     char *xml;          /* the domain's definition (inactive XML when shut off); owned */
     size_t ndisks;
     struct vv_vm_disk *disks; /* owned */
+    /* the user and group QEMU runs a running domain as (its DAC label); -1 when
+     * shut off or when libvirt names none */
+    long qemu_uid, qemu_gid;
 };
 
 /* Connect to uri ("qemu:///system"). Owner: the caller, vv_virt_close(). */

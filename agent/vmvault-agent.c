@@ -77,7 +77,9 @@ static const char usage[] =
     "(from the credentials file). The agent goes through the proxy of agent.conf in\n"
     "the state folder, Key=Value lines (HttpProxy.Host, HttpProxy.Port, optional\n"
     "HttpProxy.User and HttpProxy.Password; Network.RetrySeconds, how long requests\n"
-    "are retried while the network fails, default 300), else https_proxy /\n"
+    "are retried while the network fails, default 300; Restore.Roots, the folders\n"
+    "restores may write under, space-separated, default /var/lib/libvirt/images and\n"
+    "STATE-DIR/restores), else https_proxy /\n"
     "http_proxy / no_proxy from its environment. A job that cannot reach the vault\n"
     "fails with a code naming the cause (ExtensionSnapshotFailedNoNetwork,\n"
     "VaultNameResolutionFailed, VaultConnectionRefused, VaultTlsFailed,\n"
@@ -112,7 +114,7 @@ int vv_agent_report_inventory(struct vv_agent *a, int force)
     struct vv_vm *vms;
     size_t n, nvms;
     json_t *arr, *body;
-    char *text, err[600];
+    char *text, err[600], shown[sizeof(err)];
     int r;
 
     if ((r = vv_virt_list(a->virt, &vms, &n)) != 0)
@@ -128,7 +130,7 @@ int vv_agent_report_inventory(struct vv_agent *a, int force)
         if (!ok || strlen(vms[i].name) > 64) {
             vv_warn("VM '%s' is not reported: vmvault names VMs with 1 to 64 letters, digits, "
                     "'.', '_' or '-'",
-                    vms[i].name);
+                    vv_agent_shown(vms[i].name, shown, sizeof(shown)));
             json_decref(disks);
             continue;
         }
@@ -154,7 +156,7 @@ int vv_agent_report_inventory(struct vv_agent *a, int force)
                       sizeof(err));
     json_decref(body);
     if (r) {
-        vv_warn("cannot report the host's VMs: %s", err);
+        vv_warn("cannot report the host's VMs: %s", vv_agent_shown(err, shown, sizeof(shown)));
         free(text);
         return r;
     }
@@ -169,13 +171,15 @@ int vv_agent_run_job(struct vv_agent *a, json_t *job)
     const char *op = json_string_value(json_object_get(job, "operation"));
     const char *id = json_string_value(json_object_get(job, "id"));
     const char *item = json_string_value(json_object_get(job, "item"));
+    char shown_op[VV_SHOWN_MAX], shown_item[VV_SHOWN_MAX];
 
     /* the id names folders, files and URLs: only a UUID, as the vault makes them */
     if (!vv_uuid_valid(id)) {
         vv_error("the vault sent a job whose id is not a UUID; it is not run");
         return VV_E_CORRUPT;
     }
-    vv_info("job %s: %s of '%s'", id, op ? op : "?", item ? item : "?");
+    vv_info("job %s: %s of '%s'", id, vv_agent_shown(op, shown_op, sizeof(shown_op)),
+            vv_agent_shown(item, shown_item, sizeof(shown_item)));
     if (op && !strcmp(op, "Backup"))
         return vv_agent_backup(a, job);
     if (op && !strcmp(op, "Restore"))
@@ -302,10 +306,37 @@ static int read_credentials(const char *creds, int system_ca, json_t **c)
     return 0;
 }
 
-/* The vault's answer to a registration into agent: token, host, region, vault. */
-static void take_registration(json_t *ans)
+/* 1 when the token t is what a vault issues: printable ASCII without spaces, so it
+ * is safe in an HTTP header and agent.json. */
+static int token_valid(const char *t)
+{
+    size_t n = t ? strlen(t) : 0;
+
+    if (n < 8 || n >= sizeof(agent.token))
+        return 0;
+    for (size_t i = 0; i < n; i++)
+        if (t[i] <= ' ' || t[i] > '~')
+            return 0;
+    return 1;
+}
+
+/* The vault's answer to a registration into agent: token, host, region, vault.
+ * 0, or 1 with the reason said when the answer breaks the vault's own rules. */
+static int take_registration(json_t *ans)
 {
     json_t *container = json_object_get(ans, "container");
+    const char *region = json_string_value(json_object_get(container, "region"));
+
+    if (!token_valid(json_string_value(json_object_get(ans, "token"))) ||
+        !vv_name_valid(json_string_value(json_object_get(container, "name"))) ||
+        !vv_name_valid(json_string_value(json_object_get(json_object_get(ans, "vault"), "name"))) ||
+        !region || !*region || strlen(region) > 64 ||
+        strspn(region, "abcdefghijklmnopqrstuvwxyz0123456789-") != strlen(region)) {
+        fprintf(stderr, "vmvault-agent: the vault's answer to the registration is malformed "
+                        "(token, host, vault or region name); nothing was saved. Check that "
+                        "the credentials file names a vmvault vault of the same version\n");
+        return 1;
+    }
 
     snprintf(agent.token, sizeof(agent.token), "%s", json_string_value(json_object_get(ans, "token")));
     snprintf(agent.host, sizeof(agent.host), "%s",
@@ -314,13 +345,14 @@ static void take_registration(json_t *ans)
              json_string_value(json_object_get(container, "region")));
     snprintf(agent.vault, sizeof(agent.vault), "%s",
              json_string_value(json_object_get(json_object_get(ans, "vault"), "name")));
+    return 0;
 }
 
 static int cmd_register(const char *creds, const char *region, const char *host_name,
                         int system_ca)
 {
     json_t *c, *body, *ans = NULL;
-    char err[600], hn[256];
+    char err[600], hn[256], shown[sizeof(err)];
     int r;
 
     if (read_credentials(creds, system_ca, &c) != 0 || vv_agent_conf_load(&agent) != 0) {
@@ -340,17 +372,20 @@ static int cmd_register(const char *creds, const char *region, const char *host_
                      host_name, "agentVersion", VV_AGENT_VERSION);
     if (region)
         json_object_set_new(body, "region", json_string(region));
-    agent.token[0] = 0;
+    vv_vault_own_token(&agent, host_name);
     r = vv_vault_json(&agent, agent.http, "POST", "/api/v1/agent/register", body, &ans, NULL, err,
                       sizeof(err));
     json_decref(body);
     json_decref(c);
     if (r) {
-        fprintf(stderr, "vmvault-agent: registration refused: %s\n", err);
+        fprintf(stderr, "vmvault-agent: registration refused: %s\n",
+                vv_agent_shown(err, shown, sizeof(shown)));
         return 1;
     }
-    take_registration(ans);
+    r = take_registration(ans);
     json_decref(ans);
+    if (r)
+        return 1;
     if ((r = vv_state_init(agent.state_dir)) != 0 || (r = vv_state_save(&agent)) != 0)
         return 1;
     printf("Registered host '%s' (region %s) with vault '%s' at %s.\n"
@@ -363,7 +398,7 @@ static int cmd_register(const char *creds, const char *region, const char *host_
 static int cmd_run(int once)
 {
     time_t last_inventory = 0;
-    char err[1200];
+    char err[1200], shown[sizeof(err)];
     int r, rc = 0;
 
     if (vv_state_load(&agent) != 0 || vv_agent_conf_load(&agent) != 0)
@@ -390,7 +425,7 @@ static int cmd_run(int once)
                           once ? "/api/v1/agent/jobs/next" : "/api/v1/agent/jobs/next?wait=5",
                           NULL, &job, &status, err, sizeof(err));
         if (r) {
-            vv_warn("cannot ask the vault for jobs: %s", err);
+            vv_warn("cannot ask the vault for jobs: %s", vv_agent_shown(err, shown, sizeof(shown)));
             if (status == 401) {
                 vv_error("the vault no longer accepts this host's token: register it again");
                 vv_virt_close(agent.virt);

@@ -17,11 +17,13 @@
 #include <libxml/xmlsave.h>
 #include <libxml/xpath.h>
 #include <pthread.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "err.h"
 #include "log.h"
+#include "util.h"
 
 #define XML_MAX_LEN (16u << 20) /* a domain XML is a few KiB; refuse absurd input */
 #define X(s) ((const xmlChar *)(s))
@@ -284,6 +286,247 @@ out:
     return 0;
 }
 
+/* ---- what a restored domain keeps ---------------------------------------------- */
+
+void vv_xml_dropped_free(struct vv_xml_dropped *d)
+{
+    if (!d)
+        return;
+    for (size_t i = 0; i < d->n; i++)
+        free(d->what[i]);
+    free(d->what);
+    d->what = NULL;
+    d->n = 0;
+}
+
+static int in_set(const xmlChar *s, const char *const *set)
+{
+    for (; s && *set; set++)
+        if (xmlStrEqual(s, X(*set)))
+            return 1;
+    return 0;
+}
+
+/* 1 when n's attribute name is one of set (absent counts as dflt). */
+static int attr_in(xmlNodePtr n, const char *name, const char *dflt, const char *const *set)
+{
+    xmlChar *v = xmlGetNoNsProp(n, X(name));
+    int r = in_set(v ? v : X(dflt), set);
+
+    xmlFree(v);
+    return r;
+}
+
+/* n's name with its namespace prefix ("qemu:commandline"), into buf. */
+static const char *qname(xmlNodePtr n, char *buf, size_t len)
+{
+    if (n->ns && n->ns->prefix)
+        snprintf(buf, len, "%s:%s", (const char *)n->ns->prefix, (const char *)n->name);
+    else
+        snprintf(buf, len, "%s%s", n->ns ? "{foreign}" : "", (const char *)n->name);
+    return buf;
+}
+
+/* 1 when dropping n changes nothing a user would miss: the host's own emulator
+ * (libvirt puts the default back), a dynamic security label (libvirt makes a new
+ * one). */
+static int routine(xmlNodePtr n)
+{
+    static const char *const yes[] = {"yes", NULL}, *const dyn[] = {"dynamic", NULL};
+
+    if (xmlStrEqual(n->name, X("emulator"))) {
+        xmlChar *t = xmlNodeGetContent(n);
+        int std = t && (!xmlStrncmp(t, X("/usr/bin/qemu-system-"), 21) ||
+                        xmlStrEqual(t, X("/usr/libexec/qemu-kvm"))) && !xmlStrstr(t, X("/../"));
+        xmlFree(t);
+        return std;
+    }
+    return xmlStrEqual(n->name, X("seclabel")) && attr_in(n, "type", "dynamic", dyn) &&
+           attr_in(n, "relabel", "yes", yes);
+}
+
+/* Drop n (under "where", "" at the top), logged and, unless routine, listed in d. */
+static int drop_listed(xmlNodePtr n, const char *where, struct vv_xml_dropped *d)
+{
+    char name[160], what[256];
+    char **grown;
+    int quiet = !n->ns && routine(n);
+
+    snprintf(what, sizeof(what), "%s%s%s", where, *where ? "/" : "", qname(n, name, sizeof(name)));
+    if (quiet)
+        vv_debug("restore XML: <%s> (line %ld) is left out: libvirt makes its own", what,
+                 xmlGetLineNo(n));
+    else
+        vv_warn("restore XML: <%s> (line %ld) is left out of the restored domain", what,
+                xmlGetLineNo(n));
+    drop(n);
+    if (!d || quiet)
+        return 0;
+    if (!(grown = realloc(d->what, (d->n + 1) * sizeof(*grown))))
+        return VV_E_NOMEM;
+    d->what = grown;
+    if (!(d->what[d->n] = strdup(what)))
+        return VV_E_NOMEM;
+    d->n++;
+    return 0;
+}
+
+/* 1 when the text of n is one of set. */
+static int text_in(xmlNodePtr n, const char *const *set)
+{
+    xmlChar *t = n ? xmlNodeGetContent(n) : NULL;
+    int r = in_set(t, set);
+
+    xmlFree(t);
+    return r;
+}
+
+/* 1 when the <channel> c is the guest agent's or spice's. */
+static int channel_allowed(xmlNodePtr c)
+{
+    static const char *const unix_only[] = {"unix", NULL}, *const spice[] = {"spicevmc", NULL};
+    static const char *const ga[] = {"org.qemu.guest_agent.0", NULL};
+    xmlNodePtr t = child(c, "target");
+
+    if (attr_in(c, "type", "", spice))
+        return 1;
+    return attr_in(c, "type", "", unix_only) && t && attr_in(t, "name", "", ga);
+}
+
+/* 1 when the device element e of <devices> is one a restored VM keeps. */
+static int device_allowed(xmlNodePtr e)
+{
+    static const char *const plain[] = {"disk", "controller", "video", "sound", "memballoon",
+                                        "watchdog", "panic", NULL};
+    static const char *const nets[] = {"network", "bridge", "direct", "user", NULL};
+    static const char *const inputs[] = {"mouse", "keyboard", "tablet", NULL};
+    static const char *const gfx[] = {"vnc", "spice", NULL}, *const pty[] = {"pty", NULL};
+    static const char *const audio[] = {"none", "spice", NULL};
+    static const char *const rngs[] = {"/dev/urandom", "/dev/random", "/dev/hwrng", NULL};
+    static const char *const random[] = {"random", NULL};
+    const xmlChar *n = e->name;
+
+    if (e->ns)
+        return 0;
+    if (in_set(n, plain))
+        return 1;
+    if (xmlStrEqual(n, X("interface")))
+        return attr_in(e, "type", "", nets);
+    if (xmlStrEqual(n, X("input")))
+        return attr_in(e, "type", "", inputs);
+    if (xmlStrEqual(n, X("graphics")))
+        return attr_in(e, "type", "", gfx);
+    if (xmlStrEqual(n, X("audio")))
+        return attr_in(e, "type", "", audio);
+    if (xmlStrEqual(n, X("console")) || xmlStrEqual(n, X("serial")))
+        return attr_in(e, "type", "pty", pty);
+    if (xmlStrEqual(n, X("channel")))
+        return channel_allowed(e);
+    if (xmlStrEqual(n, X("rng"))) {
+        xmlNodePtr b = child(e, "backend");
+        return b && attr_in(b, "model", "", random) && text_in(b, rngs);
+    }
+    return 0;
+}
+
+/* Inside a kept element: no relabelling overrides, option ROM files, scripts, tap
+ * or vhost device paths, guest-agent socket paths (libvirt makes its own), and for
+ * graphics no socket. Recursive; dropped under where. */
+static int scrub(xmlNodePtr e, const char *where, struct vv_xml_dropped *d)
+{
+    static const char *const bad[] = {"seclabel", "rom", "script", "downscript", "backend",
+                                      NULL};
+    int is_channel = xmlStrEqual(e->name, X("channel")), is_gfx = xmlStrEqual(e->name, X("graphics"));
+    int is_rng = xmlStrEqual(e->name, X("rng"));
+    char sub[256];
+    int r;
+
+    snprintf(sub, sizeof(sub), "%s/%s", where, (const char *)e->name);
+    if (is_gfx)
+        xmlUnsetProp(e, X("socket"));
+    for (xmlNodePtr c = e->children, next; c; c = next) {
+        next = c->next;
+        if (c->type != XML_ELEMENT_NODE)
+            continue;
+        if (c->ns || (!is_rng && in_set(c->name, bad)) ||
+            (is_channel && xmlStrEqual(c->name, X("source"))) ||
+            (is_gfx && xmlStrEqual(c->name, X("listen")) && xmlHasProp(c, X("socket")))) {
+            if ((r = drop_listed(c, sub, d)) < 0)
+                return r;
+        } else if ((r = scrub(c, sub, d)) < 0) {
+            return r;
+        }
+    }
+    return 0;
+}
+
+/* <devices>: the whitelist above, then scrub what is kept. */
+static int keep_devices(xmlNodePtr devs, struct vv_xml_dropped *d)
+{
+    int r;
+
+    for (xmlNodePtr c = devs->children, next; c; c = next) {
+        next = c->next;
+        if (c->type != XML_ELEMENT_NODE)
+            continue;
+        if (!device_allowed(c))
+            r = drop_listed(c, "devices", d);
+        else
+            r = scrub(c, "devices", d);
+        if (r < 0)
+            return r;
+    }
+    return 0;
+}
+
+/* <os>: the guest boots from its restored disks with the host's firmware. */
+static int keep_os(xmlNodePtr os, struct vv_xml_dropped *d)
+{
+    static const char *const bad[] = {"kernel", "initrd", "dtb", "cmdline", "nvram", NULL};
+    int r = 0;
+
+    for (xmlNodePtr c = os->children, next; c && r == 0; c = next) {
+        next = c->next;
+        if (c->type != XML_ELEMENT_NODE)
+            continue;
+        if (c->ns || in_set(c->name, bad))
+            r = drop_listed(c, "os", d);
+        else if (xmlStrEqual(c->name, X("loader"))) {
+            xmlChar *t = xmlNodeGetContent(c);
+            int ok = t && !xmlStrncmp(t, X("/usr/share/"), 11) && !xmlStrstr(t, X("/../"));
+            xmlFree(t);
+            if (!ok)
+                r = drop_listed(c, "os", d);
+        }
+    }
+    return r;
+}
+
+/* The top level of a restored domain: libvirt's elements that name no host path. */
+static int keep_needed(xmlNodePtr root, struct vv_xml_dropped *d)
+{
+    static const char *const top[] = {
+        "name", "uuid", "genid", "title", "description", "metadata", "memory",
+        "currentMemory", "maxMemory", "memoryBacking", "vcpu", "vcpus", "iothreads",
+        "iothreadids", "cputune", "numatune", "resource", "sysinfo", "os", "features",
+        "cpu", "clock", "on_poweroff", "on_reboot", "on_crash", "on_lockfailure", "pm",
+        "perf", "devices", "keywrap", "launchSecurity", NULL};
+    int r = 0;
+
+    for (xmlNodePtr c = root->children, next; c && r == 0; c = next) {
+        next = c->next;
+        if (c->type != XML_ELEMENT_NODE)
+            continue;
+        if (c->ns || !in_set(c->name, top))
+            r = drop_listed(c, "", d);
+        else if (xmlStrEqual(c->name, X("devices")))
+            r = keep_devices(c, d);
+        else if (xmlStrEqual(c->name, X("os")))
+            r = keep_os(c, d);
+    }
+    return r;
+}
+
 /* ---- rewriting for a restore ------------------------------------------------------ */
 
 /* Point disk at the file path in format fmt. */
@@ -296,6 +539,7 @@ static int retarget_disk(xmlNodePtr disk, const char *path, const char *fmt)
     drop_children(disk, "backingStore");
     drop_children(disk, "mirror");
     drop_children(disk, "auth");
+    drop_children(disk, "encryption");
     if (!(src = xmlNewDocNode(disk->doc, NULL, X("source"), NULL)) ||
         !xmlNewProp(src, X("file"), X(path))) {
         xmlFreeNode(src);
@@ -407,7 +651,8 @@ static int dump_doc(xmlDocPtr doc, char **out)
 
 int vv_xml_domain_for_restore(const char *xml, const char *new_name, const char *new_uuid,
                               const char *const *targets, const char *const *new_paths,
-                              const char *const *new_formats, size_t n, char **out)
+                              const char *const *new_formats, size_t n,
+                              struct vv_xml_dropped *dropped, char **out)
 {
     xmlDocPtr doc = NULL;
     xmlXPathObjectPtr macs = NULL, disks = NULL;
@@ -415,6 +660,10 @@ int vv_xml_domain_for_restore(const char *xml, const char *new_name, const char 
     int r;
 
     *out = NULL;
+    if (dropped) {
+        dropped->what = NULL;
+        dropped->n = 0;
+    }
     if ((r = check_restore_args(new_name, targets, new_paths, new_formats, n)) < 0)
         return r;
     if ((r = parse_domain(xml, &doc)) < 0)
@@ -467,11 +716,174 @@ int vv_xml_domain_for_restore(const char *xml, const char *new_name, const char 
             r = VV_E_NOTFOUND;
             goto out;
         }
+    if ((r = keep_needed(xmlDocGetRootElement(doc), dropped)) < 0)
+        goto out;
     r = dump_doc(doc, out);
 out:
     xmlXPathFreeObject(macs);
     xmlXPathFreeObject(disks);
     xmlFreeDoc(doc);
     free(found);
+    return r;
+}
+
+/* ---- the DAC label of a running domain ------------------------------------------- */
+
+/* "+64055" or "64055" into *out: 0 or VV_E_CORRUPT. */
+static int parse_id(const char *s, long *out)
+{
+    uint64_t v;
+
+    if (*s == '+')
+        s++;
+    if (vv_parse_u64(s, &v) != 0 || v > 0x7fffffff)
+        return VV_E_CORRUPT;
+    *out = (long)v;
+    return 0;
+}
+
+int vv_xml_dac_label(const char *xml, long *uid, long *gid)
+{
+    static const char *const dac[] = {"dac", NULL};
+    xmlDocPtr doc;
+    int r = VV_E_NOTFOUND;
+
+    *uid = *gid = -1;
+    if ((r = parse_domain(xml, &doc)) < 0)
+        return r;
+    r = VV_E_NOTFOUND;
+    for (xmlNodePtr c = xmlDocGetRootElement(doc)->children; c; c = c->next) {
+        xmlNodePtr label;
+        xmlChar *t;
+        char *colon;
+
+        if (c->type != XML_ELEMENT_NODE || c->ns || !xmlStrEqual(c->name, X("seclabel")) ||
+            !attr_in(c, "model", "", dac) || !(label = child(c, "label")))
+            continue;
+        if (!(t = xmlNodeGetContent(label))) {
+            r = VV_E_NOMEM;
+            break;
+        }
+        colon = strchr((char *)t, ':');
+        if (colon)
+            *colon = '\0';
+        r = colon && parse_id((char *)t, uid) == 0 && parse_id(colon + 1, gid) == 0
+                ? 0
+                : VV_E_CORRUPT;
+        if (r)
+            vv_error("the domain's DAC label is not +UID:+GID");
+        xmlFree(t);
+        break;
+    }
+    xmlFreeDoc(doc);
+    return r;
+}
+
+/* ---- backups and checkpoints ----------------------------------------------------- */
+
+/* A new element name under parent (or the document's root when parent is NULL),
+ * with attribute pairs attrs[0..] = name, value, ..., NULL. NULL when out of memory. */
+static xmlNodePtr add_el(xmlDocPtr doc, xmlNodePtr parent, const char *name,
+                         const char *const *attrs)
+{
+    xmlNodePtr e = parent ? xmlNewChild(parent, NULL, X(name), NULL)
+                          : xmlNewDocNode(doc, NULL, X(name), NULL);
+
+    if (!e)
+        return NULL;
+    if (!parent)
+        xmlDocSetRootElement(doc, e);
+    for (; attrs && attrs[0]; attrs += 2)
+        if (!xmlNewProp(e, X(attrs[0]), X(attrs[1])))
+            return NULL;
+    return e;
+}
+
+static int backup_args_ok(const struct vv_xml_backup_disk *d, size_t n)
+{
+    if (n && !d)
+        return 0;
+    for (size_t i = 0; i < n; i++)
+        if (!d[i].target || !*d[i].target)
+            return 0;
+    return 1;
+}
+
+/* The <disk> of d in the backup document under disks. */
+static int backup_disk(xmlNodePtr disks, const struct vv_xml_backup_disk *d,
+                       const char *incremental, const char *scratch_dir)
+{
+    char scratch[VV_PATH_MAX];
+    xmlNodePtr e;
+    int inc = incremental && d->incremental;
+
+    if (!d->backup)
+        return add_el(disks->doc, disks, "disk",
+                      (const char *const[]){"name", d->target, "backup", "no", NULL})
+                   ? 0
+                   : VV_E_NOMEM;
+    if (vv_path_join(scratch, sizeof(scratch), "%s/%s.scratch", scratch_dir, d->target) != 0)
+        return VV_E_TOOBIG;
+    e = add_el(disks->doc, disks, "disk",
+               (const char *const[]){"name", d->target, "backup", "yes", "type", "file",
+                                     "backupmode", inc ? "incremental" : "full",
+                                     inc ? "incremental" : NULL, incremental, NULL});
+    if (!e || !add_el(disks->doc, e, "scratch", (const char *const[]){"file", scratch, NULL}))
+        return VV_E_NOMEM;
+    return 0;
+}
+
+int vv_xml_backup(const char *incremental, const char *socket, const char *scratch_dir,
+                  const struct vv_xml_backup_disk *d, size_t n, char **out)
+{
+    xmlDocPtr doc;
+    xmlNodePtr root, disks;
+    int r = 0;
+
+    *out = NULL;
+    if (!socket || !*socket || !scratch_dir || !*scratch_dir || (incremental && !*incremental) ||
+        !backup_args_ok(d, n))
+        return VV_E_INVAL;
+    pthread_once(&xml_once, xml_init);
+    if (!(doc = xmlNewDoc(X("1.0"))))
+        return VV_E_NOMEM;
+    if (!(root = add_el(doc, NULL, "domainbackup", (const char *const[]){"mode", "pull", NULL})) ||
+        (incremental && !xmlNewTextChild(root, NULL, X("incremental"), X(incremental))) ||
+        !add_el(doc, root, "server",
+                (const char *const[]){"transport", "unix", "socket", socket, NULL}) ||
+        !(disks = add_el(doc, root, "disks", NULL)))
+        r = VV_E_NOMEM;
+    for (size_t i = 0; i < n && r == 0; i++)
+        r = backup_disk(disks, &d[i], incremental, scratch_dir);
+    if (r == 0)
+        r = dump_doc(doc, out);
+    xmlFreeDoc(doc);
+    return r;
+}
+
+int vv_xml_checkpoint(const char *name, const struct vv_xml_backup_disk *d, size_t n, char **out)
+{
+    xmlDocPtr doc;
+    xmlNodePtr root, disks;
+    int r = 0;
+
+    *out = NULL;
+    if (!name || !*name || !backup_args_ok(d, n))
+        return VV_E_INVAL;
+    pthread_once(&xml_once, xml_init);
+    if (!(doc = xmlNewDoc(X("1.0"))))
+        return VV_E_NOMEM;
+    if (!(root = add_el(doc, NULL, "domaincheckpoint", NULL)) ||
+        !xmlNewTextChild(root, NULL, X("name"), X(name)) ||
+        !(disks = add_el(doc, root, "disks", NULL)))
+        r = VV_E_NOMEM;
+    for (size_t i = 0; i < n && r == 0; i++)
+        if (!add_el(doc, disks, "disk",
+                    (const char *const[]){"name", d[i].target, "checkpoint",
+                                          d[i].checkpoint ? "bitmap" : "no", NULL}))
+            r = VV_E_NOMEM;
+    if (r == 0)
+        r = dump_doc(doc, out);
+    xmlFreeDoc(doc);
     return r;
 }

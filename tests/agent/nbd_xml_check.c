@@ -24,6 +24,7 @@
 #include "err.h"
 #include "log.h"
 #include "nbd.h"
+#include "trust_check.h"
 #include "util.h"
 #include "xml.h"
 
@@ -322,7 +323,7 @@ static void check_xml_restore(void)
 
     r = vv_xml_domain_for_restore(domain_xml, "web01-restored <&> \xc3\xa9t\xc3\xa9",
                                   "5f3c2a9e-1b7d-4e8f-9a6b-c0d1e2f3a4b5", targets, paths,
-                                  formats, 2, &out);
+                                  formats, 2, NULL, &out);
     CHECK(r == 0, "vv_xml_domain_for_restore: %s", vv_errname(r));
     if (out)
         check_restore_xml(out);
@@ -330,7 +331,7 @@ static void check_xml_restore(void)
     out = NULL;
 
     /* No uuid: removed, so that libvirt makes one. Nothing listed: every disk goes. */
-    r = vv_xml_domain_for_restore(domain_xml, "bare", NULL, NULL, NULL, NULL, 0, &out);
+    r = vv_xml_domain_for_restore(domain_xml, "bare", NULL, NULL, NULL, NULL, 0, NULL, &out);
     CHECK(r == 0 && out && !strstr(out, "<uuid") && !strstr(out, "<disk") &&
               strstr(out, "<name>bare</name>"),
           "restore without uuid/disks: %s", vv_errname(r));
@@ -343,7 +344,7 @@ static void check_xml_restore(void)
                         "<source file='/a.img'/><target dev='vda'/></disk></devices></domain>";
         const char *t[] = {"vda"}, *p[] = {"/b.qcow2"}, *f[] = {"qcow2"};
         r = vv_xml_domain_for_restore(x, "m", "5f3c2a9e-1b7d-4e8f-9a6b-c0d1e2f3a4b5", t, p, f,
-                                      1, &out);
+                                      1, NULL, &out);
         CHECK(r == 0 && out &&
                   strstr(out, "<driver name=\"qemu\" type=\"qcow2\"/><source file=\"/b.qcow2\"/>"),
               "driver added: %s %s", vv_errname(r), out ? out : "");
@@ -360,9 +361,9 @@ static void check_xml_refused(void)
     char *out = NULL, errbuf[8192];
 
     capture_begin();
-    int r1 = vv_xml_domain_for_restore(domain_xml, "x", NULL, t, p, f, 1, &out);
-    int r2 = vv_xml_domain_for_restore(domain_xml, "x", NULL, t2, p2, f2, 2, &out);
-    int r3 = vv_xml_domain_for_restore(domain_xml, "", NULL, NULL, NULL, NULL, 0, &out);
+    int r1 = vv_xml_domain_for_restore(domain_xml, "x", NULL, t, p, f, 1, NULL, &out);
+    int r2 = vv_xml_domain_for_restore(domain_xml, "x", NULL, t2, p2, f2, 2, NULL, &out);
+    int r3 = vv_xml_domain_for_restore(domain_xml, "", NULL, NULL, NULL, NULL, 0, NULL, &out);
     capture_end(errbuf, sizeof(errbuf));
     CHECK(r1 == VV_E_NOTFOUND && !out, "unknown target: %s", vv_errname(r1));
     CHECK(r2 == VV_E_INVAL, "duplicate target: %s", vv_errname(r2));
@@ -399,7 +400,7 @@ static void check_xml_malformed(void)
         d = NULL;
         n = 0;
         r = vv_xml_domain_disks(bad[i], &d, &n);
-        int r2 = vv_xml_domain_for_restore(bad[i], "x", NULL, NULL, NULL, NULL, 0, &out);
+        int r2 = vv_xml_domain_for_restore(bad[i], "x", NULL, NULL, NULL, NULL, 0, NULL, &out);
         capture_end(errbuf, sizeof(errbuf));
         CHECK(r == VV_E_CORRUPT && !d && n == 0, "bad[%zu] disks: %s", i, vv_errname(r));
         /* the last one is well-formed: only the disk list needs a target */
@@ -414,6 +415,140 @@ static void check_xml_malformed(void)
     }
 }
 
+/* A saved definition a hostile vault might return: host devices, host paths and
+ * foreign elements that a restored domain must not keep. */
+static const char hostile_xml[] =
+    "<domain type='kvm' xmlns:qemu='http://libvirt.org/schemas/domain/qemu/1.0'>\n"
+    "  <name>evil</name>\n"
+    "  <memory unit='KiB'>65536</memory>\n"
+    "  <os>\n"
+    "    <type arch='x86_64' machine='pc'>hvm</type>\n"
+    "    <loader readonly='yes' type='pflash'>/etc/shadow</loader>\n"
+    "    <nvram>/etc/passwd</nvram>\n"
+    "    <kernel>/boot/vmlinuz</kernel>\n"
+    "    <initrd>/boot/initrd.img</initrd>\n"
+    "    <cmdline>init=/bin/sh</cmdline>\n"
+    "  </os>\n"
+    "  <devices>\n"
+    "    <emulator>/tmp/evil-qemu</emulator>\n"
+    "    <disk type='file' device='disk'>\n"
+    "      <driver name='qemu' type='raw'/>\n"
+    "      <source file='/etc/passwd'><seclabel model='dac' relabel='no'/></source>\n"
+    "      <encryption format='luks'><secret type='passphrase' uuid='0c6f4b1e-6a55-4c59-9d0a-2d1c6f3a7b11'/></encryption>\n"
+    "      <target dev='vda' bus='virtio'/>\n"
+    "    </disk>\n"
+    "    <filesystem type='mount' accessmode='passthrough'>\n"
+    "      <source dir='/'/><target dir='hostroot'/>\n"
+    "    </filesystem>\n"
+    "    <hostdev mode='subsystem' type='pci' managed='yes'>\n"
+    "      <source><address domain='0x0000' bus='0x00' slot='0x1f' function='0x2'/></source>\n"
+    "    </hostdev>\n"
+    "    <redirdev bus='usb' type='tcp'><source mode='connect' host='10.0.0.1' service='4000'/></redirdev>\n"
+    "    <smartcard mode='passthrough' type='tcp'><source mode='bind' host='127.0.0.1' service='2001'/></smartcard>\n"
+    "    <shmem name='evil'><model type='ivshmem-plain'/><size unit='M'>4</size></shmem>\n"
+    "    <interface type='ethernet'><script path='/tmp/evil.sh'/></interface>\n"
+    "    <interface type='network'><source network='default'/><rom file='/etc/shadow'/>"
+    "<backend tap='/dev/evil'/><model type='virtio'/></interface>\n"
+    "    <serial type='file'><source path='/etc/cron.d/evil'/><target port='0'/></serial>\n"
+    "    <serial type='pty'><target port='1'/></serial>\n"
+    "    <console type='pty'><target type='serial' port='1'/></console>\n"
+    "    <channel type='unix'><source mode='bind' path='/etc/evil.sock'/>"
+    "<target type='virtio' name='org.qemu.guest_agent.0'/></channel>\n"
+    "    <channel type='unix'><source mode='bind' path='/etc/other.sock'/>"
+    "<target type='virtio' name='org.example.other'/></channel>\n"
+    "    <graphics type='vnc' socket='/etc/evil-vnc.sock'/>\n"
+    "    <rng model='virtio'><backend model='random'>/etc/shadow</backend></rng>\n"
+    "    <rng model='virtio'><backend model='random'>/dev/urandom</backend></rng>\n"
+    "    <input type='passthrough' bus='virtio'><source evdev='/dev/input/event0'/></input>\n"
+    "    <input type='tablet' bus='usb'/>\n"
+    "    <memballoon model='virtio'/>\n"
+    "  </devices>\n"
+    "  <seclabel type='none' model='dac' relabel='no'/>\n"
+    "  <qemu:commandline><qemu:arg value='-drive'/><qemu:arg value='file=/etc/shadow'/></qemu:commandline>\n"
+    "</domain>\n";
+
+/* The hostile definition restored: only what a restored VM needs, each thing left
+ * out listed. */
+static void check_xml_whitelist(void)
+{
+    static const char *const gone[] = {"/etc/", "/boot/", "/tmp/", "/dev/evil", "/dev/input",
+                                       "<emulator", "<filesystem", "<hostdev", "<redirdev",
+                                       "<smartcard", "<shmem", "ethernet", "<rom", "<backend tap",
+                                       "<seclabel", "qemu:", "<kernel", "<initrd", "<nvram",
+                                       "<loader", "<cmdline", "<encryption", "org.example.other",
+                                       "passthrough", "init=/bin/sh"};
+    static const char *const kept[] = {"<interface type=\"network\">", "<serial type=\"pty\">",
+                                       "<console type=\"pty\">", "org.qemu.guest_agent.0",
+                                       "<graphics type=\"vnc\"/>", ">/dev/urandom</backend>",
+                                       "<input type=\"tablet\"", "<memballoon",
+                                       "<source file=\"/srv/r/evil-vda.raw\"/>"};
+    const char *t[] = {"vda"}, *p[] = {"/srv/r/evil-vda.raw"}, *f[] = {"raw"};
+    struct vv_xml_dropped dr;
+    char *out = NULL, errbuf[16384];
+    int r, listed = 0;
+
+    capture_begin();
+    r = vv_xml_domain_for_restore(hostile_xml, "evil-restored", NULL, t, p, f, 1, &dr, &out);
+    capture_end(errbuf, sizeof(errbuf));
+    CHECK(r == 0 && out, "hostile restore XML: %s", vv_errname(r));
+    if (!out)
+        return;
+    if (getenv("VERBOSE"))
+        printf("--- hostile restore XML ---\n%s---\n", out);
+    for (size_t i = 0; i < sizeof(gone) / sizeof(gone[0]); i++)
+        CHECK(!strstr(out, gone[i]), "whitelist: '%s' is still in the restored domain", gone[i]);
+    for (size_t i = 0; i < sizeof(kept) / sizeof(kept[0]); i++)
+        CHECK(strstr(out, kept[i]) != NULL, "whitelist: '%s' was lost", kept[i]);
+    for (size_t i = 0; i < dr.n; i++)
+        listed += !strcmp(dr.what[i], "devices/hostdev") ||
+                  !strcmp(dr.what[i], "qemu:commandline") ||
+                  !strcmp(dr.what[i], "devices/filesystem") || !strcmp(dr.what[i], "seclabel") ||
+                  !strcmp(dr.what[i], "devices/emulator") || !strcmp(dr.what[i], "os/kernel");
+    CHECK(listed == 6, "whitelist: %d of hostdev, qemu:commandline, filesystem, seclabel, "
+          "emulator, os/kernel listed among %zu", listed, dr.n);
+    CHECK(dr.n >= 20, "whitelist: only %zu elements listed as dropped", dr.n);
+    CHECK(strstr(errbuf, "<devices/hostdev> (line") != NULL, "dropping is logged: %s", errbuf);
+    validate("hostile-restored.xml", out);
+    vv_xml_dropped_free(&dr);
+    free(out);
+}
+
+/* Backup and checkpoint XML: every value escaped, the structure libvirt reads. */
+static void check_xml_backup(void)
+{
+    struct vv_xml_backup_disk d[] = {{"vda", 1, 1, 1}, {"vd'b\"<&>", 1, 0, 0}, {"vdc", 0, 0, 0}};
+    char *bx = NULL, *cx = NULL;
+    long uid = 0, gid = 0;
+    int r;
+
+    r = vv_xml_backup("cp-1<x>", "/run/a'b\"/nbd.sock", "/run/s&d", d, 3, &bx);
+    CHECK(r == 0 && bx, "backup XML: %s", vv_errname(r));
+    if (bx) {
+        CHECK(strstr(bx, "<domainbackup mode=\"pull\">") && strstr(bx, "<incremental>cp-1&lt;x&gt;</incremental>") &&
+                  strstr(bx, "socket=\"/run/a'b&quot;/nbd.sock\"") &&
+                  strstr(bx, "<disk name=\"vda\" backup=\"yes\" type=\"file\" backupmode=\"incremental\" incremental=\"cp-1&lt;x&gt;\"><scratch file=\"/run/s&amp;d/vda.scratch\"/></disk>") &&
+                  strstr(bx, "name=\"vd'b&quot;&lt;&amp;&gt;\" backup=\"yes\" type=\"file\" backupmode=\"full\">") &&
+                  strstr(bx, "<disk name=\"vdc\" backup=\"no\"/>"),
+              "backup XML: %s", bx);
+    }
+    r = vv_xml_checkpoint("vmvault-1-<&>", d, 3, &cx);
+    CHECK(r == 0 && cx && strstr(cx, "<name>vmvault-1-&lt;&amp;&gt;</name>") &&
+              strstr(cx, "<disk name=\"vda\" checkpoint=\"bitmap\"/>") &&
+              strstr(cx, "<disk name=\"vdc\" checkpoint=\"no\"/>"),
+          "checkpoint XML: %s", cx ? cx : vv_errname(r));
+    free(bx);
+    free(cx);
+    CHECK(vv_xml_backup(NULL, "", "/x", d, 1, &bx) == VV_E_INVAL && !bx, "empty socket refused");
+    CHECK(vv_xml_checkpoint(NULL, d, 1, &cx) == VV_E_INVAL && !cx, "no checkpoint name refused");
+
+    r = vv_xml_dac_label("<domain><seclabel type='dynamic' model='selinux'><label>x</label>"
+                         "</seclabel><seclabel type='dynamic' model='dac' relabel='yes'>"
+                         "<label>+64055:+993</label></seclabel></domain>", &uid, &gid);
+    CHECK(r == 0 && uid == 64055 && gid == 993, "dac label: %s %ld:%ld", vv_errname(r), uid, gid);
+    r = vv_xml_dac_label("<domain><name>x</name></domain>", &uid, &gid);
+    CHECK(r == VV_E_NOTFOUND && uid == -1 && gid == -1, "no dac label: %s", vv_errname(r));
+}
+
 static void check_xml(void)
 {
     double t0 = now_ms();
@@ -422,6 +557,8 @@ static void check_xml(void)
     check_xml_restore();
     check_xml_refused();
     check_xml_malformed();
+    check_xml_whitelist();
+    check_xml_backup();
     printf("xml: %.1f ms\n", now_ms() - t0);
 }
 
@@ -837,6 +974,7 @@ int main(void)
     check_xml();
     check_images();
     check_bitmap();
+    trust_checks(work, &checks, &failures);
 
     snprintf(cmd, sizeof(cmd), "ls -d %s/vmvault-nbd-* >/dev/null 2>&1", work);
     CHECK(system(cmd) != 0, "a vmvault-nbd-* folder was left in %s", work);
@@ -844,7 +982,7 @@ int main(void)
     CHECK(vv_rmtree(work) == 0, "the work folder is removed");
 
     if (!failures)
-        printf("PASS the NBD and XML adapters: %d checks\n", checks);
+        printf("PASS the NBD and XML adapters, trust and state files: %d checks\n", checks);
     printf("%d checks, %d failed\n", checks, failures);
     return failures ? 1 : 0;
 }

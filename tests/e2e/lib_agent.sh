@@ -3,7 +3,8 @@
 #
 #   VMVAULT_AGENT             the agent binary under test (absolute)
 #   AG                        the agent's state folder ($WORK/agent)
-#   agent_setup               vault v1 (westeurope), its credentials, host1 registered
+#   agent_setup               vault v1 (westeurope), its credentials, host1 registered,
+#                             $WORK its restore root (agent.conf's Restore.Roots)
 #   agent_run [ARGS...]       one `vmvault-agent run --once` (report, run queued jobs);
 #                             on failure prints the end of $WORK/agent.log
 #   jobid COMMAND...          the id of the job a CLI command printed
@@ -24,6 +25,8 @@ agent_setup() {
     "$VMVAULT" vault credentials --name v1 --file "$WORK/creds.json" >/dev/null 2>&1
     "$VMVAULT_AGENT" register --vault-credentials "$WORK/creds.json" --host-name host1 \
         --state-dir "$AG" >>"$WORK/agent.log" 2>&1
+    # restores in these tests go under $WORK: the host allows it as a restore root
+    printf 'Restore.Roots=%s\n' "$WORK" >"$AG/agent.conf" && chmod 600 "$AG/agent.conf"
 }
 
 agent_run() {
