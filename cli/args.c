@@ -81,6 +81,7 @@ static const struct vv_optdef api_defs[] = {
     {O_COUNT, "count", VV_K_UINT, 1, 1000, NULL, NULL},
     {O_SCRIPT_SETTINGS, "script-settings", VV_K_TEXT, 0, 0, NULL, NULL},
     {O_CERT_PIN, "certificate-pin", VV_K_TEXT, 0, 0, NULL, NULL},
+    {O_PASSPHRASE_FILE, "passphrase-file", VV_K_TEXT, 0, 0, NULL, NULL},
 };
 
 const struct vv_optset vv_api_options = {

@@ -18,6 +18,9 @@ const char vv_container_usage[] =
     "  list         list the hosts registered with a vault\n"
     "  show         show a registered host\n"
     "  unregister   remove a host from a vault and revoke its agent's token\n"
+    "  allow-replacement\n"
+    "               let the next registration of a host's name replace it (within an\n"
+    "               hour), for a reinstalled host that lost its token\n"
     "\n"
     "Run 'vmvault container <command> --help' for a command's options.\n";
 
@@ -82,6 +85,28 @@ static const char unregister_usage[] =
     "  vmvault container unregister --vault-name v1 --name host1 --yes\n"
     VV_HELP_TAIL;
 
+static const char allow_replacement_usage[] =
+    "usage: vmvault container allow-replacement --vault-name VAULT --name HOST\n"
+    "                                           [--output json|table]\n"
+    "\n"
+    "A host name registered with a vault can only be registered again by its own\n"
+    "agent (which re-registers with its token); any other registration of the name\n"
+    "is refused (ContainerAlreadyRegistered). When the host was reinstalled and lost\n"
+    "its token, this allows the next registration of the name within one hour to\n"
+    "replace the host: its old token then stops working, its protected items and\n"
+    "recovery points stay. The allowance is used up by that registration. Needs the\n"
+    "Contributor role; the audit log records the allowance and the registration.\n"
+    "\n"
+    "Options:\n"
+    "  --vault-name VAULT       the vault\n"
+    "  --name HOST              the host (container) name\n"
+    VV_HELP_OUTPUT
+    "\n"
+    "Example:\n"
+    "  vmvault container allow-replacement --vault-name v1 --name host1\n"
+    "  (then on host1: vmvault-agent register --vault-credentials v1.json)\n"
+    VV_HELP_TAIL;
+
 static const char pi_list_usage[] =
     "usage: vmvault protectable-item list --vault-name VAULT [--container-name HOST]\n"
     "                                     [--output json|table]\n"
@@ -111,6 +136,11 @@ static const struct vv_simple_verb s_show = {
 static const struct vv_verb v_unregister = {
     "container unregister", unregister_usage,
     {{O_VAULT_NAME, VV_REQ}, {O_NAME, VV_REQ}, {O_YES, 0}, {O_OUTPUT, 0}, {O_HELP, 0}}};
+static const struct vv_simple_verb s_allow = {
+    .verb = {"container allow-replacement", allow_replacement_usage,
+             {{O_VAULT_NAME, VV_REQ}, {O_NAME, VV_REQ}, {O_OUTPUT, 0}, {O_HELP, 0}}},
+    .method = "POST", .path = "/api/v1/vaults/%s/containers/%s/allowReplacement",
+    .segs = {O_VAULT_NAME, O_NAME}};
 static const struct vv_simple_verb s_pi_list = {
     .verb = {"protectable-item list", pi_list_usage,
              {{O_VAULT_NAME, VV_REQ}, {O_CONTAINER, 0}, {O_OUTPUT, 0}, {O_HELP, 0}}},
@@ -146,6 +176,11 @@ static int cmd_unregister(int argc, char **argv)
     return vv_request_say(&a, &ask, "DELETE", &p, said);
 }
 
+static int cmd_allow_replacement(int argc, char **argv)
+{
+    return vv_run_simple(&s_allow, argc, argv);
+}
+
 static int cmd_pi_list(int argc, char **argv)
 {
     return vv_run_simple(&s_pi_list, argc, argv);
@@ -155,6 +190,8 @@ static const struct vv_command container_commands[] = {
     {"list", cmd_list, "list registered hosts", list_usage},
     {"show", cmd_show, "show a registered host", show_usage},
     {"unregister", cmd_unregister, "remove a host from a vault", unregister_usage},
+    {"allow-replacement", cmd_allow_replacement, "let a reinstalled host register its name again",
+     allow_replacement_usage},
     {NULL, NULL, NULL, NULL},
 };
 

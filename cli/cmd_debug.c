@@ -393,23 +393,23 @@ static void print_backup(const struct opts *o, const struct vv_manifest *m, cons
             (json_int_t)st->bytes_new, "stored", (json_int_t)st->bytes_stored, "seconds", secs));
         return;
     }
-    vv_cli_human_bytes(ix->virtual_size, a);
-    vv_cli_human_bytes(ix->chunk_size, b);
+    vv_bytes_text(ix->virtual_size, a);
+    vv_bytes_text(ix->chunk_size, b);
     printf("Recovery point  %s\n", m->id);
     printf("Parent          %s\n", o->parent ? o->parent : "none (full backup)");
     printf("Disk            %s: %s, %s, chunks of %s\n", disk, o->image, a, b);
-    vv_cli_human_bytes(st->bytes_read, a);
+    vv_bytes_text(st->bytes_read, a);
     printf("Read            %s in %llu chunks (%llu all-zero; %llu hole runs and %llu "
            "unchanged ranges not read)\n",
            a, (unsigned long long)st->chunks_read, (unsigned long long)st->chunks_zero,
            (unsigned long long)st->chunks_hole, (unsigned long long)st->chunks_kept);
-    vv_cli_human_bytes(st->bytes_new, a);
-    vv_cli_human_bytes(st->bytes_stored, c);
+    vv_bytes_text(st->bytes_new, a);
+    vv_bytes_text(st->bytes_stored, c);
     printf("Stored          %llu new chunks, %s compressed and sealed to %s\n",
            (unsigned long long)st->chunks_new, a, c);
     printf("Deduplicated    %llu chunks already in the store\n",
            (unsigned long long)st->chunks_dedup);
-    vv_cli_human_bytes(secs > 0 ? (unsigned long long)((double)st->bytes_read / secs) : 0, a);
+    vv_bytes_text(secs > 0 ? (unsigned long long)((double)st->bytes_read / secs) : 0, a);
     printf("Elapsed         %.2f s (%s/s read)\n", secs, a);
 }
 
@@ -561,8 +561,8 @@ static void print_restore(const struct opts *o, const struct vv_manifest *m,
                              (json_int_t)st->bytes_written, "seconds", secs));
         return;
     }
-    vv_cli_human_bytes(ix->virtual_size, a);
-    vv_cli_human_bytes(st->bytes_written, b);
+    vv_bytes_text(ix->virtual_size, a);
+    vv_bytes_text(st->bytes_written, b);
     printf("Restored disk %s of %s to %s: %s (%s of data in %llu chunks) in %.2f s\n",
            d->name, m->id, o->target, a, b, (unsigned long long)st->chunks_written, secs);
 }
@@ -670,7 +670,7 @@ static void print_verify(const struct opts *o, const struct vv_verify_stats *st,
                              (json_int_t)st->bytes_checked, "seconds", secs));
         return;
     }
-    vv_cli_human_bytes(st->bytes_checked, a);
+    vv_bytes_text(st->bytes_checked, a);
     printf("%s: %llu points, %llu chunks checked (%s), %llu missing, %llu damaged, "
            "%.2f s\n",
            damaged ? "DAMAGED" : "OK", (unsigned long long)st->points,
@@ -743,7 +743,7 @@ static int cmd_list(int argc, char **argv)
         vv_time_format(m.created, created, sizeof(created));
         for (size_t k = 0; k < m.ndisks && dl < sizeof(disks) - 64; k++) {
             char sz[32];
-            vv_cli_human_bytes(m.disks[k].virtual_size, sz);
+            vv_bytes_text(m.disks[k].virtual_size, sz);
             dl += (size_t)snprintf(disks + dl, sizeof(disks) - dl, "%s%s (%s)", k ? ", " : "",
                                    m.disks[k].name, sz);
         }

@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "client.h"
+#include "util.h"
 
 const char vv_job_usage[] =
     "usage: vmvault job <command> [<options>]\n"
@@ -227,8 +228,8 @@ static void draw_bar(const json_t *job)
     snprintf(head, sizeof(head), "%.40s %.60s", op ? op : "Job", item ? item : "");
     if (json_is_integer(tot) && json_integer_value(tot) > 0 && json_is_integer(done) &&
         json_integer_value(done) >= 0) {
-        vv_cli_human_bytes((unsigned long long)json_integer_value(done), a);
-        vv_cli_human_bytes((unsigned long long)json_integer_value(tot), b);
+        vv_bytes_text((uint64_t)json_integer_value(done), a);
+        vv_bytes_text((uint64_t)json_integer_value(tot), b);
         /* padded so that the line keeps its length as the numbers change */
         snprintf(tail, sizeof(tail), " %3lld%%  %.60s  %*s/%s  %-7s", p,
                  status && strcmp(status, "InProgress") ? status : task, (int)strlen(b), a, b,

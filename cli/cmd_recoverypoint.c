@@ -13,6 +13,8 @@ const char vv_recoverypoint_usage[] =
     "Commands:\n"
     "  list   list an item's recovery points, newest first\n"
     "  show   show a recovery point\n"
+    "  undelete\n"
+    "         bring back a point soft deleted because its retention was shortened\n"
     "\n"
     "Run 'vmvault recoverypoint <command> --help' for a command's options.\n";
 
@@ -57,6 +59,28 @@ static const char show_usage[] =
     "      --name rp-20261127-210800-123-1a2b3c4d\n"
     VV_HELP_TAIL;
 
+static const char undelete_usage[] =
+    "usage: vmvault recoverypoint undelete --vault-name VAULT --item-name ITEM --name POINT\n"
+    "                                      [--container-name HOST] [--output json|table]\n"
+    "\n"
+    "A recovery point whose expiry a change of retention brought forward (a resume\n"
+    "with another policy, a policy edit) is soft deleted when it expires: listed with\n"
+    "softDeleted true and its purgeAt time, not restorable, purged after the vault's\n"
+    "soft-delete days. Undelete brings it back: it is then kept until its item's\n"
+    "backup data is deleted. Needs the Operator role; the audit log records it.\n"
+    "\n"
+    "Options:\n"
+    "  --vault-name VAULT       the vault\n"
+    "  --item-name ITEM         the protected item (its VM's name)\n"
+    "  --name POINT             the recovery point's name; --rp-name is the same\n"
+    "  --container-name HOST    the item's host, when items of that name are on several\n"
+    VV_HELP_OUTPUT
+    "\n"
+    "Example:\n"
+    "  vmvault recoverypoint undelete --vault-name v1 --item-name web1 \\\n"
+    "      --name rp-20261127-210800-123-1a2b3c4d\n"
+    VV_HELP_TAIL;
+
 static const struct vv_simple_verb s_list = {
     .verb = {"recoverypoint list", list_usage,
              {{O_VAULT_NAME, VV_REQ}, {O_ITEM_NAME, VV_REQ}, {O_CONTAINER, 0}, {O_START_DATE, 0},
@@ -73,6 +97,19 @@ static const struct vv_simple_verb s_show = {
     .segs = {O_VAULT_NAME, O_ITEM_NAME, O_NAME}, .query = {{"container", O_CONTAINER}},
     .alias = {O_NAME, O_RP_NAME, "points"}, .cols = vv_cols_point};
 
+static const struct vv_simple_verb s_undelete = {
+    .verb = {"recoverypoint undelete", undelete_usage,
+             {{O_VAULT_NAME, VV_REQ}, {O_ITEM_NAME, VV_REQ}, {O_NAME, VV_TEXT}, {O_RP_NAME, 0},
+              {O_CONTAINER, 0}, {O_OUTPUT, 0}, {O_HELP, 0}}},
+    .method = "POST", .path = "/api/v1/vaults/%s/protectedItems/%s/recoveryPoints/%s/undelete",
+    .segs = {O_VAULT_NAME, O_ITEM_NAME, O_NAME}, .query = {{"container", O_CONTAINER}},
+    .alias = {O_NAME, O_RP_NAME, "points"}, .cols = vv_cols_point};
+
+static int cmd_undelete(int argc, char **argv)
+{
+    return vv_run_simple(&s_undelete, argc, argv);
+}
+
 static int cmd_list(int argc, char **argv)
 {
     return vv_run_simple(&s_list, argc, argv);
@@ -86,6 +123,7 @@ static int cmd_show(int argc, char **argv)
 static const struct vv_command rp_commands[] = {
     {"list", cmd_list, "list an item's recovery points", list_usage},
     {"show", cmd_show, "show a recovery point", show_usage},
+    {"undelete", cmd_undelete, "bring back a soft-deleted recovery point", undelete_usage},
     {NULL, NULL, NULL, NULL},
 };
 

@@ -29,6 +29,7 @@ const char vv_vault_usage[] =
     "  delete              delete an empty vault\n"
     "  backup-properties   show or set storage redundancy and soft delete\n"
     "  credentials         write a vault credentials file for registering hosts\n"
+    "  key export          write the vault's key, wrapped with a passphrase, to a file\n"
     "  prune               remove expired recovery points now\n"
     "  gc                  free the space of chunks no recovery point uses any more\n"
     "\n"
@@ -515,6 +516,119 @@ static const struct vv_simple_verb s_gc = {
     .method = "POST", .path = "/api/v1/vaults/%s/garbageCollection", .segs = {O_NAME},
     .cols = vv_cols_job};
 
+static const char key_usage[] =
+    "usage: vmvault vault key export --name VAULT --file PATH\n"
+    "                                [--passphrase-file FILE] [--force] [--output json|table]\n"
+    "\n"
+    "Write the vault's key, wrapped with a passphrase (PBKDF2-HMAC-SHA256, 600000\n"
+    "iterations, then AES-256-GCM), to PATH (mode 0600). Without the vault key the\n"
+    "vault's recovery points cannot be read: keep the file and its passphrase apart,\n"
+    "and both away from this server. 'vmvaultd catalog rebuild --key VAULT=PATH'\n"
+    "brings the key back when the server's copy is lost. The passphrase (at least 12\n"
+    "characters) is read from --passphrase-file, else from $VMVAULT_KEY_PASSPHRASE.\n"
+    "Needs the Owner role; every export is audited (ExportVaultKey).\n"
+    "\n"
+    "Options:\n"
+    "  --name VAULT             the vault\n"
+    "  --file PATH              where to write the wrapped key; an existing file is\n"
+    "                           not replaced without --force\n"
+    "  --passphrase-file FILE   a file whose first line is the passphrase\n"
+    "  --force                  replace PATH if it exists\n"
+    VV_HELP_OUTPUT
+    "\n"
+    "Example:\n"
+    "  vmvault vault key export --name v1 --file v1.key.json --passphrase-file pass.txt\n"
+    VV_HELP_TAIL;
+
+static const struct vv_verb v_key_export = {
+    "vault key export", key_usage,
+    {{O_NAME, VV_REQ}, {O_FILE, VV_REQ}, {O_PASSPHRASE_FILE, 0}, {O_FORCE, 0}, {O_OUTPUT, 0},
+     {O_HELP, 0}}};
+
+/* The passphrase of a key export into out: --passphrase-file's first line, else
+ * $VMVAULT_KEY_PASSPHRASE. 0, or -1 after saying why. */
+static int key_passphrase(const struct vv_args *a, char *out, size_t n)
+{
+    const char *file = vv_arg(a, O_PASSPHRASE_FILE), *env = getenv("VMVAULT_KEY_PASSPHRASE");
+    FILE *f;
+
+    out[0] = '\0';
+    if (file) {
+        if (!(f = fopen(file, "r"))) {
+            fprintf(stderr, "vmvault: cannot read --passphrase-file %s: %s\n", file,
+                    strerror(errno));
+            return -1;
+        }
+        if (!fgets(out, (int)n, f))
+            out[0] = '\0';
+        fclose(f);
+        out[strcspn(out, "\r\n")] = '\0';
+    } else if (env) {
+        snprintf(out, n, "%s", env);
+    }
+    if (strlen(out) < 12) {
+        fprintf(stderr, "vmvault: give a passphrase of at least 12 characters with "
+                        "--passphrase-file FILE or VMVAULT_KEY_PASSPHRASE\n");
+        return -1;
+    }
+    return 0;
+}
+
+static int cmd_key_export(int argc, char **argv)
+{
+    struct vv_args a;
+    struct vv_client c;
+    struct vv_path p;
+    json_t *body = NULL, *ans = NULL;
+    char pass[1100];
+    struct stat st;
+    int rc = vv_args_parse(&v_key_export, argc, argv, &a);
+
+    if (rc >= 0)
+        return rc;
+    if (!vv_arg(&a, O_FORCE) && lstat(vv_arg(&a, O_FILE), &st) == 0) {
+        fprintf(stderr, "vmvault: %s exists; add --force to replace it\n", vv_arg(&a, O_FILE));
+        return VV_EXIT_FAIL;
+    }
+    if (key_passphrase(&a, pass, sizeof(pass)) != 0)
+        return VV_EXIT_USAGE;
+    if ((rc = vv_client_open(&c, &a)) != VV_EXIT_OK)
+        goto out;
+    body = json_pack("{s:s}", "passphrase", pass);
+    vv_path_init(&p, "/api/v1/vaults/%s/key/export", vv_arg(&a, O_NAME));
+    if ((rc = vv_client_call(&c, "POST", &p, body, &ans)) != VV_EXIT_OK)
+        goto out;
+    rc = VV_EXIT_FAIL;
+    if (write_creds(ans, vv_arg(&a, O_FILE), vv_arg(&a, O_FORCE) != NULL) < 0)
+        goto out;
+    if (c.json) {
+        json_t *o = json_pack("{s:s,s:s}", "vault", vv_arg(&a, O_NAME), "file", vv_arg(&a, O_FILE));
+        vv_print_json(o);
+        json_decref(o);
+    } else {
+        printf("Wrote the key of vault '%s', wrapped with the passphrase, to %s (mode 0600).\n"
+               "Keep it and the passphrase apart, away from this server.\n",
+               vv_arg(&a, O_NAME), vv_arg(&a, O_FILE));
+    }
+    rc = VV_EXIT_OK;
+out:
+    memset(pass, 0, sizeof(pass));
+    json_decref(ans);
+    json_decref(body);
+    vv_client_close(&c);
+    return rc;
+}
+
+static const struct vv_command key_commands[] = {
+    {"export", cmd_key_export, "export the vault key wrapped with a passphrase", key_usage},
+    {NULL, NULL, NULL, NULL},
+};
+
+static int cmd_key(int argc, char **argv)
+{
+    return vv_cli_group("vault key", key_usage, key_commands, argc, argv);
+}
+
 static int cmd_prune(int argc, char **argv) { return vv_run_simple(&s_prune, argc, argv); }
 
 static int cmd_gc(int argc, char **argv) { return vv_run_simple(&s_gc, argc, argv); }
@@ -526,6 +640,7 @@ static const struct vv_command vault_commands[] = {
     {"delete", cmd_delete, "delete an empty vault", delete_usage},
     {"backup-properties", cmd_props, "show or set backup properties", props_usage},
     {"credentials", cmd_creds, "write a vault credentials file", creds_usage},
+    {"key", cmd_key, "export the vault key wrapped with a passphrase", key_usage},
     {"prune", cmd_prune, "remove expired recovery points now", prune_usage},
     {"gc", cmd_gc, "free the space of unused chunks", gc_usage},
     {NULL, NULL, NULL, NULL},

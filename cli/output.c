@@ -286,7 +286,7 @@ static void format_bytes(const json_t *v, char *out, size_t n)
 {
     char a[32];
     if (json_is_integer(v) && json_integer_value(v) >= 0) {
-        vv_cli_human_bytes((unsigned long long)json_integer_value(v), a);
+        vv_bytes_text((uint64_t)json_integer_value(v), a);
         snprintf(out, n, "%s", a);
     } else {
         scalar(v, out, n);
@@ -315,7 +315,7 @@ static void format_disks(const json_t *v, char *out, size_t n)
             sz = json_object_get(e, "size");
         cat(out, n, "%s%s", i ? ", " : "", str_at(e, "name") ? str_at(e, "name") : "?");
         if (json_is_integer(sz) && json_integer_value(sz) >= 0) {
-            vv_cli_human_bytes((unsigned long long)json_integer_value(sz), a);
+            vv_bytes_text((uint64_t)json_integer_value(sz), a);
             cat(out, n, " %s", a);
         }
     }
@@ -377,8 +377,8 @@ static void format_progress(const json_t *v, char *out, size_t n)
     snprintf(out, n, "%lld%%", (long long)json_integer_value(pct));
     if (json_is_integer(tot) && json_integer_value(tot) > 0 && json_is_integer(done) &&
         json_integer_value(done) >= 0) {
-        vv_cli_human_bytes((unsigned long long)json_integer_value(done), a);
-        vv_cli_human_bytes((unsigned long long)json_integer_value(tot), b);
+        vv_bytes_text((uint64_t)json_integer_value(done), a);
+        vv_bytes_text((uint64_t)json_integer_value(tot), b);
         cat(out, n, " (%s of %s)", a, b);
     }
 }
@@ -509,19 +509,4 @@ void vv_print(int json, const json_t *v, const struct vv_column *cols)
         print_table(one, cols);
         json_decref(one);
     }
-}
-
-void vv_cli_human_bytes(unsigned long long n, char out[32])
-{
-    static const char *units[] = {"B", "KiB", "MiB", "GiB", "TiB", "PiB"};
-    double v = (double)n;
-    int u = 0;
-    while (v >= 1024 && u < 5) {
-        v /= 1024;
-        u++;
-    }
-    if (u == 0)
-        snprintf(out, 32, "%llu B", n);
-    else
-        snprintf(out, 32, "%.1f %s", v, units[u]);
 }

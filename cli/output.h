@@ -50,7 +50,5 @@ void vv_format_cell(const json_t *row, const struct vv_column *col, char *out, s
 /* A UTC time string for humans in local time ("2026-11-27 22:00 CET"), or s itself
  * when it does not parse. */
 void vv_format_time(const char *s, char *out, size_t n);
-/* "1.5 GiB" style; out has room for 32 bytes. */
-void vv_cli_human_bytes(unsigned long long n, char out[32]);
 
 #endif

@@ -238,6 +238,17 @@ int vv_name_valid(const char *s)
     return 1;
 }
 
+int vv_region_valid(const char *s)
+{
+    size_t n = s ? strlen(s) : 0;
+    if (n < 1 || n > 64 || !isalnum((unsigned char)s[0]))
+        return 0;
+    for (size_t i = 0; i < n; i++)
+        if (!islower((unsigned char)s[i]) && !isdigit((unsigned char)s[i]) && s[i] != '-')
+            return 0;
+    return 1;
+}
+
 int vv_uuid_valid(const char *s)
 {
     if (!s || strlen(s) != 36)

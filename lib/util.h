@@ -73,6 +73,9 @@ void vv_bytes_text(uint64_t n, char out[VV_BYTES_TEXT_MAX]);
  * with a letter or digit (so it is never a path component like ".." nor an option);
  * NULL gives 0. The vault and the CLI check names by this one rule. */
 int vv_name_valid(const char *s) VV_MUST_CHECK;
+/* 1 when s is a region (a vault's location, a host's region): 1 to 64 of [a-z0-9-]
+ * starting with a letter or digit; NULL gives 0. */
+int vv_region_valid(const char *s) VV_MUST_CHECK;
 
 /* 1 when s is a UUID in its text form (36 characters: hex digits and dashes at 8,
  * 13, 18 and 23, either case); NULL gives 0. Ids of jobs and VMs are UUIDs, so one

@@ -1,13 +1,14 @@
 /*
  * check.c: `vmvaultd check` (see check.h): the catalog's SQLite integrity and
  * foreign keys, then every vault's store: every recovery point in the catalog is read
- * back and re-hashed chunk by chunk, and no point exists in a store that the catalog
- * does not list.
+ * back and re-hashed chunk by chunk, no point exists in a store that the catalog
+ * does not list, and no folder under DATA/vaults that no vault owns.
  *
  * Invariant: read only; each problem found is one entry of the report's "problems".
  */
 #include "check.h"
 
+#include <dirent.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -95,6 +96,29 @@ static void check_vault(struct vv_server *s, struct check_run *cr, int64_t vault
         problem(cr->problems, name, "store", "the store's recovery points cannot be listed");
 }
 
+/* Folders under DATA/vaults that no vault in the catalog owns (the next start moves
+ * them aside to DATA/quarantine). */
+static void check_folders(struct vv_server *s, struct check_run *cr)
+{
+    char dir[VV_PATH_MAX], detail[VV_PATH_MAX + 400];
+    struct dirent *e;
+    DIR *d;
+
+    if (vv_path_join(dir, sizeof(dir), "%s/vaults", s->data_dir) != 0 || !(d = opendir(dir)))
+        return;
+    while ((e = readdir(d))) {
+        int64_t n = 0;
+        if (e->d_name[0] == '.' ||
+            vv_db_int(cr->db, &n, "SELECT COUNT(*) FROM vaults WHERE uuid = ?", "s", e->d_name) < 0 ||
+            n != 0)
+            continue;
+        snprintf(detail, sizeof(detail), "%s/%s: no vault in the catalog owns it (the next start "
+                 "moves it aside to DATA/quarantine)", dir, e->d_name);
+        problem(cr->problems, NULL, "UnknownVaultFolder", detail);
+    }
+    closedir(d);
+}
+
 /* Print the report; the exit status it stands for. */
 static int report(struct check_run *cr)
 {
@@ -131,6 +155,7 @@ static int run_check(struct vv_server *s)
         check_vault(s, &cr, vv_stmt_int(st, 0), uuid, name);
     }
     vv_stmt_free(st);
+    check_folders(s, &cr);
     r = report(&cr);
     json_decref(cr.problems);
     return r;

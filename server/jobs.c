@@ -210,3 +210,56 @@ int vv_jobs_fail_restarted(struct vv_db *db, time_t now)
                      "iss", (int64_t)now, "VaultRestarted",
                      "the vault server restarted while this job ran; run the backup again");
 }
+
+/* Fail a running job whose store is full: Failed with code (its item's last backup
+ * too), then release what it held. Catalog locked. */
+static int fail_full(struct vv_server *s, const char *job, time_t now, const char *code,
+                     const char *msg)
+{
+    char vault[VV_UUID_LEN] = "";
+    int64_t host = 0;
+    int r;
+
+    if ((r = vv_db_begin(s->db)) != 0)
+        return r;
+    r = vv_db_run(s->db,
+                  "UPDATE jobs SET " GIVE_UP_SET
+                  "WHERE id = ? AND status IN ('InProgress','Cancelling')",
+                  "isss", (int64_t)now, code, msg, job);
+    if (r > 0)
+        r = vv_db_run(s->db,
+                      "UPDATE protected_items SET last_backup_status = 'Failed', "
+                      "last_backup_time = ? WHERE id = (SELECT item_id FROM jobs WHERE id = ? "
+                      "AND operation = 'Backup' AND status = 'Failed')",
+                      "is", (int64_t)now, job);
+    if (r < 0 || (r = vv_db_commit(s->db)) != 0) {
+        vv_db_rollback(s->db);
+        return r;
+    }
+    if (vv_db_text(s->db, vault, sizeof(vault),
+                   "SELECT v.uuid FROM jobs j JOIN vaults v ON v.id = j.vault_id WHERE j.id = ?",
+                   "s", job) == 1 &&
+        vv_db_int(s->db, &host, "SELECT COALESCE(container_id, 0) FROM jobs WHERE id = ?", "s",
+                  job) == 1)
+        vv_job_ended(s, vault, host, job);
+    return 0;
+}
+
+int vv_job_fail_storage(struct vv_server *s, const char *job, time_t now, const char *code,
+                        const char *msg)
+{
+    int r = fail_full(s, job, now, code, msg);
+    if (r == VV_E_NOSPC) /* the catalog's disk too: its reserve is free now */
+        r = fail_full(s, job, now, code, msg);
+    if (r < 0)
+        vv_error("job %s: cannot record that it failed (%s): %s; it ends when its agent "
+                 "reports or times out", job, code, vv_strerror(r));
+    else
+        vv_warn("job %s failed: %s: %s", job, code, msg);
+    return r;
+}
+
+int vv_job_fail_storage_full(struct vv_server *s, const char *job, time_t now, const char *msg)
+{
+    return vv_job_fail_storage(s, job, now, "VaultStorageFull", msg);
+}

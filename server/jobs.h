@@ -55,6 +55,16 @@ struct vv_job_end {
 int vv_job_end(struct vv_db *db, const char *job, time_t now, const struct vv_job_end *e)
     VV_MUST_CHECK;
 
+/* A store write of running job failed for lack of space: the job ends Failed with
+ * code VaultStorageFull and msg (Cancelled when a cancel was under way), its item's
+ * last backup Failed, and what it held is released (vv_job_ended). A full disk under
+ * the catalog too is survived once by its reserve (db_sqlite.c). 0 (also when the
+ * job had ended already) or <0 (logged). Catalog locked. */
+int vv_job_fail_storage_full(struct vv_server *s, const char *job, time_t now, const char *msg);
+/* The same with another code (VaultStorageLow: refused before it started). */
+int vv_job_fail_storage(struct vv_server *s, const char *job, time_t now, const char *code,
+                        const char *msg);
+
 /* What must happen once a job of host container_id in vault vault_uuid has ended:
  * its staged indexes are removed and its chunk-guard pins released (uploads.h).
  * Catalog locked. */

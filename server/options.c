@@ -9,6 +9,7 @@
 
 #include <arpa/inet.h>
 #include <getopt.h>
+#include <stdatomic.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -16,6 +17,7 @@
 #include <unistd.h>
 
 #include "log.h"
+#include "uploads.h"
 #include "util.h"
 
 #define LISTEN_DEFAULT "127.0.0.1:8080"
@@ -25,8 +27,17 @@ static const char usage[] =
     "                [--tls auto|off | --tls-cert FILE --tls-key FILE]\n"
     "                [--allow-plain-http] [--agent-timeout SECONDS]\n"
     "                [--prune-time HH:MM] [--log-level debug|info|warn|error]\n"
+    "                [--body-budget SIZE] [--max-connections N]\n"
+    "                [--max-connections-per-address N] [--header-timeout SECONDS]\n"
+    "                [--handler-threads N]\n"
+    "                [--min-free SIZE|PERCENT%] [--job-pin-limit N]\n"
     "                [--clock-file FILE]\n"
+    "                [--catalog-backup-dir DIR [--catalog-backup-every SECONDS]\n"
+    "                 [--catalog-backup-keep N]]\n"
     "       vmvaultd check [--data-dir DIR]\n"
+    "       vmvaultd backup-catalog --to FILE [--data-dir DIR]\n"
+    "       vmvaultd catalog rebuild [--data-dir DIR] [--force]\n"
+    "                [--key VAULT=FILE]... [--passphrase-file FILE]\n"
     "\n"
     "The vmvault vault server: the REST API every operator, dashboard and host agent\n"
     "talks to, the catalog (SQLite) and each vault's chunk store.\n"
@@ -37,8 +48,11 @@ static const char usage[] =
     "    export VMVAULT_URL=http://127.0.0.1:8080\n"
     "    export VMVAULT_TOKEN=$(cat DIR/owner.token)\n"
     "    vmvault vault create --name v1 --location westeurope\n"
-    "After a crash it removes recovery points that were not completely committed\n"
-    "and uploads that were never committed, before it serves anything.\n"
+    "After a crash it removes commits that never wrote their manifest and uploads\n"
+    "that were never committed, before it serves anything. A vault folder or a\n"
+    "recovery point the catalog does not list is never deleted: it is moved aside\n"
+    "to DIR/quarantine/<UTC time>/ and logged with the way back. A new (empty)\n"
+    "catalog next to a DIR/vaults/ that holds vaults is refused: see catalog rebuild.\n"
     "SIGTERM or SIGINT stops it cleanly.\n"
     "\n"
     "Options:\n"
@@ -77,7 +91,46 @@ static const char usage[] =
     "  --prune-time HH:MM  when (UTC) the daily prune of expired recovery points and the\n"
     "                      collection of unreferenced chunks run in every vault\n"
     "                      (default: 03:00)\n"
+    "  --min-free SIZE|P%  below this much free space on the data folder's file system\n"
+    "                      a backup is refused before it starts (backup now: 507\n"
+    "                      VaultStorageLow; a scheduled one fails with that code when\n"
+    "                      its agent claims it) and the vault overview shows an alert:\n"
+    "                      bytes with an optional suffix K, M, G or T (powers of 1024)\n"
+    "                      or a percentage of the file system, e.g. 5% (default: 1G;\n"
+    "                      0 turns the check off)\n"
+    "  --job-pin-limit N   the most chunk ids one backup job may hold pinned in its\n"
+    "                      vault (ids its agent asked about or uploaded, kept from the\n"
+    "                      collection of unreferenced chunks until the job ends); past\n"
+    "                      it the agent is answered 429 PinLimitReached (1 to 10^12;\n"
+    "                      default: 100000000, two passes over a 10 TiB disk)\n"
     "  --log-level LEVEL   debug, info (default), warn or error\n"
+    "  --body-budget SIZE  memory all request bodies being received may hold together\n"
+    "                      (suffix K, M, G; at least 1M; default: a quarter of the RAM,\n"
+    "                      at most 512M, at least 160M). A request whose body would\n"
+    "                      pass it is answered 503 ServerBusy with Retry-After, one\n"
+    "                      larger than all of it 413. Keep it above 129M: a disk\n"
+    "                      index upload may be up to 128 MiB\n"
+    "  --max-connections N connections served at once (default: 16384, lowered to fit\n"
+    "                      the open-file limit, whose soft value is raised to the hard)\n"
+    "  --max-connections-per-address N\n"
+    "                      connections at once from one client address (default: 128,\n"
+    "                      room for an agent's 64 upload threads and a dashboard; 0: no\n"
+    "                      limit); more are closed at once\n"
+    "  --header-timeout S  a connection that has not sent a complete request's headers\n"
+    "                      S seconds after it opened (or after its last answer) is\n"
+    "                      closed, however slowly they trickle in (default: 15)\n"
+    "  --handler-threads N requests handled at once (default: 256; threads start as\n"
+    "                      needed). Connections waiting to send or receive hold none;\n"
+    "                      an agent's long poll for jobs holds one while it waits:\n"
+    "                      polls wait at most 2 per host and a quarter of N in all;\n"
+    "                      one past that is answered 429 TooManyPolls (Retry-After)\n"
+    "  --catalog-backup-dir DIR\n"
+    "                      back the catalog up into DIR while serving (SQLite's online\n"
+    "                      backup), as DIR/catalog-<UTC time>.db: at start, then every\n"
+    "                      --catalog-backup-every SECONDS (default 86400; at least\n"
+    "                      60; a suffix m, h or d counts minutes, hours or days),\n"
+    "                      keeping the newest --catalog-backup-keep N (default 7).\n"
+    "                      Put DIR on another disk or copy it off the machine\n"
     "  --clock-file FILE   for tests of schedules and retention only: the server's clock\n"
     "                      jumps to the UTC time written in FILE (\"2027-03-27T23:00:00Z\"\n"
     "                      or epoch seconds) whenever FILE changes, and runs on from there\n"
@@ -91,9 +144,34 @@ static const char usage[] =
     "does not list. Prints a JSON report. Exit status 0 when consistent, 3 when\n"
     "anything is missing or damaged, 1 when it cannot run.\n"
     "\n"
+    "backup-catalog: copy the live catalog (the server may be running) to FILE, a new\n"
+    "file, consistent as of one moment. Restore: stop vmvaultd, copy FILE to\n"
+    "DIR/catalog.db and remove DIR/catalog.db-wal and DIR/catalog.db-shm.\n"
+    "\n"
+    "catalog rebuild: with the server stopped, recreate the catalog from what the\n"
+    "stores under DIR/vaults hold: vaults (name, location, redundancy, soft delete),\n"
+    "their hosts and protected items (protection stopped, data retained) and every\n"
+    "recovery point. Users, tokens, policies, jobs and the audit log are not in the\n"
+    "stores and cannot be rebuilt (a catalog backup has them): the next start makes\n"
+    "the user 'owner' again and hosts register again. A catalog that is not empty\n"
+    "is refused unless --force, which moves it aside (DIR/catalog.db.before-rebuild-\n"
+    "<UTC time>). --key VAULT=FILE brings back the key of a vault (its name or id)\n"
+    "whose vault.key is lost, from a wrapped key export ('vmvault backup vault key\n"
+    "export'); the passphrase is read from --passphrase-file FILE, else from\n"
+    "$VMVAULTD_KEY_PASSPHRASE. Prints a JSON report. Exit status 0 when every\n"
+    "store was read, 3 when something could not be, 1 when it cannot run.\n"
+    "See docs/disaster-recovery.md.\n"
+    "\n"
     "Exit status: 0 after a clean stop, 1 on a start-up failure, 2 on a usage error\n"
     "(also: a --tls-cert or --tls-key file that is missing or unusable, plain HTTP on\n"
     "a non-loopback address without --allow-plain-http).\n";
+
+static _Atomic unsigned long_polls_max = 64;
+
+unsigned vv_long_polls_max(void)
+{
+    return atomic_load(&long_polls_max);
+}
 
 static void default_data_dir(char *out, size_t n)
 {
@@ -143,6 +221,46 @@ static int listen_exposed(const char *listen)
     return 0;
 }
 
+/* --min-free: "5%" (1 to 90), or bytes with an optional K, M, G or T. 0, or 2 after
+ * saying why. */
+static int parse_min_free(const char *arg, struct vv_server *s)
+{
+    char num[32];
+    size_t n = strlen(arg);
+    uint64_t v, mult = 1;
+
+    if (n == 0 || n >= sizeof(num))
+        goto bad;
+    snprintf(num, sizeof(num), "%s", arg);
+    switch (num[n - 1]) {
+    case '%': mult = 0; break;
+    case 'K': case 'k': mult = 1ull << 10; break;
+    case 'M': case 'm': mult = 1ull << 20; break;
+    case 'G': case 'g': mult = 1ull << 30; break;
+    case 'T': case 't': mult = 1ull << 40; break;
+    default: n++; break; /* no suffix */
+    }
+    num[n - 1] = '\0';
+    if (vv_parse_u64(num, &v) != 0)
+        goto bad;
+    if (mult == 0) {
+        if (v < 1 || v > 90)
+            goto bad;
+        s->min_free_percent = (int)v;
+        s->min_free_bytes = 0;
+        return 0;
+    }
+    if (v > (1ull << 50) / mult)
+        goto bad;
+    s->min_free_bytes = v * mult;
+    s->min_free_percent = 0;
+    return 0;
+bad:
+    fprintf(stderr, "vmvaultd: --min-free takes bytes with an optional K, M, G or T (e.g. "
+                    "1G), 0 to turn the check off, or 1%% to 90%% of the file system\n");
+    return 2;
+}
+
 /* The options that set the server: data folder, public URL, agent timeout, prune
  * time (the log level is process-wide). 0, or 2 after saying why. */
 static int server_option(int c, const char *arg, struct vv_server *s)
@@ -180,6 +298,8 @@ static int server_option(int c, const char *arg, struct vv_server *s)
         s->agent_timeout = (int64_t)v;
         return 0;
     }
+    case 'M':
+        return parse_min_free(arg, s);
     case 'P': {
         unsigned hh, mm;
         char tail;
@@ -195,6 +315,127 @@ static int server_option(int c, const char *arg, struct vv_server *s)
     return 0;
 }
 
+/* A number of seconds with an optional suffix m, h or d. 0 or -1. */
+static int parse_period(const char *arg, int64_t *out)
+{
+    char num[32];
+    size_t n = strlen(arg);
+    uint64_t v, mult = 1;
+
+    if (n == 0 || n >= sizeof(num))
+        return -1;
+    snprintf(num, sizeof(num), "%s", arg);
+    switch (num[n - 1]) {
+    case 'm': mult = 60; break;
+    case 'h': mult = 3600; break;
+    case 'd': mult = 86400; break;
+    case 's': break;
+    default: n++; break; /* no suffix */
+    }
+    num[n - 1] = '\0';
+    if (vv_parse_u64(num, &v) != 0 || v > 366ull * 86400 / mult)
+        return -1;
+    *out = (int64_t)(v * mult);
+    return 0;
+}
+
+/* The options of the catalog's backup and rebuild. 0, or 2 after saying why. */
+static int recovery_option(int c, const char *arg, struct vv_options *o)
+{
+    uint64_t v;
+
+    switch (c) {
+    case 'f':
+        o->force = 1;
+        return 0;
+    case 'K':
+        if (o->nkeys >= VV_OPT_MAX_KEYS || !strchr(arg, '=') || arg[0] == '=') {
+            fprintf(stderr, "vmvaultd: --key takes VAULT=FILE (a vault's name or id, and its "
+                            "wrapped key export), at most %d times\n", VV_OPT_MAX_KEYS);
+            return 2;
+        }
+        o->keys[o->nkeys++] = arg;
+        return 0;
+    case 'F':
+        o->passphrase_file = arg;
+        return 0;
+    case 'o':
+        o->backup_to = arg;
+        return 0;
+    case 'B':
+        o->catalog_backup_dir = arg;
+        return 0;
+    case 'E':
+        if (parse_period(arg, &o->catalog_backup_every) != 0 || o->catalog_backup_every < 60) {
+            fprintf(stderr, "vmvaultd: --catalog-backup-every must be 60 seconds to 366 days "
+                            "(e.g. 3600, 6h or 1d)\n");
+            return 2;
+        }
+        return 0;
+    case 'N':
+        if (vv_parse_u64(arg, &v) != 0 || v < 1 || v > 10000) {
+            fprintf(stderr, "vmvaultd: --catalog-backup-keep must be 1 to 10000\n");
+            return 2;
+        }
+        o->catalog_backup_keep = (int)v;
+        return 0;
+    }
+    return 0;
+}
+
+/* The options of the HTTP server's limits (codes past any character). */
+enum { OPT_BODY_BUDGET = 256, OPT_MAX_CONNS, OPT_MAX_CONNS_ADDR, OPT_HEADER_TIMEOUT,
+       OPT_HANDLER_THREADS, OPT_JOB_PIN_LIMIT };
+
+/* --job-pin-limit: 0, or 2 after saying why. */
+static int parse_pin_limit(const char *arg)
+{
+    uint64_t v;
+
+    if (vv_parse_u64(arg, &v) != 0 || v < 1 || v > VV_PIN_LIMIT_MAX) {
+        fprintf(stderr, "vmvaultd: --job-pin-limit must be 1 to 1000000000000 (chunk ids "
+                        "one backup job may pin)\n");
+        return 2;
+    }
+    vv_pin_limit_set(v);
+    return 0;
+}
+
+/* One of the HTTP server's limits into l. 0, or 2 after saying why. */
+static int http_option(int c, const char *arg, struct vv_http_limits *l)
+{
+    uint64_t v;
+
+    if (c == OPT_BODY_BUDGET) {
+        if (vv_parse_size(arg, &v) != 0 || v < (1u << 20) || v > ((uint64_t)1 << 40)) {
+            fprintf(stderr, "vmvaultd: --body-budget must be a size from 1M to 1T, e.g. 512M\n");
+            return 2;
+        }
+        l->body_budget = (size_t)v;
+        return 0;
+    }
+    if (vv_parse_u64(arg, &v) != 0 || v > 1000000 ||
+        (c != OPT_MAX_CONNS_ADDR && v < 1) || (c == OPT_HEADER_TIMEOUT && v > 3600) ||
+        (c == OPT_HANDLER_THREADS && (v < 2 || v > 4096))) {
+        fprintf(stderr, "vmvaultd: %s\n",
+                c == OPT_MAX_CONNS        ? "--max-connections must be 1 to 1000000"
+                : c == OPT_MAX_CONNS_ADDR ? "--max-connections-per-address must be 0 (no "
+                                            "limit) to 1000000"
+                : c == OPT_HEADER_TIMEOUT ? "--header-timeout must be 1 to 3600 seconds"
+                                          : "--handler-threads must be 2 to 4096");
+        return 2;
+    }
+    if (c == OPT_MAX_CONNS)
+        l->max_conns = (unsigned)v;
+    else if (c == OPT_MAX_CONNS_ADDR)
+        l->max_conns_per_addr = (unsigned)v;
+    else if (c == OPT_HEADER_TIMEOUT)
+        l->header_timeout = (unsigned)v;
+    else
+        l->handler_threads = (unsigned)v;
+    return 0;
+}
+
 /* Every option in argv, in order. -1 to go on, or the exit status after printing. */
 static int parse_argv(int argc, char **argv, struct vv_options *o, struct vv_server *s,
                       const char **clock_file)
@@ -204,9 +445,21 @@ static int parse_argv(int argc, char **argv, struct vv_options *o, struct vv_ser
         {"public-url", required_argument, NULL, 'u'}, {"log-level", required_argument, NULL, 'L'},
         {"agent-timeout", required_argument, NULL, 't'},
         {"prune-time", required_argument, NULL, 'P'}, {"clock-file", required_argument, NULL, 'C'},
+        {"min-free", required_argument, NULL, 'M'},
         {"tls", required_argument, NULL, 'T'}, {"tls-cert", required_argument, NULL, 'c'},
         {"tls-key", required_argument, NULL, 'k'},
         {"allow-plain-http", no_argument, NULL, 'p'},
+        {"force", no_argument, NULL, 'f'}, {"key", required_argument, NULL, 'K'},
+        {"passphrase-file", required_argument, NULL, 'F'}, {"to", required_argument, NULL, 'o'},
+        {"catalog-backup-dir", required_argument, NULL, 'B'},
+        {"catalog-backup-every", required_argument, NULL, 'E'},
+        {"catalog-backup-keep", required_argument, NULL, 'N'},
+        {"body-budget", required_argument, NULL, OPT_BODY_BUDGET},
+        {"max-connections", required_argument, NULL, OPT_MAX_CONNS},
+        {"max-connections-per-address", required_argument, NULL, OPT_MAX_CONNS_ADDR},
+        {"header-timeout", required_argument, NULL, OPT_HEADER_TIMEOUT},
+        {"handler-threads", required_argument, NULL, OPT_HANDLER_THREADS},
+        {"job-pin-limit", required_argument, NULL, OPT_JOB_PIN_LIMIT},
         {"help", no_argument, NULL, 'h'}, {"version", no_argument, NULL, 'V'},
         {NULL, 0, NULL, 0},
     };
@@ -220,6 +473,7 @@ static int parse_argv(int argc, char **argv, struct vv_options *o, struct vv_ser
         case 'L':
         case 't':
         case 'P':
+        case 'M':
             if (server_option(c, optarg, s) != 0)
                 return 2;
             break;
@@ -246,6 +500,30 @@ static int parse_argv(int argc, char **argv, struct vv_options *o, struct vv_ser
         case 'p':
             o->allow_plain = 1;
             break;
+        case 'f':
+        case 'K':
+        case 'F':
+        case 'o':
+        case 'B':
+        case 'E':
+        case 'N':
+            if (recovery_option(c, optarg, o) != 0)
+                return 2;
+            break;
+        case OPT_BODY_BUDGET:
+        case OPT_MAX_CONNS:
+        case OPT_MAX_CONNS_ADDR:
+        case OPT_HEADER_TIMEOUT:
+        case OPT_HANDLER_THREADS:
+            if (http_option(c, optarg, &o->http) != 0)
+                return 2;
+            o->http_set = 1;
+            break;
+        case OPT_JOB_PIN_LIMIT:
+            if (parse_pin_limit(optarg) != 0)
+                return 2;
+            o->pin_limit_set = 1;
+            break;
         case 'h':
             fputs(usage, stdout);
             return 0;
@@ -270,6 +548,36 @@ static int parse_argv(int argc, char **argv, struct vv_options *o, struct vv_ser
  * saying why. */
 static int check_combination(struct vv_options *o)
 {
+    if ((o->force || o->nkeys || o->passphrase_file) && !o->rebuild) {
+        fprintf(stderr, "vmvaultd: --force, --key and --passphrase-file belong to 'vmvaultd "
+                        "catalog rebuild'\n");
+        return 2;
+    }
+    if (!o->backup_to != !o->backup_catalog) {
+        fprintf(stderr, o->backup_catalog ? "vmvaultd backup-catalog: give --to FILE, a new "
+                                            "file to write the copy to\n"
+                                          : "vmvaultd: --to belongs to 'vmvaultd "
+                                            "backup-catalog'\n");
+        return 2;
+    }
+    if ((o->catalog_backup_every || o->catalog_backup_keep) && !o->catalog_backup_dir) {
+        fprintf(stderr, "vmvaultd: --catalog-backup-every and --catalog-backup-keep go with "
+                        "--catalog-backup-dir DIR\n");
+        return 2;
+    }
+    if ((o->rebuild || o->backup_catalog) &&
+        (o->catalog_backup_dir || (o->listen && strcmp(o->listen, LISTEN_DEFAULT)) ||
+         o->tls_mode || o->tls_cert || o->tls_key || o->allow_plain || o->http_set ||
+         o->pin_limit_set)) {
+        fprintf(stderr, "vmvaultd: %s takes only --data-dir%s\n",
+                o->rebuild ? "catalog rebuild" : "backup-catalog",
+                o->rebuild ? ", --force, --key and --passphrase-file" : " and --to");
+        return 2;
+    }
+    if (!o->catalog_backup_every)
+        o->catalog_backup_every = 86400;
+    if (!o->catalog_backup_keep)
+        o->catalog_backup_keep = 7;
     if (o->check && (o->listen != NULL && strcmp(o->listen, LISTEN_DEFAULT) != 0)) {
         fprintf(stderr, "vmvaultd check: --listen does not apply here\n");
         return 2;
@@ -277,6 +585,13 @@ static int check_combination(struct vv_options *o)
     if (o->check && (o->tls_mode || o->tls_cert || o->tls_key || o->allow_plain)) {
         fprintf(stderr, "vmvaultd check: --tls, --tls-cert, --tls-key and --allow-plain-http "
                         "do not apply here\n");
+        return 2;
+    }
+    if (o->check && (o->http_set || o->pin_limit_set)) {
+        fprintf(stderr, "vmvaultd check: --body-budget, --max-connections, "
+                        "--max-connections-per-address, --header-timeout, --handler-threads "
+                        "and --job-pin-limit do not apply here (they limit a serving "
+                        "server)\n");
         return 2;
     }
     if (!o->tls_cert != !o->tls_key) {
@@ -312,8 +627,19 @@ int vv_options_parse(int argc, char **argv, struct vv_options *o, struct vv_serv
 
     memset(o, 0, sizeof(*o));
     o->listen = LISTEN_DEFAULT;
+    vv_http_limits_default(&o->http);
     if (argc > 1 && !strcmp(argv[1], "check")) {
         o->check = 1;
+        argv[1] = argv[0];
+        argc--;
+        argv++;
+    } else if (argc > 2 && !strcmp(argv[1], "catalog") && !strcmp(argv[2], "rebuild")) {
+        o->rebuild = 1;
+        argv[2] = argv[0];
+        argc -= 2;
+        argv += 2;
+    } else if (argc > 1 && !strcmp(argv[1], "backup-catalog")) {
+        o->backup_catalog = 1;
         argv[1] = argv[0];
         argc--;
         argv++;
@@ -325,5 +651,7 @@ int vv_options_parse(int argc, char **argv, struct vv_options *o, struct vv_serv
         fprintf(stderr, "vmvaultd: --clock-file %s does not hold a UTC time\n", clock_file);
         return 2;
     }
+    atomic_store(&long_polls_max,
+                 o->http.handler_threads >= 8 ? o->http.handler_threads / 4 : 1);
     return -1;
 }

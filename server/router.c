@@ -78,6 +78,8 @@ static const struct route routes[] = {
     {"DELETE", "/api/v1/vaults/*/containers/*", P_CONTRIBUTE, 0, 0, vv_api_container_delete},
     {"GET", "/api/v1/vaults/*/protectableItems", P_READ, 0, 0, vv_api_protectable_list},
 
+    /* protect: Operator, but its scriptSettings need Contributor (checked by the
+     * handler: 403), as every change of script settings does (PATCH below, policies) */
     {"POST", "/api/v1/vaults/*/protectedItems", P_OPERATE, J, JCAP, vv_api_item_enable},
     {"GET", "/api/v1/vaults/*/protectedItems", P_READ, 0, 0, vv_api_item_list},
     {"GET", "/api/v1/vaults/*/protectedItems/*", P_READ, 0, 0, vv_api_item_show},
@@ -105,7 +107,7 @@ static const struct route routes[] = {
     {"DELETE", "/api/v1/tokens/*", P_OWNER, 0, 0, vv_api_token_revoke},
     {"GET", "/api/v1/audit", P_OWNER, 0, 0, vv_api_audit_list},
 
-    {"POST", "/api/v1/agent/register", P_PUBLIC, J, JCAP, vv_api_agent_register},
+    {"POST", "/api/v1/agent/register", P_PUBLIC, J, 4 * KiB, vv_api_agent_register},
     {"PUT", "/api/v1/agent/inventory", P_AGENT, J, 16 * MiB, vv_api_agent_inventory},
     {"GET", "/api/v1/agent/jobs/next", P_AGENT, F_SELF_LOCK, 0, vv_api_agent_job_next},
     {"POST", "/api/v1/agent/jobs/*/progress", P_AGENT, J, JCAP, vv_api_agent_job_progress},
@@ -125,6 +127,12 @@ static const struct route routes[] = {
     {"GET", "/api/v1/agent/jobs/*/recoveryPoint", P_AGENT, F_SELF_LOCK, 0, vv_api_point_manifest},
     {"GET", "/api/v1/agent/jobs/*/disks/*/index", P_AGENT, F_SELF_LOCK, 0, vv_api_index_get},
     {"GET", "/api/v1/agent/chunks/*", P_AGENT, F_SELF_LOCK, 0, vv_api_chunk_get},
+    {"POST", "/api/v1/vaults/*/containers/*/allowReplacement", P_CONTRIBUTE, J, JCAP,
+     vv_api_container_allow_replacement},
+    {"POST", "/api/v1/vaults/*/protectedItems/*/recoveryPoints/*/undelete", P_OPERATE, J, JCAP,
+     vv_api_point_undelete},
+    {"POST", "/api/v1/vaults/*/key/export", P_OWNER, J | F_SELF_LOCK, 4 * KiB,
+     vv_api_vault_key_export},
 };
 
 #define NROUTES (sizeof(routes) / sizeof(routes[0]))
@@ -191,14 +199,6 @@ static const struct route *find(const char *method, const char *path, int *path_
     return NULL;
 }
 
-size_t vv_router_cap(void *ctx, const char *method, const char *path)
-{
-    int known;
-    const struct route *r = find(method, path, &known, NULL);
-    (void)ctx;
-    return r && r->cap ? r->cap : 64 * KiB;
-}
-
 static int allowed(const struct route *r, const struct vv_ident *who)
 {
     switch (r->perm) {
@@ -237,16 +237,17 @@ static const char *perm_text(enum perm p)
     }
 }
 
-/* Per-thread: who made the request being logged. */
+/* Per-thread: who made the request being logged, for a request without a head's
+ * decision (req->state), whose caller is known only to the thread that answered. */
 static __thread char log_actor[96];
-/* Over HTTP: the dashboard's files for paths outside /api/ (static.c), else the API. */
-void vv_router_handle(void *ctx, const struct vv_http_req *req, struct vv_http_resp *resp)
-{
-    snprintf(log_actor, sizeof(log_actor), "-");
-    if (vv_static_serve(req, resp))
-        return;
-    vv_router_handle_as(ctx, req, resp, NULL);
-}
+
+/* What vv_router_head decided for a request it let through, carried to the handler
+ * in req->state (owned by the HTTP adapter, which frees it): the route, and who
+ * calls (all zero on a public route). */
+struct head_decision {
+    const struct route *r;
+    struct vv_ident who;
+};
 
 /* 405 with the methods the path allows (known: some route has this path), else 404. */
 static void reply_no_route(struct vv_call *c, const struct vv_http_req *req, int known)
@@ -304,19 +305,22 @@ static int json_body(struct vv_call *c, const struct vv_http_req *req)
     return 0;
 }
 
-/* Who calls (as, or the request's token) and whether route r allows them. Catalog
- * locked. 0, or -1 after replying (the lock then released). */
+/* Who calls (as, or the request's token) and whether route r allows them: decided
+ * from the headers alone, before any of the body is read or parsed. Takes the catalog
+ * lock only to look the token up. 0, or -1 after replying 401, 403 or 500. */
 static int authorize(struct vv_call *c, const struct route *r, const struct vv_ident *as)
 {
     const struct vv_http_req *req = c->req;
     int rc = 0;
 
-    if (as)
+    if (as) {
         c->who = *as;
-    else
+    } else {
+        vv_db_lock(c->srv->db);
         rc = vv_authenticate(c->srv, vv_http_header(req, "Authorization"), c->now, &c->who);
-    if (rc) {
         vv_db_unlock(c->srv->db);
+    }
+    if (rc) {
         if (rc == VV_E_NOTFOUND)
             vv_reply_error(c, 401, "Unauthenticated",
                            "a valid token is required: send 'Authorization: Bearer TOKEN' "
@@ -327,7 +331,6 @@ static int authorize(struct vv_call *c, const struct route *r, const struct vv_i
     }
     snprintf(log_actor, sizeof(log_actor), "%s", c->who.user);
     if (!allowed(r, &c->who)) {
-        vv_db_unlock(c->srv->db);
         vv_reply_error(c, 403, "AuthorizationFailed", "%s %s needs %s; '%s' %s", req->method,
                        req->path, perm_text(r->perm), c->who.user,
                        c->who.agent ? "is a host agent"
@@ -340,50 +343,112 @@ static int authorize(struct vv_call *c, const struct route *r, const struct vv_i
     return 0;
 }
 
+static void call_init(struct vv_call *c, struct vv_server *s, const struct vv_http_req *req,
+                      struct vv_http_resp *resp)
+{
+    memset(c, 0, sizeof(*c));
+    c->srv = s;
+    c->req = req;
+    c->resp = resp;
+    c->now = vv_server_now(s);
+}
+
+/* The caller is allowed route r: parse the body (when r takes JSON), then run the
+ * handler, under the catalog lock unless it locks for itself. */
+static void run_route(struct vv_call *c, const struct route *r)
+{
+    struct vv_server *s = c->srv;
+
+    if ((r->flags & F_JSON) && json_body(c, c->req) != 0)
+        return;
+    c->route_method = r->method;
+    c->route_pattern = r->pattern;
+    if (r->flags & F_SELF_LOCK) {
+        c->self_lock = 1;
+        r->fn(c);
+    } else {
+        vv_db_lock(s->db);
+        r->fn(c);
+        vv_db_rollback(s->db); /* a handler that returned inside a transaction */
+        vv_db_unlock(s->db);
+    }
+    json_decref(c->body);
+    c->body = NULL;
+}
+
+int vv_router_head(void *ctx, const struct vv_http_req *req, struct vv_http_head *head,
+                   struct vv_http_resp *resp)
+{
+    struct vv_call c;
+    struct head_decision *d;
+    const struct route *r;
+    int known;
+
+    snprintf(log_actor, sizeof(log_actor), "-");
+    if (vv_static_serve(req, resp))
+        return 1;
+    call_init(&c, ctx, req, resp);
+    r = find(req->method, req->path, &known, NULL);
+    if (!r) {
+        reply_no_route(&c, req, known);
+        return 1;
+    }
+    if (r->perm != P_PUBLIC && authorize(&c, r, NULL) != 0)
+        return 1;
+    if (!(d = calloc(1, sizeof(*d)))) {
+        vv_reply_internal(&c, VV_E_NOMEM);
+        return 1;
+    }
+    d->r = r;
+    d->who = c.who;
+    head->cap = r->cap ? r->cap : 64 * KiB;
+    head->state = d;
+    return 0;
+}
+
+void vv_router_handle(void *ctx, const struct vv_http_req *req, struct vv_http_resp *resp)
+{
+    const struct head_decision *d = req->state;
+    struct vv_call c;
+
+    if (!d) { /* no head saw it: the whole way here */
+        snprintf(log_actor, sizeof(log_actor), "-");
+        if (vv_static_serve(req, resp))
+            return;
+        vv_router_handle_as(ctx, req, resp, NULL);
+        return;
+    }
+    call_init(&c, ctx, req, resp);
+    c.who = d->who; /* authenticated by the head; not looked up again */
+    match(d->r->pattern, req->path, &c);
+    run_route(&c, d->r);
+}
+
 void vv_router_handle_as(void *ctx, const struct vv_http_req *req, struct vv_http_resp *resp,
                          const struct vv_ident *as)
 {
-    struct vv_server *s = ctx;
     struct vv_call c;
     const struct route *r;
     int known;
 
-    memset(&c, 0, sizeof(c));
-    c.srv = s;
-    c.req = req;
-    c.resp = resp;
-    c.now = vv_server_now(s);
+    call_init(&c, ctx, req, resp);
     snprintf(log_actor, sizeof(log_actor), "-");
-
     r = find(req->method, req->path, &known, &c);
     if (!r) {
         reply_no_route(&c, req, known);
         return;
     }
-    if ((r->flags & F_JSON) && json_body(&c, req) != 0)
+    if (r->perm != P_PUBLIC && authorize(&c, r, as) != 0)
         return;
-    vv_db_lock(s->db);
-    if (r->perm != P_PUBLIC && authorize(&c, r, as) != 0) {
-        json_decref(c.body);
-        return;
-    }
-    c.route_method = r->method;
-    c.route_pattern = r->pattern;
-    if (r->flags & F_SELF_LOCK) {
-        vv_db_unlock(s->db);
-        c.self_lock = 1;
-        r->fn(&c);
-    } else {
-        r->fn(&c);
-        vv_db_rollback(s->db); /* a handler that returned inside a transaction */
-        vv_db_unlock(s->db);
-    }
-    json_decref(c.body);
+    run_route(&c, r);
 }
 
 void vv_router_log(void *ctx, const struct vv_http_req *req, int status, double ms)
 {
+    const struct head_decision *d = req->state;
     (void)ctx;
+    if (d) /* the head's caller: the thread that answers may not be the one that asked */
+        snprintf(log_actor, sizeof(log_actor), "%s", d->who.user[0] ? d->who.user : "-");
     if (status == 204) /* an agent's long poll that found nothing: every few seconds */
         vv_debug("request method=%s path=%s status=%d actor=%s ms=%.1f", req->method, req->path,
                  status, log_actor, ms);

@@ -61,8 +61,26 @@ struct vv_prune_stats {
     uint64_t items_purged;  /* soft-deleted items whose time was up */
     uint64_t points_purged; /* their points */
     uint64_t points_kept;   /* expired but kept: newest of an item, or being restored */
+    uint64_t points_soft_deleted; /* expired early by a change of retention: soft deleted */
 };
-/* Remove a vault's expired recovery points and purge its soft-deleted items whose
+/* A change of retention (a resume, a policy edit) in the making (prune.c): _begin
+ * notes the expiry of every point of item_id, or of every item of policy_id (pass 0
+ * for the other), before the change; _end, after it (vv_retention_refresh), marks
+ * the points whose expiry moved earlier as shortened (the prune soft deletes them
+ * when they expire) and counts them in shortened. _end and _release free what
+ * _begin noted. Catalog locked, in the caller's transaction. 0 or <0. */
+struct vv_retention_change {
+    struct vv_expiry_note *notes; /* owned */
+    size_t n;
+    int64_t shortened;
+};
+int vv_retention_change_begin(struct vv_server *s, int64_t item_id, int64_t policy_id,
+                              struct vv_retention_change *ch) VV_MUST_CHECK;
+int vv_retention_change_end(struct vv_server *s, struct vv_retention_change *ch) VV_MUST_CHECK;
+void vv_retention_change_release(struct vv_retention_change *ch);
+
+/* Remove a vault's expired recovery points and soft delete those whose expiry a
+ * change of retention brought forward, purge its soft-deleted items and points whose
  * time is up: the catalog first (one transaction), then the store. Takes the catalog
  * lock. */
 int vv_prune_vault(struct vv_server *s, int64_t vault_id, time_t now, struct vv_prune_stats *st)

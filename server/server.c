@@ -19,6 +19,8 @@
 #include "key.h"
 #include "log.h"
 #include "store/gc.h"
+#include "json.h"
+#include "policy/policy.h"
 #include "policy/tz.h"
 #include "util.h"
 
@@ -27,6 +29,7 @@ void vv_server_init(struct vv_server *s)
     memset(s, 0, sizeof(*s));
     s->agent_timeout = 900;
     s->prune_time = 3 * 60;
+    s->min_free_bytes = 1ull << 30;
     snprintf(s->zoneinfo, sizeof(s->zoneinfo), "/usr/share/zoneinfo");
     pthread_mutex_init(&s->repos_mu, NULL);
     pthread_mutex_init(&s->clock.mu, NULL);
@@ -168,7 +171,28 @@ static int mkdir_p(const char *path, mode_t mode)
     if (mkdir(path, mode) == 0 || errno == EEXIST)
         return 0;
     vv_error("cannot create %s: %s", path, strerror(errno));
-    return VV_E_IO;
+    return vv_err_from_errno(errno);
+}
+
+int vv_server_policy_insert_default(struct vv_server *s, int64_t vault_id, time_t now)
+{
+    struct vv_policy p;
+    json_t *j;
+    char *spec;
+    int r;
+
+    vv_policy_default(&p);
+    j = vv_policy_to_json(&p);
+    spec = j ? vv_json_dump(j) : NULL;
+    json_decref(j);
+    if (!spec)
+        return VV_E_NOMEM;
+    r = vv_db_run(s->db,
+                  "INSERT INTO policies(vault_id, name, spec, created, updated) "
+                  "VALUES (?,'DefaultPolicy',?,?,?)",
+                  "isii", vault_id, spec, (int64_t)now, (int64_t)now);
+    free(spec);
+    return r < 0 ? r : 0;
 }
 
 int vv_server_vault_create(struct vv_server *s, const char *uuid)

@@ -3,6 +3,7 @@
  *
  * Data folder layout:
  *   catalog.db                    the catalog (SQLite, WAL)
+ *   catalog.db-reserve            8 MiB kept free for the catalog (catalog/db_sqlite.c)
  *   owner.token                   the first owner's token (0600), written once
  *   vmvaultd.url                  the URL the server listens on, rewritten at start
  *   tls/cert.pem, tls/key.pem     the self-signed pair of --tls auto (key 0600, folder
@@ -87,6 +88,11 @@ struct vv_server {
     struct vv_server_worker worker;
     char zoneinfo[256]; /* IANA zone files, /usr/share/zoneinfo */
     int prune_time;     /* minutes after midnight UTC of the daily prune and collection */
+    /* --min-free: below this much free space on the data folder's file system a backup
+     * is refused before it starts (bytes, or a percentage of the file system when
+     * min_free_percent is set; 0 bytes: no threshold). */
+    uint64_t min_free_bytes;
+    int min_free_percent;
     /* Rung when a job an agent may claim is created: a waiting claim answers at once
      * instead of at its next look at the catalog. */
     pthread_mutex_t bell_mu;
@@ -134,6 +140,10 @@ int vv_server_repo_guard(struct vv_server *s, const char *uuid, struct vv_repo *
                          struct vv_chunk_guard **guard) VV_MUST_CHECK;
 /* Create a vault's folder, key and store. */
 int vv_server_vault_create(struct vv_server *s, const char *uuid) VV_MUST_CHECK;
+/* The policy every vault starts with ("DefaultPolicy"), inserted for vault_id at
+ * now. Catalog locked, in the caller's transaction. 0 or <0 vv_err. */
+int vv_server_policy_insert_default(struct vv_server *s, int64_t vault_id,
+                                    time_t now) VV_MUST_CHECK;
 /* Remove a vault's folder and everything in it (closing its store if open). */
 int vv_server_vault_remove(struct vv_server *s, const char *uuid) VV_MUST_CHECK;
 /* Start the background thread (maintenance.c): the scheduler's tick and the sweep of

@@ -2,11 +2,15 @@
  * vmvaultd.c: the vault server. Opens (or creates) the data folder and its catalog,
  * brings the catalog and the stores back to one consistent state after a crash,
  * makes sure an owner exists, serves the REST API until SIGTERM or SIGINT.
- * `vmvaultd check` verifies a stopped server's catalog and stores offline.
+ * `vmvaultd check` verifies a stopped server's catalog and stores offline;
+ * `vmvaultd backup-catalog` copies the live catalog; `vmvaultd catalog rebuild`
+ * makes a lost catalog again from the stores. A new catalog next to vaults it does
+ * not know is refused at start: that is a lost catalog, not a first start.
  *
  * Tokens travel in every request, so the API is served over HTTPS, or over plain
  * HTTP on a loopback address only (unless --allow-plain-http says otherwise).
  */
+#include <dirent.h>
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
@@ -15,11 +19,13 @@
 
 #include "auth.h"
 #include "catalog/catalog.h"
+#include "catbackup.h"
 #include "check.h"
 #include "err.h"
 #include "http.h"
 #include "log.h"
 #include "options.h"
+#include "rebuild.h"
 #include "recovery.h"
 #include "router.h"
 #include "scheduler.h"
@@ -37,6 +43,54 @@ struct running {
     pthread_t maint, worker;
     unsigned port;
 };
+
+/* The number of entries in DIR/vaults (0 when it does not exist). */
+static int vault_folders(const char *data_dir)
+{
+    char path[VV_PATH_MAX];
+    struct dirent *e;
+    DIR *d;
+    int n = 0;
+
+    if (vv_path_join(path, sizeof(path), "%s/vaults", data_dir) != 0 || !(d = opendir(path)))
+        return 0;
+    while ((e = readdir(d)))
+        if (e->d_name[0] != '.')
+            n++;
+    closedir(d);
+    return n;
+}
+
+/* A catalog that is new (absent, or never migrated) while DIR/vaults holds vaults:
+ * the catalog was lost, and starting would not know any of them. 0 to go on, or -1
+ * after saying what to do. */
+static int refuse_lost_catalog(const char *data_dir, const char *path)
+{
+    int n = vault_folders(data_dir);
+    int64_t version = 0;
+    struct vv_db *db;
+
+    if (n == 0)
+        return 0;
+    if (access(path, F_OK) == 0) {
+        if (vv_db_open(path, &db) != 0)
+            return -1;
+        if (vv_db_int(db, &version, "PRAGMA user_version", "") < 0)
+            version = -1;
+        vv_db_close(db);
+        if (version != 0)
+            return 0;
+    }
+    vv_error("refusing to start: the catalog %s is %s, but %s/vaults holds %d vault "
+             "folder(s) that it does not know. Starting would hide them. The catalog was "
+             "lost or replaced; nothing was changed. Either stop here and restore a catalog "
+             "backup to %s (see 'vmvaultd backup-catalog'), or rebuild the catalog from the "
+             "stores with: vmvaultd catalog rebuild --data-dir %s (see "
+             "docs/disaster-recovery.md)",
+             path, access(path, F_OK) == 0 ? "new (empty)" : "missing", data_dir, n, path,
+             data_dir);
+    return -1;
+}
 
 /* Create the data folder, set up TLS, open the catalog, recover from a crash and
  * make sure an owner exists. 0, or -1 after logging (the server released when the
@@ -56,6 +110,8 @@ static int open_data(struct vv_server *s, const struct vv_options *o, struct vv_
         vv_error("the path of the catalog in %s is too long", s->data_dir);
         return -1;
     }
+    if (refuse_lost_catalog(s->data_dir, path) != 0)
+        return -1;
     if (vv_db_open(path, &s->db) != 0 || vv_catalog_migrate(s->db) != 0)
         return -1;
     if (vv_recover(s) != 0 || vv_bootstrap_owner(s, vv_server_now(s)) != 0) {
@@ -65,14 +121,14 @@ static int open_data(struct vv_server *s, const struct vv_options *o, struct vv_
     return 0;
 }
 
-/* Serve HTTP(S) on listen and start the maintenance and worker threads. 0, or -1
- * with nothing left running. The HTTP server keeps its own copy of the pair. */
-static int start(struct vv_server *s, const char *listen, const struct vv_tls_pair *pair,
-                 struct running *run)
+/* Serve HTTP(S) on listen within lim and start the maintenance and worker threads.
+ * 0, or -1 with nothing left running. The HTTP server keeps its own copy of the pair. */
+static int start(struct vv_server *s, const char *listen, const struct vv_http_limits *lim,
+                 const struct vv_tls_pair *pair, struct running *run)
 {
     struct vv_http_tls tls = {pair->cert, pair->key};
 
-    if (vv_http_start(listen, pair->cert ? &tls : NULL, vv_router_cap, vv_router_handle,
+    if (vv_http_start(listen, pair->cert ? &tls : NULL, lim, vv_router_head, vv_router_handle,
                       vv_router_log, s, &run->http, &run->port) != 0)
         return -1;
     if (vv_maintenance_start(s, &run->maint) != 0) {
@@ -128,6 +184,8 @@ static void stop(struct vv_server *s, struct running *run)
     vv_server_worker_wake(s);
     pthread_join(run->maint, NULL);
     pthread_join(run->worker, NULL);
+    /* the stores' metadata up to date (the maintenance thread does it every minute) */
+    vv_best_effort(vv_vault_meta_refresh_all(s));
     vv_server_release(s);
 }
 
@@ -144,7 +202,7 @@ int main(int argc, char **argv)
     if ((r = vv_options_parse(argc, argv, &o, &srv)) >= 0)
         return r;
     umask(077);
-    if (!o.check)
+    if (!o.check && !o.rebuild && !o.backup_catalog)
         vv_log_set_timestamps(1);
     if (o.tls_cert && (r = vv_tls_load_given(o.tls_cert, o.tls_key, &pair)) != 0) {
         vv_tls_pair_release(&pair);
@@ -158,6 +216,13 @@ int main(int argc, char **argv)
     }
     if (o.check)
         return vv_check_main(&srv);
+    if (o.rebuild)
+        return vv_rebuild_main(&srv, &o);
+    if (o.backup_catalog)
+        return vv_catbackup_command(&srv, o.backup_to);
+    if (o.catalog_backup_dir)
+        vv_catbackup_configure(o.catalog_backup_dir, o.catalog_backup_every,
+                               o.catalog_backup_keep);
     if (open_data(&srv, &o, &pair) != 0) {
         vv_tls_pair_release(&pair);
         return 1;
@@ -169,7 +234,7 @@ int main(int argc, char **argv)
     sigaction(SIGINT, &sa, NULL);
     signal(SIGPIPE, SIG_IGN);
 
-    r = start(&srv, o.listen, &pair, &run);
+    r = start(&srv, o.listen, &o.http, &pair, &run);
     vv_tls_pair_release(&pair);
     if (r != 0) {
         vv_server_release(&srv);

@@ -130,8 +130,9 @@ static void run_prune(struct vv_server *s, const char *job, int64_t vault_id)
         finish(s, job, "Failed", "PruneFailed", msg, NULL);
         return;
     }
-    j = json_pack("{s:I,s:I,s:I,s:I}", "pointsPruned", (json_int_t)st.points_pruned,
-                  "pointsKept", (json_int_t)st.points_kept, "itemsPurged",
+    j = json_pack("{s:I,s:I,s:I,s:I,s:I}", "pointsPruned", (json_int_t)st.points_pruned,
+                  "pointsKept", (json_int_t)st.points_kept, "pointsSoftDeleted",
+                  (json_int_t)st.points_soft_deleted, "itemsPurged",
                   (json_int_t)st.items_purged, "pointsPurged", (json_int_t)st.points_purged);
     finish(s, job, "Completed", NULL, NULL, j);
     json_decref(j);

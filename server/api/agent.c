@@ -6,6 +6,8 @@
  * container, or the job does not exist as far as it can tell (404).
  */
 #include <ctype.h>
+#include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -16,12 +18,18 @@
 #include "err.h"
 #include "jobs.h"
 #include "log.h"
+#include "options.h"
+
+/* How long a Contributor's allowance to replace a host lasts (seconds). */
+#define VV_REPLACE_WINDOW 3600
 
 /* A registration, checked; the strings are borrowed from the call's body. */
 struct registration {
     const char *vault_uuid, *secret, *host, *region, *version;
     int64_t vault_id;
     char vault_name[80], location[80];
+    char secret_by[96];   /* who issued the secret */
+    const char *mode;     /* "New", "ReKey" (the host's own token) or "Replace" */
 };
 
 /* The body of a registration into *rg: 0, or -1 after replying 400. */
@@ -64,7 +72,8 @@ static int find_secret(struct vv_call *c, struct registration *rg)
 
     vv_token_hash(rg->secret, hash);
     r = vv_db_prepare(c->srv->db, &st,
-                      "SELECT v.id, v.name, v.location, s.expires FROM registration_secrets s "
+                      "SELECT v.id, v.name, v.location, s.expires, COALESCE(s.created_by, '-') "
+                      "FROM registration_secrets s "
                       "JOIN vaults v ON v.id = s.vault_id WHERE s.hash = ? AND v.uuid = ?",
                       "ss", hash, rg->vault_uuid);
     if (r) {
@@ -76,6 +85,7 @@ static int find_secret(struct vv_call *c, struct registration *rg)
         snprintf(rg->vault_name, sizeof(rg->vault_name), "%s", vv_stmt_text(st, 1));
         snprintf(rg->location, sizeof(rg->location), "%s", vv_stmt_text(st, 2));
         expires = vv_stmt_int(st, 3);
+        snprintf(rg->secret_by, sizeof(rg->secret_by), "%s", vv_stmt_text(st, 4));
     }
     vv_stmt_free(st);
     if (r < 0) {
@@ -133,6 +143,70 @@ static int store_host(struct vv_call *c, const struct registration *rg, const ch
     return 0;
 }
 
+/* Audit a registration (refused: mode NULL) of rg's host. The caller is anonymous
+ * (a registration secret): the actor names the host it claims to be. */
+static void audit_registration(struct vv_call *c, const struct registration *rg,
+                               const char *action)
+{
+    char detail[256];
+
+    snprintf(c->who.user, sizeof(c->who.user), "registration:%s", rg->host);
+    snprintf(detail, sizeof(detail), "vault=%s mode=%s secretIssuedBy=%s", rg->vault_name,
+             rg->mode ? rg->mode : "Refused", rg->secret_by);
+    vv_audit(c, action, rg->host, detail);
+}
+
+/* Whether rg's host may register: a new name; or a registered one re-keyed by the
+ * request's own token of that host; or one a Contributor allowed to be replaced (the
+ * allowance is consumed here). Sets rg->mode. 0, or -1 after replying (409
+ * ContainerAlreadyRegistered, audited). Catalog locked. */
+static int may_register(struct vv_call *c, struct registration *rg)
+{
+    const char *auth = vv_http_header(c->req, "Authorization");
+    struct vv_ident own;
+    int64_t cid = 0, until = 0;
+    int r;
+
+    r = vv_db_int(c->srv->db, &cid, "SELECT id FROM containers WHERE vault_id = ? AND name = ?",
+                  "is", rg->vault_id, rg->host);
+    if (r == 1)
+        r = vv_db_int(c->srv->db, &until,
+                      "SELECT COALESCE(replace_until, 0) FROM containers WHERE id = ?", "i", cid);
+    if (r < 0) {
+        vv_reply_internal(c, r);
+        return -1;
+    }
+    rg->mode = "New";
+    if (!cid)
+        return 0;
+    memset(&own, 0, sizeof(own));
+    if (auth && vv_authenticate(c->srv, auth, c->now, &own) == 0 && own.agent &&
+        own.container_id == cid) {
+        rg->mode = "ReKey";
+        return 0;
+    }
+    if (until > (int64_t)c->now) {
+        rg->mode = "Replace";
+        return vv_db_run(c->srv->db, "UPDATE containers SET replace_until = NULL, replace_by = NULL "
+                                     "WHERE id = ?",
+                         "i", cid) < 0
+                   ? (vv_reply_internal(c, VV_E_IO), -1)
+                   : 0;
+    }
+    rg->mode = NULL;
+    audit_registration(c, rg, "RegisterContainerRefused");
+    vv_warn("registration of host '%s' with vault '%s' refused: the name is registered",
+            rg->host, rg->vault_name);
+    vv_reply_error(c, 409, "ContainerAlreadyRegistered",
+                   "host '%s' is already registered with vault '%s'. The registered agent "
+                   "re-registers with its own token (vmvault-agent register reads it from its "
+                   "state folder); a reinstalled host registers after a Contributor allows its "
+                   "replacement ('vmvault container allow-replacement --vault-name %s --name %s'); "
+                   "another host registers under another --host-name",
+                   rg->host, rg->vault_name, rg->vault_name, rg->host);
+    return -1;
+}
+
 void vv_api_agent_register(struct vv_call *c)
 {
     struct registration rg;
@@ -141,14 +215,18 @@ void vv_api_agent_register(struct vv_call *c)
     json_t *container;
     int r, err;
 
-    if (parse_registration(c, &rg) || find_secret(c, &rg))
+    if (parse_registration(c, &rg) || find_secret(c, &rg) || may_register(c, &rg))
         return;
     if ((r = vv_token_new("vva", token, id, thash)) != 0 ||
         (r = store_host(c, &rg, id, thash, &cid)) != 0) {
         vv_reply_internal(c, r);
         return;
     }
-    vv_info("host '%s' registered with vault '%s' (region %s)", rg.host, rg.vault_name, rg.region);
+    audit_registration(c, &rg, !strcmp(rg.mode, "New") ? "RegisterContainer"
+                               : !strcmp(rg.mode, "ReKey") ? "ReRegisterContainer"
+                                                          : "ReplaceContainer");
+    vv_info("host '%s' registered with vault '%s' (region %s, %s)", rg.host, rg.vault_name,
+            rg.region, rg.mode);
     container = vv_db_row(c->srv->db, &err,
                           "SELECT c.name, v.name AS vault, c.region, c.agent_version AS agentVersion "
                           "FROM containers c JOIN vaults v ON v.id = c.vault_id WHERE c.id = ?",
@@ -157,6 +235,42 @@ void vv_api_agent_register(struct vv_call *c)
              json_pack("{s:o*,s:{s:s,s:s,s:s},s:s}", "container", container, "vault", "name",
                        rg.vault_name, "id", rg.vault_uuid, "location", rg.location, "token",
                        token));
+}
+
+/*
+ * POST /vaults/{vault}/containers/{host}/allowReplacement (Contributor): the next
+ * registration of the host's name within an hour replaces it (a reinstalled host
+ * that lost its token): its old token stops working then. Audited.
+ */
+void vv_api_container_allow_replacement(struct vv_call *c)
+{
+    int64_t vid, cid = 0;
+    char detail[160], until_s[32];
+    int r;
+
+    if (vv_find_vault(c, c->param[0], &vid, NULL, NULL, 0) ||
+        vv_body_only(c, c->body, NULL, (const char *const[]){NULL}))
+        return;
+    r = vv_db_int(c->srv->db, &cid, "SELECT id FROM containers WHERE vault_id = ? AND name = ?",
+                  "is", vid, c->param[1]);
+    if (r == 0) {
+        vv_reply_error(c, 404, "ContainerNotFound",
+                       "vault '%s' has no host '%s'; a new host registers without an allowance",
+                       c->param[0], c->param[1]);
+        return;
+    }
+    if (r < 0 || (r = vv_db_run(c->srv->db,
+                                "UPDATE containers SET replace_until = ?, replace_by = ? "
+                                "WHERE id = ?",
+                                "isi", (int64_t)c->now + VV_REPLACE_WINDOW, c->who.user, cid)) < 0) {
+        vv_reply_internal(c, r);
+        return;
+    }
+    vv_time_format_or_empty(c->now + VV_REPLACE_WINDOW, until_s);
+    snprintf(detail, sizeof(detail), "vault=%s until=%s", c->param[0], until_s);
+    vv_audit(c, "AllowContainerReplacement", c->param[1], detail);
+    vv_reply(c, 200, json_pack("{s:s,s:s,s:s}", "container", c->param[1], "vault", c->param[0],
+                               "replacementAllowedUntil", until_s));
 }
 
 /* One VM of an inventory; replies and returns -1 when it is malformed. */
@@ -277,6 +391,24 @@ fail:
     vv_reply_internal(c, r);
 }
 
+/* A backup about to be claimed while the store's free space is below --min-free ends
+ * Failed (VaultStorageLow) instead. 0 to claim it, 1 when it was ended, <0 vv_err.
+ * Catalog locked. */
+static int refuse_when_full(struct vv_call *c, const char *id)
+{
+    uint64_t avail, want;
+    char msg[600];
+    int64_t backup = 0;
+    int r = vv_db_int(c->srv->db, &backup,
+                      "SELECT operation = 'Backup' FROM jobs WHERE id = ?", "s", id);
+    if (r < 0)
+        return r;
+    if (!backup || !vv_space_low(c->srv, &avail, &want, msg, sizeof(msg)))
+        return 0;
+    r = vv_job_fail_storage(c->srv, id, c->now, "VaultStorageLow", msg);
+    return r < 0 ? r : 1;
+}
+
 /* Claim the oldest unclaimed job of the agent's host. Catalog locked. 1 and the job
  * with its params, 0 when none, <0. */
 static int claim(struct vv_call *c, json_t **out)
@@ -291,6 +423,8 @@ static int claim(struct vv_call *c, json_t **out)
                    "i", c->who.container_id);
     if (r <= 0)
         return r;
+    if ((r = refuse_when_full(c, id)) != 0)
+        return r < 0 ? r : 0; /* ended: the next look claims the next job */
     if ((r = vv_job_claim(c->srv->db, id, c->now)) < 0)
         return r;
     j = vv_job_json(c, id);
@@ -309,12 +443,97 @@ static int claim(struct vv_call *c, json_t **out)
     return 1;
 }
 
+/* ---- long polls ------------------------------------------------------------------- */
+
+/* Long polls waiting at once hold a handler thread each: at most POLLS_PER_HOST per
+ * host and vv_long_polls_max() in all (a quarter of the handler threads), so polls
+ * never take the threads other requests need. One past either is answered 429
+ * TooManyPolls at once; the agent asks again after Retry-After. Under polls_mu: the
+ * slots of the hosts with a poll waiting (n > 0), and polls_n, the polls in all. */
+#define POLLS_PER_HOST 2
+#define POLLS_SLOTS 1024
+#define POLL_RETRY_AFTER "5"
+
+static pthread_mutex_t polls_mu = PTHREAD_MUTEX_INITIALIZER;
+static unsigned polls_n;
+static struct {
+    int64_t host;
+    unsigned n;
+} poll_slots[POLLS_SLOTS];
+
+/* Count a waiting poll of host: 0, or -1 when that would pass a limit (*per_host set
+ * when it is the host's own). */
+static int poll_enter(int64_t host, int *per_host)
+{
+    int r = -1;
+    size_t free_slot = POLLS_SLOTS, i;
+    unsigned max = vv_long_polls_max();
+
+    if (max > POLLS_SLOTS)
+        max = POLLS_SLOTS;
+    pthread_mutex_lock(&polls_mu);
+    for (i = 0; i < POLLS_SLOTS; i++) {
+        if (poll_slots[i].n && poll_slots[i].host == host)
+            break;
+        if (!poll_slots[i].n && free_slot == POLLS_SLOTS)
+            free_slot = i;
+    }
+    *per_host = i < POLLS_SLOTS && poll_slots[i].n >= POLLS_PER_HOST;
+    if (!*per_host && polls_n < max && (i < POLLS_SLOTS || free_slot < POLLS_SLOTS)) {
+        if (i == POLLS_SLOTS) {
+            i = free_slot;
+            poll_slots[i].host = host;
+        }
+        poll_slots[i].n++;
+        polls_n++;
+        r = 0;
+    }
+    pthread_mutex_unlock(&polls_mu);
+    return r;
+}
+
+static void poll_leave(int64_t host)
+{
+    pthread_mutex_lock(&polls_mu);
+    for (size_t i = 0; i < POLLS_SLOTS; i++)
+        if (poll_slots[i].n && poll_slots[i].host == host) {
+            poll_slots[i].n--;
+            polls_n--;
+            break;
+        }
+    pthread_mutex_unlock(&polls_mu);
+}
+
+/* Claim the next job, looking again as jobs are created, for up to wait seconds:
+ * 1 with *job, 0 when none came, <0 on an error. */
+static int claim_waiting(struct vv_call *c, int64_t wait, json_t **job)
+{
+    for (int64_t waited_ms = 0;; waited_ms += 250) {
+        uint64_t seen;
+        int r;
+        pthread_mutex_lock(&c->srv->bell_mu);
+        seen = c->srv->bell_rings;
+        pthread_mutex_unlock(&c->srv->bell_mu);
+        vv_db_lock(c->srv->db);
+        c->now = vv_server_now(c->srv);
+        r = claim(c, job);
+        vv_db_unlock(c->srv->db);
+        if (r != 0)
+            return r;
+        if (waited_ms >= wait * 1000 || atomic_load(&c->srv->stopping))
+            return 0;
+        /* a job created here rings at once; 250 ms bounds the wait for one another
+         * server of the same catalog created */
+        vv_server_await(c->srv, &seen, 250);
+    }
+}
+
 void vv_api_agent_job_next(struct vv_call *c)
 {
     const char *w = vv_http_query(c->req, "wait");
     int64_t wait = 0;
     json_t *job = NULL;
-    int r;
+    int r, per_host = 0;
 
     if (w) {
         char *end;
@@ -324,28 +543,31 @@ void vv_api_agent_job_next(struct vv_call *c)
             return;
         }
     }
-    for (int64_t waited_ms = 0;; waited_ms += 250) {
-        uint64_t seen;
-        pthread_mutex_lock(&c->srv->bell_mu);
-        seen = c->srv->bell_rings;
-        pthread_mutex_unlock(&c->srv->bell_mu);
-        vv_db_lock(c->srv->db);
-        c->now = vv_server_now(c->srv);
-        r = claim(c, &job);
-        vv_db_unlock(c->srv->db);
-        if (r < 0) {
-            vv_reply_internal(c, r);
-            return;
-        }
-        if (r == 1) {
-            vv_reply(c, 200, job);
-            return;
-        }
-        if (waited_ms >= wait * 1000 || atomic_load(&c->srv->stopping))
-            break;
-        /* a job created here rings at once; 250 ms bounds the wait for one another
-         * server of the same catalog created */
-        vv_server_await(c->srv, &seen, 250);
+    if (wait > 0 && poll_enter(c->who.container_id, &per_host) != 0) {
+        vv_warn("a long poll of host '%s' refused: %s", c->who.container,
+                per_host ? "it already has 2 waiting" : "the server's polls are all taken");
+        vv_reply_error(c, 429, "TooManyPolls",
+                       per_host ? "host '%s' already has %d polls for jobs waiting; poll "
+                                  "again after Retry-After seconds, one poll at a time"
+                                : "the server holds as many polls for jobs as it lets wait "
+                                  "(host '%s'; %d per host); poll again after Retry-After "
+                                  "seconds",
+                       c->who.container, POLLS_PER_HOST);
+        c->resp->headers[0][0] = "Retry-After";
+        c->resp->headers[0][1] = POLL_RETRY_AFTER;
+        c->resp->headers[1][0] = NULL;
+        return;
+    }
+    r = claim_waiting(c, wait, &job);
+    if (wait > 0)
+        poll_leave(c->who.container_id);
+    if (r < 0) {
+        vv_reply_internal(c, r);
+        return;
+    }
+    if (r == 1) {
+        vv_reply(c, 200, job);
+        return;
     }
     free(c->resp->body);
     c->resp->body = NULL;

@@ -1,9 +1,9 @@
 /*
  * api/agent_job.c: the agent job session shared by an agent's calls about one job
- * (api/agent.c: progress and completion; api/transfer.c: index uploads and the
- * recovery point commit): the job in the URL must be a job of the calling agent's
- * host, claimed and not ended. Its uploads are pinned under the guard session
- * "c<host>:<job>" (vv_guard_key in uploads.h).
+ * (api/agent.c: progress and completion; api/transfer.c: index uploads, the
+ * recovery point commit, and the job a chunk pin or read names with ?job=): the job
+ * must be a job of the calling agent's host, claimed and not ended. Its uploads are
+ * pinned under the guard session "c<host>:<job>" (vv_guard_key in uploads.h).
  *
  * Invariant: an agent never learns of another host's jobs: those are 404, exactly
  * like jobs that do not exist.
@@ -15,13 +15,19 @@
 
 int vv_agent_job(struct vv_call *c, char op[32], char status[32], int64_t *item_id)
 {
+    return vv_agent_job_id(c, c->param[0], op, status, item_id);
+}
+
+int vv_agent_job_id(struct vv_call *c, const char *job, char op[32], char status[32],
+                    int64_t *item_id)
+{
     struct vv_stmt *st;
     int r;
 
     r = vv_db_prepare(c->srv->db, &st,
                       "SELECT operation, status, claimed IS NOT NULL, COALESCE(item_id, 0) "
                       "FROM jobs WHERE id = ? AND container_id = ?",
-                      "si", c->param[0], c->who.container_id);
+                      "si", job, c->who.container_id);
     if (r) {
         vv_reply_internal(c, r);
         return -1;
@@ -36,12 +42,11 @@ int vv_agent_job(struct vv_call *c, char op[32], char status[32], int64_t *item_
         if (!claimed) {
             vv_reply_error(c, 409, "JobNotClaimable",
                            "job %s has not been claimed; claim it with GET /api/v1/agent/jobs/next",
-                           c->param[0]);
+                           job);
             return -1;
         }
         if (strcmp(status, "InProgress") && strcmp(status, "Cancelling")) {
-            vv_reply_error(c, 409, "JobAlreadyEnded", "job %s has already ended (%s)", c->param[0],
-                           status);
+            vv_reply_error(c, 409, "JobAlreadyEnded", "job %s has already ended (%s)", job, status);
             return -1;
         }
         return 0;
@@ -51,6 +56,6 @@ int vv_agent_job(struct vv_call *c, char op[32], char status[32], int64_t *item_
         vv_reply_internal(c, r);
     else
         vv_reply_error(c, 404, "JobNotFound", "host '%s' has no job '%s'", c->who.container,
-                       c->param[0]);
+                       job);
     return -1;
 }

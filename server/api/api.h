@@ -44,8 +44,18 @@ void vv_reply_error(struct vv_call *c, int status, const char *code, const char 
     __attribute__((format(printf, 4, 5)));
 /* 500 InternalError for a vv_err. Logs one error line naming the request, the route,
  * the caller and the code (the line the reply's "see the server log" points to); the
- * cause itself is logged where it happened. */
+ * cause itself is logged where it happened. VV_E_NOSPC is 507 VaultStorageFull
+ * (vv_reply_storage_full without a job) instead. */
 void vv_reply_internal(struct vv_call *c, int err);
+/* 507 VaultStorageFull: the store's file system is full; the message says how much is
+ * free and what the request needed. With job (a running job's id, may be NULL) that
+ * job ends Failed with code VaultStorageFull (vv_job_fail_storage_full). Takes the
+ * catalog lock: call without it. */
+void vv_reply_storage_full(struct vv_call *c, const char *job);
+/* 1 when the data folder's file system has less free space than --min-free asks
+ * (*avail and *want in bytes, and a message that says so and what to do in msg), 0
+ * otherwise (also when there is no threshold or the space cannot be read). */
+int vv_space_low(struct vv_server *s, uint64_t *avail, uint64_t *want, char *msg, size_t n);
 /* A list: {"value": arr}; arr stolen (NULL: 500). */
 void vv_reply_list(struct vv_call *c, json_t *arr);
 
@@ -59,8 +69,6 @@ int vv_body_int(struct vv_call *c, const json_t *obj, const char *name, int requ
                 int64_t min, int64_t max, int64_t *out) VV_MUST_CHECK;
 int vv_body_bool(struct vv_call *c, const json_t *obj, const char *name, int *out) VV_MUST_CHECK;
 
-/* A region/location: 1-64 of [a-z0-9-]. */
-int vv_region_valid(const char *s) VV_MUST_CHECK;
 
 void vv_audit(struct vv_call *c, const char *action, const char *target, const char *detail);
 
@@ -95,12 +103,17 @@ json_t *vv_job_json(struct vv_call *c, const char *job_id);
  * JobAlreadyEnded, 500). Its uploads pin chunks under the guard session
  * "c<host>:<job>" (uploads.h). Catalog locked. */
 int vv_agent_job(struct vv_call *c, char op[32], char status[32], int64_t *item_id) VV_MUST_CHECK;
+/* The same for the job id job (borrowed), e.g. from a "?job=" query. */
+int vv_agent_job_id(struct vv_call *c, const char *job, char op[32], char status[32],
+                    int64_t *item_id) VV_MUST_CHECK;
 
 /* Handlers, by file. */
 void vv_api_health(struct vv_call *c);
 void vv_api_whoami(struct vv_call *c);
 /* vaults.c */
 void vv_api_vault_create(struct vv_call *c);
+/* POST /api/v1/vaults/{vault}/key/export: Owner only, audited. */
+void vv_api_vault_key_export(struct vv_call *c);
 void vv_api_vault_list(struct vv_call *c);
 void vv_api_vault_show(struct vv_call *c);
 void vv_api_vault_delete(struct vv_call *c);
@@ -118,7 +131,6 @@ void vv_api_policy_set(struct vv_call *c);
 void vv_api_policy_delete(struct vv_call *c);
 void vv_api_policy_next_runs(struct vv_call *c);
 void vv_api_policy_preview(struct vv_call *c);
-int vv_policy_insert_default(struct vv_call *c, int64_t vault_id) VV_MUST_CHECK;
 /* containers.c */
 void vv_api_container_list(struct vv_call *c);
 void vv_api_container_show(struct vv_call *c);
@@ -136,6 +148,7 @@ void vv_api_item_update(struct vv_call *c);
 void vv_api_point_list(struct vv_call *c);
 void vv_api_point_show(struct vv_call *c);
 void vv_api_point_restore(struct vv_call *c);
+void vv_api_point_undelete(struct vv_call *c);
 /* jobs.c */
 void vv_api_job_list(struct vv_call *c);
 void vv_api_job_show(struct vv_call *c);
@@ -150,6 +163,7 @@ void vv_api_token_revoke(struct vv_call *c);
 void vv_api_audit_list(struct vv_call *c);
 /* agent.c */
 void vv_api_agent_register(struct vv_call *c);
+void vv_api_container_allow_replacement(struct vv_call *c);
 void vv_api_agent_inventory(struct vv_call *c);
 void vv_api_agent_job_next(struct vv_call *c);
 void vv_api_agent_job_progress(struct vv_call *c);

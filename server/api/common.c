@@ -2,7 +2,6 @@
  * common.c: replies, body checks, names, times, the audit log and the look-ups
  * every handler shares (see api.h).
  */
-#include <ctype.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -11,7 +10,9 @@
 #include "api/api.h"
 #include "auth.h"
 #include "err.h"
+#include "jobs.h"
 #include "log.h"
+#include "store/usage.h"
 #include "util.h"
 
 static void set_body(struct vv_call *c, int status, char *text)
@@ -50,8 +51,57 @@ void vv_reply_error(struct vv_call *c, int status, const char *code, const char 
     json_decref(e);
 }
 
+void vv_reply_storage_full(struct vv_call *c, const char *job)
+{
+    char msg[700], avail_s[32], need_s[32];
+    uint64_t avail = 0, total = 0;
+    size_t need = c->req ? c->req->body_len : 0;
+
+    vv_best_effort(vv_store_space(c->srv->data_dir, &avail, &total));
+    vv_bytes_text(avail, avail_s);
+    vv_bytes_text(need, need_s);
+    snprintf(msg, sizeof(msg),
+             "the vault's storage is full: %s free in %.200s, this write needed %s and more room "
+             "for what follows; free space there (delete recovery points, then run garbage "
+             "collection, or grow the file system), then run the backup again",
+             avail_s, c->srv->data_dir, need ? need_s : "a little");
+    vv_error("answering 507 VaultStorageFull to %s %s%s%s", c->req ? c->req->method : "-",
+             c->req ? c->req->path : "-", job ? " of job " : "", job ? job : "");
+    if (job && vv_uuid_valid(job)) {
+        vv_db_lock(c->srv->db);
+        vv_best_effort(vv_job_fail_storage_full(c->srv, job, c->now, msg));
+        vv_db_unlock(c->srv->db);
+    }
+    vv_reply_error(c, 507, "VaultStorageFull", "%s", msg);
+}
+
+int vv_space_low(struct vv_server *s, uint64_t *avail, uint64_t *want, char *msg, size_t n)
+{
+    uint64_t total = 0;
+    char a[32], w[32];
+
+    *avail = *want = 0;
+    if (vv_store_space(s->data_dir, avail, &total) != 0)
+        return 0; /* logged; the writes themselves then say whether space is short */
+    *want = s->min_free_percent ? total / 100 * (uint64_t)s->min_free_percent : s->min_free_bytes;
+    if (*want == 0 || *avail >= *want)
+        return 0;
+    vv_bytes_text(*avail, a);
+    vv_bytes_text(*want, w);
+    snprintf(msg, n,
+             "the vault's storage is nearly full: %s free in %.200s, below the %s the server "
+             "keeps free (--min-free); free space there (delete recovery points, then run "
+             "garbage collection, or grow the file system), then run the backup again",
+             a, s->data_dir, w);
+    return 1;
+}
+
 void vv_reply_internal(struct vv_call *c, int err)
 {
+    if (err == VV_E_NOSPC) {
+        vv_reply_storage_full(c, NULL);
+        return;
+    }
     /* the one line the reply's "see the server log" points to */
     vv_error("answering 500 InternalError to %s %s: %s (%s)%s%s%s%s%s%s",
              c->req ? c->req->method : "-", c->req ? c->req->path : "-", vv_errname(err),
@@ -156,17 +206,6 @@ int vv_check_name(struct vv_call *c, const char *what, const char *name)
                    "with a letter or digit",
                    what, name);
     return -1;
-}
-
-int vv_region_valid(const char *s)
-{
-    size_t n = s ? strlen(s) : 0;
-    if (n < 1 || n > 64 || !isalnum((unsigned char)s[0]))
-        return 0;
-    for (size_t i = 0; i < n; i++)
-        if (!islower((unsigned char)s[i]) && !isdigit((unsigned char)s[i]) && s[i] != '-')
-            return 0;
-    return 1;
 }
 
 void vv_audit(struct vv_call *c, const char *action, const char *target, const char *detail)

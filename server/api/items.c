@@ -14,6 +14,7 @@
 #include "err.h"
 #include "jobs.h"
 #include "log.h"
+#include "recovery.h"
 #include "scheduler.h"
 #include "policy/scripts.h"
 #include "store/repo.h"
@@ -28,7 +29,10 @@
     "  " T("i.deleted") " AS deletedAt, " T("i.purge_at") " AS purgeAt, "                        \
     "  " T("i.next_run") " AS nextRun, json_extract(p.spec, '$.timeZone') AS timeZone, "         \
     "  i.last_backup_status AS lastBackupStatus, " T("i.last_backup_time") " AS lastBackupTime, " \
-    "  (SELECT COUNT(*) FROM recovery_points r WHERE r.item_id = i.id) AS recoveryPointCount, " \
+    "  (SELECT COUNT(*) FROM recovery_points r WHERE r.item_id = i.id "                        \
+    "     AND r.deleted IS NULL) AS recoveryPointCount, "                                      \
+    "  (SELECT COUNT(*) FROM recovery_points r WHERE r.item_id = i.id "                        \
+    "     AND r.deleted IS NOT NULL) AS softDeletedPointCount, "                               \
     "  (SELECT r.name FROM recovery_points r WHERE r.item_id = i.id "                          \
     "     ORDER BY r.time DESC, r.id DESC LIMIT 1) AS latestRecoveryPoint, "                   \
     "  (SELECT r.consistency FROM recovery_points r WHERE r.item_id = i.id "                   \
@@ -45,7 +49,9 @@
 
 #define POINT_SELECT                                                                         \
     "SELECT r.name, i.name AS item, v.name AS vault, " T("r.time") " AS time, "                \
-    "  " T("r.expires") " AS expiresAt, r.consistency AS recoveryPointType, r.parent, "     \
+    "  CASE WHEN r.held THEN NULL ELSE " T("r.expires") " END AS expiresAt, "                 \
+    "  r.consistency AS recoveryPointType, r.parent, "                                        \
+    "  r.deleted IS NOT NULL AS \"softDeleted:bool\", " T("r.purge_at") " AS purgeAt, "        \
     "  r.disks AS \"disks:json\", "                                                      \
     "  r.job_id AS job, r.kind, "                                                            \
     "  CASE WHEN COALESCE(r.retained_by, '') = '' THEN json('[]') "                            \
@@ -147,7 +153,7 @@ static int item_settings(struct vv_call *c, char **disks, int *disks_given, char
 {
     static const char *const dfields[] = {"setting", "disks", NULL};
     json_t *ds, *ss;
-    char err[400];
+    char err[600];
 
     *disks = *scripts = NULL;
     *disks_given = json_object_get(c->body, "diskSettings") != NULL;
@@ -182,7 +188,7 @@ static int item_settings(struct vv_call *c, char **disks, int *disks_given, char
     if ((ss = json_object_get(c->body, "scriptSettings")) && !json_is_null(ss)) {
         struct vv_script_settings sc;
         json_t *canon;
-        if (vv_scripts_from_json(ss, &sc, err, sizeof(err)) != 0) {
+        if (vv_scripts_from_request(ss, &sc, err, sizeof(err)) != 0) {
             vv_reply_error(c, 400, "InvalidParameter", "%s", err);
             return -1;
         }
@@ -201,6 +207,16 @@ static int item_settings(struct vv_call *c, char **disks, int *disks_given, char
         return -1;
     }
     return 0;
+}
+
+/* Audits a change of the script settings of item (scripts: the canonical JSON
+ * stored, NULL when cleared): they decide what runs inside its guest. */
+static void audit_scripts(struct vv_call *c, const char *item, const char *scripts)
+{
+    char detail[600];
+    snprintf(detail, sizeof(detail), "vault=%s scriptSettings=%.500s", c->param[0],
+             scripts ? scripts : "null");
+    vv_audit(c, "SetItemScriptSettings", item, detail);
 }
 
 /* An enable request's body. Strings are borrowed from c->body; the settings texts
@@ -230,10 +246,23 @@ static int enable_parse(struct vv_call *c, struct enable_req *q)
     static const char *const fields[] = {"vm", "container", "policy", "diskSettings",
                                          "scriptSettings", NULL};
 
+    const json_t *ss = json_object_get(c->body, "scriptSettings");
+
     if (vv_body_only(c, c->body, NULL, fields) || vv_body_str(c, c->body, "vm", 1, &q->vm) ||
         vv_body_str(c, c->body, "container", 0, &q->container) ||
         vv_body_str(c, c->body, "policy", 0, &q->policy))
         return -1;
+    /* protect is an Operator's; its scriptSettings (whether scripts run in the guest,
+     * whether it is frozen) need the Contributor role, as every change of them does */
+    if (ss && !json_is_null(ss) && c->who.role < VV_ROLE_CONTRIBUTOR) {
+        vv_reply_error(c, 403, "AuthorizationFailed",
+                       "scriptSettings need the Contributor or Owner role; '%s' is an "
+                       "Operator. Protect the VM without them (it then uses its policy's), and "
+                       "have a Contributor set them with 'vmvault protection update-for-vm "
+                       "--script-settings'",
+                       c->who.user);
+        return -1;
+    }
     if (!q->policy)
         q->policy = "DefaultPolicy";
     return 0;
@@ -378,12 +407,13 @@ void vv_api_item_enable(struct vv_call *c)
 {
     struct enable_req q = {0};
     struct enable_vm vm = {0};
-    char location[80], job[VV_UUID_LEN];
+    char location[80], job[VV_UUID_LEN], uuid[VV_UUID_LEN];
     int64_t vid, pid = 0, item_id;
+    int r;
 
     /* checked in this order, so that a request with several faults gets the same
      * answer: vault, body fields, the VM, the policy, the settings */
-    if (vv_find_vault(c, c->param[0], &vid, NULL, location, sizeof(location)) ||
+    if (vv_find_vault(c, c->param[0], &vid, uuid, location, sizeof(location)) ||
         enable_parse(c, &q) || enable_find_vm(c, vid, &q, &vm) ||
         enable_check_vm(c, &vm, location) || vv_find_policy(c, vid, q.policy, NULL, &pid) ||
         item_settings(c, &q.disk_settings, &q.disks_given, &q.script_settings,
@@ -392,6 +422,14 @@ void vv_api_item_enable(struct vv_call *c)
         enable_req_release(&q);
         return;
     }
+    if (q.script_settings)
+        audit_scripts(c, vm.name, q.script_settings);
+    /* the store names the item and its host at once: a catalog rebuild after a crash
+     * right now knows whose VM its points are */
+    if ((r = vv_vault_meta_write(c->srv, uuid)) < 0)
+        vv_warn("vault '%s': its metadata object does not name VM '%s' yet (%s); the "
+                "server retries every minute, and a catalog rebuild before that would "
+                "not know the VM's host", c->param[0], vm.name, vv_strerror(r));
     enable_req_release(&q);
     vv_info("protection enabled for VM '%s' (%s) in vault '%s' with policy '%s' by %s", vm.name,
             vm.uuid, c->param[0], q.policy, c->who.user);
@@ -481,6 +519,14 @@ void vv_api_item_backup(struct vv_call *c)
     }
     if (no_active_job(c, id))
         return;
+    {
+        uint64_t avail, want;
+        char msg[600];
+        if (vv_space_low(c->srv, &avail, &want, msg, sizeof(msg))) {
+            vv_reply_error(c, 507, "VaultStorageLow", "%s", msg);
+            return;
+        }
+    }
     if ((r = vv_job_create(c, vid, id, "Backup", "InProgress", tasks, until, job)) < 0) {
         vv_reply_internal(c, r);
         return;
@@ -707,12 +753,65 @@ void vv_api_item_disable(struct vv_call *c)
     vv_reply(c, 200, json_pack("{s:o?,s:o*}", "item", item, "job", vv_job_json(c, job)));
 }
 
+/* A resume that names another policy than the item's own (its current one, else the
+ * one it was stopped with) changes its retention: that needs a Contributor. 0, or -1
+ * after replying 403. */
+static int resume_may_change(struct vv_call *c, const char *policy, const char *own)
+{
+    if (!policy || (own[0] && !strcmp(policy, own)) || c->who.role >= VV_ROLE_CONTRIBUTOR)
+        return 0;
+    vv_reply_error(c, 403, "AuthorizationFailed",
+                   "resuming '%s' with policy '%s'%s%s%s changes its retention and needs the "
+                   "Contributor or Owner role; '%s' is an Operator: resume without 'policy' to "
+                   "keep its own",
+                   c->param[1], policy, own[0] ? " instead of its policy '" : "",
+                   own[0] ? own : "", own[0] ? "'" : "", c->who.user);
+    return -1;
+}
+
+/* Resume protection of a stopped item with policy pid: its schedule starts now, and
+ * points whose expiry this brings forward are marked to be soft deleted when they
+ * expire (vv_retention_change_*): *shortened counts them. Catalog locked; one
+ * transaction. 0 or <0. */
+static int resume_apply(struct vv_call *c, int64_t vid, int64_t id, int64_t pid,
+                        char job[VV_UUID_LEN], int64_t *shortened)
+{
+    struct vv_retention_change ch;
+    int r;
+
+    if ((r = vv_db_begin(c->srv->db)) != 0)
+        return r;
+    r = vv_retention_change_begin(c->srv, id, 0, &ch);
+    if (r >= 0)
+        r = vv_db_run(c->srv->db,
+                      "UPDATE protected_items SET policy_id = ?, last_policy = NULL, "
+                      "stop_mode = NULL, "
+                      "state = CASE WHEN EXISTS(SELECT 1 FROM recovery_points r "
+                      "  WHERE r.item_id = protected_items.id) "
+                      "  THEN 'Protected' ELSE 'IRPending' END WHERE id = ?",
+                      "ii", pid, id);
+    if (r >= 0)
+        r = vv_sched_item_reset(c->srv, id, c->now);
+    if (r >= 0)
+        r = vv_retention_refresh(c->srv, id);
+    if (r >= 0)
+        r = vv_retention_change_end(c->srv, &ch);
+    *shortened = ch.shortened;
+    vv_retention_change_release(&ch);
+    if (r < 0 || (r = vv_job_create(c, vid, id, "ConfigureBackup", "Completed", "[]", 0, job)) < 0 ||
+        (r = vv_db_commit(c->srv->db)) != 0) {
+        vv_db_rollback(c->srv->db);
+        return r < 0 ? r : VV_E_IO;
+    }
+    return 0;
+}
+
 void vv_api_item_resume(struct vv_call *c)
 {
     static const char *const fields[] = {"policy", NULL};
     const char *policy = NULL;
-    char state[32] = "", last[80] = "", cur[80] = "", job[VV_UUID_LEN];
-    int64_t vid, id, pid = 0, deleted = 0;
+    char state[32] = "", last[80] = "", cur[80] = "", job[VV_UUID_LEN], detail[256];
+    int64_t vid, id, pid = 0, deleted = 0, shortened = 0;
     int r;
 
     if (vv_find_vault(c, c->param[0], &vid, NULL, NULL, 0) || find_item(c, vid, &id))
@@ -745,30 +844,19 @@ void vv_api_item_resume(struct vv_call *c)
                        c->param[1], state);
         return;
     }
+    if (resume_may_change(c, policy, cur[0] ? cur : last))
+        return;
     if (!policy)
         policy = cur[0] ? cur : last[0] ? last : "DefaultPolicy";
     if (vv_find_policy(c, vid, policy, "; name another with 'policy'", &pid))
         return;
-    if ((r = vv_db_begin(c->srv->db)) != 0) {
+    if ((r = resume_apply(c, vid, id, pid, job, &shortened)) != 0) {
         vv_reply_internal(c, r);
         return;
     }
-    r = vv_db_run(c->srv->db,
-                  "UPDATE protected_items SET policy_id = ?, last_policy = NULL, stop_mode = NULL, "
-                  "state = CASE WHEN EXISTS(SELECT 1 FROM recovery_points r "
-                  "  WHERE r.item_id = protected_items.id) "
-                  "  THEN 'Protected' ELSE 'IRPending' END WHERE id = ?",
-                  "ii", pid, id);
-    if (r >= 0)
-        r = vv_sched_item_reset(c->srv, id, c->now);
-    if (r >= 0)
-        r = vv_retention_refresh(c->srv, id);
-    if (r < 0 || (r = vv_job_create(c, vid, id, "ConfigureBackup", "Completed", "[]", 0, job)) < 0 ||
-        (r = vv_db_commit(c->srv->db)) != 0) {
-        vv_db_rollback(c->srv->db);
-        vv_reply_internal(c, r);
-        return;
-    }
+    snprintf(detail, sizeof(detail), "vault=%s policy=%s previousPolicy=%s pointsShortened=%lld",
+             c->param[0], policy, cur[0] ? cur : last[0] ? last : "-", (long long)shortened);
+    vv_audit(c, "ResumeProtection", c->param[1], detail);
     vv_info("protection of '%s' in vault '%s' resumed with policy '%s' by %s", c->param[1],
             c->param[0], policy, c->who.user);
     vv_reply(c, 200, item_json(c, id));
@@ -821,6 +909,51 @@ void vv_api_item_undelete(struct vv_call *c)
     vv_info("backup data of '%s' in vault '%s' undeleted by %s", c->param[1], c->param[0],
             c->who.user);
     vv_reply(c, 200, json_pack("{s:o*,s:o*}", "item", item_json(c, id), "job", vv_job_json(c, job)));
+}
+
+/* Bring back a recovery point soft deleted because a change of retention brought its
+ * expiry forward: it is kept (held) until its item's data is deleted. Operator, as
+ * an item's undelete. Audited. */
+void vv_api_point_undelete(struct vv_call *c)
+{
+    int64_t vid, id, deleted = 0;
+    char detail[160];
+    int r;
+
+    if (vv_find_vault(c, c->param[0], &vid, NULL, NULL, 0) || find_item(c, vid, &id) ||
+        vv_body_only(c, c->body, NULL, (const char *const[]){NULL}))
+        return;
+    r = vv_db_int(c->srv->db, &deleted,
+                  "SELECT deleted IS NOT NULL FROM recovery_points WHERE item_id = ? AND name = ?",
+                  "is", id, c->param[2]);
+    if (r == 0) {
+        vv_reply_error(c, 404, "RecoveryPointNotFound", "'%s' has no recovery point '%s'",
+                       c->param[1], c->param[2]);
+        return;
+    }
+    if (r < 0) {
+        vv_reply_internal(c, r);
+        return;
+    }
+    if (!deleted) {
+        vv_reply_error(c, 409, "RecoveryPointNotDeleted",
+                       "recovery point %s of '%s' is not soft deleted; there is nothing to "
+                       "undelete",
+                       c->param[2], c->param[1]);
+        return;
+    }
+    if ((r = vv_db_run(c->srv->db,
+                       "UPDATE recovery_points SET deleted = NULL, purge_at = NULL, held = 1 "
+                       "WHERE item_id = ? AND name = ?",
+                       "is", id, c->param[2])) < 0) {
+        vv_reply_internal(c, r);
+        return;
+    }
+    snprintf(detail, sizeof(detail), "vault=%s recoveryPoint=%s", c->param[0], c->param[2]);
+    vv_audit(c, "UndeleteRecoveryPoint", c->param[1], detail);
+    vv_info("recovery point %s of '%s' in vault '%s' undeleted by %s", c->param[2], c->param[1],
+            c->param[0], c->who.user);
+    vv_api_point_show(c);
 }
 
 void vv_api_point_list(struct vv_call *c)
@@ -967,6 +1100,20 @@ static int restore_check_point(struct vv_call *c, int64_t id, const json_t *disk
     }
     json_decref(point);
     if ((r = vv_db_int(c->srv->db, &deleted,
+                       "SELECT deleted IS NOT NULL FROM recovery_points WHERE item_id = ? "
+                       "AND name = ?",
+                       "is", id, c->param[2])) < 0) {
+        vv_reply_internal(c, r);
+        return -1;
+    }
+    if (deleted) {
+        vv_reply_error(c, 409, "RecoveryPointSoftDeleted",
+                       "recovery point %s of '%s' is soft deleted (its retention was shortened); "
+                       "undelete it ('vmvault recoverypoint undelete') to restore from it",
+                       c->param[2], c->param[1]);
+        return -1;
+    }
+    if ((r = vv_db_int(c->srv->db, &deleted,
                        "SELECT deleted IS NOT NULL FROM protected_items WHERE id = ?", "i", id)) <
         0) {
         vv_reply_internal(c, r);
@@ -1032,6 +1179,12 @@ void vv_api_point_restore(struct vv_call *c)
         vv_reply_internal(c, r);
         return;
     }
+    {
+        char detail[200];
+        snprintf(detail, sizeof(detail), "vault=%s recoveryPoint=%s restoreMode=%s job=%s",
+                 c->param[0], c->param[2], q.mode, job);
+        vv_audit(c, "RestoreRequested", c->param[1], detail);
+    }
     vv_info("restore of '%s' from %s (%s) requested by %s: job %s", c->param[1], c->param[2],
             q.mode, c->who.user, job);
     vv_reply(c, 202, vv_job_json(c, job));
@@ -1056,9 +1209,10 @@ void vv_api_item_update(struct vv_call *c)
     if (disks_given)
         r = vv_db_run(c->srv->db, "UPDATE protected_items SET disk_settings = ? WHERE id = ?",
                       "si", disks, id);
-    if (r >= 0 && scripts_given)
-        r = vv_db_run(c->srv->db, "UPDATE protected_items SET script_settings = ? WHERE id = ?",
-                      "si", scripts, id);
+    if (r >= 0 && scripts_given &&
+        (r = vv_db_run(c->srv->db, "UPDATE protected_items SET script_settings = ? WHERE id = ?",
+                       "si", scripts, id)) >= 0)
+        audit_scripts(c, c->param[1], scripts);
     free(disks);
     free(scripts);
     if (r < 0) {

@@ -191,6 +191,7 @@ void vv_api_job_cancel(struct vv_call *c)
         vv_reply_internal(c, r);
         return;
     }
+    vv_audit(c, "CancelJob", c->param[1], c->param[0]);
     vv_info("job %s: cancel requested by %s", c->param[1], c->who.user);
     vv_reply(c, 202, vv_job_json(c, c->param[1]));
 }

@@ -10,6 +10,7 @@
 #include "err.h"
 #include "log.h"
 #include "policy/policy.h"
+#include "policy/scripts.h"
 #include "scheduler.h"
 #include "policy/schedule.h"
 #include "util.h"
@@ -59,35 +60,20 @@ static json_t *policies_json(struct vv_call *c, const char *vault, int64_t vault
     return arr;
 }
 
-int vv_policy_insert_default(struct vv_call *c, int64_t vault_id)
-{
-    struct vv_policy p;
-    json_t *j;
-    char *spec;
-    int r;
-
-    vv_policy_default(&p);
-    j = vv_policy_to_json(&p);
-    spec = j ? vv_json_dump(j) : NULL;
-    json_decref(j);
-    if (!spec)
-        return VV_E_NOMEM;
-    r = vv_db_run(c->srv->db,
-                  "INSERT INTO policies(vault_id, name, spec, created, updated) VALUES (?,?,?,?,?)",
-                  "issii", vault_id, DEFAULT_POLICY, spec, (int64_t)c->now, (int64_t)c->now);
-    free(spec);
-    return r < 0 ? r : 0;
-}
-
 /* Check a policy body; on success *spec is its canonical JSON (caller frees). */
 static int parse_policy(struct vv_call *c, char **spec)
 {
     struct vv_policy p;
+    struct vv_script_settings sc;
     const struct vv_tz *tz;
-    char err[300];
+    const json_t *ss = json_object_get(c->body, "scriptSettings");
+    char err[600];
     json_t *j;
 
-    if (vv_policy_from_json(c->body, &p, err, sizeof(err)) != 0) {
+    /* a request may not name the scripts a guest runs (stored policies still may:
+     * vv_policy_from_json accepts them) */
+    if ((ss && !json_is_null(ss) && vv_scripts_from_request(ss, &sc, err, sizeof(err)) != 0) ||
+        vv_policy_from_json(c->body, &p, err, sizeof(err)) != 0) {
         vv_reply_error(c, 400, "InvalidParameter", "%s", err);
         return -1;
     }
@@ -144,12 +130,35 @@ void vv_api_policy_show(struct vv_call *c)
     reply_one(c, 200, vid, c->param[1]);
 }
 
+/* 1 when the script settings of a policy change from the stored spec old (NULL for
+ * a new policy) to spec, with the audit line's detail in detail (n bytes); else 0.
+ * They decide what runs inside its items' guests: a change is audited
+ * (SetPolicyScriptSettings). */
+static int scripts_change(struct vv_call *c, const char *old, const char *spec, char *detail,
+                          size_t n)
+{
+    json_t *a = old ? vv_json_parse(old, strlen(old), NULL, 0) : NULL;
+    json_t *b = vv_json_parse(spec, strlen(spec), NULL, 0);
+    const json_t *sa = json_object_get(a, "scriptSettings");
+    const json_t *sb = json_object_get(b, "scriptSettings");
+    int changed = (sa || sb) && !(sa && sb && json_equal(sa, sb));
+    char *text = changed && sb ? vv_json_dump(sb) : NULL;
+
+    if (changed)
+        snprintf(detail, n, "vault=%s scriptSettings=%.500s", c->param[0],
+                 text ? text : "null");
+    free(text);
+    json_decref(a);
+    json_decref(b);
+    return changed;
+}
+
 void vv_api_policy_create(struct vv_call *c)
 {
     const char *name;
-    char *spec;
+    char *spec, sdetail[600];
     int64_t vid;
-    int r;
+    int r, scripts_changed;
 
     if (vv_find_vault(c, c->param[0], &vid, NULL, NULL, 0) ||
         vv_body_str(c, c->body, "name", 1, &name))
@@ -158,6 +167,7 @@ void vv_api_policy_create(struct vv_call *c)
         return;
     if (parse_policy(c, &spec))
         return;
+    scripts_changed = scripts_change(c, NULL, spec, sdetail, sizeof(sdetail));
     r = vv_db_run(c->srv->db,
                   "INSERT INTO policies(vault_id, name, spec, created, updated) VALUES (?,?,?,?,?)",
                   "issii", vid, name, spec, (int64_t)c->now, (int64_t)c->now);
@@ -172,6 +182,8 @@ void vv_api_policy_create(struct vv_call *c)
         vv_reply_internal(c, r);
         return;
     }
+    if (scripts_changed)
+        vv_audit(c, "SetPolicyScriptSettings", name, sdetail);
     reply_one(c, 201, vid, name);
 }
 
@@ -180,9 +192,10 @@ static int retention_all(struct vv_call *c, int64_t pid);
 void vv_api_policy_set(struct vv_call *c)
 {
     const char *name;
-    char *spec, old[32768];
+    char *spec, old[32768], sdetail[600];
     int64_t vid, pid = 0;
-    int r, same_schedule;
+    struct vv_retention_change ch;
+    int r, same_schedule, scripts_changed;
 
     if (vv_find_vault(c, c->param[0], &vid, NULL, NULL, 0) ||
         vv_body_str(c, c->body, "name", 0, &name))
@@ -209,6 +222,7 @@ void vv_api_policy_set(struct vv_call *c)
                            c->param[1]);
         return;
     }
+    scripts_changed = scripts_change(c, old, spec, sdetail, sizeof(sdetail));
     {
         json_t *a = vv_json_parse(old, strlen(old), NULL, 0), *b = vv_json_parse(spec, strlen(spec), NULL, 0);
         same_schedule = a && b &&
@@ -223,21 +237,29 @@ void vv_api_policy_set(struct vv_call *c)
         vv_reply_internal(c, r);
         return;
     }
-    r = vv_db_run(c->srv->db, "UPDATE policies SET spec = ?, updated = ? WHERE id = ?", "sii",
-                  spec, (int64_t)c->now, pid);
+    r = vv_retention_change_begin(c->srv, 0, pid, &ch);
+    if (r >= 0)
+        r = vv_db_run(c->srv->db, "UPDATE policies SET spec = ?, updated = ? WHERE id = ?", "sii",
+                      spec, (int64_t)c->now, pid);
     free(spec);
     /* Items on the policy: a new schedule starts now; every point's expiry follows the
-     * new retention (longer keeps points longer, shorter lets the next prune take them). */
+     * new retention (longer keeps points longer; a point whose expiry comes earlier is
+     * soft deleted when it expires, not removed: vv_retention_change_end). */
     if (r >= 0 && !same_schedule)
         r = vv_sched_policy_reset(c->srv, pid, c->now);
     else if (r >= 0)
         r = retention_all(c, pid);
+    if (r >= 0)
+        r = vv_retention_change_end(c->srv, &ch);
+    vv_retention_change_release(&ch);
     if (r < 0 || (r = vv_db_commit(c->srv->db)) != 0) {
         vv_db_rollback(c->srv->db);
         vv_reply_internal(c, r);
         return;
     }
     vv_audit(c, "SetPolicy", c->param[1], c->param[0]);
+    if (scripts_changed)
+        vv_audit(c, "SetPolicyScriptSettings", c->param[1], sdetail);
     reply_one(c, 200, vid, c->param[1]);
 }
 

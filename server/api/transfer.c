@@ -14,6 +14,7 @@
  * These handlers lock the catalog only around catalog work: uploads and hashing run
  * in parallel on every connection's thread.
  */
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
@@ -100,22 +101,99 @@ static int agent_repo(struct vv_call *c, struct vv_repo **repo)
     return r ? -1 : 0;
 }
 
-/* The store and the chunk guard of the agent's vault, and the guard session of the
- * call: "c<host id>:<job>" when the agent names its job (?job=), else "c<host id>".
- * 0, or -1 after replying. */
+/* The pin session of an upload request: the running Backup job's that the request
+ * names (?job=), or one for the request alone, released when it ends. */
+struct pin_session {
+    struct vv_repo *repo;
+    struct vv_chunk_guard *guard;
+    char key[VV_GUARD_KEY_MAX];
+    const char *job; /* borrowed from the request; NULL for the request's own session */
+};
+
+/* The store and the chunk guard of the agent's vault, and the guard session key of
+ * job (never NULL: checked by the caller). 0, or -1 after replying. */
 static int agent_guard(struct vv_call *c, const char *job, struct vv_repo **repo,
                        struct vv_chunk_guard **guard, char key[VV_GUARD_KEY_MAX])
 {
     int r;
-    if (job && (strlen(job) > 40 || strspn(job, "0123456789abcdef-") != strlen(job))) {
-        vv_reply_error(c, 400, "InvalidParameter", "job '%.60s' is not a job id", job);
-        return -1;
-    }
     vv_guard_key(c->who.container_id, job, key);
     r = vv_server_repo_guard(c->srv, c->who.vault_uuid, repo, guard);
     if (r)
         vv_reply_internal(c, r);
     return r ? -1 : 0;
+}
+
+/* The job a request names (?job=) must be a job of the caller's host that is claimed
+ * and running, of the operation op. Takes the lock. 0, or -1 after replying. */
+static int named_job(struct vv_call *c, const char *job, const char *op, const char *why)
+{
+    char have[32], status[32];
+    int64_t item_id;
+    int r;
+
+    if (!vv_uuid_valid(job)) {
+        vv_reply_error(c, 400, "InvalidParameter",
+                       "job '%.60s' is not a job id; name the running %s job %s", job, op, why);
+        return -1;
+    }
+    vv_db_lock(c->srv->db);
+    r = vv_agent_job_id(c, job, have, status, &item_id);
+    vv_db_unlock(c->srv->db);
+    if (r)
+        return -1;
+    if (strcmp(have, op) != 0) {
+        vv_reply_error(c, 409, "WrongJobKind", "job %s is a %s job; only a running %s job %s",
+                       job, have, op, why);
+        return -1;
+    }
+    return 0;
+}
+
+/* Open the pin session of an upload request (see struct pin_session). 0, or -1 after
+ * replying. */
+static int pin_session_open(struct vv_call *c, struct pin_session *ps)
+{
+    static atomic_uint_fast64_t next;
+    char own[32];
+
+    ps->job = vv_http_query(c->req, "job");
+    if (ps->job && named_job(c, ps->job, "Backup", "pins chunks (?job=)"))
+        return -1;
+    if (!ps->job)
+        snprintf(own, sizeof(own), "-%llu", (unsigned long long)atomic_fetch_add(&next, 1));
+    return agent_guard(c, ps->job ? ps->job : own, &ps->repo, &ps->guard, ps->key);
+}
+
+/* The request is done: its own session lets its pins go (a job's stays). */
+static void pin_session_close(struct pin_session *ps)
+{
+    if (!ps->job && ps->guard)
+        vv_guard_release(ps->guard, ps->key);
+}
+
+/* Count n more pins of the session against the job's limit. 0, or -1 after replying
+ * 429 PinLimitReached (where says what was done before). */
+static int pin_session_take(struct vv_call *c, struct pin_session *ps, uint64_t n,
+                            const char *where)
+{
+    uint64_t have = 0;
+    int r;
+
+    if (!ps->job)
+        return 0; /* one request's pins, released when it ends */
+    if ((r = vv_pins_take(ps->key, n, &have)) == 0)
+        return 0;
+    if (r != VV_E_TOOBIG) {
+        vv_reply_internal(c, r);
+        return -1;
+    }
+    vv_warn("job %s of host '%s' reached its limit of %llu pinned chunk ids", ps->job,
+            c->who.container, (unsigned long long)vv_pin_limit());
+    vv_reply_error(c, 429, "PinLimitReached",
+                   "job %s has pinned %llu chunk ids and may pin at most %llu (vmvaultd's "
+                   "--job-pin-limit)%s; a disk that needs more needs a higher limit",
+                   ps->job, (unsigned long long)have, (unsigned long long)vv_pin_limit(), where);
+    return -1;
 }
 
 /* Each id pinned for the job and looked up in the store, on the server's lookup
@@ -188,22 +266,17 @@ static json_t *body_ids(struct vv_call *c, size_t min, size_t max)
     return ids;
 }
 
-void vv_api_chunks_missing(struct vv_call *c)
+static void chunks_missing(struct vv_call *c, struct pin_session *ps, json_t *ids)
 {
-    struct vv_repo *repo;
-    struct vv_chunk_guard *guard;
-    char key[VV_GUARD_KEY_MAX];
-    json_t *ids, *v, *missing;
+    json_t *v, *missing;
     struct lookup_run lr;
     size_t i, n;
     int r = 0;
 
-    if (!(ids = body_ids(c, 0, MAX_IDS)))
-        return;
-    if (agent_guard(c, vv_http_query(c->req, "job"), &repo, &guard, key))
-        return;
     n = json_array_size(ids);
-    lr = (struct lookup_run){repo, guard, key, calloc(n ? n : 1, VV_CHUNK_ID_LEN),
+    if (pin_session_take(c, ps, n, ""))
+        return;
+    lr = (struct lookup_run){ps->repo, ps->guard, ps->key, calloc(n ? n : 1, VV_CHUNK_ID_LEN),
                              calloc(n ? n : 1, 1), NULL, 0};
     if (!lr.ids || !lr.absent)
         r = VV_E_NOMEM;
@@ -228,6 +301,17 @@ void vv_api_chunks_missing(struct vv_call *c)
     vv_reply(c, 200, json_pack("{s:o}", "missing", missing));
 }
 
+void vv_api_chunks_missing(struct vv_call *c)
+{
+    struct pin_session ps = {0};
+    json_t *ids;
+
+    if (!(ids = body_ids(c, 0, MAX_IDS)) || pin_session_open(c, &ps))
+        return;
+    chunks_missing(c, &ps, ids);
+    pin_session_close(&ps);
+}
+
 /* Why a chunk was refused: the HTTP status, code and message of the reply. */
 struct refusal {
     int status;
@@ -237,6 +321,8 @@ struct refusal {
 
 /* take_chunk's answer for a chunk it refuses (the others: 0 stored, 1 present). */
 #define REFUSED 2
+/* An upload that was answered before its chunk was looked at. */
+#define REPLIED_PUT 3
 
 /* Check one uploaded chunk (decompressed when zstd, re-hashed against id) and store
  * it through the guard for the job's session key. 0 stored, 1 already present,
@@ -301,9 +387,7 @@ void vv_api_chunk_put(struct vv_call *c)
     const char *enc = vv_http_header(c->req, "Content-Encoding");
     uint8_t id[VV_CHUNK_ID_LEN];
     enum vv_rec_enc how = VV_REC_RAW;
-    struct vv_repo *repo;
-    struct vv_chunk_guard *guard;
-    char key[VV_GUARD_KEY_MAX];
+    struct pin_session ps = {0};
     struct refusal why;
     struct tls *t;
     int r;
@@ -331,12 +415,21 @@ void vv_api_chunk_put(struct vv_call *c)
         vv_reply_internal(c, VV_E_NOMEM);
         return;
     }
-    if (agent_guard(c, vv_http_query(c->req, "job"), &repo, &guard, key))
+    if (pin_session_open(c, &ps))
         return;
-    r = take_chunk(t, repo, guard, key, c->who.container, id, how, c->req->body,
-                   c->req->body_len, &why);
+    r = pin_session_take(c, &ps, 1, "") ? REPLIED_PUT
+                                         : take_chunk(t, ps.repo, ps.guard, ps.key,
+                                                      c->who.container, id, how, c->req->body,
+                                                      c->req->body_len, &why);
+    pin_session_close(&ps);
+    if (r == REPLIED_PUT)
+        return;
     if (r == REFUSED) {
         vv_reply_error(c, why.status, why.code, "%s", why.msg);
+        return;
+    }
+    if (r == VV_E_NOSPC) {
+        vv_reply_storage_full(c, vv_http_query(c->req, "job"));
         return;
     }
     if (r < 0) {
@@ -349,28 +442,15 @@ void vv_api_chunk_put(struct vv_call *c)
 /* A batch upload: the records of chunkrec.h. */
 #define BATCH_MAX_RECORDS 1024
 
-void vv_api_chunks_put(struct vv_call *c)
+static void chunks_put(struct vv_call *c, struct pin_session *ps, struct tls *t)
 {
     const uint8_t *p = c->req->body, *end = p + c->req->body_len;
-    struct vv_repo *repo;
-    struct vv_chunk_guard *guard;
-    char key[VV_GUARD_KEY_MAX], id_hex[2 * VV_CHUNK_ID_LEN + 1];
+    char id_hex[2 * VV_CHUNK_ID_LEN + 1], where[80];
     struct refusal why;
     struct vv_rec rec;
-    struct tls *t;
     size_t nrec = 0, stored = 0, present = 0;
     int r;
 
-    if (!(t = thread_tls())) {
-        vv_reply_internal(c, VV_E_NOMEM);
-        return;
-    }
-    if (c->req->body_len == 0) {
-        vv_reply_error(c, 400, "InvalidParameter", "the batch holds no chunk");
-        return;
-    }
-    if (agent_guard(c, vv_http_query(c->req, "job"), &repo, &guard, key))
-        return;
     for (; p < end; nrec++, p += VV_REC_HEAD + rec.len) {
         if (nrec == BATCH_MAX_RECORDS) {
             vv_reply_error(c, 400, "InvalidParameter",
@@ -401,12 +481,19 @@ void vv_api_chunks_put(struct vv_call *c)
                            nrec, id_hex, rec.len, (size_t)(end - p) - VV_REC_HEAD, nrec);
             return;
         }
-        r = take_chunk(t, repo, guard, key, c->who.container, rec.id, (enum vv_rec_enc)rec.enc,
-                       rec.payload, rec.len, &why);
+        snprintf(where, sizeof(where), " (record %zu; the first %zu were stored)", nrec, nrec);
+        if (pin_session_take(c, ps, 1, where))
+            return;
+        r = take_chunk(t, ps->repo, ps->guard, ps->key, c->who.container, rec.id,
+                       (enum vv_rec_enc)rec.enc, rec.payload, rec.len, &why);
         if (r == REFUSED) {
             vv_reply_error(c, why.status, why.code,
                            "record %zu (chunk %s): %s; the first %zu were stored", nrec, id_hex,
                            why.msg, nrec);
+            return;
+        }
+        if (r == VV_E_NOSPC) {
+            vv_reply_storage_full(c, ps->job);
             return;
         }
         if (r < 0) {
@@ -420,6 +507,25 @@ void vv_api_chunks_put(struct vv_call *c)
     }
     vv_reply(c, 200, json_pack("{s:I,s:I}", "stored", (json_int_t)stored, "present",
                                (json_int_t)present));
+}
+
+void vv_api_chunks_put(struct vv_call *c)
+{
+    struct pin_session ps = {0};
+    struct tls *t;
+
+    if (!(t = thread_tls())) {
+        vv_reply_internal(c, VV_E_NOMEM);
+        return;
+    }
+    if (c->req->body_len == 0) {
+        vv_reply_error(c, 400, "InvalidParameter", "the batch holds no chunk");
+        return;
+    }
+    if (pin_session_open(c, &ps))
+        return;
+    chunks_put(c, &ps, t);
+    pin_session_close(&ps);
 }
 
 /* The running Backup job in param[0], this agent's. Takes the lock. 0, or -1 after
@@ -460,6 +566,23 @@ static int staged_path(struct vv_call *c, const char *job, const char *disk, cha
     return r;
 }
 
+/* How many indexes are staged in dir (a job's staging folder); 0 when it does not
+ * exist yet. */
+static size_t staged_count(const char *dir)
+{
+    DIR *d = opendir(dir);
+    struct dirent *e;
+    size_t n = 0;
+
+    if (!d)
+        return 0;
+    while ((e = readdir(d)))
+        if (strlen(e->d_name) > 6 && !strcmp(e->d_name + strlen(e->d_name) - 6, ".index"))
+            n++;
+    closedir(d);
+    return n;
+}
+
 void vv_api_index_put(struct vv_call *c)
 {
     char path[VV_PATH_MAX], tmp[VV_PATH_MAX], dir[VV_PATH_MAX];
@@ -492,19 +615,34 @@ void vv_api_index_put(struct vv_call *c)
     }
     snprintf(dir, sizeof(dir), "%s", path);
     *strrchr(dir, '/') = 0;
+    if (access(path, F_OK) != 0 && staged_count(dir) >= VV_MAX_DISKS) {
+        vv_reply_error(c, 409, "TooManyDisks",
+                       "job %s has staged indexes for %d disks, the most a recovery point "
+                       "holds; upload only the disks the point has",
+                       c->param[0], VV_MAX_DISKS);
+        return;
+    }
     if (mkdir(dir, 0700) != 0 && errno != EEXIST) {
-        vv_error("cannot create %s: %s", dir, strerror(errno));
-        vv_reply_internal(c, VV_E_IO);
+        int e = errno;
+        vv_error("cannot create %s: %s", dir, strerror(e));
+        if (e == ENOSPC || e == EDQUOT)
+            vv_reply_storage_full(c, c->param[0]);
+        else
+            vv_reply_internal(c, VV_E_IO);
         return;
     }
     fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
     if (fd < 0 || vv_write_all(fd, c->req->body, c->req->body_len) != 0 || fsync(fd) != 0 ||
         close(fd) != 0 || rename(tmp, path) != 0) {
-        vv_error("cannot write %s: %s", path, strerror(errno));
+        int e = errno;
+        vv_error("cannot write %s: %s", path, strerror(e));
         if (fd >= 0)
             close(fd);
         unlink(tmp);
-        vv_reply_internal(c, VV_E_IO);
+        if (e == ENOSPC || e == EDQUOT)
+            vv_reply_storage_full(c, c->param[0]);
+        else
+            vv_reply_internal(c, VV_E_IO);
         return;
     }
     vv_reply(c, 201, json_pack("{s:s,s:I,s:I,s:I,s:I}", "disk", c->param[1], "chunks",
@@ -584,21 +722,6 @@ static int check_chunks(struct vv_server *srv, struct vv_repo *repo, struct vv_c
     free(lr.absent);
     free(lr.ids);
     return r;
-}
-
-static json_t *disks_json(const struct vv_manifest *m)
-{
-    json_t *arr = json_array();
-    for (size_t i = 0; i < m->ndisks; i++) {
-        const struct vv_manifest_disk *d = &m->disks[i];
-        json_array_append_new(
-            arr, json_pack("{s:s,s:s?,s:I,s:I,s:I,s:I,s:I}", "name", d->name, "source", d->source,
-                           "virtualSize", (json_int_t)d->virtual_size, "chunkSize",
-                           (json_int_t)d->chunk_size, "dataChunks", (json_int_t)d->data_chunks,
-                           "zeroChunks", (json_int_t)d->zero_chunks, "holeChunks",
-                           (json_int_t)d->hole_chunks));
-    }
-    return arr;
 }
 
 /* A commit's body, checked. Strings are borrowed from c->body; NULL when not given. */
@@ -885,7 +1008,7 @@ static int commit_write(struct vv_server *s, const struct commit_req *q,
         return VV_E_NOMEM;
     if ((r = vv_repo_point_commit(cr->repo, m, cr->ixs)) != 0)
         return r;
-    cr->disks_j = disks_json(m);
+    cr->disks_j = vv_manifest_disks_json(m);
     cr->disks_text = vv_json_dump(cr->disks_j);
     if (!cr->disks_text) {
         purge_point(cr->repo, m->id);
@@ -981,11 +1104,14 @@ void vv_api_point_commit(struct vv_call *c)
             r = REPLIED;
         }
     }
-    if (r < 0) {
+    if (r == VV_E_NOSPC) {
+        vv_reply_storage_full(c, c->param[0]);
+    } else if (r < 0) {
         vv_reply_internal(c, r);
     } else if (r == 0) {
         vv_staging_remove(c->srv, c->who.vault_uuid, c->param[0]);
         vv_guard_release(cr.guard, cr.key);
+        vv_pins_forget(cr.key);
         vv_info("recovery point %s of '%s' committed (%s, %zu disk(s)) by host '%s'", cr.m.id,
                 f.item_name, vv_consistency_name(cr.m.consistency), cr.m.ndisks,
                 c->who.container);
@@ -1051,7 +1177,7 @@ void vv_api_point_manifest(struct vv_call *c)
 
     if (restore_point(c, &repo, &m))
         return;
-    disks = disks_json(&m);
+    disks = vv_manifest_disks_json(&m);
     vv_time_format_or_empty(m.created, tstr);
     vv_reply(c, 200,
              json_pack("{s:s,s:s,s:s,s:s,s:s?,s:s?,s:s?,s:o}", "name", m.id, "time", tstr,
@@ -1120,6 +1246,74 @@ struct fetch_run {
     atomic_uint_fast64_t bytes; /* payload bytes read so far */
 };
 
+/* The chunk ids recovery point point of repo names, for a read set (uploads.h). */
+struct point_of {
+    struct vv_repo *repo;
+    const char *point;
+};
+
+static int load_point_ids(void *arg, uint8_t (**ids)[32], size_t *n)
+{
+    struct point_of *po = arg;
+    return point_ids(po->repo, po->point, ids, n);
+}
+
+/* A chunk read names the running Restore job of the caller it is for (?job=), and
+ * each of the n ids it reads must be a chunk of the point that job restores. 0 and
+ * the vault's store in *repo, or -1 after replying. */
+static int read_job(struct vv_call *c, const uint8_t (*ids)[VV_CHUNK_ID_LEN], size_t n,
+                    struct vv_repo **repo)
+{
+    const char *job = vv_http_query(c->req, "job");
+    char rp[VV_POINT_ID_MAX] = "", hex[2 * VV_CHUNK_ID_LEN + 1];
+    struct point_of po;
+    size_t which = 0;
+    int r;
+
+    if (!job) {
+        vv_reply_error(c, 400, "InvalidParameter",
+                       "a chunk read names the running Restore job it is for: add ?job=ID "
+                       "(an agent older than the vault does not: upgrade it)");
+        return -1;
+    }
+    if (named_job(c, job, "Restore", "reads chunks"))
+        return -1;
+    vv_db_lock(c->srv->db);
+    r = vv_db_text(c->srv->db, rp, sizeof(rp),
+                   "SELECT COALESCE(json_extract(params, '$.recoveryPoint'), '') FROM jobs "
+                   "WHERE id = ?",
+                   "s", job);
+    vv_db_unlock(c->srv->db);
+    if (r < 0) {
+        vv_reply_internal(c, r);
+        return -1;
+    }
+    if (agent_repo(c, repo))
+        return -1;
+    po = (struct point_of){*repo, rp};
+    r = vv_read_set_has(job, rp, load_point_ids, &po, ids, n, &which);
+    if (r == 1)
+        return 0;
+    if (r == VV_E_NOTFOUND) {
+        vv_reply_error(c, 404, "RecoveryPointNotFound",
+                       "recovery point %s, which job %s restores, is not in the vault any more",
+                       rp, job);
+    } else if (r < 0) {
+        vv_reply_error(c, 500, "RecoveryPointDamaged",
+                       "recovery point %s cannot be read: %s; run 'vmvaultd check'", rp,
+                       vv_strerror(r));
+    } else {
+        vv_hex_encode(ids[which], VV_CHUNK_ID_LEN, hex);
+        vv_warn("host '%s' asked for chunk %s, which recovery point %s (job %s) does not name",
+                c->who.container, hex, rp, job);
+        vv_reply_error(c, 403, "ChunkNotInRecoveryPoint",
+                       "chunk %s is not a chunk of recovery point %s, the point job %s "
+                       "restores; a restore reads only its point's chunks",
+                       hex, rp, job);
+    }
+    return -1;
+}
+
 static void fetch_free(void *p)
 {
     struct fetch_run *fr = p;
@@ -1160,6 +1354,26 @@ static int fetch_one(void *ctx, struct vv_worker *w, uint64_t i)
     return 0;
 }
 
+/* read_job for the ids of a fetch (checked by body_ids). 0, or -1 after replying. */
+static int fetch_allowed(struct vv_call *c, const json_t *ids, struct vv_repo **repo)
+{
+    uint8_t(*want)[VV_CHUNK_ID_LEN] = calloc(json_array_size(ids), VV_CHUNK_ID_LEN);
+    const json_t *v;
+    size_t i;
+    int r;
+
+    if (!want) {
+        vv_reply_internal(c, VV_E_NOMEM);
+        return -1;
+    }
+    json_array_foreach(ids, i, v) {
+        parse_id(json_string_value(v), want[i]);
+    }
+    r = read_job(c, (const uint8_t(*)[VV_CHUNK_ID_LEN])want, json_array_size(ids), repo);
+    free(want);
+    return r;
+}
+
 void vv_api_chunks_fetch(struct vv_call *c)
 {
     struct vv_repo *repo;
@@ -1173,7 +1387,7 @@ void vv_api_chunks_fetch(struct vv_call *c)
     if (!(ids = body_ids(c, 1, FETCH_MAX_IDS)))
         return;
     n = json_array_size(ids);
-    if (agent_repo(c, &repo))
+    if (fetch_allowed(c, ids, &repo))
         return;
     if (!(fr = calloc(1, sizeof(*fr))) || !(fr->s = calloc(n, sizeof(*fr->s))) ||
         !(fr->iov = calloc(2 * n, sizeof(*fr->iov)))) {
@@ -1251,7 +1465,7 @@ void vv_api_chunk_get(struct vv_call *c)
         vv_reply_internal(c, VV_E_NOMEM);
         return;
     }
-    if (agent_repo(c, &repo))
+    if (read_job(c, (const uint8_t(*)[VV_CHUNK_ID_LEN])id, 1, &repo))
         return;
     /* The stored payload goes out as it is (decrypted, never decompressed and
      * compressed again); the agent checks every chunk against its id. */

@@ -15,7 +15,9 @@
 #include "auth.h"
 #include "err.h"
 #include "log.h"
+#include "recovery.h"
 #include "scheduler.h"
+#include "store/usage.h"
 
 #define T(col) "strftime('%Y-%m-%dT%H:%M:%SZ', " col ", 'unixepoch')"
 
@@ -25,7 +27,10 @@
     "    AS \"softDelete:json\", "                                                            \
     "  strftime('%Y-%m-%dT%H:%M:%SZ', v.created, 'unixepoch') AS createdAt, "                  \
     "  (SELECT COUNT(*) FROM protected_items p WHERE p.vault_id = v.id) AS protectedItemCount, " \
-    "  (SELECT COUNT(*) FROM recovery_points r WHERE r.vault_id = v.id) AS recoveryPointCount, " \
+    "  (SELECT COUNT(*) FROM recovery_points r WHERE r.vault_id = v.id "                      \
+    "     AND r.deleted IS NULL) AS recoveryPointCount, "                                      \
+    "  (SELECT COUNT(*) FROM recovery_points r WHERE r.vault_id = v.id "                      \
+    "     AND r.deleted IS NOT NULL) AS softDeletedPointCount, "                               \
     "  (SELECT COUNT(*) FROM containers c WHERE c.vault_id = v.id) AS containerCount "         \
     "FROM vaults v "
 
@@ -58,6 +63,19 @@ static int parse_soft_delete(struct vv_call *c, const json_t *sd, const char **s
 static json_t *vault_json(struct vv_call *c, const char *name, int *err)
 {
     return vv_db_row(c->srv->db, err, VAULT_SELECT "WHERE v.name = ?", "s", name);
+}
+
+/* The error of a failed step of a vault's creation: VV_E_IO from a write of its folders
+ * or key (which say only "input/output") is VV_E_NOSPC when the data folder's file
+ * system has (almost) no space left, so the answer is 507 VaultStorageFull. */
+static int create_err(struct vv_call *c, int r)
+{
+    uint64_t avail = 0, total = 0;
+
+    if (r == VV_E_IO && vv_store_space(c->srv->data_dir, &avail, &total) == 0 &&
+        avail < (1u << 20))
+        return VV_E_NOSPC;
+    return r;
 }
 
 void vv_api_vault_create(struct vv_call *c)
@@ -105,8 +123,14 @@ void vv_api_vault_create(struct vv_call *c)
         vv_reply_error(c, 409, "VaultAlreadyExists", "a vault named '%s' already exists", name);
         return;
     }
-    if ((r = vv_uuid_new(uuid)) != 0 || (r = vv_server_vault_create(c->srv, uuid)) != 0)
+    if ((r = vv_uuid_new(uuid)) != 0)
         { vv_reply_internal(c, r); return; }
+    if ((r = vv_server_vault_create(c->srv, uuid)) != 0) {
+        /* its own new folder: nothing partial left */
+        vv_best_effort(vv_server_vault_remove(c->srv, uuid));
+        vv_reply_internal(c, create_err(c, r));
+        return;
+    }
     if ((r = vv_db_begin(c->srv->db)) != 0)
         goto fail;
     r = vv_db_run(c->srv->db,
@@ -116,7 +140,11 @@ void vv_api_vault_create(struct vv_call *c)
     if (r < 0)
         goto fail;
     vault_id = vv_db_last_id(c->srv->db);
-    if ((r = vv_policy_insert_default(c, vault_id)) < 0 || (r = vv_db_commit(c->srv->db)) != 0)
+    /* the store describes its vault (for a catalog rebuild), and the key, store and
+     * folders are durable, before the catalog lists the vault */
+    if ((r = vv_server_policy_insert_default(c->srv, vault_id, c->now)) < 0 ||
+        (r = vv_vault_meta_write(c->srv, uuid)) < 0 ||
+        (r = vv_vault_folder_sync(c->srv, uuid)) < 0 || (r = vv_db_commit(c->srv->db)) != 0)
         goto fail;
     vv_info("vault '%s' created (%s, %s) by %s", name, location, redundancy, c->who.user);
     v = vault_json(c, name, &err);
@@ -127,7 +155,7 @@ void vv_api_vault_create(struct vv_call *c)
 fail:
     vv_db_rollback(c->srv->db);
     vv_best_effort(vv_server_vault_remove(c->srv, uuid));
-    vv_reply_internal(c, r);
+    vv_reply_internal(c, create_err(c, r));
 }
 
 void vv_api_vault_list(struct vv_call *c)
@@ -235,12 +263,12 @@ void vv_api_props_set(struct vv_call *c)
 {
     static const char *const fields[] = {"storageRedundancy", "softDelete", NULL};
     const char *redundancy = NULL, *sd_state = NULL;
-    char current[32] = "", detail[256];
+    char current[32] = "", detail[256], uuid[VV_UUID_LEN];
     int64_t id, sd_days = -1, items = 0;
     json_t *sd, *v;
     int r, err;
 
-    if (vv_find_vault(c, c->param[0], &id, NULL, NULL, 0))
+    if (vv_find_vault(c, c->param[0], &id, uuid, NULL, 0))
         return;
     if (vv_body_only(c, c->body, NULL, fields) ||
         vv_body_str(c, c->body, "storageRedundancy", 0, &redundancy))
@@ -287,6 +315,8 @@ void vv_api_props_set(struct vv_call *c)
         vv_db_rollback(c->srv->db);
         { vv_reply_internal(c, r); return; }
     }
+    /* the store's copy follows; the maintenance thread retries a failure */
+    vv_best_effort(vv_vault_meta_write(c->srv, uuid));
     if (!(v = props_json(c, id, &err)))
         { vv_reply_internal(c, err); return; }
     vv_reply(c, 200, v);
@@ -321,6 +351,11 @@ void vv_api_credentials(struct vv_call *c)
     else
         snprintf(url, sizeof(url), "%s", c->srv->listen_url);
     vv_time_format_or_empty(c->now + (time_t)hours * 3600, exp);
+    {
+        char detail[64];
+        snprintf(detail, sizeof(detail), "expiresAt=%s", exp);
+        vv_audit(c, "IssueRegistrationSecret", c->param[0], detail);
+    }
     vv_info("vault credentials for '%s' issued to %s, valid until %s", c->param[0], c->who.user,
             exp);
     /* With HTTPS, hosts trust the server by its key's pin (a self-signed certificate
@@ -331,6 +366,51 @@ void vv_api_credentials(struct vv_call *c)
                        "registrationSecret", secret, "expiresAt", exp, "certificatePin",
                        c->srv->tls_pin[0] ? c->srv->tls_pin : NULL, "certificateFingerprint",
                        c->srv->tls_fingerprint[0] ? c->srv->tls_fingerprint : NULL));
+}
+
+/* POST .../key/export (Owner; takes the lock itself: the key derivation takes a
+ * fraction of a second and runs unlocked). The vault key wrapped with the caller's
+ * passphrase (key.h vv_key_wrap, docs/format.md), audited as ExportVaultKey. */
+void vv_api_vault_key_export(struct vv_call *c)
+{
+    static const char *const fields[] = {"passphrase", NULL};
+    const char *pass;
+    char uuid[VV_UUID_LEN], err[160];
+    struct vv_repo *repo;
+    char *text = NULL;
+    json_t *v;
+    int64_t id;
+    int r, found;
+
+    if (vv_body_only(c, c->body, NULL, fields) || vv_body_str(c, c->body, "passphrase", 1, &pass))
+        return;
+    if (strlen(pass) < VV_KEY_PASSPHRASE_MIN || strlen(pass) > 1024) {
+        vv_reply_error(c, 400, "InvalidParameter",
+                       "passphrase must be %d to 1024 characters: the export is only as strong "
+                       "as its passphrase; choose a long one and keep it apart from the file",
+                       VV_KEY_PASSPHRASE_MIN);
+        return;
+    }
+    vv_db_lock(c->srv->db);
+    found = vv_find_vault(c, c->param[0], &id, uuid, NULL, 0) == 0;
+    vv_db_unlock(c->srv->db);
+    if (!found)
+        return;
+    if ((r = vv_server_repo(c->srv, uuid, &repo)) != 0 ||
+        (r = vv_key_wrap(&repo->key, pass, VV_KEY_WRAP_ITERATIONS, c->param[0], uuid, &text)) != 0)
+        { vv_reply_internal(c, r); return; }
+    if (!(v = vv_json_parse(text, strlen(text), err, sizeof(err)))) {
+        free(text);
+        vv_reply_internal(c, VV_E_NOMEM);
+        return;
+    }
+    free(text);
+    vv_db_lock(c->srv->db);
+    vv_audit(c, "ExportVaultKey", c->param[0], "wrapped with a passphrase (PBKDF2-HMAC-SHA256)");
+    vv_db_unlock(c->srv->db);
+    vv_warn("the key of vault '%s' was exported (wrapped with a passphrase) by %s", c->param[0],
+            c->who.user);
+    vv_reply(c, 200, v);
 }
 
 /* POST .../prune and .../garbageCollection: queue the server job now (or answer the
@@ -364,43 +444,19 @@ void vv_api_vault_gc(struct vv_call *c) { queue_server_job(c, "GarbageCollection
 /* A point older than this makes a protected item "without a recent point". */
 #define OVERVIEW_STALE_SECONDS (48 * 3600)
 
-/* Bytes in the files under the folder open as dirfd (closed here), recursively;
- * files that vanish while we walk (a chunk being written) are skipped. */
-static int64_t dir_bytes(int dirfd, int depth)
-{
-    DIR *d = fdopendir(dirfd);
-    struct dirent *e;
-    int64_t sum = 0;
-
-    if (!d) {
-        close(dirfd);
-        return 0;
-    }
-    while ((e = readdir(d)) != NULL) {
-        struct stat st;
-        if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, ".."))
-            continue;
-        if (fstatat(dirfd, e->d_name, &st, AT_SYMLINK_NOFOLLOW) != 0)
-            continue;
-        if (S_ISREG(st.st_mode))
-            sum += (int64_t)st.st_size;
-        else if (S_ISDIR(st.st_mode) && depth < 16) {
-            int fd = openat(dirfd, e->d_name, O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW);
-            if (fd >= 0)
-                sum += dir_bytes(fd, depth + 1);
-        }
-    }
-    closedir(d); /* closes dirfd */
-    return sum;
-}
-
-/* {"usedBytes", "logicalBytes", "deduplicationRatio", "recoveryPoints"}: the store's
- * size on disk against the data its recovery points hold. */
+/* {"usedBytes", "logicalBytes", "deduplicationRatio", "recoveryPoints", ...}: the
+ * store's size on disk against the data its recovery points hold, and the free space
+ * of its file system. The size on disk comes from store/usage.h's cache, measured by
+ * a background walk (never here: this runs under the catalog lock, and a walk of a
+ * large store took most of a second); "usedBytesMeasuredAt" says when, null (with
+ * "usedBytes" null) until the first walk is done. A walk is started when the vault's
+ * jobs or points changed since the last one, or it is 10 minutes old. */
 static json_t *overview_storage(struct vv_call *c, int64_t vid, const char *uuid, int *err)
 {
-    char path[VV_PATH_MAX];
-    int64_t used = 0;
-    int fd;
+    char path[VV_PATH_MAX], when[32];
+    struct vv_usage u;
+    uint64_t avail = 0, total = 0;
+    int64_t used, logical, changes = 0;
     json_t *v;
 
     if ((*err = vv_server_vault_path(c->srv, uuid, "store", path, sizeof(path))) != 0)
@@ -409,22 +465,58 @@ static json_t *overview_storage(struct vv_call *c, int64_t vid, const char *uuid
         c->srv->db, err,
         "SELECT COALESCE(SUM(json_extract(d.value, '$.dataChunks') * "
         "  json_extract(d.value, '$.chunkSize')), 0) AS logicalBytes, "
-        "  COUNT(DISTINCT r.id) AS recoveryPoints "
+        "  COUNT(DISTINCT CASE WHEN r.deleted IS NULL THEN r.id END) AS recoveryPoints, "
+        "  COUNT(DISTINCT CASE WHEN r.deleted IS NOT NULL THEN r.id END) AS softDeletedPoints "
         "FROM recovery_points r, json_each(r.disks) d WHERE r.vault_id = ?",
         "i", vid);
     if (!v)
         return NULL;
-    fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    if (fd >= 0)
-        used = dir_bytes(fd, 0);
-    json_object_set_new(v, "usedBytes", json_integer(used));
-    {
-        int64_t logical = json_integer_value(json_object_get(v, "logicalBytes"));
-        json_object_set_new(v, "deduplicationRatio",
-                            used > 0 && logical > 0 ? json_real((double)logical / (double)used)
-                                                    : json_null());
+    if ((*err = vv_db_int(c->srv->db, &changes,
+                          "SELECT (SELECT COUNT(*) + COUNT(end_time) FROM jobs WHERE vault_id = ?1)"
+                          " * 1000003 + (SELECT COUNT(*) FROM recovery_points WHERE vault_id = ?1)",
+                          "i", vid)) < 0 ||
+        (*err = vv_store_usage_get(path, (uint64_t)changes, c->now, &u)) < 0) {
+        json_decref(v);
+        return NULL;
+    }
+    *err = 0;
+    used = (int64_t)u.bytes;
+    logical = json_integer_value(json_object_get(v, "logicalBytes"));
+    vv_time_format_or_empty(u.measured, when);
+    json_object_set_new(v, "usedBytes", u.measured ? json_integer(used) : json_null());
+    json_object_set_new(v, "usedBytesMeasuredAt", u.measured ? json_string(when) : json_null());
+    json_object_set_new(v, "measuring", json_boolean(u.measuring));
+    json_object_set_new(v, "deduplicationRatio",
+                        u.measured && used > 0 && logical > 0
+                            ? json_real((double)logical / (double)used)
+                            : json_null());
+    if (vv_store_space(path, &avail, &total) == 0) {
+        json_object_set_new(v, "freeBytes", json_integer((json_int_t)avail));
+        json_object_set_new(v, "fileSystemBytes", json_integer((json_int_t)total));
     }
     return v;
+}
+
+/* The alert of a store whose free space is below --min-free: appended to alerts. */
+static void overview_space_alert(struct vv_call *c, json_t *alerts, json_t *storage)
+{
+    uint64_t avail, want;
+    char msg[600], now_s[32];
+
+    json_object_set_new(storage, "minFreeBytes", json_null());
+    if (!vv_space_low(c->srv, &avail, &want, msg, sizeof(msg))) {
+        if (want)
+            json_object_set_new(storage, "minFreeBytes", json_integer((json_int_t)want));
+        json_object_set_new(storage, "lowSpace", json_false());
+        return;
+    }
+    json_object_set_new(storage, "minFreeBytes", json_integer((json_int_t)want));
+    json_object_set_new(storage, "lowSpace", json_true());
+    vv_time_format_or_empty(c->now, now_s);
+    json_array_insert_new(alerts, 0,
+                          json_pack("{s:s,s:s,s:n,s:s,s:n,s:s}", "severity", "Critical", "code",
+                                    "VaultStorageLow", "item", "time", now_s, "job", "message",
+                                    msg));
 }
 
 /* {"total", "byHealth"}: the vault's protected items by health. stale: the time
@@ -536,6 +628,7 @@ void vv_api_vault_overview(struct vv_call *c)
         err = VV_E_IO;
         goto fail;
     }
+    overview_space_alert(c, alerts, storage);
     if (!(vault = vault_json(c, c->param[0], &err)))
         goto fail;
     if (!(out = json_object())) {

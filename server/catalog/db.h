@@ -70,6 +70,15 @@ json_t *vv_db_rows(struct vv_db *db, const char *sql, const char *fmt, ...);
 /* The first row as an object, or NULL with *err = VV_E_NOTFOUND (no row) or the
  * error. Caller json_decref()s. */
 json_t *vv_db_row(struct vv_db *db, int *err, const char *sql, const char *fmt, ...);
+/* Copy the whole database, consistent as of one moment, into a new file at path
+ * (SQLite's online backup API: the server keeps serving; from another process too,
+ * as the database is in WAL mode). path must not exist (VV_E_EXISTS). The copy is
+ * written next to path under a temporary name, fsynced, checked (quick_check) and
+ * renamed into place, then its folder fsynced: path is either whole or absent. The
+ * connection's lock is held one slice of pages at a time, never for the whole copy.
+ * 0, VV_E_EXISTS or VV_E_IO (logged with the cause). */
+int vv_db_backup(struct vv_db *db, const char *path) VV_MUST_CHECK;
+
 /* rowid of the last insert. */
 int64_t vv_db_last_id(struct vv_db *db);
 

@@ -9,11 +9,14 @@
  */
 #include "catalog/db.h"
 
+#include <errno.h>
+#include <fcntl.h>
 #include <pthread.h>
 #include <sqlite3.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "err.h"
 #include "log.h"
@@ -32,7 +35,47 @@ struct vv_db {
     pthread_mutex_t cache_mu; /* guards cache[] and next_evict */
     struct cached_stmt cache[STMT_CACHE];
     unsigned next_evict;
+    char reserve[4200]; /* see reserve_make; "" when none */
 };
+
+/* A full disk. The catalog keeps a reserve file of RESERVE_BYTES beside it, made at
+ * open; the first write that finds the disk full (SQLITE_FULL) deletes it, and is
+ * tried once more when SQLite kept its transaction (else the caller's next try has
+ * the room), so that the end of a job (Failed, VaultStorageFull) is still recorded.
+ * The reserve is made again at the next open when space allows. */
+#define RESERVE_BYTES (8 << 20)
+
+static void reserve_make(struct vv_db *db, const char *path)
+{
+    int fd, r;
+    if ((size_t)snprintf(db->reserve, sizeof(db->reserve), "%s-reserve", path) >=
+        sizeof(db->reserve)) {
+        db->reserve[0] = '\0';
+        return;
+    }
+    fd = open(db->reserve, O_WRONLY | O_CREAT | O_CLOEXEC, 0600);
+    r = fd < 0 ? errno : posix_fallocate(fd, 0, RESERVE_BYTES);
+    if (fd >= 0)
+        close(fd);
+    if (r != 0) {
+        vv_warn("catalog: cannot make its space reserve %s: %s; a full disk may then keep "
+                "a job's end from being recorded: free space on that file system",
+                db->reserve, strerror(r));
+        if (fd >= 0)
+            unlink(db->reserve);
+    }
+}
+
+/* Delete the reserve: 1 when there was one to delete. */
+static int reserve_release(struct vv_db *db)
+{
+    if (!db->reserve[0] || unlink(db->reserve) != 0)
+        return 0;
+    vv_error("catalog: the disk of %s is full: its %d MiB reserve was released to go on; "
+             "free space on that file system (it is made again at the next start)",
+             db->reserve, RESERVE_BYTES >> 20);
+    return 1;
+}
 
 struct vv_stmt {
     sqlite3_stmt *s;
@@ -104,7 +147,10 @@ static int map_err(struct vv_db *db, int rc, const char *what)
     if ((rc & 0xff) == SQLITE_NOMEM)
         return VV_E_NOMEM;
     vv_error("catalog: %s: %s", what, sqlite3_errmsg(db->h));
-    return VV_E_IO;
+    if ((rc & 0xff) != SQLITE_FULL)
+        return VV_E_IO;
+    reserve_release(db); /* the caller's next try has room */
+    return VV_E_NOSPC;
 }
 
 int vv_db_open(const char *path, struct vv_db **out)
@@ -131,6 +177,7 @@ int vv_db_open(const char *path, struct vv_db **out)
         vv_db_close(db);
         return VV_E_IO;
     }
+    reserve_make(db, path);
     *out = db;
     return 0;
 }
@@ -147,17 +194,101 @@ void vv_db_close(struct vv_db *db)
     free(db);
 }
 
+/* Copy db's pages into the open database dst, a slice at a time under db's lock. */
+static int backup_pages(struct vv_db *db, sqlite3 *dst)
+{
+    sqlite3_backup *b = sqlite3_backup_init(dst, "main", db->h, "main");
+    int rc;
+
+    if (!b)
+        return sqlite3_errcode(dst);
+    do {
+        pthread_mutex_lock(&db->mu);
+        rc = sqlite3_backup_step(b, 512);
+        pthread_mutex_unlock(&db->mu);
+        if (rc == SQLITE_BUSY || rc == SQLITE_LOCKED)
+            sqlite3_sleep(20);
+    } while (rc == SQLITE_OK || rc == SQLITE_BUSY || rc == SQLITE_LOCKED);
+    sqlite3_backup_finish(b);
+    return rc == SQLITE_DONE ? SQLITE_OK : rc;
+}
+
+/* fsync the file or folder at path. 0 or -1 (errno). */
+static int sync_path(const char *path, int dir)
+{
+    int fd = open(path, (dir ? O_RDONLY | O_DIRECTORY : O_RDWR) | O_CLOEXEC), r;
+    if (fd < 0)
+        return -1;
+    r = fsync(fd);
+    close(fd);
+    return r;
+}
+
+int vv_db_backup(struct vv_db *db, const char *path)
+{
+    char tmp[4200], dir[4200], *slash;
+    sqlite3 *dst = NULL;
+    sqlite3_stmt *st = NULL;
+    int rc, ok = 0;
+
+    if (snprintf(tmp, sizeof(tmp), "%s.tmp-%ld", path, (long)getpid()) >= (int)sizeof(tmp))
+        return vv_fail(VV_E_IO, "catalog backup: the path %s is too long", path);
+    if (access(path, F_OK) == 0)
+        return vv_fail(VV_E_EXISTS, "catalog backup: %s already exists; give a new file name "
+                       "(a backup never replaces a file)", path);
+    unlink(tmp);
+    rc = sqlite3_open_v2(tmp, &dst, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, NULL);
+    if (rc == SQLITE_OK)
+        rc = backup_pages(db, dst);
+    if (rc == SQLITE_OK &&
+        (rc = sqlite3_prepare_v2(dst, "PRAGMA quick_check", -1, &st, NULL)) == SQLITE_OK)
+        ok = sqlite3_step(st) == SQLITE_ROW &&
+             !strcmp((const char *)sqlite3_column_text(st, 0), "ok");
+    sqlite3_finalize(st);
+    if (rc != SQLITE_OK || !ok)
+        vv_error("catalog backup to %s failed: %s; check that its folder exists, is "
+                 "writable and has room", path,
+                 rc != SQLITE_OK ? (dst ? sqlite3_errmsg(dst) : sqlite3_errstr(rc))
+                                 : "the copy does not pass quick_check");
+    sqlite3_close(dst);
+    snprintf(dir, sizeof(dir), "%s", path);
+    slash = strrchr(dir, '/');
+    if (slash)
+        slash == dir ? (void)(dir[1] = '\0') : (void)(*slash = '\0');
+    else
+        snprintf(dir, sizeof(dir), ".");
+    if (rc == SQLITE_OK && ok &&
+        (sync_path(tmp, 0) != 0 || link(tmp, path) != 0 || sync_path(dir, 1) != 0)) {
+        vv_error("catalog backup: cannot put %s in place: %s", path, strerror(errno));
+        ok = 0;
+    }
+    unlink(tmp);
+    return rc == SQLITE_OK && ok ? 0 : VV_E_IO;
+}
+
 void vv_db_lock(struct vv_db *db) { pthread_mutex_lock(&db->mu); }
 void vv_db_unlock(struct vv_db *db) { pthread_mutex_unlock(&db->mu); }
 
 int vv_db_exec(struct vv_db *db, const char *sql)
 {
     char *msg = NULL;
+    int autocommit = sqlite3_get_autocommit(db->h);
     int rc = sqlite3_exec(db->h, sql, NULL, NULL, &msg);
+    /* a full disk: once more with the reserve's space, unless SQLite rolled back */
+    if ((rc & 0xff) == SQLITE_FULL && reserve_release(db) &&
+        sqlite3_get_autocommit(db->h) == autocommit) {
+        sqlite3_free(msg);
+        msg = NULL;
+        rc = sqlite3_exec(db->h, sql, NULL, NULL, &msg);
+    }
+    if ((rc & 0xff) == SQLITE_FULL)
+        reserve_release(db); /* the caller's next try has room */
     if (rc != SQLITE_OK) {
         vv_error("catalog: %s", msg ? msg : sqlite3_errstr(rc));
         sqlite3_free(msg);
-        return (rc & 0xff) == SQLITE_CONSTRAINT ? VV_E_INVAL : VV_E_IO;
+        return (rc & 0xff) == SQLITE_CONSTRAINT ? VV_E_INVAL
+               : (rc & 0xff) == SQLITE_FULL     ? VV_E_NOSPC
+                                                : VV_E_IO;
     }
     return 0;
 }
@@ -246,7 +377,14 @@ int vv_db_prepare(struct vv_db *db, struct vv_stmt **out, const char *sql, const
 
 int vv_stmt_step(struct vv_stmt *st)
 {
+    int autocommit = sqlite3_get_autocommit(st->db->h);
     int rc = sqlite3_step(st->s);
+    /* a full disk: once more with the reserve's space, unless SQLite rolled back */
+    if ((rc & 0xff) == SQLITE_FULL && reserve_release(st->db) &&
+        sqlite3_get_autocommit(st->db->h) == autocommit) {
+        sqlite3_reset(st->s);
+        rc = sqlite3_step(st->s);
+    }
     if (rc == SQLITE_ROW)
         return 1;
     if (rc == SQLITE_DONE)

@@ -174,6 +174,18 @@ static const char *const migrations[] = {
     "ALTER TABLE jobs ADD COLUMN warnings TEXT;"
     "ALTER TABLE jobs ADD COLUMN snapshot TEXT;"
     "ALTER TABLE protected_items ADD COLUMN script_settings TEXT;",
+    /* 6: trust. containers: replace_until, until when a Contributor allows the next
+     *   registration of the host's name to replace it (consumed by it), replace_by who.
+     * recovery_points: shortened, 1 when a change of retention (a resume, a policy
+     *   edit) brought the point's expiry forward: it is soft deleted when it expires,
+     *   not removed; deleted/purge_at, soft deleted at and purged at; held, 1 once it
+     *   is undeleted: kept until its item's data is deleted. */
+    "ALTER TABLE containers ADD COLUMN replace_until INTEGER;"
+    "ALTER TABLE containers ADD COLUMN replace_by TEXT;"
+    "ALTER TABLE recovery_points ADD COLUMN shortened INTEGER NOT NULL DEFAULT 0;"
+    "ALTER TABLE recovery_points ADD COLUMN deleted INTEGER;"
+    "ALTER TABLE recovery_points ADD COLUMN purge_at INTEGER;"
+    "ALTER TABLE recovery_points ADD COLUMN held INTEGER NOT NULL DEFAULT 0;",
 };
 
 int vv_catalog_migrate(struct vv_db *db)

@@ -113,7 +113,7 @@ function badge(status) {
     CompletedWithWarnings: 'warn', Warning: 'warn', CrashConsistent: 'warn', IRPending: 'info',
     Pending: 'info', InProgress: 'info', Cancelling: 'warn',
     Failed: 'bad', Critical: 'bad', Cancelled: 'muted', Stopped: 'muted',
-    ProtectionStopped: 'muted', BackupsSuspended: 'muted',
+    ProtectionStopped: 'muted', BackupsSuspended: 'muted', SoftDeleted: 'warn',
   }[status] || 'muted';
   return h(`span.badge.${cls}`, { text: status || '–' });
 }
@@ -138,6 +138,19 @@ const REMEDIES = {
   VmNotFound: 'The VM no longer exists on its host. Restore its disks, or restore it as a new VM.',
   OperationInProgress: 'Another job of this item runs. Wait for it, or cancel it on the Backup jobs page.',
   AuthorizationFailed: "Your token's role does not allow this. Ask a vault Owner for a token with a higher role.",
+  GuestScriptConfigMissing: 'The guest has no /etc/vmvault/VMSnapshotScriptPluginConfig.json. Create it inside the guest (root-owned, mode 0600) naming the scripts, or turn scripts off in the consistency settings.',
+  GuestScriptConfigUnsafe: "The guest's script configuration file is not root-owned with mode 0600. Fix it inside the guest: chown root:root and chmod 0600.",
+  GuestScriptConfigInvalid: "The guest's script configuration file is not valid JSON of the documented form. Correct it inside the guest (see docs/api.md).",
+  GuestScriptConfigUnreadable: 'The agent could not read the guest\'s script configuration through the guest agent. Check that qemu-guest-agent runs and allows guest-file-open, then run the backup again.',
+  ScriptNotInGuestConfig: "The vault asked for a script the guest's configuration file does not list. Add it to the guest's file with its parameters, or turn scripts off for this item.",
+  VaultStorageFull: "The vault's storage is full. Delete recovery points and run garbage collection, or grow the file system, then run the job again.",
+  VaultStorageLow: "Free space on the vault's storage is below the server's --min-free, so backups are refused. Free space or grow the file system.",
+  DomainDevicesDropped: 'The restored VM left out devices of the saved definition (host devices, passthrough, extra command lines). Add back those you need by hand (virsh edit).',
+  TargetNotAllowed: "The restore target is outside the folders the host allows. Choose a folder under the agent's Restore.Roots, or add it there in agent.conf.",
+  InvalidJobParameters: 'The agent refused what the vault sent for this job (a name or path that is not valid). Check the item and restore settings, and the vault server.',
+  DiskNotInDomain: "The VM's current definition has no disk of that name. Restore its disks to a folder, or as a new VM.",
+  ContainerAlreadyRegistered: "A host of this name is registered already. Re-register from that host with its own token, or let a Contributor allow its replacement (reinstalled machine).",
+  PinLimitReached: "The backup pinned more chunks than the server's --job-pin-limit allows. Raise that limit on vmvaultd, then run the backup again.",
 };
 
 function remedy(code) {
@@ -413,10 +426,11 @@ async function viewOverview(vault) {
           h('dt', {}, h('a', { href: `#/v/${enc(vault)}/jobs?status=${k}` }, badge(k))), h('dd', { text: String(jobs[k]) })]).flat())),
       h('section.card', { 'aria-labelledby': 'ov-storage' }, h('h2', { id: 'ov-storage', text: 'Storage' }),
         h('dl.kv', {},
-          h('dt', { text: 'Stored in the vault' }), h('dd', { 'data-testid': 'storage-used', text: fmtBytes(st.usedBytes) }),
+          h('dt', { text: 'Stored in the vault' }), h('dd', { 'data-testid': 'storage-used', text: st.usedBytes === null && st.measuring ? 'measuring…' : fmtBytes(st.usedBytes) }),
           h('dt', { text: 'Logical data of all points' }), h('dd', { text: fmtBytes(st.logicalBytes) }),
           h('dt', { text: 'Deduplication ratio' }), h('dd', { text: st.deduplicationRatio ? `${st.deduplicationRatio.toFixed(2)} : 1` : '–' }),
-          h('dt', { text: 'Recovery points' }), h('dd', { text: String(st.recoveryPoints) })),
+          h('dt', { text: 'Recovery points' }), h('dd', { text: `${st.recoveryPoints}${st.softDeletedPoints ? ` (and ${st.softDeletedPoints} soft deleted)` : ''}` }),
+          h('dt', { text: 'Free space' }), h('dd', { 'data-testid': 'storage-free', text: st.freeBytes === undefined ? '–' : `${fmtBytes(st.freeBytes)}${st.lowSpace ? ` (below the ${fmtBytes(st.minFreeBytes)} kept free: backups are refused)` : ''}` })),
         st.logicalBytes > 0 ? h('progress', { max: Math.max(st.logicalBytes, st.usedBytes), value: st.usedBytes, 'aria-label': 'Stored bytes against logical bytes' }) : null),
       o.replication ? h('section.card', { 'aria-labelledby': 'ov-repl' }, h('h2', { id: 'ov-repl', text: 'Replication (GRS)' }),
         h('p', {}, badge(o.replication.state === 'Replicating' ? 'Healthy' : 'Warning'), ' ', o.replication.state),
@@ -791,13 +805,16 @@ async function viewItem(vault, name, container) {
         h('dt', { text: 'Next backup' }), h('dd', {}, nextRunCell(it)),
         h('dt', { text: 'Consistency settings' }), h('dd', { text: it.scriptSettingsSource })),
       itemActions(vault, it)),
-      h('h2', { text: `Recovery points (${points.length})` }),
+      h('h2', { text: `Recovery points (${points.filter((rp) => !rp.softDeleted).length}${points.some((rp) => rp.softDeleted) ? `, ${points.filter((rp) => rp.softDeleted).length} soft deleted` : ''})` }),
       points.length ? table(['Time', 'Consistency', 'Kind', 'Kept until', 'Kept by', 'Disks', ''],
-        points.map((rp) => h('tr', { 'data-point': rp.name }, h('td', {}, timeEl(rp.time)), h('td', {}, badge(rp.recoveryPointType)),
-          h('td', { text: rp.kind }), h('td', {}, rp.expiresAt ? timeEl(rp.expiresAt) : 'forever'),
+        points.map((rp) => h('tr', { 'data-point': rp.name, 'data-soft-deleted': rp.softDeleted ? 'true' : 'false' }, h('td', {}, timeEl(rp.time)), h('td', {}, badge(rp.recoveryPointType)),
+          h('td', { text: rp.kind }),
+          h('td', {}, rp.softDeleted ? [badge('SoftDeleted'), ' purged ', rp.purgeAt ? timeEl(rp.purgeAt) : 'soon'] : rp.expiresAt ? timeEl(rp.expiresAt) : 'forever'),
           h('td', { text: (rp.retainedBy || []).join(', ') }),
           h('td', { text: rp.disks.map((d) => `${d.name} ${fmtBytes(d.virtualSize)}`).join(', ') }),
-          h('td', {}, guard(h('button', { type: 'button', text: 'Restore', onclick: () => restoreDialog(vault, it, rp) }), 'Operator')))), 'Recovery points')
+          h('td', {}, rp.softDeleted
+            ? h('span.muted', { text: 'soft deleted: undelete it to restore (vmvault recoverypoint undelete)' })
+            : guard(h('button', { type: 'button', text: 'Restore', onclick: () => restoreDialog(vault, it, rp) }), 'Operator')))), 'Recovery points')
         : h('p.empty', { text: 'No recovery point yet: run Backup now.' }));
   } catch (e) { put(body, errorBox(e)); }
 }

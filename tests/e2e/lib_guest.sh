@@ -42,6 +42,12 @@
 #                             stderr when the agent failed (no agent, no such CMD). CMD
 #                             is looked up in PATH=/bin (busybox applets, sh, ...); the
 #                             disk's files are under /mnt.
+#   guest_put_file NAME PATH MODE TEXT    writes TEXT (no newline added) to PATH inside
+#                             the guest (its folders made 0755 as needed), owned by
+#                             root, with octal MODE; through guest_exec (sh -c, the
+#                             text passed as an argument, so any bytes but NUL do).
+#                             The guest's / is its initramfs: what is written there is
+#                             gone when the domain starts again.
 #   guest_stop_agent NAME [TIMEOUT]       ends qemu-ga inside the guest (it kills
 #                             itself through guest-exec, one second after answering),
 #                             and waits (default 60 s) until guest-ping fails. The
@@ -268,6 +274,14 @@ guest_exec() {
     re='"exitcode": *([0-9]+)'
     [[ $_ge_out =~ $re ]] && return "${BASH_REMATCH[1]}"
     return 0
+}
+
+guest_put_file() {
+    local name=${1-} path=${2-} mode=${3-}
+    [ -n "$name" ] && [[ $path == /* ]] && [[ $mode =~ ^[0-7]{3,4}$ ]] && [ $# = 4 ] ||
+        { _virt_err "usage: guest_put_file NAME /PATH MODE TEXT"; return 1; }
+    guest_exec "$name" sh -c 'umask 022; mkdir -p "${1%/*}" && rm -f "$1" && umask 077 &&
+        printf "%s" "$3" > "$1" && chmod "$2" "$1"' sh "$path" "$mode" "$4" >/dev/null
 }
 
 guest_stop_agent() {

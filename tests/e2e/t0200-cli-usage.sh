@@ -22,11 +22,12 @@ verbs=(
     "vault backup-properties show" "vault backup-properties set"
     "policy create" "policy set" "policy list" "policy show" "policy delete"
     "policy get-default-for-vm"
-    "container list" "container show" "container unregister" "protectable-item list" "restore restore-disks"
+    "container list" "container show" "container unregister" "container allow-replacement"
+    "protectable-item list" "restore restore-disks"
     "protection enable-for-vm" "protection disable" "protection resume" "protection backup-now"
     "item list" "item show"
     "job list" "job show" "job stop" "job wait"
-    "recoverypoint list" "recoverypoint show"
+    "recoverypoint list" "recoverypoint show" "recoverypoint undelete"
     "user create" "user list" "user delete" "token create" "token list" "token revoke"
 )
 for g in vault "vault backup-properties" policy container protectable-item protection item \

@@ -208,7 +208,10 @@ check_out "host1 completes its own job" 'True' sh -c "$VVAPI --state a1.json age
 check_out "the job is completed" 'j["status"] == "Completed"' "$VMVAULT" job show --vault-name v1 --name "$J2"
 check_api "unregistering a host revokes its agent token" 200 "" DELETE /api/v1/vaults/v1/containers/host2
 API_TOKEN=$A2 check_api "the unregistered host's token gets 401" 401 Unauthenticated GET "/api/v1/agent/jobs/next?wait=0"
-check "re-registering a host replaces its agent token" run_vvapi --state a1b.json agent register --creds creds1.json --host host1
+run_vvapi --state a1x.json agent register --creds creds1.json --host host1 > takeover.out 2>&1
+check "registering a registered host's name without its token is refused (409)" grep -q ContainerAlreadyRegistered takeover.out
+API_TOKEN=$A1 check_api "and the host's own token still works" 204 "" GET "/api/v1/agent/jobs/next?wait=0"
+check "re-registering a host with its own token replaces its agent token" run_vvapi --state a1b.json agent register --creds creds1.json --host host1 --token "$A1"
 API_TOKEN=$A1 check_api "the replaced agent token gets 401" 401 Unauthenticated GET "/api/v1/agent/jobs/next?wait=0"
 API_TOKEN=$(json_get a1b.json 'j["token"]') check_api "the new agent token works" 204 "" GET "/api/v1/agent/jobs/next?wait=0"
 

@@ -166,18 +166,7 @@ for want in sys.argv[2:]:
 assert p == len(data), "%d bytes too many" % (len(data) - p)
 PY
 }
-acheck "fetch several chunks at once" 200 "" POST /api/v1/agent/chunks/fetch "{\"ids\": [\"$C2\", \"$C1\", \"$CT\", \"$C8\"]}"
-check "each chunk comes in the order asked, whole" unbatch "$API_BODY" "$C2:c2.bin" "$C1:c1.bin" "$CT:text.bin" "$C8:c8.bin"
-acheck "fetch one chunk" 200 "" POST /api/v1/agent/chunks/fetch "{\"ids\": [\"$C7\"]}"
-check "it comes whole" unbatch "$API_BODY" "$C7:c7.bin"
-acheck "fetch a chunk the vault lacks" 404 ChunkNotFound POST /api/v1/agent/chunks/fetch "{\"ids\": [\"$C1\", \"$C3\"]}"
-check "the refusal names it" grep -q "$C3" "$API_BODY"
-acheck "fetch nothing" 400 InvalidParameter POST /api/v1/agent/chunks/fetch '{"ids": []}'
-acheck "fetch an id that is not 64 hex digits" 400 InvalidParameter POST /api/v1/agent/chunks/fetch '{"ids": ["abc"]}'
-"$PY" -S -c 'import json; print(json.dumps({"ids": ["%064x" % i for i in range(257)]}))' > ids257.json
-acheck "fetch more than 256 chunks" 400 InvalidParameter POST /api/v1/agent/chunks/fetch @ids257.json
-acheck "fetch with an unknown field" 400 InvalidParameter POST /api/v1/agent/chunks/fetch "{\"ids\": [\"$C1\"], \"all\": true}"
-check_api "a user token cannot fetch chunks" 403 AuthorizationFailed POST /api/v1/agent/chunks/fetch "{\"ids\": [\"$C1\"]}"
+# (the downloads themselves are checked below, once a restore job can name them)
 
 # ---- indexes -----------------------------------------------------------------------
 CS=65536
@@ -335,6 +324,32 @@ RP2=$(api_field 'j["name"]')
 acheck "complete the incremental's job" 200 "" POST "/api/v1/agent/jobs/$J2/complete" '{"status": "Completed"}'
 check_api "two points" 200 "" GET /api/v1/vaults/v1/protectedItems/web1/recoveryPoints
 check_json "the incremental beside its parent" 'sorted(p["name"] for p in L) == sorted(["'"$RP"'", "'"$RP2"'"])'
+# ---- several chunks in one download, for a running restore job -------------------------
+run_vvapi call POST "/api/v1/vaults/v1/protectedItems/web1/recoveryPoints/$RP2/restore" \
+    '{"restoreMode": "RestoreDisks", "targetDirectory": "/var/tmp/vv-t0240"}' > rjob.json
+RJ=$(json_get rjob.json 'j["id"]')
+check_out "the agent claims the restore job" 'j["id"] == "'"$RJ"'"' run_vvapi --state a.json agent claim --wait 5
+acheck "a download that names no job is refused" 400 InvalidParameter POST /api/v1/agent/chunks/fetch "{\"ids\": [\"$C1\"]}"
+acheck "a download naming an ended backup job is refused" 409 JobAlreadyEnded POST "/api/v1/agent/chunks/fetch?job=$J2" "{\"ids\": [\"$C1\"]}"
+# the restored point names C1, C5, C6 and C2 (C2 was uploaded as a zstd frame)
+acheck "fetch several chunks at once" 200 "" POST "/api/v1/agent/chunks/fetch?job=$RJ" "{\"ids\": [\"$C2\", \"$C1\", \"$C6\", \"$C5\"]}"
+check "each chunk comes in the order asked, whole" unbatch "$API_BODY" "$C2:c2.bin" "$C1:c1.bin" "$C6:c6.bin" "$C5:c5.bin"
+acheck "fetch one chunk" 200 "" POST "/api/v1/agent/chunks/fetch?job=$RJ" "{\"ids\": [\"$C6\"]}"
+check "it comes whole" unbatch "$API_BODY" "$C6:c6.bin"
+acheck "fetch a chunk the restored point does not name" 403 ChunkNotInRecoveryPoint POST "/api/v1/agent/chunks/fetch?job=$RJ" "{\"ids\": [\"$C1\", \"$C7\"]}"
+mv "$(chunk_file "$C5")" c5.aside
+acheck "fetch a chunk of the point the vault lacks" 404 ChunkNotFound POST "/api/v1/agent/chunks/fetch?job=$RJ" "{\"ids\": [\"$C1\", \"$C5\"]}"
+check "the refusal names it" grep -q "$C5" "$API_BODY"
+mv c5.aside "$(chunk_file "$C5")"
+acheck "fetch nothing" 400 InvalidParameter POST "/api/v1/agent/chunks/fetch?job=$RJ" '{"ids": []}'
+acheck "fetch an id that is not 64 hex digits" 400 InvalidParameter POST "/api/v1/agent/chunks/fetch?job=$RJ" '{"ids": ["abc"]}'
+"$PY" -S -c 'import json; print(json.dumps({"ids": ["%064x" % i for i in range(257)]}))' > ids257.json
+acheck "fetch more than 256 chunks" 400 InvalidParameter POST "/api/v1/agent/chunks/fetch?job=$RJ" @ids257.json
+acheck "fetch with an unknown field" 400 InvalidParameter POST "/api/v1/agent/chunks/fetch?job=$RJ" "{\"ids\": [\"$C1\"], \"all\": true}"
+check_api "a user token cannot fetch chunks" 403 AuthorizationFailed POST "/api/v1/agent/chunks/fetch?job=$RJ" "{\"ids\": [\"$C1\"]}"
+acheck "one chunk for the restore job" 200 "" GET "/api/v1/agent/chunks/$C1?job=$RJ"
+acheck "complete the restore job" 200 "" POST "/api/v1/agent/jobs/$RJ/complete" '{"status": "Completed"}'
+acheck "an ended restore job reads nothing" 409 JobAlreadyEnded GET "/api/v1/agent/chunks/$C1?job=$RJ"
 rc=0; srv_stop || rc=$?
 check "the server exits 0 on SIGTERM" test "$rc" = 0
 check "vmvaultd check: consistent (exit 0)" "$VMVAULTD" check --data-dir "$D"

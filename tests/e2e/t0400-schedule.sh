@@ -177,8 +177,14 @@ check "policy set: 7 days" "$VMVAULT" policy set --vault-name v1 --name Nightly 
 check_out "the Sunday point now expired on 2027-04-04" 'j["expiresAt"] == "2027-04-04T01:00:00Z"' rp_show "${P[2]}"
 J=$(jobid "$VMVAULT" vault prune --name v1)
 check "an on-demand prune completes" wait_for 10 job_done "$J"
-check_out "it took the Sunday point" 'j["stats"]["pointsPruned"] == 1' "$VMVAULT" job show --vault-name v1 --name "$J"
-check_out "two points are left" 'len(L) == 2' "$VMVAULT" recoverypoint list --vault-name v1 --item-name "$ITEM"
+# The change brought the Sunday point's expiry forward: the prune soft deletes it
+# (recoverable for the vault's 14 soft-delete days) instead of removing it.
+check_out "it soft deleted the Sunday point, whose expiry the change brought forward" \
+    'j["stats"]["pointsPruned"] == 0 and j["stats"]["pointsSoftDeleted"] == 1' \
+    "$VMVAULT" job show --vault-name v1 --name "$J"
+check_out "two points are left to restore, the Sunday point is soft deleted" \
+    'len([x for x in L if not x["softDeleted"]]) == 2 and [x["name"] for x in L if x["softDeleted"]] == ["'"${P[2]}"'"]' \
+    "$VMVAULT" recoverypoint list --vault-name v1 --item-name "$ITEM"
 
 # Retain as per policy: no more runs, points still expire as the policy says.
 check "stop protection, retaining data as per policy" "$VMVAULT" protection disable --vault-name v1 --item-name "$ITEM" --retain-as-per-policy --yes
@@ -191,7 +197,7 @@ check_out "it is protected again with a next run" 'j["protectionState"] == "Prot
 check "delete its backup data" "$VMVAULT" protection disable --vault-name v1 --item-name "$ITEM" --delete-backup-data --yes
 check_out "the data is soft deleted for 14 days" \
     'j["deleteState"] == "ToBeDeleted" and j["purgeAt"].startswith("2027-04-19T12:") and j["protectionState"] == "ProtectionStopped"' item_show
-check_out "its points are still there" 'len(L) == 2' "$VMVAULT" recoverypoint list --vault-name v1 --item-name "$ITEM"
+check_out "its points are still there" 'len(L) == 3' "$VMVAULT" recoverypoint list --vault-name v1 --item-name "$ITEM"
 check_fails "but nothing restores from soft-deleted data" 1 "ItemSoftDeleted" \
     "$VMVAULT" restore restore-disks --vault-name v1 --item-name "$ITEM" --rp-name "${P[5]}" --target-dir "$WORK"
 check_fails "the vault cannot be deleted while data is soft deleted" 1 "VaultNotEmpty: .*soft deleted" \
@@ -201,15 +207,15 @@ check_fails "a soft-deleted item cannot be resumed" 1 "ItemSoftDeleted" \
 check "undelete it" "$VMVAULT" protection undelete --vault-name v1 --item-name "$ITEM"
 check_out "it is stopped with its data kept forever" \
     'j["deleteState"] == "NotDeleted" and j["protectionState"] == "ProtectionStopped" and j["nextRun"] is None' item_show
-check_out "its points no longer expire" 'all(x["expiresAt"] is None for x in L) and len(L) == 2' \
+check_out "its points no longer expire" 'all(x["expiresAt"] is None for x in L) and len(L) == 3' \
     "$VMVAULT" recoverypoint list --vault-name v1 --item-name "$ITEM"
 check "delete its backup data again" "$VMVAULT" protection disable --vault-name v1 --item-name "$ITEM" --delete-backup-data --yes
 clock 2027-04-19T11:00:00Z
 sleep 2
 check_out "13 days later it is still there" 'j["deleteState"] == "ToBeDeleted"' item_show
 daily_prune 2027-04-20T04:00:00Z "14 days after the delete"
-check_out "it purged the item and its two points" \
-    'j["stats"]["itemsPurged"] == 1 and j["stats"]["pointsPurged"] == 2' \
+check_out "it purged the item and its three points" \
+    'j["stats"]["itemsPurged"] == 1 and j["stats"]["pointsPurged"] == 3' \
     "$VMVAULT" job show --vault-name v1 --name "$PJ"
 check_out "the item is gone" 'L == []' "$VMVAULT" item list --vault-name v1
 api GET /api/v1/audit

@@ -65,6 +65,8 @@ check_out "the vault the page created exists" 'j["location"] == "westeurope"' "$
 # ---- a host with a domain; a second host in another region -------------------------
 "$VMVAULT" vault credentials --name v1 --file creds.json >/dev/null 2>&1
 check "host1 registers" "$VMVAULT_AGENT" register --vault-credentials creds.json --host-name host1 --state-dir "$AG"
+# the page restores under $WORK: the host allows it as a restore root
+printf 'Restore.Roots=%s\n' "$WORK" >"$AG/agent.conf" && chmod 600 "$AG/agent.conf"
 # mkimage puts about 32 MiB of data on the disk, about 16 MiB once compressed: at
 # 1.5 MiB/s the transfer lasts about ten seconds, long enough to watch the progress
 # bar move. One worker: the agent reads a batch (8 MiB) ahead of what it sends, so

@@ -41,7 +41,7 @@ static void cleanup(void)
 static int run(const struct vv_ident *who, const char *method, const char *path, const char *body,
                size_t n, json_t **out)
 {
-    struct vv_http_req req = {method, path, (const uint8_t *)body, n, NULL};
+    struct vv_http_req req = {method, path, (const uint8_t *)body, n, NULL, NULL};
     struct vv_http_resp resp = {0};
     json_t *j = NULL;
 

@@ -16,13 +16,17 @@ Python 3 standard library only (plus the `zstd` command for compressed uploads).
 
   Agent commands (the token and host come from the --state file):
   agent register --creds FILE --host NAME [--region R] [--secret S] [--vault-id ID]
-                               register with a vault credentials file; writes --state
+                 [--token T]   register with a vault credentials file; writes --state.
+                               --token: the host's own agent token (re-keying a
+                               registered host)
   agent inventory NAME:UUID[:STATE] ...   report the host's VMs (disk vda, 4 MiB)
   agent claim [--wait N]       claim the next job; prints it; exit 3 when there is none
   agent progress --job ID [--done N --total N] [--task NAME=STATUS ...]
   agent complete --job ID --status S [--error-code C --error-message M]
-  agent missing ID ...         the "missing chunks" call; prints the answer
-  agent put-chunk --id ID --file FILE [--zstd]
+  agent missing [--job ID] ID ...   the "missing chunks" call; prints the answer
+  agent put-chunk [--job ID] --id ID --file FILE [--zstd]
+                               --job: the running Backup job that pins the chunks
+                               (without it, nothing stays pinned after the call)
   agent put-index --job ID --disk D --file FILE
   agent commit --job ID [--disk D ...]   commit the job's recovery point
   agent backup (--job ID | --next) [--seed S] [--chunks N] [--chunk-size N]
@@ -54,6 +58,7 @@ import struct
 import subprocess
 import sys
 import threading
+import time
 import urllib.parse
 
 JSON = "application/json"
@@ -226,7 +231,7 @@ def agent_backup(cl, st, job, seed, chunks, chunk_size, threads, use_zstd, compl
             want = list(data)
             missing = []
             for i in range(0, len(want), 10000):
-                missing += cl.call("POST", "/api/v1/agent/chunks/missing",
+                missing += cl.call("POST", f"/api/v1/agent/chunks/missing?job={jid}",
                                    {"ids": want[i:i + 10000]})["missing"]
 
             def put(cid):
@@ -235,7 +240,7 @@ def agent_backup(cl, st, job, seed, chunks, chunk_size, threads, use_zstd, compl
                 if use_zstd:
                     body = zstd_compress(body)
                     hdr["Content-Encoding"] = "zstd"
-                cl.call("PUT", f"/api/v1/agent/chunks/{cid}", body, OCTETS, hdr)
+                cl.call("PUT", f"/api/v1/agent/chunks/{cid}?job={jid}", body, OCTETS, hdr)
                 return len(data[cid])
 
             with concurrent.futures.ThreadPoolExecutor(max(1, threads)) as ex:
@@ -297,7 +302,7 @@ def agent_stress(a, cl, st):
         def call(self, method, path, body=None, ctype=JSON, headers=None):
             ans = super().call(method, path, body, ctype, headers)
             if method == "PUT" and path.startswith("/api/v1/agent/chunks/"):
-                note("chunk " + path.rsplit("/", 1)[1])
+                note("chunk " + path.split("?")[0].rsplit("/", 1)[1])
             elif method == "POST" and path.endswith("/recoveryPoint"):
                 note("point " + ans["name"])
             return ans
@@ -306,7 +311,13 @@ def agent_stress(a, cl, st):
 
     def worker():
         while not stop.is_set():
-            job = lc.call("GET", "/api/v1/agent/jobs/next?wait=1")
+            try:
+                job = lc.call("GET", "/api/v1/agent/jobs/next?wait=1")
+            except ApiError as e:
+                if e.code != "TooManyPolls":  # a host waits in at most 2 polls at once
+                    raise
+                stop.wait(0.2)
+                continue
             if job is None:
                 continue
             with lock:
@@ -340,7 +351,7 @@ def agent_cmd(a, cl):
     if c == "register":
         creds = json.load(open(a.creds))
         url = a.url or creds.get("vaultUrl")
-        rc = Client(url)
+        rc = Client(url, a.token)
         body = {"vaultId": a.vault_id or creds.get("vaultId"),
                 "registrationSecret": a.secret or creds.get("registrationSecret"),
                 "hostName": a.host, "agentVersion": "0.1.0"}
@@ -384,14 +395,16 @@ def agent_cmd(a, cl):
             body["error"] = {"code": a.error_code, "message": a.error_message or a.error_code}
         return cl.call("POST", f"/api/v1/agent/jobs/{a.job}/complete", body)
     if c == "missing":
-        return cl.call("POST", "/api/v1/agent/chunks/missing", {"ids": a.ids})
+        q = f"?job={a.job}" if a.job else ""
+        return cl.call("POST", "/api/v1/agent/chunks/missing" + q, {"ids": a.ids})
     if c == "put-chunk":
         data = open(a.file, "rb").read()
         hdr = {}
         if a.zstd:
             data = zstd_compress(data)
             hdr["Content-Encoding"] = "zstd"
-        return cl.call("PUT", f"/api/v1/agent/chunks/{a.id}", data, OCTETS, hdr)
+        q = f"?job={a.job}" if a.job else ""
+        return cl.call("PUT", f"/api/v1/agent/chunks/{a.id}" + q, data, OCTETS, hdr)
     if c == "put-index":
         return cl.call("PUT", f"/api/v1/agent/jobs/{a.job}/disks/{a.disk}/index",
                        open(a.file, "rb").read(), OCTETS)
@@ -421,7 +434,13 @@ def agent_cmd(a, cl):
 
         def worker():
             while True:
-                job = cl.call("GET", f"/api/v1/agent/jobs/next?wait={a.wait}")
+                try:
+                    job = cl.call("GET", f"/api/v1/agent/jobs/next?wait={a.wait}")
+                except ApiError as e:
+                    if e.code != "TooManyPolls":  # a host waits in at most 2 polls at once
+                        raise
+                    time.sleep(0.2)
+                    continue
                 if job is None:
                     return
                 if job.get("operation") != "Backup":
@@ -478,6 +497,7 @@ def main():
     q.add_argument("--region")
     q.add_argument("--secret")
     q.add_argument("--vault-id")
+    q.add_argument("--token", help="the host's own agent token: re-key a registered host")
     q = asub.add_parser("inventory")
     q.add_argument("vms", nargs="*")
     q = asub.add_parser("claim")
@@ -493,8 +513,10 @@ def main():
     q.add_argument("--error-code")
     q.add_argument("--error-message")
     q = asub.add_parser("missing")
+    q.add_argument("--job", help="the running Backup job the pins are for")
     q.add_argument("ids", nargs="*")
     q = asub.add_parser("put-chunk")
+    q.add_argument("--job", help="the running Backup job the pin is for")
     q.add_argument("--id", required=True)
     q.add_argument("--file", required=True)
     q.add_argument("--zstd", action="store_true")

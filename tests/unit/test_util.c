@@ -28,6 +28,18 @@ TEST(bytes_as_text)
     CHECK(!strcmp(t, "16384.0 PiB"));
 }
 
+TEST(regions)
+{
+    CHECK(vv_region_valid("westeurope"));
+    CHECK(vv_region_valid("eu-2"));
+    CHECK(!vv_region_valid(NULL));
+    CHECK(!vv_region_valid(""));
+    CHECK(!vv_region_valid("-eu"));
+    CHECK(!vv_region_valid("WestEurope"));
+    CHECK(!vv_region_valid("west europe"));
+    CHECK(!vv_region_valid("../x"));
+}
+
 TEST(full_file_systems_have_their_own_code)
 {
     CHECK_EQ(vv_err_from_errno(ENOSPC), VV_E_NOSPC);
