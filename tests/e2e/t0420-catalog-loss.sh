@@ -7,8 +7,11 @@
 # refuses to start and touches nothing; `vmvaultd catalog rebuild` (with v1's key
 # brought back from its export after vault.key is deleted too) lists the vaults,
 # items (stopped, data retained) and points again, and every point restores
-# byte-identical. An unknown folder and an unknown point are moved aside, not
-# deleted. Finally the catalog backup is restored.
+# byte-identical. Then what a user does after the rebuild: the hosts register again
+# (a Contributor allows their replacement) and every point is restored through the
+# vault by a Restore job that the played agent runs over the agent routes, each disk
+# compared byte for byte with what was backed up. An unknown folder and an unknown
+# point are moved aside, not deleted. Finally the catalog backup is restored.
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/lib_server.sh"
 cd "$WORK"
@@ -51,11 +54,14 @@ run_vvapi --state h2.json agent inventory "app1:$U3" >/dev/null
 for p in v1:web1 v1:db1 v2:app1; do
     "$VMVAULT" protection enable-for-vm --vault-name "${p%%:*}" --vm "${p#*:}" --policy-name DefaultPolicy >/dev/null 2>&1
 done
-# backup VAULT ITEM STATE SEED: one backup now, run by the played agent
+# saved FILE COMMAND...: COMMAND's output, also kept in FILE; COMMAND's exit status
+saved() { local out=$1 rc; shift; "$@" > "$out"; rc=$?; cat "$out"; return $rc; }
+# backup VAULT ITEM STATE SEED: one backup now, run by the played agent; its summary
+# (the recovery point it made) in bk-SEED.json
 backup() {
     "$VMVAULT" protection backup-now --vault-name "$1" --item-name "$2" >/dev/null 2>&1
     check_out "backup of $2 ($4) completes" 'j["status"] == "Completed"' \
-        run_vvapi --state "$3" agent backup --next --seed "$4" --chunks 9
+        saved "bk-$4.json" run_vvapi --state "$3" agent backup --next --seed "$4" --chunks 9
 }
 backup v1 web1 h1.json a
 backup v1 web1 h1.json b
@@ -160,6 +166,74 @@ check "every point is listed again" cmp -s points-before.txt points-after.txt
 restore_sums < points-after.txt > sums-after.txt
 check "every point restores byte-identical" cmp -s sums-before.txt sums-after.txt
 check "nothing under vaults/ changed at start" cmp -s files-before.txt <(snapshot)
+
+# ---- (b2) after the rebuild, restores as a user runs them --------------------------
+# Users and host registrations are not rebuilt: a Contributor and an Operator again;
+# each host registers again with new vault credentials, after a Contributor allowed
+# its replacement (the rebuilt catalog lists its name). Then every point of every
+# vault is restored through the vault: an Operator asks, the host's played agent
+# claims the Restore job, reads the point, its index and its chunks over the agent
+# routes (?job=, only that point's chunks) and writes the disk; the disk must be the
+# bytes the backup sent (vvapi.py image, from the backup's seed) and hash as the point
+# did before the loss.
+"$VMVAULT" user create --name contrib --role Contributor >/dev/null 2>&1
+"$VMVAULT" user create --name oper --role Operator >/dev/null 2>&1
+CT=$("$VMVAULT" token create --user contrib 2>/dev/null | json_value 'j["token"]')
+OT=$("$VMVAULT" token create --user oper 2>/dev/null | json_value 'j["token"]')
+for hv in host1:v1 host2:v2; do
+    h=${hv%%:*} v=${hv#*:}
+    cli_as "$CT" vault credentials --name "$v" --file "c-$h-new.json" >/dev/null 2>&1
+    check_refused "$h cannot register again before its replacement is allowed" 1 ContainerAlreadyRegistered "" \
+        run_vvapi --state "$h-new.json" agent register --creds "c-$h-new.json" --host "$h"
+    check_out "a Contributor allows $h's replacement" 'j["container"] == "'"$h"'" and j["vault"] == "'"$v"'"' \
+        cli_as "$CT" container allow-replacement --vault-name "$v" --name "$h"
+    check_out "$h registers again with new vault credentials" \
+        'j["container"]["name"] == "'"$h"'" and j["vault"]["name"] == "'"$v"'" and j["token"].startswith("vva_")' \
+        run_vvapi --state "$h-new.json" agent register --creds "c-$h-new.json" --host "$h"
+done
+# every point the API lists, walking every vault and item: "vault item point"
+all_points() {
+    local v i
+    for v in $("$VMVAULT" vault list 2>/dev/null | json_value '" ".join(x["name"] for x in L)'); do
+        for i in $("$VMVAULT" item list --vault-name "$v" 2>/dev/null | json_value '" ".join(x["name"] for x in L)'); do
+            "$VMVAULT" recoverypoint list --vault-name "$v" --item-name "$i" 2>/dev/null |
+                json_value '"\n".join(x["name"] for x in L)' | sed "s/^/$v $i /"
+        done
+    done | sort
+}
+all_points > points-api.txt
+check "the API lists the five points in its vaults" cmp -s <(sort points-after.txt) points-api.txt
+for s in a b c d e; do echo "$(json_get "bk-$s.json" 'j["recoveryPoint"]["name"]') $s"; done > seeds.txt
+# restored_through_vault VAULT ITEM POINT: status 0 when an Operator's restore of
+# POINT, run by the played agent of the item's host, gives the disk that was backed
+# up; else why not
+restored_through_vault() {
+    local v=$1 item=$2 rp=$3 h=host1 seed rj want
+    [ "$v" = v2 ] && h=host2
+    seed=$(awk -v p="$rp" '$1 == p {print $2}' seeds.txt)
+    [ -n "$seed" ] || { echo "no backup of this suite made $rp"; return 1; }
+    $VVAPI image --seed "$seed" --item "$item" --chunks 9 --out "exp-$rp.img" >/dev/null || return 1
+    cli_as "$OT" restore restore-disks --vault-name "$v" --item-name "$item" --rp-name "$rp" \
+        --target-dir /var/tmp/vv-t0420 --format raw > "rjob-$rp.json" 2>&1
+    rj=$(json_get "rjob-$rp.json" 'j["id"]' 2>/dev/null)
+    [ -n "$rj" ] || { echo "the Operator's restore was refused: $(one_line < "rjob-$rp.json")"; return 1; }
+    run_vvapi --state "$h-new.json" agent restore --next --out "restored/$rp" > "rs-$rp.json" 2>&1 ||
+        { echo "the played agent's restore failed: $(one_line < "rs-$rp.json")"; return 1; }
+    [ "$(json_get "rs-$rp.json" 'j["job"] == "'"$rj"'" and j["status"] == "Completed" and j["recoveryPoint"] == "'"$rp"'" and [d["name"] for d in j["disks"]] == ["vda"]' 2>&1)" = True ] ||
+        { echo "the agent ran another job or point: $(one_line < "rs-$rp.json")"; return 1; }
+    cmp "exp-$rp.img" "restored/$rp/$item-vda.raw" || return 1
+    want=$(awk -v p="$rp" '$1 == p {print $2}' sums-before.txt)
+    [ "$(sha256sum < "restored/$rp/$item-vda.raw" | cut -c1-64)" = "$want" ] ||
+        { echo "the disk does not hash as the point did before the loss ($want)"; return 1; }
+    API_TOKEN=$OT api GET "/api/v1/vaults/$v/jobs/$rj"
+    [ "$(api_field 'j["operation"] == "Restore" and j["status"] == "Completed" and j["createdBy"] == "oper"')" = True ] ||
+        { echo "the vault's job did not end Completed: $(api_show)"; return 1; }
+}
+while read -r v item rp <&3; do
+    seed=$(awk -v p="$rp" '$1 == p {print $2}' seeds.txt)
+    check "backup '$seed' of $item in vault $v restores byte-identical through the vault after the rebuild" \
+        restored_through_vault "$v" "$item" "$rp"
+done 3< points-api.txt
 
 # ---- (c) what the catalog does not know is moved aside, not deleted ---------------
 srv_stop

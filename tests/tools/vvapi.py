@@ -12,6 +12,9 @@ Python 3 standard library only (plus the `zstd` command for compressed uploads).
                                chunk id (64 hex), "hole" or "zero". --version, --count,
                                --reserved override header fields to build bad ones.
   gen --seed S --size N --out FILE   deterministic chunk data; prints its SHA-256
+  image --seed S --item VM [--disk D] [--chunks N] [--chunk-size N] --out FILE
+                               the raw disk that "agent backup --seed S" backs up for
+                               disk D (vda) of VM; prints its SHA-256
   sha256 FILE...               the chunk id of each file's content
 
   Agent commands (the token and host come from the --state file):
@@ -35,6 +38,17 @@ Python 3 standard library only (plus the `zstd` command for compressed uploads).
                                the disk's data, ask which chunks are missing, upload
                                them in parallel, upload the index, commit, complete
                                (Cancelled when the server asks). Prints a summary.
+  agent restore (--job ID | --next) --out DIR [--batch N] [--no-complete]
+                               what a host agent does for a Restore job: read the
+                               job's recovery point and each disk's index through the
+                               agent routes, fetch the chunks they name in batches
+                               (POST /agent/chunks/fetch?job=), check each against its
+                               id, write every disk (or the job's "disks") as the
+                               sparse raw file DIR/<vm>-<disk>.raw (never over a
+                               file), report progress, complete (Cancelled when the
+                               server asks; Failed with RestoreFailed, exit 1, when a
+                               chunk or index does not check). Prints a summary with
+                               each disk's file and SHA-256.
   agent run [--parallel N] [--threads T] [--chunks N] [--seed S] [--wait W]
                                claim and run Backup jobs until none is left
   agent stress --owner-token T --vault V [--parallel N] [--threads T] [--chunks N]
@@ -108,13 +122,18 @@ class Client:
         finally:
             conn.close()
 
-    def call(self, method, path, body=None, ctype=JSON, headers=None):
-        """The parsed JSON answer of a 2xx request (None when empty); ApiError else."""
+    def raw(self, method, path, body=None, ctype=JSON, headers=None):
+        """(status, body bytes) of a 2xx request; ApiError else."""
         status, data = self.request(method, path, body, ctype, headers)
-        if status == 204:
-            return None
         if not 200 <= status < 300:
             raise ApiError(method, path, status, data)
+        return status, data
+
+    def call(self, method, path, body=None, ctype=JSON, headers=None):
+        """The parsed JSON answer of a 2xx request (None when empty); ApiError else."""
+        status, data = self.raw(method, path, body, ctype, headers)
+        if status == 204:
+            return None
         return json.loads(data) if data.strip() else None
 
 
@@ -144,6 +163,62 @@ def build_index(chunk_size, virtual_size, entries, version=1, count=None, reserv
     return b"".join(out)
 
 
+def parse_index(data):
+    """A serialized disk index (docs/format.md, "Disk index"), version 2 or 1, checked:
+    {"version", "chunkSize", "virtualSize", "entries": [(off, len, chunk_off, kind,
+    id hex or None)]}, kind "hole", "zero" or "data". ValueError when it does not parse."""
+    if len(data) < 32:
+        raise ValueError(f"an index of {len(data)} bytes is shorter than its header")
+    version, chunk_size, vsize, count = struct.unpack_from("<IIQQ", data, 0)
+    entries = []
+    if version == 1:
+        if count != -(-vsize // chunk_size) or len(data) != 32 + 32 * count:
+            raise ValueError("a version 1 index whose count or length does not fit")
+        for i in range(count):
+            e = data[32 + 32 * i:64 + 32 * i]
+            n = min(chunk_size, vsize - i * chunk_size)
+            if e == HOLE:
+                entries.append((i * chunk_size, n, 0, "hole", None))
+            elif e == ZERO:
+                entries.append((i * chunk_size, n, 0, "zero", None))
+            else:
+                entries.append((i * chunk_size, n, 0, "data", e.hex()))
+    elif version == 2:
+        if len(data) != 32 + 56 * count:
+            raise ValueError(f"a version 2 index of {count} entries is {len(data)} bytes")
+        pos = 0
+        for i in range(count):
+            off, n, coff, kind, cid = struct.unpack_from("<QQII32s", data, 32 + 56 * i)
+            if off != pos or n == 0 or kind > 2:
+                raise ValueError(f"entry {i} (offset {off}, length {n}, kind {kind}) "
+                                 "breaks the index")
+            if kind == 2 and coff + n > 16 << 20:
+                raise ValueError(f"entry {i} reaches past 16 MiB of its chunk")
+            entries.append((off, n, coff, ("hole", "zero", "data")[kind],
+                            cid.hex() if kind == 2 else None))
+            pos = off + n
+        if pos != vsize:
+            raise ValueError(f"the entries end at {pos}, not at the virtual size {vsize}")
+    else:
+        raise ValueError(f"index version {version}")
+    return {"version": version, "chunkSize": chunk_size, "virtualSize": vsize,
+            "entries": entries}
+
+
+def parse_records(data):
+    """The records of a batch upload or fetch answer: [(id hex, encoding, payload)]."""
+    out, p = [], 0
+    while p < len(data):
+        if len(data) - p < 37:
+            raise ValueError(f"a record cut short at byte {p}")
+        n = struct.unpack_from(">I", data, p + 33)[0]
+        if len(data) - p - 37 < n:
+            raise ValueError(f"the payload of record {len(out)} is cut short")
+        out.append((data[p:p + 32].hex(), data[p + 32], data[p + 37:p + 37 + n]))
+        p += 37 + n
+    return out
+
+
 def chunk_data(key, size):
     return random.Random(key).randbytes(size)
 
@@ -154,6 +229,11 @@ def sha256(data):
 
 def zstd_compress(data):
     return subprocess.run(["zstd", "-q", "-3", "-c"], input=data, stdout=subprocess.PIPE,
+                          check=True).stdout
+
+
+def zstd_decompress(data):
+    return subprocess.run(["zstd", "-q", "-d", "-c"], input=data, stdout=subprocess.PIPE,
                           check=True).stdout
 
 
@@ -188,6 +268,29 @@ def disk_layout(chunks, chunk_size):
     return kinds, virtual_size
 
 
+def disk_plan(seed, item, disk, chunks, chunk_size):
+    """What a played backup with seed writes of disk of VM item: (kinds, virtual size,
+    the index entries, {chunk id: data})."""
+    kinds, vsize = disk_layout(chunks, chunk_size)
+    ids, data = [], {}
+    for i, k in enumerate(kinds):
+        if k != "data":
+            ids.append(k)
+            continue
+        b = chunk_data(f"{seed}:{item}:{disk}:{i}", min(chunk_size, vsize - i * chunk_size))
+        cid = sha256(b)
+        ids.append(cid)
+        data[cid] = b
+    return kinds, vsize, ids, data
+
+
+def disk_image(seed, item, disk, chunks, chunk_size):
+    """The raw disk (bytes) that disk_plan describes: holes and zero chunks read zero."""
+    kinds, vsize, ids, data = disk_plan(seed, item, disk, chunks, chunk_size)
+    return b"".join(data[c] if k == "data" else b"\0" * min(chunk_size, vsize - i * chunk_size)
+                    for i, (k, c) in enumerate(zip(kinds, ids)))
+
+
 class Cancelled(Exception):
     pass
 
@@ -209,18 +312,9 @@ def agent_backup(cl, st, job, seed, chunks, chunk_size, threads, use_zstd, compl
         plans = []
         total = 0
         for d in vm["disks"]:
-            kinds, vsize = disk_layout(chunks, chunk_size)
-            ids, data = [], {}
-            for i, k in enumerate(kinds):
-                if k != "data":
-                    ids.append(k)
-                    continue
-                size = min(chunk_size, vsize - i * chunk_size)
-                b = chunk_data(f"{seed}:{item}:{d['name']}:{i}", size)
-                cid = sha256(b)
-                ids.append(cid)
-                data[cid] = b
-                total += size
+            kinds, vsize, ids, data = disk_plan(seed, item, d["name"], chunks, chunk_size)
+            total += sum(min(chunk_size, vsize - i * chunk_size)
+                         for i, k in enumerate(kinds) if k == "data")
             plans.append((d, kinds, vsize, ids, data))
         if progress(0, total, [{"name": "Take Snapshot", "status": "Completed"},
                                {"name": "Transfer data to vault", "status": "InProgress"}]):
@@ -271,6 +365,174 @@ def agent_backup(cl, st, job, seed, chunks, chunk_size, threads, use_zstd, compl
     except Cancelled:
         cl.call("POST", f"/api/v1/agent/jobs/{jid}/complete", {"status": "Cancelled"})
         summary["status"] = "Cancelled"
+    return summary
+
+
+class RestoreFailed(Exception):
+    def __init__(self, code, message):
+        super().__init__(message)
+        self.code = code
+
+
+FETCH_BYTES = 32 << 20  # what one fetch asks for at most (the server's cap is 64 MiB)
+
+
+def restore_disk(cl, jid, vm, disk, ix, out_dir, batch, tick):
+    """Disk disk of a Restore job's point, from its index ix: fetch every chunk it names
+    once, check it, write each slice; holes and zero ranges stay holes. The sparse raw
+    file out_dir/<vm>-<disk>.raw, made under a temporary name and renamed into place
+    without replacing anything. tick(bytes) after each batch: True to cancel."""
+    name = disk["name"]
+    path = os.path.join(out_dir, f"{vm}-{name}.raw")
+    tmp = path + ".partial"
+    uses = {}  # chunk id -> [(off, len, chunk_off)], in the index's order
+    for off, n, coff, kind, cid in ix["entries"]:
+        if kind == "data":
+            uses.setdefault(cid, []).append((off, n, coff))
+    ids = list(uses)
+    need = {cid: max(c + n for _, n, c in u) for cid, u in uses.items()}
+    try:
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600)
+    except FileExistsError:
+        raise RestoreFailed("TargetExists", f"{tmp} exists")
+    done = 0
+    try:
+        os.ftruncate(fd, ix["virtualSize"])
+        i = 0
+        while i < len(ids):
+            part, size = [], 0
+            while i < len(ids) and len(part) < batch and \
+                    (not part or size + need[ids[i]] <= FETCH_BYTES):
+                part.append(ids[i])
+                size += need[ids[i]]
+                i += 1
+            body = cl.raw("POST", f"/api/v1/agent/chunks/fetch?job={jid}", {"ids": part})[1]
+            try:
+                recs = parse_records(body)
+            except ValueError as e:
+                raise RestoreFailed("RestoreFailed", f"a fetch answer for disk {name}: {e}")
+            if [r[0] for r in recs] != part:
+                raise RestoreFailed("RestoreFailed", f"a fetch answer for disk {name} does not "
+                                    f"hold the {len(part)} chunks asked for, in order")
+            n = 0
+            for cid, enc, payload in recs:
+                if enc == 1:
+                    try:
+                        plain = zstd_decompress(payload)
+                    except subprocess.CalledProcessError:
+                        raise RestoreFailed("RestoreFailed", f"chunk {cid} is not a zstd frame")
+                elif enc == 2:
+                    plain = payload
+                else:
+                    raise RestoreFailed("RestoreFailed", f"chunk {cid} came with encoding {enc}")
+                if sha256(plain) != cid:
+                    raise RestoreFailed("RestoreFailed", f"chunk {cid} does not hash to its id")
+                if len(plain) < need[cid]:
+                    raise RestoreFailed("RestoreFailed", f"chunk {cid} is {len(plain)} bytes, "
+                                        f"the index reads {need[cid]}")
+                for off, ln, coff in uses[cid]:
+                    os.pwrite(fd, plain[coff:coff + ln], off)
+                    n += ln
+            done += n
+            if tick(n):
+                raise Cancelled()
+        os.fsync(fd)
+    except BaseException:
+        os.unlink(tmp)
+        raise
+    finally:
+        os.close(fd)
+    if os.path.lexists(path):
+        os.unlink(tmp)
+        raise RestoreFailed("TargetExists", f"{path} exists")
+    os.rename(tmp, path)
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for b in iter(lambda: f.read(1 << 20), b""):
+            h.update(b)
+    return {"name": name, "file": path, "virtualSize": ix["virtualSize"],
+            "indexVersion": ix["version"], "chunksFetched": len(ids), "bytesWritten": done,
+            "sha256": h.hexdigest()}
+
+
+def agent_restore(cl, job, out_dir, batch, complete=True):
+    """Run one Restore job the way a host agent does, through the agent routes: the
+    job's point (GET .../recoveryPoint), each disk's index, the chunks they name
+    (POST /agent/chunks/fetch?job=), each disk written under out_dir. Returns a
+    summary dict."""
+    jid = job["id"]
+    params = job.get("params") or {}
+    summary = {"job": jid, "recoveryPoint": params.get("recoveryPoint"), "disks": []}
+    prog = {"done": 0, "total": 0}
+
+    def progress(status, n=0):
+        prog["done"] += n
+        a = cl.call("POST", f"/api/v1/agent/jobs/{jid}/progress",
+                    {"tasks": [{"name": "Transfer data from vault", "status": status}],
+                     "bytesDone": prog["done"], "bytesTotal": prog["total"]})
+        return bool(a and a.get("cancelRequested"))
+
+    def end(status, code=None, message=None):
+        body = {"status": status}
+        if code:
+            body["error"] = {"code": code, "message": message[:1000]}
+            summary["error"] = body["error"]
+        cl.call("POST", f"/api/v1/agent/jobs/{jid}/complete", body)
+
+    try:
+        if job.get("operation", "Restore") != "Restore":
+            raise RestoreFailed("InvalidJobParameters", f"job {jid} is a {job.get('operation')} "
+                                "job, not a Restore")
+        if progress("InProgress"):
+            raise Cancelled()
+        point = cl.call("GET", f"/api/v1/agent/jobs/{jid}/recoveryPoint")
+        if params.get("recoveryPoint") and point.get("name") != params["recoveryPoint"]:
+            raise RestoreFailed("InvalidRecoveryPoint", "the vault sent point "
+                                f"{point.get('name')} for a restore of {params['recoveryPoint']}")
+        summary["recoveryPoint"] = point.get("name")
+        vm = params.get("vmName") or point.get("vmName") or "vm"
+        for n in [vm] + [d.get("name") or "" for d in point.get("disks") or []]:
+            if not n or "/" in n or n.startswith("."):
+                raise RestoreFailed("InvalidRecoveryPoint", f"{n!r} cannot name a file")
+        want = params.get("disks")
+        disks = [d for d in point.get("disks") or [] if not want or d.get("name") in want]
+        if not disks or (want and len(disks) != len(set(want))):
+            raise RestoreFailed("InvalidJobParameters", f"the point has disks "
+                                f"{[d.get('name') for d in point.get('disks') or []]}, "
+                                f"the job asks for {want}")
+        plans = []
+        for d in disks:
+            data = cl.raw("GET", f"/api/v1/agent/jobs/{jid}/disks/{d['name']}/index")[1]
+            try:
+                ix = parse_index(data)
+            except ValueError as e:
+                raise RestoreFailed("RestoreFailed", f"the index of disk {d['name']}: {e}")
+            if ix["virtualSize"] != d.get("virtualSize"):
+                raise RestoreFailed("RestoreFailed", f"the index of disk {d['name']} is "
+                                    f"{ix['virtualSize']} bytes, the point says "
+                                    f"{d.get('virtualSize')}")
+            plans.append((d, ix))
+            prog["total"] += sum(e[1] for e in ix["entries"] if e[3] == "data")
+        os.makedirs(out_dir, exist_ok=True)
+        for d, ix in plans:
+            summary["disks"].append(restore_disk(cl, jid, vm, d, ix, out_dir, batch,
+                                                 lambda n: progress("InProgress", n)))
+        progress("Completed")
+        if complete:
+            end("Completed")
+        summary["status"] = "Completed"
+    except Cancelled:
+        end("Cancelled")
+        summary["status"] = "Cancelled"
+    except RestoreFailed as e:
+        end("Failed", e.code, str(e))
+        summary["status"] = "Failed"
+    except ApiError as e:
+        try:  # what the real agent does when the vault refuses: the job fails
+            end("Failed", "RestoreFailed", f"the vault refused: {e}")
+        except Exception:
+            pass
+        raise
     return summary
 
 
@@ -426,6 +688,20 @@ def agent_cmd(a, cl):
             job = {"id": a.job, "item": a.item}
         return agent_backup(cl, st, job, a.seed, a.chunks, a.chunk_size, a.threads, a.zstd,
                             complete=not a.no_complete)
+    if c == "restore":
+        if a.next:
+            job = cl.call("GET", "/api/v1/agent/jobs/next?wait=5")
+            if job is None:
+                sys.exit(3)
+        else:
+            job = {"id": a.job, "operation": "Restore"}  # its point says the rest
+        if a.batch < 1:
+            raise SystemExit("vvapi: --batch must be at least 1")
+        s = agent_restore(cl, job, a.out, a.batch, complete=not a.no_complete)
+        if s["status"] == "Failed":
+            print(json.dumps(s))
+            sys.exit(1)
+        return s
     if c == "stress":
         return agent_stress(a, cl, st)
     if c == "run":
@@ -486,6 +762,14 @@ def main():
     p.add_argument("--size", type=int, required=True)
     p.add_argument("--out", required=True)
 
+    p = sub.add_parser("image")
+    p.add_argument("--seed", required=True)
+    p.add_argument("--item", required=True)
+    p.add_argument("--disk", default="vda")
+    p.add_argument("--chunks", type=int, default=12)
+    p.add_argument("--chunk-size", type=int, default=65536)
+    p.add_argument("--out", required=True)
+
     p = sub.add_parser("sha256")
     p.add_argument("files", nargs="+")
 
@@ -529,6 +813,13 @@ def main():
     q.add_argument("--vm", required=True)
     q.add_argument("--disk", action="append")
     q.add_argument("--consistency", default="CrashConsistent")
+    q = asub.add_parser("restore")
+    g = q.add_mutually_exclusive_group(required=True)
+    g.add_argument("--job", help="a Restore job this host has claimed")
+    g.add_argument("--next", action="store_true", help="claim the next job (a Restore)")
+    q.add_argument("--out", required=True, help="the folder the disks are written to")
+    q.add_argument("--batch", type=int, default=64, help="chunks per fetch (1 to 256)")
+    q.add_argument("--no-complete", action="store_true")
     for name in ("backup", "run", "stress"):
         q = asub.add_parser(name)
         q.add_argument("--seed", default="1")
@@ -560,6 +851,12 @@ def main():
             return 0
         if a.cmd == "gen":
             b = chunk_data(a.seed, a.size)
+            with open(a.out, "wb") as f:
+                f.write(b)
+            print(sha256(b))
+            return 0
+        if a.cmd == "image":
+            b = disk_image(a.seed, a.item, a.disk, a.chunks, a.chunk_size)
             with open(a.out, "wb") as f:
                 f.write(b)
             print(sha256(b))
