@@ -124,10 +124,10 @@ $(BUILD)/vmvault-agent: $(AGENT_SRC:%.c=$(BUILD)/%.o) $(LIBA)
 	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(LIBS_AGENT)
 
 # The agent's NBD and XML adapters against real qemu-img / qemu-nbd, and what it takes
-# from the vault (trust.c, state.c) on a real file system (run by tests/run.sh).
+# from the vault (trust.c, state.c, net.c) on a real file system (run by tests/run.sh).
 $(BUILD)/tests/test_agent_adapters: $(BUILD)/tests/agent/nbd_xml_check.o \
 		$(BUILD)/tests/agent/trust_check.o $(BUILD)/agent/nbd.o $(BUILD)/agent/xml.o \
-		$(BUILD)/agent/trust.o $(BUILD)/agent/state.o $(LIBA)
+		$(BUILD)/agent/trust.o $(BUILD)/agent/state.o $(BUILD)/agent/net.o $(LIBA)
 	@mkdir -p $(dir $@)
 	$(say) LINK $@
 	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(LIBS_AGENT)

@@ -168,6 +168,9 @@ const char *vv_agent_shown(const char *s, char *out, size_t n);
 /* Check agent.conf's Restore.Roots value v (1 to 16 absolute paths, space-separated,
  * without "." or ".." components) and keep it in a: 0, or VV_E_INVAL. */
 int vv_agent_roots_set(struct vv_agent *a, const char *v) VV_MUST_CHECK;
+/* agent.conf's Restore.Roots as it stands ("" when it names none), into out, under
+ * the configuration's lock (net.c): agent.conf may be read again at any time. */
+void vv_agent_roots_copy(const struct vv_agent *a, char *out, size_t n);
 /* The target folder dir a vault named for a restore: its parent resolved
  * (realpath), its last component a plain name, the whole under one of a's restore
  * roots (also resolved). The folder is created (0755) when missing and opened

@@ -327,6 +327,12 @@ static int prepare_snapshot(struct job *jb, const char **inc)
         return r;
     chmod(runs, 0711);
     /* QEMU creates the socket here: its group may write, nobody else may (trust.c) */
+    if (jb->vm.running && jb->vm.qemu_uid < 0)
+        vv_warn("job %s: the running domain has no numeric DAC label (+UID:+GID), so QEMU's "
+                "user is unknown and %s is made 0700: if QEMU does not run as root, it "
+                "cannot create its socket there and the backup fails; enable libvirt's DAC "
+                "security driver (security_driver in /etc/libvirt/qemu.conf)",
+                jb->id, jb->run_dir);
     return vv_agent_job_dir(jb->run_dir, jb->vm.qemu_uid > 0 ? jb->vm.qemu_gid : -1);
 }
 

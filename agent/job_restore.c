@@ -867,10 +867,20 @@ static int swap_in(struct restore *rs)
             (r = vv_path_join(aside, sizeof(aside), "%s.pre-restore-%lld", k->base,
                               (long long)rs->now)) != 0)
             break;
-        if ((faccessat(k->dfd, k->base, F_OK, AT_SYMLINK_NOFOLLOW) == 0 &&
-             rename_noreplace(k->dfd, k->base, aside) != 0) ||
-            rename_noreplace(k->dfd, tmp, k->base) != 0) {
-            failr(rs, "RestoreFailed", "cannot put %s in place: %s", k->path, strerror(errno));
+        int had = faccessat(k->dfd, k->base, F_OK, AT_SYMLINK_NOFOLLOW) == 0;
+        if (had && rename_noreplace(k->dfd, k->base, aside) != 0) {
+            failr(rs, "RestoreFailed", "cannot move %s aside: %s; it is unchanged", k->path,
+                  strerror(errno));
+            r = VV_E_IO;
+        } else if (rename_noreplace(k->dfd, tmp, k->base) != 0) {
+            int e = errno;
+            /* the disk's own file goes back where it was: never a VM without its disk */
+            int back = had && rename_noreplace(k->dfd, aside, k->base) == 0;
+            failr(rs, "RestoreFailed", "cannot put the restored %s in place: %s; %s", k->path,
+                  strerror(e),
+                  !had   ? "nothing was there before"
+                  : back ? "the file it had is back in place"
+                         : "the file it had is kept beside it, with .pre-restore in its name");
             r = VV_E_IO;
         } else {
             k->made_tmp = 0;

@@ -166,6 +166,13 @@ void vv_agent_conf_refresh(struct vv_agent *a)
     pthread_mutex_unlock(&conf_mu);
 }
 
+void vv_agent_roots_copy(const struct vv_agent *a, char *out, size_t n)
+{
+    pthread_mutex_lock(&conf_mu);
+    snprintf(out, n, "%s", a->restore_roots);
+    pthread_mutex_unlock(&conf_mu);
+}
+
 int vv_agent_http_apply(struct vv_agent *a, struct vv_http *h)
 {
     int r;

@@ -95,12 +95,13 @@ int vv_agent_roots_set(struct vv_agent *a, const char *v)
     return 0;
 }
 
-/* The roots as text, "a b c" (default when agent.conf names none), into out. */
+/* The roots as text, "a b c" (default when agent.conf names none), into out: one
+ * copy taken under the configuration's lock (agent.conf may be read again meanwhile),
+ * which a restore then uses throughout. */
 static void roots_text(const struct vv_agent *a, char *out, size_t n)
 {
-    if (a->restore_roots[0])
-        snprintf(out, n, "%s", a->restore_roots);
-    else
+    vv_agent_roots_copy(a, out, n);
+    if (!out[0])
         snprintf(out, n, "%s %s/restores", VV_RESTORE_ROOTS_DEFAULT, a->state_dir);
 }
 
@@ -114,14 +115,13 @@ static int under(const char *p, const char *r)
     return !strncmp(p, r, rl) && (p[rl] == '\0' || p[rl] == '/');
 }
 
-/* The agent's own restores/ folder, made 0711 when it is one of a's roots and
- * missing, before a target folder in it is resolved. */
-static void own_root_make(const struct vv_agent *a)
+/* The agent's own restores/ folder, made 0711 when it is one of the roots (text)
+ * and missing, before a target folder in it is resolved. */
+static void own_root_make(const struct vv_agent *a, const char *text)
 {
-    char text[2 * VV_PATH_MAX], own[VV_PATH_MAX];
+    char own[VV_PATH_MAX];
     size_t ol;
 
-    roots_text(a, text, sizeof(text));
     if (vv_path_join(own, sizeof(own), "%s/restores", a->state_dir) != 0)
         return;
     ol = strlen(own);
@@ -138,13 +138,12 @@ static void own_root_make(const struct vv_agent *a)
     }
 }
 
-/* 1 when the resolved path p lies under one of a's roots. */
-static int in_roots(const struct vv_agent *a, const char *p)
+/* 1 when the resolved path p lies under one of the roots (text). */
+static int in_roots(const char *text, const char *p)
 {
-    char text[2 * VV_PATH_MAX], root[VV_PATH_MAX], real[PATH_MAX];
+    char root[VV_PATH_MAX], real[PATH_MAX];
     const char *s = text;
 
-    roots_text(a, text, sizeof(text));
     while (*s) {
         size_t l;
         s += strspn(s, " \t");
@@ -206,11 +205,11 @@ int vv_agent_restore_dir(const struct vv_agent *a, const char *dir, int *dirfd, 
         snprintf(why, wn, "the job names no target folder");
         return VV_E_INVAL;
     }
-    own_root_make(a);
+    roots_text(a, roots, sizeof(roots));
+    own_root_make(a, roots);
     if ((r = resolve_parent(dir, resolved, n, why, wn)) != 0)
         return r;
-    if (!in_roots(a, resolved)) {
-        roots_text(a, roots, sizeof(roots));
+    if (!in_roots(roots, resolved)) {
         snprintf(why, wn, "the target folder %s (%s) is outside this host's restore roots "
                           "(%s); restore under one of them, or add the folder to Restore.Roots "
                           "in %s/agent.conf",

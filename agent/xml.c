@@ -430,12 +430,12 @@ static int device_allowed(xmlNodePtr e)
 }
 
 /* Inside a kept element: no relabelling overrides, option ROM files, scripts, tap
- * or vhost device paths, guest-agent socket paths (libvirt makes its own), and for
- * graphics no socket. Recursive; dropped under where. */
+ * or vhost device paths, log files (a console's output written to a host file),
+ * guest-agent socket paths (libvirt makes its own), and for graphics no socket. Recursive; dropped under where. */
 static int scrub(xmlNodePtr e, const char *where, struct vv_xml_dropped *d)
 {
     static const char *const bad[] = {"seclabel", "rom", "script", "downscript", "backend",
-                                      NULL};
+                                      "log", NULL};
     int is_channel = xmlStrEqual(e->name, X("channel")), is_gfx = xmlStrEqual(e->name, X("graphics"));
     int is_rng = xmlStrEqual(e->name, X("rng"));
     char sub[256];
@@ -482,7 +482,8 @@ static int keep_devices(xmlNodePtr devs, struct vv_xml_dropped *d)
 /* <os>: the guest boots from its restored disks with the host's firmware. */
 static int keep_os(xmlNodePtr os, struct vv_xml_dropped *d)
 {
-    static const char *const bad[] = {"kernel", "initrd", "dtb", "cmdline", "nvram", NULL};
+    static const char *const bad[] = {"kernel", "initrd", "dtb", "cmdline", "nvram", "acpi",
+                                      NULL};
     int r = 0;
 
     for (xmlNodePtr c = os->children, next; c && r == 0; c = next) {
@@ -505,6 +506,7 @@ static int keep_os(xmlNodePtr os, struct vv_xml_dropped *d)
 /* The top level of a restored domain: libvirt's elements that name no host path. */
 static int keep_needed(xmlNodePtr root, struct vv_xml_dropped *d)
 {
+    static const char *const fwcfg[] = {"fwcfg", NULL};
     static const char *const top[] = {
         "name", "uuid", "genid", "title", "description", "metadata", "memory",
         "currentMemory", "maxMemory", "memoryBacking", "vcpu", "vcpus", "iothreads",
@@ -523,6 +525,8 @@ static int keep_needed(xmlNodePtr root, struct vv_xml_dropped *d)
             r = keep_devices(c, d);
         else if (xmlStrEqual(c->name, X("os")))
             r = keep_os(c, d);
+        else if (xmlStrEqual(c->name, X("sysinfo")) && attr_in(c, "type", "", fwcfg))
+            r = drop_listed(c, "", d); /* fw_cfg entries may be read from host files */
     }
     return r;
 }

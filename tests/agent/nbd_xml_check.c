@@ -421,6 +421,7 @@ static const char hostile_xml[] =
     "<domain type='kvm' xmlns:qemu='http://libvirt.org/schemas/domain/qemu/1.0'>\n"
     "  <name>evil</name>\n"
     "  <memory unit='KiB'>65536</memory>\n"
+    "  <sysinfo type='fwcfg'><entry name='opt/evil' file='/etc/gshadow'/></sysinfo>\n"
     "  <os>\n"
     "    <type arch='x86_64' machine='pc'>hvm</type>\n"
     "    <loader readonly='yes' type='pflash'>/etc/shadow</loader>\n"
@@ -428,6 +429,7 @@ static const char hostile_xml[] =
     "    <kernel>/boot/vmlinuz</kernel>\n"
     "    <initrd>/boot/initrd.img</initrd>\n"
     "    <cmdline>init=/bin/sh</cmdline>\n"
+    "    <acpi><table type='slic'>/etc/ssh/ssh_host_rsa_key</table></acpi>\n"
     "  </os>\n"
     "  <devices>\n"
     "    <emulator>/tmp/evil-qemu</emulator>\n"
@@ -450,7 +452,7 @@ static const char hostile_xml[] =
     "    <interface type='network'><source network='default'/><rom file='/etc/shadow'/>"
     "<backend tap='/dev/evil'/><model type='virtio'/></interface>\n"
     "    <serial type='file'><source path='/etc/cron.d/evil'/><target port='0'/></serial>\n"
-    "    <serial type='pty'><target port='1'/></serial>\n"
+    "    <serial type='pty'><log file='/etc/cron.d/evil-log' append='on'/><target port='1'/></serial>\n"
     "    <console type='pty'><target type='serial' port='1'/></console>\n"
     "    <channel type='unix'><source mode='bind' path='/etc/evil.sock'/>"
     "<target type='virtio' name='org.qemu.guest_agent.0'/></channel>\n"
@@ -476,7 +478,7 @@ static void check_xml_whitelist(void)
                                        "<smartcard", "<shmem", "ethernet", "<rom", "<backend tap",
                                        "<seclabel", "qemu:", "<kernel", "<initrd", "<nvram",
                                        "<loader", "<cmdline", "<encryption", "org.example.other",
-                                       "passthrough", "init=/bin/sh"};
+                                       "passthrough", "init=/bin/sh", "fwcfg", "<log", "<acpi"};
     static const char *const kept[] = {"<interface type=\"network\">", "<serial type=\"pty\">",
                                        "<console type=\"pty\">", "org.qemu.guest_agent.0",
                                        "<graphics type=\"vnc\"/>", ">/dev/urandom</backend>",
