@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "catalog/catalog.h"
@@ -112,12 +113,42 @@ static int backup_err(struct vv_server *s, const char *path, int r)
     return VV_E_NOSPC;
 }
 
+/* The time in the name of the newest scheduled backup in plan.dir; 0 when none. */
+static time_t newest_backup(void)
+{
+    DIR *d = opendir(plan.dir);
+    struct dirent *e;
+    time_t newest = 0;
+
+    if (!d)
+        return 0;
+    while ((e = readdir(d))) {
+        struct tm tm;
+        const char *end;
+        time_t t;
+        if (!is_scheduled_name(e->d_name))
+            continue;
+        memset(&tm, 0, sizeof(tm));
+        end = strptime(e->d_name + strlen(PREFIX), "%Y%m%dT%H%M%SZ", &tm);
+        if (end && !strcmp(end, SUFFIX) && (t = timegm(&tm)) > newest)
+            newest = t;
+    }
+    closedir(d);
+    return newest;
+}
+
 void vv_catbackup_tick(struct vv_server *s, time_t now)
 {
     char path[VV_PATH_MAX], stamp[32];
     struct tm tm;
     int r;
 
+    /* After a start, the schedule goes on from the newest backup there is: restarts do
+     * not each add a backup and push the older ones out. */
+    if (plan.dir[0] && plan.next == 0) {
+        time_t t = newest_backup();
+        plan.next = t ? t + (time_t)plan.every : now;
+    }
     if (!plan.dir[0] || now < plan.next)
         return;
     plan.next = now + plan.every;

@@ -152,31 +152,38 @@ static int expire_unreachable(struct vv_db *db, time_t now, int64_t timeout)
         "iii", (int64_t)now, (int64_t)(now - timeout), (int64_t)(now - timeout));
 }
 
-/* Backups just ended by vv_jobs_expire (end_time now) release what they held. */
+/* Backups just ended by vv_jobs_expire (end_time now) release what they held: all of
+ * them, 64 at a time in the order of their ids. */
 static void release_expired(struct vv_server *s, time_t now)
 {
     struct {
         char job[VV_UUID_LEN], vault[VV_UUID_LEN];
         int64_t host;
     } ended[64];
-    struct vv_stmt *st;
-    size_t n = 0;
+    char after[VV_UUID_LEN] = "";
+    size_t n;
 
-    if (vv_db_prepare(s->db, &st,
-                      "SELECT j.id, v.uuid, j.container_id FROM jobs j JOIN vaults v "
-                      "ON v.id = j.vault_id WHERE j.end_time = ? AND j.operation = 'Backup' "
-                      "AND j.container_id IS NOT NULL LIMIT 64",
-                      "i", (int64_t)now) != 0)
-        return;
-    while (n < 64 && vv_stmt_step(st) == 1) {
-        snprintf(ended[n].job, VV_UUID_LEN, "%s", vv_stmt_text(st, 0));
-        snprintf(ended[n].vault, VV_UUID_LEN, "%s", vv_stmt_text(st, 1));
-        ended[n].host = vv_stmt_int(st, 2);
-        n++;
-    }
-    vv_stmt_free(st);
-    for (size_t i = 0; i < n; i++)
-        vv_job_ended(s, ended[i].vault, ended[i].host, ended[i].job);
+    do {
+        struct vv_stmt *st;
+        n = 0;
+        if (vv_db_prepare(s->db, &st,
+                          "SELECT j.id, v.uuid, j.container_id FROM jobs j JOIN vaults v "
+                          "ON v.id = j.vault_id WHERE j.end_time = ? AND j.operation = 'Backup' "
+                          "AND j.container_id IS NOT NULL AND j.id > ? ORDER BY j.id LIMIT 64",
+                          "is", (int64_t)now, after) != 0)
+            return;
+        while (n < 64 && vv_stmt_step(st) == 1) {
+            snprintf(ended[n].job, VV_UUID_LEN, "%s", vv_stmt_text(st, 0));
+            snprintf(ended[n].vault, VV_UUID_LEN, "%s", vv_stmt_text(st, 1));
+            ended[n].host = vv_stmt_int(st, 2);
+            n++;
+        }
+        vv_stmt_free(st);
+        for (size_t i = 0; i < n; i++)
+            vv_job_ended(s, ended[i].vault, ended[i].host, ended[i].job);
+        if (n)
+            snprintf(after, sizeof(after), "%s", ended[n - 1].job);
+    } while (n == 64);
 }
 
 int vv_jobs_expire(struct vv_server *s, time_t now)
@@ -190,6 +197,7 @@ int vv_jobs_expire(struct vv_server *s, time_t now)
         return b;
     if (a + b == 0)
         return 0;
+    release_expired(s, now); /* first: the jobs have ended, whatever follows */
     if (vv_db_run(s->db,
                   "UPDATE protected_items SET last_backup_status = 'Failed', last_backup_time = ? "
                   "WHERE id IN (SELECT item_id FROM jobs WHERE operation = 'Backup' "
@@ -198,7 +206,6 @@ int vv_jobs_expire(struct vv_server *s, time_t now)
         return VV_E_IO;
     vv_warn("jobs: %d job(s) failed: their host's agent did not answer for %lld s", a + b,
             (long long)timeout);
-    release_expired(s, now);
     return a + b;
 }
 

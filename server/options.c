@@ -9,6 +9,7 @@
 
 #include <arpa/inet.h>
 #include <getopt.h>
+#include <netdb.h>
 #include <stdatomic.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -202,23 +203,35 @@ void vv_addr_host(const char *addr, char *out, size_t n)
 }
 
 /* Non-zero when listen names an address other people's packets can reach: not
- * 127.0.0.0/8, ::1 (also as ::ffff:127.x.y.z) or localhost. An address that does not
- * parse answers 0: vv_http_start refuses it with its own message. */
+ * 127.0.0.0/8, ::1 (also as ::ffff:127.x.y.z) or localhost. The host is resolved as
+ * vv_http_start resolves it (getaddrinfo, numeric), so every form it accepts ("0",
+ * "10.1", a scoped IPv6 address) is judged by the address it binds; one that does not
+ * resolve answers 0: vv_http_start refuses it with its own message. */
 static int listen_exposed(const char *listen)
 {
     char host[256];
-    struct in_addr a4;
-    struct in6_addr a6;
+    struct addrinfo hints, *ai = NULL;
+    int exposed = 0;
 
     vv_addr_host(listen, host, sizeof(host));
     if (!strcmp(host, "localhost"))
         return 0;
-    if (inet_pton(AF_INET, host, &a4) == 1)
-        return (ntohl(a4.s_addr) >> 24) != 127;
-    if (inet_pton(AF_INET6, host, &a6) == 1)
-        return !IN6_IS_ADDR_LOOPBACK(&a6) &&
-               !(IN6_IS_ADDR_V4MAPPED(&a6) && a6.s6_addr[12] == 127);
-    return 0;
+    memset(&hints, 0, sizeof(hints));
+    hints.ai_flags = AI_NUMERICHOST | AI_PASSIVE;
+    hints.ai_socktype = SOCK_STREAM;
+    if (getaddrinfo(host, NULL, &hints, &ai) != 0)
+        return 0;
+    if (ai->ai_family == AF_INET) {
+        const struct sockaddr_in *s4 = (const void *)ai->ai_addr;
+        exposed = (ntohl(s4->sin_addr.s_addr) >> 24) != 127;
+    } else if (ai->ai_family == AF_INET6) {
+        const struct in6_addr *a6 = &((const struct sockaddr_in6 *)(const void *)ai->ai_addr)->sin6_addr;
+        exposed = !IN6_IS_ADDR_LOOPBACK(a6) && !(IN6_IS_ADDR_V4MAPPED(a6) && a6->s6_addr[12] == 127);
+    } else {
+        exposed = 1;
+    }
+    freeaddrinfo(ai);
+    return exposed;
 }
 
 /* --min-free: "5%" (1 to 90), or bytes with an optional K, M, G or T. 0, or 2 after

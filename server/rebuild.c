@@ -316,7 +316,7 @@ static void items_from_meta(struct rebuild *rb, int64_t vid, const char *uuid,
         int r;
         if (json_unpack(it, "{s:s,s:s,s:s,s:s}", "name", &name, "vmUuid", &vmu, "host", &host,
                         "region", &region) != 0 || !vv_name_valid(host) ||
-            !vv_region_valid(region)) {
+            !vv_region_valid(region) || !vv_name_valid(name) || !vv_uuid_valid(vmu)) {
             problem(rb, uuid, "MetadataItemInvalid", "item %zu of vault.json is not usable", i);
             continue;
         }
@@ -430,8 +430,10 @@ static void vault_insert(struct rebuild *rb, struct vv_repo *repo, const char *u
     if (vv_db_int(rb->s->db, &taken, "SELECT COUNT(*) FROM vaults WHERE name = ?", "s",
                   vm->name) > 0 && taken) {
         problem(rb, uuid, "VaultNameTaken", "another store is also named '%s': this one is "
-                "rebuilt as '%.60s-%.8s'", vm->name, vm->name, uuid);
-        snprintf(vm->name + strlen(vm->name), sizeof(vm->name) - strlen(vm->name), "-%.8s", uuid);
+                "rebuilt as '%.55s-%.8s'", vm->name, vm->name, uuid);
+        char renamed[sizeof(vm->name)];
+        snprintf(renamed, sizeof(renamed), "%.55s-%.8s", vm->name, uuid); /* 64 at most */
+        snprintf(vm->name, sizeof(vm->name), "%s", renamed);
     }
     r = vv_db_run(rb->s->db,
                   "INSERT INTO vaults(name, uuid, location, redundancy, soft_delete_state, "

@@ -99,7 +99,9 @@ static int quarantine_move(struct quarantine *q, const char *src, const char *re
     q->moved++;
     vv_warn("recovery: moved %s aside to %s: %s. Nothing was deleted. To bring it back: "
             "stop vmvaultd, move it back (mv %s %s), then run 'vmvaultd catalog rebuild "
-            "--force' so that the catalog lists it (docs/disaster-recovery.md)",
+            "--force' so that the catalog lists it (docs/disaster-recovery.md); do it before "
+            "the next garbage collection (--prune-time), which frees chunks that only "
+            "points the catalog does not list use",
             src, dst, why, dst, src);
     return 0;
 }
@@ -112,14 +114,18 @@ struct recover_ctx {
     int removed, err;
 };
 
-/* One point id of a store: listed in the catalog (kept), whole but unknown (moved
- * aside), or a commit cut short before its manifest (removed). */
+/* One point id of a store: listed in the catalog (kept); one the catalog stopped
+ * listing or a commit never listed, or a commit cut short before its manifest
+ * (removed); else whole but unknown (moved aside). */
 static int recover_point(const char *id, void *arg)
 {
     struct recover_ctx *rc = arg;
     char key[128], src[VV_PATH_MAX], rel[VV_PATH_MAX];
     int64_t n = 0;
-    int r = vv_db_int(rc->s->db, &n, "SELECT COUNT(*) FROM recovery_points WHERE name = ?", "s", id);
+    int r = vv_db_int(rc->s->db, &n,
+                      "SELECT COUNT(*) FROM recovery_points WHERE name = ? AND vault_id = "
+                      "(SELECT id FROM vaults WHERE uuid = ?)",
+                      "ss", id, rc->uuid);
 
     if (r < 0) {
         rc->err = r;
@@ -127,6 +133,24 @@ static int recover_point(const char *id, void *arg)
     }
     if (n != 0)
         return 0;
+    if ((r = vv_db_int(rc->s->db, &n,
+                       "SELECT COUNT(*) FROM unlisted_points WHERE vault_uuid = ? AND name = ?",
+                       "ss", rc->uuid, id)) < 0) {
+        rc->err = r;
+        return r;
+    }
+    if (n != 0) {
+        /* the catalog deleted its row, and the removal from the store was cut short
+         * (catalog/schema.c, unlisted_points) */
+        vv_warn("recovery: vault '%s': finishing the removal of point %s, which the catalog "
+                "no longer lists (a prune, purge or delete cut short)",
+                rc->name, id);
+        if ((r = vv_repo_point_purge(rc->repo, id)) < 0)
+            vv_error("recovery: cannot remove %s: %s", id, vv_strerror(r));
+        else
+            rc->removed++;
+        return 0;
+    }
     snprintf(key, sizeof(key), "points/%s/manifest", id);
     if ((r = vv_backend_has(rc->repo->be, key)) == 0) {
         /* indexes without a manifest: a commit of this server cut short, never a point */
@@ -236,6 +260,9 @@ int vv_recover(struct vv_server *s)
     int r;
 
     if ((r = recover_vault_folders(s, &q)) != 0 || (r = recover_stores(s, &q)) != 0)
+        return r;
+    /* every store was walked: what unlisted_points named is gone or just removed */
+    if ((r = vv_db_run(s->db, "DELETE FROM unlisted_points", "")) < 0)
         return r;
     if (q.moved)
         vv_warn("recovery: %d item(s) the catalog does not know were moved aside to %s",

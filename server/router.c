@@ -419,8 +419,15 @@ void vv_router_handle(void *ctx, const struct vv_http_req *req, struct vv_http_r
         return;
     }
     call_init(&c, ctx, req, resp);
-    c.who = d->who; /* authenticated by the head; not looked up again */
     match(d->r->pattern, req->path, &c);
+    /* Authenticated by the head. A body may have taken minutes to arrive, and a token
+     * revoked or a role lowered meanwhile must not act: with a body, checked again. */
+    if (req->body_len && d->r->perm != P_PUBLIC) {
+        if (authorize(&c, d->r, NULL) != 0)
+            return;
+    } else {
+        c.who = d->who;
+    }
     run_route(&c, d->r);
 }
 

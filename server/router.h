@@ -17,8 +17,9 @@
 int vv_router_head(void *ctx, const struct vv_http_req *req, struct vv_http_head *head,
                    struct vv_http_resp *resp);
 /* A complete request (vv_http_handler_fn): with req->state from vv_router_head, the
- * route's handler for the caller the head authenticated (the token is not looked up
- * again); without (a request built in memory), everything vv_router_head does, then
+ * route's handler for the caller the head authenticated (a request with a body has its
+ * token and role checked again, since the token may have been revoked while the body
+ * arrived); without (a request built in memory), everything vv_router_head does, then
  * the handler. JSON bodies are parsed only once the caller is allowed the route. */
 void vv_router_handle(void *ctx, const struct vv_http_req *req, struct vv_http_resp *resp);
 /* The same, acting as who without authenticating (as == NULL authenticates): for the

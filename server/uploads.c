@@ -2,9 +2,6 @@
  * uploads.c: the chunk-guard pins and staged indexes of running backups (see
  * uploads.h). The HTTP handlers of uploads (api/transfer.c) take pins and stage
  * indexes; the end of a job (jobs.c) gives them back.
- *
- * Invariant: a host's own session ("c<host>") is released only when the catalog
- * lists no claimed, running Backup job of the host.
  */
 #include "uploads.h"
 
@@ -21,8 +18,7 @@
 
 void vv_guard_key(int64_t container_id, const char *job, char key[VV_GUARD_KEY_MAX])
 {
-    snprintf(key, VV_GUARD_KEY_MAX, "c%lld%s%s", (long long)container_id, job ? ":" : "",
-             job ? job : "");
+    snprintf(key, VV_GUARD_KEY_MAX, "c%lld:%s", (long long)container_id, job);
 }
 
 void vv_guard_job_ended(struct vv_server *s, const char *vault_uuid, int64_t container_id,
@@ -31,7 +27,6 @@ void vv_guard_job_ended(struct vv_server *s, const char *vault_uuid, int64_t con
     struct vv_repo *repo;
     struct vv_chunk_guard *guard;
     char key[VV_GUARD_KEY_MAX];
-    int64_t busy = 1;
 
     if (vv_server_repo_guard(s, vault_uuid, &repo, &guard) != 0)
         return;
@@ -39,14 +34,6 @@ void vv_guard_job_ended(struct vv_server *s, const char *vault_uuid, int64_t con
     vv_guard_release(guard, key);
     vv_pins_forget(key);
     vv_read_set_forget(job);
-    if (vv_db_int(s->db, &busy,
-                  "SELECT COUNT(*) FROM jobs WHERE container_id = ? AND operation = 'Backup' "
-                  "AND status IN ('InProgress','Cancelling') AND claimed IS NOT NULL",
-                  "i", container_id) >= 0 &&
-        busy == 0) {
-        vv_guard_key(container_id, NULL, key);
-        vv_guard_release(guard, key);
-    }
 }
 
 void vv_staging_remove(struct vv_server *s, const char *vault_uuid, const char *job)

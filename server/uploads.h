@@ -21,11 +21,10 @@
 #include "server.h"
 
 #define VV_GUARD_KEY_MAX 64
-/* The guard session of a host's uploads for job (NULL: uploads that name no job),
- * written into key. */
+/* The guard session of a host's uploads for job (a job id, or a request's own
+ * session name), written into key. */
 void vv_guard_key(int64_t container_id, const char *job, char key[VV_GUARD_KEY_MAX]);
-/* A backup job of the host ended: drop its pins (and the host's own when it runs no
- * other backup). Catalog locked. */
+/* A backup job of the host ended: drop its pins. Catalog locked. */
 void vv_guard_job_ended(struct vv_server *s, const char *vault_uuid, int64_t container_id,
                         const char *job);
 /* The most chunk ids one job may pin through "missing" questions and uploads:

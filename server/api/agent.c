@@ -109,8 +109,9 @@ static int find_secret(struct vv_call *c, struct registration *rg)
     return 0;
 }
 
-/* The host's container (new or updated) and its one token (id, hash thash), in one
- * transaction: 0 and the container's id, or <0 (rolled back). Catalog locked. */
+/* The host's container (new or updated, a replacement's allowance used up) and its
+ * one token (id, hash thash), in one transaction: 0 and the container's id, or <0
+ * (rolled back: an allowance stays for the next try). Catalog locked. */
 static int store_host(struct vv_call *c, const struct registration *rg, const char *id,
                       const char *thash, int64_t *cid)
 {
@@ -129,6 +130,10 @@ static int store_host(struct vv_call *c, const struct registration *rg, const ch
                                  "SELECT id FROM containers WHERE vault_id = ? AND name = ?", "is",
                                  rg->vault_id, rg->host)) == 0)
         r = VV_E_IO;
+    if (r >= 0 && !strcmp(rg->mode, "Replace"))
+        r = vv_db_run(c->srv->db, "UPDATE containers SET replace_until = NULL, replace_by = NULL "
+                                  "WHERE id = ?",
+                      "i", *cid);
     /* A host registers again after a reinstall: its old token stops working. */
     if (r >= 0)
         r = vv_db_run(c->srv->db, "DELETE FROM tokens WHERE container_id = ?", "i", *cid);
@@ -158,7 +163,7 @@ static void audit_registration(struct vv_call *c, const struct registration *rg,
 
 /* Whether rg's host may register: a new name; or a registered one re-keyed by the
  * request's own token of that host; or one a Contributor allowed to be replaced (the
- * allowance is consumed here). Sets rg->mode. 0, or -1 after replying (409
+ * allowance is used up by store_host). Sets rg->mode. 0, or -1 after replying (409
  * ContainerAlreadyRegistered, audited). Catalog locked. */
 static int may_register(struct vv_call *c, struct registration *rg)
 {
@@ -187,11 +192,7 @@ static int may_register(struct vv_call *c, struct registration *rg)
     }
     if (until > (int64_t)c->now) {
         rg->mode = "Replace";
-        return vv_db_run(c->srv->db, "UPDATE containers SET replace_until = NULL, replace_by = NULL "
-                                     "WHERE id = ?",
-                         "i", cid) < 0
-                   ? (vv_reply_internal(c, VV_E_IO), -1)
-                   : 0;
+        return 0;
     }
     rg->mode = NULL;
     audit_registration(c, rg, "RegisterContainerRefused");

@@ -164,11 +164,29 @@ static int pin_session_open(struct vv_call *c, struct pin_session *ps)
     return agent_guard(c, ps->job ? ps->job : own, &ps->repo, &ps->guard, ps->key);
 }
 
-/* The request is done: its own session lets its pins go (a job's stays). */
-static void pin_session_close(struct pin_session *ps)
+/* The request is done: its own session lets its pins go. A job's stays, unless the
+ * job ended while the request pinned (its end released the session before these pins
+ * came): checked under the catalog lock, which the end of a job holds too. */
+static void pin_session_close(struct vv_call *c, struct pin_session *ps)
 {
-    if (!ps->job && ps->guard)
+    int64_t running = 1;
+
+    if (!ps->guard)
+        return;
+    if (!ps->job) {
         vv_guard_release(ps->guard, ps->key);
+        return;
+    }
+    vv_db_lock(c->srv->db);
+    if (vv_db_int(c->srv->db, &running,
+                  "SELECT COUNT(*) FROM jobs WHERE id = ? AND status IN "
+                  "('InProgress','Cancelling')",
+                  "s", ps->job) >= 0 &&
+        !running) {
+        vv_guard_release(ps->guard, ps->key);
+        vv_pins_forget(ps->key);
+    }
+    vv_db_unlock(c->srv->db);
 }
 
 /* Count n more pins of the session against the job's limit. 0, or -1 after replying
@@ -309,7 +327,7 @@ void vv_api_chunks_missing(struct vv_call *c)
     if (!(ids = body_ids(c, 0, MAX_IDS)) || pin_session_open(c, &ps))
         return;
     chunks_missing(c, &ps, ids);
-    pin_session_close(&ps);
+    pin_session_close(c, &ps);
 }
 
 /* Why a chunk was refused: the HTTP status, code and message of the reply. */
@@ -421,7 +439,7 @@ void vv_api_chunk_put(struct vv_call *c)
                                          : take_chunk(t, ps.repo, ps.guard, ps.key,
                                                       c->who.container, id, how, c->req->body,
                                                       c->req->body_len, &why);
-    pin_session_close(&ps);
+    pin_session_close(c, &ps);
     if (r == REPLIED_PUT)
         return;
     if (r == REFUSED) {
@@ -525,7 +543,7 @@ void vv_api_chunks_put(struct vv_call *c)
     if (pin_session_open(c, &ps))
         return;
     chunks_put(c, &ps, t);
-    pin_session_close(&ps);
+    pin_session_close(c, &ps);
 }
 
 /* The running Backup job in param[0], this agent's. Takes the lock. 0, or -1 after
@@ -583,6 +601,14 @@ static size_t staged_count(const char *dir)
     return n;
 }
 
+/* close(*fd) and mark it closed, whatever close says: a descriptor is closed once. */
+static int close_once(int *fd)
+{
+    int r = close(*fd);
+    *fd = -1;
+    return r;
+}
+
 void vv_api_index_put(struct vv_call *c)
 {
     char path[VV_PATH_MAX], tmp[VV_PATH_MAX], dir[VV_PATH_MAX];
@@ -633,7 +659,7 @@ void vv_api_index_put(struct vv_call *c)
     }
     fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
     if (fd < 0 || vv_write_all(fd, c->req->body, c->req->body_len) != 0 || fsync(fd) != 0 ||
-        close(fd) != 0 || rename(tmp, path) != 0) {
+        close_once(&fd) != 0 || rename(tmp, path) != 0) {
         int e = errno;
         vv_error("cannot write %s: %s", path, strerror(e));
         if (fd >= 0)

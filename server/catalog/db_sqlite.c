@@ -274,8 +274,10 @@ int vv_db_exec(struct vv_db *db, const char *sql)
     char *msg = NULL;
     int autocommit = sqlite3_get_autocommit(db->h);
     int rc = sqlite3_exec(db->h, sql, NULL, NULL, &msg);
-    /* a full disk: once more with the reserve's space, unless SQLite rolled back */
-    if ((rc & 0xff) == SQLITE_FULL && reserve_release(db) &&
+    /* a full disk: once more with the reserve's space, unless SQLite rolled back; only
+     * a single statement (COMMIT, an UPDATE), never a script whose earlier statements
+     * already ran */
+    if ((rc & 0xff) == SQLITE_FULL && !strchr(sql, ';') && reserve_release(db) &&
         sqlite3_get_autocommit(db->h) == autocommit) {
         sqlite3_free(msg);
         msg = NULL;

@@ -179,13 +179,23 @@ static const char *const migrations[] = {
      * recovery_points: shortened, 1 when a change of retention (a resume, a policy
      *   edit) brought the point's expiry forward: it is soft deleted when it expires,
      *   not removed; deleted/purge_at, soft deleted at and purged at; held, 1 once it
-     *   is undeleted: kept until its item's data is deleted. */
+     *   is undeleted: kept until its item's data is deleted.
+     * unlisted_points: store points the start removes unless the catalog lists them:
+     *   every point the catalog stops listing (the trigger, in the transaction that
+     *   deletes its row), so a removal from the store cut short is finished at the next
+     *   start. Emptied by each start (recovery.c). A whole store point that is neither
+     *   listed nor here is not understood: moved aside. */
     "ALTER TABLE containers ADD COLUMN replace_until INTEGER;"
     "ALTER TABLE containers ADD COLUMN replace_by TEXT;"
     "ALTER TABLE recovery_points ADD COLUMN shortened INTEGER NOT NULL DEFAULT 0;"
     "ALTER TABLE recovery_points ADD COLUMN deleted INTEGER;"
     "ALTER TABLE recovery_points ADD COLUMN purge_at INTEGER;"
-    "ALTER TABLE recovery_points ADD COLUMN held INTEGER NOT NULL DEFAULT 0;",
+    "ALTER TABLE recovery_points ADD COLUMN held INTEGER NOT NULL DEFAULT 0;"
+    "CREATE TABLE unlisted_points (vault_uuid TEXT NOT NULL, name TEXT NOT NULL, "
+    "  PRIMARY KEY (vault_uuid, name)) WITHOUT ROWID;"
+    "CREATE TRIGGER recovery_points_unlisted AFTER DELETE ON recovery_points BEGIN "
+    "  INSERT OR IGNORE INTO unlisted_points(vault_uuid, name) "
+    "  SELECT uuid, OLD.name FROM vaults WHERE id = OLD.vault_id; END;",
 };
 
 int vv_catalog_migrate(struct vv_db *db)

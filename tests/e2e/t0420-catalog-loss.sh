@@ -244,6 +244,12 @@ cp -a "$D/vaults/$V1ID/store/points/$RP1" "$D/vaults/$V1ID/store/points/$UNKNOWN
 HALF=rp-20200101-000000-000-0000aaaa
 mkdir -p "$D/vaults/$V1ID/store/points/$HALF"
 cp "$D/vaults/$V1ID/store/points/$RP1/vda.index" "$D/vaults/$V1ID/store/points/$HALF/"
+# a prune or delete cut short: the catalog deleted the point's row, the store still has it
+GONE=rp-20200101-000000-000-0000dead
+cp -a "$D/vaults/$V1ID/store/points/$RP1" "$D/vaults/$V1ID/store/points/$GONE"
+sqlite3 "$D/catalog.db" "CREATE TEMP TABLE t AS SELECT * FROM recovery_points WHERE name = '$RP1';
+  UPDATE t SET id = NULL, name = '$GONE'; INSERT INTO recovery_points SELECT * FROM t;
+  DELETE FROM recovery_points WHERE name = '$GONE';"
 srv_start "$D" || finish
 check "the unknown folder left vaults/" test ! -e "$D/vaults/planted"
 check "it is in the quarantine, whole" sh -c "grep -q \"someone's data\" '$D'/quarantine/*/vaults/planted/file"
@@ -251,6 +257,8 @@ check "the unknown point left the store" test ! -e "$D/vaults/$V1ID/store/points
 check "it is in the quarantine, whole" sh -c "cmp -s '$D'/quarantine/*/$V1ID/points/$UNKNOWN/manifest '$D/vaults/$V1ID/store/points/$RP1/manifest'"
 check "both moves are reported with the way back" sh -c "grep -q 'moved .*planted aside' '$SRV_LOG' && grep -q 'moved .*$UNKNOWN aside' '$SRV_LOG' && grep -q 'To bring it back' '$SRV_LOG'"
 check "a commit cut short before its manifest is removed" test ! -e "$D/vaults/$V1ID/store/points/$HALF"
+check "a removal the catalog recorded and the store missed is finished, not moved aside" \
+    sh -c "test ! -e '$D/vaults/$V1ID/store/points/$GONE' && ! ls '$D'/quarantine/*/$V1ID/points/$GONE >/dev/null 2>&1 && grep -q 'finishing the removal of point $GONE' '$SRV_LOG'"
 list_points > points-after2.txt
 check "the known points are all still there" cmp -s points-before.txt points-after2.txt
 
