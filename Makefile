@@ -13,13 +13,14 @@
 CC      ?= cc
 # What each program links, by pkg-config name: every program needs the library's
 # core (OpenSSL, zstd, jansson); the HTTP client (lib/http_client.c, libcurl) is the
-# CLI's and the agent's; each program adds what its own adapters use. Linked with
+# CLI's, the agent's and the server's (replication to a paired server); each
+# program adds what its own adapters use. Linked with
 # --no-as-needed, so ldd of a program shows exactly these (tests/run.sh checks it
 # with scripts/check-links).
 PKGS_LIB   := libcrypto libzstd jansson
 PKGS_HTTPC := libcurl
 PKGS_CLI   := $(PKGS_LIB) $(PKGS_HTTPC)
-PKGS_SRV   := $(PKGS_LIB) sqlite3 libmicrohttpd
+PKGS_SRV   := $(PKGS_LIB) $(PKGS_HTTPC) sqlite3 libmicrohttpd
 PKGS_AGENT := $(PKGS_LIB) $(PKGS_HTTPC) libvirt libvirt-qemu libnbd libxml-2.0
 PKGS_TEST  := $(PKGS_LIB) $(PKGS_HTTPC)
 PKGS       := $(sort $(PKGS_SRV) $(PKGS_AGENT))
@@ -173,7 +174,7 @@ fuzz: build/server/web_assets.c
 	@mkdir -p build/fuzz
 	for f in $(filter-out %/fuzz_api.c %/replay.c,$(FUZZ_SRC)); do n=$$(basename $$f .c); \
 	  clang $(FUZZ_CFLAGS) $$f $(LIB_SRC) -o build/fuzz/$$n $(LIBS_TEST) || exit 1; done
-	clang $(FUZZ_CFLAGS) tests/fuzz/fuzz_api.c $(filter-out lib/http_client.c,$(LIB_SRC)) \
+	clang $(FUZZ_CFLAGS) tests/fuzz/fuzz_api.c $(LIB_SRC) \
 	  $(SRV_LIB_SRC) build/server/web_assets.c \
 	  -o build/fuzz/fuzz_api $(LIBS_SRV)
 

@@ -440,3 +440,38 @@ int vv_mkdir_p(const char *dir, unsigned mode)
     }
     return 0;
 }
+
+int vv_window_parse(const char *s, int *from, int *to)
+{
+    unsigned h1, m1, h2, m2;
+    char tail;
+
+    if (!s || strlen(s) != 11 || sscanf(s, "%2u:%2u-%2u:%2u%c", &h1, &m1, &h2, &m2, &tail) != 4 ||
+        s[2] != ':' || s[5] != '-' || s[8] != ':' || h1 > 23 || h2 > 23 || m1 > 59 || m2 > 59)
+        return VV_E_INVAL;
+    *from = (int)(h1 * 60 + m1);
+    *to = (int)(h2 * 60 + m2);
+    return 0;
+}
+
+int vv_window_open(int from, int to, time_t now)
+{
+    int m = (int)(((now % 86400) + 86400) % 86400 / 60);
+
+    if (from == to)
+        return 1;
+    if (from < to)
+        return m >= from && m < to;
+    return m >= from || m < to; /* past midnight */
+}
+
+uint64_t vv_rate_wait_ms(uint64_t sent, uint64_t elapsed_ms, uint64_t rate)
+{
+    uint64_t due;
+
+    if (rate == 0)
+        return 0;
+    /* the time sent bytes take at rate, in ms, without overflow for any sane sizes */
+    due = sent / rate * 1000 + (sent % rate) * 1000 / rate;
+    return due > elapsed_ms ? due - elapsed_ms : 0;
+}

@@ -77,6 +77,15 @@ int vv_name_valid(const char *s) VV_MUST_CHECK;
  * starting with a letter or digit; NULL gives 0. */
 int vv_region_valid(const char *s) VV_MUST_CHECK;
 
+/* A daily window "HH:MM-HH:MM" (UTC; it may wrap past midnight, "22:00-06:00"; equal
+ * ends are the whole day) into minutes after midnight. 0 or VV_E_INVAL. */
+int vv_window_parse(const char *s, int *from, int *to) VV_MUST_CHECK;
+/* 1 when now falls inside the window [from, to) of vv_window_parse, else 0. Pure. */
+int vv_window_open(int from, int to, time_t now);
+/* How long to wait, in milliseconds, so that sent bytes over elapsed_ms stay within
+ * rate bytes per second (0: no limit, no wait). Pure. */
+uint64_t vv_rate_wait_ms(uint64_t sent, uint64_t elapsed_ms, uint64_t rate);
+
 /* 1 when s is a UUID in its text form (36 characters: hex digits and dashes at 8,
  * 13, 18 and 23, either case); NULL gives 0. Ids of jobs and VMs are UUIDs, so one
  * that passes is safe in a path, a URL or XML. */

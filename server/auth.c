@@ -67,6 +67,32 @@ int vv_secret_new(char secret[VV_TOKEN_MAX], char hash[65])
     return 0;
 }
 
+/* The paired primary's replication token (peers.token_hash): who is "replication:
+ * <region>". VV_E_NOTFOUND when no peer has it. */
+static int peer_authenticate(struct vv_server *s, const char *hash, time_t now,
+                             struct vv_ident *who)
+{
+    struct vv_stmt *st;
+    int r = vv_db_prepare(s->db, &st,
+                          "SELECT id, region FROM peers WHERE role = 'Primary' AND token_hash = ?",
+                          "s", hash);
+    if (r)
+        return r;
+    if ((r = vv_stmt_step(st)) == 1) {
+        who->replication = 1;
+        who->peer_id = vv_stmt_int(st, 0);
+        snprintf(who->user, sizeof(who->user), "replication:%s", vv_stmt_text(st, 1));
+        vv_stmt_free(st);
+        vv_best_effort(vv_db_run(s->db,
+                                 "UPDATE peers SET last_contact = ?1 WHERE id = ?2 AND "
+                                 "(last_contact IS NULL OR last_contact < ?1 - 10)",
+                                 "ii", (int64_t)now, who->peer_id));
+        return 0;
+    }
+    vv_stmt_free(st);
+    return r < 0 ? r : VV_E_NOTFOUND;
+}
+
 int vv_authenticate(struct vv_server *s, const char *authorization, time_t now,
                     struct vv_ident *who)
 {
@@ -127,7 +153,7 @@ int vv_authenticate(struct vv_server *s, const char *authorization, time_t now,
         return 0;
     }
     vv_stmt_free(st);
-    return r < 0 ? r : VV_E_NOTFOUND;
+    return r < 0 ? r : peer_authenticate(s, hash, now, who);
 }
 
 int vv_bootstrap_owner(struct vv_server *s, time_t now)

@@ -24,6 +24,8 @@ enum vv_role { VV_ROLE_NONE = 0, VV_ROLE_READER, VV_ROLE_OPERATOR, VV_ROLE_CONTR
 /* Who is calling. */
 struct vv_ident {
     int agent;              /* 1: a host agent's token */
+    int replication;        /* 1: the paired primary's replication token (peer_id) */
+    int64_t peer_id;        /* replication: its peers row */
     int64_t user_id;        /* users */
     char user[96];          /* user name, or "agent:<host>" */
     enum vv_role role;

@@ -58,6 +58,27 @@ int vv_job_insert(struct vv_db *db, time_t now, const char *who, int64_t vault_i
     return r < 0 ? r : 0;
 }
 
+int vv_job_insert_own(struct vv_db *db, time_t now, const char *who, int64_t vault_id,
+                      int64_t item_id, const char *operation, const char *tasks_json,
+                      char id_out[VV_UUID_LEN])
+{
+    int r = vv_job_insert(db, now, who, vault_id, item_id, operation, "InProgress", tasks_json, 0,
+                          NULL, id_out);
+    if (r < 0)
+        return r;
+    r = vv_db_run(db, "UPDATE jobs SET container_id = NULL, claimed = ?, heartbeat = ? WHERE id = ?",
+                  "iis", (int64_t)now, (int64_t)now, id_out);
+    return r < 0 ? r : 0;
+}
+
+int vv_job_set_host(struct vv_db *db, const char *job, int64_t container_id)
+{
+    return vv_db_run(db,
+                     "UPDATE jobs SET container_id = ?1, container_name = (SELECT name FROM "
+                     "containers WHERE id = ?1) WHERE id = ?2 AND claimed IS NULL",
+                     "is", container_id, job);
+}
+
 int vv_job_claim(struct vv_db *db, const char *job, time_t now)
 {
     return vv_db_run(db, "UPDATE jobs SET claimed = ?, heartbeat = ? WHERE id = ?", "iis",

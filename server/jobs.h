@@ -31,6 +31,16 @@ int vv_job_insert(struct vv_db *db, time_t now, const char *who, int64_t vault_i
                   const char *tasks_json, time_t retain_until, const char *extra_params,
                   char id_out[VV_UUID_LEN]) VV_MUST_CHECK;
 
+/* A job the server runs itself on a thread of its own (Replication), created claimed
+ * and tied to no host (no agent claims it, the sweep of vanished agents skips it; a
+ * restart fails it like any claimed job); item_id gives its item and host name.
+ * 0 or <0. Catalog locked. */
+int vv_job_insert_own(struct vv_db *db, time_t now, const char *who, int64_t vault_id,
+                      int64_t item_id, const char *operation, const char *tasks_json,
+                      char id_out[VV_UUID_LEN]) VV_MUST_CHECK;
+/* The host that runs queued job: container_id instead of its item's (a restore on
+ * another host). Returns the number of jobs changed or <0. Catalog locked. */
+int vv_job_set_host(struct vv_db *db, const char *job, int64_t container_id) VV_MUST_CHECK;
 /* Claim job for its runner at now (its first heartbeat too). Returns the number of
  * jobs changed (1, or 0 when there is no such job) or <0. Catalog locked. */
 int vv_job_claim(struct vv_db *db, const char *job, time_t now) VV_MUST_CHECK;

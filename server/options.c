@@ -32,7 +32,8 @@ static const char usage[] =
     "                [--max-connections-per-address N] [--header-timeout SECONDS]\n"
     "                [--handler-threads N]\n"
     "                [--min-free SIZE|PERCENT%] [--job-pin-limit N]\n"
-    "                [--clock-file FILE]\n"
+    "                [--clock-file FILE] [--region NAME]\n"
+    "                [--replication-lag-alert SECONDS]\n"
     "                [--catalog-backup-dir DIR [--catalog-backup-every SECONDS]\n"
     "                 [--catalog-backup-keep N]]\n"
     "       vmvaultd check [--data-dir DIR]\n"
@@ -92,6 +93,12 @@ static const char usage[] =
     "  --prune-time HH:MM  when (UTC) the daily prune of expired recovery points and the\n"
     "                      collection of unreferenced chunks run in every vault\n"
     "                      (default: 03:00)\n"
+    "  --region NAME       this server's region (default: local). Paired as a secondary,\n"
+    "                      it is where replica vaults live and their location\n"
+    "  --replication-lag-alert SECONDS\n"
+    "                      a GeoRedundant vault whose oldest point not yet on the\n"
+    "                      secondary is older than this is Lagging, with an alert in\n"
+    "                      its overview (default: 3600)\n"
     "  --min-free SIZE|P%  below this much free space on the data folder's file system\n"
     "                      a backup is refused before it starts (backup now: 507\n"
     "                      VaultStorageLow; a scheduled one fails with that code when\n"
@@ -313,6 +320,23 @@ static int server_option(int c, const char *arg, struct vv_server *s)
     }
     case 'M':
         return parse_min_free(arg, s);
+    case 'R':
+        if (!vv_region_valid(arg) || strlen(arg) >= sizeof(s->region)) {
+            fprintf(stderr, "vmvaultd: --region must be a name (letters, digits, '-', '_', "
+                            "'.'; at most 63 characters), e.g. westeurope\n");
+            return 2;
+        }
+        snprintf(s->region, sizeof(s->region), "%s", arg);
+        return 0;
+    case 'A': {
+        uint64_t v;
+        if (vv_parse_u64(arg, &v) != 0 || v < 1 || v > 86400 * 30) {
+            fprintf(stderr, "vmvaultd: --replication-lag-alert must be 1 to 2592000 seconds\n");
+            return 2;
+        }
+        s->repl_lag_alert = (int64_t)v;
+        return 0;
+    }
     case 'P': {
         unsigned hh, mm;
         char tail;
@@ -459,6 +483,8 @@ static int parse_argv(int argc, char **argv, struct vv_options *o, struct vv_ser
         {"agent-timeout", required_argument, NULL, 't'},
         {"prune-time", required_argument, NULL, 'P'}, {"clock-file", required_argument, NULL, 'C'},
         {"min-free", required_argument, NULL, 'M'},
+        {"region", required_argument, NULL, 'R'},
+        {"replication-lag-alert", required_argument, NULL, 'A'},
         {"tls", required_argument, NULL, 'T'}, {"tls-cert", required_argument, NULL, 'c'},
         {"tls-key", required_argument, NULL, 'k'},
         {"allow-plain-http", no_argument, NULL, 'p'},
@@ -487,6 +513,8 @@ static int parse_argv(int argc, char **argv, struct vv_options *o, struct vv_ser
         case 't':
         case 'P':
         case 'M':
+        case 'R':
+        case 'A':
             if (server_option(c, optarg, s) != 0)
                 return 2;
             break;

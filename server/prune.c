@@ -51,11 +51,14 @@ static int collect(struct vv_db *db, struct names *out, const char *sql, const c
     return r;
 }
 
-/* Points whose expiry has passed, and whether each may go. */
+/* Points whose expiry has passed, and whether each may go. A replica vault's points
+ * never expire here: the primary's prune reaches them as a deletion (replica.c), which
+ * soft deletes them with this vault's window. */
 #define EXPIRED                                                                               \
     "FROM recovery_points r JOIN protected_items i ON i.id = r.item_id "                      \
     "WHERE r.vault_id = ? AND r.expires IS NOT NULL AND r.expires <= ? AND i.deleted IS NULL " \
-    "AND r.deleted IS NULL AND r.held = 0 "
+    "AND r.deleted IS NULL AND r.held = 0 "                                                    \
+    "AND NOT EXISTS (SELECT 1 FROM vaults v WHERE v.id = r.vault_id AND v.replica_of IS NOT NULL) "
 #define PRUNABLE                                                                              \
     "AND r.id <> (SELECT r2.id FROM recovery_points r2 WHERE r2.item_id = r.item_id "          \
     "  ORDER BY r2.time DESC, r2.id DESC LIMIT 1) "                                            \

@@ -28,11 +28,13 @@ enum perm {
     P_CONTRIBUTE, /* Contributor and up */
     P_OWNER,      /* Owner */
     P_AGENT,      /* host agents only */
+    P_REPLICA,    /* the paired primary's replication token only */
 };
 
 enum {
     F_JSON = 1,      /* the body must be a JSON object (an empty body is {}) */
     F_SELF_LOCK = 2, /* the handler takes the catalog lock itself */
+    F_RO_REPLICA = 4, /* changes the vault in param[0]: refused on a replica vault */
 };
 
 #define KiB (size_t)1024
@@ -49,6 +51,7 @@ struct route {
 
 #define J F_JSON
 #define JCAP MiB
+#define RO F_RO_REPLICA
 
 static const struct route routes[] = {
     {"GET", "/api/v1/health", P_PUBLIC, 0, 0, vv_api_health},
@@ -57,19 +60,19 @@ static const struct route routes[] = {
     {"POST", "/api/v1/vaults", P_CONTRIBUTE, J, JCAP, vv_api_vault_create},
     {"GET", "/api/v1/vaults", P_READ, 0, 0, vv_api_vault_list},
     {"GET", "/api/v1/vaults/*", P_READ, 0, 0, vv_api_vault_show},
-    {"DELETE", "/api/v1/vaults/*", P_OWNER, 0, 0, vv_api_vault_delete},
+    {"DELETE", "/api/v1/vaults/*", P_OWNER, RO, 0, vv_api_vault_delete},
     {"GET", "/api/v1/vaults/*/backupProperties", P_READ, 0, 0, vv_api_props_show},
-    {"PATCH", "/api/v1/vaults/*/backupProperties", P_CONTRIBUTE, J, JCAP, vv_api_props_set},
+    {"PATCH", "/api/v1/vaults/*/backupProperties", P_CONTRIBUTE, J | RO, JCAP, vv_api_props_set},
     {"POST", "/api/v1/vaults/*/credentials", P_CONTRIBUTE, J, JCAP, vv_api_credentials},
     {"POST", "/api/v1/vaults/*/prune", P_OPERATE, J, JCAP, vv_api_vault_prune},
     {"POST", "/api/v1/vaults/*/garbageCollection", P_OPERATE, J, JCAP, vv_api_vault_gc},
     {"GET", "/api/v1/vaults/*/overview", P_READ, 0, 0, vv_api_vault_overview},
 
     {"GET", "/api/v1/vaults/*/policies", P_READ, 0, 0, vv_api_policy_list},
-    {"POST", "/api/v1/vaults/*/policies", P_CONTRIBUTE, J, JCAP, vv_api_policy_create},
+    {"POST", "/api/v1/vaults/*/policies", P_CONTRIBUTE, J | RO, JCAP, vv_api_policy_create},
     {"GET", "/api/v1/vaults/*/policies/*", P_READ, 0, 0, vv_api_policy_show},
-    {"PUT", "/api/v1/vaults/*/policies/*", P_CONTRIBUTE, J, JCAP, vv_api_policy_set},
-    {"DELETE", "/api/v1/vaults/*/policies/*", P_CONTRIBUTE, 0, 0, vv_api_policy_delete},
+    {"PUT", "/api/v1/vaults/*/policies/*", P_CONTRIBUTE, J | RO, JCAP, vv_api_policy_set},
+    {"DELETE", "/api/v1/vaults/*/policies/*", P_CONTRIBUTE, RO, 0, vv_api_policy_delete},
     {"GET", "/api/v1/vaults/*/policies/*/nextRuns", P_READ, 0, 0, vv_api_policy_next_runs},
     {"POST", "/api/v1/vaults/*/policyPreview", P_READ, J, JCAP, vv_api_policy_preview},
 
@@ -80,15 +83,15 @@ static const struct route routes[] = {
 
     /* protect: Operator, but its scriptSettings need Contributor (checked by the
      * handler: 403), as every change of script settings does (PATCH below, policies) */
-    {"POST", "/api/v1/vaults/*/protectedItems", P_OPERATE, J, JCAP, vv_api_item_enable},
+    {"POST", "/api/v1/vaults/*/protectedItems", P_OPERATE, J | RO, JCAP, vv_api_item_enable},
     {"GET", "/api/v1/vaults/*/protectedItems", P_READ, 0, 0, vv_api_item_list},
     {"GET", "/api/v1/vaults/*/protectedItems/*", P_READ, 0, 0, vv_api_item_show},
-    {"PATCH", "/api/v1/vaults/*/protectedItems/*", P_CONTRIBUTE, J, JCAP, vv_api_item_update},
-    {"POST", "/api/v1/vaults/*/protectedItems/*/backup", P_OPERATE, J, JCAP, vv_api_item_backup},
-    {"POST", "/api/v1/vaults/*/protectedItems/*/disable", P_CONTRIBUTE, J, JCAP,
+    {"PATCH", "/api/v1/vaults/*/protectedItems/*", P_CONTRIBUTE, J | RO, JCAP, vv_api_item_update},
+    {"POST", "/api/v1/vaults/*/protectedItems/*/backup", P_OPERATE, J | RO, JCAP, vv_api_item_backup},
+    {"POST", "/api/v1/vaults/*/protectedItems/*/disable", P_CONTRIBUTE, J | RO, JCAP,
      vv_api_item_disable},
-    {"POST", "/api/v1/vaults/*/protectedItems/*/resume", P_OPERATE, J, JCAP, vv_api_item_resume},
-    {"POST", "/api/v1/vaults/*/protectedItems/*/undelete", P_OPERATE, J, JCAP, vv_api_item_undelete},
+    {"POST", "/api/v1/vaults/*/protectedItems/*/resume", P_OPERATE, J | RO, JCAP, vv_api_item_resume},
+    {"POST", "/api/v1/vaults/*/protectedItems/*/undelete", P_OPERATE, J | RO, JCAP, vv_api_item_undelete},
     {"GET", "/api/v1/vaults/*/protectedItems/*/recoveryPoints", P_READ, 0, 0, vv_api_point_list},
     {"GET", "/api/v1/vaults/*/protectedItems/*/recoveryPoints/*", P_READ, 0, 0,
      vv_api_point_show},
@@ -129,10 +132,34 @@ static const struct route routes[] = {
     {"GET", "/api/v1/agent/chunks/*", P_AGENT, F_SELF_LOCK, 0, vv_api_chunk_get},
     {"POST", "/api/v1/vaults/*/containers/*/allowReplacement", P_CONTRIBUTE, J, JCAP,
      vv_api_container_allow_replacement},
-    {"POST", "/api/v1/vaults/*/protectedItems/*/recoveryPoints/*/undelete", P_OPERATE, J, JCAP,
+    {"POST", "/api/v1/vaults/*/protectedItems/*/recoveryPoints/*/undelete", P_OPERATE, J | RO, JCAP,
      vv_api_point_undelete},
     {"POST", "/api/v1/vaults/*/key/export", P_OWNER, J | F_SELF_LOCK, 4 * KiB,
      vv_api_vault_key_export},
+    {"POST", "/api/v1/vaults/*/verify", P_OPERATE, J, JCAP, vv_api_vault_verify},
+
+    {"POST", "/api/v1/pairing/invitations", P_OWNER, J, JCAP, vv_api_pairing_invite},
+    {"POST", "/api/v1/pairing", P_OWNER, J | F_SELF_LOCK, JCAP, vv_api_pairing_create},
+    {"GET", "/api/v1/pairing", P_READ, 0, 0, vv_api_pairing_show},
+    {"PATCH", "/api/v1/pairing", P_OWNER, J, JCAP, vv_api_pairing_update},
+    {"DELETE", "/api/v1/pairing", P_OWNER, F_SELF_LOCK, 0, vv_api_pairing_delete},
+
+    {"POST", "/api/v1/replication/pair", P_PUBLIC, J, 4 * KiB, vv_api_replica_pair},
+    {"DELETE", "/api/v1/replication/pair", P_REPLICA, 0, 0, vv_api_replica_unpair},
+    {"PUT", "/api/v1/replication/vaults/*", P_REPLICA, J, 64 * KiB, vv_api_replica_vault_put},
+    {"GET", "/api/v1/replication/vaults/*", P_REPLICA, 0, 0, vv_api_replica_vault_get},
+    {"POST", "/api/v1/replication/vaults/*/chunks/missing", P_REPLICA, J | F_SELF_LOCK, 2 * MiB,
+     vv_api_replica_chunks_missing},
+    {"POST", "/api/v1/replication/vaults/*/chunks", P_REPLICA, F_SELF_LOCK, 16 * MiB + 64 * KiB,
+     vv_api_replica_chunks_put},
+    {"PUT", "/api/v1/replication/vaults/*/points/*/disks/*/index", P_REPLICA, F_SELF_LOCK,
+     128 * MiB + 64, vv_api_replica_index_put},
+    {"PUT", "/api/v1/replication/vaults/*/points/*", P_REPLICA, J | F_SELF_LOCK, 8 * MiB,
+     vv_api_replica_point_put},
+    {"PATCH", "/api/v1/replication/vaults/*/points/*", P_REPLICA, J, JCAP,
+     vv_api_replica_point_patch},
+    {"DELETE", "/api/v1/replication/vaults/*/points/*", P_REPLICA, 0, 0,
+     vv_api_replica_point_delete},
 };
 
 #define NROUTES (sizeof(routes) / sizeof(routes[0]))
@@ -207,14 +234,16 @@ static int allowed(const struct route *r, const struct vv_ident *who)
         return 1;
     case P_AGENT:
         return who->agent;
+    case P_REPLICA:
+        return who->replication;
     case P_READ:
-        return !who->agent && who->role >= VV_ROLE_READER;
+        return !who->agent && !who->replication && who->role >= VV_ROLE_READER;
     case P_OPERATE:
-        return !who->agent && who->role >= VV_ROLE_OPERATOR;
+        return !who->agent && !who->replication && who->role >= VV_ROLE_OPERATOR;
     case P_CONTRIBUTE:
-        return !who->agent && who->role >= VV_ROLE_CONTRIBUTOR;
+        return !who->agent && !who->replication && who->role >= VV_ROLE_CONTRIBUTOR;
     case P_OWNER:
-        return !who->agent && who->role >= VV_ROLE_OWNER;
+        return !who->agent && !who->replication && who->role >= VV_ROLE_OWNER;
     }
     return 0;
 }
@@ -232,6 +261,8 @@ static const char *perm_text(enum perm p)
         return "the Owner role";
     case P_AGENT:
         return "a host agent's token";
+    case P_REPLICA:
+        return "the paired primary's replication token";
     default:
         return "a token";
     }
@@ -333,7 +364,8 @@ static int authorize(struct vv_call *c, const struct route *r, const struct vv_i
     if (!allowed(r, &c->who)) {
         vv_reply_error(c, 403, "AuthorizationFailed", "%s %s needs %s; '%s' %s", req->method,
                        req->path, perm_text(r->perm), c->who.user,
-                       c->who.agent ? "is a host agent"
+                       c->who.agent         ? "is a host agent"
+                       : c->who.replication ? "is the paired primary's replication token"
                                     : (c->who.role == VV_ROLE_READER        ? "is a Reader"
                                        : c->who.role == VV_ROLE_OPERATOR    ? "is an Operator"
                                        : c->who.role == VV_ROLE_CONTRIBUTOR ? "is a Contributor"
@@ -341,6 +373,27 @@ static int authorize(struct vv_call *c, const struct route *r, const struct vv_i
         return -1;
     }
     return 0;
+}
+
+/* A route that changes the vault in param[0], on a replica vault: 1 after replying
+ * 409 ReplicaVaultReadOnly, else 0. */
+static int replica_refuses(struct vv_call *c)
+{
+    char primary[80] = "";
+    int r;
+
+    vv_db_lock(c->srv->db);
+    r = vv_db_text(c->srv->db, primary, sizeof(primary),
+                   "SELECT replica_of FROM vaults WHERE name = ? AND replica_of IS NOT NULL", "s",
+                   c->param[0]);
+    vv_db_unlock(c->srv->db);
+    if (r != 1)
+        return 0;
+    vv_reply_error(c, 409, "ReplicaVaultReadOnly",
+                   "vault '%s' is a replica of the vault in region %s: it changes only by "
+                   "replication; restore from it here, or make the change on the primary",
+                   c->param[0], primary);
+    return 1;
 }
 
 static void call_init(struct vv_call *c, struct vv_server *s, const struct vv_http_req *req,
@@ -361,6 +414,11 @@ static void run_route(struct vv_call *c, const struct route *r)
 
     if ((r->flags & F_JSON) && json_body(c, c->req) != 0)
         return;
+    if ((r->flags & F_RO_REPLICA) && replica_refuses(c)) {
+        json_decref(c->body);
+        c->body = NULL;
+        return;
+    }
     c->route_method = r->method;
     c->route_pattern = r->pattern;
     if (r->flags & F_SELF_LOCK) {

@@ -14,6 +14,7 @@
 #include <stdint.h>
 #include <time.h>
 
+#include "json.h"
 #include "policy/policy.h"
 #include "server.h"
 
@@ -52,6 +53,15 @@ int vv_sched_tick(struct vv_server *s, time_t now) VV_MUST_CHECK;
 int vv_server_job_queue(struct vv_server *s, int64_t vault_id, const char *operation,
                         const char *who, time_t now, char id_out[VV_UUID_LEN]) VV_MUST_CHECK;
 void vv_server_worker_wake(struct vv_server *s);
+/* End a server job at the server's now with status, code, msg and stats (borrowed,
+ * may be NULL). Takes the catalog lock. */
+void vv_worker_finish(struct vv_server *s, const char *job, const char *status,
+                      const char *code, const char *msg, json_t *stats);
+/* The Verify job (verify.c): every chunk of every point of the vault re-read and
+ * re-hashed once; a damaged one moved aside to DATA/quarantine/<UTC>/<vault>/ (never
+ * deleted) and the points that name it marked damaged (a replica's are then sent
+ * again by its primary); a point found whole loses its mark. Ends the job. */
+void vv_verify_run(struct vv_server *s, const char *job, int64_t vault_id, const char *uuid);
 int vv_server_worker_start(struct vv_server *s, pthread_t *out) VV_MUST_CHECK;
 /* A cancel of job id: 1 when it is the job the worker runs (it stops soon). */
 int vv_server_worker_cancel(struct vv_server *s, const char *id);

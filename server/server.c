@@ -29,6 +29,8 @@ void vv_server_init(struct vv_server *s)
     memset(s, 0, sizeof(*s));
     s->agent_timeout = 900;
     s->prune_time = 3 * 60;
+    snprintf(s->region, sizeof(s->region), "local");
+    s->repl_lag_alert = 3600;
     s->min_free_bytes = 1ull << 30;
     snprintf(s->zoneinfo, sizeof(s->zoneinfo), "/usr/share/zoneinfo");
     pthread_mutex_init(&s->repos_mu, NULL);
@@ -195,7 +197,7 @@ int vv_server_policy_insert_default(struct vv_server *s, int64_t vault_id, time_
     return r < 0 ? r : 0;
 }
 
-int vv_server_vault_create(struct vv_server *s, const char *uuid)
+int vv_server_vault_create(struct vv_server *s, const char *uuid, const struct vv_key *key)
 {
     char dir[VV_PATH_MAX], path[VV_PATH_MAX], store[VV_PATH_MAX];
     struct vv_repo *repo;
@@ -212,7 +214,7 @@ int vv_server_vault_create(struct vv_server *s, const char *uuid)
         (r = mkdir_p(path, 0700)) != 0)
         return r;
     if ((r = vv_server_vault_path(s, uuid, "vault.key", path, sizeof(path))) != 0 ||
-        (r = vv_key_generate(path)) != 0)
+        (r = key ? vv_key_save(path, key) : vv_key_generate(path)) != 0)
         return r;
     if ((r = vv_server_vault_path(s, uuid, "store", store, sizeof(store))) != 0 ||
         (r = vv_repo_open(store, path, 1, &repo)) != 0)

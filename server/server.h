@@ -35,6 +35,7 @@ struct vv_pool;
 
 struct vv_chunk_guard;
 struct vv_tz;
+struct vv_replicator;
 
 struct vv_server_repo {
     char uuid[VV_UUID_LEN];
@@ -88,6 +89,10 @@ struct vv_server {
     struct vv_server_worker worker;
     char zoneinfo[256]; /* IANA zone files, /usr/share/zoneinfo */
     int prune_time;     /* minutes after midnight UTC of the daily prune and collection */
+    char region[64];    /* --region: this server's region ("local") */
+    int64_t repl_lag_alert; /* --replication-lag-alert, seconds (3600) */
+    struct vv_replicator *repl; /* the primary's replication thread (replicator.c),
+                                 * owned; NULL before it starts */
     /* --min-free: below this much free space on the data folder's file system a backup
      * is refused before it starts (bytes, or a percentage of the file system when
      * min_free_percent is set; 0 bytes: no threshold). */
@@ -138,8 +143,10 @@ int vv_server_repo(struct vv_server *s, const char *uuid, struct vv_repo **out) 
 /* The same with the vault's chunk guard (borrowed likewise). */
 int vv_server_repo_guard(struct vv_server *s, const char *uuid, struct vv_repo **repo,
                          struct vv_chunk_guard **guard) VV_MUST_CHECK;
-/* Create a vault's folder, key and store. */
-int vv_server_vault_create(struct vv_server *s, const char *uuid) VV_MUST_CHECK;
+/* Create a vault's folder, key and store: key (borrowed) when not NULL (a replica
+ * vault, whose key came from its primary), else a new one. */
+int vv_server_vault_create(struct vv_server *s, const char *uuid,
+                           const struct vv_key *key) VV_MUST_CHECK;
 /* The policy every vault starts with ("DefaultPolicy"), inserted for vault_id at
  * now. Catalog locked, in the caller's transaction. 0 or <0 vv_err. */
 int vv_server_policy_insert_default(struct vv_server *s, int64_t vault_id,

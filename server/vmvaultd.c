@@ -27,6 +27,8 @@
 #include "options.h"
 #include "rebuild.h"
 #include "recovery.h"
+#include "replicator.h"
+#include "http_client.h"
 #include "router.h"
 #include "scheduler.h"
 #include "server.h"
@@ -184,6 +186,7 @@ static void stop(struct vv_server *s, struct running *run)
     vv_server_worker_wake(s);
     pthread_join(run->maint, NULL);
     pthread_join(run->worker, NULL);
+    vv_replicator_stop(s);
     /* the stores' metadata up to date (the maintenance thread does it every minute) */
     vv_best_effort(vv_vault_meta_refresh_all(s));
     vv_server_release(s);
@@ -234,6 +237,11 @@ int main(int argc, char **argv)
     sigaction(SIGINT, &sa, NULL);
     signal(SIGPIPE, SIG_IGN);
 
+    if (vv_http_global_init() != 0) { /* the replication client, before any thread */
+        vv_error("cannot initialise libcurl; the server cannot replicate");
+        vv_server_release(&srv);
+        return 1;
+    }
     r = start(&srv, o.listen, &o.http, &pair, &run);
     vv_tls_pair_release(&pair);
     if (r != 0) {
@@ -241,6 +249,10 @@ int main(int argc, char **argv)
         return 1;
     }
     publish_url(&srv, o.listen, run.port);
+    if (vv_replicator_start(&srv) != 0) {
+        stop(&srv, &run);
+        return 1;
+    }
     vv_info("vmvaultd %s serving %s/api/v1 (data folder %s)", VV_SERVER_VERSION, srv.listen_url,
             srv.data_dir);
     wait_for_signal();

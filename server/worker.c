@@ -2,6 +2,7 @@
  * worker.c: the server's own jobs, run one at a time on one thread, oldest first:
  *   Prune              expired points and soft-deleted items whose time is up (prune.c)
  *   GarbageCollection  chunks no recovery point references (store/gc.h)
+ *   Verify             every chunk of every point re-read and re-hashed (verify.c)
  *
  * They are jobs like the agents' ones (jobs.h): queued (claimed NULL), claimed by the
  * worker, ended with stats or an error; a cancel stops a collection between chunks. A
@@ -103,8 +104,8 @@ static int live_points(void *arg, char ***ids, size_t *n)
     return 0;
 }
 
-static void finish(struct vv_server *s, const char *job, const char *status, const char *code,
-                   const char *msg, json_t *stats)
+void vv_worker_finish(struct vv_server *s, const char *job, const char *status, const char *code,
+                      const char *msg, json_t *stats)
 {
     char *text = stats ? vv_json_dump(stats) : NULL;
     struct vv_job_end e = {.status = status, .code = code, .message = msg, .stats = text};
@@ -127,14 +128,14 @@ static void run_prune(struct vv_server *s, const char *job, int64_t vault_id)
         char msg[200];
         snprintf(msg, sizeof(msg), "the prune stopped: %s; it runs again tomorrow, or now with "
                  "'vmvault vault prune'", vv_strerror(r));
-        finish(s, job, "Failed", "PruneFailed", msg, NULL);
+        vv_worker_finish(s, job, "Failed", "PruneFailed", msg, NULL);
         return;
     }
     j = json_pack("{s:I,s:I,s:I,s:I,s:I}", "pointsPruned", (json_int_t)st.points_pruned,
                   "pointsKept", (json_int_t)st.points_kept, "pointsSoftDeleted",
                   (json_int_t)st.points_soft_deleted, "itemsPurged",
                   (json_int_t)st.items_purged, "pointsPurged", (json_int_t)st.points_purged);
-    finish(s, job, "Completed", NULL, NULL, j);
+    vv_worker_finish(s, job, "Completed", NULL, NULL, j);
     json_decref(j);
 }
 
@@ -156,16 +157,16 @@ static void run_gc(struct vv_server *s, const char *job, int64_t vault_id, const
                   (json_int_t)st.chunks_live, "chunksRemoved", (json_int_t)st.chunks_removed,
                   "bytesFreed", (json_int_t)st.bytes_removed, "seconds", st.seconds);
     if (r == VV_E_CANCELLED) {
-        finish(s, job, "Cancelled", NULL, NULL, j);
+        vv_worker_finish(s, job, "Cancelled", NULL, NULL, j);
     } else if (r) {
         char msg[300];
         snprintf(msg, sizeof(msg),
                  "the collection stopped before removing anything it could not prove unused: "
                  "%s; see the vault's log",
                  vv_strerror(r));
-        finish(s, job, "Failed", "GarbageCollectionFailed", msg, j);
+        vv_worker_finish(s, job, "Failed", "GarbageCollectionFailed", msg, j);
     } else {
-        finish(s, job, "Completed", NULL, NULL, j);
+        vv_worker_finish(s, job, "Completed", NULL, NULL, j);
         vv_info("collection: %llu of %llu chunk(s) removed, %llu bytes freed",
                 (unsigned long long)st.chunks_removed, (unsigned long long)st.chunks_total,
                 (unsigned long long)st.bytes_removed);
@@ -184,7 +185,8 @@ static int claim(struct vv_server *s, char job[VV_UUID_LEN], char op[32], int64_
     r = vv_db_prepare(s->db, &st,
                       "SELECT j.id, j.operation, j.vault_id, v.uuid FROM jobs j "
                       "JOIN vaults v ON v.id = j.vault_id "
-                      "WHERE j.operation IN ('Prune','GarbageCollection') AND j.status = 'InProgress' "
+                      "WHERE j.operation IN ('Prune','GarbageCollection','Verify') "
+                      "  AND j.status = 'InProgress' "
                       "  AND j.claimed IS NULL ORDER BY j.start_time, j.rowid LIMIT 1",
                       "");
     if (r == 0) {
@@ -234,6 +236,8 @@ static void *worker_main(void *arg)
         vv_info("worker: %s of vault %s started: job %s", op, uuid, job);
         if (!strcmp(op, "Prune"))
             run_prune(s, job, vault_id);
+        else if (!strcmp(op, "Verify"))
+            vv_verify_run(s, job, vault_id, uuid);
         else
             run_gc(s, job, vault_id, uuid);
         pthread_mutex_lock(&s->worker.mu);

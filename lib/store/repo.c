@@ -439,3 +439,44 @@ int vv_repo_meta_get(struct vv_repo *repo, struct vv_buf *out)
 {
     return vv_repo_meta_read(repo->be, out);
 }
+
+static int ids_cmp(const void *a, const void *b) { return memcmp(a, b, VV_ENTRY_LEN); }
+
+int vv_repo_point_ids(struct vv_repo *repo, const char *id, uint8_t (**out)[VV_ENTRY_LEN],
+                     size_t *n)
+{
+    struct vv_manifest pm;
+    struct vv_buf acc = VV_BUF_INIT;
+    size_t k = 0, u = 0, ndisks;
+    int r = vv_repo_point_load(repo, id, &pm);
+
+    ndisks = pm.ndisks;
+    for (size_t d = 0; r == 0 && d < ndisks; d++) {
+        struct vv_index ix;
+        uint8_t(*ids)[VV_ENTRY_LEN] = NULL;
+        if ((r = vv_repo_index_load(repo, &pm, &pm.disks[d], &ix)) != 0)
+            break;
+        if ((r = vv_index_ids(&ix, &ids, &k)) == 0)
+            r = vv_buf_append(&acc, ids, k * VV_ENTRY_LEN);
+        free(ids);
+        vv_index_release(&ix);
+    }
+    vv_manifest_release(&pm);
+    k = acc.len / VV_ENTRY_LEN;
+    if (r == 0 && ndisks > 1 && k) { /* one sorted list per disk: merge them */
+        qsort(acc.data, k, VV_ENTRY_LEN, ids_cmp);
+        for (size_t i = 0; i < k; i++)
+            if (u == 0 || memcmp(acc.data + (u - 1) * VV_ENTRY_LEN, acc.data + i * VV_ENTRY_LEN,
+                                 VV_ENTRY_LEN))
+                memmove(acc.data + u++ * VV_ENTRY_LEN, acc.data + i * VV_ENTRY_LEN, VV_ENTRY_LEN);
+        k = u;
+    }
+    if (r) {
+        vv_buf_release(&acc);
+        k = 0;
+    }
+    *n = k;
+    *out = k ? (uint8_t(*)[VV_ENTRY_LEN])(void *)vv_buf_detach(&acc, NULL) : NULL;
+    vv_buf_release(&acc);
+    return r;
+}

@@ -58,6 +58,10 @@ int vv_repo_point_load(struct vv_repo *repo, const char *id, struct vv_manifest 
 /* Load one disk's index and check it against the manifest (SHA-256, size, chunk size). */
 int vv_repo_index_load(struct vv_repo *repo, const struct vv_manifest *m,
                        const struct vv_manifest_disk *d, struct vv_index *out) VV_MUST_CHECK;
+/* The distinct chunk ids every disk index of point id names, sorted, into *out
+ * (caller frees; NULL and 0 when it names none). 0 or vv_err. */
+int vv_repo_point_ids(struct vv_repo *repo, const char *id, uint8_t (**out)[VV_ENTRY_LEN],
+                      size_t *n) VV_MUST_CHECK;
 /* Call cb with each point id (no set order). */
 int vv_repo_point_list(struct vv_repo *repo, int (*cb)(const char *id, void *arg), void *arg) VV_MUST_CHECK;
 /* Remove a point: the manifest first (the point is gone at once), then its indexes.

@@ -107,6 +107,49 @@ int vv_agent_job(struct vv_call *c, char op[32], char status[32], int64_t *item_
 int vv_agent_job_id(struct vv_call *c, const char *job, char op[32], char status[32],
                     int64_t *item_id) VV_MUST_CHECK;
 
+/* Chunk transfers (transfer.c), shared by agents' uploads and replication
+ * (replica.c). A pin session: the store and chunk guard a request's chunks go to and
+ * the guard session key they are pinned under; job, the running Backup job that owns
+ * the session (borrowed; NULL for none); keep, pins that outlive the request (a
+ * replicated point's, released when it commits). */
+struct vv_pin_session {
+    struct vv_repo *repo;
+    struct vv_chunk_guard *guard;
+    char key[64];
+    const char *job;
+    int keep;
+};
+/* Answer which of the body's "ids" the store lacks, pinning the present ones. */
+void vv_transfer_missing(struct vv_call *c, struct vv_pin_session *ps);
+/* Take a batch of chunk records (format/chunkrec.h) from the body: each decompressed,
+ * re-hashed and stored under the session. 0 after replying 200 (*stored_bytes and
+ * *stored_count grow by the payload bytes and number of the chunks stored, not of
+ * those already present), -1 after replying an error. */
+int vv_transfer_put(struct vv_call *c, struct vv_pin_session *ps, uint64_t *stored_bytes,
+                    uint64_t *stored_count);
+
+/* replica.c, replica_points.c: the routes the paired primary calls (router.c
+ * P_REPLICA), and the pairing with an invitation code (public). */
+void vv_api_replica_pair(struct vv_call *c);
+void vv_api_replica_unpair(struct vv_call *c);
+void vv_api_replica_vault_put(struct vv_call *c);
+void vv_api_replica_vault_get(struct vv_call *c);
+void vv_api_replica_chunks_missing(struct vv_call *c);
+void vv_api_replica_chunks_put(struct vv_call *c);
+void vv_api_replica_index_put(struct vv_call *c);
+void vv_api_replica_point_put(struct vv_call *c);
+void vv_api_replica_point_patch(struct vv_call *c);
+void vv_api_replica_point_delete(struct vv_call *c);
+/* pairing.c: the pairing as users see it (invite: Owner; create, update, delete:
+ * Owner; show: Reader). */
+void vv_api_pairing_invite(struct vv_call *c);
+void vv_api_pairing_create(struct vv_call *c);
+void vv_api_pairing_show(struct vv_call *c);
+void vv_api_pairing_update(struct vv_call *c);
+void vv_api_pairing_delete(struct vv_call *c);
+/* vaults.c: POST /vaults/{v}/verify (Operator): a Verify job. */
+void vv_api_vault_verify(struct vv_call *c);
+
 /* Handlers, by file. */
 void vv_api_health(struct vv_call *c);
 void vv_api_whoami(struct vv_call *c);

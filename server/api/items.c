@@ -23,7 +23,9 @@
 
 #define ITEM_SELECT                                                                          \
     "SELECT i.name, v.name AS vault, c.name AS container, i.vm_uuid AS vmUuid, "               \
-    "  p.name AS policy, CASE WHEN i.stop_mode = 'RetainAsPerPolicy' THEN 'BackupsSuspended' "   \
+    "  CASE WHEN EXISTS (SELECT 1 FROM vaults rv WHERE rv.id = i.vault_id "                   \
+    "    AND rv.replica_of IS NOT NULL) THEN i.last_policy ELSE p.name END AS policy, "          \
+    "  CASE WHEN i.stop_mode = 'RetainAsPerPolicy' THEN 'BackupsSuspended' "                   \
     "    ELSE i.state END AS protectionState, "                                              \
     "  CASE WHEN i.deleted IS NULL THEN 'NotDeleted' ELSE 'ToBeDeleted' END AS deleteState, "  \
     "  " T("i.deleted") " AS deletedAt, " T("i.purge_at") " AS purgeAt, "                        \
@@ -998,14 +1000,14 @@ void vv_api_point_show(struct vv_call *c)
 
 /* A restore request's body, checked. Strings are borrowed from c->body. */
 struct restore_req {
-    const char *mode, *dir, *format, *target_name;
+    const char *mode, *dir, *format, *target_name, *host;
     json_t *disks; /* the disk names asked for, NULL for all */
 };
 
 static int restore_parse(struct vv_call *c, struct restore_req *q)
 {
     static const char *const fields[] = {"restoreMode", "targetDirectory", "format",
-                                         "targetVmName", "disks", NULL};
+                                         "targetVmName", "disks", "targetHost", NULL};
     json_t *d;
     size_t i;
 
@@ -1014,7 +1016,10 @@ static int restore_parse(struct vv_call *c, struct restore_req *q)
         vv_body_str(c, c->body, "restoreMode", 0, &q->mode) ||
         vv_body_str(c, c->body, "targetDirectory", 0, &q->dir) ||
         vv_body_str(c, c->body, "format", 0, &q->format) ||
-        vv_body_str(c, c->body, "targetVmName", 0, &q->target_name))
+        vv_body_str(c, c->body, "targetVmName", 0, &q->target_name) ||
+        vv_body_str(c, c->body, "targetHost", 0, &q->host))
+        return -1;
+    if (q->host && vv_check_name(c, "targetHost", q->host))
         return -1;
     if (!q->mode)
         q->mode = "RestoreDisks";
@@ -1099,9 +1104,12 @@ static int restore_check_point(struct vv_call *c, int64_t id, const json_t *disk
         }
     }
     json_decref(point);
+    /* A replica keeps what its primary deleted for its own window precisely so that it
+     * can still be restored: there, a soft-deleted point restores as it is. */
     if ((r = vv_db_int(c->srv->db, &deleted,
-                       "SELECT deleted IS NOT NULL FROM recovery_points WHERE item_id = ? "
-                       "AND name = ?",
+                       "SELECT r.deleted IS NOT NULL AND v.replica_of IS NULL FROM "
+                       "recovery_points r JOIN vaults v ON v.id = r.vault_id WHERE "
+                       "r.item_id = ? AND r.name = ?",
                        "is", id, c->param[2])) < 0) {
         vv_reply_internal(c, r);
         return -1;
@@ -1158,23 +1166,90 @@ static int restore_params(struct vv_call *c, const struct restore_req *q, const 
     return r < 0 ? r : 0;
 }
 
+/* The host that runs the restore: targetHost, a host registered in the vault, else the
+ * item's own host, which must have registered here (a replica's items name the
+ * primary's hosts). 0 with its id in *host_id (0: the item's), or -1 after replying. */
+static int restore_host(struct vv_call *c, int64_t vid, int64_t item_id, const char *host,
+                        int64_t *host_id)
+{
+    int64_t agents = 0;
+    int r;
+
+    *host_id = 0;
+    if (host) {
+        r = vv_db_int(c->srv->db, host_id,
+                      "SELECT c.id FROM containers c WHERE c.vault_id = ? AND c.name = ? AND "
+                      "EXISTS (SELECT 1 FROM tokens t WHERE t.container_id = c.id AND "
+                      "t.revoked = 0)",
+                      "is", vid, host);
+        if (r == 1)
+            return 0;
+        if (r < 0)
+            vv_reply_internal(c, r);
+        else
+            vv_reply_error(c, 404, "ContainerNotFound",
+                           "no host '%s' is registered in vault '%s': register its agent with "
+                           "the vault's credentials ('vmvault vault credentials')",
+                           host, c->param[0]);
+        return -1;
+    }
+    r = vv_db_int(c->srv->db, &agents,
+                  "SELECT COUNT(*) FROM tokens t JOIN protected_items i ON "
+                  "i.container_id = t.container_id WHERE i.id = ? AND t.revoked = 0 "
+                  "UNION ALL SELECT 1 WHERE NOT EXISTS (SELECT 1 FROM vaults WHERE id = ? AND "
+                  "replica_of IS NOT NULL) ORDER BY 1 DESC LIMIT 1",
+                  "ii", item_id, vid);
+    if (r < 0) {
+        vv_reply_internal(c, r);
+        return -1;
+    }
+    if (agents)
+        return 0;
+    {
+        json_t *hosts = vv_db_rows(c->srv->db,
+                                   "SELECT DISTINCT c.name FROM containers c JOIN tokens t ON "
+                                   "t.container_id = c.id WHERE c.vault_id = ? AND t.revoked = 0 "
+                                   "ORDER BY c.name LIMIT 20",
+                                   "i", vid);
+        char list[600] = "";
+        size_t i, n = 0;
+        json_t *x;
+        json_array_foreach(hosts, i, x) {
+            n += (size_t)snprintf(list + n, n < sizeof(list) ? sizeof(list) - n : 0, "%s%s",
+                                  n ? ", " : "", json_string_value(json_object_get(x, "name")));
+            if (n >= sizeof(list))
+                break;
+        }
+        json_decref(hosts);
+        vv_reply_error(c, 400, "TargetHostRequired",
+                       "the host of '%s' has no agent registered in vault '%s' (a replica's "
+                       "items name the primary's hosts): name the host that restores with "
+                       "targetHost (registered here: %s)",
+                       c->param[1], c->param[0], list[0] ? list : "none yet");
+    }
+    return -1;
+}
+
 void vv_api_point_restore(struct vv_call *c)
 {
     static const char tasks[] = "[{\"name\":\"Transfer data from vault\",\"status\":\"NotStarted\"}]";
     struct restore_req q = {0};
     char job[VV_UUID_LEN];
-    int64_t vid, id;
+    int64_t vid, id, host_id;
     int r;
 
     if (vv_find_vault(c, c->param[0], &vid, NULL, NULL, 0) || find_item(c, vid, &id) ||
-        restore_parse(c, &q) || restore_check_point(c, id, q.disks) || no_active_job(c, id))
+        restore_parse(c, &q) || restore_check_point(c, id, q.disks) || no_active_job(c, id) ||
+        restore_host(c, vid, id, q.host, &host_id))
         return;
     if ((r = vv_db_begin(c->srv->db)) != 0) {
         vv_reply_internal(c, r);
         return;
     }
     if ((r = vv_job_create(c, vid, id, "Restore", "InProgress", tasks, 0, job)) < 0 ||
-        (r = restore_params(c, &q, job)) < 0 || (r = vv_db_commit(c->srv->db)) != 0) {
+        (r = restore_params(c, &q, job)) < 0 ||
+        (host_id && (r = vv_job_set_host(c->srv->db, job, host_id)) < 0) ||
+        (r = vv_db_commit(c->srv->db)) != 0) {
         vv_db_rollback(c->srv->db);
         vv_reply_internal(c, r);
         return;

@@ -88,7 +88,8 @@ void vv_api_job_list(struct vv_call *c)
                                            "Failed", "Cancelling", "Cancelled", NULL};
     static const char *const operations[] = {"ConfigureBackup", "Backup", "Restore",
                                              "DisableBackup", "DeleteBackupData", "Undelete",
-                                             "Prune", "GarbageCollection", NULL};
+                                             "Prune", "GarbageCollection", "Replication",
+                                             "Verify", NULL};
     const char *status = vv_http_query(c->req, "status");
     const char *op = vv_http_query(c->req, "operation");
     const char *item = vv_http_query(c->req, "item");
@@ -109,7 +110,8 @@ void vv_api_job_list(struct vv_call *c)
     if (op && !one_of(op, operations)) {
         vv_reply_error(c, 400, "InvalidParameter",
                        "operation '%s' is not one of ConfigureBackup, Backup, Restore, "
-                       "DisableBackup, DeleteBackupData, Undelete, Prune, GarbageCollection",
+                       "DisableBackup, DeleteBackupData, Undelete, Prune, GarbageCollection, "
+                       "Replication, Verify",
                        op);
         return;
     }

@@ -35,6 +35,7 @@
 #include "jobs.h"
 #include "log.h"
 #include "format/manifest.h"
+#include "replicator.h"
 #include "scheduler.h"
 #include "store/chunkstore.h"
 #include "store/gc.h"
@@ -103,12 +104,6 @@ static int agent_repo(struct vv_call *c, struct vv_repo **repo)
 
 /* The pin session of an upload request: the running Backup job's that the request
  * names (?job=), or one for the request alone, released when it ends. */
-struct pin_session {
-    struct vv_repo *repo;
-    struct vv_chunk_guard *guard;
-    char key[VV_GUARD_KEY_MAX];
-    const char *job; /* borrowed from the request; NULL for the request's own session */
-};
 
 /* The store and the chunk guard of the agent's vault, and the guard session key of
  * job (never NULL: checked by the caller). 0, or -1 after replying. */
@@ -149,9 +144,9 @@ static int named_job(struct vv_call *c, const char *job, const char *op, const c
     return 0;
 }
 
-/* Open the pin session of an upload request (see struct pin_session). 0, or -1 after
+/* Open the pin session of an upload request (see struct vv_pin_session). 0, or -1 after
  * replying. */
-static int pin_session_open(struct vv_call *c, struct pin_session *ps)
+static int pin_session_open(struct vv_call *c, struct vv_pin_session *ps)
 {
     static atomic_uint_fast64_t next;
     char own[32];
@@ -167,11 +162,11 @@ static int pin_session_open(struct vv_call *c, struct pin_session *ps)
 /* The request is done: its own session lets its pins go. A job's stays, unless the
  * job ended while the request pinned (its end released the session before these pins
  * came): checked under the catalog lock, which the end of a job holds too. */
-static void pin_session_close(struct vv_call *c, struct pin_session *ps)
+static void pin_session_close(struct vv_call *c, struct vv_pin_session *ps)
 {
     int64_t running = 1;
 
-    if (!ps->guard)
+    if (!ps->guard || ps->keep)
         return;
     if (!ps->job) {
         vv_guard_release(ps->guard, ps->key);
@@ -191,7 +186,7 @@ static void pin_session_close(struct vv_call *c, struct pin_session *ps)
 
 /* Count n more pins of the session against the job's limit. 0, or -1 after replying
  * 429 PinLimitReached (where says what was done before). */
-static int pin_session_take(struct vv_call *c, struct pin_session *ps, uint64_t n,
+static int pin_session_take(struct vv_call *c, struct vv_pin_session *ps, uint64_t n,
                             const char *where)
 {
     uint64_t have = 0;
@@ -284,7 +279,7 @@ static json_t *body_ids(struct vv_call *c, size_t min, size_t max)
     return ids;
 }
 
-static void chunks_missing(struct vv_call *c, struct pin_session *ps, json_t *ids)
+static void chunks_missing(struct vv_call *c, struct vv_pin_session *ps, json_t *ids)
 {
     json_t *v, *missing;
     struct lookup_run lr;
@@ -321,7 +316,7 @@ static void chunks_missing(struct vv_call *c, struct pin_session *ps, json_t *id
 
 void vv_api_chunks_missing(struct vv_call *c)
 {
-    struct pin_session ps = {0};
+    struct vv_pin_session ps = {0};
     json_t *ids;
 
     if (!(ids = body_ids(c, 0, MAX_IDS)) || pin_session_open(c, &ps))
@@ -405,7 +400,7 @@ void vv_api_chunk_put(struct vv_call *c)
     const char *enc = vv_http_header(c->req, "Content-Encoding");
     uint8_t id[VV_CHUNK_ID_LEN];
     enum vv_rec_enc how = VV_REC_RAW;
-    struct pin_session ps = {0};
+    struct vv_pin_session ps = {0};
     struct refusal why;
     struct tls *t;
     int r;
@@ -460,7 +455,8 @@ void vv_api_chunk_put(struct vv_call *c)
 /* A batch upload: the records of chunkrec.h. */
 #define BATCH_MAX_RECORDS 1024
 
-static void chunks_put(struct vv_call *c, struct pin_session *ps, struct tls *t)
+static int chunks_put(struct vv_call *c, struct vv_pin_session *ps, struct tls *t,
+                      uint64_t *stored_bytes, uint64_t *stored_count)
 {
     const uint8_t *p = c->req->body, *end = p + c->req->body_len;
     char id_hex[2 * VV_CHUNK_ID_LEN + 1], where[80];
@@ -474,7 +470,7 @@ static void chunks_put(struct vv_call *c, struct pin_session *ps, struct tls *t)
             vv_reply_error(c, 400, "InvalidParameter",
                            "a batch holds at most %d chunks; the first %zu were stored",
                            BATCH_MAX_RECORDS, nrec);
-            return;
+            return -1;
         }
         r = vv_rec_read(p, (size_t)(end - p), &rec);
         if (r == VV_E_TRUNCATED) {
@@ -482,7 +478,7 @@ static void chunks_put(struct vv_call *c, struct pin_session *ps, struct tls *t)
                            "record %zu is cut short (%zu bytes, a record head is %d); the "
                            "first %zu were stored",
                            nrec, (size_t)(end - p), VV_REC_HEAD, nrec);
-            return;
+            return -1;
         }
         vv_hex_encode(rec.id, VV_CHUNK_ID_LEN, id_hex);
         if (rec.enc > VV_REC_IDENTITY) {
@@ -490,46 +486,51 @@ static void chunks_put(struct vv_call *c, struct pin_session *ps, struct tls *t)
                            "record %zu (chunk %s): encoding %u is not 0 (raw), 1 (zstd) or 2 "
                            "(identity); the first %zu were stored",
                            nrec, id_hex, rec.enc, nrec);
-            return;
+            return -1;
         }
         if (r < 0) {
             vv_reply_error(c, 400, "InvalidParameter",
                            "record %zu (chunk %s) declares %u bytes but %zu follow; the first "
                            "%zu were stored",
                            nrec, id_hex, rec.len, (size_t)(end - p) - VV_REC_HEAD, nrec);
-            return;
+            return -1;
         }
         snprintf(where, sizeof(where), " (record %zu; the first %zu were stored)", nrec, nrec);
         if (pin_session_take(c, ps, 1, where))
-            return;
+            return -1;
         r = take_chunk(t, ps->repo, ps->guard, ps->key, c->who.container, rec.id,
                        (enum vv_rec_enc)rec.enc, rec.payload, rec.len, &why);
         if (r == REFUSED) {
             vv_reply_error(c, why.status, why.code,
                            "record %zu (chunk %s): %s; the first %zu were stored", nrec, id_hex,
                            why.msg, nrec);
-            return;
+            return -1;
         }
         if (r == VV_E_NOSPC) {
             vv_reply_storage_full(c, ps->job);
-            return;
+            return -1;
         }
         if (r < 0) {
             vv_reply_internal(c, r);
-            return;
+            return -1;
         }
-        if (r == 0)
+        if (r == 0) {
             stored++;
+            *stored_bytes += rec.len;
+            (*stored_count)++;
+        }
         else
             present++;
     }
     vv_reply(c, 200, json_pack("{s:I,s:I}", "stored", (json_int_t)stored, "present",
                                (json_int_t)present));
+    return 0;
 }
 
 void vv_api_chunks_put(struct vv_call *c)
 {
-    struct pin_session ps = {0};
+    struct vv_pin_session ps = {0};
+    uint64_t bytes = 0, count = 0;
     struct tls *t;
 
     if (!(t = thread_tls())) {
@@ -542,8 +543,31 @@ void vv_api_chunks_put(struct vv_call *c)
     }
     if (pin_session_open(c, &ps))
         return;
-    chunks_put(c, &ps, t);
+    vv_best_effort(chunks_put(c, &ps, t, &bytes, &count));
     pin_session_close(c, &ps);
+}
+
+int vv_transfer_put(struct vv_call *c, struct vv_pin_session *ps, uint64_t *stored_bytes,
+                    uint64_t *stored_count)
+{
+    struct tls *t = thread_tls();
+
+    if (!t) {
+        vv_reply_internal(c, VV_E_NOMEM);
+        return -1;
+    }
+    if (c->req->body_len == 0) {
+        vv_reply_error(c, 400, "InvalidParameter", "the batch holds no chunk");
+        return -1;
+    }
+    return chunks_put(c, ps, t, stored_bytes, stored_count);
+}
+
+void vv_transfer_missing(struct vv_call *c, struct vv_pin_session *ps)
+{
+    json_t *ids = body_ids(c, 0, MAX_IDS);
+    if (ids)
+        chunks_missing(c, ps, ids);
 }
 
 /* The running Backup job in param[0], this agent's. Takes the lock. 0, or -1 after
@@ -679,47 +703,6 @@ void vv_api_index_put(struct vv_call *c)
 
 /* Every data chunk of ix present in the store? Adds up to MAX_MISSING_LISTED missing
  * ids to missing and counts them all. */
-/* The distinct chunk ids every disk index of point id names, sorted, into *out
- * (caller frees; NULL and 0 when it names none). 0 or vv_err. */
-static int point_ids(struct vv_repo *repo, const char *id, uint8_t (**out)[VV_ENTRY_LEN],
-                     size_t *n)
-{
-    struct vv_manifest pm;
-    struct vv_buf acc = VV_BUF_INIT;
-    size_t k = 0, u = 0, ndisks;
-    int r = vv_repo_point_load(repo, id, &pm);
-
-    ndisks = pm.ndisks;
-    for (size_t d = 0; r == 0 && d < ndisks; d++) {
-        struct vv_index ix;
-        uint8_t(*ids)[VV_ENTRY_LEN] = NULL;
-        if ((r = vv_repo_index_load(repo, &pm, &pm.disks[d], &ix)) != 0)
-            break;
-        if ((r = vv_index_ids(&ix, &ids, &k)) == 0)
-            r = vv_buf_append(&acc, ids, k * VV_ENTRY_LEN);
-        free(ids);
-        vv_index_release(&ix);
-    }
-    vv_manifest_release(&pm);
-    k = acc.len / VV_ENTRY_LEN;
-    if (r == 0 && ndisks > 1 && k) { /* one sorted list per disk: merge them */
-        qsort(acc.data, k, VV_ENTRY_LEN, id_cmp);
-        for (size_t i = 0; i < k; i++)
-            if (u == 0 || memcmp(acc.data + (u - 1) * VV_ENTRY_LEN, acc.data + i * VV_ENTRY_LEN,
-                                 VV_ENTRY_LEN))
-                memmove(acc.data + u++ * VV_ENTRY_LEN, acc.data + i * VV_ENTRY_LEN, VV_ENTRY_LEN);
-        k = u;
-    }
-    if (r) {
-        vv_buf_release(&acc);
-        k = 0;
-    }
-    *n = k;
-    *out = k ? (uint8_t(*)[VV_ENTRY_LEN])(void *)vv_buf_detach(&acc, NULL) : NULL;
-    vv_buf_release(&acc);
-    return r;
-}
-
 /* Pin every chunk of ix for the job and count (and list the first of) those the vault
  * lacks. Chunks in known (sorted) are taken as present. */
 static int check_chunks(struct vv_server *srv, struct vv_repo *repo, struct vv_chunk_guard *guard, const char *key,
@@ -977,7 +960,8 @@ static int commit_stage(struct vv_call *c, const struct commit_req *q, struct co
      * while the parent exists (its commit checked them; collection keeps what a point
      * names): they are pinned without a lookup, and the parent is looked for again
      * once they are pinned. A parent that cannot be read gives no shortcut. */
-    if (q->parent && *q->parent && point_ids(cr->repo, q->parent, &cr->known, &cr->nknown) != 0)
+    if (q->parent && *q->parent &&
+        vv_repo_point_ids(cr->repo, q->parent, &cr->known, &cr->nknown) != 0)
         vv_warn("commit of job %s: parent %s cannot be read; every chunk is looked up",
                 c->param[0], q->parent);
     json_array_foreach(q->disks, i, d) {
@@ -1061,11 +1045,13 @@ static int commit_catalog(struct vv_call *c, const struct commit_facts *f,
     if (r >= 0)
         r = vv_db_run(c->srv->db,
                       "INSERT INTO recovery_points(name, vault_id, item_id, time, expires, "
-                      "consistency, parent, disks, job_id, kind, retain_until, scheduled_for) "
-                      "VALUES (?,?,?,?,NULLIF(?, 0),?,?,?,?,?,NULLIF(?, 0),NULLIF(?, 0))",
-                      "siiiisssssii", m->id, c->who.vault_id, item_id, (int64_t)m->created,
+                      "consistency, parent, disks, job_id, kind, retain_until, scheduled_for, "
+                      "committed) "
+                      "VALUES (?,?,?,?,NULLIF(?, 0),?,?,?,?,?,NULLIF(?, 0),NULLIF(?, 0),?)",
+                      "siiiisssssiii", m->id, c->who.vault_id, item_id, (int64_t)m->created,
                       (int64_t)m->expires, vv_consistency_name(m->consistency), m->parent,
-                      disks_text, c->param[0], f->kind, (int64_t)m->expires, f->scheduled_for);
+                      disks_text, c->param[0], f->kind, (int64_t)m->expires, f->scheduled_for,
+                      (int64_t)c->now);
     if (r >= 0)
         r = vv_retention_refresh(c->srv, item_id);
     if (r >= 0)
@@ -1142,6 +1128,7 @@ void vv_api_point_commit(struct vv_call *c)
                 f.item_name, vv_consistency_name(cr.m.consistency), cr.m.ndisks,
                 c->who.container);
         commit_reply(c, &f, &cr, expires, vault_name);
+        vv_replicator_wake(c->srv); /* a GeoRedundant vault's point leaves at once */
     }
     commit_run_release(&cr);
 }
@@ -1281,7 +1268,7 @@ struct point_of {
 static int load_point_ids(void *arg, uint8_t (**ids)[32], size_t *n)
 {
     struct point_of *po = arg;
-    return point_ids(po->repo, po->point, ids, n);
+    return vv_repo_point_ids(po->repo, po->point, ids, n);
 }
 
 /* A chunk read names the running Restore job of the caller it is for (?job=), and

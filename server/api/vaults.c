@@ -16,6 +16,7 @@
 #include "err.h"
 #include "log.h"
 #include "recovery.h"
+#include "replicator.h"
 #include "scheduler.h"
 #include "store/usage.h"
 
@@ -31,7 +32,8 @@
     "     AND r.deleted IS NULL) AS recoveryPointCount, "                                      \
     "  (SELECT COUNT(*) FROM recovery_points r WHERE r.vault_id = v.id "                      \
     "     AND r.deleted IS NOT NULL) AS softDeletedPointCount, "                               \
-    "  (SELECT COUNT(*) FROM containers c WHERE c.vault_id = v.id) AS containerCount "         \
+    "  (SELECT COUNT(*) FROM containers c WHERE c.vault_id = v.id) AS containerCount, "        \
+    "  v.replica_of AS replicaOf "                                                            \
     "FROM vaults v "
 
 static int redundancy_valid(const char *s)
@@ -125,7 +127,7 @@ void vv_api_vault_create(struct vv_call *c)
     }
     if ((r = vv_uuid_new(uuid)) != 0)
         { vv_reply_internal(c, r); return; }
-    if ((r = vv_server_vault_create(c->srv, uuid)) != 0) {
+    if ((r = vv_server_vault_create(c->srv, uuid, NULL)) != 0) {
         /* its own new folder: nothing partial left */
         vv_best_effort(vv_server_vault_remove(c->srv, uuid));
         vv_reply_internal(c, create_err(c, r));
@@ -256,6 +258,7 @@ void vv_api_props_show(struct vv_call *c)
         return;
     if (!(v = props_json(c, id, &err)))
         { vv_reply_internal(c, err); return; }
+    json_object_set_new(v, "replication", vv_repl_vault_json(c->srv, id, c->now));
     vv_reply(c, 200, v);
 }
 
@@ -439,6 +442,8 @@ void vv_api_vault_prune(struct vv_call *c) { queue_server_job(c, "Prune"); }
 
 void vv_api_vault_gc(struct vv_call *c) { queue_server_job(c, "GarbageCollection"); }
 
+void vv_api_vault_verify(struct vv_call *c) { queue_server_job(c, "Verify"); }
+
 /* ---- overview ------------------------------------------------------------------ */
 
 /* A point older than this makes a protected item "without a recent point". */
@@ -596,18 +601,26 @@ static json_t *overview_alerts(struct vv_call *c, int64_t vid, time_t stale)
         "iiii", vid, vid, (int64_t)stale, (int64_t)stale);
 }
 
-/* The "replication" member: what a vault's storageRedundancy means here. */
-static json_t *overview_replication(const json_t *vault)
+/* The replication alert of a vault whose replication is not Healthy. */
+static void overview_repl_alert(struct vv_call *c, json_t *alerts, const json_t *repl)
 {
-    /* This server keeps one copy of a vault, in its data folder: a GeoRedundant vault
-     * says so rather than pretend a secondary region exists. */
-    if (strcmp(json_string_value(json_object_get(vault, "storageRedundancy")), "GeoRedundant"))
-        return json_null();
-    return json_pack("{s:s, s:n, s:n, s:s}", "state", "NotConfigured", "secondaryRegion",
-                     "lastSyncTime", "message",
-                     "GeoRedundant is recorded, but this vmvaultd keeps the vault's store in its "
-                     "data folder only: copy the data folder to a second site to protect against "
-                     "losing this one");
+    const char *state = json_string_value(json_object_get(repl, "state"));
+    const char *reason = json_string_value(json_object_get(repl, "reason"));
+    const char *code = !state                          ? NULL
+                       : !strcmp(state, "Broken")        ? "ReplicationBroken"
+                       : !strcmp(state, "Lagging")       ? "ReplicationLagging"
+                       : !strcmp(state, "NotConfigured") ? "ReplicationNotConfigured"
+                                                         : NULL;
+    char now_s[32];
+
+    if (!code)
+        return;
+    vv_time_format_or_empty(c->now, now_s);
+    json_array_append_new(alerts, json_pack("{s:s,s:s,s:n,s:s,s:n,s:s}", "severity",
+                                            strcmp(code, "ReplicationBroken") ? "Warning"
+                                                                              : "Critical",
+                                            "code", code, "item", "time", now_s, "job",
+                                            "message", reason ? reason : state));
 }
 
 void vv_api_vault_overview(struct vv_call *c)
@@ -642,7 +655,8 @@ void vv_api_vault_overview(struct vv_call *c)
     json_object_set_new(out, "protectedItems", items);
     json_object_set_new(out, "jobsLast24Hours", jobs);
     json_object_set_new(out, "storage", storage);
-    json_object_set_new(out, "replication", overview_replication(vault));
+    json_object_set_new(out, "replication", vv_repl_vault_json(c->srv, vid, c->now));
+    overview_repl_alert(c, alerts, json_object_get(out, "replication"));
     json_object_set_new(out, "alerts", alerts);
     json_decref(vault);
     vv_reply(c, 200, out);

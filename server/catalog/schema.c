@@ -196,6 +196,67 @@ static const char *const migrations[] = {
     "CREATE TRIGGER recovery_points_unlisted AFTER DELETE ON recovery_points BEGIN "
     "  INSERT OR IGNORE INTO unlisted_points(vault_uuid, name) "
     "  SELECT uuid, OLD.name FROM vaults WHERE id = OLD.vault_id; END;",
+    /* 7: replication to a paired server.
+     * peers: the paired servers, at most one of each role (the PEER's role): on a
+     *   primary its 'Secondary' (url, pin; its token and wrap secret are in
+     *   DATA/pairing/secondary.json, 0600), on a secondary its 'Primary' (token_hash:
+     *   the token it replicates with; the wrap secret in DATA/pairing/primary.json).
+     *   max_rate (bytes/s, 0: none) and repl_window ("HH:MM-HH:MM" UTC, NULL: always)
+     *   bound the primary's sending.
+     * pair_invites: single-use pairing codes a secondary issued (hashed).
+     * vaults: replica_of, on a secondary, the primary's region (NULL: not a replica);
+     *   repl_error/repl_error_since, on a primary, why the last attempt failed (NULL
+     *   when it worked); repl_last, the last point verified on the secondary (or
+     *   received, on a replica); repl_rate its transfer rate (bytes/s); repl_bytes and
+     *   repl_chunks, bytes and chunks sent (primary) or received (replica).
+     * recovery_points: committed, when the vault committed it (server clock);
+     *   replicated, when the secondary verified it (primary); damaged, when a
+     *   verification found one of its chunks damaged.
+     * repl_queue: changes of replicated points still to be sent, in order: 'Update'
+     *   (expiry, soft delete, hold) and 'Delete' (the point left the catalog). */
+    "CREATE TABLE peers ("
+    "  id INTEGER PRIMARY KEY,"
+    "  role TEXT NOT NULL UNIQUE CHECK (role IN ('Secondary','Primary')),"
+    "  name TEXT NOT NULL,"
+    "  region TEXT NOT NULL,"
+    "  url TEXT,"
+    "  pin TEXT,"
+    "  token_hash TEXT UNIQUE,"
+    "  created INTEGER NOT NULL,"
+    "  created_by TEXT,"
+    "  max_rate INTEGER NOT NULL DEFAULT 0,"
+    "  repl_window TEXT,"
+    "  last_contact INTEGER,"
+    "  last_error TEXT);"
+    "CREATE TABLE pair_invites ("
+    "  hash TEXT PRIMARY KEY,"
+    "  created INTEGER NOT NULL,"
+    "  expires INTEGER NOT NULL,"
+    "  created_by TEXT) WITHOUT ROWID;"
+    "ALTER TABLE vaults ADD COLUMN replica_of TEXT;"
+    "ALTER TABLE vaults ADD COLUMN repl_error TEXT;"
+    "ALTER TABLE vaults ADD COLUMN repl_error_since INTEGER;"
+    "ALTER TABLE vaults ADD COLUMN repl_last INTEGER;"
+    "ALTER TABLE vaults ADD COLUMN repl_rate INTEGER NOT NULL DEFAULT 0;"
+    "ALTER TABLE vaults ADD COLUMN repl_bytes INTEGER NOT NULL DEFAULT 0;"
+    "ALTER TABLE vaults ADD COLUMN repl_chunks INTEGER NOT NULL DEFAULT 0;"
+    "ALTER TABLE recovery_points ADD COLUMN committed INTEGER;"
+    "ALTER TABLE recovery_points ADD COLUMN replicated INTEGER;"
+    "ALTER TABLE recovery_points ADD COLUMN damaged INTEGER;"
+    "CREATE INDEX recovery_points_replicated ON recovery_points(vault_id, replicated);"
+    "CREATE TABLE repl_queue ("
+    "  id INTEGER PRIMARY KEY AUTOINCREMENT,"
+    "  vault_id INTEGER NOT NULL REFERENCES vaults(id) ON DELETE CASCADE,"
+    "  point TEXT NOT NULL,"
+    "  kind TEXT NOT NULL CHECK (kind IN ('Update','Delete')));"
+    "CREATE TRIGGER recovery_points_repl_update AFTER UPDATE OF expires, retained_by, "
+    "  deleted, purge_at, held ON recovery_points WHEN NEW.replicated IS NOT NULL BEGIN "
+    "  INSERT INTO repl_queue(vault_id, point, kind) VALUES (NEW.vault_id, NEW.name, "
+    "  'Update'); END;"
+    "CREATE TRIGGER recovery_points_repl_delete AFTER DELETE ON recovery_points "
+    "  WHEN OLD.replicated IS NOT NULL BEGIN "
+    "  INSERT INTO repl_queue(vault_id, point, kind) VALUES (OLD.vault_id, OLD.name, "
+    "  'Delete'); END;",
 };
 
 int vv_catalog_migrate(struct vv_db *db)

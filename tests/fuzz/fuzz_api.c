@@ -1,8 +1,10 @@
 /*
  * fuzz_api.c: the REST API on untrusted requests, without HTTP. A real catalog and
  * store in a temporary folder hold one vault, one registered host with one VM, and
- * a protected item; each input is a request run as the Owner (first byte even) or
- * as the host's agent (odd):
+ * a protected item, and, as the secondary of a paired primary, one replica vault
+ * (REPLICA_UUID) with one point; each input is a request run as the Owner, as the
+ * host's agent (first byte odd) or as the primary's replication token (first byte
+ * with bit 1 set and bit 0 clear, e.g. '2'):
  *
  *   byte 0: who | "METHOD /path\n" | body
  *
@@ -19,13 +21,16 @@
 #include "auth.h"
 #include "catalog/catalog.h"
 #include "json.h"
+#include "key.h"
 #include "log.h"
 #include "router.h"
 #include "server.h"
 #include "util.h"
 
 static struct vv_server srv;
-static struct vv_ident owner, agent;
+static struct vv_ident owner, agent, replication;
+
+#define REPLICA_UUID "7c1e2a3b-0000-4000-8000-00000000abcd"
 static int ready;
 
 static void cleanup(void)
@@ -69,6 +74,8 @@ static int run(const struct vv_ident *who, const char *method, const char *path,
         json_decref(j);
     return resp.status;
 }
+
+static void setup_replica(void);
 
 static void setup(void)
 {
@@ -114,7 +121,49 @@ static void setup(void)
         run(&owner, "POST", "/api/v1/vaults/v1/protectedItems", enable, sizeof(enable) - 1,
             NULL) != 201)
         abort();
+    setup_replica();
     ready = 1;
+}
+
+/* Pair as the secondary of a primary and receive its vault (key wrapped, as the
+ * primary sends it): the replication identity and REPLICA_UUID. */
+static void setup_replica(void)
+{
+    char body[8192], bearer[200], code[VV_TOKEN_MAX], hash[65], *wrapped = NULL;
+    json_t *ans = NULL;
+    struct vv_key k;
+    uint8_t raw[VV_AES_KEY_LEN] = {1, 2, 3};
+
+    if (vv_secret_new(code, hash) ||
+        vv_db_run(srv.db, "INSERT INTO pair_invites (hash, created, expires) VALUES (?, 0, ?)",
+                  "si", hash, (int64_t)time(NULL) + 3600) < 0)
+        abort();
+    snprintf(body, sizeof(body),
+             "{\"code\":\"%s\",\"primaryName\":\"p\",\"primaryRegion\":\"regiona\"}", code);
+    if (run(NULL, "POST", "/api/v1/replication/pair", body, strlen(body), &ans) != 201)
+        abort();
+    snprintf(bearer, sizeof(bearer), "Bearer %s",
+             json_string_value(json_object_get(ans, "token")));
+    if (vv_key_from_bytes(&k, raw) ||
+        vv_key_wrap(&k, json_string_value(json_object_get(ans, "wrapSecret")), 100000, "r1",
+                    REPLICA_UUID, &wrapped))
+        abort();
+    json_decref(ans);
+    vv_db_lock(srv.db);
+    if (vv_authenticate(&srv, bearer, time(NULL), &replication) != 0)
+        abort();
+    vv_db_unlock(srv.db);
+    {
+        json_t *b = json_pack("{s:s,s:i,s:s}", "name", "r1", "softDeleteDays", 14, "wrappedKey",
+                              wrapped);
+        char *t = vv_json_dump(b);
+        json_decref(b);
+        if (!t || run(&replication, "PUT", "/api/v1/replication/vaults/" REPLICA_UUID, t,
+                      strlen(t), NULL) != 201)
+            abort();
+        free(t);
+    }
+    free(wrapped);
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
@@ -139,7 +188,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     line[len] = 0;
     if (memchr(line, 0, len) || sscanf(line, "%15s %479s", method, path) != 2 || path[0] != '/')
         return 0;
-    run((data[0] & 1) ? &agent : &owner, method, path, (const char *)(nl + 1),
+    run((data[0] & 1) ? &agent : (data[0] & 2) ? &replication : &owner, method, path,
+        (const char *)(nl + 1),
         size - (size_t)(nl + 1 - data), NULL);
     return 0;
 }

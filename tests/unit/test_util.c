@@ -253,3 +253,33 @@ TEST(names_uuids_and_paths)
         CHECK_EQ(vv_path_join(p, sizeof(p), "/%s", big), VV_E_TOOBIG);
     }
 }
+
+TEST(replication_window_and_rate)
+{
+    int from = -1, to = -1;
+    const time_t day = 1765152000; /* a midnight UTC (2025-12-08) */
+
+    CHECK_OK(vv_window_parse("22:00-06:00", &from, &to));
+    CHECK_EQ(from, 22 * 60);
+    CHECK_EQ(to, 6 * 60);
+    CHECK(vv_window_open(from, to, day + 23 * 3600));      /* 23:00 */
+    CHECK(vv_window_open(from, to, day + 5 * 3600 + 3599)); /* 05:59:59 */
+    CHECK(!vv_window_open(from, to, day + 6 * 3600));      /* 06:00: closed */
+    CHECK(!vv_window_open(from, to, day + 12 * 3600));
+    CHECK_OK(vv_window_parse("01:30-02:00", &from, &to));
+    CHECK(vv_window_open(from, to, day + 90 * 60));
+    CHECK(!vv_window_open(from, to, day + 120 * 60));
+    CHECK_OK(vv_window_parse("00:00-00:00", &from, &to)); /* equal ends: all day */
+    CHECK(vv_window_open(from, to, day + 7));
+    CHECK_EQ(vv_window_parse("24:00-01:00", &from, &to), VV_E_INVAL);
+    CHECK_EQ(vv_window_parse("1:00-02:00", &from, &to), VV_E_INVAL);
+    CHECK_EQ(vv_window_parse("01:00-02:60", &from, &to), VV_E_INVAL);
+    CHECK_EQ(vv_window_parse("01:00-02:00x", &from, &to), VV_E_INVAL);
+    CHECK_EQ(vv_window_parse(NULL, &from, &to), VV_E_INVAL);
+
+    CHECK_EQ(vv_rate_wait_ms(1000000, 0, 0), 0u);           /* no limit */
+    CHECK_EQ(vv_rate_wait_ms(1000000, 0, 1000000), 1000u);  /* 1 MB at 1 MB/s */
+    CHECK_EQ(vv_rate_wait_ms(1000000, 400, 1000000), 600u);
+    CHECK_EQ(vv_rate_wait_ms(1000000, 2000, 1000000), 0u);  /* already slower */
+    CHECK_EQ(vv_rate_wait_ms(UINT64_C(1) << 50, 0, 1), (UINT64_C(1) << 50) * 1000); /* no overflow */
+}
