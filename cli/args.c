@@ -34,7 +34,9 @@ static const char *const restore_mode_v[] = {"RestoreDisks", "AlternateLocation"
                                              "OriginalLocation", NULL};
 static const char *const operation_v[] = {"ConfigureBackup", "Backup", "DisableBackup",
                                           "DeleteBackupData", "Restore", "Undelete",
-                                          "Prune", "GarbageCollection", NULL};
+                                          "Prune", "GarbageCollection", "Replication",
+                                          "Verify", NULL};
+static const char *const peer_role_v[] = {"Secondary", "Primary", NULL};
 
 static const struct vv_optdef api_defs[] = {
     {O_NAME, "name", VV_K_NAME, 0, 0, NULL, NULL},
@@ -82,6 +84,15 @@ static const struct vv_optdef api_defs[] = {
     {O_SCRIPT_SETTINGS, "script-settings", VV_K_TEXT, 0, 0, NULL, NULL},
     {O_CERT_PIN, "certificate-pin", VV_K_TEXT, 0, 0, NULL, NULL},
     {O_PASSPHRASE_FILE, "passphrase-file", VV_K_TEXT, 0, 0, NULL, NULL},
+    {O_OUT, "out", VV_K_TEXT, 0, 0, NULL, NULL},
+    {O_INVITATION, "invitation", VV_K_TEXT, 0, 0, NULL, NULL},
+    {O_CODE, "code", VV_K_TEXT, 0, 0, NULL, NULL},
+    {O_MAX_RATE, "max-replication-rate", VV_K_TEXT, 0, 0, NULL, NULL},
+    {O_REPL_WINDOW, "replication-window", VV_K_TEXT, 0, 0, NULL, NULL},
+    {O_PEER_ROLE, "peer-role", VV_K_ENUM, 0, 0, peer_role_v, NULL},
+    {O_TARGET_HOST, "target-host", VV_K_NAME, 0, 0, NULL, NULL},
+    {O_SECONDARY_REGION, "secondary-region", VV_K_FLAG, 0, 0, NULL, NULL},
+    {O_USE_SECONDARY, "use-secondary-region", VV_K_FLAG, 0, 0, NULL, NULL},
 };
 
 const struct vv_optset vv_api_options = {
@@ -352,13 +363,32 @@ static int getopt_error(const struct vv_optset *set, const struct vv_verb *v, in
     return vv_cli_usage_error(v->cmd, "unknown option '%s'", argv[optind - 1]);
 }
 
+/* The spec of opt in v: listed there, or --use-secondary-region, which every API
+ * verb that prints an answer (lists --output) takes. NULL when it does not apply. */
+static const struct vv_optspec *find_spec(const struct vv_optset *set,
+                                          const struct vv_verb *v, int opt)
+{
+    static const struct vv_optspec use_secondary = {O_USE_SECONDARY, 0};
+    const struct vv_optspec *spec = NULL, *output = NULL;
+
+    for (const struct vv_optspec *s = v->opts; s->opt; s++) {
+        if (s->opt == opt)
+            spec = s;
+        if (s->opt == O_OUTPUT)
+            output = s;
+    }
+    if (!spec && opt == O_USE_SECONDARY && output && set->dialect == VV_DIALECT_API)
+        spec = &use_secondary;
+    return spec;
+}
+
 /* One option getopt_long reported (c) with its value optarg. Returns -1 to go on,
  * else the exit status. */
 static int take_option(const struct vv_optset *set, const struct vv_verb *v, int c,
                        char **argv, struct vv_args *a)
 {
     const struct vv_optdef *d;
-    const struct vv_optspec *spec = NULL;
+    const struct vv_optspec *spec;
 
     if (c == 'h')
         c = O_HELP;
@@ -371,9 +401,7 @@ static int take_option(const struct vv_optset *set, const struct vv_verb *v, int
     if (c == ':' || c == '?')
         return getopt_error(set, v, c, argv);
     d = find_def(set, c);
-    for (const struct vv_optspec *s = v->opts; s->opt; s++)
-        if (s->opt == c)
-            spec = s;
+    spec = find_spec(set, v, c);
     if (!d || !spec)
         return vv_cli_usage_error(v->cmd, "option --%s does not apply here",
                                   d ? d->name : "?");

@@ -8,6 +8,9 @@
  *  - Each verb lists the options it accepts and which are required (struct vv_verb).
  *    vv_args_parse checks and normalises every value before anything else happens,
  *    so a bad command line is exit 2 and does nothing.
+ *  - --use-secondary-region applies to every API verb that lists --output without
+ *    being listed: it sends the request to the secondary region's session
+ *    (request.h).
  *  - Groups of verbs ("vault", "job") dispatch on their first argument.
  *
  * Every function returning int returns a process exit status (VV_EXIT_*) or -1 to
@@ -34,6 +37,9 @@ enum vv_opt {
     O_TARGET_DIR, O_FORMAT, O_RESTORE_MODE, O_TARGET_VM_NAME, O_DISKS, O_DISK_SETTING,
     O_RETAIN_PER_POLICY, O_FROM, O_COUNT, O_SCRIPT_SETTINGS, O_CERT_PIN,
     O_PASSPHRASE_FILE,
+    /* pairing and cross-region restore */
+    O_OUT, O_INVITATION, O_CODE, O_MAX_RATE, O_REPL_WINDOW, O_PEER_ROLE, O_TARGET_HOST,
+    O_SECONDARY_REGION, O_USE_SECONDARY,
     /* `vmvault debug` */
     O_STORE, O_KEY_FILE, O_IMAGE, O_DISK_NAME, O_CHUNK_SIZE, O_FIXED_CHUNKS, O_PARENT,
     O_CHANGED_EXTENTS, O_POINT, O_TARGET, O_VM_NAME, O_DOMAIN_XML, O_THREADS, O_ALL,

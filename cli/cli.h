@@ -45,9 +45,10 @@ int vv_cmd_recoverypoint(int argc, char **argv) VV_MUST_CHECK;
 int vv_cmd_user(int argc, char **argv) VV_MUST_CHECK;
 int vv_cmd_token(int argc, char **argv) VV_MUST_CHECK;
 int vv_cmd_restore(int argc, char **argv) VV_MUST_CHECK;
+int vv_cmd_pairing(int argc, char **argv) VV_MUST_CHECK;
 extern const char vv_login_usage[], vv_logout_usage[], vv_vault_usage[], vv_policy_usage[],
     vv_container_usage[], vv_protectable_item_usage[], vv_protection_usage[], vv_item_usage[],
     vv_job_usage[], vv_recoverypoint_usage[], vv_user_usage[], vv_token_usage[],
-    vv_restore_usage[];
+    vv_restore_usage[], vv_pairing_usage[];
 
 #endif

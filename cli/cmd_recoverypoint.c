@@ -24,7 +24,8 @@ static const char list_usage[] =
     "                                  [--end-date DATE] [--output json|table]\n"
     "\n"
     "List a protected item's recovery points, newest first: time, expiry,\n"
-    "consistency and disks.\n"
+    "consistency and disks. With --use-secondary-region: the points replicated to\n"
+    "the paired secondary region's replica vault, from which they restore.\n"
     "\n"
     "Options:\n"
     "  --vault-name VAULT       the vault\n"
@@ -38,6 +39,7 @@ static const char list_usage[] =
     "Example:\n"
     "  vmvault recoverypoint list --vault-name v1 --item-name web1 --output table\n"
     "  vmvault recoverypoint list --vault-name v1 --item-name web1 --start-date 01-11-2026\n"
+    "  vmvault recoverypoint list --use-secondary-region --vault-name v1 --item-name web1\n"
     VV_HELP_TAIL;
 
 static const char show_usage[] =

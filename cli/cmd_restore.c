@@ -23,12 +23,19 @@ static const char disks_usage[] =
     "                                     [--target-dir DIR] [--format qcow2|raw]\n"
     "                                     [--restore-mode MODE] [--target-vm-name NAME]\n"
     "                                     [--diskslist DISK,...] [--container-name HOST]\n"
+    "                                     [--target-host HOST] [--use-secondary-region]\n"
     "                                     [--output json|table]\n"
     "\n"
     "Restore a recovery point's disks on the item's host, in a Restore job; follow it\n"
     "with 'vmvault job wait'. Every chunk is checked against its SHA-256 before it is\n"
     "written; each disk is written under a temporary name and renamed only when\n"
     "complete. The restored bytes are identical to the disk at backup time.\n"
+    "\n"
+    "Cross-region restore: with --use-secondary-region the command goes to the paired\n"
+    "secondary region's server, whose replica vault holds the replicated points. The\n"
+    "item's own host is in the primary region and never registered there, so name a\n"
+    "host of the secondary region registered with the replica vault: --target-host\n"
+    "(without it the server answers TargetHostRequired, naming the registered hosts).\n"
     "\n"
     "Restore modes:\n"
     "  RestoreDisks        (default) each disk as DIR/<vm>-<disk>.<format>\n"
@@ -52,6 +59,8 @@ static const char disks_usage[] =
     "  --target-vm-name NAME    the new VM's name (AlternateLocation)\n"
     "  --diskslist DISK,...     only these disks, by target name (e.g. vda,vdb)\n"
     "  --container-name HOST    the item's host, when items of that name are on several\n"
+    "  --target-host HOST       the registered host that runs the restore (default: the\n"
+    "                           item's own host); needed on a replica vault\n"
     VV_HELP_OUTPUT
     "\n"
     "Examples:\n"
@@ -62,6 +71,8 @@ static const char disks_usage[] =
     "      --target-vm-name web1-copy\n"
     "  vmvault restore restore-disks --vault-name v1 --item-name web1 --rp-name RP \\\n"
     "      --restore-mode OriginalLocation\n"
+    "  vmvault restore restore-disks --use-secondary-region --vault-name v1 \\\n"
+    "      --item-name web1 --rp-name RP --target-host host7 --target-dir /srv/restore\n"
     VV_HELP_TAIL;
 
 static const struct vv_verb v_disks = {
@@ -76,16 +87,10 @@ static const struct vv_verb v_disks = {
      {O_TARGET_VM_NAME, 0},
      {O_DISKS, 0},
      {O_CONTAINER, 0},
+     {O_TARGET_HOST, 0},
      {O_OUTPUT, 0},
      {O_HELP, 0}}};
 
-static void show_job(const struct vv_client *c, const json_t *ans, const void *vault)
-{
-    vv_print(c->json, ans, vv_cols_job);
-    if (!c->json && json_is_string(json_object_get(ans, "id")))
-        printf("\nFollow it with: vmvault job wait --vault-name %s --name %s\n",
-               (const char *)vault, json_string_value(json_object_get(ans, "id")));
-}
 
 static int cmd_disks(int argc, char **argv)
 {
@@ -121,6 +126,8 @@ static int cmd_disks(int argc, char **argv)
         json_object_set_new(body, "format", json_string(vv_arg(&a, O_FORMAT)));
     if (vv_arg(&a, O_TARGET_VM_NAME))
         json_object_set_new(body, "targetVmName", json_string(vv_arg(&a, O_TARGET_VM_NAME)));
+    if (vv_arg(&a, O_TARGET_HOST))
+        json_object_set_new(body, "targetHost", json_string(vv_arg(&a, O_TARGET_HOST)));
     if ((list = vv_arg(&a, O_DISKS))) {
         json_t *arr;
         if ((rc = vv_disk_list("restore restore-disks", "--diskslist", list, &arr)) >= 0) {
@@ -132,7 +139,7 @@ static int cmd_disks(int argc, char **argv)
     vv_path_init(&p, "/api/v1/vaults/%s/protectedItems/%s/recoveryPoints/%s/restore",
                  vv_arg(&a, O_VAULT_NAME), vv_arg(&a, O_ITEM_NAME), vv_arg(&a, O_RP_NAME));
     vv_path_query(&p, "container", vv_arg(&a, O_CONTAINER));
-    rc = vv_request_show(&a, NULL, "POST", &p, body, show_job, vv_arg(&a, O_VAULT_NAME));
+    rc = vv_request_show(&a, NULL, "POST", &p, body, vv_show_job, vv_arg(&a, O_VAULT_NAME));
     json_decref(body);
     return rc;
 }

@@ -2,7 +2,8 @@
  * cmd_vault.c: `vmvault vault ...`: create, list, show and delete vaults, their
  * backup properties (storage redundancy, soft delete), and vault credentials files
  * with which hosts register (POST /api/v1/vaults, /vaults/{v}/backupProperties,
- * /vaults/{v}/credentials).
+ * /vaults/{v}/credentials), the vault's replication state, and the jobs that
+ * prune, collect and verify it.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -32,6 +33,7 @@ const char vv_vault_usage[] =
     "  key export          write the vault's key, wrapped with a passphrase, to a file\n"
     "  prune               remove expired recovery points now\n"
     "  gc                  free the space of chunks no recovery point uses any more\n"
+    "  verify              re-read and check every chunk of every recovery point\n"
     "\n"
     "Run 'vmvault vault <command> --help' for a command's options.\n";
 
@@ -68,7 +70,8 @@ static const char list_usage[] =
     "usage: vmvault vault list [--output json|table]\n"
     "\n"
     "List every vault: name, location, redundancy, soft delete, counts of protected\n"
-    "items, recovery points and registered hosts.\n"
+    "items, recovery points and registered hosts, and for a replica vault (on a\n"
+    "paired secondary) the region of the primary it replicates.\n"
     "\n"
     "Options:\n"
     VV_HELP_OUTPUT
@@ -126,7 +129,12 @@ static const char props_show_usage[] =
     "usage: vmvault vault backup-properties show --name VAULT [--output json|table]\n"
     "\n"
     "Show a vault's storage redundancy, whether it is locked (the vault has protected\n"
-    "items), and its soft delete state and retention in days.\n"
+    "items), its soft delete state and retention in days, and its replication: the\n"
+    "role (Primary, Replica or None), the state (Healthy, Lagging, Broken,\n"
+    "NotConfigured or NotReplicated) with the reason when it is not Healthy, the\n"
+    "secondary region, the lag in seconds (age of the oldest point not yet\n"
+    "replicated), the points and bytes waiting, and when a point last arrived. A\n"
+    "table shows the main fields; JSON shows all of them (member replication).\n"
     "\n"
     "Options:\n"
     "  --name VAULT             the vault\n"
@@ -197,11 +205,9 @@ static const struct vv_simple_verb s_show = {
     .method = "GET", .path = "/api/v1/vaults/%s", .segs = {O_NAME}, .cols = vv_cols_vault};
 static const struct vv_verb v_delete = {
     "vault delete", delete_usage, {{O_NAME, VV_REQ}, {O_YES, 0}, {O_OUTPUT, 0}, {O_HELP, 0}}};
-static const struct vv_simple_verb s_props_show = {
-    .verb = {"vault backup-properties show", props_show_usage,
-             {{O_NAME, VV_REQ}, {O_OUTPUT, 0}, {O_HELP, 0}}},
-    .method = "GET", .path = "/api/v1/vaults/%s/backupProperties", .segs = {O_NAME},
-    .cols = vv_cols_backup_props};
+static const struct vv_verb v_props_show = {
+    "vault backup-properties show", props_show_usage,
+    {{O_NAME, VV_REQ}, {O_OUTPUT, 0}, {O_HELP, 0}}};
 static const struct vv_verb v_props_set = {
     "vault backup-properties set", props_set_usage,
     {{O_NAME, VV_REQ}, {O_REDUNDANCY, 0}, {O_SD_STATE, 0}, {O_SD_DURATION, 0}, {O_OUTPUT, 0},
@@ -271,9 +277,51 @@ static int cmd_delete(int argc, char **argv)
     return vv_request_say(&a, &ask, "DELETE", &p, said);
 }
 
+/* The replication object's fields a table shows, one "Header  value" line each;
+ * a field the object lacks, or has as null, is left out. */
+static const struct vv_column repl_lines[] = {
+    {"Role", "role", VV_COL_STR},
+    {"State", "state", VV_COL_STR},
+    {"Reason", "reason", VV_COL_STR},
+    {"Secondary region", "secondaryRegion", VV_COL_STR},
+    {"Primary region", "primaryRegion", VV_COL_STR},
+    {"Lag (seconds)", "replicationLagSeconds", VV_COL_STR},
+    {"Pending points", "pendingPoints", VV_COL_STR},
+    {"Pending bytes", "pendingBytes", VV_COL_BYTES},
+    {"Last replicated", "lastReplicatedTime", VV_COL_TIME},
+    {NULL, NULL, VV_COL_STR},
+};
+
+/* Backup properties: JSON as is; a table with the replication lines below. */
+static void show_props(const struct vv_client *c, const json_t *ans, const void *ctx)
+{
+    const json_t *r = json_object_get(ans, "replication");
+    char cell[512];
+
+    (void)ctx;
+    vv_print(c->json, ans, vv_cols_backup_props);
+    if (c->json || !json_is_object(r))
+        return;
+    printf("\nReplication\n");
+    for (const struct vv_column *col = repl_lines; col->header; col++) {
+        const json_t *v = json_object_get(r, col->path);
+        if (!v || (json_is_null(v) && strcmp(col->path, "lastReplicatedTime") != 0))
+            continue;
+        vv_format_cell(r, col, cell, sizeof(cell));
+        printf("  %-18s %s\n", col->header, cell);
+    }
+}
+
 static int cmd_props_show(int argc, char **argv)
 {
-    return vv_run_simple(&s_props_show, argc, argv);
+    struct vv_args a;
+    struct vv_path p;
+    int rc = vv_args_parse(&v_props_show, argc, argv, &a);
+
+    if (rc >= 0)
+        return rc;
+    vv_path_init(&p, "/api/v1/vaults/%s/backupProperties", vv_arg(&a, O_NAME));
+    return vv_request_show(&a, NULL, "GET", &p, NULL, show_props, NULL);
 }
 
 static int cmd_props_set(int argc, char **argv)
@@ -508,6 +556,45 @@ static const char gc_usage[] =
     "  vmvault vault gc --name v1 --output table\n"
     VV_HELP_TAIL;
 
+static const char verify_usage[] =
+    "usage: vmvault vault verify --name VAULT [--output json|table]\n"
+    "\n"
+    "Queue a Verify job, which the server runs itself: it re-reads every chunk of\n"
+    "every recovery point of the vault and checks its envelope and hash. A damaged\n"
+    "chunk is moved aside to the server's quarantine folder (never deleted) and the\n"
+    "points that use it are marked damaged: the job ends Failed with the error\n"
+    "RecoveryPointDamaged naming the points and chunks. Otherwise it ends Completed,\n"
+    "its stats giving the points, chunks and bytes read. On a replica vault (with\n"
+    "--use-secondary-region) the primary replicates the damaged points again. Prints\n"
+    "the job; follow it with 'vmvault job wait'. Needs the Operator role.\n"
+    "\n"
+    "Options:\n"
+    "  --name VAULT             the vault\n"
+    VV_HELP_OUTPUT
+    "\n"
+    "Example:\n"
+    "  vmvault vault verify --name v1 --output table\n"
+    "  job=$(vmvault vault verify --name v1 | jq -r .id)\n"
+    "  vmvault job wait --vault-name v1 --name \"$job\" && vmvault job show --vault-name v1 \\\n"
+    "      --name \"$job\" | jq .stats\n"
+    VV_HELP_TAIL;
+
+static const struct vv_verb v_verify = {
+    "vault verify", verify_usage, {{O_NAME, VV_REQ}, {O_OUTPUT, 0}, {O_HELP, 0}}};
+
+
+static int cmd_verify(int argc, char **argv)
+{
+    struct vv_args a;
+    struct vv_path p;
+    int rc = vv_args_parse(&v_verify, argc, argv, &a);
+
+    if (rc >= 0)
+        return rc;
+    vv_path_init(&p, "/api/v1/vaults/%s/verify", vv_arg(&a, O_NAME));
+    return vv_request_show(&a, NULL, "POST", &p, NULL, vv_show_job, vv_arg(&a, O_NAME));
+}
+
 static const struct vv_simple_verb s_prune = {
     .verb = {"vault prune", prune_usage, {{O_NAME, VV_REQ}, {O_OUTPUT, 0}, {O_HELP, 0}}},
     .method = "POST", .path = "/api/v1/vaults/%s/prune", .segs = {O_NAME}, .cols = vv_cols_job};
@@ -643,6 +730,7 @@ static const struct vv_command vault_commands[] = {
     {"key", cmd_key, "export the vault key wrapped with a passphrase", key_usage},
     {"prune", cmd_prune, "remove expired recovery points now", prune_usage},
     {"gc", cmd_gc, "free the space of unused chunks", gc_usage},
+    {"verify", cmd_verify, "check every chunk of every recovery point", verify_usage},
     {NULL, NULL, NULL, NULL},
 };
 

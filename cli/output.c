@@ -25,6 +25,7 @@ const struct vv_column vv_cols_vault[] = {
     {"Points", "recoveryPointCount", VV_COL_STR},
     {"Hosts", "containerCount", VV_COL_STR},
     {"Created", "createdAt", VV_COL_TIME},
+    {"Replica of", "replicaOf", VV_COL_STR},
     {NULL, NULL, VV_COL_STR},
 };
 const struct vv_column vv_cols_backup_props[] = {

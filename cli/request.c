@@ -39,42 +39,69 @@ char *vv_config_path(void)
     return p;
 }
 
-/* Read url and token from the config file where the environment did not set them.
- * A missing file is fine. Returns VV_EXIT_OK or VV_EXIT_FAIL (message printed). */
-static int read_config(struct vv_client *c, char **url, char **token, char **pin)
+int vv_config_load(const char *path, json_t **out)
 {
     struct vv_buf b;
     struct stat st;
     json_t *j;
     char err[160];
-    const char *u = NULL, *t = NULL, *p = NULL;
     int r;
 
-    if (!c->config_path)
-        return VV_EXIT_OK;
+    *out = NULL;
     vv_buf_init(&b, CONFIG_MAX);
-    r = vv_read_file(c->config_path, &b);
+    r = vv_read_file(path, &b);
     if (r == VV_E_NOTFOUND) {
         vv_buf_release(&b);
         return VV_EXIT_OK;
     }
     if (r < 0) {
-        fprintf(stderr, "vmvault: cannot read %s: %s\n", c->config_path,
+        fprintf(stderr, "vmvault: cannot read %s: %s\n", path,
                 r == VV_E_IO ? strerror(errno) : vv_strerror(r));
         vv_buf_release(&b);
         return VV_EXIT_FAIL;
     }
-    if (stat(c->config_path, &st) == 0 && (st.st_mode & 077))
+    if (stat(path, &st) == 0 && (st.st_mode & 077))
         fprintf(stderr, "vmvault: warning: %s holds a token and is readable by others; run "
-                "'chmod 600 %s'\n", c->config_path, c->config_path);
+                "'chmod 600 %s'\n", path, path);
     j = vv_json_parse(b.data, b.len, err, sizeof(err));
     vv_buf_release(&b);
-    if (!j || !json_is_object(j) || vv_json_get_str(j, "url", 0, &u, err, sizeof(err)) < 0 ||
-        vv_json_get_str(j, "token", 0, &t, err, sizeof(err)) < 0 ||
-        vv_json_get_str(j, "certificatePin", 0, &p, err, sizeof(err)) < 0) {
+    if (!j || !json_is_object(j)) {
         fprintf(stderr, "vmvault: %s is not a valid config file (%s); run 'vmvault login' "
-                "to write it again\n", c->config_path, j && !json_is_object(j)
-                ? "not a JSON object" : err);
+                "to write it again\n", path, j ? "not a JSON object" : err);
+        json_decref(j);
+        return VV_EXIT_FAIL;
+    }
+    *out = j;
+    return VV_EXIT_OK;
+}
+
+/* Read url, token and pin of c's session (the primary one, or the "secondary"
+ * member) from the config file where the environment did not set them. A missing
+ * file or member is fine. Returns VV_EXIT_OK or VV_EXIT_FAIL (message printed). */
+static int read_config(struct vv_client *c, char **url, char **token, char **pin)
+{
+    json_t *j = NULL;
+    const json_t *s;
+    char err[160];
+    const char *u = NULL, *t = NULL, *p = NULL;
+
+    if (!c->config_path)
+        return VV_EXIT_OK;
+    if (vv_config_load(c->config_path, &j) != VV_EXIT_OK)
+        return VV_EXIT_FAIL;
+    s = c->secondary ? json_object_get(j, "secondary") : j;
+    if (!s || json_is_null(s)) {
+        json_decref(j);
+        return VV_EXIT_OK;
+    }
+    if (!json_is_object(s) || vv_json_get_str(s, "url", 0, &u, err, sizeof(err)) < 0 ||
+        vv_json_get_str(s, "token", 0, &t, err, sizeof(err)) < 0 ||
+        vv_json_get_str(s, "certificatePin", 0, &p, err, sizeof(err)) < 0) {
+        fprintf(stderr, "vmvault: %s is not a valid config file (%s%s); run 'vmvault "
+                "login%s' to write it again\n", c->config_path,
+                c->secondary ? "member 'secondary': " : "",
+                json_is_object(s) ? err : "not a JSON object",
+                c->secondary ? " --secondary-region" : "");
         json_decref(j);
         return VV_EXIT_FAIL;
     }
@@ -138,21 +165,49 @@ int vv_client_open_with(struct vv_client *c, const char *url, const char *token,
     return connect_http(c);
 }
 
+/* The environment variables of a session. */
+struct session_env {
+    const char *url, *token, *pin;
+};
+static const struct session_env primary_env = {"VMVAULT_URL", "VMVAULT_TOKEN",
+                                               "VMVAULT_CERTIFICATE_PIN"};
+static const struct session_env secondary_env = {
+    "VMVAULT_SECONDARY_URL", "VMVAULT_SECONDARY_TOKEN", "VMVAULT_SECONDARY_CERTIFICATE_PIN"};
+
+/* Say that c's session lacks a URL (url NULL) or a token. Returns VV_EXIT_FAIL. */
+static int no_session(const struct vv_client *c, const struct session_env *env,
+                      const char *url)
+{
+    if (!url && c->secondary)
+        fprintf(stderr, "vmvault: no secondary region session: run 'vmvault login "
+                "--secondary-region --url URL --token TOKEN', or set %s and %s\n", env->url,
+                env->token);
+    else if (!url)
+        fprintf(stderr, "vmvault: no vault server is configured: run 'vmvault login --url URL "
+                "--token TOKEN', or set %s and %s\n", env->url, env->token);
+    else
+        fprintf(stderr, "vmvault: no token for the %svault server at %s: run 'vmvault login%s "
+                "--url %s --token TOKEN', or set %s\n", c->secondary ? "secondary region's " : "",
+                url, c->secondary ? " --secondary-region" : "", url, env->token);
+    return VV_EXIT_FAIL;
+}
+
 int vv_client_open(struct vv_client *c, const struct vv_args *a)
 {
-    const char *eu = getenv("VMVAULT_URL"), *et = getenv("VMVAULT_TOKEN");
-    const char *ep = getenv("VMVAULT_CERTIFICATE_PIN");
+    const struct session_env *env = vv_arg(a, O_USE_SECONDARY) ? &secondary_env : &primary_env;
+    const char *eu = getenv(env->url), *et = getenv(env->token), *ep = getenv(env->pin);
     char *url = NULL, *token = NULL, *pin = NULL;
 
     memset(c, 0, sizeof(*c));
     c->json = a->json;
+    c->secondary = env == &secondary_env;
     if (eu && *eu) {
         url = strdup(eu);
-        c->url_from = "VMVAULT_URL";
+        c->url_from = env->url;
     }
     if (et && *et) {
         token = strdup(et);
-        c->token_from = "VMVAULT_TOKEN";
+        c->token_from = env->token;
     }
     if (ep && *ep)
         pin = strdup(ep);
@@ -163,16 +218,8 @@ int vv_client_open(struct vv_client *c, const struct vv_args *a)
     c->url = url;
     c->token = token;
     c->pin = pin;
-    if (!url) {
-        fprintf(stderr, "vmvault: no vault server is configured: run 'vmvault login --url URL "
-                "--token TOKEN', or set VMVAULT_URL and VMVAULT_TOKEN\n");
-        return VV_EXIT_FAIL;
-    }
-    if (!token) {
-        fprintf(stderr, "vmvault: no token for the vault server at %s: run 'vmvault login "
-                "--url %s --token TOKEN', or set VMVAULT_TOKEN\n", url, url);
-        return VV_EXIT_FAIL;
-    }
+    if (!url || !token)
+        return no_session(c, env, url);
     if (strncmp(url, "http://", 7) != 0 && strncmp(url, "https://", 8) != 0) {
         fprintf(stderr, "vmvault: the vault server URL '%s' (from %s) must start with http:// "
                 "or https://\n", url, c->url_from);
@@ -321,8 +368,9 @@ static void print_unreachable(const struct vv_client *c, const struct vv_http_re
     fprintf(stderr, "vmvault: cannot reach the vault server at %s: %s\n", c->url, resp->error);
     fprintf(stderr, "%s The URL comes from %s%s; proxies from http_proxy, https_proxy and "
             "no_proxy.\n", failure_hint(resp->failure), c->url_from,
-            strcmp(c->url_from, "VMVAULT_URL") && strcmp(c->url_from, "--url")
-                ? " (written by 'vmvault login')" : "");
+            c->url_from != c->config_path ? ""
+            : c->secondary ? " (written by 'vmvault login --secondary-region')"
+            : " (written by 'vmvault login')");
 }
 
 /* The first line of a non-JSON body, for an error message. */
@@ -367,8 +415,10 @@ static int exchange(struct vv_client *c, const char *method, const char *url, co
         return VV_EXIT_FAIL;
     }
     *status = resp.status;
-    if (resp.body.len == 0) {
+    if (resp.body.len == 0) { /* 204 No Content, or an error without a description */
         *out = json_null();
+        if (resp.status >= 200 && resp.status < 300)
+            rc = VV_EXIT_OK;
     } else if (!(*out = vv_json_parse(resp.body.data, resp.body.len, err, sizeof(err)))) {
         char snip[128];
         body_snippet(&resp.body, snip, sizeof(snip));
@@ -425,8 +475,8 @@ int vv_client_call(struct vv_client *c, const char *method, const struct vv_path
         fprintf(stderr, "vmvault: the server at %s answered HTTP %ld without an error "
                 "description; is that URL a vmvault server?\n", c->url, status);
     if (code && !strcmp(code, "Unauthenticated"))
-        fprintf(stderr, "The token comes from %s; run 'vmvault login' with a valid token.\n",
-                c->token_from);
+        fprintf(stderr, "The token comes from %s; run 'vmvault login%s' with a valid token.\n",
+                c->token_from, c->secondary ? " --secondary-region" : "");
     json_decref(*out);
     *out = NULL;
     return VV_EXIT_FAIL;
@@ -465,8 +515,10 @@ int vv_request_print(const struct vv_args *a, const char *method, const struct v
 
 static void show_said(const struct vv_client *c, const json_t *ans, const void *said)
 {
-    if (c->json)
+    if (c->json && !json_is_null(ans)) /* an empty answer (204) prints nothing */
         vv_print_json(ans);
+    else if (c->json)
+        return;
     else
         printf("%s\n", (const char *)said);
 }
@@ -527,4 +579,13 @@ int vv_confirm(int yes, const char *fmt, ...)
         return 0;
     line[strcspn(line, "\r\n")] = '\0';
     return !strcasecmp(line, "y") || !strcasecmp(line, "yes");
+}
+
+void vv_show_job(const struct vv_client *c, const json_t *ans, const void *vault)
+{
+    vv_print(c->json, ans, vv_cols_job);
+    if (!c->json && json_is_string(json_object_get(ans, "id")))
+        printf("\nFollow it with: vmvault job wait%s --vault-name %s --name %s\n",
+               c->secondary ? " --use-secondary-region" : "", (const char *)vault,
+               json_string_value(json_object_get(ans, "id")));
 }

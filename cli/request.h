@@ -4,6 +4,11 @@
  *  - Where the server is: VMVAULT_URL and VMVAULT_TOKEN override the config file
  *    that `vmvault login` writes ($XDG_CONFIG_HOME/vmvault/config.json, else
  *    ~/.config/vmvault/config.json; {"url": ..., "token": ...}, mode 0600).
+ *    With --use-secondary-region a command goes to the secondary region's session
+ *    instead: VMVAULT_SECONDARY_URL, VMVAULT_SECONDARY_TOKEN and
+ *    VMVAULT_SECONDARY_CERTIFICATE_PIN, else the config file's member "secondary"
+ *    ({"url", "token", "certificatePin"}, written by `vmvault login
+ *    --secondary-region`). The two sessions never mix.
  *  - One request helper: it answers parsed JSON, or prints the server's error as
  *    "vmvault: CODE: message" (or why the server could not be reached) and returns
  *    exit status 1. Callers print nothing more about the failure.
@@ -38,6 +43,7 @@ struct vv_client {
     struct vv_http *http;   /* owned */
     int json;               /* output format */
     int retries;            /* extra attempts of a GET that got no answer, 2 s apart */
+    int secondary;          /* 1: the secondary region's session (--use-secondary-region) */
 };
 
 /* Find the server URL and token and prepare a connection. On failure prints why
@@ -48,6 +54,11 @@ int vv_client_open(struct vv_client *c, const struct vv_args *a) VV_MUST_CHECK;
 int vv_client_open_with(struct vv_client *c, const char *url, const char *token, int json,
                         const char *pin) VV_MUST_CHECK;
 void vv_client_close(struct vv_client *c);
+
+/* The config file at path as a JSON object in *out (caller json_decref()s), or *out
+ * NULL when there is no such file. Warns when others may read it. Returns
+ * VV_EXIT_OK, or VV_EXIT_FAIL after printing why (unreadable; not a JSON object). */
+int vv_config_load(const char *path, json_t **out) VV_MUST_CHECK;
 
 /* The config file path ($XDG_CONFIG_HOME/vmvault/config.json or
  * ~/.config/vmvault/config.json). Caller frees with free(); NULL when neither
@@ -97,12 +108,15 @@ int vv_confirm(int yes, const char *fmt, ...)
 int vv_request_show(const struct vv_args *a, const struct vv_ask *ask, const char *method,
                     const struct vv_path *p, const json_t *body, vv_show_fn *show,
                     const void *ctx) VV_MUST_CHECK;
+/* A show function for an answer that is a job (ctx: the vault's name): the job, and
+ * in a table how to follow it. */
+void vv_show_job(const struct vv_client *c, const json_t *ans, const void *vault);
 /* vv_request_show() printing the answer with vv_print() and cols. */
 int vv_request_print(const struct vv_args *a, const char *method, const struct vv_path *p,
                      const json_t *body, const struct vv_column *cols) VV_MUST_CHECK;
 /* vv_request_show() without a body, for an answer that is no news: JSON prints the
- * answer as is (vv_print_json()), a table prints the sentence said (borrowed) on a
- * line of its own. */
+ * answer as is (vv_print_json(); nothing for an empty answer, a 204), a table prints
+ * the sentence said (borrowed) on a line of its own. */
 int vv_request_say(const struct vv_args *a, const struct vv_ask *ask, const char *method,
                    const struct vv_path *p, const char *said) VV_MUST_CHECK;
 

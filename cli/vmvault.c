@@ -37,6 +37,8 @@ static const struct vv_command commands[] = {
      vv_recoverypoint_usage},
     {"restore", vv_cmd_restore, "restore a recovery point's disks, as a new VM or in place",
      vv_restore_usage},
+    {"pairing", vv_cmd_pairing, "pair with a vault server in another region; replication",
+     vv_pairing_usage},
     {"user", vv_cmd_user, "users and their roles (Owner)", vv_user_usage},
     {"token", vv_cmd_token, "API tokens of users (Owner)", vv_token_usage},
     {"debug", vv_cmd_debug, "drive the storage engine on a local store (back up, restore, verify images)",
