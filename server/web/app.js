@@ -79,10 +79,26 @@ function fmtSeconds(s) {
   s = Math.max(0, Math.round(s));
   if (s < 60) return `${s} s`;
   if (s < 3600) return `${Math.floor(s / 60)} min ${s % 60} s`;
-  return `${Math.floor(s / 3600)} h ${Math.floor((s % 3600) / 60)} min`;
+  const hours = `${Math.floor((s % 86400) / 3600)} h`;
+  const min = Math.floor((s % 3600) / 60);
+  if (s < 86400) return min ? `${hours} ${min} min` : hours;
+  return `${Math.floor(s / 86400)} d ${hours}`;
 }
 
 function parseTime(t) { return t ? new Date(t) : null; }
+
+/* How long before now (a Date, e.g. the server's answer time) t was: "4 min 10 s ago". */
+function ago(t, now) {
+  const d = parseTime(t);
+  if (!d || !now) return '';
+  const s = (now - d) / 1000;
+  return s < 1 ? 'just now' : `${fmtSeconds(s)} ago`;
+}
+
+/* A rate in bytes per second: "12.5 MiB/s"; 0 or none is "none". */
+function fmtRate(n) {
+  return n ? `${fmtBytes(n)}/s` : 'none';
+}
 
 /* A UTC API time in zone (default: the browser's), "2026-11-27 22:08". */
 function inZone(t, zone) {
@@ -114,6 +130,9 @@ function badge(status) {
     Pending: 'info', InProgress: 'info', Cancelling: 'warn',
     Failed: 'bad', Critical: 'bad', Cancelled: 'muted', Stopped: 'muted',
     ProtectionStopped: 'muted', BackupsSuspended: 'muted', SoftDeleted: 'warn',
+    Lagging: 'warn', Broken: 'bad', NotConfigured: 'muted', NotReplicated: 'muted',
+    Connected: 'ok', Unreachable: 'bad', Refused: 'bad', Replica: 'info',
+    Information: 'info', Informational: 'info',
   }[status] || 'muted';
   return h(`span.badge.${cls}`, { text: status || '–' });
 }
@@ -151,6 +170,13 @@ const REMEDIES = {
   DiskNotInDomain: "The VM's current definition has no disk of that name. Restore its disks to a folder, or as a new VM.",
   ContainerAlreadyRegistered: "A host of this name is registered already. Re-register from that host with its own token, or let a Contributor allow its replacement (reinstalled machine).",
   PinLimitReached: "The backup pinned more chunks than the server's --job-pin-limit allows. Raise that limit on vmvaultd, then run the backup again.",
+  ReplicationNotConfigured: 'This GeoRedundant vault keeps one copy: no secondary vault server is paired. On the secondary run "vmvault pairing invite", then on this server "vmvault pairing create --invitation FILE". Or make the vault LocallyRedundant while it protects nothing.',
+  ReplicationLagging: "Points wait to reach the secondary region. Check the replication jobs, the pairing's rate limit and window (Pairing), and the link to the secondary.",
+  ReplicationBroken: 'The last replication attempt failed. Read the reason, check that the secondary vault server runs and is reachable (Pairing shows its last contact); replication resumes by itself once it answers.',
+  ReplicaVaultReadOnly: 'This vault is a replica: it changes only by replication. Restore from it, or make the change on the primary vault server.',
+  TargetHostRequired: "The item's own host is not registered in this vault (a replica): choose a registered host to run the restore.",
+  SecondaryUnreachable: "The secondary vault server did not answer. Check its URL, that it runs, and the network path to it.",
+  RecoveryPointDamaged: 'Verification found damaged chunks (moved aside, never deleted). On a replica the primary re-sends the points; on a primary, take a new backup of the items named.',
 };
 
 function remedy(code) {
@@ -208,6 +234,41 @@ function guard(button, need) {
     button.classList.add('locked');
   }
   return button;
+}
+
+/* The vault the current view shows, and whether it is a replica (its primary's region). */
+const vaultShown = { vault: null, replicaOf: null };
+
+async function loadVault(vault) {
+  vaultShown.vault = vault;
+  vaultShown.replicaOf = null;
+  try {
+    const v = await api('GET', `/vaults/${enc(vault)}`);
+    vaultShown.replicaOf = v.replicaOf || null;
+  } catch (e) {
+    /* the view itself fetches the vault's data and reports the error */
+  }
+}
+
+function replicaReason() {
+  return `Read-only: this vault is a replica of the vault in region ${vaultShown.replicaOf}; it changes only by replication. Restore from it, or make the change on the primary vault server.`;
+}
+
+/* Disables button on a replica vault, saying why (the server would answer 409 ReplicaVaultReadOnly). */
+function writable(button) {
+  if (vaultShown.replicaOf) {
+    button.disabled = true;
+    button.title = replicaReason();
+    button.classList.add('locked');
+    button.dataset.readonly = 'replica';
+  }
+  return button;
+}
+
+/* A note at the top of a replica vault's views; null for other vaults. */
+function replicaNote() {
+  return vaultShown.replicaOf ? h('p.replica-note', { role: 'note', 'data-testid': 'replica-note' },
+    h('strong', { text: `Replica of ${vaultShown.replicaOf}. ` }), replicaReason()) : null;
 }
 
 function signOut(message) {
@@ -322,7 +383,8 @@ function setNav(vault, current) {
     ['overview', 'Overview'], ['backup', '+ Backup'], ['items', 'Backup items'],
     ['jobs', 'Backup jobs'], ['policies', 'Backup policies'], ['properties', 'Properties'],
   ];
-  nav.append(h('div.nav-title', { text: vault }),
+  const replica = vaultShown.vault === vault && vaultShown.replicaOf;
+  nav.append(h('div.nav-title', {}, vault, replica ? h('span.badge.info.block', { 'data-testid': 'nav-replica', text: `Replica of ${replica}` }) : null),
     h('ul', {}, links.map(([k, t]) => h('li', {}, h('a', {
       href: `#/v/${enc(vault)}/${k}`, text: t, 'aria-current': k === current ? 'page' : null,
     })))));
@@ -392,8 +454,9 @@ async function viewVaults() {
     const { value } = await api('GET', '/vaults');
     put(list, value.length ? table(
       ['Name', 'Location', 'Redundancy', 'Protected items', 'Recovery points', 'Hosts', 'Created'],
-      value.map((v) => [h('a', { href: `#/v/${enc(v.name)}/overview`, text: v.name }), v.location,
-        v.storageRedundancy, v.protectedItemCount, v.recoveryPointCount, v.containerCount, timeEl(v.createdAt)]),
+      value.map((v) => h('tr', { 'data-vault': v.name }, [h('a', { href: `#/v/${enc(v.name)}/overview`, text: v.name }), v.location,
+        [v.storageRedundancy, v.replicaOf ? ' ' : null, v.replicaOf ? h('span.badge.info', { title: 'Read-only: it changes only by replication', text: `Replica of ${v.replicaOf}` }) : null],
+        v.protectedItemCount, v.recoveryPointCount, v.containerCount, timeEl(v.createdAt)].map((c) => h('td', {}, c)))),
       'Vaults') : h('p.empty', { text: 'No vault yet: create one below.' }));
   } catch (e) { put(list, errorBox(e)); }
 }
@@ -432,17 +495,66 @@ async function viewOverview(vault) {
           h('dt', { text: 'Recovery points' }), h('dd', { text: `${st.recoveryPoints}${st.softDeletedPoints ? ` (and ${st.softDeletedPoints} soft deleted)` : ''}` }),
           h('dt', { text: 'Free space' }), h('dd', { 'data-testid': 'storage-free', text: st.freeBytes === undefined ? '–' : `${fmtBytes(st.freeBytes)}${st.lowSpace ? ` (below the ${fmtBytes(st.minFreeBytes)} kept free: backups are refused)` : ''}` })),
         st.logicalBytes > 0 ? h('progress', { max: Math.max(st.logicalBytes, st.usedBytes), value: st.usedBytes, 'aria-label': 'Stored bytes against logical bytes' }) : null),
-      o.replication ? h('section.card', { 'aria-labelledby': 'ov-repl' }, h('h2', { id: 'ov-repl', text: 'Replication (GRS)' }),
-        h('p', {}, badge(o.replication.state === 'Replicating' ? 'Healthy' : 'Warning'), ' ', o.replication.state),
-        h('p.small', { text: o.replication.message })) : null);
+      replicationCard(vault, o));
     const alerts = h('section.card.wide', { 'aria-labelledby': 'ov-alerts' }, h('h2', { id: 'ov-alerts', text: `Alerts (${o.alerts.length})` }),
-      o.alerts.length ? h('ul.alerts', {}, o.alerts.map((a) => h('li', {}, badge(a.severity), ' ',
-        h('strong', { text: a.code }), ' ', a.message, ' ', a.job ? h('a', { href: `#/v/${enc(vault)}/jobs/${enc(a.job)}`, text: 'job' }) : null)))
+      o.alerts.length ? h('ul.alerts', {}, o.alerts.map((a) => h('li', { 'data-alert': a.code }, badge(a.severity), ' ',
+        h('strong', { text: a.code }), ' ', a.message, ' ', a.job ? h('a', { href: `#/v/${enc(vault)}/jobs/${enc(a.job)}`, text: 'job' }) : null,
+        /^Replication/.test(a.code || '') ? h('a', { href: '#/pairing', text: 'pairing' }) : null)))
         : h('p.empty', { text: 'No alerts: every protected item has a recent recovery point and no backup failed.' }));
-    put(body, h('p.muted.small', {}, `${o.location} · ${o.storageRedundancy} · as of `, timeEl(o.time)), cards, alerts);
+    const replica = o.replication && o.replication.role === 'Replica' ? ` · replica of ${o.replication.primaryRegion || vaultShown.replicaOf}, read-only` : '';
+    put(body, replicaNote(), h('p.muted.small', { 'data-testid': 'vault-head' }, `${o.location} · ${o.storageRedundancy}${replica} · as of `, timeEl(o.time)), cards, alerts);
     return 10000;
   };
   try { await draw(); poll(draw, 10000); } catch (e) { put(body, errorBox(e)); }
+}
+
+/* The rows of a vault's `replication` object (docs/api.md) as a definition list;
+ * now (a Date: the server's answer time) dates the last replication. */
+function replicationDetails(r, now) {
+  const rows = [];
+  const add = (k, id, ...v) => rows.push(h('dt', { text: k }), h('dd', { 'data-testid': id }, ...v));
+  if (r.role === 'Replica') add('Replica of', 'repl-region', `the vault in region ${r.primaryRegion || '–'}`);
+  else if (r.secondaryRegion) add('Secondary region', 'repl-region', r.secondaryRegion);
+  if (r.state === 'NotReplicated') return rows.length ? h('dl.kv', {}, rows) : null;
+  if (typeof r.replicationLagSeconds === 'number') {
+    add('Replication lag', 'repl-lag', fmtSeconds(r.replicationLagSeconds),
+      r.lagAlertSeconds ? h('small.muted', { text: ` (alert above ${fmtSeconds(r.lagAlertSeconds)})` }) : null);
+  }
+  if (typeof r.pendingPoints === 'number') {
+    add('Pending', 'repl-pending', `${r.pendingPoints} point${r.pendingPoints === 1 ? '' : 's'}, ${fmtBytes(r.pendingBytes || 0)}`);
+  }
+  const paired = r.role !== 'None' && r.state !== 'NotConfigured';
+  if (paired || r.lastReplicatedTime) {
+    add('Last replicated', 'repl-last', r.lastReplicatedTime
+      ? [timeEl(r.lastReplicatedTime), ' ', h('small.muted', { text: `(${ago(r.lastReplicatedTime, now)})` })]
+      : h('span.muted', { text: 'never' }));
+  }
+  if (r.role === 'Primary' && paired) {
+    add('Transfer rate', 'repl-rate', r.transferRateBytesPerSecond ? fmtRate(r.transferRateBytesPerSecond) : 'idle');
+    if (typeof r.bytesSent === 'number') add('Sent', 'repl-sent', fmtBytes(r.bytesSent));
+  }
+  if (r.role === 'Replica') {
+    if (typeof r.transferRateBytesPerSecond === 'number') add('Transfer rate', 'repl-rate', r.transferRateBytesPerSecond ? fmtRate(r.transferRateBytesPerSecond) : 'idle');
+    if (typeof r.bytesReceived === 'number') add('Received', 'repl-received', `${fmtBytes(r.bytesReceived)}${typeof r.chunksReceived === 'number' ? ` in ${r.chunksReceived} chunks` : ''}`);
+  }
+  return rows.length ? h('dl.kv', {}, rows) : null;
+}
+
+/* The overview's replication card: state, reason, region, lag, pending, last time, rate. */
+function replicationCard(vault, o) {
+  const lrs = o.storageRedundancy === 'LocallyRedundant';
+  const r = o.replication;
+  if (!r) return null;
+  const { state, reason } = r;
+  const links = [];
+  if (state === 'NotConfigured' || state === 'Broken' || r.role === 'Replica') links.push(h('a', { href: '#/pairing', text: 'Pairing →' }));
+  if (r.role === 'Primary' && state !== 'NotConfigured') links.push(h('a', { href: `#/v/${enc(vault)}/jobs?operation=Replication`, text: 'Replication jobs →' }));
+  return h('section.card', { 'aria-labelledby': 'ov-repl', 'data-testid': 'replication-card', 'data-state': state },
+    h('h2', { id: 'ov-repl', text: `Replication (${lrs ? 'LRS' : 'GRS'})` }),
+    h('p', { 'data-testid': 'repl-state' }, h('span.sr-only', { text: 'State: ' }), badge(state)),
+    reason ? h('p.small', { 'data-testid': 'repl-reason', text: reason }) : null,
+    replicationDetails(r, parseTime(o.time)),
+    links.length ? h('p.small.actions', {}, links) : null);
 }
 
 /* ---- policies ------------------------------------------------------------------- */
@@ -536,7 +648,7 @@ function policyForm() {
 
 async function viewPolicies(vault) {
   const body = h('div', {}, h('p.muted', { text: 'Loading…' }));
-  page(`Backup policies of ${vault}`, body);
+  page(`Backup policies of ${vault}`, replicaNote(), body);
   try {
     const { value } = await api('GET', `/vaults/${enc(vault)}/policies`);
     put(body, table(['Name', 'Schedule', 'Retention', 'Items'], value.map((p) => [
@@ -551,7 +663,7 @@ async function viewBackup(vault) {
   const step1 = h('section.card', { 'aria-labelledby': 'b-step1' }, h('h2', { id: 'b-step1', text: '1. Backup policy' }));
   const step2 = h('section.card', { 'aria-labelledby': 'b-step2' }, h('h2', { id: 'b-step2', text: '2. Virtual machines' }));
   const result = h('div');
-  page('Configure backup', h('p.muted', { text: 'Choose how often and how long to keep, then the VMs to protect.' }), step1, step2, result);
+  page('Configure backup', replicaNote(), h('p.muted', { text: 'Choose how often and how long to keep, then the VMs to protect.' }), step1, step2, result);
   let v;
   let policies;
   let vms;
@@ -569,7 +681,7 @@ async function viewBackup(vault) {
   const preview = h('div.preview', { 'aria-live': 'polite' });
   const form = policyForm();
   const previewBtn = h('button', { type: 'button', text: 'Preview next runs' });
-  const createBtn = guard(h('button.primary', { type: 'button', text: 'Create policy' }), 'Contributor');
+  const createBtn = writable(guard(h('button.primary', { type: 'button', text: 'Create policy' }), 'Contributor'));
   const newBox = h('div', {}, form.el, h('div.buttons', {}, previewBtn, createBtn), preview);
   let shown = 0; /* the latest choice: an older answer arriving late is dropped */
   const showPolicy = async () => {
@@ -629,7 +741,7 @@ async function viewBackup(vault) {
       h('td', { text: `${vm.disks.length} (${fmtBytes(vm.disks.reduce((a, d) => a + d.size, 0))})` }),
       h('td', {}, why ? h('span.reason', { text: why }) : badge('NotProtected')));
   });
-  const enable = guard(h('button.primary', { type: 'button', text: 'Enable backup' }), 'Operator');
+  const enable = writable(guard(h('button.primary', { type: 'button', text: 'Enable backup' }), 'Operator'));
   enable.addEventListener('click', () => act(enable, async () => {
     const chosen = boxes.filter((b) => b.checked);
     const policy = choice.value;
@@ -713,21 +825,21 @@ async function resumeProtection(vault, it, button) {
 
 function itemActions(vault, it) {
   const stopped = it.protectionState === 'ProtectionStopped' || it.protectionState === 'BackupsSuspended';
-  const bn = guard(h('button', { type: 'button', text: 'Backup now', disabled: stopped, onclick: () => backupNow(vault, it) }), 'Operator');
+  const bn = writable(guard(h('button', { type: 'button', text: 'Backup now', disabled: stopped, onclick: () => backupNow(vault, it) }), 'Operator'));
   const rp = h('a.button', { href: `#/v/${enc(vault)}/items/${enc(it.name)}?container=${enc(it.container)}`, text: 'Recovery points' });
   let sr;
   if (stopped) {
-    sr = guard(h('button', { type: 'button', text: 'Resume', disabled: it.deleteState === 'ToBeDeleted' }), 'Operator');
+    sr = writable(guard(h('button', { type: 'button', text: 'Resume', disabled: it.deleteState === 'ToBeDeleted' }), 'Operator'));
     sr.addEventListener('click', () => resumeProtection(vault, it, sr));
   } else {
-    sr = guard(h('button', { type: 'button', text: 'Stop protection', onclick: () => stopProtection(vault, it) }), 'Contributor');
+    sr = writable(guard(h('button', { type: 'button', text: 'Stop protection', onclick: () => stopProtection(vault, it) }), 'Contributor'));
   }
   return h('div.actions', {}, bn, rp, sr);
 }
 
 async function viewItems(vault) {
   const body = h('div', {}, h('p.muted', { text: 'Loading…' }));
-  page(`Backup items of ${vault}`, body);
+  page(`Backup items of ${vault}`, replicaNote(), body);
   const draw = async () => {
     const { value } = await api('GET', `/vaults/${enc(vault)}/protectedItems`);
     if (!value.length) {
@@ -736,7 +848,7 @@ async function viewItems(vault) {
     }
     put(body, table(['VM', 'Host', 'Policy', 'Protection', 'Last backup', 'Next backup', 'Points', 'Latest point', 'Actions'],
       value.map((it) => h('tr', { 'data-item': it.name }, h('th', { scope: 'row', text: it.name }), h('td', { text: it.container }),
-        h('td', { text: it.policy || '–' }), h('td', {}, badge(it.protectionState)),
+        h('td', { text: it.policy || it.policyName || '–' }), h('td', {}, badge(it.protectionState)),
         h('td', {}, it.lastBackupStatus ? badge(it.lastBackupStatus) : h('span.muted', { text: 'none yet' }), ' ', it.lastBackupTime ? timeEl(it.lastBackupTime) : null),
         h('td', {}, nextRunCell(it)), h('td', { text: String(it.recoveryPointCount) }),
         h('td', {}, it.latestRecoveryPointType ? badge(it.latestRecoveryPointType) : h('span.muted', { text: '–' }), ' ', it.latestRecoveryPointTime ? timeEl(it.latestRecoveryPointTime) : null),
@@ -746,7 +858,29 @@ async function viewItems(vault) {
   try { await draw(); poll(draw, 10000); } catch (e) { put(body, errorBox(e)); }
 }
 
+/* The host that runs a restore: the item's own by default; on a replica vault the
+ * item's host (the primary's) is not registered, so a registered host must be chosen. */
+async function targetHostSelect(vault, it) {
+  const own = !vaultShown.replicaOf;
+  let hosts = [];
+  try {
+    /* on a replica the primary's hosts are listed by name only, without an agent */
+    hosts = (await api('GET', `/vaults/${enc(vault)}/containers`)).value
+      .filter((c) => (own ? c.name !== it.container : !!c.agentVersion)).map((c) => c.name);
+  } catch (e) {
+    /* without the list the item's own host is the only choice */
+  }
+  const sel = h('select', { name: 'targetHost', required: !own },
+    own ? h('option', { value: '', text: `${it.container} (the VM's own host)` }) : null,
+    hosts.map((n) => h('option', { value: n, text: n })));
+  const hint = own ? 'The registered host whose agent writes the restore.'
+    : (hosts.length ? `This vault is a replica: its items name the primary region's hosts (${it.container}), which are not registered here. Choose a host of this region.`
+      : 'No host is registered in this replica vault: register a host of this region with the vault\'s credentials (vmvault vault credentials), then restore.');
+  return { sel, box: field('Host that runs the restore', sel, hint) };
+}
+
 async function restoreDialog(vault, it, rp) {
+  const target = await targetHostSelect(vault, it);
   const mode = h('select', { name: 'restoreMode' },
     h('option', { value: 'RestoreDisks', text: 'Restore disks to a folder' }),
     h('option', { value: 'AlternateLocation', text: 'Create a new VM' }),
@@ -756,7 +890,7 @@ async function restoreDialog(vault, it, rp) {
   const format = h('select', { name: 'format' }, h('option', { value: '', text: 'As backed up' }), h('option', { value: 'qcow2', text: 'qcow2' }), h('option', { value: 'raw', text: 'raw' }));
   const disks = rp.disks.map((d) => h('label.check', {}, h('input', { type: 'checkbox', name: 'disk', value: d.name, checked: true }), ` ${d.name} (${fmtBytes(d.virtualSize)})`));
   const confirm = h('input', { name: 'confirm', autocomplete: 'off' });
-  const dirBox = field('Target folder on the host', dir, `On ${it.container}; files are named <vm>-<disk>.<format> and must not exist yet.`);
+  const dirBox = field('Target folder on the host', dir, 'On the host that runs the restore; files are named <vm>-<disk>.<format> and must not exist yet.');
   const vmBox = field('New VM name', vmName, 'Defined from the saved domain XML with a new UUID and new MAC addresses.');
   const confirmBox = h('div.warning-box', {}, h('p', {}, h('strong', { text: 'This overwrites the disks of the original VM. ' }),
     'The VM must be shut off; its current disk files are kept beside them as <file>.pre-restore-<time>.'),
@@ -770,10 +904,11 @@ async function restoreDialog(vault, it, rp) {
   mode.addEventListener('change', sync);
   sync();
   const body = h('div', {}, h('p.small', {}, `Recovery point ${rp.name}, `, timeEl(rp.time), ' · ', badge(rp.recoveryPointType)),
-    field('Restore type', mode), dirBox, vmBox, field('Disk format', format),
+    field('Restore type', mode), target.box, dirBox, vmBox, field('Disk format', format),
     h('fieldset', {}, h('legend', { text: 'Disks' }), disks), confirmBox);
   const job = await dialog(`Restore ${it.name}`, body, 'Restore', () => {
     const req = { restoreMode: mode.value };
+    if (target.sel.value) req.targetHost = target.sel.value;
     if (mode.value === 'OriginalLocation' && confirm.value !== it.name) throw new ApiError(0, 'NotConfirmed', `type ${it.name} to confirm replacing its disks`);
     if (mode.value !== 'OriginalLocation') req.targetDirectory = dir.value.trim();
     if (mode.value === 'AlternateLocation' && vmName.value.trim()) req.targetVmName = vmName.value.trim();
@@ -799,7 +934,7 @@ async function viewItem(vault, name, container) {
     put(body, 
       h('section.card', {}, h('dl.kv', {},
         h('dt', { text: 'Host' }), h('dd', { text: it.container }),
-        h('dt', { text: 'Policy' }), h('dd', { text: it.policy || '–' }),
+        h('dt', { text: 'Policy' }), h('dd', { text: it.policy || it.policyName || '–' }),
         h('dt', { text: 'Protection' }), h('dd', {}, badge(it.protectionState), it.deleteState === 'ToBeDeleted' ? [' soft deleted, purged ', timeEl(it.purgeAt)] : null),
         h('dt', { text: 'Last backup' }), h('dd', {}, it.lastBackupStatus ? badge(it.lastBackupStatus) : 'none yet', ' ', it.lastBackupTime ? timeEl(it.lastBackupTime) : null),
         h('dt', { text: 'Next backup' }), h('dd', {}, nextRunCell(it)),
@@ -847,7 +982,7 @@ async function viewJobs(vault, query) {
   const status = h('select', { name: 'status' }, h('option', { value: '', text: 'Any' }),
     ['InProgress', 'Completed', 'CompletedWithWarnings', 'Failed', 'Cancelling', 'Cancelled'].map((s) => h('option', { value: s, text: s })));
   const op = h('select', { name: 'operation' }, h('option', { value: '', text: 'Any' }),
-    ['Backup', 'Restore', 'ConfigureBackup', 'DisableBackup', 'DeleteBackupData', 'Undelete', 'Prune', 'GarbageCollection'].map((s) => h('option', { value: s, text: s })));
+    ['Backup', 'Restore', 'ConfigureBackup', 'DisableBackup', 'DeleteBackupData', 'Undelete', 'Prune', 'GarbageCollection', 'Replication', 'Verify'].map((s) => h('option', { value: s, text: s })));
   const item = h('input', { name: 'item', autocomplete: 'off' });
   const from = h('input', { name: 'startDate', type: 'date' });
   const to = h('input', { name: 'endDate', type: 'date' });
@@ -882,8 +1017,25 @@ async function viewJobs(vault, query) {
   try { poll(refresh, await refresh()); } catch (e) { put(list, errorBox(e)); }
 }
 
+/* Labels of the stats of jobs other than backups (replication, verify, prune, GC). */
+const STAT_LABELS = {
+  bytesSent: 'Sent to the secondary', chunksSent: 'Chunks sent', chunksPresent: 'Chunks the secondary had already',
+  seconds: 'Duration', points: 'Recovery points read', chunks: 'Chunks read', bytes: 'Bytes read', damaged: 'Damaged',
+};
+
+function otherStats(s) {
+  const text = (k, v) => {
+    if (v !== null && typeof v === 'object') return JSON.stringify(v);
+    if (k === 'seconds') return fmtSeconds(v);
+    return /bytes/i.test(k) ? fmtBytes(v) : String(v);
+  };
+  return h('dl.kv', { 'data-testid': 'job-stats' }, Object.entries(s).map(([k, v]) => [
+    h('dt', { text: STAT_LABELS[k] || k }), h('dd', { text: text(k, v) })]).flat());
+}
+
 function statsList(s) {
   if (!s) return null;
+  if (s.chunksRead === undefined) return otherStats(s);
   const rows = [
     ['Read from the disks', fmtBytes(s.bytesRead)], ['Sent to the vault', fmtBytes(s.bytesSent)],
     ['New in the vault', fmtBytes(s.bytesNew)],
@@ -954,13 +1106,17 @@ async function viewProperties(vault) {
     const sdState = h('select', { name: 'softDeleteState' }, h('option', { value: 'Enabled', text: 'Enabled' }), h('option', { value: 'Disabled', text: 'Disabled' }));
     sdState.value = p.softDelete.state;
     const sdDays = h('input', { name: 'softDeleteDays', type: 'number', min: 14, max: 180, value: p.softDelete.retentionDays });
-    const save = guard(h('button.primary', { type: 'submit', text: 'Save' }), 'Contributor');
+    const save = writable(guard(h('button.primary', { type: 'submit', text: 'Save' }), 'Contributor'));
     const form = h('form.card', { 'aria-label': 'Backup properties' },
       h('dl.kv', {}, h('dt', { text: 'Location' }), h('dd', { text: v.location }), h('dt', { text: 'Vault id' }), h('dd', { text: v.id }),
         h('dt', { text: 'Created' }), h('dd', {}, timeEl(v.createdAt))),
       field('Storage redundancy', red, why),
       h('div.row', {}, field('Soft delete', sdState, 'Deleted backup data is kept this many days, and can be undeleted meanwhile.'), field('Soft delete days (14 to 180)', sdDays)),
       h('div.buttons', {}, save));
+    const repl = p.replication ? h('section.card', { 'aria-labelledby': 'pr-repl', 'data-testid': 'properties-replication' },
+      h('h2', { id: 'pr-repl', text: 'Replication' }), h('p', {}, h('span.sr-only', { text: 'State: ' }), badge(p.replication.state)),
+      p.replication.reason ? h('p.small', { text: p.replication.reason }) : null,
+      replicationDetails(p.replication, new Date())) : null;
     form.addEventListener('submit', (ev) => {
       ev.preventDefault();
       act(save, async () => {
@@ -971,8 +1127,44 @@ async function viewProperties(vault) {
         render();
       });
     });
-    put(body, form);
+    put(body, replicaNote(), form, repl);
   } catch (e) { put(body, errorBox(e)); }
+}
+
+/* ---- pairing -------------------------------------------------------------------- */
+
+const PEER_ROLES = {
+  Secondary: 'this server replicates its GeoRedundant vaults to it',
+  Primary: 'it replicates its vaults to this server (replica vaults)',
+};
+
+function pairingRow(p, now) {
+  return h('tr', { 'data-peer-role': p.role },
+    h('th', { scope: 'row' }, h('span', { text: p.role }), h('small.block.muted', { text: PEER_ROLES[p.role] || '' })),
+    h('td', { text: p.peerName || '–' }), h('td', { text: p.region || '–' }),
+    h('td', {}, p.url || h('span.muted', { text: '–' }), p.certificatePin ? h('small.block.muted', { title: 'The pinned TLS key of the secondary', text: p.certificatePin }) : null),
+    h('td', {}, badge(p.state), p.lastError ? h('small.block.reason', { text: p.lastError }) : null),
+    h('td', {}, p.lastContact ? [timeEl(p.lastContact), h('small.block.muted', { text: ago(p.lastContact, now) })] : h('span.muted', { text: 'never' })),
+    h('td', { text: p.maxReplicationRate ? fmtRate(p.maxReplicationRate) : 'no limit' }),
+    h('td', { text: p.replicationWindow ? `${p.replicationWindow} UTC` : 'always' }),
+    h('td', {}, timeEl(p.created), p.createdBy ? h('small.block.muted', { text: `by ${p.createdBy}` }) : null));
+}
+
+/* The pairings of this server, read-only: they change with "vmvault pairing" (Owner). */
+async function viewPairing() {
+  setNav(null);
+  setCrumbs([{ text: 'Vaults', href: '#/vaults' }, { text: 'Pairing' }]);
+  const body = h('div', { 'data-testid': 'pairing' }, h('p.muted', { text: 'Loading…' }));
+  page('Pairing', h('p.muted', { text: 'The vault servers this one is paired with for replication. Pair, change the rate limit or window, and unpair with "vmvault pairing" as an Owner.' }), body);
+  const draw = async () => {
+    const { value } = await api('GET', '/pairing');
+    put(body, value.length ? table(['Peer role', 'Peer', 'Region', 'URL', 'State', 'Last contact', 'Rate limit', 'Window', 'Created'],
+      value.map((p) => pairingRow(p, new Date())), 'Pairings')
+      : h('div.card', {}, h('p.empty', { text: 'This server is not paired: its GeoRedundant vaults keep one copy.' }),
+        h('p.small', { text: 'To replicate them: on the secondary vault server run "vmvault pairing invite --out invitation.json", then on this server "vmvault pairing create --invitation invitation.json".' })));
+    return 10000;
+  };
+  try { await draw(); poll(draw, 10000); } catch (e) { put(body, errorBox(e)); }
 }
 
 /* ---- routing -------------------------------------------------------------------- */
@@ -987,6 +1179,7 @@ async function render() {
 
   if (!sessionStorage.getItem(TOKEN_KEY)) {
     document.getElementById('signout').hidden = true;
+    document.getElementById('pairing-link').hidden = true;
     clear(document.getElementById('who'));
     viewSignIn();
     return;
@@ -1003,12 +1196,18 @@ async function render() {
     }
   }
   document.getElementById('signout').hidden = false;
+  const pl = document.getElementById('pairing-link');
+  pl.hidden = false;
+  if (parts[0] === 'pairing') pl.setAttribute('aria-current', 'page'); else pl.removeAttribute('aria-current');
   clear(document.getElementById('who')).append(h('span', { text: session.user }), ' ', h('span.badge.role', { 'data-testid': 'role', text: session.role }));
   if (parts[0] === 'signin') { location.hash = '#/vaults'; return; }
 
   if (parts[0] === 'v' && parts[1]) {
     const vault = parts[1];
     const sub = parts[2] || 'overview';
+    const seq = viewSeq;
+    await loadVault(vault);
+    if (seq !== viewSeq) return;
     setNav(vault, sub);
     const crumbs = [{ text: 'Vaults', href: '#/vaults' }, { text: vault, href: `#/v/${enc(vault)}/overview` }];
     const q = new URLSearchParams(query || '');
@@ -1034,6 +1233,9 @@ async function render() {
       default: break;
     }
   }
+  vaultShown.vault = null;
+  vaultShown.replicaOf = null;
+  if (parts[0] === 'pairing') return viewPairing();
   if (parts[0] !== 'vaults') { location.hash = '#/vaults'; return; }
   return viewVaults();
 }

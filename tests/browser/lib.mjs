@@ -5,6 +5,7 @@
 //
 //   VV_URL     the server's base URL          VV_SHOTS  folder for screenshots
 //   VV_TOKEN   the token to sign in with      (each test adds what it needs)
+//   VV_SELF_SIGNED=1  the server's certificate is self-signed (a test's own server)
 import { chromium } from 'playwright-core';
 import { mkdirSync } from 'node:fs';
 
@@ -43,7 +44,11 @@ export async function open() {
     args: ['--no-sandbox', '--disable-gpu', '--disable-background-networking',
       '--disable-component-update', '--no-first-run', '--disable-sync', '--disable-quic'],
   });
-  const context = await browser.newContext({ viewport: { width: 1366, height: 768 }, timezoneId: 'America/New_York' });
+  // VV_SELF_SIGNED=1: the server is a test's own, with a self-signed certificate.
+  const context = await browser.newContext({
+    viewport: { width: 1366, height: 768 }, timezoneId: 'America/New_York',
+    ignoreHTTPSErrors: process.env.VV_SELF_SIGNED === '1',
+  });
   const page = await context.newPage();
   page.setDefaultTimeout(15000);
   const problems = [];

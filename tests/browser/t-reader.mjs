@@ -48,6 +48,10 @@ await check('the server refuses a Reader\'s backup from the page with Authorizat
   expect(r[0] === 403 && r[1] === 'AuthorizationFailed', JSON.stringify(r));
 });
 await shot(page, '15-reader-vaults');
+await check('a Reader sees the Pairing view', async () => {
+  await page.getByRole('link', { name: 'Pairing', exact: true }).click();
+  await page.getByTestId('pairing').filter({ hasText: /This server is not paired|Peer role/ }).waitFor();
+});
 await check('sign out forgets the token', async () => {
   await page.getByRole('button', { name: 'Sign out' }).click();
   await page.getByLabel('User token').waitFor();

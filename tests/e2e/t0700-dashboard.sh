@@ -5,8 +5,17 @@
 # real agent reports under a new policy, runs Backup now with a chosen retain-until
 # date while its progress bar moves, sees the recovery point and its consistency,
 # restores its disks (checked here byte for byte), and, as a Reader, finds the
-# buttons that act disabled and the server refusing. Screenshots of every step are
-# kept in $WORK/shots and copied to /tmp/vv-dashboard-shots/.
+# buttons that act disabled and the server refusing. The server is not paired: the
+# replication card says NotConfigured (GeoRedundant) or NotReplicated
+# (LocallyRedundant) with the API's reason and lag, and the Pairing view says so.
+# Then a second vmvaultd on loopback (region northeurope, TLS with its own key) is
+# paired as its secondary: the GeoRedundant vault's card says Healthy with no lag and
+# its Replication job is listed; on the secondary the replica vault is marked, its
+# changing buttons are disabled, the server refuses a backup of it, and a host of the
+# secondary's region restores from it (checked byte for byte). With the
+# secondary stopped and a new point waiting, the card and the alerts say why.
+# Screenshots of every step are kept in $WORK/shots and copied to
+# /tmp/vv-dashboard-shots/.
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/lib_server.sh"
 . "$(dirname "$0")/lib_virt.sh"
@@ -24,7 +33,7 @@ done
 command -v node >/dev/null || { fail "node is installed" "run scripts/install-deps.sh"; finish; }
 
 virt_up
-srv_start "$WORK/data" || finish
+srv_start "$WORK/data" --region westeurope || finish
 
 # ---- the files, as served -------------------------------------------------------
 hdr() { curl -sS -D - -o "$WORK/.body" "$@" | tr -d '\r'; }
@@ -61,6 +70,10 @@ copy_shots() { mkdir -p "$FINAL_SHOTS" && rm -f "$FINAL_SHOTS"/*.png && cp "$SHO
 # ---- sign in, create the vault ------------------------------------------------------
 browser "sign in and create a vault" t-vault.mjs VV_TOKEN="$OWNER_TOKEN" VV_VAULT=v1
 check_out "the vault the page created exists" 'j["location"] == "westeurope"' "$VMVAULT" vault show --name v1
+browser "the replication card and pairing of an unpaired server" t-replication.mjs VV_TOKEN="$OWNER_TOKEN" \
+    VV_VAULT=v1 VV_LRS_VAULT=v2
+check_out "the LocallyRedundant vault the page created exists, not a replica" 'j["storageRedundancy"] == "LocallyRedundant" and not j.get("replicaOf")' \
+    "$VMVAULT" vault show --name v2
 
 # ---- a host with a domain; a second host in another region -------------------------
 "$VMVAULT" vault credentials --name v1 --file creds.json >/dev/null 2>&1
@@ -111,6 +124,69 @@ check "the Reader's refused backup left no job" test "$(backups)" = 1
 kill -TERM "$APID" 2>/dev/null; wait "$APID"; rc=$?
 if [ "$rc" = 0 ]; then pass "the agent stops cleanly on SIGTERM"
 else fail "the agent stops cleanly on SIGTERM" "exit status $rc; $(tail -n 3 "$WORK/agent.log")"; fi
+
+# ---- a paired secondary ---------------------------------------------------------------
+# srv_start keeps one server in its variables: the primary's are kept aside meanwhile.
+P_URL=$SRV_URL P_PID=$SRV_PID P_DATA=$SRV_DATA P_LOG=$SRV_LOG P_OWNER=$OWNER_TOKEN P_ARGS=("${SRV_ARGS[@]}")
+srv_start "$WORK/sec" --region northeurope --tls auto || finish
+SEC_URL=$SRV_URL SEC_PID=$SRV_PID SEC_OWNER=$OWNER_TOKEN
+SEC_PIN=$(grep -o 'public-key pin sha256//[A-Za-z0-9+/=]*' "$SRV_LOG" | tail -n 1 | cut -d' ' -f3)
+SRV_URL=$P_URL SRV_PID=$P_PID SRV_DATA=$P_DATA SRV_LOG=$P_LOG OWNER_TOKEN=$P_OWNER SRV_ARGS=("${P_ARGS[@]}")
+export VMVAULT_URL=$SRV_URL VMVAULT_TOKEN=$OWNER_TOKEN
+check "the secondary invites" env VMVAULT_URL="$SEC_URL" VMVAULT_TOKEN="$SEC_OWNER" \
+    VMVAULT_CERTIFICATE_PIN="$SEC_PIN" "$VMVAULT" pairing invite --out "$WORK/invitation.json"
+check "the primary pairs with the invitation" "$VMVAULT" pairing create --invitation "$WORK/invitation.json"
+replicated() {
+    for _ in $(seq 1 150); do
+        api GET /api/v1/vaults/v1/backupProperties
+        [ "$(api_field 'bool((lambda r: r["state"] == "Healthy" and r["pendingPoints"] == 0 and r["lastReplicatedTime"])(j["replication"]))')" = True ] && return 0
+        sleep 0.2
+    done
+    echo "v1's replication: $(api_field 'j.get("replication")')"
+    return 1
+}
+check "v1 replicates to the secondary within 30 s" replicated
+browser "the primary's replication card, job and pairing" t-paired.mjs VV_TOKEN="$OWNER_TOKEN" VV_VAULT=v1 \
+    VV_REGION=northeurope
+# a host of the secondary's region registers with the replica vault, to restore there
+SAG=$WORK/agent-sec RESTORE2=$WORK/restore-sec
+mkdir -p "$RESTORE2" && chmod 755 "$RESTORE2"
+check "host3 registers with the replica vault on the secondary" sh -c "
+    VMVAULT_URL='$SEC_URL' VMVAULT_TOKEN='$SEC_OWNER' VMVAULT_CERTIFICATE_PIN='$SEC_PIN' \
+        '$VMVAULT' vault credentials --name v1 --file '$WORK/creds-sec.json' >/dev/null &&
+    '$VMVAULT_AGENT' register --vault-credentials '$WORK/creds-sec.json' --host-name host3 \
+        --region northeurope --state-dir '$SAG'"
+printf 'Restore.Roots=%s\n' "$WORK" >"$SAG/agent.conf" && chmod 600 "$SAG/agent.conf"
+"$VMVAULT_AGENT" run --state-dir "$SAG" >>"$WORK/agent-sec.log" 2>&1 &
+SAPID=$!
+BG_PIDS+=("$SAPID")
+# the secondary's key is its own (self-signed): the browser and node accept it here
+browser "the replica vault on the secondary" t-replica.mjs VV_URL="$SEC_URL" VV_TOKEN="$SEC_OWNER" \
+    VV_SELF_SIGNED=1 NODE_TLS_REJECT_UNAUTHORIZED=0 VV_VAULT=v1 VV_VM="$VM" VV_PRIMARY_REGION=westeurope \
+    VV_LRS_VAULT=v2 VV_TARGET_HOST=host3 VV_RESTORE_DIR="$RESTORE2"
+check "the disk restored from the replica equals the domain's disk at its backup" sh -c "
+    f=\$(ls '$RESTORE2'/*vda* 2>/dev/null | head -n 1) && [ -n \"\$f\" ] &&
+    qemu-img compare -q \"\$f\" '$(virt_expected web vda)'"
+kill -TERM "$SAPID" 2>/dev/null; wait "$SAPID"
+kill -TERM "$SEC_PID" 2>/dev/null; wait "$SEC_PID"; rc=$?
+if [ "$rc" = 0 ]; then pass "the secondary stops cleanly on SIGTERM"
+else fail "the secondary stops cleanly on SIGTERM" "exit status $rc; $(tail -n 3 "$WORK/sec.log")"; fi
+
+# ---- the secondary gone, a new point waits ----------------------------------------------
+check "a second backup on the primary, the secondary stopped" sh -c "
+    '$VMVAULT' protection backup-now --vault-name v1 --item-name '$VM' >/dev/null &&
+    '$VMVAULT_AGENT' run --once --state-dir '$AG' >>'$WORK/agent.log' 2>&1"
+not_healthy() {
+    for _ in $(seq 1 150); do
+        api GET /api/v1/vaults/v1/overview
+        [ "$(api_field '(lambda r: r["state"] in ("Broken", "Lagging") and r["pendingPoints"] >= 1)(j["replication"])')" = True ] && return 0
+        sleep 0.2
+    done
+    echo "v1's replication: $(api_field 'j.get("replication")')"
+    return 1
+}
+check "v1's replication says it is not Healthy within 30 s" not_healthy
+browser "the primary's card once replication fails" t-broken.mjs VV_TOKEN="$OWNER_TOKEN" VV_VAULT=v1
 copy_shots
 check "screenshots of every step were saved" sh -c "[ \$(ls '$SHOTS'/*.png | wc -l) -ge 16 ] && [ \$(ls '$FINAL_SHOTS'/*.png | wc -l) -ge 16 ]"
 finish
