@@ -187,6 +187,13 @@ api_show() {
 check_api() {
     local name=$1 want=$2 code=$3; shift 3
     api "$@"
+    api_verdict "$name" "$want" "$code" "$@"
+}
+
+# api_verdict NAME STATUS CODE WHAT...: PASS when the last answer has STATUS (and
+# error CODE when not empty); WHAT names the request in the FAIL line.
+api_verdict() {
+    local name=$1 want=$2 code=$3; shift 3
     if [ "$API_STATUS" != "$want" ]; then
         fail "$name" "$* -> $(api_show), expected $want${code:+ $code}"
     elif [ -n "$code" ] && [ "$(api_code)" != "$code" ]; then

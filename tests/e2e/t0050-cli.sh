@@ -8,6 +8,10 @@ check "vmvault --help lists commands" sh -c "'$VMVAULT' --help | grep -q 'debug'
 check "vmvault --version" sh -c "'$VMVAULT' --version | grep -Eq '^vmvault [0-9]+\.[0-9]+'"
 check_fails "no arguments is a usage error" 2 "usage: vmvault" "$VMVAULT"
 check_fails "unknown command" 2 "'frobnicate' is not a command" "$VMVAULT" frobnicate
+check "vmvault --help lists pairing" sh -c "'$VMVAULT' --help | grep -q '^  pairing '"
+check "vmvault help pairing" sh -c "'$VMVAULT' help pairing | grep -q '^usage: vmvault pairing <command>'"
+check_fails "debug takes no --use-secondary-region" 2 "unknown option '--use-secondary-region'" \
+    "$VMVAULT" debug list --store s --key-file k --use-secondary-region
 for c in keygen image-backup image-restore verify list show delete; do
     check "debug $c --help" sh -c "'$VMVAULT' debug $c --help | grep -q '^usage: vmvault debug $c'"
 done
