@@ -475,3 +475,43 @@ uint64_t vv_rate_wait_ms(uint64_t sent, uint64_t elapsed_ms, uint64_t rate)
     due = sent / rate * 1000 + (sent % rate) * 1000 / rate;
     return due > elapsed_ms ? due - elapsed_ms : 0;
 }
+
+int vv_dir_sync(const char *path)
+{
+    int fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC), r = 0;
+
+    if (fd < 0 || fsync(fd) < 0)
+        r = vv_err_from_errno(errno);
+    if (fd >= 0)
+        close(fd);
+    return r;
+}
+
+int vv_file_replace(const char *path, const void *data, size_t n)
+{
+    char tmp[VV_PATH_MAX], dir[VV_PATH_MAX], *slash;
+    int fd, r;
+
+    if (vv_path_join(tmp, sizeof(tmp), "%s.tmp", path) != 0 ||
+        vv_path_join(dir, sizeof(dir), "%s", path) != 0)
+        return VV_E_TOOBIG;
+    slash = strrchr(dir, '/');
+    if (!slash)
+        snprintf(dir, sizeof(dir), ".");
+    else
+        slash[slash == dir] = '\0';
+    fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0600);
+    if (fd < 0)
+        return vv_err_from_errno(errno);
+    r = vv_write_all(fd, data, n);
+    if (r == 0 && fsync(fd) != 0)
+        r = vv_err_from_errno(errno);
+    close(fd);
+    if (r == 0 && rename(tmp, path) != 0)
+        r = vv_err_from_errno(errno);
+    if (r) {
+        unlink(tmp);
+        return r;
+    }
+    return vv_dir_sync(dir);
+}

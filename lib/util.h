@@ -77,6 +77,14 @@ int vv_name_valid(const char *s) VV_MUST_CHECK;
  * starting with a letter or digit; NULL gives 0. */
 int vv_region_valid(const char *s) VV_MUST_CHECK;
 
+/* fsync the folder at path, so that the names it lists are durable. 0 or <0 vv_err. */
+int vv_dir_sync(const char *path) VV_MUST_CHECK;
+/* Replace the file at path with n bytes of data, durably and whole: written to
+ * "<path>.tmp" (mode 0600, never through a symbolic link), fsynced, renamed over path,
+ * then its folder fsynced. A crash leaves the old file or the new one. 0 or <0 vv_err
+ * (VV_E_NOSPC for a full file system). */
+int vv_file_replace(const char *path, const void *data, size_t n) VV_MUST_CHECK;
+
 /* A daily window "HH:MM-HH:MM" (UTC; it may wrap past midnight, "22:00-06:00"; equal
  * ends are the whole day) into minutes after midnight. 0 or VV_E_INVAL. */
 int vv_window_parse(const char *s, int *from, int *to) VV_MUST_CHECK;

@@ -41,17 +41,6 @@ struct quarantine {
     int moved;
 };
 
-/* fsync the folder at path. 0 or VV_E_IO. */
-static int sync_dir(const char *path)
-{
-    int fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC), r = 0;
-    if (fd < 0 || fsync(fd) < 0)
-        r = VV_E_IO;
-    if (fd >= 0)
-        close(fd);
-    return r;
-}
-
 /* Move src (a file or folder) to the quarantine as rel (a relative path whose
  * folders are made). 0, or <0 vv_err with src untouched. Logs either way. */
 static int quarantine_move(struct quarantine *q, const char *src, const char *rel,
@@ -89,11 +78,11 @@ static int quarantine_move(struct quarantine *q, const char *src, const char *re
                  src, dst, why, strerror(errno));
         return VV_E_IO;
     }
-    r = sync_dir(parent);
+    r = vv_dir_sync(parent);
     snprintf(parent, sizeof(parent), "%s", src);
     if ((slash = strrchr(parent, '/')))
         *slash = '\0';
-    if (r != 0 || sync_dir(parent) != 0)
+    if (r != 0 || vv_dir_sync(parent) != 0)
         vv_warn("recovery: the move of %s to %s may not survive a power loss (fsync failed)",
                 src, dst);
     q->moved++;
@@ -323,8 +312,8 @@ int vv_vault_folder_sync(struct vv_server *s, const char *uuid)
 
     if (vv_server_vault_path(s, uuid, NULL, dir, sizeof(dir)) != 0)
         return VV_E_TOOBIG;
-    if (sync_dir(dir) == 0 && vv_path_join(dir, sizeof(dir), "%s/vaults", s->data_dir) == 0 &&
-        sync_dir(dir) == 0)
+    if (vv_dir_sync(dir) == 0 && vv_path_join(dir, sizeof(dir), "%s/vaults", s->data_dir) == 0 &&
+        vv_dir_sync(dir) == 0)
         return 0;
     vv_error("cannot make the folder of vault %s durable (fsync of %s): %s", uuid, dir,
              strerror(errno));

@@ -60,6 +60,7 @@ struct conn {
     char code[64];   /* its error code */
     uint64_t sent;   /* bytes sent for the point under way (rate limit, stats) */
     uint64_t t0_ms;  /* when that point started */
+    unsigned answered; /* calls the secondary answered 2xx */
 };
 
 /* ---- the pairing files ------------------------------------------------------------ */
@@ -71,36 +72,21 @@ int vv_pairing_path(const struct vv_server *s, const char *name, char *out, size
 
 int vv_pairing_write(const struct vv_server *s, const char *name, const char *text)
 {
-    char dir[VV_PATH_MAX], path[VV_PATH_MAX], tmp[VV_PATH_MAX];
-    int fd, r;
+    char dir[VV_PATH_MAX], path[VV_PATH_MAX];
+    int r;
 
     if (vv_path_join(dir, sizeof(dir), "%s/pairing", s->data_dir) != 0 ||
-        vv_pairing_path(s, name, path, sizeof(path)) != 0 ||
-        vv_path_join(tmp, sizeof(tmp), "%s.tmp", path) != 0)
+        vv_pairing_path(s, name, path, sizeof(path)) != 0)
         return VV_E_TOOBIG;
-    if ((r = vv_mkdir_p(dir, 0700)) != 0)
-        return r;
-    fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0600);
-    if (fd < 0)
-        return vv_fail(vv_err_from_errno(errno), "cannot write %s: %s", tmp, strerror(errno));
-    r = vv_write_all(fd, text, strlen(text));
-    if (r == 0 && fsync(fd) != 0)
-        r = vv_err_from_errno(errno);
-    close(fd);
-    if (r == 0 && rename(tmp, path) != 0)
-        r = vv_err_from_errno(errno);
-    if (r == 0 && (fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) >= 0) {
-        if (fsync(fd) != 0)
-            r = vv_err_from_errno(errno);
-        close(fd);
-    }
+    if ((r = vv_mkdir_p(dir, 0700)) == 0)
+        r = vv_file_replace(path, text, strlen(text));
     if (r)
         vv_error("cannot write the pairing file %s: %s", path, vv_strerror(r));
     return r;
 }
 
 /* The secondary's row and secrets into p. 1 when paired, 0 when not, <0 vv_err.
- * Catalog locked. */
+ * Takes the catalog lock for the row only (the secrets file is read without it). */
 static int peer_load(struct vv_server *s, struct peer *p)
 {
     char path[VV_PATH_MAX], err[200];
@@ -109,10 +95,12 @@ static int peer_load(struct vv_server *s, struct peer *p)
     int r;
 
     memset(p, 0, sizeof(*p));
+    vv_db_lock(s->db);
     row = vv_db_row(s->db, &r,
                     "SELECT url, COALESCE(pin, '') AS pin, region, max_rate, "
                     "  COALESCE(repl_window, '') AS w FROM peers WHERE role = 'Secondary'",
                     "");
+    vv_db_unlock(s->db);
     if (!row)
         return r == VV_E_NOTFOUND ? 0 : r;
     snprintf(p->url, sizeof(p->url), "%s", json_string_value(json_object_get(row, "url")));
@@ -222,8 +210,10 @@ static int call(struct conn *cn, const char *method, const char *path, const voi
         return VV_E_IO;
     }
     cn->status = resp->status;
-    if (resp->status >= 200 && resp->status < 300)
+    if (resp->status >= 200 && resp->status < 300) {
+        cn->answered++;
         return 0;
+    }
     answer_error(resp, cn->code, sizeof(cn->code), msg, sizeof(msg));
     snprintf(cn->err, sizeof(cn->err), "the secondary refused %s %s: %ld %s: %s", method, path,
              resp->status, cn->code, msg);
@@ -337,15 +327,16 @@ int vv_repl_pair(struct vv_server *s, const char *url, const char *pin, const ch
     if (r) {
         snprintf(err, errlen, "%s", cn.err);
         conn_close(&cn);
-        return cn.status == 400 || cn.status == 401 || cn.status == 403 ? VV_E_AUTH
-               : r == VV_E_INVAL                                        ? VV_E_EXISTS
-                                                                        : VV_E_IO;
+        return r != VV_E_INVAL                      ? VV_E_IO     /* no answer */
+               : cn.status == 401 || cn.status == 403 ? VV_E_AUTH   /* the code */
+               : cn.status == 409                     ? VV_E_EXISTS /* paired there */
+                                                      : VV_E_INVAL; /* another refusal */
     }
     conn_close(&cn);
     r = pair_record(s, url, pin, who, ans, err, errlen);
     json_decref(ans);
     if (r == 0) {
-        vv_info("paired with the secondary at %s (region %s)", url, "see GET /api/v1/pairing");
+        vv_info("paired with the secondary at %s", url);
         vv_replicator_wake(s);
     }
     return r;
@@ -358,9 +349,7 @@ int vv_repl_unpair(struct vv_server *s)
     struct conn cn;
     int r;
 
-    vv_db_lock(s->db);
     r = peer_load(s, &p);
-    vv_db_unlock(s->db);
     if (r == 0)
         return VV_E_NOTFOUND;
     if (r == 1 && conn_open(&cn, s, &p) == 0) {
@@ -1149,11 +1138,12 @@ static int round_all(struct vv_server *s, struct ensured *ens)
     size_t i;
     int r, failed = 0;
 
-    vv_db_lock(s->db);
     r = peer_load(s, &p);
-    if (r == 1)
+    if (r == 1) {
+        vv_db_lock(s->db);
         vaults = geo_vaults(s);
-    vv_db_unlock(s->db);
+        vv_db_unlock(s->db);
+    }
     if (r != 1 || !vaults) {
         json_decref(vaults);
         return r < 0 ? r : 0;
@@ -1178,12 +1168,17 @@ static int round_all(struct vv_server *s, struct ensured *ens)
             failed = 1;
         }
     }
+    /* the pairing's contact: written when the secondary answered or a call failed, not
+     * on a round that had nothing to send */
     vv_db_lock(s->db);
-    vv_best_effort(vv_db_run(s->db,
-                             "UPDATE peers SET last_contact = CASE WHEN ? THEN last_contact "
-                             "ELSE ? END, last_error = ? WHERE role = 'Secondary'",
-                             "iis", (int64_t)failed, (int64_t)vv_server_now(s),
-                             failed ? cn.err : NULL));
+    if (failed)
+        vv_best_effort(vv_db_run(s->db, "UPDATE peers SET last_error = ? WHERE role = "
+                                        "'Secondary'", "s", cn.err));
+    else if (cn.answered)
+        vv_best_effort(vv_db_run(s->db,
+                                 "UPDATE peers SET last_contact = ?, last_error = NULL "
+                                 "WHERE role = 'Secondary'",
+                                 "i", (int64_t)vv_server_now(s)));
     vv_db_unlock(s->db);
     conn_close(&cn);
     json_decref(vaults);

@@ -38,8 +38,9 @@ void vv_replicator_wake(struct vv_server *s);
 /* Pair this server, as the primary, with the secondary at url whose public key is pin
  * ("" only for plain http on loopback), with the invitation code it issued. Calls the
  * secondary (catalog NOT locked by the caller), then records the pairing. 0; or
- * VV_E_EXISTS (already paired), VV_E_AUTH (the secondary refused the code), VV_E_IO
- * (unreachable, or the pin did not match), with a sentence in err. */
+ * VV_E_EXISTS (already paired, here or there), VV_E_AUTH (the secondary refused the
+ * code), VV_E_IO (unreachable, or the pin did not match), VV_E_INVAL (another refusal
+ * of the secondary), with a sentence in err. */
 int vv_repl_pair(struct vv_server *s, const char *url, const char *pin, const char *code,
                  const char *who, char *err, size_t errlen) VV_MUST_CHECK;
 /* Unpair, on the primary: tell the secondary (best effort), then forget it. Catalog

@@ -83,6 +83,10 @@ void vv_api_pairing_create(struct vv_call *c)
         vv_reply_error(c, 403, "InvalidPairingCode", "%s", err);
         return;
     }
+    if (r == VV_E_INVAL) {
+        vv_reply_error(c, 502, "SecondaryRefused", "%s", err);
+        return;
+    }
     if (r) {
         vv_reply_error(c, 502, "SecondaryUnreachable", "%s", err);
         return;

@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "format/chunkrec.h"
@@ -282,4 +283,31 @@ TEST(replication_window_and_rate)
     CHECK_EQ(vv_rate_wait_ms(1000000, 400, 1000000), 600u);
     CHECK_EQ(vv_rate_wait_ms(1000000, 2000, 1000000), 0u);  /* already slower */
     CHECK_EQ(vv_rate_wait_ms(UINT64_C(1) << 50, 0, 1), (UINT64_C(1) << 50) * 1000); /* no overflow */
+}
+
+TEST(file_replace_is_whole_private_and_never_through_a_link)
+{
+    char path[VV_PATH_MAX], tmp[VV_PATH_MAX], link[VV_PATH_MAX];
+    struct vv_buf b = VV_BUF_INIT;
+    struct stat st;
+    const char *dir = vv_test_tmpdir();
+
+    CHECK_OK(vv_path_join(path, sizeof(path), "%s/f.json", dir));
+    CHECK_OK(vv_path_join(tmp, sizeof(tmp), "%s/f.json.tmp", dir));
+    CHECK_OK(vv_file_replace(path, "first", 5));
+    CHECK_OK(vv_file_replace(path, "second", 6));
+    vv_buf_init(&b, 1024);
+    CHECK_OK(vv_read_file(path, &b));
+    CHECK(b.len == 6 && !memcmp(b.data, "second", 6));
+    vv_buf_release(&b);
+    CHECK_OK(stat(path, &st));
+    CHECK_EQ(st.st_mode & 0777, 0600);
+    CHECK(access(tmp, F_OK) != 0); /* no leftover */
+    /* a link planted at the temporary name is refused, not followed */
+    CHECK_OK(vv_path_join(link, sizeof(link), "%s/elsewhere", dir));
+    CHECK_EQ(symlink(link, tmp), 0);
+    CHECK(vv_file_replace(path, "third", 5) < 0);
+    CHECK(access(link, F_OK) != 0);
+    CHECK_OK(vv_dir_sync(dir));
+    CHECK(vv_dir_sync(path) < 0); /* not a folder */
 }
